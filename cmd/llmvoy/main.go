@@ -1,0 +1,76 @@
+// Command llmvoy is an LLM gateway: it reads a LiteLLM config.yaml, serves
+// the OpenAI API through Envoy, and routes each request to a deployment with
+// LiteLLM's semantics.
+//
+//	llmvoy run --config FILE [--port N]    start the gateway (supervises Envoy)
+//	llmvoy validate --config FILE          check a config (exit 0 valid, 1 invalid)
+//	llmvoy mock [--port N]                 a fake OpenAI-compatible provider
+//	llmvoy version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/llmvoy/llmvoy/extproc"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+// errUsage marks a usage error whose message is already printed (exit 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "llmvoy:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: llmvoy <command> [flags]
+
+commands:
+  run        start the gateway: llmvoy run --config FILE [--port N]
+  validate   check a config file: llmvoy validate --config FILE
+  mock       serve a fake OpenAI-compatible provider: llmvoy mock [--port N]
+  version    print the version
+
+run "llmvoy <command> -h" for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	extproc.Version = version
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "run":
+		return runGateway(ctx, args[1:], stdout, stderr)
+	case "validate":
+		return runValidate(args[1:], stdout, stderr)
+	case "mock":
+		return runMock(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "llmvoy", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "llmvoy: unknown command %q\n\n%s", args[0], usage)
+	return errUsage
+}

@@ -1,0 +1,329 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"strings"
+)
+
+// origin is where a deployment's id came from, for duplicate-id messages.
+type origin struct {
+	path     string // model_list[i]
+	line     int
+	explicit bool // model_info.id, not generated
+}
+
+func (p *parser) modelList(root *value) []*Deployment {
+	v := root.get("model_list")
+	switch {
+	case v == nil:
+		p.errorf(root.line, "model_list", "missing; want a list of deployments")
+		return nil
+	case v.kind != kindList && !v.isNull():
+		p.errorf(v.line, "model_list", "want a list of deployments, got %s", v.kind)
+		return nil
+	case len(v.items) == 0:
+		p.errorf(v.line, "model_list", "empty; want at least one deployment")
+		return nil
+	}
+	var out []*Deployment
+	var origins []origin
+	for i, item := range v.items {
+		if d, o := p.deployment(i, item); d != nil {
+			out = append(out, d)
+			origins = append(origins, o)
+		}
+	}
+	p.checkIDs(out, origins)
+	return out
+}
+
+var deploymentKeys = setOf("model_name", "litellm_params", "model_info", "rpm", "tpm")
+
+// deployment reads one model_list entry. It returns nil when the entry is
+// too broken to look at further; errors are reported either way.
+func (p *parser) deployment(i int, v *value) (*Deployment, origin) {
+	path := fmt.Sprintf("model_list[%d]", i)
+	o := origin{path: path, line: v.line}
+	if v.kind != kindDict {
+		p.errorf(v.line, path, "want a mapping with model_name and litellm_params, got %s", v.kind)
+		return nil, o
+	}
+	for _, kv := range v.pairs {
+		if !deploymentKeys[keyName(kv.key)] {
+			p.unsupported(kv.key, joinPath(path, keyName(kv.key)))
+		}
+	}
+	d := &Deployment{}
+	d.ModelName = p.required(v, path, "model_name", "the model group name clients ask for")
+
+	params := v.get("litellm_params")
+	paramsPath := joinPath(path, "litellm_params")
+	switch {
+	case params.isNull():
+		p.errorf(v.line, paramsPath, "missing; want a mapping with at least model")
+		return nil, o
+	case params.kind != kindDict:
+		p.errorf(params.line, paramsPath, "want a mapping, got %s", params.kind)
+		return nil, o
+	}
+	lp := p.liteLLMParams(paramsPath, params, d)
+	// LiteLLM also takes rpm and tpm next to litellm_params.
+	if !lp.rpmSet {
+		if n := p.count(joinPath(path, "rpm"), v.get("rpm")); n != nil {
+			d.RPM = *n
+		}
+	}
+	if !lp.tpmSet {
+		if n := p.count(joinPath(path, "tpm"), v.get("tpm")); n != nil {
+			d.TPM = *n
+		}
+	}
+	p.route(paramsPath, lp, d)
+	p.modelInfo(joinPath(path, "model_info"), v.get("model_info"), d, &o)
+	p.warnWildcard(path, v, lp)
+
+	if name := v.get("model_name"); d.ID == "" && !name.isNull() {
+		d.ID = liteLLMID(p.groupForID(name), resolveForID(params, p.lookupEnv))
+	}
+	return d, o
+}
+
+// required reads a string field that must be present and non-empty.
+func (p *parser) required(v *value, path, key, want string) string {
+	kpath := joinPath(path, key)
+	f := v.get(key)
+	if f.isNull() {
+		p.errorf(v.line, kpath, "missing; want %s", want)
+		return ""
+	}
+	s, _, ok := p.str(kpath, f)
+	if ok && s == "" {
+		p.errorf(f.line, kpath, "empty; want %s", want)
+	}
+	return s
+}
+
+// groupForID is the model_name as LiteLLM's Router sees it when it hashes:
+// resolved against the process environment only (see resolveForID).
+func (p *parser) groupForID(name *value) string {
+	if name.kind == kindStr && strings.HasPrefix(name.s, envPrefix) {
+		return pyStr(liteLLMSecret(name.s, p.lookupEnv))
+	}
+	return pyStr(name)
+}
+
+// liteLLMParams holds what routing needs from litellm_params beyond the
+// fields it sets on the Deployment directly.
+type liteLLMParams struct {
+	model, custom  string
+	modelLine      int
+	customLine     int
+	base, baseEnv  string
+	baseLine       int
+	rpmSet, tpmSet bool
+}
+
+func (p *parser) liteLLMParams(path string, params *value, d *Deployment) liteLLMParams {
+	lp := liteLLMParams{modelLine: params.line}
+	lp.model = p.required(params, path, "model", "provider/model, e.g. openai/gpt-4o")
+	if m := params.get("model"); m != nil {
+		lp.modelLine = m.line
+	}
+	for _, kv := range params.pairs {
+		key := keyName(kv.key)
+		kpath := joinPath(path, key)
+		val := kv.val
+		switch key {
+		case "model":
+		case "custom_llm_provider":
+			if s, _, ok := p.str(kpath, val); ok && s != "" {
+				lp.custom, lp.customLine = s, val.line
+			}
+		case "api_base":
+			if s, name, ok := p.str(kpath, val); ok && s != "" {
+				lp.base, lp.baseEnv, lp.baseLine = s, name, val.line
+			}
+		case "api_key":
+			if s, _, ok := p.str(kpath, val); ok {
+				d.APIKey = Secret(s)
+			}
+		case "api_version":
+			if s, _, ok := p.str(kpath, val); ok {
+				d.APIVersion = s
+			}
+		case "timeout":
+			d.Timeout, _ = p.seconds(kpath, val, false)
+		case "stream_timeout":
+			d.StreamTimeout, _ = p.seconds(kpath, val, false)
+		case "weight":
+			if f, ok := p.number(kpath, val); ok {
+				if f <= 0 {
+					p.errorf(val.line, kpath, "want a number > 0, got %s", formatNumber(f))
+				} else {
+					d.Weight = f
+				}
+			}
+		case "order":
+			if n, ok := p.integer(kpath, val); ok {
+				if n < 1 {
+					p.errorf(val.line, kpath, "want an integer >= 1, got %d", n)
+				} else {
+					d.Order = n
+				}
+			}
+		case "rpm":
+			lp.rpmSet = p.countInto(kpath, val, &d.RPM)
+		case "tpm":
+			lp.tpmSet = p.countInto(kpath, val, &d.TPM)
+		case "max_parallel_requests":
+			p.countInto(kpath, val, &d.MaxParallelRequests)
+		default:
+			p.unsupported(kv.key, kpath)
+		}
+	}
+	return lp
+}
+
+// countInto stores an integer >= 0 in dst and reports whether it did.
+func (p *parser) countInto(path string, v *value, dst *int) bool {
+	n := p.count(path, v)
+	if n == nil {
+		return false
+	}
+	*dst = *n
+	return true
+}
+
+// route sets Provider, UpstreamModel, API and APIBase.
+func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
+	var base *url.URL
+	if lp.base != "" {
+		base = p.apiBase(joinPath(path, "api_base"), lp)
+	}
+	if lp.model == "" {
+		return
+	}
+	if lp.custom != "" && !knownProvider(lp.custom) && lp.base == "" {
+		p.errorf(lp.customLine, joinPath(path, "custom_llm_provider"), "unknown provider %q; set an api_base to use it as an OpenAI-compatible server", lp.custom)
+		return
+	}
+	provider, upstream, problem := splitModel(lp.model, lp.custom, lp.base != "")
+	if problem != "" {
+		p.errorf(lp.modelLine, joinPath(path, "model"), "%s", problem)
+		return
+	}
+	d.Provider, d.UpstreamModel = provider, upstream
+	spec, supported := LookupProvider(provider)
+	switch {
+	case supported:
+		d.API = spec.API
+	case liteLLMProviders[provider]:
+		// Validates, so the rest of a LiteLLM config still loads; the
+		// router refuses to send to a deployment without an API.
+		p.warnf(lp.modelLine, joinPath(path, "model"), "provider %q is not supported yet", provider)
+	default:
+		// An unknown prefix with an api_base: an OpenAI-compatible server.
+		d.API = APIOpenAI
+	}
+	switch {
+	case base != nil:
+		d.APIBase = normalizeAPIBase(provider, base)
+	case lp.base != "":
+		// Reported by apiBase.
+	case supported && spec.DefaultAPIBase != "":
+		d.APIBase, _ = url.Parse(spec.DefaultAPIBase)
+	case supported:
+		p.errorf(lp.modelLine, joinPath(path, "api_base"), "missing; provider %q has no default api_base", provider)
+	}
+}
+
+// apiBase parses an api_base, which must be an absolute http(s) URL.
+func (p *parser) apiBase(path string, lp liteLLMParams) *url.URL {
+	u, err := url.Parse(lp.base)
+	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		return u
+	}
+	got := lp.base
+	if err == nil {
+		got = u.Redacted()
+	}
+	if lp.baseEnv != "" {
+		p.errorf(lp.baseLine, path, "want an absolute http(s) URL in environment variable %s", lp.baseEnv)
+	} else {
+		p.errorf(lp.baseLine, path, "want an absolute http(s) URL, got %q", got)
+	}
+	return nil
+}
+
+// modelInfo reads model_info: kept as written for /model/info, and its id, if
+// any, names the deployment.
+func (p *parser) modelInfo(path string, v *value, d *Deployment, o *origin) {
+	if v.isNull() {
+		return
+	}
+	if v.kind != kindDict {
+		p.errorf(v.line, path, "want a mapping, got %s", v.kind)
+		return
+	}
+	d.Info = toGo(v).(map[string]any)
+	id := v.get("id")
+	switch {
+	case id.isNull():
+	case !id.isScalar():
+		p.errorf(id.line, joinPath(path, "id"), "want a string, got %s", id.kind)
+	case id.kind == kindStr:
+		if s, _, ok := p.str(joinPath(path, "id"), id); ok && s != "" {
+			d.ID, o.line, o.explicit = s, id.line, true
+		}
+	default:
+		// LiteLLM's ModelInfo turns an int id into str(id).
+		d.ID, o.line, o.explicit = pyStr(id), id.line, true
+	}
+}
+
+// warnWildcard flags LiteLLM's wildcard routing ("*", "openai/*"), which
+// llmvoy does not do yet: the group only answers its literal name.
+func (p *parser) warnWildcard(path string, v *value, lp liteLLMParams) {
+	switch name := v.get("model_name"); {
+	case name != nil && name.kind == kindStr && strings.Contains(name.s, "*"):
+		p.warnf(name.line, joinPath(path, "model_name"), "wildcard model names are not supported yet; only the literal name %q routes here", name.s)
+	case strings.Contains(lp.model, "*"):
+		p.warnf(lp.modelLine, joinPath(path, "litellm_params.model"), "wildcard models are not supported yet")
+	}
+}
+
+// toGo converts a value to plain Go values for JSON output. Non-finite
+// floats become strings so the result always marshals.
+func toGo(v *value) any {
+	switch v.kind {
+	case kindBool:
+		return v.b
+	case kindInt:
+		if v.i.IsInt64() {
+			return v.i.Int64()
+		}
+		return v.i.String()
+	case kindFloat:
+		if math.IsNaN(v.f) || math.IsInf(v.f, 0) {
+			return pyFloat(v.f)
+		}
+		return v.f
+	case kindStr:
+		return v.s
+	case kindList:
+		out := make([]any, len(v.items))
+		for i, item := range v.items {
+			out[i] = toGo(item)
+		}
+		return out
+	case kindDict:
+		out := make(map[string]any, len(v.pairs))
+		for _, p := range v.pairs {
+			out[pyStr(p.key)] = toGo(p.val)
+		}
+		return out
+	}
+	return nil
+}

@@ -1,0 +1,345 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// LiteLLM's defaults, which apply when the file sets nothing.
+const (
+	// Router.__init__ falls back to openai.DEFAULT_MAX_RETRIES, which is 2,
+	// when neither router_settings nor litellm_settings set num_retries.
+	defaultNumRetries = 2
+	// litellm.allowed_fails, DEFAULT_ALLOWED_FAILS in litellm/constants.py.
+	defaultAllowedFails = 3
+	// DEFAULT_COOLDOWN_TIME_SECONDS in litellm/constants.py.
+	defaultCooldownTime = 5 * time.Second
+)
+
+// Load reads a LiteLLM proxy config file, resolving os.environ/ references
+// from the process environment.
+func Load(path string) (*Config, []Warning, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, path, os.LookupEnv)
+}
+
+// Parse parses and validates a LiteLLM proxy config. path names the file in
+// messages and may be "". lookupEnv resolves os.environ/NAME references after
+// the file's own environment_variables; nil means an empty environment.
+//
+// Keys llmvoy does not act on yet are warnings, not errors. On error the
+// Config is nil and the error joins one *Error per problem found.
+func Parse(data []byte, path string, lookupEnv func(string) (string, bool)) (*Config, []Warning, error) {
+	if lookupEnv == nil {
+		lookupEnv = func(string) (string, bool) { return "", false }
+	}
+	p := &parser{file: path, lookupEnv: lookupEnv, fileEnv: make(map[string]string)}
+	if root := p.read(data); root != nil {
+		p.config(root)
+	}
+	warnings := p.sortedWarnings()
+	if len(p.errs) > 0 {
+		return nil, warnings, p.joinedErrors()
+	}
+	p.cfg.index()
+	return p.cfg, warnings, nil
+}
+
+type parser struct {
+	file      string
+	lookupEnv func(string) (string, bool)
+	fileEnv   map[string]string // environment_variables, resolved
+	cfg       *Config
+	errs      []*Error
+	warns     []Warning
+}
+
+func (p *parser) errorf(line int, path, format string, args ...any) {
+	p.errs = append(p.errs, &Error{File: p.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) warnf(line int, path, format string, args ...any) {
+	p.warns = append(p.warns, Warning{File: p.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// unsupported warns about a key llmvoy reads past.
+func (p *parser) unsupported(k *value, path string) {
+	p.warnf(k.line, path, "not supported yet, ignored")
+}
+
+func (p *parser) sortedWarnings() []Warning {
+	slices.SortStableFunc(p.warns, func(a, b Warning) int { return a.Line - b.Line })
+	return p.warns
+}
+
+func (p *parser) joinedErrors() error {
+	slices.SortStableFunc(p.errs, func(a, b *Error) int { return a.Line - b.Line })
+	errs := make([]error, len(p.errs))
+	for i, e := range p.errs {
+		errs[i] = e
+	}
+	return errors.Join(errs...)
+}
+
+// read decodes the single YAML document in data into a mapping, or reports
+// why it cannot.
+func (p *parser) read(data []byte) *value {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.errorf(0, "", "the file is empty; want a mapping with a model_list")
+		} else {
+			p.yamlError(err)
+		}
+		return nil
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		p.errorf(next.Line, "", "more than one YAML document; want one")
+		return nil
+	case !errors.Is(err, io.EOF):
+		p.yamlError(err)
+		return nil
+	}
+	d := decoder{left: maxValues, warn: func(line int, path, msg string) { p.warnf(line, path, "%s", msg) }}
+	root, err := d.decode(doc.Content[0], "", 0)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.File = p.file
+			p.errs = append(p.errs, e)
+		}
+		return nil
+	}
+	switch {
+	case root.isNull():
+		p.errorf(root.line, "", "the file is empty; want a mapping with a model_list")
+		return nil
+	case root.kind != kindDict:
+		p.errorf(root.line, "", "want a mapping at the top of the file, got %s", root.kind)
+		return nil
+	}
+	return root
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns yaml.v3's "yaml: line 7: ..." into an Error with a line.
+func (p *parser) yamlError(err error) {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		p.errorf(line, "", "invalid YAML: %s", m[2])
+		return
+	}
+	p.errorf(0, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// config walks the top level. environment_variables go first: the other
+// sections resolve os.environ/ references against them.
+func (p *parser) config(root *value) {
+	for _, kv := range root.pairs {
+		switch keyName(kv.key) {
+		case "model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables":
+		default:
+			p.unsupported(kv.key, keyName(kv.key))
+		}
+	}
+	p.cfg = &Config{Path: p.file}
+	p.cfg.Environment = p.environment(root.get("environment_variables"))
+	p.cfg.General = p.general(root.get("general_settings"))
+	fallback := p.liteLLMSettings(root.get("litellm_settings"))
+	p.cfg.Router = p.router(root.get("router_settings"), fallback)
+	p.cfg.Deployments = p.modelList(root)
+}
+
+// section returns the entries of a mapping section; null is an empty one.
+func (p *parser) section(path string, v *value) []pair {
+	if v.isNull() {
+		return nil
+	}
+	if v.kind != kindDict {
+		p.errorf(v.line, path, "want a mapping, got %s", v.kind)
+		return nil
+	}
+	return v.pairs
+}
+
+// environment reads environment_variables. LiteLLM exports each value as
+// str(value) (6379 → "6379", true → "True"); an os.environ/ value copies a
+// variable of the process environment.
+func (p *parser) environment(v *value) map[string]Secret {
+	env := make(map[string]Secret)
+	for _, kv := range p.section("environment_variables", v) {
+		name := keyName(kv.key)
+		path := joinPath("environment_variables", name)
+		val := kv.val
+		switch {
+		case !val.isScalar():
+			p.errorf(val.line, path, "want a scalar value, got %s", val.kind)
+			continue
+		case val.isNull():
+			p.warnf(val.line, path, "no value, not set")
+			continue
+		}
+		s := pyStr(val)
+		if ref, ok := envRef(s); ok && val.kind == kindStr {
+			var set bool
+			if s, set = p.lookupEnv(ref); !set {
+				p.warnf(val.line, path, "environment variable %s is not set", ref)
+				continue
+			}
+		}
+		p.fileEnv[name] = s
+		env[name] = Secret(s)
+	}
+	return env
+}
+
+func (p *parser) general(v *value) GeneralSettings {
+	var g GeneralSettings
+	configured := false
+	for _, kv := range p.section("general_settings", v) {
+		path := joinPath("general_settings", keyName(kv.key))
+		switch keyName(kv.key) {
+		case "master_key":
+			s, _, ok := p.str(path, kv.val)
+			if !ok {
+				continue
+			}
+			configured = true
+			g.MasterKey = Secret(s)
+			if s == "" {
+				p.warnf(kv.val.line, path, "empty: the gateway accepts requests without a key")
+			}
+		default:
+			p.unsupported(kv.key, path)
+		}
+	}
+	// LiteLLM's documented alternative to general_settings.master_key. A
+	// gateway that was protected by it must stay protected.
+	if !configured {
+		if s, ok := p.lookup("LITELLM_MASTER_KEY"); ok {
+			g.MasterKey = Secret(s)
+		}
+	}
+	return g
+}
+
+// routerFallback holds the litellm_settings LiteLLM's Router falls back to
+// when router_settings leaves them unset (they set module globals of the
+// litellm package that Router.__init__ reads).
+type routerFallback struct {
+	numRetries, allowedFails *int
+	timeout                  *time.Duration
+}
+
+func (p *parser) liteLLMSettings(v *value) routerFallback {
+	var f routerFallback
+	for _, kv := range p.section("litellm_settings", v) {
+		path := joinPath("litellm_settings", keyName(kv.key))
+		switch keyName(kv.key) {
+		case "num_retries":
+			f.numRetries = p.count(path, kv.val)
+		case "allowed_fails":
+			f.allowedFails = p.count(path, kv.val)
+		case "request_timeout":
+			if d, ok := p.seconds(path, kv.val, false); ok {
+				f.timeout = &d
+			}
+		default:
+			p.unsupported(kv.key, path)
+		}
+	}
+	return f
+}
+
+var routingStrategies = []string{
+	RoutingSimpleShuffle, RoutingLeastBusy, RoutingLatencyBased,
+	RoutingUsageBased, RoutingUsageBasedV2, RoutingCostBased,
+}
+
+func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
+	r := RouterSettings{
+		RoutingStrategy: RoutingSimpleShuffle,
+		NumRetries:      defaultNumRetries,
+		AllowedFails:    defaultAllowedFails,
+		CooldownTime:    defaultCooldownTime,
+	}
+	if fallback.numRetries != nil {
+		r.NumRetries = *fallback.numRetries
+	}
+	if fallback.allowedFails != nil {
+		r.AllowedFails = *fallback.allowedFails
+	}
+	if fallback.timeout != nil {
+		r.Timeout = *fallback.timeout
+	}
+	for _, kv := range p.section("router_settings", v) {
+		path := joinPath("router_settings", keyName(kv.key))
+		switch keyName(kv.key) {
+		case "routing_strategy":
+			s, _, ok := p.str(path, kv.val)
+			switch {
+			case !ok:
+			case slices.Contains(routingStrategies, s):
+				r.RoutingStrategy = s
+			default:
+				p.errorf(kv.val.line, path, "unknown routing strategy %q; want one of %s", s, strings.Join(routingStrategies, ", "))
+			}
+		case "num_retries":
+			if n := p.count(path, kv.val); n != nil {
+				r.NumRetries = *n
+			}
+		case "allowed_fails":
+			if n := p.count(path, kv.val); n != nil {
+				r.AllowedFails = *n
+			}
+		case "timeout":
+			if d, ok := p.seconds(path, kv.val, false); ok {
+				r.Timeout = d
+			}
+		case "cooldown_time":
+			d, ok := p.seconds(path, kv.val, true)
+			switch {
+			case !ok:
+			case d == 0:
+				// Router.__init__: cooldown_time or DEFAULT_COOLDOWN_TIME_SECONDS.
+				p.warnf(kv.val.line, path, "0 means LiteLLM's default of %s", defaultCooldownTime)
+			default:
+				r.CooldownTime = d
+			}
+		default:
+			p.unsupported(kv.key, path)
+		}
+	}
+	return r
+}
+
+// count reads an integer >= 0; nil when unset or wrong.
+func (p *parser) count(path string, v *value) *int {
+	n, ok := p.integer(path, v)
+	if !ok {
+		return nil
+	}
+	if n < 0 {
+		p.errorf(v.line, path, "want an integer >= 0, got %d", n)
+		return nil
+	}
+	return &n
+}

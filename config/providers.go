@@ -1,0 +1,101 @@
+package config
+
+import (
+	"net/url"
+	"strings"
+)
+
+// ProviderSpec is what llmvoy knows about a LiteLLM provider it can route to.
+type ProviderSpec struct {
+	// Name is the LiteLLM provider prefix, as in "deepseek/deepseek-chat".
+	Name string
+	// DefaultAPIBase is used when a deployment sets no api_base; "" means the
+	// deployment must set one. It ends where "/chat/completions" is appended.
+	DefaultAPIBase string
+	// API is the wire format (one of the API* constants).
+	API string
+}
+
+// LookupProvider returns the provider llmvoy can route to under name.
+func LookupProvider(name string) (ProviderSpec, bool) {
+	s, ok := providers[name]
+	return s, ok
+}
+
+// Default bases are LiteLLM's, from its _get_openai_compatible_provider_info
+// and get_complete_url methods (litellm/llms/<provider>/chat/transformation.py),
+// unless a comment says otherwise.
+var providers = map[string]ProviderSpec{
+	// The OpenAI SDK's default base_url.
+	"openai":    {Name: "openai", DefaultAPIBase: "https://api.openai.com/v1", API: APIOpenAI},
+	"deepseek":  {Name: "deepseek", DefaultAPIBase: "https://api.deepseek.com/beta", API: APIOpenAI},
+	"dashscope": {Name: "dashscope", DefaultAPIBase: "https://dashscope-intl.aliyuncs.com/compatible-mode/v1", API: APIOpenAI},
+	// LiteLLM talks to Ollama's native API at http://localhost:11434 (/api/chat,
+	// /api/generate). llmvoy deliberately uses Ollama's OpenAI-compatible
+	// endpoint under /v1 instead, so ollama needs no translator; api_base
+	// values written for LiteLLM are adjusted by normalizeAPIBase.
+	"ollama":      {Name: "ollama", DefaultAPIBase: "http://localhost:11434/v1", API: APIOpenAI},
+	"ollama_chat": {Name: "ollama_chat", DefaultAPIBase: "http://localhost:11434/v1", API: APIOpenAI},
+	// LiteLLM has no default for hosted_vllm and lm_studio (it reads
+	// HOSTED_VLLM_API_BASE and LM_STUDIO_API_BASE); llmvoy uses the servers'
+	// own defaults so a local setup works without one.
+	"hosted_vllm": {Name: "hosted_vllm", DefaultAPIBase: "http://localhost:8000/v1", API: APIOpenAI},
+	"lm_studio":   {Name: "lm_studio", DefaultAPIBase: "http://localhost:1234/v1", API: APIOpenAI},
+	// Another LiteLLM proxy; LiteLLM has no default (LITELLM_PROXY_API_BASE).
+	"litellm_proxy": {Name: "litellm_proxy", API: APIOpenAI},
+	// llmvoy's own mock server (llmvoy mock), not a LiteLLM provider.
+	"mock":         {Name: "mock", DefaultAPIBase: "http://127.0.0.1:4010/v1", API: APIOpenAI},
+	"groq":         {Name: "groq", DefaultAPIBase: "https://api.groq.com/openai/v1", API: APIOpenAI},
+	"mistral":      {Name: "mistral", DefaultAPIBase: "https://api.mistral.ai/v1", API: APIOpenAI},
+	"together_ai":  {Name: "together_ai", DefaultAPIBase: "https://api.together.xyz/v1", API: APIOpenAI},
+	"openrouter":   {Name: "openrouter", DefaultAPIBase: "https://openrouter.ai/api/v1", API: APIOpenAI},
+	"xai":          {Name: "xai", DefaultAPIBase: "https://api.x.ai/v1", API: APIOpenAI},
+	"fireworks_ai": {Name: "fireworks_ai", DefaultAPIBase: "https://api.fireworks.ai/inference/v1", API: APIOpenAI},
+	"perplexity":   {Name: "perplexity", DefaultAPIBase: "https://api.perplexity.ai", API: APIOpenAI},
+	"moonshot":     {Name: "moonshot", DefaultAPIBase: "https://api.moonshot.ai/v1", API: APIOpenAI},
+}
+
+// normalizeAPIBase returns the base llmvoy sends to for a user's api_base.
+// It is used as written, trailing slashes aside, except for Ollama: LiteLLM
+// users point it at the server root, and llmvoy needs the /v1 API below it.
+func normalizeAPIBase(provider string, u *url.URL) *url.URL {
+	out := *u
+	out.Path = strings.TrimRight(out.Path, "/")
+	out.RawPath = strings.TrimRight(out.RawPath, "/")
+	if (provider == "ollama" || provider == "ollama_chat") && !strings.HasSuffix(out.Path, "/v1") {
+		out.Path += "/v1"
+		out.RawPath = ""
+	}
+	return &out
+}
+
+// liteLLMProviders are the provider prefixes LiteLLM knows (its LlmProviders
+// enum in litellm/types/utils.py). A deployment of one llmvoy cannot route to
+// yet still validates, with a warning, so a LiteLLM config loads as a whole.
+var liteLLMProviders = setOf(
+	"openai", "openai_like", "jina_ai", "xai", "custom_openai", "text-completion-openai",
+	"cohere", "cohere_chat", "clarifai", "anthropic", "anthropic_text", "bytez",
+	"replicate", "runwayml", "huggingface", "together_ai", "openrouter", "datarobot",
+	"vertex_ai", "vertex_ai_beta", "gemini", "ai21", "baseten", "azure", "azure_text",
+	"azure_ai", "sagemaker", "sagemaker_chat", "bedrock", "vllm", "nlp_cloud", "petals",
+	"oobabooga", "ollama", "ollama_chat", "deepinfra", "perplexity", "mistral", "milvus",
+	"groq", "nvidia_nim", "cerebras", "ai21_chat", "volcengine", "codestral",
+	"text-completion-codestral", "dashscope", "moonshot", "v0", "morph", "lambda_ai",
+	"deepseek", "sambanova", "maritalk", "voyage", "cloudflare", "xinference",
+	"fireworks_ai", "friendliai", "featherless_ai", "watsonx", "watsonx_text", "triton",
+	"predibase", "databricks", "empower", "github", "compactifai", "docker_model_runner",
+	"custom", "litellm_proxy", "hosted_vllm", "llamafile", "lm_studio", "galadriel",
+	"nebius", "infinity", "deepgram", "elevenlabs", "novita", "aiohttp_openai",
+	"langfuse", "humanloop", "topaz", "assemblyai", "github_copilot", "snowflake",
+	"gradient_ai", "meta_llama", "nscale", "pg_vector", "hyperbolic", "recraft",
+	"fal_ai", "heroku", "aiml", "cometapi", "oci", "auto_router", "vercel_ai_gateway",
+	"dotprompt", "wandb", "ovhcloud", "lemonade",
+)
+
+func setOf(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}

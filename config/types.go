@@ -1,0 +1,175 @@
+// Package config is the in-memory model of a LiteLLM proxy config.yaml: it parses
+// the file strictly, resolves os.environ/ references, derives each deployment's
+// provider, upstream model, api_base and id, and validates the result with errors
+// that name the file and the path to the offending key.
+//
+// It is a leaf package: xds and extproc both read a *Config and nothing here
+// imports them.
+package config
+
+import (
+	"net/url"
+	"time"
+)
+
+// Config is one loaded, validated config file. Treat it as immutable once Load
+// returns: readers share it across goroutines and a reload builds a new one.
+type Config struct {
+	// Path is the file the config was read from ("" when parsed from bytes).
+	Path string
+
+	// Deployments in file order. Several deployments share one ModelName
+	// (a model group).
+	Deployments []*Deployment
+
+	Router  RouterSettings
+	General GeneralSettings
+	// Environment holds environment_variables from the file, as LiteLLM
+	// exports them (str() of each value). They resolve os.environ/ references
+	// ahead of the process environment. Secret, because they often are API keys.
+	Environment map[string]Secret
+
+	byID map[string]*Deployment // built by index()
+}
+
+// Wire APIs a provider can speak.
+const (
+	// APIOpenAI is OpenAI's REST API (and every OpenAI-compatible server):
+	// POST {api_base}/chat/completions with "Authorization: Bearer KEY".
+	APIOpenAI = "openai"
+)
+
+// Deployment is one entry of model_list: a model served by one provider
+// endpoint with one set of credentials.
+type Deployment struct {
+	// ID is model_info.id, or LiteLLM's hash of model_name and litellm_params
+	// when unset, so ids match what LiteLLM reports for the same file.
+	// Unique within a Config.
+	ID string
+	// ModelName is the model group clients ask for.
+	ModelName string
+	// Provider is custom_llm_provider, else the LiteLLM provider prefix of
+	// litellm_params.model ("openai", "deepseek", "mock", ...), else the
+	// provider LiteLLM infers from the model name (gpt-4o → openai).
+	Provider string
+	// API is the wire format the provider speaks (one of the API* constants);
+	// the translate package picks its translator by it. Empty for a provider
+	// LiteLLM has and llmvoy does not support yet: do not route to it.
+	API string
+	// UpstreamModel is the model name sent to the provider (the part of
+	// litellm_params.model after the provider prefix).
+	UpstreamModel string
+	// APIBase is litellm_params.api_base (trailing slash trimmed) or the
+	// provider's default base; "/chat/completions" is appended to it. Nil
+	// only when API is empty and the file sets none.
+	APIBase *url.URL
+	// APIKey is the resolved credential; empty means send none.
+	APIKey Secret
+	// APIVersion is litellm_params.api_version (Azure and friends).
+	APIVersion string
+
+	Timeout             time.Duration // litellm_params.timeout; 0 = router default
+	StreamTimeout       time.Duration // litellm_params.stream_timeout; 0 = Timeout
+	Weight              float64       // litellm_params.weight; 0 = unset
+	Order               int           // litellm_params.order; 0 = unset
+	RPM                 int           // litellm_params.rpm; 0 = unset
+	TPM                 int           // litellm_params.tpm; 0 = unset
+	MaxParallelRequests int           // litellm_params.max_parallel_requests; 0 = unset
+
+	// Info is model_info as written (id included, os.environ/ references
+	// unresolved), for /model/info.
+	Info map[string]any
+}
+
+// RouterSettings is router_settings.
+type RouterSettings struct {
+	// RoutingStrategy is one of the RoutingStrategy* constants; default
+	// simple-shuffle.
+	RoutingStrategy string
+	// NumRetries is router_settings.num_retries, else litellm_settings.num_retries,
+	// else 2: LiteLLM's Router falls back to openai.DEFAULT_MAX_RETRIES.
+	NumRetries int
+	// Timeout is the whole-request timeout: router_settings.timeout, else
+	// litellm_settings.request_timeout. 0 = unset; LiteLLM then uses
+	// litellm.request_timeout, 6000s.
+	Timeout time.Duration
+	// AllowedFails is the failures per minute before a cooldown:
+	// router_settings.allowed_fails, else litellm_settings.allowed_fails, else 3.
+	AllowedFails int
+	// CooldownTime is router_settings.cooldown_time; default 5s (0 also means
+	// the default, as in LiteLLM).
+	CooldownTime time.Duration
+}
+
+// Routing strategies LiteLLM knows.
+const (
+	RoutingSimpleShuffle = "simple-shuffle"
+	RoutingLeastBusy     = "least-busy"
+	RoutingLatencyBased  = "latency-based-routing"
+	RoutingUsageBased    = "usage-based-routing"
+	RoutingUsageBasedV2  = "usage-based-routing-v2"
+	RoutingCostBased     = "cost-based-routing"
+)
+
+// GeneralSettings is general_settings.
+type GeneralSettings struct {
+	// MasterKey guards the gateway when non-empty.
+	MasterKey Secret
+}
+
+// Secret is a credential. Its String and GoString never show the value, so a
+// secret that reaches a log line or an error by accident prints redacted.
+type Secret string
+
+// Reveal returns the secret's value; call it only where the value is sent.
+func (s Secret) Reveal() string { return string(s) }
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+func (s Secret) GoString() string { return s.String() }
+
+// Groups returns the model group names in order of first appearance.
+func (c *Config) Groups() []string {
+	seen := make(map[string]bool)
+	var out []string
+	for _, d := range c.Deployments {
+		if !seen[d.ModelName] {
+			seen[d.ModelName] = true
+			out = append(out, d.ModelName)
+		}
+	}
+	return out
+}
+
+// Group returns the deployments of one model group in file order.
+func (c *Config) Group(name string) []*Deployment {
+	var out []*Deployment
+	for _, d := range c.Deployments {
+		if d.ModelName == name {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Deployment returns the deployment with the given id, or nil. It is called
+// once per upstream attempt, hence the index.
+func (c *Config) Deployment(id string) *Deployment {
+	if c.byID == nil {
+		c.index()
+	}
+	return c.byID[id]
+}
+
+// index builds the id lookup; Parse calls it before the Config is shared.
+func (c *Config) index() {
+	c.byID = make(map[string]*Deployment, len(c.Deployments))
+	for _, d := range c.Deployments {
+		c.byID[d.ID] = d
+	}
+}

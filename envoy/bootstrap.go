@@ -1,0 +1,236 @@
+// Package envoy renders the Envoy bootstrap that points Envoy at llmvoy's xDS
+// and ext_proc servers, finds the Envoy binary, and runs and supervises the
+// Envoy process: start, readiness, graceful drain and stop, and crash reports
+// that carry Envoy's own last words.
+package envoy
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"text/template"
+)
+
+// Names of the static clusters in the bootstrap. xDS resources that call
+// llmvoy's ext_proc server name ExtProcClusterName in their gRPC service.
+const (
+	XDSClusterName     = "llmvoy_xds"
+	ExtProcClusterName = "llmvoy_extproc"
+)
+
+// Defaults for BootstrapOptions fields left empty.
+const (
+	DefaultNodeID       = "llmvoy"
+	DefaultNodeCluster  = "llmvoy"
+	DefaultAdminAddress = "127.0.0.1"
+	// DefaultUpstreamAddress is where llmvoy's gRPC servers are assumed to
+	// listen when XDSAddress or ExtProcAddress is empty.
+	DefaultUpstreamAddress = "127.0.0.1"
+)
+
+// Limits written into the bootstrap; see the template for why.
+const (
+	extProcBufferLimitBytes  = 64 << 20
+	extProcCircuitBreakerMax = 100000
+	maxDownstreamConnections = 50000
+)
+
+// unixScheme prefixes a unix socket address, as in gRPC target names:
+// "unix:///run/llmvoy/xds.sock".
+const unixScheme = "unix://"
+
+// BootstrapOptions say where Envoy finds llmvoy and where Envoy's admin
+// interface listens.
+type BootstrapOptions struct {
+	// NodeID and NodeCluster identify this Envoy to the xDS server.
+	// Default "llmvoy" and "llmvoy".
+	NodeID, NodeCluster string
+
+	// AdminAddress must be a loopback address ("127.0.0.1", "::1" or
+	// "localhost"); default "127.0.0.1". AdminPort 0 lets the kernel pick a
+	// free port; a Process learns the port Envoy bound (see AdminURL).
+	AdminAddress string
+	AdminPort    int
+
+	// XDSAddress is where llmvoy's ADS gRPC server listens: an IP address, a
+	// host name (resolved by Envoy), or a unix socket as "unix:///abs/path"
+	// (then XDSPort is ignored). Default "127.0.0.1".
+	XDSAddress string
+	XDSPort    int
+
+	// ExtProcAddress is where llmvoy's ext_proc gRPC server listens, in the
+	// same forms as XDSAddress. Default "127.0.0.1".
+	ExtProcAddress string
+	ExtProcPort    int
+}
+
+// Errors returned by RenderBootstrap, joined when several options are wrong.
+var (
+	ErrAdminNotLoopback = errors.New("admin address must be a loopback address")
+	ErrInvalidAddress   = errors.New("invalid address")
+	ErrInvalidPort      = errors.New("invalid port")
+)
+
+//go:embed bootstrap.yaml.tmpl
+var bootstrapTemplateText string
+
+var bootstrapTemplate = template.Must(template.New("bootstrap").
+	Funcs(template.FuncMap{"quote": yamlQuote}).
+	Parse(bootstrapTemplateText))
+
+// bootstrapData is what the template sees: validated, defaulted values only.
+type bootstrapData struct {
+	NodeID, NodeCluster string
+	Admin               upstream
+	XDSClusterName      string
+	ExtProcClusterName  string
+	XDS, ExtProc        upstream
+
+	ExtProcBufferLimitBytes  int
+	ExtProcCircuitBreakerMax int
+	MaxDownstreamConnections int
+}
+
+// upstream is one of llmvoy's gRPC servers as a static cluster reaches it
+// (also reused for the admin socket address, where only Address and Port
+// matter).
+type upstream struct {
+	ClusterName string
+	Pipe        string // unix socket path; Address and Port are unused
+	Address     string
+	Port        int
+	DNS         bool // Address is a host name, not an IP literal
+}
+
+// RenderBootstrap renders the Envoy bootstrap YAML for o. It rejects an admin
+// address that is not loopback, and malformed addresses or ports.
+func RenderBootstrap(o BootstrapOptions) ([]byte, error) {
+	d, err := newBootstrapData(o)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := bootstrapTemplate.Execute(&buf, d); err != nil {
+		return nil, fmt.Errorf("render envoy bootstrap: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func newBootstrapData(o BootstrapOptions) (*bootstrapData, error) {
+	d := &bootstrapData{
+		NodeID:                   withDefault(o.NodeID, DefaultNodeID),
+		NodeCluster:              withDefault(o.NodeCluster, DefaultNodeCluster),
+		XDSClusterName:           XDSClusterName,
+		ExtProcClusterName:       ExtProcClusterName,
+		ExtProcBufferLimitBytes:  extProcBufferLimitBytes,
+		ExtProcCircuitBreakerMax: extProcCircuitBreakerMax,
+		MaxDownstreamConnections: maxDownstreamConnections,
+	}
+	var errs []error
+	admin, err := adminAddress(o.AdminAddress, o.AdminPort)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	d.Admin = admin
+	d.XDS, err = grpcUpstream(XDSClusterName, "xds", o.XDSAddress, o.XDSPort)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	d.ExtProc, err = grpcUpstream(ExtProcClusterName, "ext_proc", o.ExtProcAddress, o.ExtProcPort)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("envoy bootstrap: %w", err)
+	}
+	return d, nil
+}
+
+// adminAddress accepts loopback IPs and "localhost" only: Envoy's admin
+// interface is unauthenticated and can stop the server.
+func adminAddress(addr string, port int) (upstream, error) {
+	addr = withDefault(addr, DefaultAdminAddress)
+	if port < 0 || port > 65535 {
+		return upstream{}, fmt.Errorf("admin port %d: %w", port, ErrInvalidPort)
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+	if host == "localhost" {
+		// Envoy's admin socket_address takes an IP, not a name.
+		host = "127.0.0.1"
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return upstream{}, fmt.Errorf("admin address %q: %w", addr, ErrAdminNotLoopback)
+	}
+	return upstream{Address: ip.String(), Port: port}, nil
+}
+
+// grpcUpstream parses where one of llmvoy's gRPC servers listens.
+func grpcUpstream(cluster, what, addr string, port int) (upstream, error) {
+	u := upstream{ClusterName: cluster}
+	addr = withDefault(addr, DefaultUpstreamAddress)
+	if path, ok := strings.CutPrefix(addr, unixScheme); ok {
+		if !strings.HasPrefix(path, "/") {
+			return u, fmt.Errorf("%s address %q: unix socket path must be absolute (unix:///path): %w", what, addr, ErrInvalidAddress)
+		}
+		u.Pipe = path
+		return u, nil
+	}
+	if strings.Contains(addr, "://") || strings.HasPrefix(addr, "unix:") {
+		return u, fmt.Errorf("%s address %q: want a host, an IP or unix:///path: %w", what, addr, ErrInvalidAddress)
+	}
+	if port <= 0 || port > 65535 {
+		return u, fmt.Errorf("%s port %d: %w", what, port, ErrInvalidPort)
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+	switch {
+	case host == "localhost":
+		// Skip DNS for the common case; llmvoy's servers bind 127.0.0.1.
+		host = "127.0.0.1"
+	case net.ParseIP(host) != nil:
+		host = net.ParseIP(host).String()
+	case validHostName(host):
+		u.DNS = true
+	default:
+		return u, fmt.Errorf("%s address %q: %w", what, addr, ErrInvalidAddress)
+	}
+	u.Address, u.Port = host, port
+	return u, nil
+}
+
+// validHostName is a loose check that keeps "host:port" and URLs out of a
+// socket address, where Envoy would reject them with a less helpful message.
+func validHostName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, r := range h {
+		if !(r == '-' || r == '.' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func withDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// yamlQuote renders s as a double-quoted scalar. A JSON string is a valid YAML
+// double-quoted scalar, so no value (node id, socket path) can break the
+// document's structure.
+func yamlQuote(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		// json.Marshal of a string cannot fail.
+		panic(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,225 @@
+package envoy
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/resource_monitors/downstream_connections/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
+	"gopkg.in/yaml.v3"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata golden files")
+
+// goldenOptions are the bootstraps kept in testdata: a local TCP setup and
+// one with both gRPC servers on unix sockets.
+var goldenOptions = map[string]BootstrapOptions{
+	"bootstrap.golden.yaml": {
+		AdminPort:   9901,
+		XDSPort:     18000,
+		ExtProcPort: 18001,
+	},
+	"bootstrap_unix.golden.yaml": {
+		NodeID:         "sidecar-1",
+		NodeCluster:    "payments",
+		AdminAddress:   "::1",
+		AdminPort:      9901,
+		XDSAddress:     "unix:///run/llmvoy/xds.sock",
+		ExtProcAddress: "unix:///run/llmvoy/extproc.sock",
+	},
+}
+
+func TestRenderBootstrapGolden(t *testing.T) {
+	for name, o := range goldenOptions {
+		t.Run(name, func(t *testing.T) {
+			got, err := RenderBootstrap(o)
+			require.NoError(t, err)
+			path := filepath.Join("testdata", name)
+			if *update {
+				require.NoError(t, os.MkdirAll("testdata", 0o755))
+				require.NoError(t, os.WriteFile(path, got, 0o644))
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "run go test ./envoy -run TestRenderBootstrapGolden -update")
+			require.Equal(t, string(want), string(got), "rendered bootstrap differs from %s; run with -update if intended", path)
+		})
+	}
+}
+
+// TestRenderBootstrapIsValidProto checks the rendered YAML without Envoy:
+// it must decode strictly into the Bootstrap proto and pass its validation
+// rules.
+func TestRenderBootstrapIsValidProto(t *testing.T) {
+	for name, o := range goldenOptions {
+		t.Run(name, func(t *testing.T) {
+			b := renderProto(t, o)
+			require.Equal(t, XDSClusterName, b.GetDynamicResources().GetAdsConfig().GetGrpcServices()[0].GetEnvoyGrpc().GetClusterName())
+			require.True(t, b.GetDynamicResources().GetAdsConfig().GetSetNodeOnFirstMessageOnly())
+			require.NotNil(t, b.GetDynamicResources().GetLdsConfig().GetAds())
+			require.NotNil(t, b.GetDynamicResources().GetCdsConfig().GetAds())
+			clusters := b.GetStaticResources().GetClusters()
+			require.Len(t, clusters, 2)
+			require.Equal(t, XDSClusterName, clusters[0].GetName())
+			require.Equal(t, ExtProcClusterName, clusters[1].GetName())
+			require.EqualValues(t, 64<<20, clusters[1].GetPerConnectionBufferLimitBytes().GetValue())
+			require.EqualValues(t, 100000, clusters[1].GetCircuitBreakers().GetThresholds()[0].GetMaxRequests().GetValue())
+			require.Empty(t, b.GetStaticResources().GetListeners(), "listeners come over ADS")
+		})
+	}
+}
+
+func TestRenderBootstrapAddresses(t *testing.T) {
+	tests := []struct {
+		name     string
+		o        BootstrapOptions
+		admin    string
+		xds      string // socket address or pipe path
+		xdsDNS   bool
+		extProcP string // pipe path, if any
+	}{
+		{
+			name:  "defaults",
+			o:     BootstrapOptions{XDSPort: 1, ExtProcPort: 2},
+			admin: "127.0.0.1", xds: "127.0.0.1",
+		},
+		{
+			name:  "localhost means 127.0.0.1",
+			o:     BootstrapOptions{AdminAddress: "localhost", XDSAddress: "localhost", XDSPort: 1, ExtProcPort: 2},
+			admin: "127.0.0.1", xds: "127.0.0.1",
+		},
+		{
+			name:  "ipv6",
+			o:     BootstrapOptions{AdminAddress: "[::1]", XDSAddress: "[::1]", XDSPort: 1, ExtProcAddress: "::1", ExtProcPort: 2},
+			admin: "::1", xds: "::1",
+		},
+		{
+			name:  "host name resolved by envoy",
+			o:     BootstrapOptions{XDSAddress: "llmvoy.internal", XDSPort: 1, ExtProcPort: 2},
+			admin: "127.0.0.1", xds: "llmvoy.internal", xdsDNS: true,
+		},
+		{
+			name:  "unix sockets ignore ports",
+			o:     BootstrapOptions{XDSAddress: "unix:///tmp/x.sock", ExtProcAddress: "unix:///tmp/e.sock"},
+			admin: "127.0.0.1", xds: "/tmp/x.sock", extProcP: "/tmp/e.sock",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := renderProto(t, tt.o)
+			require.Equal(t, tt.admin, b.GetAdmin().GetAddress().GetSocketAddress().GetAddress())
+			xds := b.GetStaticResources().GetClusters()[0]
+			addr := xds.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress()
+			if addr.GetPipe() != nil {
+				require.Equal(t, tt.xds, addr.GetPipe().GetPath())
+			} else {
+				require.Equal(t, tt.xds, addr.GetSocketAddress().GetAddress())
+			}
+			if tt.xdsDNS {
+				require.Equal(t, "STRICT_DNS", xds.GetType().String())
+			} else {
+				require.Equal(t, "STATIC", xds.GetType().String())
+			}
+			if tt.extProcP != "" {
+				ep := b.GetStaticResources().GetClusters()[1].GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress()
+				require.Equal(t, tt.extProcP, ep.GetPipe().GetPath())
+			}
+		})
+	}
+}
+
+func TestRenderBootstrapRejects(t *testing.T) {
+	ok := BootstrapOptions{XDSPort: 18000, ExtProcPort: 18001}
+	tests := []struct {
+		name   string
+		modify func(*BootstrapOptions)
+		want   error
+	}{
+		{"admin on all interfaces", func(o *BootstrapOptions) { o.AdminAddress = "0.0.0.0" }, ErrAdminNotLoopback},
+		{"admin on ipv6 any", func(o *BootstrapOptions) { o.AdminAddress = "::" }, ErrAdminNotLoopback},
+		{"admin on a LAN address", func(o *BootstrapOptions) { o.AdminAddress = "10.1.2.3" }, ErrAdminNotLoopback},
+		{"admin on a host name", func(o *BootstrapOptions) { o.AdminAddress = "envoy.example.com" }, ErrAdminNotLoopback},
+		{"admin port out of range", func(o *BootstrapOptions) { o.AdminPort = 70000 }, ErrInvalidPort},
+		{"xds port missing", func(o *BootstrapOptions) { o.XDSPort = 0 }, ErrInvalidPort},
+		{"ext_proc port out of range", func(o *BootstrapOptions) { o.ExtProcPort = 65536 }, ErrInvalidPort},
+		{"relative unix path", func(o *BootstrapOptions) { o.XDSAddress = "unix:xds.sock" }, ErrInvalidAddress},
+		{"unix without a path", func(o *BootstrapOptions) { o.ExtProcAddress = "unix://" }, ErrInvalidAddress},
+		{"url", func(o *BootstrapOptions) { o.XDSAddress = "http://127.0.0.1" }, ErrInvalidAddress},
+		{"host:port", func(o *BootstrapOptions) { o.ExtProcAddress = "127.0.0.1:18001" }, ErrInvalidAddress},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := ok
+			tt.modify(&o)
+			_, err := RenderBootstrap(o)
+			require.ErrorIs(t, err, tt.want)
+		})
+	}
+}
+
+func TestRenderBootstrapQuotesValues(t *testing.T) {
+	b := renderProto(t, BootstrapOptions{
+		NodeID:      "a: b\n  injected: true",
+		NodeCluster: `"quoted"`,
+		XDSPort:     1, ExtProcPort: 2,
+	})
+	require.Equal(t, "a: b\n  injected: true", b.GetNode().GetId())
+	require.Equal(t, `"quoted"`, b.GetNode().GetCluster())
+}
+
+// TestValidateWithEnvoy runs `envoy --mode validate` on rendered bootstraps.
+func TestValidateWithEnvoy(t *testing.T) {
+	bin := envoyBin(t)
+	variants := map[string]BootstrapOptions{
+		"tcp":       {AdminPort: 9901, XDSPort: 18000, ExtProcPort: 18001},
+		"admin port 0": {XDSPort: 18000, ExtProcPort: 18001},
+		"unix": {
+			XDSAddress:     "unix:///run/llmvoy/xds.sock",
+			ExtProcAddress: "unix:///run/llmvoy/extproc.sock",
+		},
+		"host name": {XDSAddress: "llmvoy.internal", XDSPort: 18000, ExtProcAddress: "llmvoy.internal", ExtProcPort: 18001},
+		"ipv6":      {AdminAddress: "::1", XDSAddress: "::1", XDSPort: 18000, ExtProcAddress: "::1", ExtProcPort: 18001},
+	}
+	for name, o := range variants {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b, err := RenderBootstrap(o)
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			require.NoError(t, Validate(ctx, bin, b))
+		})
+	}
+
+	t.Run("rejected", func(t *testing.T) {
+		t.Parallel()
+		bad := []byte("admin:\n  bogus_field: 1\n")
+		err := Validate(context.Background(), bin, bad)
+		var verr *ValidationError
+		require.ErrorAs(t, err, &verr)
+		require.Contains(t, verr.Message, "bogus_field")
+		require.NotContains(t, verr.Message, "llmvoy-validate-", "temp file names are noise")
+	})
+}
+
+// renderProto renders o and decodes it strictly into a validated Bootstrap.
+func renderProto(t *testing.T, o BootstrapOptions) *bootstrapv3.Bootstrap {
+	t.Helper()
+	out, err := RenderBootstrap(o)
+	require.NoError(t, err)
+	var doc any
+	require.NoError(t, yaml.Unmarshal(out, &doc))
+	j, err := json.Marshal(doc)
+	require.NoError(t, err)
+	var b bootstrapv3.Bootstrap
+	require.NoError(t, protojson.Unmarshal(j, &b))
+	require.NoError(t, b.ValidateAll())
+	return &b
+}

@@ -1,0 +1,122 @@
+package extproc
+
+import (
+	"log/slog"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
+	"github.com/llmvoy/llmvoy/translate"
+	"github.com/llmvoy/llmvoy/xds"
+)
+
+// gateway handles one client request: authentication, local endpoints, and
+// the choice of model group (the route) from the body's "model".
+type gateway struct {
+	state *state
+	log   *slog.Logger
+}
+
+var _ processor = (*gateway)(nil)
+
+func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extprocv3.ProcessingResponse {
+	method := headerValue(h, ":method")
+	path, _, _ := strings.Cut(headerValue(h, ":path"), "?")
+
+	// LiteLLM's probes answer without a key: orchestrators call them.
+	switch path {
+	case "/health/liveliness", "/health/liveness":
+		return replyJSON(200, "I'm alive!")
+	case "/health/readiness":
+		return replyJSON(200, map[string]any{"status": "healthy", "db": "Not connected", "cache": nil, "llmvoy_version": Version})
+	}
+
+	if !g.state.authorized(presentedKey(h)) {
+		msg := "Authentication Error, Invalid proxy server token passed. Pass a valid master key in the Authorization header as 'Bearer <key>'."
+		if presentedKey(h) == "" {
+			msg = "Authentication Error, No api key passed in."
+		}
+		return replyError(apiError{Status: 401, Message: msg, Type: "auth_error", Code: "401"})
+	}
+
+	if _, ok := modelEndpoint(path); ok {
+		if method != "POST" {
+			return replyError(apiError{Status: 405, Message: "method " + method + " not allowed on " + path + "; use POST", Type: "invalid_request_error"})
+		}
+		if h.GetEndOfStream() {
+			return replyError(apiError{Status: 400, Message: "request body is empty: send a JSON object with a \"model\"", Type: "invalid_request_error"})
+		}
+		return continueHeaders(nil, false)
+	}
+
+	switch {
+	case path == "/v1/models" || path == "/models":
+		return reply(200, "application/json", g.state.modelsBody)
+	case strings.HasPrefix(path, "/v1/models/") || strings.HasPrefix(path, "/models/"):
+		return g.retrieveModel(path[strings.Index(path, "/models/")+len("/models/"):])
+	case path == "/health":
+		return replyJSON(200, checkHealth(g.state.cfg))
+	}
+	return replyError(apiError{Status: 404, Message: "unknown path " + path, Type: "invalid_request_error", Code: "not_found"})
+}
+
+func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.ProcessingResponse {
+	fields, err := jsonscan.Fields(b.GetBody())
+	if err != nil {
+		return replyError(apiError{Status: 400, Type: "invalid_request_error",
+			Message: "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.) Detail: " + err.Error()})
+	}
+	f, ok := jsonscan.Get(fields, "model")
+	if !ok {
+		return replyError(apiError{Status: 400, Message: "you must provide a model parameter", Type: "invalid_request_error", Param: "model"})
+	}
+	model, ok := jsonscan.String(f.Value)
+	if !ok {
+		return replyError(apiError{Status: 400, Message: "model must be a string", Type: "invalid_request_error", Param: "model"})
+	}
+	grp, ok := g.state.groups[model]
+	if !ok {
+		return replyError(g.state.unknownModel(model))
+	}
+	if grp.unservable != "" {
+		return replyError(apiError{Status: 501, Message: "model group " + model + " has no deployment llmvoy can serve: " + grp.unservable, Type: "not_implemented", Param: "model"})
+	}
+	route := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(xds.RouteHeader, grp.cluster)}}
+	return continueBody(route, nil, true)
+}
+
+func (g *gateway) retrieveModel(id string) *extprocv3.ProcessingResponse {
+	if _, ok := g.state.groups[id]; !ok {
+		e := g.state.unknownModel(id)
+		e.Status = 404
+		return replyError(e)
+	}
+	return replyJSON(200, map[string]any{"id": id, "object": "model", "created": liteLLMModelCreated, "owned_by": "openai"})
+}
+
+// modelEndpoint maps a client path to the OpenAI endpoint it calls. Both
+// /v1/... and the bare form are accepted, as LiteLLM does.
+func modelEndpoint(path string) (translate.Endpoint, bool) {
+	p := strings.TrimPrefix(path, "/v1")
+	switch ep := translate.Endpoint(p); ep {
+	case translate.ChatCompletions, translate.Completions, translate.Embeddings:
+		return ep, true
+	}
+	return "", false
+}
+
+// presentedKey is the gateway key from any header LiteLLM accepts it in.
+func presentedKey(h *extprocv3.HttpHeaders) string {
+	if v := headerValue(h, "authorization"); v != "" {
+		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+			return strings.TrimSpace(v[7:])
+		}
+		return strings.TrimSpace(v)
+	}
+	if v := headerValue(h, "api-key"); v != "" {
+		return v
+	}
+	return headerValue(h, "x-api-key")
+}

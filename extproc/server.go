@@ -1,0 +1,111 @@
+// Package extproc is llmvoy's code on Envoy's request path: a gRPC
+// external-processing server hosting two processors. The gateway processor
+// (listener filter chain) authenticates, resolves the model group and answers
+// local endpoints; the upstream processor (cluster filter chain, once per
+// attempt) rewrites each attempt for the deployment Envoy picked.
+package extproc
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/xds"
+)
+
+// processor handles one HTTP request (gateway) or one attempt (upstream): one
+// method per ext_proc phase it asked Envoy for.
+type processor interface {
+	RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *extprocv3.ProcessingResponse
+	RequestBody(b *extprocv3.HttpBody, attrs attributes) *extprocv3.ProcessingResponse
+}
+
+// Server is the ext_proc gRPC service. Its config is swapped atomically on
+// reload; each request keeps the config it started with.
+type Server struct {
+	extprocv3.UnimplementedExternalProcessorServer
+	state atomic.Pointer[state]
+	log   *slog.Logger
+}
+
+var _ extprocv3.ExternalProcessorServer = (*Server)(nil)
+
+// NewServer returns a Server serving cfg.
+func NewServer(cfg *config.Config, log *slog.Logger) *Server {
+	s := &Server{log: log}
+	s.SetConfig(cfg)
+	return s
+}
+
+// SetConfig makes cfg the config for requests that start from now on.
+func (s *Server) SetConfig(cfg *config.Config) {
+	var prev *config.Config
+	if old := s.state.Load(); old != nil {
+		prev = old.cfg
+	}
+	s.state.Store(newState(cfg, prev))
+}
+
+// Register adds the service to g.
+func (s *Server) Register(g *grpc.Server) { extprocv3.RegisterExternalProcessorServer(g, s) }
+
+// Process serves one HTTP request's (or attempt's) stream of phases.
+func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
+	p, err := s.processorFor(stream)
+	if err != nil {
+		return err
+	}
+	for {
+		req, err := stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled {
+				return nil
+			}
+			return err
+		}
+		var resp *extprocv3.ProcessingResponse
+		attrs := attributes(req.GetAttributes())
+		switch r := req.Request.(type) {
+		case *extprocv3.ProcessingRequest_RequestHeaders:
+			resp = p.RequestHeaders(r.RequestHeaders, attrs)
+		case *extprocv3.ProcessingRequest_RequestBody:
+			resp = p.RequestBody(r.RequestBody, attrs)
+		default:
+			// A phase we did not ask for (a config/processor mismatch):
+			// fail the request loudly rather than guess.
+			return status.Errorf(codes.Internal, "llmvoy: unexpected ext_proc phase %T", r)
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Server) processorFor(stream extprocv3.ExternalProcessor_ProcessServer) (processor, error) {
+	md, _ := metadata.FromIncomingContext(stream.Context())
+	st := s.state.Load()
+	switch kind := first(md.Get(xds.ProcessorHeader)); kind {
+	case xds.ProcessorGateway:
+		return &gateway{state: st, log: s.log}, nil
+	case xds.ProcessorUpstream:
+		return &upstream{state: st, log: s.log}, nil
+	default:
+		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("llmvoy: unknown processor %q", kind))
+	}
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}

@@ -1,0 +1,111 @@
+package extproc
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/translate"
+	"github.com/llmvoy/llmvoy/xds"
+)
+
+// state is everything the processors derive from one config, computed once
+// per (re)load instead of once per request.
+type state struct {
+	cfg *config.Config
+	// prev is the config before the last reload. Envoy may still pick an
+	// endpoint of the old config for a moment after a reload; attempts on it
+	// are served rather than failed.
+	prev   *config.Config
+	groups map[string]group
+	// groupNames in config order, for error messages.
+	groupNames []string
+	// modelsBody is the /v1/models answer.
+	modelsBody []byte
+	masterKey  [sha256.Size]byte
+	hasKey     bool
+}
+
+type group struct {
+	cluster string
+	// unservable explains why no deployment of the group can be served
+	// (its providers are not supported yet); empty when servable.
+	unservable string
+}
+
+// liteLLMModelCreated is the "created" timestamp LiteLLM reports for every
+// model group in /v1/models; clients that diff the two gateways see no change.
+const liteLLMModelCreated = 1677610602
+
+func newState(cfg, prev *config.Config) *state {
+	st := &state{cfg: cfg, prev: prev, groups: make(map[string]group)}
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	models := []model{}
+	for _, name := range cfg.Groups() {
+		g := group{cluster: xds.ClusterName(name)}
+		var reasons []string
+		servable := false
+		for _, d := range cfg.Group(name) {
+			if _, err := translate.For(d); err != nil {
+				reasons = append(reasons, err.Error())
+			} else {
+				servable = true
+			}
+		}
+		if !servable {
+			g.unservable = strings.Join(reasons, "; ")
+		}
+		st.groups[name] = g
+		st.groupNames = append(st.groupNames, name)
+		models = append(models, model{ID: name, Object: "model", Created: liteLLMModelCreated, OwnedBy: "openai"})
+	}
+	st.modelsBody, _ = json.Marshal(struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{"list", models})
+	if key := cfg.General.MasterKey.Reveal(); key != "" {
+		st.masterKey, st.hasKey = sha256.Sum256([]byte(key)), true
+	}
+	return st
+}
+
+// deployment finds a deployment by id in this config or the previous one.
+func (st *state) deployment(id string) *config.Deployment {
+	if d := st.cfg.Deployment(id); d != nil {
+		return d
+	}
+	if st.prev != nil {
+		return st.prev.Deployment(id)
+	}
+	return nil
+}
+
+// authorized checks a presented key against the master key in constant
+// time: both sides are hashed first so neither the length nor a prefix of
+// the key leaks through timing.
+func (st *state) authorized(presented string) bool {
+	if !st.hasKey {
+		return true
+	}
+	h := sha256.Sum256([]byte(presented))
+	return subtle.ConstantTimeCompare(h[:], st.masterKey[:]) == 1
+}
+
+func (st *state) unknownModel(model string) apiError {
+	return apiError{
+		Status: 400,
+		Message: fmt.Sprintf("Invalid model name passed in model=%s. Call `/v1/models` to view available models for your key. Available model groups: %s",
+			model, strings.Join(st.groupNames, ", ")),
+		Type:  "invalid_request_error",
+		Param: "model",
+		Code:  "model_not_found",
+	}
+}

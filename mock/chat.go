@@ -1,0 +1,439 @@
+package mock
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Reply is the assistant text the mock named name answers to a conversation
+// whose last user message is prompt. Tests can compute the expected content.
+func Reply(name, prompt string) string {
+	return "Hello from mock " + name + "! You said: " + firstRunes(prompt, 40)
+}
+
+// EstimateTokens is the mock's token count for text: about four characters a
+// token, at least one. Usage in responses is computed with it: prompt_tokens
+// over the text of all messages together, completion_tokens over the reply.
+func EstimateTokens(text string) int { return tokensForRunes(utf8.RuneCountInString(text)) }
+
+func tokensForRunes(n int) int { return max(1, (n+3)/4) }
+
+func firstRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
+
+// couldNotParse is OpenAI's answer to a body that is not a JSON object.
+var couldNotParse = invalidRequest("We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)", "", "")
+
+var missingModel = invalidRequest("you must provide a model parameter", "", "")
+
+func invalidType(param, want string, got []byte) *apiError {
+	return invalidRequest("Invalid type for '"+param+"': expected "+want+", but got "+jsonKind(got)+" instead.", param, "invalid_type")
+}
+
+func missingParam(param string) *apiError {
+	return invalidRequest("Missing required parameter: '"+param+"'.", param, "missing_required_parameter")
+}
+
+func emptyArray(param string) *apiError {
+	return invalidRequest("Invalid '"+param+"': empty array. Expected an array with minimum length 1, but got an empty array instead.", param, "empty_array")
+}
+
+// parseModel reads the model parameter as OpenAI validates it.
+func parseModel(raw json.RawMessage) (string, *apiError) {
+	if isNull(raw) {
+		return "", missingModel
+	}
+	var model string
+	if err := json.Unmarshal(raw, &model); err != nil {
+		return "", invalidType("model", "a string", raw)
+	}
+	if model == "" {
+		return "", missingModel
+	}
+	return model, nil
+}
+
+type chatRequest struct {
+	Model         json.RawMessage `json:"model"`
+	Messages      json.RawMessage `json:"messages"`
+	Stream        json.RawMessage `json:"stream"`
+	StreamOptions json.RawMessage `json:"stream_options"`
+}
+
+type chatMessage struct {
+	Role    *string         `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+type contentPart struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// chatCall is a validated chat completion request, reduced to what the mock uses.
+type chatCall struct {
+	model        string
+	stream       bool
+	includeUsage bool
+	obfuscate    bool
+	promptTokens int
+	lastUser     string
+}
+
+// parseChat validates body enough to catch a gateway that sends something
+// OpenAI would refuse, with OpenAI's messages for the same faults.
+func parseChat(body []byte) (chatCall, *apiError) {
+	var c chatCall
+	var req chatRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return c, couldNotParse
+	}
+	var e *apiError
+	if c.model, e = parseModel(req.Model); e != nil {
+		return c, e
+	}
+	if isNull(req.Messages) {
+		return c, missingParam("messages")
+	}
+	var msgs []chatMessage
+	if err := json.Unmarshal(req.Messages, &msgs); err != nil {
+		return c, diagnoseMessages(req.Messages)
+	}
+	if len(msgs) == 0 {
+		return c, emptyArray("messages")
+	}
+	runes := 0
+	for i, m := range msgs {
+		if m.Role == nil {
+			return c, missingParam("messages[" + strconv.Itoa(i) + "].role")
+		}
+		text := textOf(m.Content)
+		runes += utf8.RuneCountInString(text)
+		if *m.Role == "user" {
+			c.lastUser = text
+		}
+	}
+	c.promptTokens = tokensForRunes(runes)
+
+	if !isNull(req.Stream) {
+		if err := json.Unmarshal(req.Stream, &c.stream); err != nil {
+			return c, invalidType("stream", "a boolean", req.Stream)
+		}
+	}
+	c.obfuscate = c.stream
+	if !isNull(req.StreamOptions) {
+		if !c.stream {
+			return c, invalidRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options", "")
+		}
+		var so struct {
+			IncludeUsage       *bool `json:"include_usage"`
+			IncludeObfuscation *bool `json:"include_obfuscation"`
+		}
+		if err := json.Unmarshal(req.StreamOptions, &so); err != nil {
+			return c, invalidType("stream_options", "an object", req.StreamOptions)
+		}
+		c.includeUsage = so.IncludeUsage != nil && *so.IncludeUsage
+		c.obfuscate = so.IncludeObfuscation == nil || *so.IncludeObfuscation
+	}
+	return c, nil
+}
+
+// diagnoseMessages finds which part of a messages value failed to decode; it
+// runs only for bad requests.
+func diagnoseMessages(raw json.RawMessage) *apiError {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return invalidType("messages", "an array of objects", raw)
+	}
+	for i, item := range items {
+		param := "messages[" + strconv.Itoa(i) + "]"
+		if t := bytes.TrimSpace(item); len(t) == 0 || t[0] != '{' {
+			return invalidType(param, "an object", item)
+		}
+		var m struct {
+			Role json.RawMessage `json:"role"`
+		}
+		if err := json.Unmarshal(item, &m); err == nil && !isNull(m.Role) {
+			return invalidType(param+".role", "a string", m.Role)
+		}
+	}
+	return invalidType("messages", "an array of objects", raw)
+}
+
+// textOf returns the text of a message content: a string, or the text parts of
+// an array of content parts joined by spaces. Other shapes count as no text.
+func textOf(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		_ = json.Unmarshal(raw, &s)
+		return s
+	case '[':
+		var parts []contentPart
+		if json.Unmarshal(raw, &parts) != nil {
+			return ""
+		}
+		var texts []string
+		for _, p := range parts {
+			if p.Type == "text" {
+				texts = append(texts, p.Text)
+			}
+		}
+		return strings.Join(texts, " ")
+	}
+	return ""
+}
+
+type usage struct {
+	PromptTokens            int                     `json:"prompt_tokens"`
+	CompletionTokens        int                     `json:"completion_tokens"`
+	TotalTokens             int                     `json:"total_tokens"`
+	PromptTokensDetails     promptTokensDetails     `json:"prompt_tokens_details"`
+	CompletionTokensDetails completionTokensDetails `json:"completion_tokens_details"`
+}
+
+type promptTokensDetails struct {
+	CachedTokens int `json:"cached_tokens"`
+	AudioTokens  int `json:"audio_tokens"`
+}
+
+type completionTokensDetails struct {
+	ReasoningTokens          int `json:"reasoning_tokens"`
+	AudioTokens              int `json:"audio_tokens"`
+	AcceptedPredictionTokens int `json:"accepted_prediction_tokens"`
+	RejectedPredictionTokens int `json:"rejected_prediction_tokens"`
+}
+
+func newUsage(prompt, completion int) usage {
+	return usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
+}
+
+type chatCompletion struct {
+	ID                string       `json:"id"`
+	Object            string       `json:"object"`
+	Created           int64        `json:"created"`
+	Model             string       `json:"model"`
+	Choices           []chatChoice `json:"choices"`
+	Usage             usage        `json:"usage"`
+	ServiceTier       string       `json:"service_tier"`
+	SystemFingerprint string       `json:"system_fingerprint"`
+}
+
+type chatChoice struct {
+	Index        int              `json:"index"`
+	Message      assistantMessage `json:"message"`
+	Logprobs     *struct{}        `json:"logprobs"`
+	FinishReason string           `json:"finish_reason"`
+}
+
+type assistantMessage struct {
+	Role        string     `json:"role"`
+	Content     string     `json:"content"`
+	Refusal     *string    `json:"refusal"`
+	Annotations []struct{} `json:"annotations"`
+}
+
+func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request, body []byte, opts *Options) {
+	call, e := parseChat(body)
+	if e == nil {
+		var a attempt
+		if a, e = s.resolve(opts, r.Header); e == nil {
+			s.answerChat(w, r, call, a, opts)
+			return
+		}
+	}
+	writeError(w, e)
+}
+
+func (s *Server) answerChat(w http.ResponseWriter, r *http.Request, call chatCall, a attempt, opts *Options) {
+	w.Header()["X-Request-Id"] = []string{s.newID("req_", 24)}
+	if a.failStatus != 0 {
+		if wait(r, a.latency) {
+			setRetryAfter(w.Header(), a.retryAfter)
+			writeError(w, newInjectedError(a.failStatus, call.model, a.retryAfter))
+		}
+		return
+	}
+	content := Reply(opts.Name, call.lastUser)
+	if call.stream {
+		s.streamChat(w, r, call, a, opts, content)
+		return
+	}
+	if !wait(r, a.latency) {
+		return
+	}
+	if a.failStreamAfter >= 0 {
+		panic(http.ErrAbortHandler) // reset before any response byte
+	}
+	resp := chatCompletion{
+		ID:      s.newID("chatcmpl-", 29),
+		Object:  "chat.completion",
+		Created: time.Now().Unix(),
+		Model:   call.model,
+		Choices: []chatChoice{{
+			Message:      assistantMessage{Role: "assistant", Content: content, Annotations: []struct{}{}},
+			FinishReason: "stop",
+		}},
+		Usage:             newUsage(call.promptTokens, EstimateTokens(content)),
+		ServiceTier:       "default",
+		SystemFingerprint: "mock:" + opts.Name,
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// streamChat writes the reply as OpenAI's chat.completion.chunk SSE stream:
+// a role chunk, a.chunks content chunks, a finish chunk, a usage chunk if
+// asked for, then [DONE]. Every event is flushed on its own.
+func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call chatCall, a attempt, opts *Options, content string) {
+	if !wait(r, a.latency) {
+		return
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{"text/event-stream; charset=utf-8"}
+	h["Cache-Control"] = []string{"no-cache"}
+	w.WriteHeader(http.StatusOK)
+
+	st := sseWriter{w: w, rc: http.NewResponseController(w), call: &call}
+	st.prefix = append(st.prefix, `data: {"id":`...)
+	st.prefix = appendJSONString(st.prefix, s.newID("chatcmpl-", 29))
+	st.prefix = append(st.prefix, `,"object":"chat.completion.chunk","created":`...)
+	st.prefix = strconv.AppendInt(st.prefix, time.Now().Unix(), 10)
+	st.prefix = append(st.prefix, `,"model":`...)
+	st.prefix = appendJSONString(st.prefix, call.model)
+	st.prefix = append(st.prefix, `,"service_tier":"default","system_fingerprint":`...)
+	st.prefix = appendJSONString(st.prefix, "mock:"+opts.Name)
+	st.prefix = append(st.prefix, `,"choices":`...)
+
+	if !st.choice(`{"role":"assistant","content":"","refusal":null}`, "null") {
+		return
+	}
+	parts := splitRunes(content, a.chunks)
+	for i, part := range parts {
+		if i == a.failStreamAfter {
+			panic(http.ErrAbortHandler) // the upstream resets mid-stream
+		}
+		if i > 0 && !wait(r, a.chunkDelay) {
+			return
+		}
+		if !st.content(part) {
+			return
+		}
+	}
+	if a.failStreamAfter >= 0 {
+		panic(http.ErrAbortHandler)
+	}
+	if !st.choice(`{}`, `"stop"`) {
+		return
+	}
+	if call.includeUsage {
+		u, _ := json.Marshal(newUsage(call.promptTokens, EstimateTokens(content)))
+		st.buf = append(append(st.buf[:0], st.prefix...), `[],"usage":`...)
+		st.buf = append(st.buf, u...)
+		if !st.end() {
+			return
+		}
+	}
+	if _, err := io.WriteString(w, "data: [DONE]\n\n"); err == nil {
+		flush(st.rc)
+	}
+}
+
+type sseWriter struct {
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	call   *chatCall
+	prefix []byte // `data: {"id":...,"choices":`, the same for every chunk
+	buf    []byte
+	n      int // events written, varies the obfuscation padding
+}
+
+// choice writes a chunk with one choice whose delta is the raw JSON delta.
+func (st *sseWriter) choice(delta, finish string) bool {
+	st.buf = append(st.startChoice(), delta...)
+	return st.endChoice(finish)
+}
+
+// content writes a chunk with one choice whose delta carries text.
+func (st *sseWriter) content(text string) bool {
+	b := append(st.startChoice(), `{"content":`...)
+	st.buf = append(appendJSONString(b, text), '}')
+	return st.endChoice("null")
+}
+
+func (st *sseWriter) startChoice() []byte {
+	b := append(st.buf[:0], st.prefix...)
+	return append(b, `[{"index":0,"delta":`...)
+}
+
+func (st *sseWriter) endChoice(finish string) bool {
+	b := append(st.buf, `,"logprobs":null,"finish_reason":`...)
+	b = append(b, finish...)
+	b = append(b, "}]"...)
+	if st.call.includeUsage {
+		b = append(b, `,"usage":null`...)
+	}
+	st.buf = b
+	return st.end()
+}
+
+// end closes the chunk object in st.buf, adds obfuscation, writes and flushes.
+func (st *sseWriter) end() bool {
+	b := st.buf
+	if st.call.obfuscate {
+		st.n++
+		b = append(b, `,"obfuscation":"`...)
+		b = appendID(b, uint64(st.n), 1+(st.n*7)%12)
+		b = append(b, '"')
+	}
+	b = append(b, "}\n\n"...)
+	st.buf = b
+	if _, err := st.w.Write(b); err != nil {
+		return false
+	}
+	return flush(st.rc)
+}
+
+// flush pushes buffered bytes to the client. A writer that cannot flush is not
+// a reason to stop; a failed flush (client gone) is.
+func flush(rc *http.ResponseController) bool {
+	err := rc.Flush()
+	return err == nil || errors.Is(err, http.ErrNotSupported)
+}
+
+// splitRunes cuts s into n pieces of nearly equal rune count, never inside a
+// rune. With fewer runes than pieces, the last pieces are empty.
+func splitRunes(s string, n int) []string {
+	starts := make([]int, 0, len(s)+1)
+	for i := range s {
+		starts = append(starts, i)
+	}
+	runes := len(starts)
+	starts = append(starts, len(s))
+	parts := make([]string, n)
+	for i := range parts {
+		lo, hi := i*runes/n, (i+1)*runes/n
+		if runes < n { // one rune per piece, then empty pieces
+			lo, hi = min(i, runes), min(i+1, runes)
+		}
+		parts[i] = s[starts[lo]:starts[hi]]
+	}
+	return parts
+}

@@ -1,0 +1,113 @@
+package xds
+
+import (
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	upstreamcodecv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/llmvoy/llmvoy/config"
+)
+
+const connectTimeout = 5 * time.Second
+
+// makeCluster builds the cluster of one model group: its endpoints are the
+// group's deployments (served by EDS), and its upstream filter chain runs the
+// upstream processor once per attempt, after Envoy picked the deployment.
+func makeCluster(group string, cfg *config.Config, o Options) *clusterv3.Cluster {
+	name := ClusterName(group)
+	c := &clusterv3.Cluster{
+		Name:                 name,
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
+		EdsClusterConfig:     &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsSource(), ServiceName: name},
+		ConnectTimeout:       durationpb.New(connectTimeout),
+		LbPolicy:             lbPolicy(cfg.Router.RoutingStrategy),
+		CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{
+			// Envoy's default (50%) sends traffic to ejected deployments once
+			// half of a group is ejected. A cooling-down deployment must get
+			// no traffic at all; the client gets a clear 503 instead.
+			HealthyPanicThreshold: &typev3.Percent{Value: 0},
+		},
+		OutlierDetection:              outlierDetection(cfg.Router),
+		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxRequestBytes),
+		TypedExtensionProtocolOptions: map[string]*anypb.Any{
+			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(&httpv3.HttpProtocolOptions{
+				UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+					ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{HttpProtocolOptions: &corev3.Http1ProtocolOptions{}},
+				}},
+				HttpFilters: []*hcmv3.HttpFilter{
+					{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(upstreamExtProc(o))}},
+					{Name: "envoy.filters.http.upstream_codec", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&upstreamcodecv3.UpstreamCodec{})}},
+				},
+			}),
+		},
+	}
+	if o.CAFile != "" {
+		c.TransportSocketMatches = []*clusterv3.Cluster_TransportSocketMatch{{
+			Name:            "tls",
+			Match:           &structpb.Struct{Fields: map[string]*structpb.Value{tlsMatchKey: structpb.NewBoolValue(true)}},
+			TransportSocket: tlsTransportSocket(o.CAFile),
+		}}
+	}
+	return c
+}
+
+// tlsTransportSocket verifies the provider's certificate against the CA
+// bundle, with SNI and SAN checks taken from the endpoint hostname: one
+// cluster holds deployments on different hosts, so neither can be static.
+func tlsTransportSocket(caFile string) *corev3.TransportSocket {
+	return &corev3.TransportSocket{
+		Name: "envoy.transport_sockets.tls",
+		ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(&tlsv3.UpstreamTlsContext{
+			AutoHostSni:          true,
+			AutoSniSanValidation: true,
+			CommonTlsContext: &tlsv3.CommonTlsContext{
+				ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
+					TrustedCa: &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: caFile}},
+				}},
+			},
+		})},
+	}
+}
+
+// lbPolicy maps LiteLLM's routing_strategy. ROUND_ROBIN is Envoy's weighted
+// policy (RANDOM ignores weights), so simple-shuffle's weighted pick keeps the
+// same traffic split. Strategies driven by Go (latency, usage, cost) steer
+// through endpoint weights and health pushed over EDS, on the same policy.
+func lbPolicy(strategy string) clusterv3.Cluster_LbPolicy {
+	if strategy == config.RoutingLeastBusy {
+		return clusterv3.Cluster_LEAST_REQUEST
+	}
+	return clusterv3.Cluster_ROUND_ROBIN
+}
+
+// outlierDetection approximates LiteLLM's cooldown: a deployment that fails
+// more than allowed_fails times in a row is ejected (gets no traffic) for
+// cooldown_time. Ejection time does not grow with repeated ejections, as in
+// LiteLLM, and every deployment of a group may be ejected.
+func outlierDetection(r config.RouterSettings) *clusterv3.OutlierDetection {
+	if r.CooldownTime <= 0 {
+		return nil
+	}
+	fails := wrapperspb.UInt32(uint32(r.AllowedFails) + 1)
+	cooldown := durationpb.New(r.CooldownTime)
+	return &clusterv3.OutlierDetection{
+		Consecutive_5Xx:                    fails,
+		ConsecutiveGatewayFailure:          fails,
+		EnforcingConsecutiveGatewayFailure: wrapperspb.UInt32(100),
+		BaseEjectionTime:                   cooldown,
+		MaxEjectionTime:                    cooldown,
+		MaxEjectionPercent:                 wrapperspb.UInt32(100),
+		Interval:                           durationpb.New(time.Second),
+		EnforcingSuccessRate:               wrapperspb.UInt32(0),
+	}
+}

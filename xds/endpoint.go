@@ -1,0 +1,119 @@
+package xds
+
+import (
+	"math"
+	"net/netip"
+	"slices"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/llmvoy/llmvoy/config"
+)
+
+// strictPriority is the overprovisioning factor (in percent) that makes
+// `order` strict: a priority keeps 100% of the traffic as long as a single
+// one of its deployments is healthy (up to 1,000 deployments per order).
+// Envoy's default of 140 spills traffic to order 2 while order 1 is merely
+// degraded.
+const strictPriority = 100_000
+
+// makeLoadAssignment lists one endpoint per deployment of the group. `order`
+// becomes the Envoy priority (lowest order first, deployments without an
+// order last, as in LiteLLM), `weight` the endpoint weight, and the
+// deployment id rides along as metadata for the upstream processor.
+func makeLoadAssignment(group string, deployments []*config.Deployment, addrs map[string]netip.AddrPort) *endpointv3.ClusterLoadAssignment {
+	priorities := priorityOf(deployments)
+	weights := lbWeights(deployments)
+	var localities []*endpointv3.LocalityLbEndpoints
+	for i, d := range deployments {
+		addr, ok := addrs[d.ID]
+		if !ok {
+			continue
+		}
+		p := priorities[i]
+		for len(localities) <= int(p) {
+			localities = append(localities, &endpointv3.LocalityLbEndpoints{Priority: uint32(len(localities))})
+		}
+		localities[p].LbEndpoints = append(localities[p].LbEndpoints, makeEndpoint(d, addr, weights[i]))
+	}
+	// Envoy wants contiguous priorities; a priority whose deployments all
+	// failed to resolve stays as an empty level rather than shifting the rest.
+	return &endpointv3.ClusterLoadAssignment{
+		ClusterName: ClusterName(group),
+		Endpoints:   localities,
+		Policy: &endpointv3.ClusterLoadAssignment_Policy{
+			OverprovisioningFactor: wrapperspb.UInt32(strictPriority),
+		},
+	}
+}
+
+func makeEndpoint(d *config.Deployment, addr netip.AddrPort, weight uint32) *endpointv3.LbEndpoint {
+	filterMetadata := map[string]*structpb.Struct{
+		MetadataNamespace: {Fields: map[string]*structpb.Value{
+			MetadataDeploymentID: structpb.NewStringValue(d.ID),
+		}},
+	}
+	if d.APIBase.Scheme == "https" {
+		filterMetadata["envoy.transport_socket_match"] = &structpb.Struct{Fields: map[string]*structpb.Value{
+			tlsMatchKey: structpb.NewBoolValue(true),
+		}}
+	}
+	return &endpointv3.LbEndpoint{
+		HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
+			Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+				Address:       addr.Addr().String(),
+				PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: uint32(addr.Port())},
+			}}},
+			// The hostname drives SNI and certificate checks (auto_host_sni).
+			Hostname: d.APIBase.Hostname(),
+		}},
+		Metadata:            &corev3.Metadata{FilterMetadata: filterMetadata},
+		LoadBalancingWeight: wrapperspb.UInt32(weight),
+	}
+}
+
+// priorityOf ranks the distinct `order` values densely from 0; deployments
+// without an order come after every ordered one.
+func priorityOf(deployments []*config.Deployment) []uint32 {
+	var orders []int
+	for _, d := range deployments {
+		if d.Order > 0 && !slices.Contains(orders, d.Order) {
+			orders = append(orders, d.Order)
+		}
+	}
+	slices.Sort(orders)
+	out := make([]uint32, len(deployments))
+	for i, d := range deployments {
+		if d.Order > 0 {
+			out[i] = uint32(slices.Index(orders, d.Order))
+		} else {
+			out[i] = uint32(len(orders))
+		}
+	}
+	return out
+}
+
+// lbWeights turns LiteLLM weights (any positive number; unset = 1) into
+// Envoy's integer weights. Fractional weights are scaled so that their ratios
+// survive rounding.
+func lbWeights(deployments []*config.Deployment) []uint32 {
+	scale := 1.0
+	for _, d := range deployments {
+		if d.Weight != math.Trunc(d.Weight) {
+			scale = 1000
+			break
+		}
+	}
+	out := make([]uint32, len(deployments))
+	for i, d := range deployments {
+		w := d.Weight
+		if w <= 0 {
+			w = 1
+		}
+		out[i] = uint32(max(1, math.Round(w*scale)))
+	}
+	return out
+}

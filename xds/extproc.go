@@ -1,0 +1,67 @@
+package xds
+
+import (
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	mutationv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// extProcMessageTimeout bounds each ext_proc round trip. Envoy's 200 ms
+// default is too short for a multi-megabyte vision body on a busy machine.
+const extProcMessageTimeout = 10 * time.Second
+
+// gatewayExtProc is the listener filter that authenticates, resolves the model
+// group and answers local endpoints. It needs the request headers (auth, local
+// endpoints) and the buffered request body (the model name); nothing of the
+// response, so those phases are skipped: every phase is a round trip.
+func gatewayExtProc(o Options) *extprocv3.ExternalProcessor {
+	return &extprocv3.ExternalProcessor{
+		GrpcService:    extProcService(o, ProcessorGateway),
+		MessageTimeout: durationpb.New(extProcMessageTimeout),
+		ProcessingMode: &extprocv3.ProcessingMode{
+			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
+			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
+			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
+			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
+			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
+			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
+		},
+		StatPrefix: "gateway",
+	}
+}
+
+// upstreamExtProc runs once per attempt, after Envoy picked the deployment.
+// The headers phase carries the picked host's metadata (which deployment) and
+// rewrites path, authority and credentials; the body phase rewrites the model.
+// Headers must be SENT even though the decision could wait for the body:
+// with headers skipped, Envoy forwards them before the body phase can mutate
+// them.
+func upstreamExtProc(o Options) *extprocv3.ExternalProcessor {
+	return &extprocv3.ExternalProcessor{
+		GrpcService:    extProcService(o, ProcessorUpstream),
+		MessageTimeout: durationpb.New(extProcMessageTimeout),
+		ProcessingMode: &extprocv3.ProcessingMode{
+			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
+			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
+			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
+			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
+			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
+			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
+		},
+		RequestAttributes: []string{AttrUpstreamHostMetadata},
+		// :authority must follow the deployment's api_base.
+		MutationRules: &mutationv3.HeaderMutationRules{AllowAllRouting: wrapperspb.Bool(true)},
+		StatPrefix:    "upstream",
+	}
+}
+
+func extProcService(o Options, processor string) *corev3.GrpcService {
+	return &corev3.GrpcService{
+		TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: o.ExtProcCluster}},
+		InitialMetadata: []*corev3.HeaderValue{{Key: ProcessorHeader, Value: processor}},
+	}
+}

@@ -1,0 +1,99 @@
+package xds
+
+import (
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+func makeListener(o Options) *listenerv3.Listener {
+	addr := o.ListenAddress
+	if addr == "" {
+		addr = "0.0.0.0"
+	}
+	hcm := &hcmv3.HttpConnectionManager{
+		StatPrefix: "llmvoy",
+		CodecType:  hcmv3.HttpConnectionManager_AUTO,
+		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
+			RouteConfigName: RouteConfigName,
+			ConfigSource:    adsSource(),
+		}},
+		HttpFilters: []*hcmv3.HttpFilter{
+			{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(gatewayExtProc(o))}},
+			{Name: wellknown.Router, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{
+				// x-envoy-* headers are Envoy internals: providers and
+				// clients of an LLM gateway have no use for them.
+				SuppressEnvoyHeaders: true,
+			})}},
+		},
+		ServerName:       "llmvoy",
+		NormalizePath:    wrapperspb.Bool(true),
+		MergeSlashes:     true,
+		LocalReplyConfig: localReplyConfig(o),
+	}
+	return &listenerv3.Listener{
+		Name: ListenerName,
+		Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+			Address:       addr,
+			PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: o.ListenPort},
+		}}},
+		// The gateway buffers whole request bodies (the model name is in
+		// them), so the per-connection limit is the request size limit; past
+		// it Envoy answers 413, reshaped by localReplyConfig.
+		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxRequestBytes),
+		FilterChains: []*listenerv3.FilterChain{{
+			Filters: []*listenerv3.Filter{{
+				Name:       wellknown.HTTPConnectionManager,
+				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)},
+			}},
+		}},
+	}
+}
+
+func adsSource() *corev3.ConfigSource {
+	return &corev3.ConfigSource{
+		ResourceApiVersion:    corev3.ApiVersion_V3,
+		ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+	}
+}
+
+// localReplyConfig gives replies that Envoy itself generates (no deployment
+// available, upstream unreachable, timeout, body too large) OpenAI's error
+// shape, so SDKs raise their usual typed errors. Mappers match on response
+// flags or on 413, never on status alone: the gateway processor's own
+// immediate responses are already OpenAI-shaped and must pass untouched.
+func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
+	return &hcmv3.LocalReplyConfig{Mappers: []*hcmv3.ResponseMapper{
+		errorMapper(statusFilter(413), 413, "invalid_request_error",
+			"request body too large: the limit is "+byteSize(o.MaxRequestBytes)),
+		errorMapper(flagFilter("UH", "NR"), 503, "service_unavailable",
+			"no deployment is available for this model group right now (all are cooling down or unhealthy)"),
+		errorMapper(flagFilter("UT", "SI"), 504, "timeout",
+			"the model deployment did not answer in time"),
+		errorMapper(flagFilter("UF", "UC", "URX", "UR", "LR", "UPE", "UMSDR", "UO"), 502, "bad_gateway",
+			"could not get a response from the model deployment: %RESPONSE_CODE_DETAILS%"),
+	}}
+}
+
+func errorMapper(filter *accessLogFilter, status uint32, typ, message string) *hcmv3.ResponseMapper {
+	body := &structpb.Struct{Fields: map[string]*structpb.Value{
+		"error": structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			"message": structpb.NewStringValue(message),
+			"type":    structpb.NewStringValue(typ),
+			"param":   structpb.NewNullValue(),
+			"code":    structpb.NewStringValue("%RESPONSE_CODE%"),
+		}}),
+	}}
+	return &hcmv3.ResponseMapper{
+		Filter:     filter,
+		StatusCode: wrapperspb.UInt32(status),
+		BodyFormatOverride: &corev3.SubstitutionFormatString{
+			Format:      &corev3.SubstitutionFormatString_JsonFormat{JsonFormat: body},
+			ContentType: "application/json",
+		},
+	}
+}

@@ -1,0 +1,108 @@
+package xds
+
+import (
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	previoushostsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/llmvoy/llmvoy/config"
+)
+
+// defaultRequestTimeout is LiteLLM's default request timeout.
+const defaultRequestTimeout = 600 * time.Second
+
+// notFoundBody answers requests that reach the router without a model group.
+// The gateway processor routes or answers every request itself, so this is a
+// safety net, not a code path clients should see.
+const notFoundBody = `{"error":{"message":"no route for this request","type":"invalid_request_error","param":null,"code":"not_found"}}`
+
+func makeRouteConfig(cfg *config.Config) *routev3.RouteConfiguration {
+	var routes []*routev3.Route
+	for _, group := range cfg.Groups() {
+		routes = append(routes, makeGroupRoute(group, cfg))
+	}
+	routes = append(routes, &routev3.Route{
+		Name:  "not_found",
+		Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
+		Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{
+			Status: 404,
+			Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: notFoundBody}},
+		}},
+		ResponseHeadersToAdd: []*corev3.HeaderValueOption{header("content-type", "application/json")},
+	})
+	servedBy := "%UPSTREAM_METADATA(" + MetadataNamespace + ":" + MetadataDeploymentID + ")%"
+	return &routev3.RouteConfiguration{
+		Name: RouteConfigName,
+		VirtualHosts: []*routev3.VirtualHost{{
+			Name:    "llmvoy",
+			Domains: []string{"*"},
+			Routes:  routes,
+			// Formatted from the endpoint Envoy actually used, so a retry on
+			// another deployment is reported correctly. Empty values (local
+			// replies) are dropped by Envoy.
+			ResponseHeadersToAdd: []*corev3.HeaderValueOption{
+				header(ModelIDHeader, servedBy),
+				header(LiteLLMModelIDHeader, servedBy),
+			},
+		}},
+	}
+}
+
+func makeGroupRoute(group string, cfg *config.Config) *routev3.Route {
+	cluster := ClusterName(group)
+	timeout := cfg.Router.Timeout
+	if timeout == 0 {
+		timeout = defaultRequestTimeout
+	}
+	action := &routev3.RouteAction{
+		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: cluster},
+		Timeout:          durationpb.New(timeout),
+		RetryPolicy:      makeRetryPolicy(cfg.Router),
+	}
+	return &routev3.Route{
+		Name: cluster,
+		Match: &routev3.RouteMatch{
+			PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"},
+			Headers: []*routev3.HeaderMatcher{{
+				Name: RouteHeader,
+				HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
+					MatchPattern: &matcherv3.StringMatcher_Exact{Exact: cluster},
+				}},
+			}},
+		},
+		Action:                 &routev3.Route_Route{Route: action},
+		RequestHeadersToRemove: []string{RouteHeader},
+	}
+}
+
+// makeRetryPolicy maps num_retries. Each retry avoids the deployments already
+// tried (previous_hosts), like LiteLLM's retries, and 429 counts as
+// retriable. Envoy never retries once response bytes reached the client, so a
+// started stream is never replayed.
+func makeRetryPolicy(r config.RouterSettings) *routev3.RetryPolicy {
+	if r.NumRetries <= 0 {
+		return nil
+	}
+	return &routev3.RetryPolicy{
+		RetryOn:              "5xx,reset,connect-failure,refused-stream,retriable-status-codes",
+		RetriableStatusCodes: []uint32{429},
+		NumRetries:           wrapperspb.UInt32(uint32(r.NumRetries)),
+		RetryHostPredicate: []*routev3.RetryPolicy_RetryHostPredicate{{
+			Name:       "envoy.retry_host_predicates.previous_hosts",
+			ConfigType: &routev3.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: mustAny(&previoushostsv3.PreviousHostsPredicate{})},
+		}},
+		HostSelectionRetryMaxAttempts: 5,
+	}
+}
+
+func header(key, value string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: key, Value: value},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}

@@ -1,0 +1,102 @@
+package xds
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/llmvoy/llmvoy/config"
+)
+
+// Options are the facts about this llmvoy instance that the config file does
+// not hold.
+type Options struct {
+	// ListenAddress and ListenPort are where Envoy accepts client traffic.
+	ListenAddress string
+	ListenPort    uint32
+	// ExtProcCluster is the bootstrap's static cluster that reaches llmvoy's
+	// ext_proc server.
+	ExtProcCluster string
+	// CAFile is the trust bundle used to verify https api_bases. Required when
+	// any deployment is https: Envoy has no default trust store.
+	CAFile string
+	// MaxRequestBytes is the largest request body accepted; larger bodies get
+	// a 413. Vision requests carry megabytes of base64, so it is generous.
+	MaxRequestBytes uint32
+}
+
+// DefaultMaxRequestBytes is the request body limit when Options leave it 0.
+const DefaultMaxRequestBytes = 32 << 20
+
+// Resources is one complete, self-consistent set of Envoy resources.
+type Resources struct {
+	Listeners []types.Resource
+	Routes    []types.Resource
+	Clusters  []types.Resource
+	Endpoints []types.Resource
+}
+
+// Translate compiles cfg into Envoy resources. addrs maps deployment ids to
+// their resolved upstream addresses; a deployment without an address gets no
+// endpoint (its DNS name did not resolve) and the caller is expected to have
+// said so in its logs. Translate is pure: same inputs, same output.
+func Translate(cfg *config.Config, addrs map[string]netip.AddrPort, o Options) (*Resources, error) {
+	if o.MaxRequestBytes == 0 {
+		o.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if o.ExtProcCluster == "" {
+		return nil, fmt.Errorf("xds: no ext_proc cluster name")
+	}
+	for _, d := range cfg.Deployments {
+		if d.APIBase != nil && d.APIBase.Scheme == "https" && o.CAFile == "" {
+			return nil, fmt.Errorf("xds: deployment %q uses https but no CA bundle was found to verify it", d.ID)
+		}
+	}
+	r := &Resources{
+		Listeners: []types.Resource{makeListener(o)},
+		Routes:    []types.Resource{makeRouteConfig(cfg)},
+	}
+	for _, group := range cfg.Groups() {
+		deployments := cfg.Group(group)
+		r.Clusters = append(r.Clusters, makeCluster(group, cfg, o))
+		r.Endpoints = append(r.Endpoints, makeLoadAssignment(group, deployments, addrs))
+	}
+	return r, nil
+}
+
+// All returns every resource, for validation and golden files.
+func (r *Resources) All() []types.Resource {
+	var all []types.Resource
+	for _, set := range [][]types.Resource{r.Listeners, r.Routes, r.Clusters, r.Endpoints} {
+		all = append(all, set...)
+	}
+	return all
+}
+
+// Validate runs protoc-gen-validate rules on every resource, so a resource
+// Envoy would reject is caught before it is served.
+func (r *Resources) Validate() error {
+	for _, res := range r.All() {
+		v, ok := res.(interface{ ValidateAll() error })
+		if !ok {
+			return fmt.Errorf("xds: %T has no validation", res)
+		}
+		if err := v.ValidateAll(); err != nil {
+			return fmt.Errorf("xds: invalid %T: %w", res, err)
+		}
+	}
+	return nil
+}
+
+// mustAny wraps a message in an Any. Marshalling a well-formed generated
+// message cannot fail, so a failure is a programming error.
+func mustAny(m proto.Message) *anypb.Any {
+	a, err := anypb.New(m)
+	if err != nil {
+		panic(fmt.Sprintf("xds: marshal %T: %v", m, err))
+	}
+	return a
+}

@@ -1,0 +1,109 @@
+package xds
+
+import (
+	"encoding/json"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"gopkg.in/yaml.v3"
+
+	"github.com/llmvoy/llmvoy/config"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/out from the current output (and delete stale files)")
+
+var goldenOptions = Options{
+	ListenAddress:  "0.0.0.0",
+	ListenPort:     4000,
+	ExtProcCluster: "llmvoy_extproc",
+	CAFile:         "/etc/ssl/certs/ca-certificates.crt",
+}
+
+// goldenAddrs resolves without DNS: IP literals as written, names to
+// documentation addresses (RFC 5737), in deployment order.
+func goldenAddrs(cfg *config.Config) map[string]netip.AddrPort {
+	out := map[string]netip.AddrPort{}
+	for i, d := range cfg.Deployments {
+		ip, err := netip.ParseAddr(d.APIBase.Hostname())
+		if err != nil {
+			ip = netip.AddrFrom4([4]byte{203, 0, 113, byte(i + 1)})
+		}
+		port, err := portOf(d)
+		if err != nil {
+			panic(err)
+		}
+		out[d.ID] = netip.AddrPortFrom(ip, port)
+	}
+	return out
+}
+
+func loadGoldenConfig(t *testing.T, path string) *config.Config {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	env := func(name string) (string, bool) { return "test-value-of-" + name, true }
+	cfg, _, err := config.Parse(data, path, env)
+	require.NoError(t, err)
+	return cfg
+}
+
+func TestTranslateGolden(t *testing.T) {
+	inputs, err := filepath.Glob("testdata/in/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, inputs)
+	want := map[string]bool{}
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			cfg := loadGoldenConfig(t, in)
+			res, err := Translate(cfg, goldenAddrs(cfg), goldenOptions)
+			require.NoError(t, err)
+			require.NoError(t, res.Validate())
+			for kind, set := range map[string][]types.Resource{
+				"listeners": res.Listeners, "routes": res.Routes, "clusters": res.Clusters, "endpoints": res.Endpoints,
+			} {
+				file := filepath.Join("testdata/out", name+"."+kind+".yaml")
+				want[file] = true
+				got := toYAML(t, set)
+				if *update {
+					require.NoError(t, os.WriteFile(file, got, 0o644))
+					continue
+				}
+				golden, err := os.ReadFile(file)
+				require.NoError(t, err, "missing golden file: run go test ./xds -update")
+				require.Equal(t, string(golden), string(got), "%s differs: run go test ./xds -update and review the diff", file)
+			}
+		})
+	}
+	if *update {
+		outs, _ := filepath.Glob("testdata/out/*.yaml")
+		for _, f := range outs {
+			if !want[f] {
+				require.NoError(t, os.Remove(f))
+			}
+		}
+	}
+}
+
+func toYAML[T proto.Message](t *testing.T, msgs []T) []byte {
+	t.Helper()
+	var docs []any
+	for _, m := range msgs {
+		b, err := protojson.Marshal(m)
+		require.NoError(t, err)
+		var v any
+		require.NoError(t, json.Unmarshal(b, &v))
+		docs = append(docs, v)
+	}
+	out, err := yaml.Marshal(docs)
+	require.NoError(t, err)
+	return out
+}
