@@ -41,6 +41,31 @@ func (p *parser) str(path string, v *value) (s, name string, ok bool) {
 // number reads a finite number. A string holding one counts too, as it does
 // for LiteLLM's pydantic models ("30" for 30).
 func (p *parser) number(path string, v *value) (float64, bool) {
+	return p.numeric(path, v, "a number")
+}
+
+// integer reads a whole number that fits an int; 100.0 and "100" count.
+func (p *parser) integer(path string, v *value) (int, bool) {
+	if v != nil && v.kind == kindInt {
+		if !v.i.IsInt64() || v.i.Int64() > math.MaxInt || v.i.Int64() < math.MinInt {
+			p.errorf(v.line, path, "%s is too large", v.text)
+			return 0, false
+		}
+		return int(v.i.Int64()), true
+	}
+	f, ok := p.numeric(path, v, "an integer")
+	if !ok {
+		return 0, false
+	}
+	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		p.errorf(v.line, path, "want an integer, got %s", describe(v, "", ""))
+		return 0, false
+	}
+	return int(f), true
+}
+
+// numeric reads a finite number; want names the kind in messages.
+func (p *parser) numeric(path string, v *value, want string) (float64, bool) {
 	if v.isNull() {
 		return 0, false
 	}
@@ -50,7 +75,7 @@ func (p *parser) number(path string, v *value) (float64, bool) {
 		return f, true
 	case kindFloat:
 		if math.IsNaN(v.f) || math.IsInf(v.f, 0) {
-			p.errorf(v.line, path, "want a finite number, got %s", v.text)
+			p.errorf(v.line, path, "want %s, got %s", want, v.text)
 			return 0, false
 		}
 		return v.f, true
@@ -61,39 +86,12 @@ func (p *parser) number(path string, v *value) (float64, bool) {
 		}
 		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			p.errorf(v.line, path, "want a number, got %s", describe(v, s, name))
+			p.errorf(v.line, path, "want %s, got %s", want, describe(v, s, name))
 			return 0, false
 		}
 		return f, true
 	}
-	p.errorf(v.line, path, "want a number, got %s", describe(v, "", ""))
-	return 0, false
-}
-
-// integer reads a whole number that fits an int; 100.0 and "100" count.
-func (p *parser) integer(path string, v *value) (int, bool) {
-	if v.isNull() {
-		return 0, false
-	}
-	switch v.kind {
-	case kindInt:
-		if !v.i.IsInt64() || v.i.Int64() > math.MaxInt || v.i.Int64() < math.MinInt {
-			p.errorf(v.line, path, "%s is too large", v.text)
-			return 0, false
-		}
-		return int(v.i.Int64()), true
-	case kindFloat, kindStr:
-		f, ok := p.number(path, v)
-		if !ok {
-			return 0, false
-		}
-		if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-			p.errorf(v.line, path, "want an integer, got %s", describe(v, "", ""))
-			return 0, false
-		}
-		return int(f), true
-	}
-	p.errorf(v.line, path, "want an integer, got %s", describe(v, "", ""))
+	p.errorf(v.line, path, "want %s, got %s", want, describe(v, "", ""))
 	return 0, false
 }
 

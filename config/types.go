@@ -29,7 +29,10 @@ type Config struct {
 	// ahead of the process environment. Secret, because they often are API keys.
 	Environment map[string]Secret
 
-	byID map[string]*Deployment // built by index()
+	// byID maps an id to its index in Deployments, built by index(). Not
+	// pointers: fmt prints unexported fields without their methods, and a
+	// Deployment holds a Secret.
+	byID map[string]int
 }
 
 // Wire APIs a provider can speak.
@@ -163,13 +166,17 @@ func (c *Config) Deployment(id string) *Deployment {
 	if c.byID == nil {
 		c.index()
 	}
-	return c.byID[id]
+	i, ok := c.byID[id]
+	if !ok {
+		return nil
+	}
+	return c.Deployments[i]
 }
 
 // index builds the id lookup; Parse calls it before the Config is shared.
 func (c *Config) index() {
-	c.byID = make(map[string]*Deployment, len(c.Deployments))
-	for _, d := range c.Deployments {
-		c.byID[d.ID] = d
+	c.byID = make(map[string]int, len(c.Deployments))
+	for i, d := range c.Deployments {
+		c.byID[d.ID] = i
 	}
 }

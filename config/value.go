@@ -90,7 +90,7 @@ func (d *decoder) decode(n *yaml.Node, path string, depth int) (*value, error) {
 		return nil, &Error{Line: n.Line, Msg: "too many values after expanding aliases"}
 	}
 	if depth > maxDepth {
-		return nil, &Error{Line: n.Line, Path: path, Msg: "nested too deeply"}
+		return nil, &Error{Line: n.Line, Msg: "nested too deeply"}
 	}
 	switch n.Kind {
 	case yaml.AliasNode:
@@ -171,7 +171,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, depth int) (*value, error) 
 				return nil, err
 			}
 		}
-		id := key.kind.String() + "\x00" + pyStr(key)
+		id := keyID(key)
 		if at, ok := index[id]; ok {
 			if e.keyNode != nil && written[id] && d.warn != nil {
 				d.warn(key.line, childPath, "duplicate key, the last value wins")
@@ -186,6 +186,29 @@ func (d *decoder) mapping(n *yaml.Node, path string, depth int) (*value, error) 
 		}
 	}
 	return out, nil
+}
+
+// keyID identifies a key as a Python dict does: True, 1 and 1.0 are one key.
+func keyID(k *value) string {
+	switch k.kind {
+	case kindStr:
+		return "s" + k.s
+	case kindNull:
+		return "n"
+	case kindBool:
+		if k.b {
+			return "#1"
+		}
+		return "#0"
+	case kindInt:
+		return "#" + k.i.String()
+	case kindFloat:
+		if k.f == math.Trunc(k.f) && !math.IsInf(k.f, 0) {
+			i, _ := new(big.Float).SetFloat64(k.f).Int(nil)
+			return "#" + i.String()
+		}
+	}
+	return "f" + pyStr(k)
 }
 
 func isMergeKey(k *yaml.Node) bool {

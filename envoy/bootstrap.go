@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"text/template"
+	"time"
 )
 
 // Names of the static clusters in the bootstrap. xDS resources that call
@@ -31,6 +33,18 @@ const (
 	// listen when XDSAddress or ExtProcAddress is empty.
 	DefaultUpstreamAddress = "127.0.0.1"
 )
+
+// GRPCKeepaliveInterval is how often Envoy PINGs llmvoy's gRPC servers on
+// the static clusters. Those servers must allow it, or grpc-go closes the
+// connection with GOAWAY "too_many_pings" (its default minimum is 5 minutes):
+//
+//	grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+//		MinTime: envoy.GRPCKeepaliveInterval / 2, PermitWithoutStream: true})
+const GRPCKeepaliveInterval = 30 * time.Second
+
+// grpcKeepaliveTimeout is how long Envoy waits for a PING's answer before it
+// closes the connection.
+const grpcKeepaliveTimeout = 5 * time.Second
 
 // Limits written into the bootstrap; see the template for why.
 const (
@@ -104,6 +118,8 @@ type upstream struct {
 	Address     string
 	Port        int
 	DNS         bool // Address is a host name, not an IP literal
+	// KeepaliveInterval and KeepaliveTimeout are proto Durations ("30s").
+	KeepaliveInterval, KeepaliveTimeout string
 }
 
 // RenderBootstrap renders the Envoy bootstrap YAML for o. It rejects an admin
@@ -171,7 +187,11 @@ func adminAddress(addr string, port int) (upstream, error) {
 
 // grpcUpstream parses where one of llmvoy's gRPC servers listens.
 func grpcUpstream(cluster, what, addr string, port int) (upstream, error) {
-	u := upstream{ClusterName: cluster}
+	u := upstream{
+		ClusterName:       cluster,
+		KeepaliveInterval: protoDuration(GRPCKeepaliveInterval),
+		KeepaliveTimeout:  protoDuration(grpcKeepaliveTimeout),
+	}
 	addr = withDefault(addr, DefaultUpstreamAddress)
 	if path, ok := strings.CutPrefix(addr, unixScheme); ok {
 		if !strings.HasPrefix(path, "/") {
@@ -214,6 +234,11 @@ func validHostName(h string) bool {
 		}
 	}
 	return true
+}
+
+// protoDuration formats d as a protobuf JSON Duration: whole seconds, "30s".
+func protoDuration(d time.Duration) string {
+	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 }
 
 func withDefault(s, def string) string {

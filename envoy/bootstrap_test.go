@@ -178,7 +178,7 @@ func TestRenderBootstrapQuotesValues(t *testing.T) {
 func TestValidateWithEnvoy(t *testing.T) {
 	bin := envoyBin(t)
 	variants := map[string]BootstrapOptions{
-		"tcp":       {AdminPort: 9901, XDSPort: 18000, ExtProcPort: 18001},
+		"tcp":          {AdminPort: 9901, XDSPort: 18000, ExtProcPort: 18001},
 		"admin port 0": {XDSPort: 18000, ExtProcPort: 18001},
 		"unix": {
 			XDSAddress:     "unix:///run/llmvoy/xds.sock",

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -60,9 +59,8 @@ type ProcessOptions struct {
 	// is left in /dev/shm. A positive value passes --base-id N; a negative one
 	// passes --use-dynamic-base-id.
 	BaseID int
-	// DrainTimeout bounds how long Shutdown lets in-flight requests finish;
-	// default 30s. It is also Envoy's --drain-time-s, which bounds how long
-	// connections on a listener that an xDS update replaced or removed live on.
+	// DrainTimeout bounds how long Shutdown lets in-flight requests finish
+	// before it stops Envoy; default 30s.
 	DrainTimeout time.Duration
 }
 
@@ -131,7 +129,7 @@ func Start(ctx context.Context, o ProcessOptions) (*Process, error) {
 		client: &http.Client{
 			// The admin interface is local: never go through a proxy.
 			Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
-			Timeout:   2 * time.Second,
+			Timeout:   5 * time.Second,
 		},
 		done: make(chan struct{}),
 	}
@@ -165,11 +163,13 @@ func (p *Process) args(bootstrapPath string, o ProcessOptions) []string {
 		// Envoy writes the admin address it bound here; this is how AdminURL
 		// works with admin port 0 and with any bootstrap.
 		"--admin-address-path", p.adminPath,
-		"--drain-time-s", strconv.Itoa(int(math.Ceil(o.DrainTimeout.Seconds()))),
 		// Tell every client to go away as soon as a drain starts (Connection:
-		// close, HTTP/2 GOAWAY) instead of ramping up over the drain time:
+		// close, HTTP/2 GOAWAY) instead of ramping up over --drain-time-s:
 		// on shutdown llmvoy waits for in-flight requests, not for idle
-		// connections.
+		// connections, and after an xDS update clients move to the new
+		// listener at once. --drain-time-s keeps Envoy's default (600s): it
+		// bounds how long a request on a replaced listener may still run,
+		// and a streamed completion can take minutes.
 		"--drain-strategy", "immediate",
 	}
 	switch {

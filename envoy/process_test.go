@@ -8,8 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -76,7 +76,13 @@ func TestProcessADSUnreachable(t *testing.T) {
 	lis.Close()
 	p := startEnvoy(t, ProcessOptions{Bin: bin, Bootstrap: bootstrapFor(t, &adsServer{Address: "127.0.0.1", Port: port})})
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	// Wait for the admin interface (slow on a loaded machine), then give
+	// WaitReady a moment: far less than the 15s initial fetch timeout.
+	require.Eventually(t, func() bool {
+		s, err := p.readyState(context.Background(), p.AdminURL())
+		return err == nil && s == "PRE_INITIALIZING"
+	}, 10*time.Second, 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	err = p.WaitReady(ctx)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -93,8 +99,11 @@ func TestProcessKilled(t *testing.T) {
 	defer cancel()
 	require.NoError(t, p.WaitReady(ctx))
 
-	require.NoError(t, syscall.Kill(p.Pid(), syscall.SIGKILL))
-	err := p.Wait()
+	// As the OOM killer would: from outside, by pid.
+	proc, err := os.FindProcess(p.Pid())
+	require.NoError(t, err)
+	require.NoError(t, proc.Signal(os.Kill))
+	err = p.Wait()
 	require.ErrorContains(t, err, "signal: killed")
 	require.ErrorContains(t, err, "exited unexpectedly")
 	var exitErr *ExitError
@@ -288,7 +297,8 @@ func TestProcessArgs(t *testing.T) {
 	args := strings.Join(p.args("/tmp/b.yaml", ProcessOptions{LogLevel: "warn", DrainTimeout: 1500 * time.Millisecond}), " ")
 	require.Contains(t, args, "--config-path /tmp/b.yaml")
 	require.Contains(t, args, "--admin-address-path /tmp/a")
-	require.Contains(t, args, "--drain-time-s 2")
+	require.Contains(t, args, "--drain-strategy immediate")
+	require.NotContains(t, args, "--drain-time-s", "Envoy's 600s suits long streams on a replaced listener")
 	require.Contains(t, args, "--disable-hot-restart")
 	require.NotContains(t, args, "--concurrency")
 

@@ -42,7 +42,12 @@ func checkHealth(cfg *config.Config) healthReport {
 	var wg sync.WaitGroup
 	for i, d := range cfg.Deployments {
 		wg.Go(func() {
-			results[i] = endpointHealth{Model: d.Provider + "/" + d.UpstreamModel, ModelName: d.ModelName, ModelID: d.ID, APIBase: d.APIBase.String()}
+			results[i] = endpointHealth{Model: d.Provider + "/" + d.UpstreamModel, ModelName: d.ModelName, ModelID: d.ID}
+			if d.APIBase != nil {
+				// Scheme, host and path only: user info or a query string
+				// in an api_base can hold credentials.
+				results[i].APIBase = d.APIBase.Scheme + "://" + d.APIBase.Host + d.APIBase.Path
+			}
 			if err := probe(ctx, d); err != nil {
 				results[i].Error = err.Error()
 			}

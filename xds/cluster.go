@@ -51,13 +51,20 @@ func makeCluster(group string, cfg *config.Config, o Options) *clusterv3.Cluster
 			}),
 		},
 	}
+	// Endpoints say how to reach them through their metadata: plaintext by
+	// default, TLS for https api_bases, the internal upstream for egresses.
 	if o.CAFile != "" {
-		c.TransportSocketMatches = []*clusterv3.Cluster_TransportSocketMatch{{
+		c.TransportSocketMatches = append(c.TransportSocketMatches, &clusterv3.Cluster_TransportSocketMatch{
 			Name:            "tls",
 			Match:           &structpb.Struct{Fields: map[string]*structpb.Value{tlsMatchKey: structpb.NewBoolValue(true)}},
 			TransportSocket: tlsTransportSocket(o.CAFile),
-		}}
+		})
 	}
+	c.TransportSocketMatches = append(c.TransportSocketMatches, &clusterv3.Cluster_TransportSocketMatch{
+		Name:            "internal",
+		Match:           &structpb.Struct{Fields: map[string]*structpb.Value{internalMatchKey: structpb.NewBoolValue(true)}},
+		TransportSocket: internalUpstreamSocket(),
+	})
 	return c
 }
 

@@ -24,20 +24,34 @@ const strictPriority = 100_000
 // becomes the Envoy priority (lowest order first, deployments without an
 // order last, as in LiteLLM), `weight` the endpoint weight, and the
 // deployment id rides along as metadata for the upstream processor.
-func makeLoadAssignment(group string, deployments []*config.Deployment, addrs map[string]netip.AddrPort) *endpointv3.ClusterLoadAssignment {
+//
+// It also returns the egresses its endpoints use (see egress.go).
+func makeLoadAssignment(group string, deployments []*config.Deployment, addrs map[string]netip.AddrPort) (*endpointv3.ClusterLoadAssignment, []egress) {
 	priorities := priorityOf(deployments)
 	weights := lbWeights(deployments)
 	var localities []*endpointv3.LocalityLbEndpoints
+	var egresses []egress
+	taken := make(map[netip.AddrPort]bool)
 	for i, d := range deployments {
 		addr, ok := addrs[d.ID]
-		if !ok {
+		if !ok || !servable(d) {
 			continue
 		}
 		p := priorities[i]
 		for len(localities) <= int(p) {
 			localities = append(localities, &endpointv3.LocalityLbEndpoints{Priority: uint32(len(localities))})
 		}
-		localities[p].LbEndpoints = append(localities[p].LbEndpoints, makeEndpoint(d, addr, weights[i]))
+		ep := makeEndpoint(d, addr, weights[i])
+		if taken[addr] {
+			e := egressFor(d, addr)
+			egresses = append(egresses, e)
+			ep.GetEndpoint().Address = internalEndpoint(d, e)
+			ep.Metadata.FilterMetadata[transportSocketMatch] = &structpb.Struct{Fields: map[string]*structpb.Value{
+				internalMatchKey: structpb.NewBoolValue(true),
+			}}
+		}
+		taken[addr] = true
+		localities[p].LbEndpoints = append(localities[p].LbEndpoints, ep)
 	}
 	// Envoy wants contiguous priorities; a priority whose deployments all
 	// failed to resolve stays as an empty level rather than shifting the rest.
@@ -47,7 +61,7 @@ func makeLoadAssignment(group string, deployments []*config.Deployment, addrs ma
 		Policy: &endpointv3.ClusterLoadAssignment_Policy{
 			OverprovisioningFactor: wrapperspb.UInt32(strictPriority),
 		},
-	}
+	}, egresses
 }
 
 func makeEndpoint(d *config.Deployment, addr netip.AddrPort, weight uint32) *endpointv3.LbEndpoint {
@@ -57,22 +71,30 @@ func makeEndpoint(d *config.Deployment, addr netip.AddrPort, weight uint32) *end
 		}},
 	}
 	if d.APIBase.Scheme == "https" {
-		filterMetadata["envoy.transport_socket_match"] = &structpb.Struct{Fields: map[string]*structpb.Value{
+		filterMetadata[transportSocketMatch] = &structpb.Struct{Fields: map[string]*structpb.Value{
 			tlsMatchKey: structpb.NewBoolValue(true),
 		}}
 	}
 	return &endpointv3.LbEndpoint{
 		HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
-			Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
-				Address:       addr.Addr().String(),
-				PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: uint32(addr.Port())},
-			}}},
+			Address: socketAddress(addr),
 			// The hostname drives SNI and certificate checks (auto_host_sni).
 			Hostname: d.APIBase.Hostname(),
 		}},
 		Metadata:            &corev3.Metadata{FilterMetadata: filterMetadata},
 		LoadBalancingWeight: wrapperspb.UInt32(weight),
 	}
+}
+
+// transportSocketMatch is the metadata namespace transport_socket_matches
+// look in.
+const transportSocketMatch = "envoy.transport_socket_match"
+
+func socketAddress(addr netip.AddrPort) *corev3.Address {
+	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+		Address:       addr.Addr().String(),
+		PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: uint32(addr.Port())},
+	}}}
 }
 
 // priorityOf ranks the distinct `order` values densely from 0; deployments

@@ -51,7 +51,7 @@ func Translate(cfg *config.Config, addrs map[string]netip.AddrPort, o Options) (
 		return nil, fmt.Errorf("xds: no ext_proc cluster name")
 	}
 	for _, d := range cfg.Deployments {
-		if d.APIBase != nil && d.APIBase.Scheme == "https" && o.CAFile == "" {
+		if servable(d) && d.APIBase.Scheme == "https" && o.CAFile == "" {
 			return nil, fmt.Errorf("xds: deployment %q uses https but no CA bundle was found to verify it", d.ID)
 		}
 	}
@@ -59,10 +59,18 @@ func Translate(cfg *config.Config, addrs map[string]netip.AddrPort, o Options) (
 		Listeners: []types.Resource{makeListener(o)},
 		Routes:    []types.Resource{makeRouteConfig(cfg)},
 	}
+	seen := make(map[string]bool)
 	for _, group := range cfg.Groups() {
-		deployments := cfg.Group(group)
+		cla, egresses := makeLoadAssignment(group, cfg.Group(group), addrs)
 		r.Clusters = append(r.Clusters, makeCluster(group, cfg, o))
-		r.Endpoints = append(r.Endpoints, makeLoadAssignment(group, deployments, addrs))
+		r.Endpoints = append(r.Endpoints, cla)
+		for _, e := range egresses {
+			if !seen[e.name] {
+				seen[e.name] = true
+				r.Listeners = append(r.Listeners, makeEgressListener(e))
+				r.Clusters = append(r.Clusters, makeEgressCluster(e, o))
+			}
+		}
 	}
 	return r, nil
 }

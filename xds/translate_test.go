@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"net/netip"
@@ -27,14 +28,18 @@ var goldenOptions = Options{
 	CAFile:         "/etc/ssl/certs/ca-certificates.crt",
 }
 
-// goldenAddrs resolves without DNS: IP literals as written, names to
-// documentation addresses (RFC 5737), in deployment order.
+// goldenAddrs resolves without DNS: IP literals as written, each host name
+// to its own documentation address (RFC 5737), in order of appearance.
 func goldenAddrs(cfg *config.Config) map[string]netip.AddrPort {
 	out := map[string]netip.AddrPort{}
-	for i, d := range cfg.Deployments {
+	hosts := map[string]netip.Addr{}
+	for _, d := range cfg.Deployments {
 		ip, err := netip.ParseAddr(d.APIBase.Hostname())
 		if err != nil {
-			ip = netip.AddrFrom4([4]byte{203, 0, 113, byte(i + 1)})
+			if _, ok := hosts[d.APIBase.Hostname()]; !ok {
+				hosts[d.APIBase.Hostname()] = netip.AddrFrom4([4]byte{203, 0, 113, byte(len(hosts) + 1)})
+			}
+			ip = hosts[d.APIBase.Hostname()]
 		}
 		port, err := portOf(d)
 		if err != nil {
@@ -99,11 +104,35 @@ func toYAML[T proto.Message](t *testing.T, msgs []T) []byte {
 	for _, m := range msgs {
 		b, err := protojson.Marshal(m)
 		require.NoError(t, err)
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
 		var v any
-		require.NoError(t, json.Unmarshal(b, &v))
-		docs = append(docs, v)
+		require.NoError(t, dec.Decode(&v))
+		docs = append(docs, plainNumbers(v))
 	}
 	out, err := yaml.Marshal(docs)
 	require.NoError(t, err)
 	return out
+}
+
+// plainNumbers turns JSON numbers into ints where they are integral, so the
+// golden files say 33554432 rather than 3.3554432e+07.
+func plainNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = plainNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = plainNumbers(e)
+		}
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	}
+	return v
 }

@@ -413,3 +413,8 @@ func checkAgainstEncodingJSON(t testing.TB, body []byte) {
 		require.Equal(t, wantDeleted, decodeObject(t, deleted))
 	}
 }
+
+func TestSyntaxErrorMessage(t *testing.T) {
+	_, err := Fields([]byte(`{"model": "a" "stream": true}`))
+	require.EqualError(t, err, `jsonscan: invalid JSON object at offset 14: expected ',' or '}' after object member`)
+}

@@ -132,6 +132,22 @@ model_list:
       api_base: http://127.0.0.1:{b}/v1
     model_info:
       id: deployment-b-nokey
+  # Two keys on one provider address: Envoy would merge them into one host;
+  # llmvoy must keep them apart.
+  - model_name: shared
+    litellm_params:
+      model: openai/shared-1
+      api_base: http://127.0.0.1:{a}/v1
+      api_key: sk-shared-1
+    model_info:
+      id: shared-1
+  - model_name: shared
+    litellm_params:
+      model: openai/shared-2
+      api_base: http://127.0.0.1:{a}/v1
+      api_key: sk-shared-2
+    model_info:
+      id: shared-2
 general_settings:
   master_key: {master}
 """

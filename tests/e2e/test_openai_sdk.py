@@ -47,6 +47,18 @@ def test_traffic_reaches_both_deployments(client):
     assert seen == {"mock:mock-a", "mock:mock-b"}
 
 
+def test_deployments_sharing_an_address_both_serve_with_their_own_key(client, mock_a):
+    mock_a.reset()
+    served = set()
+    for _ in range(20):
+        raw = client.chat.completions.with_raw_response.create(
+            model="shared", messages=[{"role": "user", "content": "hi"}])
+        served.add(raw.headers["x-llmvoy-model-id"])
+    assert served == {"shared-1", "shared-2"}
+    sent = {(body(r)["model"], header(r, "Authorization")) for r in mock_a.requests()}
+    assert sent == {("shared-1", "Bearer sk-shared-1"), ("shared-2", "Bearer sk-shared-2")}
+
+
 def test_streaming_chunks_arrive_as_sent(client):
     # 6 chunks, 300 ms apart: the stream lasts ~1.5 s at the mock. If anything
     # on the path buffered it, the first chunk would arrive at the end.
@@ -69,7 +81,7 @@ def test_streaming_chunks_arrive_as_sent(client):
 
 def test_models_list(client):
     ids = [m.id for m in client.models.list()]
-    assert ids == ["gpt-4o-mini", "only-b"]
+    assert ids == ["gpt-4o-mini", "only-b", "shared"]
     assert client.models.retrieve("only-b").id == "only-b"
 
 
@@ -152,7 +164,7 @@ def test_health_endpoints(gateway):
     r = httpx.get(gateway.root + "/health", headers={"authorization": f"Bearer {MASTER_KEY}"})
     assert r.status_code == 200
     report = r.json()
-    assert report["healthy_count"] == 3 and report["unhealthy_count"] == 0
+    assert report["healthy_count"] == 5 and report["unhealthy_count"] == 0
     assert "sk-deployment" not in r.text
 
 

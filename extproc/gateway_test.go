@@ -1,0 +1,421 @@
+package extproc_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/xds"
+)
+
+// gatewayConfig has a group of two deployments, a group whose name needs a
+// hashed cluster name, and a group llmvoy cannot serve (Anthropic has no
+// translator yet, so the config leaves its API empty).
+const gatewayConfig = `
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o-2024-08-06
+      api_base: http://h:1/v1
+      api_key: os.environ/OPENAI_API_KEY
+    model_info:
+      id: dep-a
+  - model_name: openai/text-embedding-3-small
+    litellm_params:
+      model: openai/text-embedding-3-small
+      api_base: http://h:1/v1
+    model_info:
+      id: dep-e
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: http://h2:2
+    model_info:
+      id: dep-b
+  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-3-5-sonnet
+    model_info:
+      id: dep-c
+general_settings:
+  master_key: os.environ/MASTER_KEY
+`
+
+// gatewayGroups is gatewayConfig's model groups in config order.
+var gatewayGroups = []string{"gpt-4o", "openai/text-embedding-3-small", "claude"}
+
+func startGateway(t *testing.T) *harness {
+	t.Helper()
+	return startServer(t, parseConfig(t, gatewayConfig, testEnv))
+}
+
+var bearer = header{"authorization", "Bearer " + masterKey}
+
+// chatBody is a typical chat request for a group.
+func chatBody(model string) []byte {
+	return []byte(`{"model":"` + model + `","messages":[{"role":"user","content":"hi"}],"stream":false}`)
+}
+
+// routeResponse is the body-phase answer that sends the request to a
+// group's cluster: only the route header changes, and the route is
+// recomputed from it.
+func routeResponse(group string) *extprocv3.ProcessingResponse {
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{
+		RequestBody: &extprocv3.BodyResponse{Response: &extprocv3.CommonResponse{
+			HeaderMutation: &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{{
+				Header:       &corev3.HeaderValue{Key: xds.RouteHeader, RawValue: []byte(xds.ClusterName(group))},
+				AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+			}}},
+			ClearRouteCache: true,
+		}},
+	}}
+}
+
+// postThroughGateway plays a whole POST: headers (which must continue) and
+// the buffered body; it returns the answer to the body.
+func postThroughGateway(t *testing.T, h *harness, path string, body []byte, extra ...header) *extprocv3.ProcessingResponse {
+	t.Helper()
+	stream := h.open(t, xds.ProcessorGateway)
+	requireContinueHeaders(t, exchange(t, stream, postHeaders(path, body, extra...)))
+	resp := exchange(t, stream, requestBody(body))
+	finish(t, stream)
+	return resp
+}
+
+// getThroughGateway plays a request without a body, which the gateway must
+// answer itself.
+func getThroughGateway(t *testing.T, h *harness, method, path string, extra ...header) localReply {
+	t.Helper()
+	stream := h.open(t, xds.ProcessorGateway)
+	r := requireImmediate(t, exchange(t, stream, requestHeaders(method, path, true, extra...)))
+	require.Equal(t, "application/json", r.headers["content-type"])
+	finish(t, stream)
+	return r
+}
+
+func TestGatewayProbesNeedNoKey(t *testing.T) {
+	h := startGateway(t)
+	readiness := `{"status":"healthy","db":"Not connected","cache":null,"llmvoy_version":` + mustJSON(t, extproc.Version) + `}`
+	tests := []struct {
+		path string
+		want string
+	}{
+		{"/health/liveliness", `"I'm alive!"`},
+		{"/health/liveness", `"I'm alive!"`},
+		{"/health/liveliness?probe=1", `"I'm alive!"`},
+		{"/health/readiness", readiness},
+	}
+	for _, tt := range tests {
+		for _, auth := range [][]header{nil, {bearer}, {{"authorization", "Bearer wrong"}}} {
+			t.Run(tt.path, func(t *testing.T) {
+				r := getThroughGateway(t, h, "GET", tt.path, auth...)
+				require.Equal(t, 200, r.status)
+				require.JSONEq(t, tt.want, string(r.body))
+			})
+		}
+	}
+}
+
+func TestGatewayAuth(t *testing.T) {
+	h := startGateway(t)
+	tests := []struct {
+		name    string
+		headers []header
+		// wantOK: the request passes; else 401 with this message start.
+		wantOK  bool
+		wantMsg string
+	}{
+		{name: "no key", wantMsg: "Authentication Error, No api key passed in."},
+		{name: "bearer", headers: []header{{"authorization", "Bearer " + masterKey}}, wantOK: true},
+		{name: "bearer lowercase scheme", headers: []header{{"authorization", "bearer " + masterKey}}, wantOK: true},
+		{name: "bearer extra spaces", headers: []header{{"authorization", "Bearer   " + masterKey + " "}}, wantOK: true},
+		{name: "raw authorization", headers: []header{{"authorization", masterKey}}, wantOK: true},
+		{name: "api-key", headers: []header{{"api-key", masterKey}}, wantOK: true},
+		{name: "x-api-key", headers: []header{{"x-api-key", masterKey}}, wantOK: true},
+		{name: "wrong bearer", headers: []header{{"authorization", "Bearer sk-wrong"}}, wantMsg: "Authentication Error, Invalid proxy server token passed."},
+		{name: "prefix of the key", headers: []header{{"authorization", "Bearer " + masterKey[:len(masterKey)-1]}}, wantMsg: "Authentication Error, Invalid proxy server token passed."},
+		{name: "key with suffix", headers: []header{{"authorization", "Bearer " + masterKey + "x"}}, wantMsg: "Authentication Error, Invalid proxy server token passed."},
+		{name: "wrong raw authorization", headers: []header{{"authorization", "sk-wrong"}}, wantMsg: "Authentication Error, Invalid proxy server token passed."},
+		{name: "wrong api-key", headers: []header{{"api-key", "sk-wrong"}}, wantMsg: "Authentication Error, Invalid proxy server token passed."},
+		{name: "wrong x-api-key", headers: []header{{"x-api-key", "sk-wrong"}}, wantMsg: "Authentication Error, Invalid proxy server token passed."},
+		{name: "bearer without key", headers: []header{{"authorization", "Bearer "}}, wantMsg: "Authentication Error, Invalid proxy server token passed."},
+		{name: "basic scheme", headers: []header{{"authorization", "Basic " + masterKey}}, wantMsg: "Authentication Error, Invalid proxy server token passed."},
+		// authorization is read first, as LiteLLM does.
+		{name: "wrong authorization, right api-key", headers: []header{{"authorization", "Bearer sk-wrong"}, {"api-key", masterKey}}, wantMsg: "Authentication Error, Invalid proxy server token passed."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A local endpoint and a routed one: both are guarded.
+			models := getThroughGateway(t, h, "GET", "/v1/models", tt.headers...)
+			stream := h.open(t, xds.ProcessorGateway)
+			body := chatBody("gpt-4o")
+			headersResp := exchange(t, stream, postHeaders("/v1/chat/completions", body, tt.headers...))
+			if tt.wantOK {
+				require.Equal(t, 200, models.status)
+				requireContinueHeaders(t, headersResp)
+				requireProtoEqual(t, routeResponse("gpt-4o"), exchange(t, stream, requestBody(body)))
+				finish(t, stream)
+				return
+			}
+			require.Equal(t, 401, models.status)
+			for _, r := range []localReply{models, requireImmediate(t, headersResp)} {
+				e := requireAPIErrorReply(t, r, 401, "auth_error")
+				require.True(t, strings.HasPrefix(e.Message, tt.wantMsg), "message %q", e.Message)
+				require.Equal(t, "401", *e.Code)
+				require.Nil(t, e.Param)
+				require.NotContains(t, e.Message, masterKey)
+			}
+			finish(t, stream)
+		})
+	}
+}
+
+func TestGatewayWithoutMasterKey(t *testing.T) {
+	noKey := strings.Replace(gatewayConfig, "  master_key: os.environ/MASTER_KEY\n", "  {}\n", 1)
+	noKey = strings.Replace(noKey, "general_settings:\n  {}\n", "", 1)
+	require.NotContains(t, noKey, "master_key")
+	h := startServer(t, parseConfig(t, noKey, testEnv))
+
+	for _, auth := range [][]header{nil, {{"authorization", "Bearer anything"}}, {{"x-api-key", "whatever"}}} {
+		r := getThroughGateway(t, h, "GET", "/v1/models", auth...)
+		require.Equal(t, 200, r.status)
+		requireProtoEqual(t, routeResponse("gpt-4o"), postThroughGateway(t, h, "/v1/chat/completions", chatBody("gpt-4o"), auth...))
+	}
+}
+
+// LiteLLM's documented alternative to general_settings.master_key keeps the
+// gateway guarded.
+func TestGatewayMasterKeyFromEnvironment(t *testing.T) {
+	cfg := parseConfig(t, `
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: http://h:1/v1
+`, map[string]string{"LITELLM_MASTER_KEY": "sk-from-env"})
+	h := startServer(t, cfg)
+	require.Equal(t, 401, getThroughGateway(t, h, "GET", "/v1/models").status)
+	require.Equal(t, 200, getThroughGateway(t, h, "GET", "/v1/models", header{"authorization", "Bearer sk-from-env"}).status)
+}
+
+func TestGatewayListModels(t *testing.T) {
+	h := startGateway(t)
+	var data []string
+	for _, g := range gatewayGroups {
+		data = append(data, `{"id":`+mustJSON(t, g)+`,"object":"model","created":1677610602,"owned_by":"openai"}`)
+	}
+	want := `{"object":"list","data":[` + strings.Join(data, ",") + `]}`
+
+	for _, path := range []string{"/v1/models", "/models", "/v1/models?return_wildcard_routes=false"} {
+		t.Run(path, func(t *testing.T) {
+			r := getThroughGateway(t, h, "GET", path, bearer)
+			require.Equal(t, 200, r.status)
+			require.JSONEq(t, want, string(r.body))
+			// Order is part of the answer: config order, as LiteLLM lists.
+			var got struct {
+				Data []struct{ ID string } `json:"data"`
+			}
+			require.NoError(t, json.Unmarshal(r.body, &got))
+			var ids []string
+			for _, d := range got.Data {
+				ids = append(ids, d.ID)
+			}
+			require.Equal(t, gatewayGroups, ids)
+		})
+	}
+}
+
+func TestGatewayRetrieveModel(t *testing.T) {
+	h := startGateway(t)
+	for _, tt := range []struct{ path, id string }{
+		{"/v1/models/gpt-4o", "gpt-4o"},
+		{"/models/gpt-4o", "gpt-4o"},
+		{"/v1/models/claude?x=1", "claude"},
+		// Group names may contain a slash; the id is the rest of the path.
+		{"/v1/models/openai/text-embedding-3-small", "openai/text-embedding-3-small"},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			r := getThroughGateway(t, h, "GET", tt.path, bearer)
+			require.Equal(t, 200, r.status)
+			require.JSONEq(t, `{"id":`+mustJSON(t, tt.id)+`,"object":"model","created":1677610602,"owned_by":"openai"}`, string(r.body))
+		})
+	}
+	for _, path := range []string{"/v1/models/gpt-5", "/models/GPT-4O", "/v1/models/", "/v1/models/gpt-4o/extra"} {
+		t.Run(path, func(t *testing.T) {
+			r := getThroughGateway(t, h, "GET", path, bearer)
+			e := requireAPIErrorReply(t, r, 404, "invalid_request_error")
+			require.Equal(t, "model_not_found", *e.Code)
+			require.Equal(t, "model", *e.Param)
+			id := strings.SplitN(strings.TrimPrefix(strings.TrimPrefix(path, "/v1"), "/models/"), "?", 2)[0]
+			require.Contains(t, e.Message, "model="+id+".")
+			require.Contains(t, e.Message, strings.Join(gatewayGroups, ", "))
+		})
+	}
+	r := getThroughGateway(t, h, "GET", "/v1/models/gpt-4o")
+	requireAPIErrorReply(t, r, 401, "auth_error")
+}
+
+func TestGatewayRoutesModelRequests(t *testing.T) {
+	h := startGateway(t)
+	tests := []struct {
+		name  string
+		path  string
+		body  string
+		group string
+	}{
+		{"chat", "/v1/chat/completions", string(chatBody("gpt-4o")), "gpt-4o"},
+		{"chat without /v1", "/chat/completions", string(chatBody("gpt-4o")), "gpt-4o"},
+		{"chat with query", "/v1/chat/completions?api-version=2024-10-21", string(chatBody("gpt-4o")), "gpt-4o"},
+		{"embeddings", "/v1/embeddings", `{"model":"openai/text-embedding-3-small","input":["a","b"]}`, "openai/text-embedding-3-small"},
+		{"embeddings without /v1", "/embeddings", `{"input":"a","model":"openai/text-embedding-3-small"}`, "openai/text-embedding-3-small"},
+		{"completions", "/v1/completions", `{"model":"gpt-4o","prompt":"Say this is a test","max_tokens":7}`, "gpt-4o"},
+		{"completions without /v1", "/completions", `{"model":"gpt-4o","prompt":"x"}`, "gpt-4o"},
+		{"whitespace around members", "/v1/chat/completions", "\n{ \"messages\" : [ ] ,\n  \"model\" :\t\"gpt-4o\" }\n", "gpt-4o"},
+		{"escaped model name", "/v1/chat/completions", `{"model":"gpt\u002d4o","messages":[]}`, "gpt-4o"},
+		{"escaped key", "/v1/chat/completions", `{"mod\u0065l":"gpt-4o","messages":[]}`, "gpt-4o"},
+		// The last duplicate decides, as in encoding/json and Python's json;
+		// the upstream processor removes the others.
+		{"duplicate model", "/v1/chat/completions", `{"model":"claude","messages":[],"model":"gpt-4o"}`, "gpt-4o"},
+		{"model nested elsewhere too", "/v1/chat/completions", `{"metadata":{"model":"claude"},"model":"gpt-4o"}`, "gpt-4o"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := postThroughGateway(t, h, tt.path, []byte(tt.body), bearer)
+			requireProtoEqual(t, routeResponse(tt.group), resp)
+			// No body mutation: the upstream processor owns the body.
+			require.Nil(t, resp.GetRequestBody().GetResponse().GetBodyMutation())
+		})
+	}
+}
+
+// A client cannot choose a cluster by sending the route header itself: the
+// gateway overwrites it with the group of the body's model.
+func TestGatewayOverwritesClientRouteHeader(t *testing.T) {
+	h := startGateway(t)
+	resp := postThroughGateway(t, h, "/v1/chat/completions", chatBody("gpt-4o"), bearer, header{xds.RouteHeader, xds.ClusterName("claude")})
+	requireProtoEqual(t, routeResponse("gpt-4o"), resp)
+}
+
+func TestGatewayRejectsBadModelRequests(t *testing.T) {
+	h := startGateway(t)
+	tests := []struct {
+		name      string
+		body      string
+		status    int
+		typ       string
+		param     *string
+		code      string
+		msgPieces []string
+	}{
+		{name: "not JSON", body: `model=gpt-4o`, status: 400, typ: "invalid_request_error", code: "400", msgPieces: []string{"We could not parse the JSON body"}},
+		{name: "truncated", body: `{"model":"gpt-4o","messages":[`, status: 400, typ: "invalid_request_error", code: "400", msgPieces: []string{"We could not parse the JSON body"}},
+		{name: "empty body", body: ``, status: 400, typ: "invalid_request_error", code: "400", msgPieces: []string{"We could not parse the JSON body"}},
+		{name: "array", body: `[{"model":"gpt-4o"}]`, status: 400, typ: "invalid_request_error", code: "400", msgPieces: []string{"We could not parse the JSON body"}},
+		{name: "trailing data", body: `{"model":"gpt-4o"} {}`, status: 400, typ: "invalid_request_error", code: "400", msgPieces: []string{"We could not parse the JSON body"}},
+		{name: "invalid nested value", body: `{"model":"gpt-4o","messages":[tru]}`, status: 400, typ: "invalid_request_error", code: "400", msgPieces: []string{"We could not parse the JSON body"}},
+		{name: "missing model", body: `{"messages":[]}`, status: 400, typ: "invalid_request_error", param: ptr("model"), code: "400", msgPieces: []string{"you must provide a model parameter"}},
+		{name: "model only nested", body: `{"metadata":{"model":"gpt-4o"}}`, status: 400, typ: "invalid_request_error", param: ptr("model"), code: "400", msgPieces: []string{"you must provide a model parameter"}},
+		{name: "empty object", body: `{}`, status: 400, typ: "invalid_request_error", param: ptr("model"), code: "400", msgPieces: []string{"you must provide a model parameter"}},
+		{name: "model number", body: `{"model":4}`, status: 400, typ: "invalid_request_error", param: ptr("model"), code: "400", msgPieces: []string{"model must be a string"}},
+		{name: "model null", body: `{"model":null}`, status: 400, typ: "invalid_request_error", param: ptr("model"), code: "400", msgPieces: []string{"model must be a string"}},
+		{name: "model array", body: `{"model":["gpt-4o"]}`, status: 400, typ: "invalid_request_error", param: ptr("model"), code: "400", msgPieces: []string{"model must be a string"}},
+		{name: "unknown model", body: `{"model":"gpt-5","messages":[]}`, status: 400, typ: "invalid_request_error", param: ptr("model"), code: "model_not_found",
+			msgPieces: []string{"model=gpt-5.", "Available model groups: gpt-4o, openai/text-embedding-3-small, claude"}},
+		{name: "model names differ in case", body: `{"model":"GPT-4o"}`, status: 400, typ: "invalid_request_error", param: ptr("model"), code: "model_not_found",
+			msgPieces: []string{"model=GPT-4o."}},
+		{name: "empty model", body: `{"model":""}`, status: 400, typ: "invalid_request_error", param: ptr("model"), code: "model_not_found"},
+		{name: "unservable group", body: `{"model":"claude","messages":[]}`, status: 501, typ: "not_implemented", param: ptr("model"), code: "501",
+			msgPieces: []string{"claude", `provider "anthropic"`, "not supported"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := postThroughGateway(t, h, "/v1/chat/completions", []byte(tt.body), bearer)
+			e := requireAPIError(t, resp, tt.status, tt.typ)
+			assert.Equal(t, tt.param, e.Param)
+			assert.Equal(t, tt.code, *e.Code)
+			for _, p := range tt.msgPieces {
+				assert.Contains(t, e.Message, p)
+			}
+		})
+	}
+}
+
+func TestGatewayRejectsByHeaders(t *testing.T) {
+	h := startGateway(t)
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		eos    bool
+		status int
+		code   string
+	}{
+		{"GET chat", "GET", "/v1/chat/completions", true, 405, "405"},
+		{"GET embeddings", "GET", "/embeddings", true, 405, "405"},
+		{"PUT completions", "PUT", "/v1/completions", false, 405, "405"},
+		{"POST without body", "POST", "/v1/chat/completions", true, 400, "400"},
+		{"POST completions without body", "POST", "/completions", true, 400, "400"},
+		{"unknown path", "GET", "/v2/chat/completions", true, 404, "not_found"},
+		{"unknown POST path", "POST", "/v1/responses", false, 404, "not_found"},
+		{"trailing slash", "POST", "/v1/chat/completions/", false, 404, "not_found"},
+		{"double /v1", "POST", "/v1/v1/chat/completions", false, 404, "not_found"},
+		{"root", "GET", "/", true, 404, "not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stream := h.open(t, xds.ProcessorGateway)
+			resp := exchange(t, stream, requestHeaders(tt.method, tt.path, tt.eos, bearer))
+			e := requireAPIError(t, resp, tt.status, "invalid_request_error")
+			require.Equal(t, tt.code, *e.Code)
+			if tt.status == 405 {
+				require.Contains(t, e.Message, "POST")
+			}
+			finish(t, stream)
+		})
+	}
+}
+
+// Each request keeps the config it started with: a reload between the
+// headers and the body of one request does not change its answer.
+func TestGatewayKeepsConfigForRequest(t *testing.T) {
+	h := startGateway(t)
+	stream := h.open(t, xds.ProcessorGateway)
+	body := chatBody("claude")
+	requireContinueHeaders(t, exchange(t, stream, postHeaders("/v1/chat/completions", body, bearer)))
+
+	// The new config serves claude through an OpenAI-compatible server.
+	h.server.SetConfig(parseConfig(t, strings.Replace(gatewayConfig, "model: anthropic/claude-3-5-sonnet", "model: openai/claude-3-5-sonnet\n      api_base: http://h3:3", 1), testEnv))
+
+	requireAPIError(t, exchange(t, stream, requestBody(body)), 501, "not_implemented")
+	finish(t, stream)
+
+	requireProtoEqual(t, routeResponse("claude"), postThroughGateway(t, h, "/v1/chat/completions", body, bearer))
+}
+
+func TestGatewayReloadChangesMasterKey(t *testing.T) {
+	h := startGateway(t)
+	h.server.SetConfig(parseConfig(t, gatewayConfig, map[string]string{"MASTER_KEY": "sk-rotated", "OPENAI_API_KEY": deploymentKey}))
+	require.Equal(t, 401, getThroughGateway(t, h, "GET", "/v1/models", bearer).status)
+	require.Equal(t, 200, getThroughGateway(t, h, "GET", "/v1/models", header{"authorization", "Bearer sk-rotated"}).status)
+}
+
+func TestGatewayNeverLogsKeys(t *testing.T) {
+	h := startGateway(t)
+	postThroughGateway(t, h, "/v1/chat/completions", chatBody("gpt-4o"), bearer)
+	getThroughGateway(t, h, "GET", "/v1/models", header{"authorization", "Bearer sk-wrong-key-123"})
+	require.NotContains(t, h.logs.String(), masterKey)
+	require.NotContains(t, h.logs.String(), "sk-wrong-key-123")
+}
+
+func mustJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}

