@@ -116,6 +116,10 @@ func (p *parser) read(data []byte) *value {
 		p.yamlError(err)
 		return nil
 	}
+	if len(doc.Content) == 0 {
+		p.errorf(doc.Line, "", "the file is empty; want a mapping with a model_list")
+		return nil
+	}
 	d := decoder{left: maxValues, warn: func(line int, path, msg string) { p.warnf(line, path, "%s", msg) }}
 	root, err := d.decode(doc.Content[0], "", 0)
 	if err != nil {
@@ -200,7 +204,11 @@ func (p *parser) environment(v *value) map[string]Secret {
 		s := pyStr(val)
 		if ref, ok := envRef(s); ok && val.kind == kindStr {
 			var set bool
-			if s, set = p.lookupEnv(ref); !set {
+			switch s, set = p.lookupEnv(ref); {
+			case ref == "":
+				p.errorf(val.line, path, "%s names no environment variable", val.s)
+				continue
+			case !set:
 				p.warnf(val.line, path, "environment variable %s is not set", ref)
 				continue
 			}

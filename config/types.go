@@ -59,8 +59,8 @@ type Deployment struct {
 	// the translate package picks its translator by it. Empty for a provider
 	// LiteLLM has and llmvoy does not support yet: do not route to it.
 	API string
-	// UpstreamModel is the model name sent to the provider (the part of
-	// litellm_params.model after the provider prefix).
+	// UpstreamModel is the model name sent to the provider: litellm_params.model
+	// without its provider prefix.
 	UpstreamModel string
 	// APIBase is litellm_params.api_base (trailing slash trimmed) or the
 	// provider's default base; "/chat/completions" is appended to it. Nil
@@ -75,8 +75,8 @@ type Deployment struct {
 	StreamTimeout       time.Duration // litellm_params.stream_timeout; 0 = Timeout
 	Weight              float64       // litellm_params.weight; 0 = unset
 	Order               int           // litellm_params.order; 0 = unset
-	RPM                 int           // litellm_params.rpm; 0 = unset
-	TPM                 int           // litellm_params.tpm; 0 = unset
+	RPM                 int           // litellm_params.rpm, else rpm beside it; 0 = unset
+	TPM                 int           // litellm_params.tpm, else tpm beside it; 0 = unset
 	MaxParallelRequests int           // litellm_params.max_parallel_requests; 0 = unset
 
 	// Info is model_info as written (id included, os.environ/ references

@@ -6,6 +6,9 @@ package config
 func (p *parser) checkIDs(ds []*Deployment, origins []origin) {
 	first := make(map[string]origin, len(ds))
 	for i, d := range ds {
+		if d.ID == "" { // the entry has errors already
+			continue
+		}
 		o := origins[i]
 		prev, dup := first[d.ID]
 		switch {

@@ -94,6 +94,9 @@ func (d *decoder) decode(n *yaml.Node, path string, depth int) (*value, error) {
 	}
 	switch n.Kind {
 	case yaml.AliasNode:
+		if n.Alias == nil {
+			return nil, &Error{Line: n.Line, Path: path, Msg: "alias to nothing"}
+		}
 		return d.decode(n.Alias, path, depth+1)
 	case yaml.ScalarNode:
 		return scalar(n), nil

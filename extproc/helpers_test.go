@@ -36,6 +36,9 @@ const (
 	deploymentKey = "sk-openai-deployment-91c2"
 )
 
+// maxMessage is the gRPC message limit of llmvoy run and of Envoy's side.
+const maxMessage = xds.DefaultMaxRequestBytes + 1<<20
+
 // extProcFilterName is the key Envoy files request attributes under: the
 // name of the ext_proc filter that asked for them.
 const extProcFilterName = "envoy.filters.http.ext_proc"
@@ -73,7 +76,9 @@ func startServer(t testing.TB, cfg *config.Config) *harness {
 	// Debug level, so the debug-only log lines run too (and are checked for
 	// secrets).
 	srv := extproc.NewServer(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	g := grpc.NewServer()
+	// The message limits of llmvoy run (cmd/llmvoy): a vision body travels
+	// in one message.
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage))
 	srv.Register(g)
 	served := make(chan error, 1)
 	go func() { served <- g.Serve(lis) }()
@@ -81,7 +86,9 @@ func startServer(t testing.TB, cfg *config.Config) *harness {
 		g.Stop()
 		<-served
 	})
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
 	return &harness{server: srv, client: extprocv3.NewExternalProcessorClient(conn), logs: logs}

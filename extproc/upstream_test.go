@@ -107,7 +107,8 @@ func TestUpstreamRewritesHeaders(t *testing.T) {
 
 func TestUpstreamRewritesModel(t *testing.T) {
 	h := startUpstream(t)
-	image := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J', 'F', 'I', 'F'}, 300_000))
+	image := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J', 'F', 'I', 'F'}, 450_000))
+	require.Greater(t, len(image), 4<<20, "larger than gRPC's default message limit")
 	vision := `{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"What is in this image?"},` +
 		`{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,` + image + `"}}]}],"max_tokens":300}`
 	tests := []struct {

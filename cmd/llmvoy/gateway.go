@@ -165,10 +165,12 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	select {
 	case err := <-envoyDone:
-		if err == nil {
-			err = errors.New("exited unexpectedly")
+		if ctx.Err() == nil {
+			if err == nil {
+				err = errors.New("exited unexpectedly")
+			}
+			return fmt.Errorf("envoy stopped: %w", err)
 		}
-		return fmt.Errorf("envoy stopped: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: draining in-flight requests", "timeout", f.drainTimeout)
@@ -204,7 +206,7 @@ func newGRPCServer() *grpc.Server {
 	return grpc.NewServer(
 		grpc.MaxRecvMsgSize(xds.DefaultMaxRequestBytes+(1<<20)),
 		grpc.MaxSendMsgSize(xds.DefaultMaxRequestBytes+(1<<20)),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: envoy.GRPCKeepaliveInterval / 2, PermitWithoutStream: true}),
 	)
 }
 
