@@ -177,8 +177,7 @@ func TestGatewayAuth(t *testing.T) {
 }
 
 func TestGatewayWithoutMasterKey(t *testing.T) {
-	noKey := strings.Replace(gatewayConfig, "  master_key: os.environ/MASTER_KEY\n", "  {}\n", 1)
-	noKey = strings.Replace(noKey, "general_settings:\n  {}\n", "", 1)
+	noKey := strings.Replace(gatewayConfig, "general_settings:\n  master_key: os.environ/MASTER_KEY\n", "", 1)
 	require.NotContains(t, noKey, "master_key")
 	h := startServer(t, parseConfig(t, noKey, testEnv))
 
@@ -282,6 +281,7 @@ func TestGatewayRoutesModelRequests(t *testing.T) {
 		// The last duplicate decides, as in encoding/json and Python's json;
 		// the upstream processor removes the others.
 		{"duplicate model", "/v1/chat/completions", `{"model":"claude","messages":[],"model":"gpt-4o"}`, "gpt-4o"},
+		{"vision body", "/v1/chat/completions", visionBody("gpt-4o", 5<<20), "gpt-4o"},
 		{"model nested elsewhere too", "/v1/chat/completions", `{"metadata":{"model":"claude"},"model":"gpt-4o"}`, "gpt-4o"},
 	}
 	for _, tt := range tests {

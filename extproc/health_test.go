@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -31,9 +32,6 @@ func TestGatewayHealth(t *testing.T) {
 	}))
 	defer failing.Close()
 
-	// The Anthropic deployment sets an api_base. Without one its APIBase is
-	// nil, and checkHealth dereferences it in a goroutine, which crashes the
-	// process: that case is left out until it is fixed.
 	cfg := parseConfig(t, `
 model_list:
   - model_name: gpt-4o
@@ -52,6 +50,15 @@ model_list:
       model: anthropic/claude-3-5-sonnet
       api_base: `+healthy.URL+`
     model_info: {id: dep-anthropic}
+  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-3-haiku
+    model_info: {id: dep-no-base}
+  - model_name: private
+    litellm_params:
+      model: openai/private
+      api_base: http://user:pa55word@`+strings.TrimPrefix(healthy.URL, "http://")+`/v1?token=t0ken
+    model_info: {id: dep-userinfo}
 general_settings:
   master_key: os.environ/MASTER_KEY
 `, testEnv)
@@ -64,6 +71,8 @@ general_settings:
 	require.Equal(t, 200, r.status)
 	require.NotContains(t, string(r.body), deploymentKey)
 	require.NotContains(t, string(r.body), masterKey)
+	require.NotContains(t, string(r.body), "pa55word")
+	require.NotContains(t, string(r.body), "t0ken")
 	require.Equal(t, "Bearer "+deploymentKey, gotAuth.Load())
 
 	type endpoint struct {
@@ -82,15 +91,21 @@ general_settings:
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.DisallowUnknownFields()
 	require.NoError(t, dec.Decode(&report))
-	require.Equal(t, []endpoint{{Model: "openai/gpt-4o", ModelName: "gpt-4o", ModelID: "dep-ok", APIBase: healthy.URL + "/v1"}}, report.Healthy)
-	require.Equal(t, 1, report.HealthyCount)
-	require.Equal(t, 2, report.UnhealthyCount)
-	require.Len(t, report.Unhealthy, 2)
-	// Config order.
-	down, anthropic := report.Unhealthy[0], report.Unhealthy[1]
+	// Config order in both lists.
+	require.Equal(t, []endpoint{
+		{Model: "openai/gpt-4o", ModelName: "gpt-4o", ModelID: "dep-ok", APIBase: healthy.URL + "/v1"},
+		{Model: "openai/private", ModelName: "private", ModelID: "dep-userinfo", APIBase: healthy.URL + "/v1"},
+	}, report.Healthy)
+	require.Equal(t, 2, report.HealthyCount)
+	require.Equal(t, 3, report.UnhealthyCount)
+	require.Len(t, report.Unhealthy, 3)
+	down, anthropic, noBase := report.Unhealthy[0], report.Unhealthy[1], report.Unhealthy[2]
 	assert.Equal(t, "dep-down", down.ModelID)
 	assert.Contains(t, down.Error, "503")
 	assert.Equal(t, "dep-anthropic", anthropic.ModelID)
 	assert.Equal(t, "anthropic/claude-3-5-sonnet", anthropic.Model)
 	assert.Contains(t, anthropic.Error, "not supported")
+	// No api_base at all (Anthropic has no default in llmvoy yet).
+	assert.Equal(t, endpoint{Model: "anthropic/claude-3-haiku", ModelName: "claude", ModelID: "dep-no-base", Error: noBase.Error}, noBase)
+	assert.Contains(t, noBase.Error, "not supported")
 }

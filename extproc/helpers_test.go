@@ -3,6 +3,7 @@ package extproc_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -327,6 +328,14 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// visionBody is a chat request with an inline image of about n bytes of
+// base64, as the OpenAI SDKs send a local image.
+func visionBody(model string, n int) string {
+	image := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00, 0x01}, n/16+1))
+	return `{"model":"` + model + `","messages":[{"role":"user","content":[{"type":"text","text":"What is in this image?"},` +
+		`{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,` + image + `"}}]}],"max_tokens":300}`
 }
 
 func ptr[T any](v T) *T { return &v }

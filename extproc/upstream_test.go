@@ -2,7 +2,6 @@ package extproc_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,10 +106,8 @@ func TestUpstreamRewritesHeaders(t *testing.T) {
 
 func TestUpstreamRewritesModel(t *testing.T) {
 	h := startUpstream(t)
-	image := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J', 'F', 'I', 'F'}, 450_000))
-	require.Greater(t, len(image), 4<<20, "larger than gRPC's default message limit")
-	vision := `{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"What is in this image?"},` +
-		`{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,` + image + `"}}]}],"max_tokens":300}`
+	vision := visionBody("gpt-4o", 5<<20)
+	require.Greater(t, len(vision), 4<<20, "larger than gRPC's default message limit")
 	tests := []struct {
 		name       string
 		deployment string

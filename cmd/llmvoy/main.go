@@ -30,14 +30,22 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	if err != nil && !errors.Is(err, errUsage) {
+		fmt.Fprintln(os.Stderr, "llmvoy:", err)
+	}
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the process exit status for run's result: 0 success, 2 usage
+// error, 1 anything else (an invalid config for `validate`).
+func exitCode(err error) int {
 	switch {
 	case err == nil:
+		return 0
 	case errors.Is(err, errUsage):
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "llmvoy:", err)
-		os.Exit(1)
+		return 2
 	}
+	return 1
 }
 
 const usage = `usage: llmvoy <command> [flags]
