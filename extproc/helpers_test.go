@@ -67,6 +67,9 @@ type harness struct {
 	server *extproc.Server
 	client extprocv3.ExternalProcessorClient
 	logs   *syncBuffer
+	// ended receives what each Process call returned, in the order the
+	// streams ended (dropped when nobody reads).
+	ended chan error
 }
 
 func startServer(t testing.TB, cfg *config.Config) *harness {
@@ -77,9 +80,18 @@ func startServer(t testing.TB, cfg *config.Config) *harness {
 	// Debug level, so the debug-only log lines run too (and are checked for
 	// secrets).
 	srv := extproc.NewServer(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	ended := make(chan error, 16)
+	record := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		err := handler(srv, ss)
+		select {
+		case ended <- err:
+		default:
+		}
+		return err
+	}
 	// The message limits of llmvoy run (cmd/llmvoy): a vision body travels
 	// in one message.
-	g := grpc.NewServer(grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage))
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage), grpc.StreamInterceptor(record))
 	srv.Register(g)
 	served := make(chan error, 1)
 	go func() { served <- g.Serve(lis) }()
@@ -92,7 +104,7 @@ func startServer(t testing.TB, cfg *config.Config) *harness {
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
-	return &harness{server: srv, client: extprocv3.NewExternalProcessorClient(conn), logs: logs}
+	return &harness{server: srv, client: extprocv3.NewExternalProcessorClient(conn), logs: logs, ended: ended}
 }
 
 // open starts one ext_proc stream the way one of Envoy's two filters does:
@@ -222,7 +234,8 @@ func requireProtoEqual(t testing.TB, want, got proto.Message) {
 	}
 }
 
-// continued is the answer that lets a request go on unchanged.
+// requireContinueHeaders checks the answer lets the request go on with its
+// headers unchanged.
 func requireContinueHeaders(t testing.TB, resp *extprocv3.ProcessingResponse) {
 	t.Helper()
 	requireProtoEqual(t, &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{

@@ -43,20 +43,37 @@ func TestServerFailsOnPhaseNotAskedFor(t *testing.T) {
 	require.Equal(t, codes.Internal, status.Code(err), "err: %v", err)
 }
 
-// Envoy ends the stream early when the client goes away: the server must
-// return without an error of its own.
+// Envoy resets the stream when the client goes away mid-request: the server
+// returns without an error of its own and goes on serving.
 func TestServerEndsWithClientCancel(t *testing.T) {
 	h := startGateway(t)
 	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), xds.ProcessorHeader, xds.ProcessorGateway))
+	defer cancel()
 	stream, err := h.client.Process(ctx)
 	require.NoError(t, err)
 	body := chatBody("gpt-4o")
 	require.NoError(t, stream.Send(postHeaders("/v1/chat/completions", body, bearer)))
 	_, err = stream.Recv()
 	require.NoError(t, err)
+	drain(h.ended)
 	cancel()
-	// The server is still usable.
+	select {
+	case err := <-h.ended:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Process did not return after the stream was cancelled")
+	}
 	requireProtoEqual(t, routeResponse("gpt-4o"), postThroughGateway(t, h, "/v1/chat/completions", body, bearer))
+}
+
+func drain(c chan error) {
+	for {
+		select {
+		case <-c:
+		default:
+			return
+		}
+	}
 }
 
 // Many requests at once, each a gateway stream and an upstream attempt, while

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
@@ -34,14 +35,41 @@ type Server struct {
 	cache   cachev3.SnapshotCache
 	xds     serverv3.Server
 	log     *slog.Logger
-	mu      sync.Mutex
-	version int
+	mu       sync.Mutex
+	version  int
+	lastNACK string // type and message of the last NACK logged
+	// nackPause throttles the resend loop after a NACK.
+	nackPause time.Duration
 }
 
 // NewServer makes a Server; Register it on a gRPC server and Set resources.
 func NewServer(ctx context.Context, log *slog.Logger) *Server {
-	cache := cachev3.NewSnapshotCache(true, sameForAllNodes{}, slogAdapter{log})
-	return &Server{cache: cache, xds: serverv3.NewServer(ctx, cache, nil), log: log}
+	s := &Server{log: log, nackPause: time.Second}
+	s.cache = cachev3.NewSnapshotCache(true, sameForAllNodes{}, slogAdapter{log})
+	s.xds = serverv3.NewServer(ctx, s.cache, serverv3.CallbackFuncs{StreamRequestFunc: s.onRequest})
+	return s
+}
+
+// onRequest watches Envoy's acknowledgements. A request carrying an error
+// detail is a NACK: Envoy rejected what llmvoy sent and keeps serving its
+// previous configuration, so the operator must hear about it. The cache
+// answers a NACK by sending the same snapshot again, which Envoy rejects
+// again; pausing here keeps that loop from spinning a core.
+func (s *Server) onRequest(_ int64, req *discoverygrpc.DiscoveryRequest) error {
+	detail := req.GetErrorDetail()
+	if detail == nil {
+		return nil
+	}
+	s.mu.Lock()
+	first := s.lastNACK != req.GetTypeUrl()+"|"+detail.GetMessage()
+	s.lastNACK = req.GetTypeUrl() + "|" + detail.GetMessage()
+	s.mu.Unlock()
+	if first {
+		s.log.Error("envoy rejected the configuration llmvoy sent; it keeps serving the previous one",
+			"type", req.GetTypeUrl(), "node", req.GetNode().GetId(), "error", detail.GetMessage())
+	}
+	time.Sleep(s.nackPause)
+	return nil
 }
 
 // Register adds the ADS service (and the per-type services, for Envoys

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -85,7 +87,9 @@ func (r *Resources) All() []types.Resource {
 }
 
 // Validate runs protoc-gen-validate rules on every resource, so a resource
-// Envoy would reject is caught before it is served.
+// Envoy would reject is caught before it is served, and checks that every
+// cluster a route names exists (the snapshot's own consistency check covers
+// listeners → routes and clusters → endpoints only).
 func (r *Resources) Validate() error {
 	for _, res := range r.All() {
 		v, ok := res.(interface{ ValidateAll() error })
@@ -94,6 +98,19 @@ func (r *Resources) Validate() error {
 		}
 		if err := v.ValidateAll(); err != nil {
 			return fmt.Errorf("xds: invalid %T: %w", res, err)
+		}
+	}
+	clusters := make(map[string]bool, len(r.Clusters))
+	for _, c := range r.Clusters {
+		clusters[c.(*clusterv3.Cluster).GetName()] = true
+	}
+	for _, rc := range r.Routes {
+		for _, vh := range rc.(*routev3.RouteConfiguration).GetVirtualHosts() {
+			for _, route := range vh.GetRoutes() {
+				if c := route.GetRoute().GetCluster(); c != "" && !clusters[c] {
+					return fmt.Errorf("xds: inconsistent resources: route %q names missing cluster %q", route.GetName(), c)
+				}
+			}
 		}
 	}
 	return nil
