@@ -2,6 +2,7 @@ package extproc
 
 import (
 	"log/slog"
+	"net/url"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -55,7 +56,11 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	case path == "/v1/models" || path == "/models":
 		return reply(200, "application/json", g.state.modelsBody)
 	case strings.HasPrefix(path, "/v1/models/") || strings.HasPrefix(path, "/models/"):
-		return g.retrieveModel(path[strings.Index(path, "/models/")+len("/models/"):])
+		id := path[strings.Index(path, "/models/")+len("/models/"):]
+		if unescaped, err := url.PathUnescape(id); err == nil {
+			id = unescaped
+		}
+		return g.retrieveModel(id)
 	case path == "/health":
 		return replyJSON(200, checkHealth(g.state.cfg))
 	}

@@ -17,11 +17,14 @@ var _ Translator = openAI{}
 
 func (openAI) RequestHead(d *config.Deployment, ep Endpoint, rawQuery string) (RequestHead, error) {
 	h := RequestHead{
-		Path:      strings.TrimSuffix(d.APIBase.Path, "/") + string(ep),
+		// EscapedPath: a :path must stay percent-encoded.
+		Path:      strings.TrimSuffix(d.APIBase.EscapedPath(), "/") + string(ep),
 		Authority: d.APIBase.Host,
 	}
-	if rawQuery != "" {
-		h.Path += "?" + rawQuery
+	// A query in the api_base (a tenant, an api-version) rides along with
+	// the client's.
+	if q := joinQuery(d.APIBase.RawQuery, rawQuery); q != "" {
+		h.Path += "?" + q
 	}
 	if key := d.APIKey.Reveal(); key != "" {
 		h.Set = append(h.Set, Header{Key: "authorization", Value: "Bearer " + key})
@@ -35,8 +38,26 @@ func (openAI) RequestBody(d *config.Deployment, _ Endpoint, body []byte) ([]byte
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	model := jsonscan.QuoteString(d.UpstreamModel)
-	if f, ok := jsonscan.Get(fields, "model"); ok && string(f.Value) == string(model) {
+	// Unchanged only if "model" appears once with the right value: Set also
+	// drops duplicate keys, which a first-wins upstream parser would read.
+	count := 0
+	for _, f := range fields {
+		if f.Key == "model" {
+			count++
+		}
+	}
+	if f, ok := jsonscan.Get(fields, "model"); ok && count == 1 && string(f.Value) == string(model) {
 		return nil, nil
 	}
 	return jsonscan.Set(body, fields, "model", model), nil
+}
+
+func joinQuery(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "&" + b
 }
