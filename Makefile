@@ -39,7 +39,7 @@ run: build envoy
 vet:
 	$(GO) vet ./...
 
-unit:
+unit: build
 	LLMVOY_REQUIRE_ENVOY=1 $(GO) test -race -count=1 ./...
 
 e2e: build

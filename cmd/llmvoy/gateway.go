@@ -46,7 +46,7 @@ func parseGatewayFlags(args []string, stderr io.Writer) (gatewayFlags, error) {
 	fs.StringVar(&f.configPath, "config", "", "LiteLLM config.yaml to serve (required)")
 	fs.StringVar(&f.host, "host", "0.0.0.0", "address the gateway listens on")
 	fs.IntVar(&f.port, "port", 4000, "port the gateway listens on (LiteLLM's default)")
-	fs.IntVar(&f.adminPort, "admin-port", 0, "Envoy admin port on 127.0.0.1 (0 = pick a free one)")
+	fs.IntVar(&f.adminPort, "admin-port", 0, "Envoy admin port on 127.0.0.1 (0 = any free port; the log says which)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "llmvoy log level: debug, info, warn, error")
 	fs.StringVar(&f.envoyLogLevel, "envoy-log-level", "warn", "Envoy log level")
 	fs.StringVar(&f.caFile, "ca-file", "", "CA bundle for https api_bases (default: $SSL_CERT_FILE or the system bundle)")
@@ -84,12 +84,14 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if caFile == "" {
 		caFile = findCABundle()
 	}
-	adminPort := f.adminPort
-	if adminPort == 0 {
-		if adminPort, err = freePort(); err != nil {
-			return err
-		}
+	// Envoy would only log that it cannot bind, and a probe could then reach
+	// whatever else holds the port; say so before starting anything.
+	listen := net.JoinHostPort(f.host, strconv.Itoa(f.port))
+	probe, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", listen, err)
 	}
+	probe.Close()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -127,7 +129,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	bootstrap, err := envoy.RenderBootstrap(envoy.BootstrapOptions{
 		AdminAddress:   "127.0.0.1",
-		AdminPort:      adminPort,
+		AdminPort:      f.adminPort,
 		XDSAddress:     "127.0.0.1",
 		XDSPort:        xdsLn.Addr().(*net.TCPAddr).Port,
 		ExtProcAddress: "127.0.0.1",
@@ -149,17 +151,17 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	envoyDone := make(chan error, 1)
 	go func() { envoyDone <- proc.Wait() }()
 
+	local := net.JoinHostPort(reachable(f.host), strconv.Itoa(f.port))
 	readyCtx, readyCancel := context.WithTimeout(ctx, 30*time.Second)
-	err = waitGateway(readyCtx, f.port, envoyDone)
+	err = waitGateway(readyCtx, local, envoyDone)
 	readyCancel()
 	if err != nil {
 		_ = proc.Shutdown(context.Background())
 		return err
 	}
-	log.Info("gateway ready", "listen", net.JoinHostPort(f.host, strconv.Itoa(f.port)),
+	log.Info("gateway ready", "listen", listen,
 		"model_groups", len(cfg.Groups()), "deployments", len(cfg.Deployments), "envoy_admin", proc.AdminURL())
-	fmt.Fprintf(stdout, "llmvoy is listening on http://%s (OpenAI base_url: http://127.0.0.1:%d/v1)\n",
-		net.JoinHostPort(f.host, strconv.Itoa(f.port)), f.port)
+	fmt.Fprintf(stdout, "llmvoy is listening on http://%s (OpenAI base_url: http://%s/v1)\n", listen, local)
 
 	go pub.follow(ctx, f.configPath, f.reloadEvery, f.resolveEvery, procSrv)
 
@@ -293,8 +295,8 @@ func tick(every time.Duration) <-chan time.Time {
 
 // waitGateway waits until Envoy serves the gateway listener: the liveliness
 // probe answers only once LDS, RDS and the gateway ext_proc all work.
-func waitGateway(ctx context.Context, port int, envoyDone <-chan error) error {
-	url := fmt.Sprintf("http://127.0.0.1:%d/health/liveliness", port)
+func waitGateway(ctx context.Context, hostPort string, envoyDone <-chan error) error {
+	url := "http://" + hostPort + "/health/liveliness"
 	client := &http.Client{Timeout: time.Second}
 	for {
 		resp, err := client.Get(url)
@@ -308,7 +310,7 @@ func waitGateway(ctx context.Context, port int, envoyDone <-chan error) error {
 		case err := <-envoyDone:
 			return fmt.Errorf("envoy exited before the gateway was ready: %w", err)
 		case <-ctx.Done():
-			return fmt.Errorf("gateway not ready on port %d: %w", port, ctx.Err())
+			return fmt.Errorf("gateway not ready on %s: %w", hostPort, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -322,13 +324,13 @@ func fileDigest(path string) [sha256.Size]byte {
 	return sha256.Sum256(b)
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// reachable is an address a local client can use for a listen address: the
+// wildcard addresses are reached through loopback.
+func reachable(host string) string {
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		return "127.0.0.1"
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return host
 }
 
 // findCABundle returns the system's CA bundle, which Envoy needs to verify
