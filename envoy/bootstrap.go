@@ -80,7 +80,16 @@ type BootstrapOptions struct {
 	// same forms as XDSAddress. Default "127.0.0.1".
 	ExtProcAddress string
 	ExtProcPort    int
+
+	// ListenPort, when set, asks the xDS server for a gateway listener on
+	// this port instead of the server's default (node metadata
+	// llmvoy_listen_port): several platform-started Envoys can share one
+	// control plane and still listen where their pods need them to.
+	ListenPort int
 }
+
+// NodeListenPortKey is the node metadata key carrying BootstrapOptions.ListenPort.
+const NodeListenPortKey = "llmvoy_listen_port"
 
 // Errors returned by RenderBootstrap, joined when several options are wrong.
 var (
@@ -104,6 +113,8 @@ type bootstrapData struct {
 	ExtProcClusterName  string
 	XDS, ExtProc        upstream
 
+	ListenPort               int
+	NodeListenPortKey        string
 	ExtProcBufferLimitBytes  int
 	ExtProcCircuitBreakerMax int
 	MaxDownstreamConnections int
@@ -142,11 +153,16 @@ func newBootstrapData(o BootstrapOptions) (*bootstrapData, error) {
 		NodeCluster:              withDefault(o.NodeCluster, DefaultNodeCluster),
 		XDSClusterName:           XDSClusterName,
 		ExtProcClusterName:       ExtProcClusterName,
+		ListenPort:               o.ListenPort,
+		NodeListenPortKey:        NodeListenPortKey,
 		ExtProcBufferLimitBytes:  extProcBufferLimitBytes,
 		ExtProcCircuitBreakerMax: extProcCircuitBreakerMax,
 		MaxDownstreamConnections: maxDownstreamConnections,
 	}
 	var errs []error
+	if o.ListenPort < 0 || o.ListenPort > 65535 {
+		errs = append(errs, fmt.Errorf("listen port %d: %w", o.ListenPort, ErrInvalidPort))
+	}
 	admin, err := adminAddress(o.AdminAddress, o.AdminPort)
 	if err != nil {
 		errs = append(errs, err)

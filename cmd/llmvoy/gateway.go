@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -37,6 +38,9 @@ type gatewayFlags struct {
 	reloadEvery   time.Duration
 	resolveEvery  time.Duration
 	drainTimeout  time.Duration
+	noEnvoy       bool
+	xdsAddr       string
+	extprocAddr   string
 }
 
 func parseGatewayFlags(args []string, stderr io.Writer) (gatewayFlags, error) {
@@ -53,12 +57,27 @@ func parseGatewayFlags(args []string, stderr io.Writer) (gatewayFlags, error) {
 	fs.DurationVar(&f.reloadEvery, "reload-interval", time.Second, "how often the config file is checked for changes (0 = never)")
 	fs.DurationVar(&f.resolveEvery, "resolve-interval", 30*time.Second, "how often api_base host names are resolved again")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 15*time.Second, "on shutdown, how long in-flight requests may take to finish")
+	fs.BoolVar(&f.noEnvoy, "no-envoy", false, "serve xDS and ext_proc only; Envoy is started by the platform with `llmvoy bootstrap`")
+	fs.StringVar(&f.xdsAddr, "xds-address", "", "xDS (ADS) gRPC address, HOST:PORT or unix:///path (default 127.0.0.1:18000 with --no-envoy, else a free loopback port)")
+	fs.StringVar(&f.extprocAddr, "extproc-address", "", "ext_proc gRPC address, HOST:PORT or unix:///path (default 127.0.0.1:18001 with --no-envoy, else a free loopback port)")
 	if err := fs.Parse(args); err != nil {
 		return f, errUsage
 	}
 	if f.configPath == "" {
 		fmt.Fprintln(stderr, "llmvoy run: --config is required")
 		return f, errUsage
+	}
+	// A supervised Envoy learns the ports from its bootstrap, so any free
+	// ones do; a platform-started Envoy needs addresses known in advance.
+	xdsDefault, procDefault := "127.0.0.1:0", "127.0.0.1:0"
+	if f.noEnvoy {
+		xdsDefault, procDefault = "127.0.0.1:18000", "127.0.0.1:18001"
+	}
+	if f.xdsAddr == "" {
+		f.xdsAddr = xdsDefault
+	}
+	if f.extprocAddr == "" {
+		f.extprocAddr = procDefault
 	}
 	return f, nil
 }
@@ -84,27 +103,29 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if caFile == "" {
 		caFile = findCABundle()
 	}
-	// Envoy would only log that it cannot bind, and a probe could then reach
-	// whatever else holds the port; say so before starting anything.
 	listen := net.JoinHostPort(f.host, strconv.Itoa(f.port))
-	probe, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", listen, err)
+	if !f.noEnvoy {
+		// Envoy would only log that it cannot bind, and a probe could then
+		// reach whatever else holds the port; say so before starting.
+		probe, err := net.Listen("tcp", listen)
+		if err != nil {
+			return fmt.Errorf("cannot listen on %s: %w", listen, err)
+		}
+		probe.Close()
 	}
-	probe.Close()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// xDS and ext_proc get their own loopback listeners: Envoy reaches both
-	// through static clusters in its bootstrap.
-	xdsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	// xDS and ext_proc get their own listeners: Envoy reaches both through
+	// static clusters in its bootstrap.
+	xdsLn, err := listenGRPC(f.xdsAddr)
 	if err != nil {
-		return err
+		return fmt.Errorf("xds: %w", err)
 	}
-	procLn, err := net.Listen("tcp", "127.0.0.1:0")
+	procLn, err := listenGRPC(f.extprocAddr)
 	if err != nil {
-		return err
+		return fmt.Errorf("ext_proc: %w", err)
 	}
 	xdsSrv := xds.NewServer(ctx, log)
 	procSrv := extproc.NewServer(cfg, log)
@@ -127,14 +148,20 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 
-	bootstrap, err := envoy.RenderBootstrap(envoy.BootstrapOptions{
-		AdminAddress:   "127.0.0.1",
-		AdminPort:      f.adminPort,
-		XDSAddress:     "127.0.0.1",
-		XDSPort:        xdsLn.Addr().(*net.TCPAddr).Port,
-		ExtProcAddress: "127.0.0.1",
-		ExtProcPort:    procLn.Addr().(*net.TCPAddr).Port,
-	})
+	if f.noEnvoy {
+		log.Info("serving xDS and ext_proc; start Envoy with the bootstrap `llmvoy bootstrap` prints",
+			"xds", grpcAddress(xdsLn), "ext_proc", grpcAddress(procLn), "gateway_port", f.port)
+		fmt.Fprintf(stdout, "llmvoy control plane: xDS on %s, ext_proc on %s\n", grpcAddress(xdsLn), grpcAddress(procLn))
+		go pub.follow(ctx, f.configPath, f.reloadEvery, f.resolveEvery, procSrv)
+		<-ctx.Done()
+		log.Info("stopped")
+		return nil
+	}
+
+	boot := envoy.BootstrapOptions{AdminAddress: "127.0.0.1", AdminPort: f.adminPort}
+	boot.XDSAddress, boot.XDSPort = splitGRPCAddress(grpcAddress(xdsLn))
+	boot.ExtProcAddress, boot.ExtProcPort = splitGRPCAddress(grpcAddress(procLn))
+	bootstrap, err := envoy.RenderBootstrap(boot)
 	if err != nil {
 		return err
 	}
@@ -322,6 +349,40 @@ func fileDigest(path string) [sha256.Size]byte {
 		return [sha256.Size]byte{}
 	}
 	return sha256.Sum256(b)
+}
+
+// listenGRPC listens on HOST:PORT or unix:///path. A stale socket file
+// from a previous run is removed first.
+func listenGRPC(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix://"); ok {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return net.Listen("unix", path)
+	}
+	return net.Listen("tcp", addr)
+}
+
+// grpcAddress is a listener's address in the form the flags take.
+func grpcAddress(ln net.Listener) string {
+	if ln.Addr().Network() == "unix" {
+		return "unix://" + ln.Addr().String()
+	}
+	return ln.Addr().String()
+}
+
+// splitGRPCAddress turns HOST:PORT or unix:///path into the bootstrap's
+// address and port.
+func splitGRPCAddress(addr string) (string, int) {
+	if strings.HasPrefix(addr, "unix://") {
+		return addr, 0
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, 0
+	}
+	n, _ := strconv.Atoi(port)
+	return host, n
 }
 
 // reachable is an address a local client can use for a listen address: the

@@ -5,6 +5,7 @@
 //	llmvoy run --config FILE [--port N]    start the gateway (supervises Envoy)
 //	llmvoy validate --config FILE          check a config (exit 0 valid, 1 invalid)
 //	llmvoy mock [--port N]                 a fake OpenAI-compatible provider
+//	llmvoy bootstrap --xds A --extproc A   the bootstrap of a platform-started Envoy
 //	llmvoy version
 package main
 
@@ -54,6 +55,8 @@ commands:
   run        start the gateway: llmvoy run --config FILE [--port N]
   validate   check a config file: llmvoy validate --config FILE
   mock       serve a fake OpenAI-compatible provider: llmvoy mock [--port N]
+  bootstrap  print the bootstrap of a platform-started Envoy:
+             llmvoy bootstrap --xds HOST:PORT --extproc HOST:PORT [--port N]
   version    print the version
 
 run "llmvoy <command> -h" for a command's flags.
@@ -72,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runValidate(args[1:], stdout, stderr)
 	case "mock":
 		return runMock(ctx, args[1:], stdout, stderr)
+	case "bootstrap":
+		return runBootstrap(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "llmvoy", version)
 		return nil
