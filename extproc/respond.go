@@ -105,3 +105,22 @@ func headerValue(h *extprocv3.HttpHeaders, key string) string {
 	}
 	return ""
 }
+
+// responseBody replaces a response body (or a streamed piece of it); an
+// empty out drops the piece, e.g. a partial event held for the next one.
+func responseBody(m *extprocv3.HeaderMutation, out []byte) *extprocv3.ProcessingResponse {
+	mutation := &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: out}}
+	if len(out) == 0 {
+		mutation.Mutation = &extprocv3.BodyMutation_ClearBody{ClearBody: true}
+	}
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{
+		ResponseBody: &extprocv3.BodyResponse{Response: &extprocv3.CommonResponse{HeaderMutation: m, BodyMutation: mutation}},
+	}}
+}
+
+// streamError is an SSE event carrying an OpenAI error: the OpenAI SDKs
+// raise it as an APIError mid-stream.
+func streamError(message string) []byte {
+	e := apiError{Status: 502, Message: message, Type: "bad_gateway"}
+	return append(append([]byte("data: "), e.body()...), "\n\n"...)
+}

@@ -29,6 +29,13 @@ type processor interface {
 	RequestBody(b *extprocv3.HttpBody, attrs attributes) *extprocv3.ProcessingResponse
 }
 
+// responseProcessor is a processor that may also ask for response phases.
+type responseProcessor interface {
+	processor
+	ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse
+	ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse
+}
+
 // Server is the ext_proc gRPC service. Its config is swapped atomically on
 // reload; each request keeps the config it started with.
 type Server struct {
@@ -79,10 +86,19 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 			resp = p.RequestHeaders(r.RequestHeaders, attrs)
 		case *extprocv3.ProcessingRequest_RequestBody:
 			resp = p.RequestBody(r.RequestBody, attrs)
-		default:
+		case *extprocv3.ProcessingRequest_ResponseHeaders:
+			if rp, ok := p.(responseProcessor); ok {
+				resp = rp.ResponseHeaders(r.ResponseHeaders)
+			}
+		case *extprocv3.ProcessingRequest_ResponseBody:
+			if rp, ok := p.(responseProcessor); ok {
+				resp = rp.ResponseBody(r.ResponseBody)
+			}
+		}
+		if resp == nil {
 			// A phase we did not ask for (a config/processor mismatch):
 			// fail the request loudly rather than guess.
-			return status.Errorf(codes.Internal, "llmvoy: unexpected ext_proc phase %T", r)
+			return status.Errorf(codes.Internal, "llmvoy: unexpected ext_proc phase %T", req.Request)
 		}
 		if err := stream.Send(resp); err != nil {
 			return err

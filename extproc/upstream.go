@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/llmvoy/llmvoy/config"
@@ -25,9 +26,14 @@ type upstream struct {
 	deployment *config.Deployment
 	translator translate.Translator
 	endpoint   translate.Endpoint
+	// response translates the provider's answer; nil when it is already
+	// OpenAI's (then Envoy sends llmvoy no response phase at all).
+	response translate.ResponseTranslator
+	status   int
+	stream   bool
 }
 
-var _ processor = (*upstream)(nil)
+var _ responseProcessor = (*upstream)(nil)
 
 func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *extprocv3.ProcessingResponse {
 	id, err := attrs.deploymentID()
@@ -72,7 +78,73 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	if u.log.Enabled(context.Background(), slog.LevelDebug) {
 		u.log.Debug("upstream attempt", "deployment", id, "path", head.Path)
 	}
-	return continueHeaders(m, false)
+	resp := continueHeaders(m, false)
+	if u.response = tr.Response(d, ep); u.response != nil {
+		// Ask for the response headers of this attempt only; the body mode
+		// is chosen once the headers say whether it is a stream.
+		resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_NONE)
+	}
+	return resp
+}
+
+// upstreamMode is the upstream processor's processing mode with the given
+// response phases; the request phases stay as configured.
+func upstreamMode(respHeaders extprocfilterv3.ProcessingMode_HeaderSendMode, respBody extprocfilterv3.ProcessingMode_BodySendMode) *extprocfilterv3.ProcessingMode {
+	return &extprocfilterv3.ProcessingMode{
+		RequestHeaderMode:   extprocfilterv3.ProcessingMode_SEND,
+		RequestBodyMode:     extprocfilterv3.ProcessingMode_BUFFERED,
+		RequestTrailerMode:  extprocfilterv3.ProcessingMode_SKIP,
+		ResponseHeaderMode:  respHeaders,
+		ResponseBodyMode:    respBody,
+		ResponseTrailerMode: extprocfilterv3.ProcessingMode_SKIP,
+	}
+}
+
+func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
+	if u.response == nil {
+		return nil
+	}
+	u.status, _ = strconv.Atoi(headerValue(h, ":status"))
+	stream, set := u.response.Headers(u.status, headerValue(h, "content-type"))
+	u.stream = stream
+	m := &extprocv3.HeaderMutation{RemoveHeaders: []string{"content-length"}}
+	for _, hd := range set {
+		m.SetHeaders = append(m.SetHeaders, setHeader(hd.Key, hd.Value))
+	}
+	body := extprocfilterv3.ProcessingMode_BUFFERED
+	if stream {
+		body = extprocfilterv3.ProcessingMode_STREAMED
+	}
+	return &extprocv3.ProcessingResponse{
+		Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{
+			Response: &extprocv3.CommonResponse{HeaderMutation: m},
+		}},
+		ModeOverride: upstreamMode(extprocfilterv3.ProcessingMode_SEND, body),
+	}
+}
+
+func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	if u.response == nil {
+		return nil
+	}
+	if u.stream {
+		out, err := u.response.Chunk(b.GetBody(), b.GetEndOfStream())
+		if err != nil {
+			// The client already has the stream's headers: end it with an
+			// error event rather than a silent cut.
+			u.log.Warn("malformed provider stream", "deployment", u.deployment.ID, "err", err)
+			out = append(out, streamError("malformed response from the provider: "+err.Error())...)
+		}
+		return responseBody(nil, out)
+	}
+	out, err := u.response.Body(u.status, b.GetBody())
+	if err != nil {
+		u.log.Warn("malformed provider response", "deployment", u.deployment.ID, "err", err)
+		return replyError(apiError{Status: 502, Type: "bad_gateway",
+			Message: "malformed response from the provider of deployment " + u.deployment.ID + ": " + err.Error()})
+	}
+	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-length", strconv.Itoa(len(out)))}}
+	return responseBody(m, out)
 }
 
 func (u *upstream) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.ProcessingResponse {

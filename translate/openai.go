@@ -52,6 +52,9 @@ func (openAI) RequestBody(d *config.Deployment, _ Endpoint, body []byte) ([]byte
 	return jsonscan.Set(body, fields, "model", model), nil
 }
 
+// Response is nil: OpenAI-compatible responses pass through untouched.
+func (openAI) Response(*config.Deployment, Endpoint) ResponseTranslator { return nil }
+
 func joinQuery(a, b string) string {
 	switch {
 	case a == "":

@@ -47,6 +47,27 @@ type Translator interface {
 	// RequestBody returns the body to send to d, or nil when the client's
 	// body can be sent unchanged.
 	RequestBody(d *config.Deployment, ep Endpoint, body []byte) ([]byte, error)
+	// Response returns a translator for this attempt's response, or nil when
+	// the provider already answers in OpenAI's format. A nil answer costs
+	// nothing: Envoy then never sends the response to llmvoy.
+	Response(d *config.Deployment, ep Endpoint) ResponseTranslator
+}
+
+// ResponseTranslator turns one provider response (one attempt) into OpenAI's
+// format. It is used by one goroutine, in order: Headers, then either Body
+// once or Chunk until end.
+type ResponseTranslator interface {
+	// Headers sees the provider's status and content type. It reports
+	// whether the body is a stream (translated chunk by chunk with Chunk)
+	// or whole (translated with Body), and the headers to set on the
+	// client's response (its content type at least).
+	Headers(status int, contentType string) (stream bool, set []Header)
+	// Body translates a whole response body, success or error.
+	Body(status int, body []byte) ([]byte, error)
+	// Chunk translates the next piece of a stream as it arrived from the
+	// provider. A piece may end mid-event: the translator keeps the rest
+	// for the next call. end marks the last piece.
+	Chunk(data []byte, end bool) ([]byte, error)
 }
 
 // ErrUnsupported is returned for a provider API llmvoy cannot speak yet.

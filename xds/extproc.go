@@ -53,6 +53,9 @@ func upstreamExtProc(o Options) *extprocv3.ExternalProcessor {
 			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
 		},
 		RequestAttributes: []string{AttrUpstreamHostMetadata},
+		// Providers with their own wire format ask, per attempt, for the
+		// response phases they need to translate (mode_override).
+		AllowModeOverride: true,
 		// :authority must follow the deployment's api_base.
 		MutationRules: &mutationv3.HeaderMutationRules{AllowAllRouting: wrapperspb.Bool(true)},
 		StatPrefix:    "upstream",
