@@ -165,6 +165,16 @@ func (s *Server) record(r *http.Request, body []byte, now time.Time) {
 	s.mu.Unlock()
 }
 
+// providerRoute serves one provider's own wire format (Anthropic's
+// /v1/messages, ...). Each provider file adds its routes in init, so a new
+// provider touches one file here.
+type providerRoute struct {
+	match func(method, path string) bool
+	serve func(s *Server, w http.ResponseWriter, r *http.Request, body []byte, opts *Options)
+}
+
+var providerRoutes []providerRoute
+
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	opts := s.opts.Load()
 	w.Header()["X-Mock-Name"] = []string{opts.Name}
@@ -193,6 +203,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the client went away mid-body: nobody to answer
 	}
 
+	for _, route := range providerRoutes {
+		if route.match(r.Method, path) {
+			route.serve(s, w, r, body, opts)
+			return
+		}
+	}
 	switch {
 	case path == "/v1/chat/completions" && r.Method == http.MethodPost:
 		s.chatCompletions(w, r, body, opts)

@@ -15,6 +15,8 @@ type openAI struct{}
 
 var _ Translator = openAI{}
 
+func init() { register(config.APIOpenAI, openAI{}) }
+
 func (openAI) RequestHead(d *config.Deployment, ep Endpoint, rawQuery string) (RequestHead, error) {
 	h := RequestHead{
 		// EscapedPath: a :path must stay percent-encoded.

@@ -77,11 +77,22 @@ var ErrUnsupported = errors.New("provider not supported yet")
 // gets a 400 with the wrapped message.
 var ErrBadRequest = errors.New("bad request")
 
+// translators maps a wire API (config.API*) to its translator. Each
+// provider file registers its own in init, so adding a provider touches one
+// file here.
+var translators = map[string]Translator{}
+
+func register(api string, t Translator) {
+	if _, dup := translators[api]; dup {
+		panic("translate: two translators for API " + api)
+	}
+	translators[api] = t
+}
+
 // For returns the translator for a deployment's API.
 func For(d *config.Deployment) (Translator, error) {
-	switch d.API {
-	case config.APIOpenAI:
-		return openAI{}, nil
+	if t, ok := translators[d.API]; ok && d.API != "" {
+		return t, nil
 	}
 	return nil, fmt.Errorf("provider %q: %w", d.Provider, ErrUnsupported)
 }
