@@ -27,7 +27,7 @@ type upstream struct {
 	translator translate.Translator
 	endpoint   translate.Endpoint
 	// response translates the provider's answer; nil when it is already
-	// OpenAI's (then Envoy sends llmvoy no response phase at all).
+	// OpenAI's.
 	response translate.ResponseTranslator
 	status   int
 	stream   bool
@@ -79,7 +79,7 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 		u.log.Debug("upstream attempt", "deployment", id, "path", head.Path)
 	}
 	resp := continueHeaders(m, false)
-	if u.response = tr.Response(d, ep); u.response != nil {
+	if tr.TranslatesResponses(d) {
 		// Ask for the response headers of this attempt only; the body mode
 		// is chosen once the headers say whether it is a stream.
 		resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_NONE)
@@ -102,7 +102,9 @@ func upstreamMode(respHeaders extprocfilterv3.ProcessingMode_HeaderSendMode, res
 
 func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
 	if u.response == nil {
-		return nil
+		// The translator asked for the phase but this request's answer
+		// needs no translation after all.
+		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
 	}
 	u.status, _ = strconv.Atoi(headerValue(h, ":status"))
 	stream, set := u.response.Headers(u.status, headerValue(h, "content-type"))
@@ -151,7 +153,8 @@ func (u *upstream) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 	if u.deployment == nil {
 		return replyError(apiError{Status: 500, Message: "llmvoy: request body before headers", Type: "internal_error"})
 	}
-	body, err := u.translator.RequestBody(u.deployment, u.endpoint, b.GetBody())
+	body, response, err := u.translator.RequestBody(u.deployment, u.endpoint, b.GetBody())
+	u.response = response
 	if err != nil {
 		if errors.Is(err, translate.ErrBadRequest) {
 			return replyError(apiError{Status: 400, Message: err.Error(), Type: "invalid_request_error"})

@@ -38,7 +38,7 @@ func FuzzOpenAIRequestBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, model string) {
 		d := &config.Deployment{ID: "dep", API: config.APIOpenAI, Provider: "openai", UpstreamModel: model, APIBase: base}
 		orig := bytes.Clone(body)
-		got, err := openAI{}.RequestBody(d, ChatCompletions, body)
+		got, _, err := openAI{}.RequestBody(d, ChatCompletions, body)
 		if !bytes.Equal(orig, body) {
 			t.Fatalf("the client's body was modified")
 		}

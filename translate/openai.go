@@ -34,7 +34,17 @@ func (openAI) RequestHead(d *config.Deployment, ep Endpoint, rawQuery string) (R
 	return h, nil
 }
 
-func (openAI) RequestBody(d *config.Deployment, _ Endpoint, body []byte) ([]byte, error) {
+func (openAI) RequestBody(d *config.Deployment, _ Endpoint, body []byte) ([]byte, ResponseTranslator, error) {
+	out, err := rewriteModel(d, body)
+	return out, nil, err
+}
+
+// TranslatesResponses is false: OpenAI-compatible responses pass through.
+func (openAI) TranslatesResponses(*config.Deployment) bool { return false }
+
+// rewriteModel sets the body's "model" to the deployment's upstream model;
+// nil means the body is already right.
+func rewriteModel(d *config.Deployment, body []byte) ([]byte, error) {
 	fields, err := jsonscan.Fields(body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
@@ -53,9 +63,6 @@ func (openAI) RequestBody(d *config.Deployment, _ Endpoint, body []byte) ([]byte
 	}
 	return jsonscan.Set(body, fields, "model", model), nil
 }
-
-// Response is nil: OpenAI-compatible responses pass through untouched.
-func (openAI) Response(*config.Deployment, Endpoint) ResponseTranslator { return nil }
 
 func joinQuery(a, b string) string {
 	switch {

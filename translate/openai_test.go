@@ -199,7 +199,7 @@ func TestOpenAIRequestBody(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := openAIDeployment(t, "http://h:1/v1", "", up)
-			got, err := openAI{}.RequestBody(d, ChatCompletions, []byte(tt.body))
+			got, _, err := openAI{}.RequestBody(d, ChatCompletions, []byte(tt.body))
 			require.NoError(t, err)
 			if tt.want == "" {
 				require.Nil(t, got)
@@ -216,7 +216,7 @@ func TestOpenAIRequestBody(t *testing.T) {
 func TestOpenAIRequestBodyDuplicateAlreadyRight(t *testing.T) {
 	d := openAIDeployment(t, "http://h:1/v1", "", "gpt-4o")
 	body := []byte(`{"model":"gpt-4.5-preview","messages":[],"model":"gpt-4o"}`)
-	got, err := openAI{}.RequestBody(d, ChatCompletions, body)
+	got, _, err := openAI{}.RequestBody(d, ChatCompletions, body)
 	require.NoError(t, err)
 	require.Equal(t, `{"messages":[],"model":"gpt-4o"}`, string(got))
 }
@@ -232,12 +232,12 @@ func TestOpenAIRequestBodyQuotesModel(t *testing.T) {
 	} {
 		t.Run(model, func(t *testing.T) {
 			d := openAIDeployment(t, "http://h:1/v1", "", model)
-			got, err := openAI{}.RequestBody(d, ChatCompletions, []byte(`{"model":"x","n":1}`))
+			got, _, err := openAI{}.RequestBody(d, ChatCompletions, []byte(`{"model":"x","n":1}`))
 			require.NoError(t, err)
 			require.True(t, json.Valid(got), "body %s", got)
 			require.Equal(t, model, topLevelModel(t, got))
 			// Unchanged once right.
-			again, err := openAI{}.RequestBody(d, ChatCompletions, got)
+			again, _, err := openAI{}.RequestBody(d, ChatCompletions, got)
 			require.NoError(t, err)
 			require.Nil(t, again, "second pass rewrote %s", got)
 		})
@@ -255,7 +255,7 @@ func TestOpenAIRequestBodyLargeImage(t *testing.T) {
 	want := []byte(strings.Replace(prefix, `"model":"gpt-4o"`, `"model":"gpt-4o-2024-08-06"`, 1) + image + suffix)
 
 	d := openAIDeployment(t, "http://h:1/v1", "", "gpt-4o-2024-08-06")
-	got, err := openAI{}.RequestBody(d, ChatCompletions, body)
+	got, _, err := openAI{}.RequestBody(d, ChatCompletions, body)
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(want, got), "bodies differ (len %d, want %d)", len(got), len(want))
 	require.Greater(t, len(got), 4<<20)
@@ -285,7 +285,7 @@ func TestOpenAIRequestBodyRejectsInvalidJSON(t *testing.T) {
 			name = name[:40]
 		}
 		t.Run(name, func(t *testing.T) {
-			got, err := openAI{}.RequestBody(d, ChatCompletions, []byte(body))
+			got, _, err := openAI{}.RequestBody(d, ChatCompletions, []byte(body))
 			require.Error(t, err)
 			require.ErrorIs(t, err, ErrBadRequest)
 			require.Nil(t, got)

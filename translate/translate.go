@@ -44,13 +44,15 @@ type Translator interface {
 	// RequestHead computes path, authority and credentials for deployment d.
 	// rawQuery is the client's query string (without '?').
 	RequestHead(d *config.Deployment, ep Endpoint, rawQuery string) (RequestHead, error)
-	// RequestBody returns the body to send to d, or nil when the client's
-	// body can be sent unchanged.
-	RequestBody(d *config.Deployment, ep Endpoint, body []byte) ([]byte, error)
-	// Response returns a translator for this attempt's response, or nil when
-	// the provider already answers in OpenAI's format. A nil answer costs
-	// nothing: Envoy then never sends the response to llmvoy.
-	Response(d *config.Deployment, ep Endpoint) ResponseTranslator
+	// RequestBody returns the body to send to d (nil: the client's body
+	// unchanged) and, when d's answer needs translating, a translator for
+	// this attempt's response; it sees the whole request (stream,
+	// stream_options, tools), so the response translator can too.
+	RequestBody(d *config.Deployment, ep Endpoint, body []byte) (out []byte, resp ResponseTranslator, err error)
+	// TranslatesResponses reports whether RequestBody may return a response
+	// translator for d. Only then is Envoy asked for the response phases:
+	// OpenAI-compatible deployments pay no round trip for them.
+	TranslatesResponses(d *config.Deployment) bool
 }
 
 // ResponseTranslator turns one provider response (one attempt) into OpenAI's
