@@ -57,7 +57,7 @@ func parseGatewayFlags(args []string, stderr io.Writer) (gatewayFlags, error) {
 	fs.DurationVar(&f.reloadEvery, "reload-interval", time.Second, "how often the config file is checked for changes (0 = never)")
 	fs.DurationVar(&f.resolveEvery, "resolve-interval", 30*time.Second, "how often api_base host names are resolved again")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 15*time.Second, "on shutdown, how long in-flight requests may take to finish")
-	fs.BoolVar(&f.noEnvoy, "no-envoy", false, "serve xDS and ext_proc only; Envoy is started by the platform with `llmvoy bootstrap`")
+	fs.BoolVar(&f.noEnvoy, "no-envoy", false, "serve xDS and ext_proc only; the platform starts Envoy with the bootstrap llmvoy bootstrap prints")
 	fs.StringVar(&f.xdsAddr, "xds-address", "", "xDS (ADS) gRPC address, HOST:PORT or unix:///path (default 127.0.0.1:18000 with --no-envoy, else a free loopback port)")
 	fs.StringVar(&f.extprocAddr, "extproc-address", "", "ext_proc gRPC address, HOST:PORT or unix:///path (default 127.0.0.1:18001 with --no-envoy, else a free loopback port)")
 	if err := fs.Parse(args); err != nil {
@@ -95,9 +95,11 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	bin, err := envoy.Find()
-	if err != nil {
-		return err
+	var bin string
+	if !f.noEnvoy {
+		if bin, err = envoy.Find(); err != nil {
+			return err
+		}
 	}
 	caFile := f.caFile
 	if caFile == "" {
@@ -154,6 +156,10 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "llmvoy control plane: xDS on %s, ext_proc on %s\n", grpcAddress(xdsLn), grpcAddress(procLn))
 		go pub.follow(ctx, f.configPath, f.reloadEvery, f.resolveEvery, procSrv)
 		<-ctx.Done()
+		// Envoys may still be draining requests through ext_proc: let
+		// their streams finish, up to the drain timeout.
+		log.Info("shutting down: waiting for in-flight ext_proc streams", "timeout", f.drainTimeout)
+		gracefulStop(procGRPC, f.drainTimeout)
 		log.Info("stopped")
 		return nil
 	}
@@ -349,6 +355,17 @@ func fileDigest(path string) [sha256.Size]byte {
 		return [sha256.Size]byte{}
 	}
 	return sha256.Sum256(b)
+}
+
+// gracefulStop stops g once its streams end, or at the timeout.
+func gracefulStop(g *grpc.Server, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() { g.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		g.Stop()
+	}
 }
 
 // listenGRPC listens on HOST:PORT or unix:///path. A stale socket file

@@ -1,0 +1,239 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+	"sigs.k8s.io/yaml"
+
+	"github.com/llmvoy/llmvoy/xds"
+)
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// freePort is a loopback port nothing listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// configMapVolume lays a config out the way the kubelet projects a
+// ConfigMap: the file is a symlink through ..data to a timestamped directory,
+// and an update swaps ..data atomically.
+type configMapVolume struct {
+	dir     string
+	version int
+}
+
+func (v *configMapVolume) write(t *testing.T, key string, data []byte) {
+	t.Helper()
+	v.version++
+	ts := "..v" + strconv.Itoa(v.version)
+	require.NoError(t, os.Mkdir(filepath.Join(v.dir, ts), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(v.dir, ts, key), data, 0o644))
+	tmp := filepath.Join(v.dir, "..data_tmp")
+	require.NoError(t, os.Symlink(ts, tmp))
+	require.NoError(t, os.Rename(tmp, filepath.Join(v.dir, "..data")))
+	link := filepath.Join(v.dir, key)
+	if _, err := os.Lstat(link); os.IsNotExist(err) {
+		require.NoError(t, os.Symlink(filepath.Join("..data", key), link))
+	}
+}
+
+// bootstrapNode is the xDS node a bootstrap makes Envoy present.
+func bootstrapNode(t *testing.T, bootstrap string) *corev3.Node {
+	t.Helper()
+	js, err := yaml.YAMLToJSON([]byte(bootstrap))
+	require.NoError(t, err)
+	var doc struct {
+		Node json.RawMessage `json:"node"`
+	}
+	require.NoError(t, json.Unmarshal(js, &doc))
+	node := &corev3.Node{}
+	require.NoError(t, protojson.Unmarshal(doc.Node, node))
+	return node
+}
+
+// adsState is what an xDS client has been sent so far.
+type adsState struct {
+	listenerPort uint32   // the gateway listener's
+	clusters     []string // names, sorted
+}
+
+// TestControlPlaneWithoutEnvoy runs `llmvoy run --no-envoy` the way the
+// llmvoy image does: no Envoy binary anywhere (the image has none; Envoy is
+// its own container), the compose config in a kubelet-style ConfigMap
+// volume, the keys from the environment. It plays an Envoy started with
+// `llmvoy bootstrap`: over ADS it must get its gateway listener on the port
+// its bootstrap asks for, a cluster per model group, and a ConfigMap update
+// within seconds. On SIGTERM, as the kubelet and compose send it, it stops
+// promptly. Everything stays on loopback: the config's mock host becomes
+// 127.0.0.1 and nothing is sent upstream.
+func TestControlPlaneWithoutEnvoy(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(root, "examples/compose/config.yaml"))
+	require.NoError(t, err)
+	data = bytes.ReplaceAll(data, []byte("http://mock:"), []byte("http://127.0.0.1:"))
+	vol := &configMapVolume{dir: filepath.Join(dir, "config")}
+	require.NoError(t, os.Mkdir(vol.dir, 0o755))
+	vol.write(t, "config.yaml", data)
+
+	xdsAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	procAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cmd := exec.Command(llmvoyBin, "run", "--no-envoy", "--config", filepath.Join(vol.dir, "config.yaml"),
+		"--xds-address", xdsAddr, "--extproc-address", procAddr)
+	cmd.Dir = dir
+	// No ENVOY_BIN, no envoy on PATH, no .venv: like the distroless image.
+	cmd.Env = []string{"PATH=" + dir, "HOME=" + dir, "LLMVOY_MASTER_KEY=sk-test"}
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for _, addr := range []string{xdsAddr, procAddr} {
+		for {
+			conn, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				conn.Close()
+				break
+			}
+			select {
+			case err := <-exited:
+				stopped = true
+				t.Fatalf("llmvoy run --no-envoy exited (%v) instead of serving %s:\n%s", err, addr, logs.String())
+			case <-time.After(50 * time.Millisecond):
+			}
+			require.True(t, time.Now().Before(deadline), "nothing serves %s:\n%s", addr, logs.String())
+		}
+	}
+
+	// An Envoy whose bootstrap asks for another port than llmvoy's --port.
+	const envoyPort = 14000
+	node := bootstrapNode(t, bootstrapFor(t, "--xds", xdsAddr, "--extproc", procAddr,
+		"--port", strconv.Itoa(envoyPort), "--admin-port", strconv.Itoa(adminPort)))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := grpc.NewClient(xdsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	require.NoError(t, err)
+	for _, typ := range []string{resource.ClusterType, resource.ListenerType} {
+		require.NoError(t, stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: typ}))
+	}
+	var state adsState
+	// await reads responses, acknowledging each as Envoy does, until done
+	// holds for what was sent.
+	await := func(what string, done func(adsState) bool) {
+		t.Helper()
+		for !done(state) {
+			resp, err := stream.Recv()
+			require.NoError(t, err, "waiting for %s:\n%s", what, logs.String())
+			require.NoError(t, stream.Send(&discoveryv3.DiscoveryRequest{
+				TypeUrl: resp.GetTypeUrl(), VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce(),
+			}))
+			switch resp.GetTypeUrl() {
+			case resource.ClusterType:
+				state.clusters = nil
+				for _, r := range resp.GetResources() {
+					var c clusterv3.Cluster
+					require.NoError(t, r.UnmarshalTo(&c))
+					state.clusters = append(state.clusters, c.GetName())
+				}
+				slices.Sort(state.clusters)
+			case resource.ListenerType:
+				for _, r := range resp.GetResources() {
+					var l listenerv3.Listener
+					require.NoError(t, r.UnmarshalTo(&l))
+					if l.GetName() == xds.ListenerName {
+						state.listenerPort = l.GetAddress().GetSocketAddress().GetPortValue()
+					}
+				}
+			}
+		}
+	}
+	hasGroups := func(groups ...string) func(adsState) bool {
+		return func(s adsState) bool {
+			for _, g := range groups {
+				if !slices.Contains(s.clusters, xds.ClusterName(g)) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	await("the gateway listener", func(s adsState) bool { return s.listenerPort != 0 })
+	require.Equal(t, uint32(envoyPort), state.listenerPort, "the listener is on the port the bootstrap asks for")
+	await("the config's model groups", hasGroups("gpt-4o-mini", "text-embedding-3-small"))
+
+	// A ConfigMap update, as the kubelet writes it, reaches Envoy.
+	updated := bytes.Replace(data, []byte("\nrouter_settings:"), []byte(`  - model_name: added-by-update
+    litellm_params:
+      model: mock/added
+      api_base: http://127.0.0.1:4010/v1
+
+router_settings:`), 1)
+	require.NotEqual(t, data, updated)
+	changed := time.Now()
+	vol.write(t, "config.yaml", updated)
+	await("the updated config", hasGroups("added-by-update"))
+	require.Less(t, time.Since(changed), 5*time.Second, "llmvoy picks up a ConfigMap update within its reload interval")
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		stopped = true
+		require.NoError(t, err, "exit status after SIGTERM:\n%s", logs.String())
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5s after SIGTERM:\n%s", logs.String())
+	}
+	require.NotContains(t, logs.String(), "sk-test", "the master key stays out of the logs")
+}
