@@ -122,6 +122,7 @@ type liteLLMParams struct {
 	customLine     int
 	base, baseEnv  string
 	baseLine       int
+	baseUnset      bool // api_base names an environment variable that is not set
 	rpmSet, tpmSet bool
 }
 
@@ -144,6 +145,8 @@ func (p *parser) liteLLMParams(path string, params *value, d *Deployment) liteLL
 		case "api_base":
 			if s, name, ok := p.str(kpath, val); ok && s != "" {
 				lp.base, lp.baseEnv, lp.baseLine = s, name, val.line
+			} else if ok && name != "" {
+				lp.baseUnset = true // str warned
 			}
 		case "api_key":
 			if s, _, ok := p.str(kpath, val); ok {
@@ -234,6 +237,10 @@ func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 		// Reported by apiBase.
 	case supported && spec.DefaultAPIBase != "":
 		d.APIBase, _ = url.Parse(spec.DefaultAPIBase)
+	case supported && lp.baseUnset:
+		// Loads, as in LiteLLM (CI validates without secrets), but cannot
+		// be routed to until the variable is set.
+		d.API = ""
 	case supported:
 		p.errorf(lp.modelLine, joinPath(path, "api_base"), "missing; provider %q has no default api_base", provider)
 	}

@@ -53,6 +53,17 @@ var providers = map[string]ProviderSpec{
 	"fireworks_ai": {Name: "fireworks_ai", DefaultAPIBase: "https://api.fireworks.ai/inference/v1", API: APIOpenAI},
 	"perplexity":   {Name: "perplexity", DefaultAPIBase: "https://api.perplexity.ai", API: APIOpenAI},
 	"moonshot":     {Name: "moonshot", DefaultAPIBase: "https://api.moonshot.ai/v1", API: APIOpenAI},
+	// LiteLLM's AnthropicModelInfo.get_api_base; the translator appends
+	// /v1/messages, as LiteLLM does.
+	"anthropic": {Name: "anthropic", DefaultAPIBase: "https://api.anthropic.com", API: APIAnthropic},
+	// Google AI Studio. LiteLLM's get_complete_url appends
+	// /v1beta/models/{model}:{endpoint} to this base.
+	"gemini": {Name: "gemini", DefaultAPIBase: "https://generativelanguage.googleapis.com", API: APIGemini},
+	// Azure has no default base: each resource has its own host (LiteLLM
+	// falls back to AZURE_API_BASE / AZURE_AI_API_BASE; llmvoy reads only
+	// the file, as for every provider).
+	"azure":    {Name: "azure", API: APIAzure},
+	"azure_ai": {Name: "azure_ai", API: APIAzureAI},
 }
 
 // normalizeAPIBase returns the base llmvoy sends to for a user's api_base.

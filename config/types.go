@@ -40,6 +40,21 @@ const (
 	// APIOpenAI is OpenAI's REST API (and every OpenAI-compatible server):
 	// POST {api_base}/chat/completions with "Authorization: Bearer KEY".
 	APIOpenAI = "openai"
+	// APIAnthropic is Anthropic's Messages API: POST {api_base}/v1/messages
+	// with "x-api-key: KEY" and "anthropic-version".
+	APIAnthropic = "anthropic"
+	// APIGemini is Google's Gemini API (AI Studio): POST {api_base}/v1beta/
+	// models/{model}:generateContent (or :streamGenerateContent?alt=sse)
+	// with "x-goog-api-key: KEY".
+	APIGemini = "gemini"
+	// APIAzure is Azure OpenAI: POST {api_base}/openai/deployments/{model}/
+	// chat/completions?api-version=V with "api-key: KEY", or the v1 API
+	// (api_version v1, latest, preview) under {api_base}/openai/v1.
+	APIAzure = "azure"
+	// APIAzureAI is Azure AI Foundry and serverless endpoints: OpenAI's
+	// format, with "api-key" on *.services.ai.azure.com and
+	// *.openai.azure.com hosts and "Authorization: Bearer" elsewhere.
+	APIAzureAI = "azure_ai"
 )
 
 // Deployment is one entry of model_list: a model served by one provider

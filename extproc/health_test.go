@@ -50,12 +50,12 @@ model_list:
     model_info: {id: dep-down}
   - model_name: claude
     litellm_params:
-      model: anthropic/claude-3-5-sonnet
+      model: bedrock/anthropic.claude-3-5-sonnet
       api_base: `+healthy.URL+`
-    model_info: {id: dep-anthropic}
+    model_info: {id: dep-bedrock}
   - model_name: claude
     litellm_params:
-      model: anthropic/claude-3-haiku
+      model: bedrock/anthropic.claude-3-haiku
     model_info: {id: dep-no-base}
   - model_name: private
     litellm_params:
@@ -106,13 +106,13 @@ general_settings:
 	require.Equal(t, 2, report.HealthyCount)
 	require.Equal(t, 3, report.UnhealthyCount)
 	require.Len(t, report.Unhealthy, 3)
-	down, anthropic, noBase := report.Unhealthy[0], report.Unhealthy[1], report.Unhealthy[2]
+	down, bedrock, noBase := report.Unhealthy[0], report.Unhealthy[1], report.Unhealthy[2]
 	assert.Equal(t, "dep-down", down.ModelID)
 	assert.Contains(t, down.Error, "503")
-	assert.Equal(t, "dep-anthropic", anthropic.ModelID)
-	assert.Equal(t, "anthropic/claude-3-5-sonnet", anthropic.Model)
-	assert.Contains(t, anthropic.Error, "not supported")
-	// No api_base at all (Anthropic has no default in llmvoy yet).
-	assert.Equal(t, endpoint{Model: "anthropic/claude-3-haiku", ModelName: "claude", ModelID: "dep-no-base", Error: noBase.Error}, noBase)
+	assert.Equal(t, "dep-bedrock", bedrock.ModelID)
+	assert.Equal(t, "bedrock/anthropic.claude-3-5-sonnet", bedrock.Model)
+	assert.Contains(t, bedrock.Error, "not supported")
+	// No api_base at all (Bedrock has no default in llmvoy yet).
+	assert.Equal(t, endpoint{Model: "bedrock/anthropic.claude-3-haiku", ModelName: "claude", ModelID: "dep-no-base", Error: noBase.Error}, noBase)
 	assert.Contains(t, noBase.Error, "not supported")
 }

@@ -50,7 +50,11 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	if err != nil {
 		return replyError(apiError{Status: 501, Message: "deployment " + id + ": " + err.Error(), Type: "not_implemented"})
 	}
-	path, query, _ := strings.Cut(headerValue(h, ":path"), "?")
+	clientPath := headerValue(h, translate.ClientPathHeader)
+	if clientPath == "" {
+		clientPath = headerValue(h, ":path")
+	}
+	path, query, _ := strings.Cut(clientPath, "?")
 	ep, ok := modelEndpoint(path)
 	if !ok {
 		return replyError(apiError{Status: 404, Message: "unknown path " + path, Type: "invalid_request_error", Code: "not_found"})
@@ -64,6 +68,7 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{
 		setHeader(":path", head.Path),
 		setHeader(":authority", head.Authority),
+		setHeader(translate.ClientPathHeader, clientPath),
 	}}
 	for _, hd := range head.Set {
 		m.SetHeaders = append(m.SetHeaders, setHeader(hd.Key, hd.Value))
@@ -146,6 +151,9 @@ func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 			Message: "malformed response from the provider of deployment " + u.deployment.ID + ": " + err.Error()})
 	}
 	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-length", strconv.Itoa(len(out)))}}
+	if so, ok := u.response.(translate.StatusOverrider); ok && so.BodyStatus() != 0 {
+		m.SetHeaders = append(m.SetHeaders, setHeader(":status", strconv.Itoa(so.BodyStatus())))
+	}
 	return responseBody(m, out)
 }
 
@@ -154,17 +162,25 @@ func (u *upstream) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 		return replyError(apiError{Status: 500, Message: "llmvoy: request body before headers", Type: "internal_error"})
 	}
 	body, response, err := u.translator.RequestBody(u.deployment, u.endpoint, b.GetBody())
-	u.response = response
 	if err != nil {
 		if errors.Is(err, translate.ErrBadRequest) {
 			return replyError(apiError{Status: 400, Message: err.Error(), Type: "invalid_request_error"})
 		}
 		return replyError(apiError{Status: 500, Message: "deployment " + u.deployment.ID + ": " + err.Error(), Type: "internal_error"})
 	}
-	if body == nil {
-		return continueBody(nil, nil, false)
+	u.response = response
+	// Headers are still held in this phase, so they can change with the body.
+	m := &extprocv3.HeaderMutation{}
+	if p, ok := response.(translate.PathOverrider); ok && p.UpstreamPath() != "" {
+		m.SetHeaders = append(m.SetHeaders, setHeader(":path", p.UpstreamPath()))
 	}
-	// Envoy refuses a mutated body whose length disagrees with content-length.
-	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-length", strconv.Itoa(len(body)))}}
+	if body != nil {
+		// Envoy refuses a mutated body whose length disagrees with
+		// content-length.
+		m.SetHeaders = append(m.SetHeaders, setHeader("content-length", strconv.Itoa(len(body))))
+	}
+	if len(m.SetHeaders) == 0 {
+		m = nil
+	}
 	return continueBody(m, body, false)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/llmvoy/llmvoy/translate"
 	"github.com/llmvoy/llmvoy/xds"
 )
 
@@ -40,7 +41,7 @@ model_list:
       id: dep-v
   - model_name: claude
     litellm_params:
-      model: anthropic/claude-3-5-sonnet
+      model: bedrock/anthropic.claude-3-5-sonnet
     model_info:
       id: dep-c
 general_settings:
@@ -90,8 +91,8 @@ func TestUpstreamRewritesHeaders(t *testing.T) {
 			assert.Nil(t, common.GetBodyMutation())
 
 			m := flattenMutation(t, common.GetHeaderMutation())
-			want := map[string]string{":path": tt.wantPath, ":authority": tt.authority}
-			wantRemoved := []string{"api-key", "x-api-key"}
+			want := map[string]string{":path": tt.wantPath, ":authority": tt.authority, translate.ClientPathHeader: tt.path}
+			wantRemoved := []string{"api-key", "x-api-key", "x-goog-api-key"}
 			if tt.wantAuth != "" {
 				want["authorization"] = tt.wantAuth
 			} else {

@@ -299,7 +299,7 @@ func TestFor(t *testing.T) {
 	assert.Equal(t, openAI{}, tr)
 
 	for _, d := range []*config.Deployment{
-		{Provider: "anthropic", API: ""},
+		{Provider: "cohere", API: ""},
 		{Provider: "bedrock", API: ""},
 		{Provider: "future", API: "some-api-not-known-here"},
 	} {
@@ -319,7 +319,7 @@ func TestForUnsupportedProviderFromConfig(t *testing.T) {
 	cfg, _, err := config.Parse([]byte(`
 model_list:
   - model_name: claude
-    litellm_params: {model: anthropic/claude-3-5-sonnet}
+    litellm_params: {model: bedrock/anthropic.claude-3-5-sonnet}
     model_info: {id: dep-c}
 `), "test.yaml", nil)
 	require.NoError(t, err)

@@ -37,7 +37,25 @@ type RequestHead struct {
 // ClientCredentialHeaders are the headers a client may put its gateway key
 // in. The upstream request never carries them: the deployment's own
 // credentials replace them.
-var ClientCredentialHeaders = []string{"authorization", "api-key", "x-api-key"}
+var ClientCredentialHeaders = []string{"authorization", "api-key", "x-api-key", "x-goog-api-key"}
+
+// ClientPathHeader carries the client's original :path (query included) on
+// upstream requests. Envoy gives a retried attempt the headers as the
+// previous attempt's upstream processor left them, :path rewritten for the
+// previous deployment; this header is how the next attempt still knows
+// which endpoint the client called. Providers see it and ignore it.
+const ClientPathHeader = "x-llmvoy-client-path"
+
+// PathOverrider is implemented by a response translator whose request must
+// go to another path than RequestHead said, known only once the body is
+// read (Gemini: :generateContent for a client that does not stream).
+type PathOverrider interface{ UpstreamPath() string }
+
+// StatusOverrider is implemented by a response translator that learns from
+// the whole body that the status must change (Gemini answers a prompt its
+// safety filter blocked with 200; the client must get a 400). Zero keeps
+// the provider's status.
+type StatusOverrider interface{ BodyStatus() int }
 
 // Translator adapts requests for one provider API.
 type Translator interface {
@@ -62,7 +80,10 @@ type ResponseTranslator interface {
 	// Headers sees the provider's status and content type. It reports
 	// whether the body is a stream (translated chunk by chunk with Chunk)
 	// or whole (translated with Body), and the headers to set on the
-	// client's response (its content type at least).
+	// client's response (its content type at least). A ":status" header in
+	// set changes the status the client sees (e.g. Anthropic's 529
+	// overloaded → 500, as LiteLLM maps it); Envoy applies it before its
+	// retry policy looks at the status.
 	Headers(status int, contentType string) (stream bool, set []Header)
 	// Body translates a whole response body, success or error.
 	Body(status int, body []byte) ([]byte, error)
