@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // Azure OpenAI's routes. The deployment is in the path and the answers are
@@ -149,7 +151,7 @@ func (s *Server) azureFilteredCompletion(w http.ResponseWriter, r *http.Request,
 	const results = `"content_filter_results":{"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":true,"severity":"medium"}}`
 	id := s.newID("chatcmpl-", 29)
 	created := strconv.FormatInt(time.Now().Unix(), 10)
-	model := string(appendJSONString(nil, call.model))
+	model := string(jsonscan.AppendString(nil, call.model))
 	if call.stream {
 		h := w.Header()
 		h["Content-Type"] = []string{"text/event-stream; charset=utf-8"}
@@ -164,5 +166,5 @@ func (s *Server) azureFilteredCompletion(w http.ResponseWriter, r *http.Request,
 	usage := `{"prompt_tokens":` + strconv.Itoa(call.promptTokens) + `,"completion_tokens":0,"total_tokens":` + strconv.Itoa(call.promptTokens) + `}`
 	writeJSONBytes(w, http.StatusOK, []byte(`{"id":"`+id+`","object":"chat.completion","created":`+created+`,"model":`+model+
 		`,"choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":null},"logprobs":null,"finish_reason":"content_filter",`+results+`}],"usage":`+usage+
-		`,"system_fingerprint":`+string(appendJSONString(nil, "mock:"+opts.Name))+`}`))
+		`,"system_fingerprint":`+string(jsonscan.AppendString(nil, "mock:"+opts.Name))+`}`))
 }

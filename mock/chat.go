@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // Reply is the assistant text the mock named name answers to a conversation
@@ -313,13 +315,13 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call chatCal
 
 	st := sseWriter{w: w, rc: http.NewResponseController(w), call: &call}
 	st.prefix = append(st.prefix, `data: {"id":`...)
-	st.prefix = appendJSONString(st.prefix, s.newID("chatcmpl-", 29))
+	st.prefix = jsonscan.AppendString(st.prefix, s.newID("chatcmpl-", 29))
 	st.prefix = append(st.prefix, `,"object":"chat.completion.chunk","created":`...)
 	st.prefix = strconv.AppendInt(st.prefix, time.Now().Unix(), 10)
 	st.prefix = append(st.prefix, `,"model":`...)
-	st.prefix = appendJSONString(st.prefix, call.model)
+	st.prefix = jsonscan.AppendString(st.prefix, call.model)
 	st.prefix = append(st.prefix, `,"service_tier":"default","system_fingerprint":`...)
-	st.prefix = appendJSONString(st.prefix, "mock:"+opts.Name)
+	st.prefix = jsonscan.AppendString(st.prefix, "mock:"+opts.Name)
 	st.prefix = append(st.prefix, `,"choices":`...)
 
 	if !st.choice(`{"role":"assistant","content":"","refusal":null}`, "null") {
@@ -374,7 +376,7 @@ func (st *sseWriter) choice(delta, finish string) bool {
 // content writes a chunk with one choice whose delta carries text.
 func (st *sseWriter) content(text string) bool {
 	b := append(st.startChoice(), `{"content":`...)
-	st.buf = append(appendJSONString(b, text), '}')
+	st.buf = append(jsonscan.AppendString(b, text), '}')
 	return st.endChoice("null")
 }
 

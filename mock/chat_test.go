@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 type chatCompletionWire struct {
@@ -184,7 +186,7 @@ func TestSplitRunes(t *testing.T) {
 
 func TestAppendJSONString(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"uo\te`, "ctl\x00\x01\n\r\t", "<&>", "日本\u2028\u2029", "bad\xffutf8", "é"} {
-		got := appendJSONString(nil, s)
+		got := jsonscan.AppendString(nil, s)
 		var back string
 		require.NoError(t, json.Unmarshal(got, &back), "%q -> %s", s, got)
 		want, _ := json.Marshal(s) // encoding/json agrees up to HTML escaping
@@ -192,5 +194,5 @@ func TestAppendJSONString(t *testing.T) {
 		require.NoError(t, json.Unmarshal(want, &wantBack))
 		require.Equal(t, wantBack, back)
 	}
-	require.Equal(t, `"<&>"`, string(appendJSONString(nil, "<&>")))
+	require.Equal(t, `"<&>"`, string(jsonscan.AppendString(nil, "<&>")))
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // Google's Gemini API (AI Studio) routes, with Google's wire shapes:
@@ -116,7 +118,7 @@ func writeGeminiError(w http.ResponseWriter, code int, message string) {
 	}
 	b := append([]byte(`{"error":{"code":`), strconv.Itoa(code)...)
 	b = append(b, `,"message":`...)
-	b = appendJSONString(b, message)
+	b = jsonscan.AppendString(b, message)
 	b = append(b, `,"status":"`...)
 	b = append(b, spec.status...)
 	b = append(b, `"}}`...)

@@ -46,6 +46,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // RecordLimit is how many requests a Server remembers; older ones are dropped.
@@ -77,7 +79,7 @@ func (r Request) MarshalJSON() ([]byte, error) {
 	case len(r.Body) == 0:
 		p.Body = json.RawMessage("null")
 	case !json.Valid(r.Body):
-		p.Body = appendJSONString(nil, string(r.Body))
+		p.Body = jsonscan.AppendString(nil, string(r.Body))
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -162,6 +162,10 @@ func QuoteString(s string) []byte {
 	return appendQuoted(make([]byte, 0, quotedLen(s)), s)
 }
 
+// AppendString appends s to dst as a JSON string literal, escaped as
+// QuoteString does; for encoders that build a response in one buffer.
+func AppendString(dst []byte, s string) []byte { return appendQuoted(dst, s) }
+
 const hexDigits = "0123456789abcdef"
 
 // quotedLen returns len(appendQuoted(nil, s)).

@@ -163,27 +163,8 @@ func startGateway(t *testing.T, bin string, args ...string) {
 	cmd := exec.Command(bin, append([]string{"run"}, args...)...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("llmvoy output:\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "llmvoy is listening") {
-		if time.Now().After(deadline) || cmd.ProcessState != nil {
-			t.Fatalf("gateway did not start:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	stopOnCleanup(t, cmd, "llmvoy", &out)
+	waitFor(t, &out, "llmvoy is listening")
 }
 
 func chat(t *testing.T, port int, model string) (int, string) {
