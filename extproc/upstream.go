@@ -61,7 +61,7 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	}
 	head, err := tr.RequestHead(d, ep, query)
 	if err != nil {
-		return replyError(apiError{Status: 500, Message: "deployment " + id + ": " + err.Error(), Type: "internal_error"})
+		return replyError(translateError(id, err))
 	}
 	u.deployment, u.translator, u.endpoint = d, tr, ep
 
@@ -90,6 +90,20 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 		resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_NONE)
 	}
 	return resp
+}
+
+// translateError is what the client sees when a request cannot be
+// translated for a deployment. A bad request and a feature the provider
+// lacks (embeddings on Anthropic) are 400s: a 5xx would count toward the
+// deployment's cooldown, though nothing is wrong with it.
+func translateError(id string, err error) apiError {
+	switch {
+	case errors.Is(err, translate.ErrBadRequest):
+		return apiError{Status: 400, Message: err.Error(), Type: "invalid_request_error"}
+	case errors.Is(err, translate.ErrUnsupported):
+		return apiError{Status: 400, Message: "deployment " + id + ": " + err.Error(), Type: "invalid_request_error"}
+	}
+	return apiError{Status: 500, Message: "deployment " + id + ": " + err.Error(), Type: "internal_error"}
 }
 
 // upstreamMode is the upstream processor's processing mode with the given
@@ -163,10 +177,7 @@ func (u *upstream) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 	}
 	body, response, err := u.translator.RequestBody(u.deployment, u.endpoint, b.GetBody())
 	if err != nil {
-		if errors.Is(err, translate.ErrBadRequest) {
-			return replyError(apiError{Status: 400, Message: err.Error(), Type: "invalid_request_error"})
-		}
-		return replyError(apiError{Status: 500, Message: "deployment " + u.deployment.ID + ": " + err.Error(), Type: "internal_error"})
+		return replyError(translateError(u.deployment.ID, err))
 	}
 	u.response = response
 	// Headers are still held in this phase, so they can change with the body.
