@@ -8,7 +8,7 @@ ENVOY_VERSION := 1.40.0
 ENVOY_BIN ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin/envoy)
 export ENVOY_BIN
 
-.PHONY: build run test envoy pydeps vet unit e2e clean
+.PHONY: build run test bench envoy pydeps vet unit e2e clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/llmvoy ./cmd/llmvoy
@@ -46,6 +46,11 @@ e2e: build
 	$(VENV)/bin/python -m pytest -q tests/e2e
 
 test: envoy pydeps vet unit e2e
+
+# The benchmark harness: direct, plain Envoy and llmvoy (and LiteLLM when
+# installed) in one run; see docs/performance.md.
+bench: build envoy
+	$(GO) run ./bench
 
 
 clean:

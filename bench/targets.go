@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Target names, in the order they are measured and reported.
+const (
+	targetDirect  = "direct"
+	targetEnvoy   = "envoy"
+	targetLLMvoy  = "llmvoy"
+	targetLiteLLM = "litellm"
+)
+
+// The model group clients ask for and the model the deployments serve: they
+// differ, so the upstream processor really rewrites "model" in every body,
+// as it does for a LiteLLM config with aliases.
+const (
+	benchModel    = "gpt-4o-mini"
+	upstreamModel = "gpt-4o-mini-2024-07-18"
+	masterKey     = "sk-llmvoy-bench"
+)
+
+// target is one way to reach the mock: the client sends the same request to
+// baseURL + "/v1/chat/completions" whichever target it is.
+type target struct {
+	name    string
+	baseURL string
+	// watch are the processes whose CPU and memory a step reports.
+	watch []watched
+}
+
+// mockDeployment is a running `llmvoy mock`.
+type mockDeployment struct {
+	name string
+	port int
+	proc *proc
+}
+
+func (m mockDeployment) baseURL() string { return "http://127.0.0.1:" + strconv.Itoa(m.port) }
+
+func startMock(ctx context.Context, ps *procs, llmvoyBin, name string, latency time.Duration) (mockDeployment, error) {
+	port, err := freePort()
+	if err != nil {
+		return mockDeployment{}, err
+	}
+	p, err := ps.start(name, nil, llmvoyBin, "mock", "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--name", name, "--latency", latency.String())
+	if err != nil {
+		return mockDeployment{}, err
+	}
+	m := mockDeployment{name: name, port: port, proc: p}
+	return m, p.waitHTTP(ctx, m.baseURL()+"/health", 15*time.Second)
+}
+
+// gatewayConfig is the LiteLLM config.yaml that llmvoy and LiteLLM both
+// serve: one model group of two equally weighted deployments.
+func gatewayConfig(mocks []mockDeployment) []byte {
+	var b strings.Builder
+	b.WriteString("# Written by the llmvoy benchmark (bench/targets.go).\nmodel_list:\n")
+	for _, m := range mocks {
+		fmt.Fprintf(&b, `  - model_name: %s
+    litellm_params:
+      model: openai/%s
+      api_base: %s/v1
+      api_key: sk-%s
+    model_info:
+      id: %s
+`, benchModel, upstreamModel, m.baseURL(), m.name, m.name)
+	}
+	fmt.Fprintf(&b, `router_settings:
+  routing_strategy: simple-shuffle
+  num_retries: 2
+general_settings:
+  master_key: %s
+`, masterKey)
+	return []byte(b.String())
+}
+
+func startLLMvoy(ctx context.Context, ps *procs, bin, envoyBin, configPath string) (target, error) {
+	port, err := freePort()
+	if err != nil {
+		return target{}, err
+	}
+	p, err := ps.start("llmvoy", []string{"ENVOY_BIN=" + envoyBin}, bin, "run", "--config", configPath,
+		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log-level", "warn", "--drain-timeout", "2s")
+	if err != nil {
+		return target{}, err
+	}
+	t := target{name: targetLLMvoy, baseURL: "http://127.0.0.1:" + strconv.Itoa(port)}
+	if err := p.waitHTTP(ctx, t.baseURL+"/health/liveliness", 60*time.Second); err != nil {
+		return t, err
+	}
+	t.watch = []watched{{Name: "llmvoy", PID: p.pid()}}
+	for _, c := range children(p.pid()) {
+		if c.Comm == "envoy" {
+			t.watch = append(t.watch, watched{Name: "llmvoy's envoy", PID: c.PID})
+		}
+	}
+	if len(t.watch) != 2 {
+		return t, fmt.Errorf("llmvoy (pid %d) has no envoy child process", p.pid())
+	}
+	return t, nil
+}
+
+// plainBootstrap is a static Envoy config with no ext_proc: a listener and
+// one cluster to the mock. Its limits match what llmvoy gives its own Envoy
+// (buffer limits, timeouts), so the difference between the two is llmvoy's
+// filters, routing and the ext_proc round trips.
+var plainBootstrap = template.Must(template.New("plain").Parse(`# Plain Envoy for the llmvoy benchmark (bench/targets.go): the floor.
+admin:
+  address: {socket_address: {address: 127.0.0.1, port_value: {{.AdminPort}}}}
+static_resources:
+  listeners:
+  - name: plain
+    address: {socket_address: {address: 127.0.0.1, port_value: {{.Port}}}}
+    per_connection_buffer_limit_bytes: 33554432
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: plain
+          route_config:
+            name: plain
+            virtual_hosts:
+            - name: mock
+              domains: ["*"]
+              routes:
+              - match: {prefix: "/"}
+                route: {cluster: mock, timeout: 600s}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+              suppress_envoy_headers: true
+  clusters:
+  - name: mock
+    type: STATIC
+    connect_timeout: 5s
+    per_connection_buffer_limit_bytes: 33554432
+    load_assignment:
+      cluster_name: mock
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address: {socket_address: {address: 127.0.0.1, port_value: {{.MockPort}}}}
+overload_manager:
+  resource_monitors:
+  - name: envoy.resource_monitors.global_downstream_max_connections
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig
+      max_active_downstream_connections: 50000
+`))
+
+type plainOptions struct{ Port, AdminPort, MockPort int }
+
+func renderPlainBootstrap(o plainOptions) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := plainBootstrap.Execute(&buf, o); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func startPlainEnvoy(ctx context.Context, ps *procs, envoyBin, dir string, mock mockDeployment) (target, error) {
+	var o plainOptions
+	var err error
+	if o.Port, err = freePort(); err != nil {
+		return target{}, err
+	}
+	if o.AdminPort, err = freePort(); err != nil {
+		return target{}, err
+	}
+	o.MockPort = mock.port
+	cfg, err := renderPlainBootstrap(o)
+	if err != nil {
+		return target{}, err
+	}
+	path := filepath.Join(dir, "plain-envoy.yaml")
+	if err := os.WriteFile(path, cfg, 0o644); err != nil {
+		return target{}, err
+	}
+	// Same worker count as llmvoy's Envoy (one per CPU) and no hot restart,
+	// as llmvoy starts it.
+	p, err := ps.start("envoy", nil, envoyBin, "-c", path, "--log-level", "warn", "--disable-hot-restart")
+	if err != nil {
+		return target{}, err
+	}
+	t := target{name: targetEnvoy, baseURL: "http://127.0.0.1:" + strconv.Itoa(o.Port),
+		watch: []watched{{Name: "envoy", PID: p.pid()}}}
+	// /health is proxied to the mock: ready means listener, route and
+	// cluster all work.
+	return t, p.waitHTTP(ctx, t.baseURL+"/health", 30*time.Second)
+}
+
+// liteLLMCommand finds a LiteLLM proxy: flagValue when given ("off" skips),
+// else `litellm` on PATH, else .venv/bin/litellm, else a Python (.venv's or
+// python3 on PATH) that can import litellm's proxy. It returns nil and why
+// when there is none.
+func liteLLMCommand(flagValue, root string) (cmd []string, why string) {
+	switch flagValue {
+	case "off":
+		return nil, "disabled by --litellm=off"
+	case "":
+	default:
+		return strings.Fields(flagValue), ""
+	}
+	if p, err := exec.LookPath("litellm"); err == nil {
+		return []string{p}, ""
+	}
+	venv := filepath.Join(root, ".venv", "bin")
+	if p := filepath.Join(venv, "litellm"); isExecutable(p) {
+		return []string{p}, ""
+	}
+	pythons := []string{filepath.Join(venv, "python")}
+	if p, err := exec.LookPath("python3"); err == nil {
+		pythons = append(pythons, p)
+	}
+	for _, py := range pythons {
+		if !isExecutable(py) {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		err := exec.CommandContext(ctx, py, "-c", "import litellm.proxy.proxy_cli").Run()
+		cancel()
+		if err == nil {
+			return []string{py, "-m", "litellm.proxy.proxy_cli"}, ""
+		}
+	}
+	return nil, "not installed (no `litellm` on PATH or in .venv, and `python -c \"import litellm\"` fails)"
+}
+
+// liteLLMEnv keeps LiteLLM on loopback and quiet: the model cost map comes
+// from the package instead of GitHub, and nothing is exported.
+var liteLLMEnv = []string{
+	"LITELLM_LOCAL_MODEL_COST_MAP=True",
+	"LITELLM_LOG=ERROR",
+	"LITELLM_TELEMETRY=False",
+	"NO_PROXY=127.0.0.1,localhost",
+	"no_proxy=127.0.0.1,localhost",
+}
+
+func startLiteLLM(ctx context.Context, ps *procs, cmd []string, configPath string) (target, error) {
+	port, err := freePort()
+	if err != nil {
+		return target{}, err
+	}
+	args := slices.Concat(cmd[1:], []string{"--config", configPath, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--num_workers", "1"})
+	p, err := ps.start("litellm", liteLLMEnv, cmd[0], args...)
+	if err != nil {
+		return target{}, err
+	}
+	t := target{name: targetLiteLLM, baseURL: "http://127.0.0.1:" + strconv.Itoa(port),
+		watch: []watched{{Name: "litellm", PID: p.pid(), Descendants: true}}}
+	return t, p.waitHTTP(ctx, t.baseURL+"/health/liveliness", 180*time.Second)
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && fi.Mode().Perm()&0o111 != 0
+}
+
+// execOutput runs cmd with extra environment and returns its combined output.
+func execOutput(ctx context.Context, cmd []string, env []string) (string, error) {
+	c := exec.CommandContext(ctx, cmd[0], cmd[1:]...)
+	c.Env = append(os.Environ(), env...)
+	out, err := c.CombinedOutput()
+	return string(out), err
+}
