@@ -63,6 +63,7 @@ type parser struct {
 	lookupEnv func(string) (string, bool)
 	fileEnv   map[string]string // environment_variables, resolved
 	cfg       *Config
+	groupRefs []groupRef
 	errs      []*Error
 	warns     []Warning
 }
@@ -170,6 +171,7 @@ func (p *parser) config(root *value) {
 	fallback := p.liteLLMSettings(root.get("litellm_settings"))
 	p.cfg.Router = p.router(root.get("router_settings"), fallback)
 	p.cfg.Deployments = p.modelList(root)
+	p.checkGroupRefs(p.cfg.Groups())
 }
 
 // section returns the entries of a mapping section; null is an empty one.
@@ -255,10 +257,13 @@ func (p *parser) general(v *value) GeneralSettings {
 type routerFallback struct {
 	numRetries, allowedFails *int
 	timeout                  *time.Duration
+	// routing holds fallbacks and cooldown switches set here.
+	routing RouterSettings
+	set     map[string]bool
 }
 
 func (p *parser) liteLLMSettings(v *value) routerFallback {
-	var f routerFallback
+	f := routerFallback{set: make(map[string]bool)}
 	for _, kv := range p.section("litellm_settings", v) {
 		path := joinPath("litellm_settings", keyName(kv.key))
 		switch keyName(kv.key) {
@@ -270,6 +275,9 @@ func (p *parser) liteLLMSettings(v *value) routerFallback {
 			if d, ok := p.seconds(path, kv.val, false); ok {
 				f.timeout = &d
 			}
+		case "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks", "disable_cooldowns":
+			p.routingKey(&f.routing, keyName(kv.key), path, kv.val)
+			f.set[keyName(kv.key)] = true
 		default:
 			p.unsupported(kv.key, path)
 		}
@@ -288,6 +296,13 @@ func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
 		NumRetries:      defaultNumRetries,
 		AllowedFails:    defaultAllowedFails,
 		CooldownTime:    defaultCooldownTime,
+		MaxFallbacks:    defaultMaxFallbacks,
+		// litellm_settings values; router_settings ones override them.
+		Fallbacks:              fallback.routing.Fallbacks,
+		ContextWindowFallbacks: fallback.routing.ContextWindowFallbacks,
+		ContentPolicyFallbacks: fallback.routing.ContentPolicyFallbacks,
+		DefaultFallbacks:       fallback.routing.DefaultFallbacks,
+		DisableCooldowns:       fallback.routing.DisableCooldowns,
 	}
 	if fallback.numRetries != nil {
 		r.NumRetries = *fallback.numRetries
@@ -333,7 +348,9 @@ func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
 				r.CooldownTime = d
 			}
 		default:
-			p.unsupported(kv.key, path)
+			if !p.routingKey(&r, keyName(kv.key), path, kv.val) {
+				p.unsupported(kv.key, path)
+			}
 		}
 	}
 	return r

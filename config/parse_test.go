@@ -79,7 +79,7 @@ model_list:
 		want      RouterSettings
 	}{
 		{"LiteLLM defaults", "", RouterSettings{
-			RoutingStrategy: RoutingSimpleShuffle, NumRetries: 2, AllowedFails: 3, CooldownTime: 5 * time.Second,
+			RoutingStrategy: RoutingSimpleShuffle, NumRetries: 2, AllowedFails: 3, CooldownTime: 5 * time.Second, MaxFallbacks: 5,
 		}},
 		{"router_settings", `
 router_settings:
@@ -88,13 +88,13 @@ router_settings:
   timeout: 30
   allowed_fails: 0
   cooldown_time: 0.5
-`, RouterSettings{RoutingStrategy: RoutingLeastBusy, NumRetries: 0, Timeout: 30 * time.Second, AllowedFails: 0, CooldownTime: 500 * time.Millisecond}},
+`, RouterSettings{RoutingStrategy: RoutingLeastBusy, NumRetries: 0, Timeout: 30 * time.Second, AllowedFails: 0, CooldownTime: 500 * time.Millisecond, MaxFallbacks: 5}},
 		{"litellm_settings fill in for router_settings", `
 litellm_settings:
   num_retries: 3
   request_timeout: 10
   allowed_fails: 1
-`, RouterSettings{RoutingStrategy: RoutingSimpleShuffle, NumRetries: 3, Timeout: 10 * time.Second, AllowedFails: 1, CooldownTime: 5 * time.Second}},
+`, RouterSettings{RoutingStrategy: RoutingSimpleShuffle, NumRetries: 3, Timeout: 10 * time.Second, AllowedFails: 1, CooldownTime: 5 * time.Second, MaxFallbacks: 5}},
 		{"router_settings win over litellm_settings", `
 litellm_settings:
   num_retries: 3
@@ -102,12 +102,12 @@ litellm_settings:
 router_settings:
   num_retries: 1
   timeout: 20
-`, RouterSettings{RoutingStrategy: RoutingSimpleShuffle, NumRetries: 1, Timeout: 20 * time.Second, AllowedFails: 3, CooldownTime: 5 * time.Second}},
+`, RouterSettings{RoutingStrategy: RoutingSimpleShuffle, NumRetries: 1, Timeout: 20 * time.Second, AllowedFails: 3, CooldownTime: 5 * time.Second, MaxFallbacks: 5}},
 		{"null means unset", `
 router_settings:
   num_retries:
   routing_strategy:
-`, RouterSettings{RoutingStrategy: RoutingSimpleShuffle, NumRetries: 2, AllowedFails: 3, CooldownTime: 5 * time.Second}},
+`, RouterSettings{RoutingStrategy: RoutingSimpleShuffle, NumRetries: 2, AllowedFails: 3, CooldownTime: 5 * time.Second, MaxFallbacks: 5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, _ := mustParse(t, models+tc.src, nil)
@@ -140,7 +140,7 @@ func TestUnsupportedKeysWarn(t *testing.T) {
       temperature: 0.2
     tags: [a]
 router_settings:
-  fallbacks: [{"gpt-4o": ["gpt-4o-mini"]}]
+  retry_policy: {"RateLimitErrorRetries": 1}
 litellm_settings:
   callbacks: ["langfuse"]
 general_settings:
@@ -150,7 +150,7 @@ guardrails: []
 	require.Equal(t, []Warning{
 		{File: "config.yaml", Line: 5, Path: "model_list[0].litellm_params.temperature", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 6, Path: "model_list[0].tags", Msg: "not supported yet, ignored"},
-		{File: "config.yaml", Line: 8, Path: "router_settings.fallbacks", Msg: "not supported yet, ignored"},
+		{File: "config.yaml", Line: 8, Path: "router_settings.retry_policy", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 10, Path: "litellm_settings.callbacks", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 12, Path: "general_settings.database_url", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 13, Path: "guardrails", Msg: "not supported yet, ignored"},

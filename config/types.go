@@ -117,6 +117,24 @@ type RouterSettings struct {
 	// CooldownTime is router_settings.cooldown_time; default 5s (0 also means
 	// the default, as in LiteLLM).
 	CooldownTime time.Duration
+	// DisableCooldowns is disable_cooldowns: failing deployments keep
+	// getting traffic.
+	DisableCooldowns bool
+
+	// Fallbacks, ContextWindowFallbacks and ContentPolicyFallbacks map a
+	// model group ("*" for any) to the groups tried after it failed;
+	// DefaultFallbacks serves every group without generic fallbacks. Use
+	// FallbackChain to read them.
+	Fallbacks              map[string][]string
+	ContextWindowFallbacks map[string][]string
+	ContentPolicyFallbacks map[string][]string
+	DefaultFallbacks       []string
+	// MaxFallbacks bounds a chain; default 5.
+	MaxFallbacks int
+
+	// Aliases is model_group_alias: names clients may ask for instead of a
+	// model group.
+	Aliases map[string]Alias
 }
 
 // Routing strategies LiteLLM knows.

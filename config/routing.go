@@ -1,0 +1,255 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Fallback chains, aliases and cooldown switches. LiteLLM reads them from
+// router_settings, and fallbacks and disable_cooldowns also from
+// litellm_settings (module globals its Router falls back to).
+
+// Kinds of fallback chain. A chain is tried once a request has failed on
+// every retry in its group; which chain depends on the error.
+const (
+	// FallbackGeneric is `fallbacks` (then `default_fallbacks`): any error
+	// that is not the client's fault.
+	FallbackGeneric = "generic"
+	// FallbackContextWindow is `context_window_fallbacks`: the prompt does
+	// not fit the model's context window.
+	FallbackContextWindow = "context_window"
+	// FallbackContentPolicy is `content_policy_fallbacks`: the provider
+	// refused the content.
+	FallbackContentPolicy = "content_policy"
+)
+
+// defaultMaxFallbacks is LiteLLM's Router default for max_fallbacks.
+const defaultMaxFallbacks = 5
+
+// Alias is one model_group_alias entry: clients ask for the alias and are
+// served by Group. Hidden aliases are left out of /v1/models.
+type Alias struct {
+	Group  string
+	Hidden bool
+}
+
+// FallbackChain returns the groups to try, in order, after group failed with
+// an error of the given kind, at most MaxFallbacks of them. A group's own
+// entry wins over the "*" entry; generic errors fall back to
+// default_fallbacks last, as in LiteLLM.
+func (r *RouterSettings) FallbackChain(kind, group string) []string {
+	var chains map[string][]string
+	switch kind {
+	case FallbackGeneric:
+		chains = r.Fallbacks
+	case FallbackContextWindow:
+		chains = r.ContextWindowFallbacks
+	case FallbackContentPolicy:
+		chains = r.ContentPolicyFallbacks
+	}
+	chain, ok := chains[group]
+	if !ok {
+		chain = chains["*"]
+	}
+	if len(chain) == 0 && kind == FallbackGeneric {
+		chain = r.DefaultFallbacks
+	}
+	var out []string
+	for _, g := range chain {
+		if g != group && len(out) < r.MaxFallbacks {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// HasFallbacks reports whether any chain starts at group.
+func (r *RouterSettings) HasFallbacks(group string) bool {
+	for _, kind := range []string{FallbackGeneric, FallbackContextWindow, FallbackContentPolicy} {
+		if len(r.FallbackChain(kind, group)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// routingKey parses one of the keys above into r; false when key is not
+// one of them.
+func (p *parser) routingKey(r *RouterSettings, key string, path string, v *value) bool {
+	switch key {
+	case "fallbacks":
+		r.Fallbacks = p.fallbacks(path, v)
+	case "context_window_fallbacks":
+		r.ContextWindowFallbacks = p.fallbacks(path, v)
+	case "content_policy_fallbacks":
+		r.ContentPolicyFallbacks = p.fallbacks(path, v)
+	case "default_fallbacks":
+		r.DefaultFallbacks = p.groupList(path, v)
+	case "max_fallbacks":
+		if n := p.count(path, v); n != nil {
+			r.MaxFallbacks = *n
+		}
+	case "disable_cooldowns":
+		if b, ok := p.boolean(path, v); ok {
+			r.DisableCooldowns = b
+		}
+	case "model_group_alias":
+		r.Aliases = p.aliases(path, v)
+	default:
+		return false
+	}
+	return true
+}
+
+// fallbacks reads LiteLLM's list of one-key mappings,
+// [{"gpt-3.5-turbo": ["gpt-4o"]}, {"*": ["claude"]}], into group → chain.
+func (p *parser) fallbacks(path string, v *value) map[string][]string {
+	if v.isNull() {
+		return nil
+	}
+	if v.kind != kindList {
+		p.errorf(v.line, path, `want a list of mappings like [{"model-group": ["fallback-group"]}], got %s`, v.kind)
+		return nil
+	}
+	out := make(map[string][]string)
+	for i, item := range v.items {
+		ipath := indexPath(path, i)
+		if item.kind != kindDict {
+			p.errorf(item.line, ipath, `want a mapping like {"model-group": ["fallback-group"]}, got %s`, item.kind)
+			continue
+		}
+		for _, kv := range item.pairs {
+			group := keyName(kv.key)
+			if _, dup := out[group]; dup {
+				p.errorf(kv.key.line, joinPath(ipath, group), "fallbacks for %q are listed twice", group)
+				continue
+			}
+			p.refGroup(kv.key, joinPath(ipath, group), group)
+			out[group] = p.groupList(joinPath(ipath, group), kv.val)
+		}
+	}
+	return out
+}
+
+// groupList reads a list of model group names (a single name counts too).
+func (p *parser) groupList(path string, v *value) []string {
+	if v.isNull() {
+		return nil
+	}
+	if v.kind == kindStr {
+		p.refGroup(v, path, v.s)
+		return []string{v.s}
+	}
+	if v.kind != kindList {
+		p.errorf(v.line, path, "want a list of model group names, got %s", v.kind)
+		return nil
+	}
+	var out []string
+	for i, item := range v.items {
+		if item.kind != kindStr || item.s == "" {
+			p.errorf(item.line, indexPath(path, i), "want a model group name, got %s", describe(item, "", ""))
+			continue
+		}
+		p.refGroup(item, indexPath(path, i), item.s)
+		out = append(out, item.s)
+	}
+	return out
+}
+
+// aliases reads model_group_alias: {"alias": "group"} or
+// {"alias": {"model": "group", "hidden": true}}.
+func (p *parser) aliases(path string, v *value) map[string]Alias {
+	out := make(map[string]Alias)
+	for _, kv := range p.section(path, v) {
+		name := keyName(kv.key)
+		apath := joinPath(path, name)
+		switch val := kv.val; val.kind {
+		case kindStr:
+			p.refGroup(val, apath, val.s)
+			out[name] = Alias{Group: val.s}
+		case kindDict:
+			var a Alias
+			for _, f := range val.pairs {
+				fpath := joinPath(apath, keyName(f.key))
+				switch keyName(f.key) {
+				case "model":
+					a.Group, _, _ = p.str(fpath, f.val)
+				case "hidden":
+					a.Hidden, _ = p.boolean(fpath, f.val)
+				default:
+					p.unsupported(f.key, fpath)
+				}
+			}
+			if a.Group == "" {
+				p.errorf(val.line, apath, "want a model group in model")
+				continue
+			}
+			p.refGroup(val, apath, a.Group)
+			out[name] = a
+		default:
+			p.errorf(val.line, apath, `want a model group name or {"model": ..., "hidden": ...}, got %s`, val.kind)
+		}
+	}
+	return out
+}
+
+// boolean reads a YAML boolean (LiteLLM also takes "true"/"false" strings).
+func (p *parser) boolean(path string, v *value) (bool, bool) {
+	if v.isNull() {
+		return false, false
+	}
+	if v.kind == kindBool {
+		return v.b, true
+	}
+	if v.kind == kindStr {
+		switch strings.ToLower(v.s) {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	p.errorf(v.line, path, "want true or false, got %s", describe(v, "", ""))
+	return false, false
+}
+
+// groupRef is a model group named by a fallback or an alias, checked once
+// the model list is read.
+type groupRef struct {
+	line        int
+	path, group string
+}
+
+func (p *parser) refGroup(v *value, path, group string) {
+	p.groupRefs = append(p.groupRefs, groupRef{v.line, path, group})
+}
+
+// checkGroupRefs names every fallback or alias that points at no model
+// group: LiteLLM only finds out when a request needs it.
+func (p *parser) checkGroupRefs(groups []string) {
+	for _, ref := range p.groupRefs {
+		switch {
+		case ref.group == "*" || slices.Contains(groups, ref.group):
+		case p.cfg.Deployment(ref.group) != nil:
+			// LiteLLM lets a fallback name one deployment by its id.
+			p.warnf(ref.line, ref.path, "falling back to one deployment (id %q) is not supported yet; only model groups are, so it is skipped", ref.group)
+		default:
+			p.errorf(ref.line, ref.path, "unknown model group %q; model groups: %s", ref.group, strings.Join(groups, ", "))
+		}
+	}
+	r := &p.cfg.Router
+	for _, chains := range []map[string][]string{r.Fallbacks, r.ContextWindowFallbacks, r.ContentPolicyFallbacks} {
+		for from, chain := range chains {
+			chains[from] = slices.DeleteFunc(chain, func(g string) bool { return !slices.Contains(groups, g) })
+		}
+	}
+	r.DefaultFallbacks = slices.DeleteFunc(r.DefaultFallbacks, func(g string) bool { return !slices.Contains(groups, g) })
+	for name := range p.cfg.Router.Aliases {
+		if slices.Contains(groups, name) {
+			p.warnf(0, "router_settings.model_group_alias."+name, "%q is also a model group; requests for it go to the alias's group", name)
+		}
+	}
+}
+
+func indexPath(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }

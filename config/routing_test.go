@@ -1,0 +1,52 @@
+package config
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const routingModels = `
+model_list:
+  - {model_name: a, litellm_params: {model: openai/a}}
+  - {model_name: b, litellm_params: {model: openai/b}}
+  - {model_name: c, litellm_params: {model: openai/c}}
+  - {model_name: big, litellm_params: {model: openai/big}}
+`
+
+func TestFallbackChains(t *testing.T) {
+	cfg, warnings := mustParse(t, routingModels+`
+litellm_settings:
+  fallbacks: [{"a": ["c"]}]
+  disable_cooldowns: true
+router_settings:
+  fallbacks: [{"a": ["b", "c"]}, {"*": ["c"]}]
+  context_window_fallbacks: [{"a": ["big"]}]
+  default_fallbacks: ["big"]
+  max_fallbacks: 1
+  model_group_alias: {"gpt-4": "a", "secret": {"model": "b", "hidden": true}}
+`, nil)
+	require.Empty(t, warnings)
+	r := cfg.Router
+	require.True(t, r.DisableCooldowns, "litellm_settings value kept")
+	// router_settings wins over litellm_settings; max_fallbacks cuts the chain.
+	require.Equal(t, []string{"b"}, r.FallbackChain(FallbackGeneric, "a"))
+	require.Equal(t, []string{"c"}, r.FallbackChain(FallbackGeneric, "b"), `"*" applies to groups without their own entry`)
+	require.Empty(t, r.FallbackChain(FallbackGeneric, "c"), "a group never falls back to itself")
+	require.Equal(t, []string{"big"}, r.FallbackChain(FallbackContextWindow, "a"))
+	require.Empty(t, r.FallbackChain(FallbackContentPolicy, "a"))
+	require.True(t, r.HasFallbacks("a"))
+	require.False(t, r.HasFallbacks("c"))
+	require.Equal(t, map[string]Alias{"gpt-4": {Group: "a"}, "secret": {Group: "b", Hidden: true}}, r.Aliases)
+}
+
+func TestDefaultFallbacks(t *testing.T) {
+	cfg, _ := mustParse(t, routingModels+`
+router_settings:
+  default_fallbacks: ["big"]
+`, nil)
+	require.Equal(t, 5, cfg.Router.MaxFallbacks)
+	require.Equal(t, []string{"big"}, cfg.Router.FallbackChain(FallbackGeneric, "a"))
+	require.Empty(t, cfg.Router.FallbackChain(FallbackGeneric, "big"))
+	require.Empty(t, cfg.Router.FallbackChain(FallbackContextWindow, "a"), "default_fallbacks are for generic errors only")
+}
