@@ -33,6 +33,7 @@ import (
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/envoy"
 	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
 )
 
@@ -250,7 +251,7 @@ func compileConfig(t *testing.T, data []byte, path string, env map[string]string
 		return v, ok
 	})
 	require.NoError(t, err, "%s: llmvoy rejects this config", path)
-	res, err := xds.Translate(cfg, documentationAddrs(t, cfg), xds.Options{
+	res, err := xds.Translate(cfg, xds.State{Addrs: documentationAddrs(t, cfg)}, xds.Options{
 		ListenAddress:  "0.0.0.0",
 		ListenPort:     uint32(listenPort),
 		ExtProcCluster: envoy.ExtProcClusterName,
@@ -318,7 +319,7 @@ func gatewayStatus(t *testing.T, cfg *config.Config, path string) int {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	g := grpc.NewServer()
-	extproc.NewServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil))).Register(g)
+	extproc.NewServer(cfg, router.NewCooldowns(cfg.Router), slog.New(slog.NewTextHandler(io.Discard, nil))).Register(g)
 	go g.Serve(lis)
 	defer g.Stop()
 	conn, err := grpc.NewClient("passthrough:///gateway",

@@ -1,13 +1,18 @@
 package extproc
 
 import (
-	"log/slog"
+	"fmt"
+	"math"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
+	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
 	"github.com/llmvoy/llmvoy/translate"
 	"github.com/llmvoy/llmvoy/xds"
@@ -16,8 +21,14 @@ import (
 // gateway handles one client request: authentication, local endpoints, and
 // the choice of model group (the route) from the body's "model".
 type gateway struct {
-	state *state
-	log   *slog.Logger
+	state  *state
+	server *Server
+	// fallback is where this request is in its fallback chain when it is
+	// one of llmvoy's internal redirects.
+	fallback   fallback
+	isRedirect bool
+	// sentFallback: the request came with a fallback header, valid or not.
+	sentFallback bool
 }
 
 var _ processor = (*gateway)(nil)
@@ -34,7 +45,15 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 		return replyJSON(200, map[string]any{"status": "healthy", "db": "Not connected", "cache": nil, "llmvoy_version": Version})
 	}
 
-	if !g.state.authorized(presentedKey(h)) {
+	if v := headerValue(h, xds.FallbackHeader); v != "" {
+		g.sentFallback = true
+		g.fallback, g.isRedirect = parseFallback(v, g.server.fallbackToken)
+	}
+	// A fallback redirect was authenticated on its first pass; its
+	// credential headers now hold the failed deployment's key (upstream
+	// filters share the router's request headers), so the token vouches
+	// for it instead.
+	if !g.isRedirect && !g.state.authorized(presentedKey(h)) {
 		msg := "Authentication Error, Invalid proxy server token passed. Pass a valid master key in the Authorization header as 'Bearer <key>'."
 		if presentedKey(h) == "" {
 			msg = "Authentication Error, No api key passed in."
@@ -81,19 +100,68 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	if !ok {
 		return replyError(apiError{Status: 400, Message: "model must be a string", Type: "invalid_request_error", Param: "model"})
 	}
-	grp, ok := g.state.groups[model]
-	if !ok {
+	origin := g.state.resolve(model)
+	if _, ok := g.state.groups[origin]; !ok {
 		return replyError(g.state.unknownModel(model))
 	}
-	if grp.unservable != "" {
-		return replyError(apiError{Status: 501, Message: "model group " + model + " has no deployment llmvoy can serve: " + grp.unservable, Type: "not_implemented", Param: "model"})
+	fb := fallback{origin: origin}
+	if g.isRedirect && g.fallback.origin == origin {
+		fb = g.fallback
 	}
-	route := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(xds.RouteHeader, grp.cluster)}}
-	return continueBody(route, nil, true)
+	// Skip groups whose every deployment is cooling down, along the chain
+	// an error of the group would take, as LiteLLM does when it finds no
+	// deployment available.
+	r := &g.state.cfg.Router
+	cooling := g.server.cooldowns.Active()
+	var tried []string
+	for {
+		name := fb.group(r)
+		tried = append(tried, name)
+		grp, ok := g.state.groups[name]
+		if ok && grp.unservable == "" && g.state.available(name, cooling) {
+			break
+		}
+		next, more := fb.next(r, config.FallbackGeneric)
+		if !more {
+			if ok && grp.unservable != "" && fb.step == 0 {
+				return replyError(apiError{Status: 501, Message: "model group " + name + " has no deployment llmvoy can serve: " + grp.unservable, Type: "not_implemented", Param: "model"})
+			}
+			return g.noDeployments(model, tried, cooling)
+		}
+		fb = next
+	}
+	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(xds.RouteHeader, g.state.groups[fb.group(r)].cluster)}}
+	if r.HasFallbacks(origin) {
+		m.SetHeaders = append(m.SetHeaders, setHeader(xds.FallbackHeader, fb.encode(g.server.fallbackToken)))
+	} else if g.sentFallback {
+		// Never let a client's own header through.
+		m.RemoveHeaders = []string{xds.FallbackHeader}
+	}
+	return continueBody(m, nil, true)
+}
+
+// noDeployments is LiteLLM's answer when every deployment of a group (and of
+// its fallbacks) is cooling down: a 429 saying when to try again.
+func (g *gateway) noDeployments(model string, groups []string, cooling map[string]time.Time) *extprocv3.ProcessingResponse {
+	wait := g.state.cfg.Router.CooldownTime
+	var ids []string
+	for _, name := range groups {
+		for _, d := range g.state.cfg.Group(name) {
+			if until, ok := cooling[d.ID]; ok {
+				ids = append(ids, d.ID)
+				wait = min(wait, time.Until(until))
+			}
+		}
+	}
+	slices.Sort(ids)
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	e := apiError{Status: 429, Type: "rate_limit_error", Code: "429",
+		Message: fmt.Sprintf("No deployments available for selected model, Try again in %d seconds. Passed model=%s. cooldown_list=%v", secs, model, ids)}
+	return reply(e.Status, "application/json", e.body(), setHeader("retry-after", strconv.Itoa(secs)))
 }
 
 func (g *gateway) retrieveModel(id string) *extprocv3.ProcessingResponse {
-	if _, ok := g.state.groups[id]; !ok {
+	if _, ok := g.state.groups[g.state.resolve(id)]; !ok {
 		e := g.state.unknownModel(id)
 		e.Status = 404
 		return replyError(e)

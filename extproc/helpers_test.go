@@ -26,6 +26,7 @@ import (
 
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
 )
 
@@ -79,7 +80,7 @@ func startServer(t testing.TB, cfg *config.Config) *harness {
 	logs := &syncBuffer{}
 	// Debug level, so the debug-only log lines run too (and are checked for
 	// secrets).
-	srv := extproc.NewServer(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	srv := extproc.NewServer(cfg, router.NewCooldowns(cfg.Router), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ended := make(chan error, 16)
 	record := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		err := handler(srv, ss)

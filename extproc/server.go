@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
 )
 
@@ -40,15 +41,21 @@ type responseProcessor interface {
 // reload; each request keeps the config it started with.
 type Server struct {
 	extprocv3.UnimplementedExternalProcessorServer
-	state atomic.Pointer[state]
-	log   *slog.Logger
+	state     atomic.Pointer[state]
+	cooldowns *router.Cooldowns
+	// fallbackToken signs the fallback headers this process writes.
+	fallbackToken string
+	attempts      attempts
+	log           *slog.Logger
 }
 
 var _ extprocv3.ExternalProcessorServer = (*Server)(nil)
 
-// NewServer returns a Server serving cfg.
-func NewServer(cfg *config.Config, log *slog.Logger) *Server {
-	s := &Server{log: log}
+// NewServer returns a Server serving cfg. It reads which deployments are
+// cooling down from cooldowns, and records there the failures it turns into
+// fallbacks.
+func NewServer(cfg *config.Config, cooldowns *router.Cooldowns, log *slog.Logger) *Server {
+	s := &Server{log: log, cooldowns: cooldowns, fallbackToken: newFallbackToken()}
 	s.SetConfig(cfg)
 	return s
 }
@@ -111,9 +118,9 @@ func (s *Server) processorFor(stream extprocv3.ExternalProcessor_ProcessServer) 
 	st := s.state.Load()
 	switch kind := first(md.Get(xds.ProcessorHeader)); kind {
 	case xds.ProcessorGateway:
-		return &gateway{state: st, log: s.log}, nil
+		return &gateway{state: st, server: s}, nil
 	case xds.ProcessorUpstream:
-		return &upstream{state: st, log: s.log}, nil
+		return &upstream{state: st, server: s}, nil
 	default:
 		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("llmvoy: unknown processor %q", kind))
 	}

@@ -5,7 +5,10 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/translate"
@@ -25,12 +28,16 @@ type state struct {
 	groupNames []string
 	// modelsBody is the /v1/models answer.
 	modelsBody []byte
-	masterKey  [sha256.Size]byte
-	hasKey     bool
+	// hasFallbacks: some group has a fallback chain.
+	hasFallbacks bool
+	masterKey    [sha256.Size]byte
+	hasKey       bool
 }
 
 type group struct {
 	cluster string
+	// deployments are the ids of the group's servable deployments.
+	deployments []string
 	// unservable explains why no deployment of the group can be served
 	// (its providers are not supported yet); empty when servable.
 	unservable string
@@ -58,14 +65,23 @@ func newState(cfg, prev *config.Config) *state {
 				reasons = append(reasons, err.Error())
 			} else {
 				servable = true
+				g.deployments = append(g.deployments, d.ID)
 			}
 		}
 		if !servable {
 			g.unservable = strings.Join(reasons, "; ")
 		}
 		st.groups[name] = g
+		st.hasFallbacks = st.hasFallbacks || cfg.Router.HasFallbacks(name)
 		st.groupNames = append(st.groupNames, name)
 		models = append(models, model{ID: name, Object: "model", Created: liteLLMModelCreated, OwnedBy: "openai"})
+	}
+	// LiteLLM lists aliases beside the groups, except hidden ones.
+	aliases := slices.Sorted(maps.Keys(cfg.Router.Aliases))
+	for _, name := range aliases {
+		if _, isGroup := st.groups[name]; !isGroup && !cfg.Router.Aliases[name].Hidden {
+			models = append(models, model{ID: name, Object: "model", Created: liteLLMModelCreated, OwnedBy: "openai"})
+		}
 	}
 	st.modelsBody, _ = json.Marshal(struct {
 		Object string  `json:"object"`
@@ -75,6 +91,26 @@ func newState(cfg, prev *config.Config) *state {
 		st.masterKey, st.hasKey = sha256.Sum256([]byte(key)), true
 	}
 	return st
+}
+
+// resolve maps a requested model to its model group: an alias's group, else
+// the name itself.
+func (st *state) resolve(model string) string {
+	if a, ok := st.cfg.Router.Aliases[model]; ok {
+		return a.Group
+	}
+	return model
+}
+
+// available reports whether a group has a deployment that is not cooling
+// down.
+func (st *state) available(name string, cooling map[string]time.Time) bool {
+	for _, id := range st.groups[name].deployments {
+		if _, ok := cooling[id]; !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // deployment finds a deployment by id in this config or the previous one.

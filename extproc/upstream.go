@@ -13,15 +13,17 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/translate"
+	"github.com/llmvoy/llmvoy/xds"
 )
 
 // upstream adapts one attempt for the deployment Envoy picked: path,
 // authority, credentials and body. A retry on another deployment is a new
 // attempt with its own upstream processor.
 type upstream struct {
-	state *state
-	log   *slog.Logger
+	state  *state
+	server *Server
 
 	deployment *config.Deployment
 	translator translate.Translator
@@ -31,6 +33,18 @@ type upstream struct {
 	response translate.ResponseTranslator
 	status   int
 	stream   bool
+
+	// fallback is the attempt's place in its fallback chain; hasFallback
+	// when the group the client asked for has chains at all.
+	fallback    fallback
+	hasFallback bool
+	// lastAttempt is true when Envoy will not retry this attempt.
+	lastAttempt bool
+	clientPath  string
+	requestID   string
+	// classify asks the response body phase to look for a context-window or
+	// content-policy error, which have their own chains.
+	classify bool
 }
 
 var _ responseProcessor = (*upstream)(nil)
@@ -70,6 +84,23 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 		setHeader(":authority", head.Authority),
 		setHeader(translate.ClientPathHeader, clientPath),
 	}}
+	u.clientPath = clientPath
+	if fb := headerValue(h, xds.FallbackHeader); fb != "" {
+		// Only llmvoy reads it; the provider does not get it.
+		m.RemoveHeaders = append(m.RemoveHeaders, xds.FallbackHeader)
+		u.fallback, u.hasFallback = parseFallback(fb, u.server.fallbackToken)
+	}
+	if u.state.hasFallbacks {
+		// Envoy makes num_retries + 1 attempts at each step of the chain.
+		u.requestID = headerValue(h, "x-request-id")
+		n := 1
+		if u.hasFallback {
+			u.server.attempts.first(u.requestID, u.fallback)
+		} else {
+			u.fallback, n, u.hasFallback = u.server.attempts.retry(u.requestID)
+		}
+		u.lastAttempt = n > u.state.cfg.Router.NumRetries
+	}
 	for _, hd := range head.Set {
 		m.SetHeaders = append(m.SetHeaders, setHeader(hd.Key, hd.Value))
 	}
@@ -80,11 +111,11 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 			m.RemoveHeaders = append(m.RemoveHeaders, name)
 		}
 	}
-	if u.log.Enabled(context.Background(), slog.LevelDebug) {
-		u.log.Debug("upstream attempt", "deployment", id, "path", head.Path)
+	if u.server.log.Enabled(context.Background(), slog.LevelDebug) {
+		u.server.log.Debug("upstream attempt", "deployment", id, "path", head.Path)
 	}
 	resp := continueHeaders(m, false)
-	if tr.TranslatesResponses(d) {
+	if tr.TranslatesResponses(d) || u.hasFallback {
 		// Ask for the response headers of this attempt only; the body mode
 		// is chosen once the headers say whether it is a stream.
 		resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_NONE)
@@ -120,12 +151,35 @@ func upstreamMode(respHeaders extprocfilterv3.ProcessingMode_HeaderSendMode, res
 }
 
 func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
-	if u.response == nil {
-		// The translator asked for the phase but this request's answer
-		// needs no translation after all.
-		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
-	}
 	u.status, _ = strconv.Atoi(headerValue(h, ":status"))
+	if u.hasFallback && (u.status < 400 || u.lastAttempt) {
+		u.server.attempts.done(u.requestID)
+	}
+	if u.hasFallback && u.status >= 400 {
+		r := &u.state.cfg.Router
+		o := router.Outcome{Deployment: u.deployment.ID, Status: u.status, RetryAfter: router.ParseRetryAfter(headerValue(h, "retry-after"))}
+		if o.Failed() && u.lastAttempt {
+			if next, ok := u.fallback.next(r, config.FallbackGeneric); ok {
+				// Envoy's upstream log sees only the redirect: count the
+				// failure here.
+				u.server.cooldowns.Record(o)
+				return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{
+					Response: &extprocv3.CommonResponse{HeaderMutation: u.redirect(next)},
+				}}}
+			}
+		}
+		// A context-window or content-policy error is a 400; its body says
+		// which.
+		u.classify = !o.Failed() && (len(r.FallbackChain(config.FallbackContextWindow, u.fallback.origin)) > 0 ||
+			len(r.FallbackChain(config.FallbackContentPolicy, u.fallback.origin)) > 0 || u.fallback.step > 0)
+	}
+	if u.response == nil {
+		resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
+		if u.classify {
+			resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_BUFFERED)
+		}
+		return resp
+	}
 	stream, set := u.response.Headers(u.status, headerValue(h, "content-type"))
 	u.stream = stream
 	m := &extprocv3.HeaderMutation{RemoveHeaders: []string{"content-length"}}
@@ -146,23 +200,34 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 
 func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	if u.response == nil {
-		return nil
+		if !u.classify {
+			return nil
+		}
+		if m := u.classifiedRedirect(b.GetBody()); m != nil {
+			return responseBody(m, nil)
+		}
+		return responseBody(nil, b.GetBody())
 	}
 	if u.stream {
 		out, err := u.response.Chunk(b.GetBody(), b.GetEndOfStream())
 		if err != nil {
 			// The client already has the stream's headers: end it with an
 			// error event rather than a silent cut.
-			u.log.Warn("malformed provider stream", "deployment", u.deployment.ID, "err", err)
+			u.server.log.Warn("malformed provider stream", "deployment", u.deployment.ID, "err", err)
 			out = append(out, streamError("malformed response from the provider: "+err.Error())...)
 		}
 		return responseBody(nil, out)
 	}
 	out, err := u.response.Body(u.status, b.GetBody())
 	if err != nil {
-		u.log.Warn("malformed provider response", "deployment", u.deployment.ID, "err", err)
+		u.server.log.Warn("malformed provider response", "deployment", u.deployment.ID, "err", err)
 		return replyError(apiError{Status: 502, Type: "bad_gateway",
 			Message: "malformed response from the provider of deployment " + u.deployment.ID + ": " + err.Error()})
+	}
+	if u.classify {
+		if m := u.classifiedRedirect(out); m != nil {
+			return responseBody(m, nil)
+		}
 	}
 	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-length", strconv.Itoa(len(out)))}}
 	if so, ok := u.response.(translate.StatusOverrider); ok && so.BodyStatus() != 0 {
@@ -194,4 +259,41 @@ func (u *upstream) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 		m = nil
 	}
 	return continueBody(m, body, false)
+}
+
+// fallbackAuthority is the host of fallback redirects. Any host routes the
+// same way; this one says what the request is in Envoy's debug logs.
+const fallbackAuthority = "fallback.llmvoy.internal"
+
+// redirect turns the response into the internal redirect that sends the
+// request on to the next group of its chain.
+func (u *upstream) redirect(next fallback) *extprocv3.HeaderMutation {
+	u.server.log.Info("falling back", "from_deployment", u.deployment.ID, "status", u.status,
+		"model_group", u.fallback.origin, "chain", next.kind, "step", next.step)
+	return &extprocv3.HeaderMutation{
+		SetHeaders: []*corev3.HeaderValueOption{
+			setHeader(":status", strconv.Itoa(xds.FallbackStatus)),
+			setHeader("location", "http://"+fallbackAuthority+u.clientPath),
+			setHeader(xds.FallbackHeader, next.encode(u.server.fallbackToken)),
+		},
+		RemoveHeaders: []string{"content-length"},
+	}
+}
+
+// classifiedRedirect is the redirect for an OpenAI-shaped error body that
+// has a chain to go to, or nil.
+func (u *upstream) classifiedRedirect(body []byte) *extprocv3.HeaderMutation {
+	kind := translate.ErrorKind(body)
+	if kind == "" {
+		if u.fallback.step == 0 {
+			return nil
+		}
+		// Inside a chain any error moves on to the chain's next group.
+		kind = u.fallback.kind
+	}
+	next, ok := u.fallback.next(&u.state.cfg.Router, kind)
+	if !ok {
+		return nil
+	}
+	return u.redirect(next)
 }

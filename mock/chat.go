@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -273,6 +274,24 @@ func (s *Server) answerChat(w http.ResponseWriter, r *http.Request, call chatCal
 			writeError(w, newInjectedError(a.failStatus, call.model, a.retryAfter))
 		}
 		return
+	}
+	limit := opts.ContextWindow
+	if v, ok := header(r.Header, hdrContextWindow); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, invalidRequest("Invalid x-mock-context-window header: expected a positive number of tokens.", "", ""))
+			return
+		}
+		limit = n
+	}
+	if limit > 0 {
+		// OpenAI's answer to a prompt past the model's context window.
+		if call.promptTokens > limit {
+			if wait(r, a.latency) {
+				writeError(w, invalidRequest(fmt.Sprintf("This model's maximum context length is %d tokens. However, your messages resulted in %d tokens. Please reduce the length of the messages.", limit, call.promptTokens), "messages", "context_length_exceeded"))
+			}
+			return
+		}
 	}
 	content := Reply(opts.Name, call.lastUser)
 	if call.stream {

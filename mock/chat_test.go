@@ -196,3 +196,17 @@ func TestAppendJSONString(t *testing.T) {
 	}
 	require.Equal(t, `"<&>"`, string(jsonscan.AppendString(nil, "<&>")))
 }
+
+func TestContextWindowKnob(t *testing.T) {
+	s := New(Options{Name: "alpha"})
+	body := `{"model":"m","messages":[{"role":"user","content":"` + strings.Repeat("word ", 40) + `"}]}`
+	rec := serve(s, http.MethodPost, "/v1/chat/completions", body, "x-mock-context-window", "8")
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	e := decodeError(t, rec.Body.Bytes())
+	require.Equal(t, "context_length_exceeded", *e.Error.Code)
+	require.Contains(t, e.Error.Message, "maximum context length is 8 tokens")
+	rec = serve(s, http.MethodPost, "/v1/chat/completions", body, "x-mock-context-window", "1000")
+	require.Equal(t, http.StatusOK, rec.Code)
+	rec = serve(s, http.MethodPost, "/v1/chat/completions", body, "x-mock-context-window", "x")
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+}

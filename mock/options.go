@@ -73,6 +73,12 @@ type Options struct {
 	// read by the OpenAI SDKs). Per request: x-mock-retry-after (seconds).
 	RetryAfter time.Duration
 
+	// ContextWindow, when positive, makes chat completions whose prompt has
+	// more tokens than this fail as the provider does for a prompt past the
+	// model's context window (OpenAI: 400 context_length_exceeded). Per
+	// request: x-mock-context-window.
+	ContextWindow int
+
 	// Seed seeds the FailureRate sequence. The sequence restarts whenever
 	// options are set and on Reset.
 	Seed int64
@@ -90,6 +96,9 @@ func (o Options) Validate() error {
 	}
 	if math.IsNaN(o.FailureRate) || o.FailureRate < 0 || o.FailureRate > 1 {
 		errs = append(errs, fmt.Errorf("failure_rate %v: must be between 0 and 1", o.FailureRate))
+	}
+	if o.ContextWindow < 0 {
+		errs = append(errs, fmt.Errorf("context_window %d: must not be negative", o.ContextWindow))
 	}
 	if o.Chunks < 0 || o.Chunks > MaxChunks {
 		errs = append(errs, fmt.Errorf("chunks %d: must be 0 (default) to %d", o.Chunks, MaxChunks))
@@ -144,6 +153,7 @@ type optionsJSON struct {
 	FailureRate float64 `json:"failure_rate"`
 	FailStatus  int     `json:"fail_status"`
 	RetryAfter  string  `json:"retry_after"`
+	Context     int     `json:"context_window"`
 	Seed        int64   `json:"seed"`
 }
 
@@ -158,6 +168,7 @@ func (o Options) MarshalJSON() ([]byte, error) {
 		FailureRate: o.FailureRate,
 		FailStatus:  o.FailStatus,
 		RetryAfter:  o.RetryAfter.String(),
+		Context:     o.ContextWindow,
 		Seed:        o.Seed,
 	})
 }
@@ -189,6 +200,8 @@ func (o *Options) UnmarshalJSON(data []byte) error {
 			err = json.Unmarshal(raw, &o.FailStatus)
 		case "retry_after":
 			o.RetryAfter, err = parseDurationJSON(raw)
+		case "context_window":
+			err = json.Unmarshal(raw, &o.ContextWindow)
 		case "seed":
 			err = json.Unmarshal(raw, &o.Seed)
 		default:

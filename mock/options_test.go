@@ -46,7 +46,7 @@ func TestOptionsJSON(t *testing.T) {
 		Status: 503, FailureRate: 0.25, FailStatus: 429, RetryAfter: 3 * time.Second, Seed: -4}
 	b, err := json.Marshal(o)
 	require.NoError(t, err)
-	require.JSONEq(t, `{"name":"a","latency":"1.5s","chunk_delay":"20ms","chunks":7,"status":503,
+	require.JSONEq(t, `{"name":"a","latency":"1.5s","chunk_delay":"20ms","chunks":7,"context_window":0,"status":503,
 		"failure_rate":0.25,"fail_status":429,"retry_after":"3s","seed":-4}`, string(b))
 	var back Options
 	require.NoError(t, json.Unmarshal(b, &back))

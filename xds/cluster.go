@@ -7,9 +7,12 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	upstreamcodecv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	leastrequestv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/least_request/v3"
+	roundrobinv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/round_robin/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -30,14 +33,16 @@ func makeCluster(group string, cfg *config.Config, o Options) *clusterv3.Cluster
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
 		EdsClusterConfig:     &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsSource(), ServiceName: name},
 		ConnectTimeout:       durationpb.New(connectTimeout),
-		LbPolicy:             lbPolicy(cfg.Router.RoutingStrategy),
+		LoadBalancingPolicy:  lbPolicy(cfg.Router.RoutingStrategy),
 		CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{
 			// Envoy's default (50%) sends traffic to ejected deployments once
 			// half of a group is ejected. A cooling-down deployment must get
 			// no traffic at all; the client gets a clear 503 instead.
 			HealthyPanicThreshold: &typev3.Percent{Value: 0},
 		},
-		OutlierDetection:              outlierDetection(cfg.Router),
+		// Cooldowns are LiteLLM's (failures per minute, 429s included),
+		// counted in Go and served as endpoint health: see package router.
+		CircuitBreakers:               circuitBreakers(),
 		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxRequestBytes),
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
 			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(&httpv3.HttpProtocolOptions{
@@ -86,35 +91,35 @@ func tlsTransportSocket(caFile string) *corev3.TransportSocket {
 	}
 }
 
-// lbPolicy maps LiteLLM's routing_strategy. ROUND_ROBIN is Envoy's weighted
-// policy (RANDOM ignores weights), so simple-shuffle's weighted pick keeps the
-// same traffic split. Strategies driven by Go (latency, usage, cost) steer
-// through endpoint weights and health pushed over EDS, on the same policy.
-func lbPolicy(strategy string) clusterv3.Cluster_LbPolicy {
+// lbPolicy maps LiteLLM's routing_strategy. Round robin is Envoy's weighted
+// policy (random ignores weights), so simple-shuffle's weighted pick keeps
+// the same traffic split. least-busy scans every deployment for the fewest
+// requests in flight: Envoy's default of two random choices would send the
+// busier of two deployments a quarter of the traffic. Strategies driven by Go
+// (latency, usage, cost) steer through endpoint weights and health pushed
+// over EDS, on round robin.
+func lbPolicy(strategy string) *clusterv3.LoadBalancingPolicy {
+	var policy proto.Message = &roundrobinv3.RoundRobin{}
 	if strategy == config.RoutingLeastBusy {
-		return clusterv3.Cluster_LEAST_REQUEST
+		policy = &leastrequestv3.LeastRequest{SelectionMethod: leastrequestv3.LeastRequest_FULL_SCAN}
 	}
-	return clusterv3.Cluster_ROUND_ROBIN
+	return &clusterv3.LoadBalancingPolicy{Policies: []*clusterv3.LoadBalancingPolicy_Policy{{
+		TypedExtensionConfig: &corev3.TypedExtensionConfig{Name: "llmvoy_lb", TypedConfig: mustAny(policy)},
+	}}}
 }
 
-// outlierDetection approximates LiteLLM's cooldown: a deployment that fails
-// more than allowed_fails times in a row is ejected (gets no traffic) for
-// cooldown_time. Ejection time does not grow with repeated ejections, as in
-// LiteLLM, and every deployment of a group may be ejected.
-func outlierDetection(r config.RouterSettings) *clusterv3.OutlierDetection {
-	if r.CooldownTime <= 0 {
-		return nil
-	}
-	fails := wrapperspb.UInt32(uint32(r.AllowedFails) + 1)
-	cooldown := durationpb.New(r.CooldownTime)
-	return &clusterv3.OutlierDetection{
-		Consecutive_5Xx:                    fails,
-		ConsecutiveGatewayFailure:          fails,
-		EnforcingConsecutiveGatewayFailure: wrapperspb.UInt32(100),
-		BaseEjectionTime:                   cooldown,
-		MaxEjectionTime:                    cooldown,
-		MaxEjectionPercent:                 wrapperspb.UInt32(100),
-		Interval:                           durationpb.New(time.Second),
-		EnforcingSuccessRate:               wrapperspb.UInt32(0),
-	}
+// circuitBreakers lift Envoy's defaults (1,024 requests, 3 concurrent
+// retries per cluster), which an LLM gateway outgrows: a group serving a
+// thousand slow streams would start refusing requests and retries that its
+// deployments could take. Limits per deployment are LiteLLM's
+// max_parallel_requests, not a cluster-wide number.
+func circuitBreakers() *clusterv3.CircuitBreakers {
+	return &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
+		MaxConnections:     wrapperspb.UInt32(maxInFlight),
+		MaxPendingRequests: wrapperspb.UInt32(maxInFlight),
+		MaxRequests:        wrapperspb.UInt32(maxInFlight),
+		MaxRetries:         wrapperspb.UInt32(maxInFlight),
+	}}}
 }
+
+const maxInFlight = 100_000

@@ -26,14 +26,14 @@ const strictPriority = 100_000
 // deployment id rides along as metadata for the upstream processor.
 //
 // It also returns the egresses its endpoints use (see egress.go).
-func makeLoadAssignment(group string, deployments []*config.Deployment, addrs map[string]netip.AddrPort) (*endpointv3.ClusterLoadAssignment, []egress) {
+func makeLoadAssignment(group, strategy string, deployments []*config.Deployment, st State) (*endpointv3.ClusterLoadAssignment, []egress) {
 	priorities := priorityOf(deployments)
-	weights := lbWeights(deployments)
+	weights := lbWeights(deployments, strategy)
 	var localities []*endpointv3.LocalityLbEndpoints
 	var egresses []egress
 	taken := make(map[netip.AddrPort]bool)
 	for i, d := range deployments {
-		addr, ok := addrs[d.ID]
+		addr, ok := st.Addrs[d.ID]
 		if !ok || !servable(d) {
 			continue
 		}
@@ -42,6 +42,12 @@ func makeLoadAssignment(group string, deployments []*config.Deployment, addrs ma
 			localities = append(localities, &endpointv3.LocalityLbEndpoints{Priority: uint32(len(localities))})
 		}
 		ep := makeEndpoint(d, addr, weights[i])
+		if st.CoolingDown[d.ID] {
+			// With the panic threshold at 0, Envoy sends an unhealthy
+			// endpoint nothing, and moves on to the next order when a whole
+			// order is cooling down.
+			ep.HealthStatus = corev3.HealthStatus_UNHEALTHY
+		}
 		if taken[addr] {
 			e := egressFor(d, addr)
 			egresses = append(egresses, e)
@@ -118,20 +124,37 @@ func priorityOf(deployments []*config.Deployment) []uint32 {
 	return out
 }
 
+const maxWeight = 1_000_000
+
 // lbWeights turns LiteLLM weights (any positive number; unset = 1) into
 // Envoy's integer weights. Fractional weights are scaled so that their ratios
-// survive rounding.
-func lbWeights(deployments []*config.Deployment) []uint32 {
-	scale := 1.0
-	for _, d := range deployments {
-		if d.Weight != math.Trunc(d.Weight) {
-			scale = 1000
-			break
+// survive rounding. Like LiteLLM's simple-shuffle, a group without weights
+// is split by rpm, else by tpm, when its deployments set them.
+func lbWeights(deployments []*config.Deployment, strategy string) []uint32 {
+	weight := func(d *config.Deployment) float64 { return d.Weight }
+	if strategy == config.RoutingSimpleShuffle && !slices.ContainsFunc(deployments, func(d *config.Deployment) bool { return d.Weight > 0 }) {
+		switch {
+		case slices.ContainsFunc(deployments, func(d *config.Deployment) bool { return d.RPM > 0 }):
+			weight = func(d *config.Deployment) float64 { return float64(d.RPM) }
+		case slices.ContainsFunc(deployments, func(d *config.Deployment) bool { return d.TPM > 0 }):
+			weight = func(d *config.Deployment) float64 { return float64(d.TPM) }
 		}
+	}
+	scale, largest := 1.0, 0.0
+	for _, d := range deployments {
+		if w := weight(d); w != math.Trunc(w) {
+			scale = 1000
+		}
+		largest = max(largest, weight(d))
+	}
+	// Envoy sums a locality's weights in 32 bits: keep each at most 1e6
+	// (tpm limits run into the millions).
+	if largest*scale > maxWeight {
+		scale = maxWeight / largest
 	}
 	out := make([]uint32, len(deployments))
 	for i, d := range deployments {
-		w := d.Weight
+		w := weight(d)
 		if w <= 0 {
 			w = 1
 		}

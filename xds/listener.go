@@ -1,6 +1,7 @@
 package xds
 
 import (
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
@@ -28,6 +29,7 @@ func makeListener(o Options) *listenerv3.Listener {
 				// x-envoy-* headers are Envoy internals: providers and
 				// clients of an LLM gateway have no use for them.
 				SuppressEnvoyHeaders: true,
+				UpstreamLog:          []*accesslogv3.AccessLog{upstreamLog(o)},
 			})}},
 		},
 		ServerName:       "llmvoy",
@@ -74,7 +76,9 @@ func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 			"no deployment is available for this model group right now (all are cooling down or unhealthy)"),
 		errorMapper(flagFilter("UT", "SI"), 504, "timeout",
 			"the model deployment did not answer in time"),
-		errorMapper(flagFilter("UF", "UC", "URX", "UR", "LR", "UPE", "UMSDR", "UO"), 502, "bad_gateway",
+		errorMapper(flagFilter("UO"), 503, "service_unavailable",
+			"llmvoy is at its limit of requests in flight for this model group; retry shortly"),
+		errorMapper(flagFilter("UF", "UC", "URX", "UR", "LR", "UPE", "UMSDR"), 502, "bad_gateway",
 			"could not get a response from the model deployment: %RESPONSE_CODE_DETAILS%"),
 	}}
 }

@@ -35,6 +35,15 @@ const (
 	ProcessorGateway  = "gateway"
 	ProcessorUpstream = "upstream"
 
+	// FallbackHeader carries a request's place in its fallback chain. The
+	// upstream processor answers a failed attempt with a redirect carrying
+	// it, Envoy copies it into the redirected request, and the gateway
+	// processor routes that request to the next group of the chain.
+	FallbackHeader = "x-llmvoy-fallback"
+	// FallbackStatus is the status of those redirects (307 keeps the
+	// method and the body).
+	FallbackStatus = 307
+
 	// ModelIDHeader and LiteLLMModelIDHeader name the deployment that served.
 	ModelIDHeader        = "x-llmvoy-model-id"
 	LiteLLMModelIDHeader = "x-litellm-model-id"

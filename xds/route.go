@@ -1,11 +1,13 @@
 package xds
 
 import (
+	"slices"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	previoushostsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
+	previousprioritiesv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/priority/previous_priorities/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -62,7 +64,17 @@ func makeGroupRoute(group string, cfg *config.Config) *routev3.Route {
 	action := &routev3.RouteAction{
 		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: cluster},
 		Timeout:          durationpb.New(timeout),
-		RetryPolicy:      makeRetryPolicy(cfg.Router),
+		RetryPolicy:      makeRetryPolicy(cfg.Router, cfg.Group(group)),
+	}
+	if hasFallbacks(cfg) {
+		// A fallback is an internal redirect: Envoy replays the buffered
+		// request through the gateway processor, which picks the next group.
+		action.InternalRedirectPolicy = &routev3.InternalRedirectPolicy{
+			MaxInternalRedirects:     wrapperspb.UInt32(uint32(cfg.Router.MaxFallbacks)),
+			RedirectResponseCodes:    []uint32{FallbackStatus},
+			AllowCrossSchemeRedirect: true,
+			ResponseHeadersToCopy:    []string{FallbackHeader},
+		}
 	}
 	return &routev3.Route{
 		Name: cluster,
@@ -84,11 +96,11 @@ func makeGroupRoute(group string, cfg *config.Config) *routev3.Route {
 // tried (previous_hosts), like LiteLLM's retries, and 429 counts as
 // retriable. Envoy never retries once response bytes reached the client, so a
 // started stream is never replayed.
-func makeRetryPolicy(r config.RouterSettings) *routev3.RetryPolicy {
+func makeRetryPolicy(r config.RouterSettings, deployments []*config.Deployment) *routev3.RetryPolicy {
 	if r.NumRetries <= 0 {
 		return nil
 	}
-	return &routev3.RetryPolicy{
+	p := &routev3.RetryPolicy{
 		RetryOn:              "5xx,reset,connect-failure,refused-stream,retriable-status-codes",
 		RetriableStatusCodes: []uint32{429},
 		NumRetries:           wrapperspb.UInt32(uint32(r.NumRetries)),
@@ -98,6 +110,33 @@ func makeRetryPolicy(r config.RouterSettings) *routev3.RetryPolicy {
 		}},
 		HostSelectionRetryMaxAttempts: 5,
 	}
+	// With orders, a retry moves to the next order once every deployment
+	// of the current one was tried (previous_hosts spreads the attempts
+	// within an order first): without this, Envoy keeps retrying order 1
+	// until a cooldown takes it out.
+	priorities := priorityOf(deployments)
+	if slices.Max(append(priorities, 0)) > 0 {
+		perOrder := make(map[uint32]uint32)
+		for _, p := range priorities {
+			perOrder[p]++
+		}
+		p.RetryPriority = &routev3.RetryPolicy_RetryPriority{
+			Name: "envoy.retry_priorities.previous_priorities",
+			ConfigType: &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: mustAny(&previousprioritiesv3.PreviousPrioritiesConfig{
+				UpdateFrequency: int32(perOrder[0]),
+			})},
+		}
+	}
+	return p
+}
+
+func hasFallbacks(cfg *config.Config) bool {
+	for _, g := range cfg.Groups() {
+		if cfg.Router.HasFallbacks(g) {
+			return true
+		}
+	}
+	return false
 }
 
 func header(key, value string) *corev3.HeaderValueOption {

@@ -31,7 +31,7 @@ func TestNACKIsLoggedOnce(t *testing.T) {
 func TestSetRefusesInvalidResources(t *testing.T) {
 	s := NewServer(context.Background(), slog.New(slog.DiscardHandler))
 	cfg := loadGoldenConfig(t, "testdata/in/basic.yaml")
-	res, err := Translate(cfg, goldenAddrs(cfg), goldenOptions)
+	res, err := Translate(cfg, State{Addrs: goldenAddrs(cfg)}, goldenOptions)
 	require.NoError(t, err)
 	require.NoError(t, s.Set(context.Background(), res))
 

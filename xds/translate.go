@@ -41,11 +41,20 @@ type Resources struct {
 	Endpoints []types.Resource
 }
 
-// Translate compiles cfg into Envoy resources. addrs maps deployment ids to
-// their resolved upstream addresses; a deployment without an address gets no
-// endpoint (its DNS name did not resolve) and the caller is expected to have
-// said so in its logs. Translate is pure: same inputs, same output.
-func Translate(cfg *config.Config, addrs map[string]netip.AddrPort, o Options) (*Resources, error) {
+// State is what llmvoy learned at run time that decides where traffic goes.
+type State struct {
+	// Addrs maps deployment ids to their resolved upstream addresses; a
+	// deployment without an address gets no endpoint (its DNS name did not
+	// resolve) and the caller is expected to have said so in its logs.
+	Addrs map[string]netip.AddrPort
+	// CoolingDown holds the deployments that get no traffic for now; their
+	// endpoints are served as unhealthy.
+	CoolingDown map[string]bool
+}
+
+// Translate compiles cfg into Envoy resources. Translate is pure: same
+// inputs, same output.
+func Translate(cfg *config.Config, st State, o Options) (*Resources, error) {
 	if o.MaxRequestBytes == 0 {
 		o.MaxRequestBytes = DefaultMaxRequestBytes
 	}
@@ -63,7 +72,7 @@ func Translate(cfg *config.Config, addrs map[string]netip.AddrPort, o Options) (
 	}
 	seen := make(map[string]bool)
 	for _, group := range cfg.Groups() {
-		cla, egresses := makeLoadAssignment(group, cfg.Group(group), addrs)
+		cla, egresses := makeLoadAssignment(group, cfg.Router.RoutingStrategy, cfg.Group(group), st)
 		r.Clusters = append(r.Clusters, makeCluster(group, cfg, o))
 		r.Endpoints = append(r.Endpoints, cla)
 		for _, e := range egresses {

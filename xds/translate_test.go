@@ -69,7 +69,7 @@ func TestTranslateGolden(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
 		t.Run(name, func(t *testing.T) {
 			cfg := loadGoldenConfig(t, in)
-			res, err := Translate(cfg, goldenAddrs(cfg), goldenOptions)
+			res, err := Translate(cfg, State{Addrs: goldenAddrs(cfg)}, goldenOptions)
 			require.NoError(t, err)
 			require.NoError(t, res.Validate())
 			for kind, set := range map[string][]types.Resource{

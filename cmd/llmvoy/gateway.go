@@ -23,6 +23,7 @@ import (
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/envoy"
 	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
 )
 
@@ -130,10 +131,12 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("ext_proc: %w", err)
 	}
 	xdsSrv := xds.NewServer(ctx, log)
-	procSrv := extproc.NewServer(cfg, log)
+	cooldowns := router.NewCooldowns(cfg.Router)
+	procSrv := extproc.NewServer(cfg, cooldowns, log)
 	xdsGRPC, procGRPC := newGRPCServer(), newGRPCServer()
 	xdsSrv.Register(xdsGRPC)
 	procSrv.Register(procGRPC)
+	router.NewAccessLog(cooldowns).Register(procGRPC)
 	go xdsGRPC.Serve(xdsLn)
 	go procGRPC.Serve(procLn)
 	defer xdsGRPC.Stop()
@@ -145,7 +148,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		ExtProcCluster: envoy.ExtProcClusterName,
 		CAFile:         caFile,
 	}
-	pub := &publisher{xds: xdsSrv, opts: opts, log: log}
+	pub := &publisher{xds: xdsSrv, opts: opts, log: log, cooldowns: cooldowns}
 	if err := pub.publish(ctx, cfg, pub.resolve(ctx, cfg)); err != nil {
 		return err
 	}
@@ -248,22 +251,36 @@ func newGRPCServer() *grpc.Server {
 // publisher resolves deployment addresses and serves the resulting Envoy
 // resources; it remembers the config and addresses it last served.
 type publisher struct {
-	xds   *xds.Server
-	opts  xds.Options
-	log   *slog.Logger
-	cfg   *config.Config
-	addrs map[string]netip.AddrPort
+	xds       *xds.Server
+	opts      xds.Options
+	log       *slog.Logger
+	cooldowns *router.Cooldowns
+	cfg       *config.Config
+	addrs     map[string]netip.AddrPort
+	cooling   map[string]bool
 }
 
 func (p *publisher) publish(ctx context.Context, cfg *config.Config, addrs map[string]netip.AddrPort) error {
-	res, err := xds.Translate(cfg, addrs, p.opts)
+	cooling := make(map[string]bool)
+	for id, until := range p.cooldowns.Active() {
+		cooling[id] = true
+		if !p.cooling[id] {
+			p.log.Warn("deployment cooling down: it failed more than allowed_fails times in a minute", "deployment", id, "until", until.Format(time.RFC3339))
+		}
+	}
+	for id := range p.cooling {
+		if !cooling[id] {
+			p.log.Info("deployment back in rotation after its cooldown", "deployment", id)
+		}
+	}
+	res, err := xds.Translate(cfg, xds.State{Addrs: addrs, CoolingDown: cooling}, p.opts)
 	if err != nil {
 		return err
 	}
 	if err := p.xds.Set(ctx, res); err != nil {
 		return err
 	}
-	p.cfg, p.addrs = cfg, addrs
+	p.cfg, p.addrs, p.cooling = cfg, addrs, cooling
 	return nil
 }
 
@@ -301,11 +318,17 @@ func (p *publisher) follow(ctx context.Context, path string, reloadEvery, resolv
 			// ext_proc learns the new deployments before Envoy can route
 			// to them.
 			proc.SetConfig(next)
+			p.cooldowns.SetSettings(next.Router)
+			p.cooldowns.Forget(func(id string) bool { return next.Deployment(id) != nil })
 			if err := p.publish(ctx, next, p.resolve(ctx, next)); err != nil {
 				p.log.Error("config reload not applied to Envoy", "err", err)
 				continue
 			}
 			p.log.Info("config reloaded", "model_groups", len(next.Groups()), "deployments", len(next.Deployments))
+		case <-p.cooldowns.Changed():
+			if err := p.publish(ctx, p.cfg, p.addrs); err != nil {
+				p.log.Error("cooldown change not applied to Envoy", "err", err)
+			}
 		case <-resolve:
 			addrs := p.resolve(ctx, p.cfg)
 			if maps.Equal(addrs, p.addrs) {

@@ -235,10 +235,6 @@ def test_order_1_takes_all_traffic_while_healthy(fleet):
     assert chat_attempts(second) == []
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "xds/route.go: the retry policy has the previous_hosts predicate but no previous_priorities "
-    "retry priority, so a retry after order 1 failed goes to order 1 again (the priority load stays "
-    "100% on it); the client gets order 1's 500 unless a cooldown ejected it first"))
 def test_order_2_serves_every_request_when_order_1_fails(fleet):
     # allowed_fails is high so no cooldown/ejection helps: failing over to
     # order 2 must come from the retry itself, as in LiteLLM.
@@ -301,11 +297,6 @@ def test_order_2_takes_over_from_a_failing_order_1_and_gives_it_back(fleet):
 # --- least-busy ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "xds/cluster.go: least-busy maps to LEAST_REQUEST with Envoy's default N_CHOICES selection, "
-    "power of two choices drawn with replacement: with two deployments both draws hit the slow one "
-    "25% of the time, so it keeps >= 25% of the traffic whatever its load. LiteLLM's least-busy "
-    "always picks the deployment with fewest requests in flight (Envoy: selection_method FULL_SCAN)"))
 def test_least_busy_prefers_the_deployment_with_fewer_requests_in_flight(fleet):
     slow, fast = fleet.mock("slow", latency="300ms"), fleet.mock("fast")
     client = fleet.gateway(config(
@@ -390,10 +381,6 @@ def test_failed_attempt_is_retried_on_the_other_deployment(fleet, fault):
     assert tried_broken >= n // 4, f"only {tried_broken} of {n} requests reached the broken deployment"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "xds/cluster.go sets no circuit_breakers: Envoy's default max_retries of 3 caps the retries "
-    "in flight per cluster, so under concurrent load retries overflow (upstream_rq_retry_overflow) "
-    "and clients get the broken deployment's error although num_retries allows a retry"))
 @pytest.mark.parametrize("fault", RETRY_FAULTS)
 def test_failed_attempt_is_retried_on_the_other_deployment_under_load(fleet, fault):
     # The healthy deployment takes 100 ms, so retries overlap as they do when

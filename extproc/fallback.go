@@ -1,0 +1,142 @@
+package extproc
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"maps"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/llmvoy/llmvoy/config"
+)
+
+// fallback is a request's place in a fallback chain, carried in
+// xds.FallbackHeader from the gateway processor to the upstream processor,
+// and through Envoy's internal redirect back to the gateway processor.
+type fallback struct {
+	// origin is the model group the client asked for (after aliases); the
+	// chain is origin's.
+	origin string
+	// kind is the chain (config.Fallback*); empty before the first fallback.
+	kind string
+	// step is how many groups of the chain were used: 0 is origin itself,
+	// n is chain[n-1].
+	step int
+}
+
+// newFallbackToken is a per-process secret that proves a fallback header
+// was written by llmvoy: a client cannot jump into a chain by sending one.
+func newFallbackToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (f fallback) encode(token string) string {
+	return token + ";" + f.kind + ";" + strconv.Itoa(f.step) + ";" + url.QueryEscape(f.origin)
+}
+
+// parseFallback reads a header written by encode with the same token.
+func parseFallback(v, token string) (fallback, bool) {
+	parts := strings.SplitN(v, ";", 4)
+	if len(parts) != 4 || subtle.ConstantTimeCompare([]byte(parts[0]), []byte(token)) != 1 {
+		return fallback{}, false
+	}
+	step, err := strconv.Atoi(parts[2])
+	origin, uerr := url.QueryUnescape(parts[3])
+	if err != nil || uerr != nil || step < 0 {
+		return fallback{}, false
+	}
+	switch parts[1] {
+	case "", config.FallbackGeneric, config.FallbackContextWindow, config.FallbackContentPolicy:
+	default:
+		return fallback{}, false
+	}
+	return fallback{origin: origin, kind: parts[1], step: step}, true
+}
+
+// next is the fallback after an error of the given kind, if origin's chains
+// have one left. A chain, once entered, is followed to its end whatever the
+// later errors are, as LiteLLM does.
+func (f fallback) next(r *config.RouterSettings, kind string) (fallback, bool) {
+	if f.step > 0 {
+		kind = f.kind
+	}
+	if f.step >= len(r.FallbackChain(kind, f.origin)) {
+		return fallback{}, false
+	}
+	return fallback{origin: f.origin, kind: kind, step: f.step + 1}, true
+}
+
+// group is the model group this step routes to.
+func (f fallback) group(r *config.RouterSettings) string {
+	chain := r.FallbackChain(f.kind, f.origin)
+	switch {
+	case f.step == 0:
+		return f.origin
+	case f.step > len(chain): // the chain shrank in a reload
+		return ""
+	}
+	return chain[f.step-1]
+}
+
+// attempts follows each request's upstream attempts at its current step of
+// a fallback chain, by request id. The upstream processor must know which
+// attempt is the last one Envoy will make (x-envoy-attempt-count is added
+// after the upstream filters run, so it never sees it), and a retry does not
+// carry the fallback header: upstream filters share the router's request
+// headers, so the first attempt's removal of it sticks.
+type attempts struct {
+	mu      sync.Mutex
+	byID    map[string]attemptState
+	inserts int
+}
+
+type attemptState struct {
+	fallback fallback
+	n        int
+	start    time.Time
+}
+
+// attemptTTL bounds how long state is kept for a request that never
+// reported its end (the client left, no deployment answered).
+const attemptTTL = 15 * time.Minute
+
+// first records the first attempt of a request at a step of its chain.
+func (a *attempts) first(id string, fb fallback) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	if a.byID == nil {
+		a.byID = make(map[string]attemptState)
+	}
+	if a.inserts++; a.inserts%1024 == 0 {
+		maps.DeleteFunc(a.byID, func(_ string, s attemptState) bool { return now.Sub(s.start) > attemptTTL })
+	}
+	a.byID[id] = attemptState{fallback: fb, n: 1, start: now}
+}
+
+// retry records one more attempt of a request seen before, returning its
+// place in the chain and the attempt's number (2 for the first retry).
+func (a *attempts) retry(id string) (fallback, int, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, ok := a.byID[id]
+	if !ok {
+		return fallback{}, 0, false
+	}
+	s.n++
+	a.byID[id] = s
+	return s.fallback, s.n, true
+}
+
+// done forgets a request: it got its answer, or fell back.
+func (a *attempts) done(id string) {
+	a.mu.Lock()
+	delete(a.byID, id)
+	a.mu.Unlock()
+}

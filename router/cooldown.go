@@ -1,0 +1,197 @@
+// Package router holds the routing state llmvoy keeps in Go, beside what
+// Envoy executes: which deployments are cooling down. It learns the outcome
+// of every upstream attempt (from Envoy's upstream access log, and from the
+// upstream processor when it turns a failure into a fallback), applies
+// LiteLLM's cooldown rules, and says when the set of cooling deployments
+// changed so the control plane can mark them unhealthy over EDS.
+package router
+
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/llmvoy/llmvoy/config"
+)
+
+// failureWindow is how far back failures count toward allowed_fails:
+// LiteLLM counts them per minute.
+const failureWindow = time.Minute
+
+// maxRetryAfterCooldown caps how long a provider's Retry-After may keep a
+// deployment cooling down, so one odd header cannot take it out for a day.
+const maxRetryAfterCooldown = 10 * time.Minute
+
+// Outcome is how one upstream attempt on a deployment ended.
+type Outcome struct {
+	Deployment string
+	// Status is the deployment's HTTP status; 0 when it gave none
+	// (connection failure, reset, timeout).
+	Status int
+	// RetryAfter is the deployment's Retry-After, if it sent one.
+	RetryAfter time.Duration
+}
+
+// Failed reports whether the outcome counts toward a cooldown. As in
+// LiteLLM, 5xx, 429, 401, 404 and 408 do, and so do attempts without an
+// answer; other 4xx are the request's fault, not the deployment's.
+func (o Outcome) Failed() bool {
+	switch s := o.Status; {
+	case s == 0, s >= 500:
+		return true
+	case s == 429, s == 401, s == 404, s == 408:
+		return true
+	}
+	return false
+}
+
+// Cooldowns applies allowed_fails and cooldown_time: a deployment that fails
+// more than allowed_fails times within a minute gets no traffic for
+// cooldown_time (or for its Retry-After, when that is longer). Safe for
+// concurrent use; reads are lock-free.
+type Cooldowns struct {
+	now func() time.Time
+
+	mu       sync.Mutex
+	settings config.RouterSettings
+	fails    map[string][]time.Time // recent failure times per deployment
+	until    map[string]time.Time   // cooldown end per cooling deployment
+	timer    *time.Timer            // fires at the next cooldown end
+
+	// active is an immutable copy of until for readers.
+	active  atomic.Pointer[map[string]time.Time]
+	changed chan struct{}
+}
+
+// NewCooldowns returns cooldown state applying r.
+func NewCooldowns(r config.RouterSettings) *Cooldowns {
+	c := &Cooldowns{
+		now:      time.Now,
+		settings: r,
+		fails:    make(map[string][]time.Time),
+		until:    make(map[string]time.Time),
+		changed:  make(chan struct{}, 1),
+	}
+	c.publishLocked()
+	return c
+}
+
+// SetSettings applies a reloaded config's router settings. Cooldowns in
+// progress run to their end; disabling cooldowns ends them now.
+func (c *Cooldowns) SetSettings(r config.RouterSettings) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.settings = r
+	if r.DisableCooldowns && len(c.until) > 0 {
+		clear(c.until)
+		clear(c.fails)
+		c.publishLocked()
+	}
+}
+
+// Changed receives a value whenever the set of cooling deployments changed.
+func (c *Cooldowns) Changed() <-chan struct{} { return c.changed }
+
+// Active returns the cooling deployments and when each cooldown ends. The
+// map is shared: do not modify it.
+func (c *Cooldowns) Active() map[string]time.Time {
+	m := *c.active.Load()
+	now := c.now()
+	for _, until := range m {
+		if !until.After(now) {
+			// A cooldown ended and its timer has not fired yet.
+			return c.pruned(now)
+		}
+	}
+	return m
+}
+
+func (c *Cooldowns) pruned(now time.Time) map[string]time.Time {
+	m := maps.Clone(*c.active.Load())
+	maps.DeleteFunc(m, func(_ string, until time.Time) bool { return !until.After(now) })
+	return m
+}
+
+// Record counts one attempt's outcome.
+func (c *Cooldowns) Record(o Outcome) {
+	if o.Deployment == "" || !o.Failed() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.settings.DisableCooldowns {
+		return
+	}
+	now := c.now()
+	if until, ok := c.until[o.Deployment]; ok && until.After(now) {
+		return // already cooling down
+	}
+	// Keep the failures of the last minute, at most allowed_fails+1 of them.
+	limit := c.settings.AllowedFails + 1
+	recent := c.fails[o.Deployment]
+	for len(recent) > 0 && now.Sub(recent[0]) >= failureWindow {
+		recent = recent[1:]
+	}
+	recent = append(recent, now)
+	if len(recent) > limit {
+		recent = recent[len(recent)-limit:]
+	}
+	if len(recent) <= c.settings.AllowedFails {
+		c.fails[o.Deployment] = recent
+		return
+	}
+	// More than allowed_fails in a minute: cool down, and start counting
+	// afresh when the cooldown ends.
+	delete(c.fails, o.Deployment)
+	d := c.settings.CooldownTime
+	if o.Status == 429 && o.RetryAfter > d {
+		d = min(o.RetryAfter, maxRetryAfterCooldown)
+	}
+	c.until[o.Deployment] = now.Add(d)
+	c.publishLocked()
+}
+
+// Forget drops the state of deployments no longer configured.
+func (c *Cooldowns) Forget(keep func(id string) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	maps.DeleteFunc(c.fails, func(id string, _ []time.Time) bool { return !keep(id) })
+	n := len(c.until)
+	maps.DeleteFunc(c.until, func(id string, _ time.Time) bool { return !keep(id) })
+	if len(c.until) != n {
+		c.publishLocked()
+	}
+}
+
+// publishLocked drops ended cooldowns, publishes the rest to readers,
+// signals the change and arms the timer for the next end.
+func (c *Cooldowns) publishLocked() {
+	now := c.now()
+	maps.DeleteFunc(c.until, func(_ string, until time.Time) bool { return !until.After(now) })
+	snapshot := maps.Clone(c.until)
+	c.active.Store(&snapshot)
+	select {
+	case c.changed <- struct{}{}:
+	default: // a change is already pending; the reader sees the latest
+	}
+	var next time.Time
+	for _, until := range c.until {
+		if next.IsZero() || until.Before(next) {
+			next = until
+		}
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	if !next.IsZero() {
+		c.timer = time.AfterFunc(next.Sub(now), c.expire)
+	}
+}
+
+func (c *Cooldowns) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.publishLocked()
+}

@@ -1,0 +1,152 @@
+"""LiteLLM's cooldowns, fallbacks and aliases through a real Envoy: a failing
+deployment cools down (Go counts failures from Envoy's upstream access log and
+serves the deployment as unhealthy over EDS) and comes back after
+cooldown_time; a group whose deployments are all cooling down answers a 429
+with Retry-After; after the last retry a request falls back to the next group
+of its chain (an Envoy internal redirect), context-window errors to their own
+chain; aliases route like their group.
+
+Uses the per-test gateway and mocks of test_routing.py (`fleet`)."""
+
+import time
+
+import openai
+import pytest
+
+from conftest import MASTER_KEY
+from test_routing import chat, chat_attempts, configure, deployment, fleet  # noqa: F401  (fleet is a fixture)
+
+
+def router_config(*deployments, router=""):
+    return ("model_list:\n" + "\n".join(deployments) + "\n"
+            + "router_settings:\n" + router
+            + f"general_settings:\n  master_key: {MASTER_KEY}\n")
+
+
+def wait_until(check, timeout=10, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_failing_deployment_cools_down_and_comes_back(fleet):
+    bad, good = fleet.mock("bad", status=500), fleet.mock("good")
+    client = fleet.gateway(router_config(
+        deployment("gpt", "bad", bad), deployment("gpt", "good", good),
+        router="  num_retries: 1\n  allowed_fails: 2\n  cooldown_time: 3\n"))
+
+    # Every request succeeds (a 500 on `bad` is retried on `good`) until
+    # `bad` has failed more than allowed_fails times: then it cools down.
+    for i in range(12):
+        r = chat(client, "gpt", f"warm-{i}")
+        assert (r.status, r.deployment) == (200, "good"), r
+    wait_until(lambda: "deployment cooling down" in fleet.llmvoy.output(), what="the cooldown log line")
+    assert len(chat_attempts(bad)) >= 3, "bad was tried more than allowed_fails times"
+
+    # While it cools down it gets no traffic at all.
+    time.sleep(0.3)  # EDS reaches Envoy
+    before = len(chat_attempts(bad))
+    for i in range(20):
+        assert chat(client, "gpt", f"cool-{i}").status == 200
+    assert len(chat_attempts(bad)) == before, "a cooling deployment got traffic"
+
+    # Healthy again: after cooldown_time it is back in rotation.
+    configure(bad, status=0)
+    wait_until(lambda: "back in rotation" in fleet.llmvoy.output(), timeout=10, what="the end of the cooldown")
+    time.sleep(0.3)
+    results = [chat(client, "gpt", f"back-{i}") for i in range(30)]
+    assert all(r.status == 200 for r in results)
+    assert sum(r.deployment == "bad" for r in results) >= 5, "traffic returns after cooldown_time"
+
+
+def test_all_deployments_cooling_down_is_a_429_with_retry_after(fleet):
+    only = fleet.mock("only", status=503)
+    client = fleet.gateway(router_config(
+        deployment("gpt", "only", only),
+        router="  num_retries: 0\n  allowed_fails: 0\n  cooldown_time: 30\n"))
+
+    first = client.post("/chat/completions", json={"model": "gpt", "messages": [{"role": "user", "content": "x"}]})
+    assert first.status_code == 503, first.text  # the deployment's own error
+    wait_until(lambda: "deployment cooling down" in fleet.llmvoy.output(), what="the cooldown")
+
+    r = client.post("/chat/completions", json={"model": "gpt", "messages": [{"role": "user", "content": "y"}]})
+    assert r.status_code == 429, r.text
+    assert 1 <= int(r.headers["retry-after"]) <= 30
+    err = r.json()["error"]
+    assert "No deployments available" in err["message"] and "only" in err["message"]
+    assert len(chat_attempts(only)) == 1, "no request reached the cooling deployment"
+
+    # The OpenAI SDK sees a RateLimitError (with retries off, at once).
+    sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
+    with pytest.raises(openai.RateLimitError):
+        sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "z"}])
+
+
+def test_fallback_after_retries_are_exhausted(fleet):
+    primary, backup = fleet.mock("primary", status=500), fleet.mock("backup")
+    client = fleet.gateway(router_config(
+        deployment("primary", "p1", primary), deployment("backup", "b1", backup),
+        router='  num_retries: 2\n  disable_cooldowns: true\n  fallbacks: [{"primary": ["backup"]}]\n'))
+
+    r = chat(client, "primary", "fall-1")
+    assert (r.status, r.deployment, r.mock) == (200, "b1", "backup"), r
+    # num_retries + 1 attempts in the group first, then the fallback.
+    assert len(chat_attempts(primary)) == 3
+    [attempt] = chat_attempts(backup)
+    assert attempt["body"]["model"] == "b1-model", "the request is rewritten for the fallback's deployment"
+    assert not {k.lower() for k in attempt["header"]} & {"x-llmvoy-fallback", "x-envoy-attempt-count"}
+
+    # Streaming falls back before the first byte reaches the client.
+    sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
+    stream = sdk.chat.completions.create(model="primary", messages=[{"role": "user", "content": "s"}], stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert "mock backup" in text
+
+    # Without a fallback left, the client gets the group's error.
+    configure(backup, status=500)
+    r = client.post("/chat/completions", json={"model": "primary", "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 500, r.text
+
+
+def test_context_window_errors_take_their_own_chain(fleet):
+    small, big, other = fleet.mock("small", context_window=10), fleet.mock("big"), fleet.mock("other")
+    client = fleet.gateway(router_config(
+        deployment("small", "s1", small), deployment("big", "g1", big), deployment("other", "o1", other),
+        router=('  disable_cooldowns: true\n'
+                '  fallbacks: [{"small": ["other"]}]\n'
+                '  context_window_fallbacks: [{"small": ["big"]}]\n')))
+
+    short = chat(client, "small", "hi")
+    assert short.deployment == "s1"
+    long = chat(client, "small", "word " * 200)
+    assert (long.status, long.deployment) == (200, "g1"), long
+    # A 400 is not retried, and it does not count against the deployment.
+    assert len([a for a in chat_attempts(small) if "word" in a["body"]["messages"][0]["content"]]) == 1
+    assert not chat_attempts(other)
+
+
+def test_model_group_alias(fleet):
+    m = fleet.mock("m")
+    client = fleet.gateway(router_config(
+        deployment("gpt-4o", "d1", m),
+        router='  model_group_alias: {"gpt-4": "gpt-4o", "internal": {"model": "gpt-4o", "hidden": true}}\n'))
+
+    for name in ("gpt-4", "internal"):
+        r = chat(client, name, "alias")
+        assert (r.status, r.deployment) == (200, "d1"), r
+    models = {m["id"] for m in client.get("/models").json()["data"]}
+    assert models == {"gpt-4o", "gpt-4"}, "hidden aliases are not listed"
+    assert client.get("/models/gpt-4").status_code == 200
+
+
+def test_client_cannot_forge_a_fallback(fleet):
+    primary, backup = fleet.mock("primary"), fleet.mock("backup")
+    client = fleet.gateway(router_config(
+        deployment("primary", "p1", primary), deployment("backup", "b1", backup),
+        router='  fallbacks: [{"primary": ["backup"]}]\n'))
+    r = client.post("/chat/completions", json={"model": "primary", "messages": [{"role": "user", "content": "x"}]},
+                    headers={"x-llmvoy-fallback": "forged;generic;1;primary"})
+    assert (r.status_code, r.headers["x-llmvoy-model-id"]) == (200, "p1")
