@@ -75,12 +75,18 @@ type harness struct {
 
 func startServer(t testing.TB, cfg *config.Config) *harness {
 	t.Helper()
+	return startServerWithCooldowns(t, cfg, router.NewCooldowns(cfg))
+}
+
+// startServerWithCooldowns is startServer reading cooldowns from c.
+func startServerWithCooldowns(t testing.TB, cfg *config.Config, c *router.Cooldowns) *harness {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	logs := &syncBuffer{}
 	// Debug level, so the debug-only log lines run too (and are checked for
 	// secrets).
-	srv := extproc.NewServer(cfg, router.NewCooldowns(cfg.Router), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	srv := extproc.NewServer(cfg, c, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ended := make(chan error, 16)
 	record := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		err := handler(srv, ss)

@@ -48,13 +48,16 @@ func (o Outcome) Failed() bool {
 
 // Cooldowns applies allowed_fails and cooldown_time: a deployment that fails
 // more than allowed_fails times within a minute gets no traffic for
-// cooldown_time (or for its Retry-After, when that is longer). Safe for
-// concurrent use; reads are lock-free.
+// cooldown_time (or for its Retry-After, when that is longer). As in
+// LiteLLM, the only deployment of a model group is never cooled down:
+// taking it out would turn every request into an error without sparing
+// anyone a failure. Safe for concurrent use; reads are lock-free.
 type Cooldowns struct {
 	now func() time.Time
 
 	mu       sync.Mutex
 	settings config.RouterSettings
+	sole     map[string]bool        // deployments alone in their group
 	fails    map[string][]time.Time // recent failure times per deployment
 	until    map[string]time.Time   // cooldown end per cooling deployment
 	timer    *time.Timer            // fires at the next cooldown end
@@ -64,11 +67,12 @@ type Cooldowns struct {
 	changed chan struct{}
 }
 
-// NewCooldowns returns cooldown state applying r.
-func NewCooldowns(r config.RouterSettings) *Cooldowns {
+// NewCooldowns returns cooldown state for cfg.
+func NewCooldowns(cfg *config.Config) *Cooldowns {
 	c := &Cooldowns{
 		now:      time.Now,
-		settings: r,
+		settings: cfg.Router,
+		sole:     soleDeployments(cfg),
 		fails:    make(map[string][]time.Time),
 		until:    make(map[string]time.Time),
 		changed:  make(chan struct{}, 1),
@@ -77,17 +81,29 @@ func NewCooldowns(r config.RouterSettings) *Cooldowns {
 	return c
 }
 
-// SetSettings applies a reloaded config's router settings. Cooldowns in
-// progress run to their end; disabling cooldowns ends them now.
-func (c *Cooldowns) SetSettings(r config.RouterSettings) {
+// SetConfig applies a reloaded config. Cooldowns in progress run to their
+// end, unless their deployment is gone or cooldowns were disabled.
+func (c *Cooldowns) SetConfig(cfg *config.Config) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.settings = r
-	if r.DisableCooldowns && len(c.until) > 0 {
-		clear(c.until)
-		clear(c.fails)
+	c.settings, c.sole = cfg.Router, soleDeployments(cfg)
+	gone := func(id string) bool { return cfg.Deployment(id) == nil || cfg.Router.DisableCooldowns }
+	maps.DeleteFunc(c.fails, func(id string, _ []time.Time) bool { return gone(id) })
+	n := len(c.until)
+	maps.DeleteFunc(c.until, func(id string, _ time.Time) bool { return gone(id) })
+	if len(c.until) != n {
 		c.publishLocked()
 	}
+}
+
+func soleDeployments(cfg *config.Config) map[string]bool {
+	sole := make(map[string]bool)
+	for _, g := range cfg.Groups() {
+		if ds := cfg.Group(g); len(ds) == 1 {
+			sole[ds[0].ID] = true
+		}
+	}
+	return sole
 }
 
 // Changed receives a value whenever the set of cooling deployments changed.
@@ -120,7 +136,7 @@ func (c *Cooldowns) Record(o Outcome) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.settings.DisableCooldowns {
+	if c.settings.DisableCooldowns || c.sole[o.Deployment] {
 		return
 	}
 	now := c.now()
@@ -150,18 +166,6 @@ func (c *Cooldowns) Record(o Outcome) {
 	}
 	c.until[o.Deployment] = now.Add(d)
 	c.publishLocked()
-}
-
-// Forget drops the state of deployments no longer configured.
-func (c *Cooldowns) Forget(keep func(id string) bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	maps.DeleteFunc(c.fails, func(id string, _ []time.Time) bool { return !keep(id) })
-	n := len(c.until)
-	maps.DeleteFunc(c.until, func(id string, _ time.Time) bool { return !keep(id) })
-	if len(c.until) != n {
-		c.publishLocked()
-	}
 }
 
 // publishLocked drops ended cooldowns, publishes the rest to readers,

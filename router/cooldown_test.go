@@ -1,6 +1,8 @@
 package router
 
 import (
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,9 +19,18 @@ type clock struct{ t time.Time }
 func (c *clock) now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
+// groupConfig is one model group of deployments "a", "b" and "c".
+func groupConfig(r config.RouterSettings) *config.Config {
+	cfg := &config.Config{Router: r}
+	for _, id := range []string{"a", "b", "c"} {
+		cfg.Deployments = append(cfg.Deployments, &config.Deployment{ID: id, ModelName: "g"})
+	}
+	return cfg
+}
+
 func newTestCooldowns(allowedFails int, cooldown time.Duration) (*Cooldowns, *clock) {
 	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	c := NewCooldowns(config.RouterSettings{AllowedFails: allowedFails, CooldownTime: cooldown})
+	c := NewCooldowns(groupConfig(config.RouterSettings{AllowedFails: allowedFails, CooldownTime: cooldown}))
 	c.now = clk.now
 	<-c.Changed() // the initial publication
 	return c, clk
@@ -71,14 +82,14 @@ func TestDisableCooldowns(t *testing.T) {
 	c, _ := newTestCooldowns(0, time.Minute)
 	c.Record(Outcome{Deployment: "a", Status: 500})
 	require.Contains(t, c.Active(), "a")
-	c.SetSettings(config.RouterSettings{DisableCooldowns: true})
+	c.SetConfig(groupConfig(config.RouterSettings{DisableCooldowns: true}))
 	require.Empty(t, c.Active(), "disabling cooldowns ends them")
 	c.Record(Outcome{Deployment: "a", Status: 500})
 	require.Empty(t, c.Active())
 }
 
 func TestCooldownEndIsSignalled(t *testing.T) {
-	c := NewCooldowns(config.RouterSettings{CooldownTime: 50 * time.Millisecond})
+	c := NewCooldowns(groupConfig(config.RouterSettings{CooldownTime: 50 * time.Millisecond}))
 	<-c.Changed()
 	c.Record(Outcome{Deployment: "a", Status: 500})
 	<-c.Changed()
@@ -125,4 +136,21 @@ func TestParseRetryAfter(t *testing.T) {
 	require.Equal(t, 1500*time.Millisecond, ParseRetryAfter(" 1.5 "))
 	require.Equal(t, time.Duration(0), ParseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT"))
 	require.Equal(t, maxRetryAfterCooldown, ParseRetryAfter("999999"))
+}
+
+// LiteLLM never cools down the only deployment of a group.
+func TestSoleDeploymentNeverCoolsDown(t *testing.T) {
+	cfg := &config.Config{Router: config.RouterSettings{CooldownTime: time.Minute}, Deployments: []*config.Deployment{
+		{ID: "alone", ModelName: "solo"}, {ID: "x", ModelName: "pair"}, {ID: "y", ModelName: "pair"},
+	}}
+	c := NewCooldowns(cfg)
+	for range 10 {
+		c.Record(Outcome{Deployment: "alone", Status: 500})
+	}
+	c.Record(Outcome{Deployment: "x", Status: 500})
+	require.Equal(t, []string{"x"}, slices.Collect(maps.Keys(c.Active())))
+
+	// A reload that drops x ends its cooldown.
+	c.SetConfig(&config.Config{Router: cfg.Router, Deployments: cfg.Deployments[:1]})
+	require.Empty(t, c.Active())
 }

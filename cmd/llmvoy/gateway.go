@@ -131,7 +131,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("ext_proc: %w", err)
 	}
 	xdsSrv := xds.NewServer(ctx, log)
-	cooldowns := router.NewCooldowns(cfg.Router)
+	cooldowns := router.NewCooldowns(cfg)
 	procSrv := extproc.NewServer(cfg, cooldowns, log)
 	xdsGRPC, procGRPC := newGRPCServer(), newGRPCServer()
 	xdsSrv.Register(xdsGRPC)
@@ -318,8 +318,7 @@ func (p *publisher) follow(ctx context.Context, path string, reloadEvery, resolv
 			// ext_proc learns the new deployments before Envoy can route
 			// to them.
 			proc.SetConfig(next)
-			p.cooldowns.SetSettings(next.Router)
-			p.cooldowns.Forget(func(id string) bool { return next.Deployment(id) != nil })
+			p.cooldowns.SetConfig(next)
 			if err := p.publish(ctx, next, p.resolve(ctx, next)); err != nil {
 				p.log.Error("config reload not applied to Envoy", "err", err)
 				continue

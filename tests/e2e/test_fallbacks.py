@@ -63,21 +63,23 @@ def test_failing_deployment_cools_down_and_comes_back(fleet):
 
 
 def test_all_deployments_cooling_down_is_a_429_with_retry_after(fleet):
-    only = fleet.mock("only", status=503)
+    # Two deployments: like LiteLLM, llmvoy never cools down the only
+    # deployment of a group.
+    one, two = fleet.mock("one", status=503), fleet.mock("two", status=500)
     client = fleet.gateway(router_config(
-        deployment("gpt", "only", only),
-        router="  num_retries: 0\n  allowed_fails: 0\n  cooldown_time: 30\n"))
+        deployment("gpt", "one", one), deployment("gpt", "two", two),
+        router="  num_retries: 1\n  allowed_fails: 0\n  cooldown_time: 30\n"))
 
     first = client.post("/chat/completions", json={"model": "gpt", "messages": [{"role": "user", "content": "x"}]})
-    assert first.status_code == 503, first.text  # the deployment's own error
-    wait_until(lambda: "deployment cooling down" in fleet.llmvoy.output(), what="the cooldown")
+    assert first.status_code in (500, 503), first.text  # the deployments' own error
+    wait_until(lambda: fleet.llmvoy.output().count("deployment cooling down") == 2, what="both cooldowns")
 
     r = client.post("/chat/completions", json={"model": "gpt", "messages": [{"role": "user", "content": "y"}]})
     assert r.status_code == 429, r.text
     assert 1 <= int(r.headers["retry-after"]) <= 30
     err = r.json()["error"]
-    assert "No deployments available" in err["message"] and "only" in err["message"]
-    assert len(chat_attempts(only)) == 1, "no request reached the cooling deployment"
+    assert "No deployments available" in err["message"] and "[one two]" in err["message"]
+    assert len(chat_attempts(one)) + len(chat_attempts(two)) == 2, "no request reached a cooling deployment"
 
     # The OpenAI SDK sees a RateLimitError (with retries off, at once).
     sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)

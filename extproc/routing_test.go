@@ -1,0 +1,136 @@
+package extproc_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmvoy/llmvoy/router"
+	"github.com/llmvoy/llmvoy/xds"
+)
+
+const routingConfig = `
+model_list:
+  - {model_name: primary, litellm_params: {model: openai/p, api_base: "http://h:1/v1", api_key: sk-p}, model_info: {id: p1}}
+  - {model_name: primary, litellm_params: {model: openai/p, api_base: "http://h:4/v1", api_key: sk-p}, model_info: {id: p2}}
+  - {model_name: backup, litellm_params: {model: openai/b, api_base: "http://h:2/v1", api_key: sk-b}, model_info: {id: b1}}
+  - {model_name: backup, litellm_params: {model: openai/b, api_base: "http://h:5/v1", api_key: sk-b}, model_info: {id: b2}}
+  - {model_name: big, litellm_params: {model: openai/big, api_base: "http://h:3/v1"}, model_info: {id: g1}}
+router_settings:
+  num_retries: 1
+  allowed_fails: 0
+  cooldown_time: 30
+  fallbacks: [{"primary": ["backup"]}]
+  context_window_fallbacks: [{"primary": ["big"]}]
+  model_group_alias: {"gpt-4": "primary", "internal": {"model": "backup", "hidden": true}}
+general_settings:
+  master_key: os.environ/MASTER_KEY
+`
+
+func startRouting(t *testing.T) (*harness, *router.Cooldowns) {
+	t.Helper()
+	cfg := parseConfig(t, routingConfig, testEnv)
+	c := router.NewCooldowns(cfg)
+	return startServerWithCooldowns(t, cfg, c), c
+}
+
+// routedTo is the cluster a gateway body answer routes to, and the fallback
+// header it sets.
+func routedTo(t *testing.T, resp *extprocv3.ProcessingResponse) (cluster, fallback string) {
+	t.Helper()
+	m := flattenMutation(t, resp.GetRequestBody().GetResponse().GetHeaderMutation())
+	return m.set[xds.RouteHeader], m.set[xds.FallbackHeader]
+}
+
+func TestAliasesRouteToTheirGroup(t *testing.T) {
+	h, _ := startRouting(t)
+	for _, name := range []string{"gpt-4", "internal", "primary"} {
+		cluster, _ := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody(name), bearer))
+		want := map[string]string{"gpt-4": "primary", "internal": "backup", "primary": "primary"}[name]
+		require.Equal(t, xds.ClusterName(want), cluster, name)
+	}
+	models := getThroughGateway(t, h, "GET", "/v1/models", bearer)
+	require.Contains(t, string(models.body), `"gpt-4"`)
+	require.NotContains(t, string(models.body), `"internal"`, "hidden aliases are not listed")
+}
+
+func TestGroupWithFallbacksCarriesItsPlaceInTheChain(t *testing.T) {
+	h, _ := startRouting(t)
+	_, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer))
+	require.True(t, strings.HasSuffix(fb, ";;0;primary"), fb)
+	// A client's own fallback header is replaced, never trusted.
+	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer,
+		header{xds.FallbackHeader, "forged;generic;1;primary"}))
+	require.Equal(t, xds.ClusterName("primary"), cluster)
+	require.True(t, strings.HasSuffix(fb, ";;0;primary"), fb)
+}
+
+func TestCoolingGroupFallsBackAtTheGateway(t *testing.T) {
+	h, c := startRouting(t)
+	c.Record(router.Outcome{Deployment: "p1", Status: 500})
+	c.Record(router.Outcome{Deployment: "p2", Status: 0})
+	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer))
+	require.Equal(t, xds.ClusterName("backup"), cluster, "every deployment of primary is cooling down")
+	require.True(t, strings.HasSuffix(fb, ";generic;1;primary"), fb)
+
+	// Nothing left in the chain: LiteLLM's 429, with when to try again.
+	c.Record(router.Outcome{Deployment: "b1", Status: 429, RetryAfter: 10 * time.Second})
+	c.Record(router.Outcome{Deployment: "b2", Status: 503})
+	stream := h.open(t, xds.ProcessorGateway)
+	body := chatBody("primary")
+	requireContinueHeaders(t, exchange(t, stream, postHeaders("/v1/chat/completions", body, bearer)))
+	r := requireImmediate(t, exchange(t, stream, requestBody(body)))
+	e := requireAPIErrorReply(t, r, 429, "rate_limit_error")
+	require.Contains(t, e.Message, "No deployments available for selected model")
+	require.Contains(t, e.Message, "[b1 b2 p1 p2]")
+	require.Equal(t, "30", r.headers["retry-after"], "the earliest cooldown end, rounded up")
+}
+
+// The upstream processor falls back only after the last attempt Envoy
+// makes, and the redirect carries the next step, signed.
+func TestUpstreamFallsBackAfterTheLastRetry(t *testing.T) {
+	h, c := startRouting(t)
+	// What the gateway set on the request.
+	gw := h.open(t, xds.ProcessorGateway)
+	body := chatBody("primary")
+	requireContinueHeaders(t, exchange(t, gw, postHeaders("/v1/chat/completions", body, bearer)))
+	_, fb := routedTo(t, exchange(t, gw, requestBody(body)))
+	finish(t, gw)
+
+	status := func(resp *extprocv3.ProcessingResponse) string {
+		return flattenMutation(t, resp.GetResponseHeaders().GetResponse().GetHeaderMutation()).set[":status"]
+	}
+	// Attempt 1 carries the header; the retry does not (the first attempt
+	// removed it from the router's shared headers).
+	for i, extra := range [][]header{{{xds.FallbackHeader, fb}, {"x-request-id", "r1"}}, {{"x-request-id", "r1"}}} {
+		up := h.open(t, xds.ProcessorUpstream)
+		resp := exchange(t, up, attempt(t, "p1", "/v1/chat/completions", body, extra...))
+		require.NotNil(t, resp.GetModeOverride(), "attempt %d asks for the response headers", i+1)
+		exchange(t, up, requestBody(body))
+		got := status(exchange(t, up, responseHeaders(500)))
+		if i == 0 {
+			require.Empty(t, got, "Envoy retries the first attempt itself")
+		} else {
+			require.Equal(t, "307", got, "the last attempt falls back")
+		}
+		finish(t, up)
+	}
+	// The failure behind the redirect counts toward the cooldown (Envoy's
+	// log sees only the 307).
+	require.Contains(t, c.Active(), "p1")
+}
+
+// responseHeaders is the upstream's response headers phase.
+func responseHeaders(status int) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseHeaders{
+		ResponseHeaders: &extprocv3.HttpHeaders{Headers: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{
+			{Key: ":status", RawValue: []byte(strconv.Itoa(status))},
+			{Key: "content-type", RawValue: []byte("application/json")},
+		}}},
+	}}
+}
