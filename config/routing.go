@@ -96,6 +96,8 @@ func (p *parser) routingKey(r *RouterSettings, key string, path string, v *value
 		}
 	case "model_group_alias":
 		r.Aliases = p.aliases(path, v)
+	case "routing_strategy_args":
+		p.strategyArgs(&r.StrategyArgs, path, v)
 	default:
 		return false
 	}
@@ -192,6 +194,30 @@ func (p *parser) aliases(path string, v *value) map[string]Alias {
 		}
 	}
 	return out
+}
+
+// strategyArgs reads routing_strategy_args: the latency-based strategy's
+// knobs (the only ones LiteLLM documents).
+func (p *parser) strategyArgs(a *StrategyArgs, path string, v *value) {
+	for _, kv := range p.section(path, v) {
+		kpath := joinPath(path, keyName(kv.key))
+		switch keyName(kv.key) {
+		case "lowest_latency_buffer":
+			if f, ok := p.number(kpath, kv.val); ok {
+				if f < 0 {
+					p.errorf(kv.val.line, kpath, "want a number >= 0, got %s", formatNumber(f))
+					continue
+				}
+				a.LowestLatencyBuffer = f
+			}
+		case "ttl":
+			if d, ok := p.seconds(kpath, kv.val, false); ok {
+				a.TTL = d
+			}
+		default:
+			p.unsupported(kv.key, kpath)
+		}
+	}
 }
 
 // boolean reads a YAML boolean (LiteLLM also takes "true"/"false" strings).

@@ -135,6 +135,18 @@ type RouterSettings struct {
 	// Aliases is model_group_alias: names clients may ask for instead of a
 	// model group.
 	Aliases map[string]Alias
+
+	// StrategyArgs is routing_strategy_args.
+	StrategyArgs StrategyArgs
+}
+
+// StrategyArgs tune the latency-based strategy.
+type StrategyArgs struct {
+	// LowestLatencyBuffer: deployments within (1 + buffer) times the lowest
+	// latency of their group share its traffic. Default 0.
+	LowestLatencyBuffer float64
+	// TTL is how long a latency sample counts; default 1h, as in LiteLLM.
+	TTL time.Duration
 }
 
 // Routing strategies LiteLLM knows.

@@ -319,7 +319,7 @@ func gatewayStatus(t *testing.T, cfg *config.Config, path string) int {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	g := grpc.NewServer()
-	extproc.NewServer(cfg, router.NewCooldowns(cfg), slog.New(slog.NewTextHandler(io.Discard, nil))).Register(g)
+	extproc.NewServer(cfg, router.NewCooldowns(cfg), router.NewBalance(cfg), slog.New(slog.NewTextHandler(io.Discard, nil))).Register(g)
 	go g.Serve(lis)
 	defer g.Stop()
 	conn, err := grpc.NewClient("passthrough:///gateway",

@@ -112,13 +112,13 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	// an error of the group would take, as LiteLLM does when it finds no
 	// deployment available.
 	r := &g.state.cfg.Router
-	cooling := g.server.cooldowns.Active()
+	cooling, over := g.server.cooldowns.Active(), g.server.balance.OverLimit()
 	var tried []string
 	for {
 		name := fb.group(r)
 		tried = append(tried, name)
 		grp, ok := g.state.groups[name]
-		if ok && grp.unservable == "" && g.state.available(name, cooling) {
+		if ok && grp.unservable == "" && g.state.available(name, cooling, over) {
 			break
 		}
 		next, more := fb.next(r, config.FallbackGeneric)
@@ -126,7 +126,7 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 			if ok && grp.unservable != "" && fb.step == 0 {
 				return replyError(apiError{Status: 501, Message: "model group " + name + " has no deployment llmvoy can serve: " + grp.unservable, Type: "not_implemented", Param: "model"})
 			}
-			return g.noDeployments(model, tried, cooling)
+			return g.noDeployments(model, tried, cooling, over)
 		}
 		fb = next
 	}
@@ -142,21 +142,33 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 
 // noDeployments is LiteLLM's answer when every deployment of a group (and of
 // its fallbacks) is cooling down: a 429 saying when to try again.
-func (g *gateway) noDeployments(model string, groups []string, cooling map[string]time.Time) *extprocv3.ProcessingResponse {
-	wait := g.state.cfg.Router.CooldownTime
-	var ids []string
+func (g *gateway) noDeployments(model string, groups []string, cooling map[string]time.Time, overLimit map[string]bool) *extprocv3.ProcessingResponse {
+	wait := time.Duration(math.MaxInt64)
+	var ids, limited []string
 	for _, name := range groups {
 		for _, d := range g.state.cfg.Group(name) {
 			if until, ok := cooling[d.ID]; ok {
 				ids = append(ids, d.ID)
 				wait = min(wait, time.Until(until))
 			}
+			if overLimit[d.ID] {
+				limited = append(limited, d.ID)
+				// rpm counts reset when the minute ends.
+				wait = min(wait, time.Until(time.Now().Truncate(time.Minute).Add(time.Minute)))
+			}
 		}
 	}
+	if wait == math.MaxInt64 { // unservable deployments, or a race with a cooldown's end
+		wait = g.state.cfg.Router.CooldownTime
+	}
 	slices.Sort(ids)
+	slices.Sort(limited)
 	secs := max(1, int(math.Ceil(wait.Seconds())))
-	e := apiError{Status: 429, Type: "rate_limit_error", Code: "429",
-		Message: fmt.Sprintf("No deployments available for selected model, Try again in %d seconds. Passed model=%s. cooldown_list=%v", secs, model, ids)}
+	msg := fmt.Sprintf("No deployments available for selected model, Try again in %d seconds. Passed model=%s. cooldown_list=%v", secs, model, ids)
+	if len(limited) > 0 {
+		msg += fmt.Sprintf(", over their rpm limit this minute=%v", limited)
+	}
+	e := apiError{Status: 429, Type: "rate_limit_error", Code: "429", Message: msg}
 	return reply(e.Status, "application/json", e.body(), setHeader("retry-after", strconv.Itoa(secs)))
 }
 

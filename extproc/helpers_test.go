@@ -86,7 +86,7 @@ func startServerWithCooldowns(t testing.TB, cfg *config.Config, c *router.Cooldo
 	logs := &syncBuffer{}
 	// Debug level, so the debug-only log lines run too (and are checked for
 	// secrets).
-	srv := extproc.NewServer(cfg, c, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	srv := extproc.NewServer(cfg, c, router.NewBalance(cfg), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ended := make(chan error, 16)
 	record := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		err := handler(srv, ss)

@@ -43,6 +43,7 @@ type Server struct {
 	extprocv3.UnimplementedExternalProcessorServer
 	state     atomic.Pointer[state]
 	cooldowns *router.Cooldowns
+	balance   *router.Balance
 	// fallbackToken signs the fallback headers this process writes.
 	fallbackToken string
 	attempts      attempts
@@ -52,10 +53,10 @@ type Server struct {
 var _ extprocv3.ExternalProcessorServer = (*Server)(nil)
 
 // NewServer returns a Server serving cfg. It reads which deployments are
-// cooling down from cooldowns, and records there the failures it turns into
-// fallbacks.
-func NewServer(cfg *config.Config, cooldowns *router.Cooldowns, log *slog.Logger) *Server {
-	s := &Server{log: log, cooldowns: cooldowns, fallbackToken: newFallbackToken()}
+// cooling down from cooldowns (and records there the failures it turns into
+// fallbacks) and which are past their rpm from balance.
+func NewServer(cfg *config.Config, cooldowns *router.Cooldowns, balance *router.Balance, log *slog.Logger) *Server {
+	s := &Server{log: log, cooldowns: cooldowns, balance: balance, fallbackToken: newFallbackToken()}
 	s.SetConfig(cfg)
 	return s
 }

@@ -102,11 +102,11 @@ func (st *state) resolve(model string) string {
 	return model
 }
 
-// available reports whether a group has a deployment that is not cooling
-// down.
-func (st *state) available(name string, cooling map[string]time.Time) bool {
+// available reports whether a group has a deployment that is neither
+// cooling down nor past its rpm.
+func (st *state) available(name string, cooling map[string]time.Time, overLimit map[string]bool) bool {
 	for _, id := range st.groups[name].deployments {
-		if _, ok := cooling[id]; !ok {
+		if _, ok := cooling[id]; !ok && !overLimit[id] {
 			return true
 		}
 	}

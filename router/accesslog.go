@@ -17,14 +17,16 @@ import (
 )
 
 // AccessLog receives Envoy's upstream access log (one entry per attempt,
-// streamed off the request path) and feeds the outcomes to Cooldowns.
+// streamed off the request path) and feeds the outcomes to Cooldowns and
+// Balance.
 type AccessLog struct {
 	alsv3.UnimplementedAccessLogServiceServer
 	cooldowns *Cooldowns
+	balance   *Balance
 }
 
-// NewAccessLog returns the access log service recording into c.
-func NewAccessLog(c *Cooldowns) *AccessLog { return &AccessLog{cooldowns: c} }
+// NewAccessLog returns the access log service recording into c and b.
+func NewAccessLog(c *Cooldowns, b *Balance) *AccessLog { return &AccessLog{cooldowns: c, balance: b} }
 
 // Register adds the service to g.
 func (a *AccessLog) Register(g *grpc.Server) { alsv3.RegisterAccessLogServiceServer(g, a) }
@@ -42,6 +44,7 @@ func (a *AccessLog) StreamAccessLogs(stream alsv3.AccessLogService_StreamAccessL
 		for _, e := range msg.GetHttpLogs().GetLogEntry() {
 			if o, ok := outcomeOf(e); ok {
 				a.cooldowns.Record(o)
+				a.balance.Record(o)
 			}
 		}
 	}
@@ -71,7 +74,7 @@ func outcomeOf(e *accesslogv3.HTTPAccessLogEntry) (Outcome, bool) {
 		// Whatever code Envoy logged is its own local reply.
 		code = 0
 	}
-	o := Outcome{Deployment: id, Status: code}
+	o := Outcome{Deployment: id, Status: code, Latency: common.GetTimeToFirstUpstreamRxByte().AsDuration()}
 	if v := e.GetResponse().GetResponseHeaders()["retry-after"]; v != "" {
 		o.RetryAfter = ParseRetryAfter(v)
 	}

@@ -31,6 +31,11 @@ type Outcome struct {
 	Status int
 	// RetryAfter is the deployment's Retry-After, if it sent one.
 	RetryAfter time.Duration
+	// Latency is the time from the start of the attempt to the first byte
+	// of the deployment's answer (for a stream, its first token); 0 if
+	// unknown. It does not grow with the length of the answer, so a
+	// deployment is not penalised for long completions.
+	Latency time.Duration
 }
 
 // Failed reports whether the outcome counts toward a cooldown. As in

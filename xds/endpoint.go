@@ -42,11 +42,16 @@ func makeLoadAssignment(group, strategy string, deployments []*config.Deployment
 			localities = append(localities, &endpointv3.LocalityLbEndpoints{Priority: uint32(len(localities))})
 		}
 		ep := makeEndpoint(d, addr, weights[i])
-		if st.CoolingDown[d.ID] {
+		switch {
+		case st.Unavailable[d.ID]:
 			// With the panic threshold at 0, Envoy sends an unhealthy
 			// endpoint nothing, and moves on to the next order when a whole
-			// order is cooling down.
+			// order is unavailable.
 			ep.HealthStatus = corev3.HealthStatus_UNHEALTHY
+		case st.Slow[d.ID]:
+			// With strict priorities, a degraded endpoint gets traffic only
+			// when its priority has no healthy one left.
+			ep.HealthStatus = corev3.HealthStatus_DEGRADED
 		}
 		if taken[addr] {
 			e := egressFor(d, addr)

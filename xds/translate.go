@@ -47,9 +47,14 @@ type State struct {
 	// deployment without an address gets no endpoint (its DNS name did not
 	// resolve) and the caller is expected to have said so in its logs.
 	Addrs map[string]netip.AddrPort
-	// CoolingDown holds the deployments that get no traffic for now; their
-	// endpoints are served as unhealthy.
-	CoolingDown map[string]bool
+	// Unavailable holds the deployments that get no traffic for now
+	// (cooling down, past their rpm); their endpoints are served as
+	// unhealthy.
+	Unavailable map[string]bool
+	// Slow holds the deployments that get traffic only when no other
+	// deployment of their priority is available (latency-based routing);
+	// their endpoints are served as degraded.
+	Slow map[string]bool
 }
 
 // Translate compiles cfg into Envoy resources. Translate is pure: same

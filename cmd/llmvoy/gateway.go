@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,12 +132,12 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("ext_proc: %w", err)
 	}
 	xdsSrv := xds.NewServer(ctx, log)
-	cooldowns := router.NewCooldowns(cfg)
-	procSrv := extproc.NewServer(cfg, cooldowns, log)
+	cooldowns, balance := router.NewCooldowns(cfg), router.NewBalance(cfg)
+	procSrv := extproc.NewServer(cfg, cooldowns, balance, log)
 	xdsGRPC, procGRPC := newGRPCServer(), newGRPCServer()
 	xdsSrv.Register(xdsGRPC)
 	procSrv.Register(procGRPC)
-	router.NewAccessLog(cooldowns).Register(procGRPC)
+	router.NewAccessLog(cooldowns, balance).Register(procGRPC)
 	go xdsGRPC.Serve(xdsLn)
 	go procGRPC.Serve(procLn)
 	defer xdsGRPC.Stop()
@@ -148,7 +149,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		ExtProcCluster: envoy.ExtProcClusterName,
 		CAFile:         caFile,
 	}
-	pub := &publisher{xds: xdsSrv, opts: opts, log: log, cooldowns: cooldowns}
+	pub := &publisher{xds: xdsSrv, opts: opts, log: log, cooldowns: cooldowns, balance: balance}
 	if err := pub.publish(ctx, cfg, pub.resolve(ctx, cfg)); err != nil {
 		return err
 	}
@@ -255,6 +256,8 @@ type publisher struct {
 	opts      xds.Options
 	log       *slog.Logger
 	cooldowns *router.Cooldowns
+	balance   *router.Balance
+	decision  router.Decision
 	cfg       *config.Config
 	addrs     map[string]netip.AddrPort
 	cooling   map[string]bool
@@ -273,7 +276,11 @@ func (p *publisher) publish(ctx context.Context, cfg *config.Config, addrs map[s
 			p.log.Info("deployment back in rotation after its cooldown", "deployment", id)
 		}
 	}
-	res, err := xds.Translate(cfg, xds.State{Addrs: addrs, CoolingDown: cooling}, p.opts)
+	unavailable := maps.Clone(cooling)
+	for id := range p.decision.OverLimit {
+		unavailable[id] = true
+	}
+	res, err := xds.Translate(cfg, xds.State{Addrs: addrs, Unavailable: unavailable, Slow: p.decision.Slow}, p.opts)
 	if err != nil {
 		return err
 	}
@@ -299,6 +306,9 @@ func (p *publisher) resolve(ctx context.Context, cfg *config.Config) map[string]
 // ignored: the last good config keeps serving.
 func (p *publisher) follow(ctx context.Context, path string, reloadEvery, resolveEvery time.Duration, proc *extproc.Server) {
 	reload, resolve := tick(reloadEvery), tick(resolveEvery)
+	// Latencies move and minutes roll over without an event: look again
+	// this often.
+	balance := tick(time.Second)
 	last := fileDigest(path)
 	for {
 		select {
@@ -319,11 +329,17 @@ func (p *publisher) follow(ctx context.Context, path string, reloadEvery, resolv
 			// to them.
 			proc.SetConfig(next)
 			p.cooldowns.SetConfig(next)
+			p.balance.SetConfig(next)
+			p.decision = p.balance.Decide()
 			if err := p.publish(ctx, next, p.resolve(ctx, next)); err != nil {
 				p.log.Error("config reload not applied to Envoy", "err", err)
 				continue
 			}
 			p.log.Info("config reloaded", "model_groups", len(next.Groups()), "deployments", len(next.Deployments))
+		case <-p.balance.Changed():
+			p.decide(ctx, true)
+		case <-balance:
+			p.decide(ctx, false)
 		case <-p.cooldowns.Changed():
 			if err := p.publish(ctx, p.cfg, p.addrs); err != nil {
 				p.log.Error("cooldown change not applied to Envoy", "err", err)
@@ -337,6 +353,27 @@ func (p *publisher) follow(ctx context.Context, path string, reloadEvery, resolv
 				p.log.Error("address change not applied to Envoy", "err", err)
 			}
 		}
+	}
+}
+
+// decide serves the balance's current decision when it changed (or when
+// forced: a deployment just reached its rpm).
+func (p *publisher) decide(ctx context.Context, force bool) {
+	d := p.balance.Decide()
+	if !force && maps.Equal(d.OverLimit, p.decision.OverLimit) && maps.Equal(d.Slow, p.decision.Slow) {
+		return
+	}
+	if !maps.Equal(d.Slow, p.decision.Slow) {
+		p.log.Debug("latency-based routing: slower deployments get traffic only when no faster one is available", "slow", slices.Sorted(maps.Keys(d.Slow)))
+	}
+	for id := range d.OverLimit {
+		if !p.decision.OverLimit[id] {
+			p.log.Info("deployment reached its rpm for this minute; out of rotation until the minute ends", "deployment", id)
+		}
+	}
+	p.decision = d
+	if err := p.publish(ctx, p.cfg, p.addrs); err != nil {
+		p.log.Error("routing change not applied to Envoy", "err", err)
 	}
 }
 

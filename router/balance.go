@@ -1,0 +1,173 @@
+package router
+
+import (
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/llmvoy/llmvoy/config"
+)
+
+// latencySamples is how many recent latencies per deployment count, as in
+// LiteLLM's lowest-latency strategy.
+const latencySamples = 10
+
+// defaultLatencyTTL is how long a latency sample counts when
+// routing_strategy_args.ttl is unset (LiteLLM: one hour).
+const defaultLatencyTTL = time.Hour
+
+// Balance drives the strategies Envoy cannot compute alone. For
+// latency-based-routing it keeps each deployment's recent latencies and
+// marks the slower ones of a group (they get traffic only when no faster one
+// is available); for usage-based-routing it counts each deployment's
+// requests in the current minute and takes a deployment past its rpm out of
+// rotation until the minute ends. Safe for concurrent use.
+type Balance struct {
+	now func() time.Time
+
+	mu       sync.Mutex
+	cfg      *config.Config
+	latency  map[string][]sample
+	minute   int64 // the minute (Unix time / 60) requests are counted for
+	requests map[string]int
+
+	overLimit atomic.Pointer[map[string]bool]
+	changed   chan struct{}
+}
+
+type sample struct {
+	d  time.Duration
+	at time.Time
+}
+
+// NewBalance returns balancing state for cfg.
+func NewBalance(cfg *config.Config) *Balance {
+	b := &Balance{now: time.Now, cfg: cfg, latency: make(map[string][]sample), requests: make(map[string]int), changed: make(chan struct{}, 1)}
+	b.overLimit.Store(&map[string]bool{})
+	return b
+}
+
+// SetConfig applies a reloaded config.
+func (b *Balance) SetConfig(cfg *config.Config) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cfg = cfg
+	maps.DeleteFunc(b.latency, func(id string, _ []sample) bool { return cfg.Deployment(id) == nil })
+	b.signal()
+}
+
+// Changed receives a value when a deployment reached its rpm; the minute
+// rolling over and latencies moving are seen by calling Decide periodically.
+func (b *Balance) Changed() <-chan struct{} { return b.changed }
+
+// OverLimit returns the deployments past their rpm this minute. Shared: do
+// not modify it.
+func (b *Balance) OverLimit() map[string]bool { return *b.overLimit.Load() }
+
+// Record counts one attempt.
+func (b *Balance) Record(o Outcome) {
+	if o.Deployment == "" {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	switch b.cfg.Router.RoutingStrategy {
+	case config.RoutingLatencyBased:
+		if o.Failed() || o.Latency <= 0 {
+			return
+		}
+		s := append(b.latency[o.Deployment], sample{o.Latency, now})
+		if len(s) > latencySamples {
+			s = s[len(s)-latencySamples:]
+		}
+		b.latency[o.Deployment] = s
+	case config.RoutingUsageBased, config.RoutingUsageBasedV2:
+		b.rollLocked(now)
+		b.requests[o.Deployment]++
+		if d := b.cfg.Deployment(o.Deployment); d != nil && d.RPM > 0 && b.requests[o.Deployment] == d.RPM {
+			b.publishLocked()
+		}
+	}
+}
+
+// rollLocked starts a new minute's counts.
+func (b *Balance) rollLocked(now time.Time) {
+	if m := now.Unix() / 60; m != b.minute {
+		b.minute = m
+		clear(b.requests)
+		b.publishLocked()
+	}
+}
+
+func (b *Balance) publishLocked() {
+	over := make(map[string]bool)
+	for id, n := range b.requests {
+		if d := b.cfg.Deployment(id); d != nil && d.RPM > 0 && n >= d.RPM {
+			over[id] = true
+		}
+	}
+	if !maps.Equal(over, *b.overLimit.Load()) {
+		b.overLimit.Store(&over)
+		b.signal()
+	}
+}
+
+func (b *Balance) signal() {
+	select {
+	case b.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Decision is what Envoy should know: deployments to keep out of rotation
+// (past their rpm) and deployments to prefer less (slower than the fastest of
+// their group by more than lowest_latency_buffer).
+type Decision struct {
+	OverLimit map[string]bool
+	Slow      map[string]bool
+}
+
+// Decide computes the current decision.
+func (b *Balance) Decide() Decision {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	b.rollLocked(now)
+	d := Decision{OverLimit: b.OverLimit(), Slow: make(map[string]bool)}
+	if b.cfg.Router.RoutingStrategy != config.RoutingLatencyBased {
+		return d
+	}
+	ttl := b.cfg.Router.StrategyArgs.TTL
+	if ttl <= 0 {
+		ttl = defaultLatencyTTL
+	}
+	buffer := b.cfg.Router.StrategyArgs.LowestLatencyBuffer
+	for _, group := range b.cfg.Groups() {
+		avg := make(map[string]time.Duration)
+		for _, dep := range b.cfg.Group(group) {
+			s := slices.DeleteFunc(b.latency[dep.ID], func(s sample) bool { return now.Sub(s.at) > ttl })
+			b.latency[dep.ID] = s
+			if len(s) == 0 {
+				continue // unmeasured: it gets traffic until it is measured
+			}
+			var sum time.Duration
+			for _, x := range s {
+				sum += x.d
+			}
+			avg[dep.ID] = sum / time.Duration(len(s))
+		}
+		if len(avg) == 0 {
+			continue
+		}
+		fastest := slices.Min(slices.Collect(maps.Values(avg)))
+		for id, a := range avg {
+			if float64(a) > float64(fastest)*(1+buffer) {
+				d.Slow[id] = true
+			}
+		}
+	}
+	return d
+}

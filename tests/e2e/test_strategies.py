@@ -1,0 +1,70 @@
+"""The routing strategies llmvoy drives from Go (Envoy executes them through
+endpoint health served over EDS): latency-based-routing prefers the faster
+deployment, usage-based-routing-v2 stops sending to a deployment past its
+rpm for the rest of the minute.
+
+Uses the per-test gateway and mocks of test_routing.py (`fleet`)."""
+
+import collections
+import time
+
+from test_fallbacks import router_config
+from test_routing import chat, deployment, fleet  # noqa: F401  (fleet is a fixture)
+
+
+def rpm_deployment(group, dep_id, mock, rpm):
+    return deployment(group, dep_id, mock) + f"\n    rpm: {rpm}"
+
+
+def test_latency_based_prefers_the_faster_deployment(fleet):
+    fast, slow = fleet.mock("fast"), fleet.mock("slow", latency="150ms")
+    client = fleet.gateway(router_config(
+        deployment("gpt", "fast", fast), deployment("gpt", "slow", slow),
+        router="  routing_strategy: latency-based-routing\n"))
+
+    # Both are measured while unmeasured deployments still get traffic...
+    for i in range(12):
+        assert chat(client, "gpt", f"warm-{i}").status == 200
+    time.sleep(1.5)  # ...and llmvoy looks at latencies every second.
+
+    counts = collections.Counter(chat(client, "gpt", f"m-{i}").deployment for i in range(40))
+    # The slower deployment is served as degraded: it gets traffic only if
+    # the fast one is unavailable. One stray request covers the EDS update
+    # racing the first requests.
+    assert counts["fast"] >= 39, counts
+
+
+def test_usage_based_skips_deployments_past_their_rpm(fleet):
+    small, big = fleet.mock("small"), fleet.mock("big")
+    client = fleet.gateway(router_config(
+        rpm_deployment("gpt", "small", small, 5), rpm_deployment("gpt", "big", big, 1000),
+        router="  routing_strategy: usage-based-routing-v2\n"))
+    if time.gmtime().tm_sec > 45:
+        time.sleep(61 - time.gmtime().tm_sec)  # keep the test inside one minute
+
+    results = []
+    for i in range(30):
+        results.append(chat(client, "gpt", f"u-{i}"))
+        time.sleep(0.05)  # Envoy reports attempts every 20 ms
+    assert all(r.status == 200 for r in results)
+    counts = collections.Counter(r.deployment for r in results)
+    assert 3 <= counts["small"] <= 5, counts  # round robin until its rpm is used up
+
+
+def test_every_deployment_past_its_rpm_is_a_429(fleet):
+    a, b = fleet.mock("a"), fleet.mock("b")
+    client = fleet.gateway(router_config(
+        rpm_deployment("gpt", "a", a, 2), rpm_deployment("gpt", "b", b, 2),
+        router="  routing_strategy: usage-based-routing-v2\n"))
+    if time.gmtime().tm_sec > 45:
+        time.sleep(61 - time.gmtime().tm_sec)
+
+    statuses = []
+    for i in range(6):
+        statuses.append(chat(client, "gpt", f"r-{i}").status)
+        time.sleep(0.05)
+    assert statuses[:4] == [200] * 4 and statuses[4:] == [429, 429], statuses
+    r = client.post("/chat/completions", json={"model": "gpt", "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 429
+    assert 1 <= int(r.headers["retry-after"]) <= 60
+    assert "over their rpm limit" in r.json()["error"]["message"]
