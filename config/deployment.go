@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -122,12 +123,19 @@ type liteLLMParams struct {
 	customLine     int
 	base, baseEnv  string
 	baseLine       int
-	baseUnset      bool // api_base names an environment variable that is not set
+	baseUnset      bool   // api_base names an environment variable that is not set
+	baseKey        string // the key base came from: api_base, or aws_bedrock_runtime_endpoint
 	rpmSet, tpmSet bool
+	// aws_region_name and aws_bedrock_runtime_endpoint, for Bedrock.
+	region            string
+	regionLine        int
+	endpoint, endpEnv string
+	endpointLine      int
+	endpointUnset     bool
 }
 
 func (p *parser) liteLLMParams(path string, params *value, d *Deployment) liteLLMParams {
-	lp := liteLLMParams{modelLine: params.line}
+	lp := liteLLMParams{modelLine: params.line, baseKey: "api_base"}
 	lp.model = p.required(params, path, "model", "provider/model, e.g. openai/gpt-4o")
 	if m := params.get("model"); m != nil {
 		lp.modelLine = m.line
@@ -182,11 +190,47 @@ func (p *parser) liteLLMParams(path string, params *value, d *Deployment) liteLL
 			lp.tpmSet = p.countInto(kpath, val, &d.TPM)
 		case "max_parallel_requests":
 			p.countInto(kpath, val, &d.MaxParallelRequests)
+		case "aws_access_key_id":
+			if s, _, ok := p.str(kpath, val); ok {
+				d.AWS.AccessKeyID = Secret(s)
+			}
+		case "aws_secret_access_key":
+			if s, _, ok := p.str(kpath, val); ok {
+				d.AWS.SecretAccessKey = Secret(s)
+			}
+		case "aws_session_token":
+			if s, _, ok := p.str(kpath, val); ok {
+				d.AWS.SessionToken = Secret(s)
+			}
+		case "aws_region_name":
+			if s, _, ok := p.str(kpath, val); ok && s != "" {
+				lp.region, lp.regionLine = s, val.line
+			}
+		case "aws_bedrock_runtime_endpoint":
+			if s, name, ok := p.str(kpath, val); ok && s != "" {
+				lp.endpoint, lp.endpEnv, lp.endpointLine = s, name, val.line
+			} else if ok && name != "" {
+				lp.endpointUnset = true
+			}
 		default:
 			p.unsupported(kv.key, kpath)
 		}
 	}
+	// LiteLLM's Bedrock endpoint override is Bedrock's api_base; an
+	// api_base wins over it, as in LiteLLM's get_runtime_endpoint.
+	if lp.base == "" && !lp.baseUnset && (lp.endpoint != "" || lp.endpointUnset) && isBedrock(lp) {
+		lp.base, lp.baseEnv, lp.baseLine, lp.baseUnset = lp.endpoint, lp.endpEnv, lp.endpointLine, lp.endpointUnset
+		lp.baseKey = "aws_bedrock_runtime_endpoint"
+	}
 	return lp
+}
+
+// isBedrock reports whether litellm_params name a Bedrock model.
+func isBedrock(lp liteLLMParams) bool {
+	if lp.custom != "" {
+		return lp.custom == "bedrock"
+	}
+	return strings.HasPrefix(lp.model, "bedrock/")
 }
 
 // countInto stores an integer >= 0 in dst and reports whether it did.
@@ -203,7 +247,7 @@ func (p *parser) countInto(path string, v *value, dst *int) bool {
 func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 	var base *url.URL
 	if lp.base != "" {
-		base = p.apiBase(joinPath(path, "api_base"), lp)
+		base = p.apiBase(joinPath(path, lp.baseKey), lp)
 	}
 	if lp.model == "" {
 		return
@@ -219,6 +263,11 @@ func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 	}
 	d.Provider, d.UpstreamModel = provider, upstream
 	spec, supported := LookupProvider(provider)
+	defaultBase := spec.DefaultAPIBase
+	if supported && spec.API == APIBedrock {
+		p.aws(path, lp, d)
+		defaultBase = strings.ReplaceAll(defaultBase, regionPlaceholder, d.AWS.Region)
+	}
 	switch {
 	case supported:
 		d.API = spec.API
@@ -235,8 +284,8 @@ func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 		d.APIBase = normalizeAPIBase(provider, base)
 	case lp.base != "":
 		// Reported by apiBase.
-	case supported && spec.DefaultAPIBase != "":
-		d.APIBase, _ = url.Parse(spec.DefaultAPIBase)
+	case supported && defaultBase != "":
+		d.APIBase, _ = url.Parse(defaultBase)
 	case supported && lp.baseUnset:
 		// Loads, as in LiteLLM (CI validates without secrets), but cannot
 		// be routed to until the variable is set.
@@ -244,6 +293,73 @@ func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 	case supported:
 		p.errorf(lp.modelLine, joinPath(path, "api_base"), "missing; provider %q has no default api_base", provider)
 	}
+}
+
+// defaultAWSRegion is LiteLLM's region when nothing names one
+// (BaseAWSLLM._get_aws_region_name).
+const defaultAWSRegion = "us-west-2"
+
+// awsRegionPattern is what an AWS region looks like (us-east-1,
+// us-gov-west-1); it becomes part of a host name and of every signature.
+var awsRegionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$`)
+
+// aws fills in a Bedrock deployment's region and credentials: the aws_*
+// keys of litellm_params, else the environment, the way LiteLLM (through
+// boto3) falls back to it. Region: aws_region_name, else the region of an
+// ARN model id, else AWS_REGION_NAME, AWS_REGION, AWS_DEFAULT_REGION, else
+// LiteLLM's us-west-2. Credentials: aws_access_key_id and
+// aws_secret_access_key (with aws_session_token), else AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
+func (p *parser) aws(path string, lp liteLLMParams, d *Deployment) {
+	a := &d.AWS
+	line, where := lp.modelLine, joinPath(path, "model")
+	switch {
+	case lp.region != "":
+		a.Region, line, where = lp.region, lp.regionLine, joinPath(path, "aws_region_name")
+	case arnRegion(d.UpstreamModel) != "":
+		a.Region = arnRegion(d.UpstreamModel)
+	default:
+		for _, name := range []string{"AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"} {
+			if s, ok := p.lookup(name); ok && s != "" {
+				a.Region, where = s, where+" (region from "+name+")"
+				break
+			}
+		}
+	}
+	if a.Region == "" {
+		a.Region = defaultAWSRegion
+		p.warnf(lp.modelLine, joinPath(path, "aws_region_name"), "no AWS region set (aws_region_name, AWS_REGION); using %s, LiteLLM's default", defaultAWSRegion)
+	}
+	if !awsRegionPattern.MatchString(a.Region) {
+		p.errorf(line, where, "want an AWS region such as us-east-1, got %q", a.Region)
+		a.Region = defaultAWSRegion // keeps the default api_base parseable; the error stands
+	}
+
+	if a.AccessKeyID == "" && a.SecretAccessKey == "" {
+		id, _ := p.lookup("AWS_ACCESS_KEY_ID")
+		secret, _ := p.lookup("AWS_SECRET_ACCESS_KEY")
+		a.AccessKeyID, a.SecretAccessKey = Secret(id), Secret(secret)
+		if a.SessionToken == "" {
+			token, _ := p.lookup("AWS_SESSION_TOKEN")
+			a.SessionToken = Secret(token)
+		}
+	}
+	if a.AccessKeyID == "" || a.SecretAccessKey == "" {
+		p.warnf(lp.modelLine, joinPath(path, "aws_access_key_id"), "no AWS credentials (aws_access_key_id and aws_secret_access_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); requests are sent unsigned and Bedrock refuses them")
+	}
+}
+
+// arnRegion is the region of an ARN model id
+// (arn:aws:bedrock:us-east-1:123456789012:inference-profile/...), or "".
+func arnRegion(model string) string {
+	for _, route := range []string{"converse/", "invoke/"} {
+		model = strings.TrimPrefix(model, route)
+	}
+	parts := strings.SplitN(model, ":", 6)
+	if len(parts) == 6 && parts[0] == "arn" && parts[2] == "bedrock" {
+		return parts[3]
+	}
+	return ""
 }
 
 // apiBase parses an api_base, which must be an absolute http(s) URL.

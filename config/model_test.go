@@ -80,7 +80,7 @@ func TestDefaultAPIBases(t *testing.T) {
 			require.True(t, liteLLMProviders[name], "%s is a LiteLLM provider", name)
 		}
 	}
-	_, ok := LookupProvider("bedrock")
+	_, ok := LookupProvider("sagemaker")
 	require.False(t, ok)
 }
 
@@ -98,7 +98,7 @@ model_list:
   - model_name: d
     litellm_params: {model: ollama_chat/llama3, api_base: "http://ollama:11434/v1/"}
   - model_name: e
-    litellm_params: {model: bedrock/anthropic.claude-3-opus-20240229}
+    litellm_params: {model: sagemaker/jumpstart-dft-meta-textgeneration-llama-2-7b}
   - model_name: f
     litellm_params: {model: llama-3-8b, api_base: "http://vllm:8000/v1"}
   - model_name: g
@@ -119,11 +119,11 @@ model_list:
 		// LiteLLM's Ollama base is the server root; llmvoy needs its /v1 API.
 		{"ollama", "llama3", APIOpenAI, "http://ollama:11434/v1"},
 		{"ollama_chat", "llama3", APIOpenAI, "http://ollama:11434/v1"},
-		{"bedrock", "anthropic.claude-3-opus-20240229", "", ""},
+		{"sagemaker", "jumpstart-dft-meta-textgeneration-llama-2-7b", "", ""},
 		{"openai", "llama-3-8b", APIOpenAI, "http://vllm:8000/v1"},
 		{"dashscope", "qwen-max", APIOpenAI, "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"},
 	}, got)
 	require.Equal(t, []Warning{{
-		File: "config.yaml", Line: 12, Path: "model_list[4].litellm_params.model", Msg: `provider "bedrock" is not supported yet`,
+		File: "config.yaml", Line: 12, Path: "model_list[4].litellm_params.model", Msg: `provider "sagemaker" is not supported yet`,
 	}}, warnings)
 }

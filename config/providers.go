@@ -64,7 +64,15 @@ var providers = map[string]ProviderSpec{
 	// the file, as for every provider).
 	"azure":    {Name: "azure", API: APIAzure},
 	"azure_ai": {Name: "azure_ai", API: APIAzureAI},
+	// Amazon Bedrock's runtime endpoint for the deployment's region
+	// (LiteLLM's BedrockModelInfo.get_runtime_endpoint); {region} is
+	// filled in per deployment.
+	"bedrock": {Name: "bedrock", DefaultAPIBase: "https://bedrock-runtime." + regionPlaceholder + ".amazonaws.com", API: APIBedrock},
 }
+
+// regionPlaceholder in a DefaultAPIBase stands for the deployment's AWS
+// region.
+const regionPlaceholder = "{region}"
 
 // normalizeAPIBase returns the base llmvoy sends to for a user's api_base.
 // It is used as written, trailing slashes aside, except for Ollama: LiteLLM

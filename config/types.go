@@ -55,6 +55,9 @@ const (
 	// format, with "api-key" on *.services.ai.azure.com and
 	// *.openai.azure.com hosts and "Authorization: Bearer" elsewhere.
 	APIAzureAI = "azure_ai"
+	// APIBedrock is Amazon Bedrock's Converse API: POST {api_base}/model/
+	// {modelId}/converse (or /converse-stream), signed with AWS SigV4.
+	APIBedrock = "bedrock"
 )
 
 // Deployment is one entry of model_list: a model served by one provider
@@ -86,6 +89,10 @@ type Deployment struct {
 	// APIVersion is litellm_params.api_version (Azure and friends).
 	APIVersion string
 
+	// AWS holds the credentials and region AWS providers (Bedrock) sign
+	// requests with.
+	AWS AWSCredentials
+
 	Timeout             time.Duration // litellm_params.timeout; 0 = router default
 	StreamTimeout       time.Duration // litellm_params.stream_timeout; 0 = Timeout
 	Weight              float64       // litellm_params.weight; 0 = unset
@@ -97,6 +104,19 @@ type Deployment struct {
 	// Info is model_info as written (id included, os.environ/ references
 	// unresolved), for /model/info.
 	Info map[string]any
+}
+
+// AWSCredentials are litellm_params' aws_* keys, else the AWS_*
+// environment variables.
+type AWSCredentials struct {
+	// Region is aws_region_name, else the region of an ARN model id, else
+	// AWS_REGION_NAME, AWS_REGION or AWS_DEFAULT_REGION, else LiteLLM's
+	// default us-west-2. Set for Bedrock deployments only.
+	Region          string
+	AccessKeyID     Secret
+	SecretAccessKey Secret
+	// SessionToken is set for temporary credentials (STS).
+	SessionToken Secret
 }
 
 // RouterSettings is router_settings.

@@ -15,7 +15,7 @@ import (
 )
 
 // gatewayConfig has a group of two deployments, a group whose name needs a
-// hashed cluster name, and a group llmvoy cannot serve (Bedrock has no
+// hashed cluster name, and a group llmvoy cannot serve (SageMaker has no
 // translator yet, so the config leaves its API empty).
 const gatewayConfig = `
 model_list:
@@ -40,7 +40,7 @@ model_list:
       id: dep-b
   - model_name: claude
     litellm_params:
-      model: bedrock/anthropic.claude-3-5-sonnet
+      model: sagemaker/jumpstart-dft-meta-textgeneration-llama-2-7b
     model_info:
       id: dep-c
 general_settings:
@@ -331,7 +331,7 @@ func TestGatewayRejectsBadModelRequests(t *testing.T) {
 			msgPieces: []string{"model=GPT-4o."}},
 		{name: "empty model", body: `{"model":""}`, status: 400, typ: "invalid_request_error", param: ptr("model"), code: "model_not_found"},
 		{name: "unservable group", body: `{"model":"claude","messages":[]}`, status: 501, typ: "not_implemented", param: ptr("model"), code: "501",
-			msgPieces: []string{"claude", `provider "bedrock"`, "not supported"}},
+			msgPieces: []string{"claude", `provider "sagemaker"`, "not supported"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -390,7 +390,7 @@ func TestGatewayKeepsConfigForRequest(t *testing.T) {
 	requireContinueHeaders(t, exchange(t, stream, postHeaders("/v1/chat/completions", body, bearer)))
 
 	// The new config serves claude through an OpenAI-compatible server.
-	h.server.SetConfig(parseConfig(t, strings.Replace(gatewayConfig, "model: bedrock/anthropic.claude-3-5-sonnet", "model: openai/claude-3-5-sonnet\n      api_base: http://h3:3", 1), testEnv))
+	h.server.SetConfig(parseConfig(t, strings.Replace(gatewayConfig, "model: sagemaker/jumpstart-dft-meta-textgeneration-llama-2-7b", "model: openai/claude-3-5-sonnet\n      api_base: http://h3:3", 1), testEnv))
 
 	requireAPIError(t, exchange(t, stream, requestBody(body)), 501, "not_implemented")
 	finish(t, stream)

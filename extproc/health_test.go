@@ -50,12 +50,12 @@ model_list:
     model_info: {id: dep-down}
   - model_name: claude
     litellm_params:
-      model: bedrock/anthropic.claude-3-5-sonnet
+      model: sagemaker/jumpstart-dft-meta-textgeneration-llama-2-7b
       api_base: `+healthy.URL+`
-    model_info: {id: dep-bedrock}
+    model_info: {id: dep-sagemaker}
   - model_name: claude
     litellm_params:
-      model: bedrock/anthropic.claude-3-haiku
+      model: sagemaker/jumpstart-dft-meta-textgeneration-llama-2-13b
     model_info: {id: dep-no-base}
   - model_name: private
     litellm_params:
@@ -106,13 +106,13 @@ general_settings:
 	require.Equal(t, 2, report.HealthyCount)
 	require.Equal(t, 3, report.UnhealthyCount)
 	require.Len(t, report.Unhealthy, 3)
-	down, bedrock, noBase := report.Unhealthy[0], report.Unhealthy[1], report.Unhealthy[2]
+	down, sagemaker, noBase := report.Unhealthy[0], report.Unhealthy[1], report.Unhealthy[2]
 	assert.Equal(t, "dep-down", down.ModelID)
 	assert.Contains(t, down.Error, "503")
-	assert.Equal(t, "dep-bedrock", bedrock.ModelID)
-	assert.Equal(t, "bedrock/anthropic.claude-3-5-sonnet", bedrock.Model)
-	assert.Contains(t, bedrock.Error, "not supported")
-	// No api_base at all (Bedrock has no default in llmvoy yet).
-	assert.Equal(t, endpoint{Model: "bedrock/anthropic.claude-3-haiku", ModelName: "claude", ModelID: "dep-no-base", Error: noBase.Error}, noBase)
+	assert.Equal(t, "dep-sagemaker", sagemaker.ModelID)
+	assert.Equal(t, "sagemaker/jumpstart-dft-meta-textgeneration-llama-2-7b", sagemaker.Model)
+	assert.Contains(t, sagemaker.Error, "not supported")
+	// No api_base at all (SageMaker has no default in llmvoy).
+	assert.Equal(t, endpoint{Model: "sagemaker/jumpstart-dft-meta-textgeneration-llama-2-13b", ModelName: "claude", ModelID: "dep-no-base", Error: noBase.Error}, noBase)
 	assert.Contains(t, noBase.Error, "not supported")
 }

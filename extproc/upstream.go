@@ -250,6 +250,13 @@ func (u *upstream) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 	if p, ok := response.(translate.PathOverrider); ok && p.UpstreamPath() != "" {
 		m.SetHeaders = append(m.SetHeaders, setHeader(":path", p.UpstreamPath()))
 	}
+	if o, ok := response.(translate.HeaderOverrider); ok {
+		// A signature over the final body (AWS SigV4), and the authority
+		// it was signed for.
+		for _, hd := range o.UpstreamHeaders() {
+			m.SetHeaders = append(m.SetHeaders, setHeader(hd.Key, hd.Value))
+		}
+	}
 	if body != nil {
 		// Envoy refuses a mutated body whose length disagrees with
 		// content-length.

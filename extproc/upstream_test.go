@@ -41,7 +41,7 @@ model_list:
       id: dep-v
   - model_name: claude
     litellm_params:
-      model: bedrock/anthropic.claude-3-5-sonnet
+      model: sagemaker/jumpstart-dft-meta-textgeneration-llama-2-7b
     model_info:
       id: dep-c
 general_settings:
@@ -92,7 +92,7 @@ func TestUpstreamRewritesHeaders(t *testing.T) {
 
 			m := flattenMutation(t, common.GetHeaderMutation())
 			want := map[string]string{":path": tt.wantPath, ":authority": tt.authority, translate.ClientPathHeader: tt.path}
-			wantRemoved := []string{"api-key", "x-api-key", "x-goog-api-key"}
+			wantRemoved := []string{"api-key", "x-api-key", "x-goog-api-key", "x-amz-security-token", "x-amz-date", "x-amz-content-sha256"}
 			if tt.wantAuth != "" {
 				want["authorization"] = tt.wantAuth
 			} else {

@@ -300,7 +300,7 @@ func TestFor(t *testing.T) {
 
 	for _, d := range []*config.Deployment{
 		{Provider: "cohere", API: ""},
-		{Provider: "bedrock", API: ""},
+		{Provider: "sagemaker", API: ""},
 		{Provider: "future", API: "some-api-not-known-here"},
 	} {
 		t.Run(d.Provider, func(t *testing.T) {
@@ -318,8 +318,8 @@ func TestFor(t *testing.T) {
 func TestForUnsupportedProviderFromConfig(t *testing.T) {
 	cfg, _, err := config.Parse([]byte(`
 model_list:
-  - model_name: claude
-    litellm_params: {model: bedrock/anthropic.claude-3-5-sonnet}
+  - model_name: llama
+    litellm_params: {model: sagemaker/jumpstart-dft-meta-textgeneration-llama-2-7b}
     model_info: {id: dep-c}
 `), "test.yaml", nil)
 	require.NoError(t, err)

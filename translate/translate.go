@@ -35,9 +35,11 @@ type RequestHead struct {
 }
 
 // ClientCredentialHeaders are the headers a client may put its gateway key
-// in. The upstream request never carries them: the deployment's own
-// credentials replace them.
-var ClientCredentialHeaders = []string{"authorization", "api-key", "x-api-key", "x-goog-api-key"}
+// in, and the AWS signature headers an earlier attempt may have left (Envoy
+// gives a retry the previous attempt's headers; a session token must not
+// follow a fallback to another provider). The upstream request never
+// carries them: the deployment's own credentials replace them.
+var ClientCredentialHeaders = []string{"authorization", "api-key", "x-api-key", "x-goog-api-key", "x-amz-security-token", "x-amz-date", "x-amz-content-sha256"}
 
 // ClientPathHeader carries the client's original :path (query included) on
 // upstream requests. Envoy gives a retried attempt the headers as the
@@ -50,6 +52,12 @@ const ClientPathHeader = "x-llmvoy-client-path"
 // go to another path than RequestHead said, known only once the body is
 // read (Gemini: :generateContent for a client that does not stream).
 type PathOverrider interface{ UpstreamPath() string }
+
+// HeaderOverrider is implemented by a response translator whose request
+// needs headers computed from the final body (AWS SigV4 signs a hash of
+// it), set with the body. An ":authority" among them replaces the one
+// RequestHead chose (a signature covers the host).
+type HeaderOverrider interface{ UpstreamHeaders() []Header }
 
 // StatusOverrider is implemented by a response translator that learns from
 // the whole body that the status must change (Gemini answers a prompt its
