@@ -42,7 +42,7 @@ func makeCluster(group string, cfg *config.Config, o Options) *clusterv3.Cluster
 		},
 		// Cooldowns are LiteLLM's (failures per minute, 429s included),
 		// counted in Go and served as endpoint health: see package router.
-		CircuitBreakers:               circuitBreakers(),
+		CircuitBreakers:               circuitBreakers(cfg.Group(group)),
 		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxRequestBytes),
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
 			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(&httpv3.HttpProtocolOptions{
@@ -111,15 +111,55 @@ func lbPolicy(strategy string) *clusterv3.LoadBalancingPolicy {
 // circuitBreakers lift Envoy's defaults (1,024 requests, 3 concurrent
 // retries per cluster), which an LLM gateway outgrows: a group serving a
 // thousand slow streams would start refusing requests and retries that its
-// deployments could take. Limits per deployment are LiteLLM's
-// max_parallel_requests, not a cluster-wide number.
-func circuitBreakers() *clusterv3.CircuitBreakers {
-	return &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
+// deployments could take.
+//
+// LiteLLM's max_parallel_requests is a per-deployment semaphore. Envoy's
+// per-host limit is on connections, and with HTTP/1.1 upstreams a
+// connection carries one request at a time: capping a host's connections
+// caps its requests in flight, and the requests past it wait in the
+// cluster's queue as they would on the semaphore. Envoy applies one per-host
+// value to every host of a cluster, so it is set when the group's
+// deployments agree on it (see MaxParallelConflicts).
+func circuitBreakers(deployments []*config.Deployment) *clusterv3.CircuitBreakers {
+	cb := &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
 		MaxConnections:     wrapperspb.UInt32(maxInFlight),
 		MaxPendingRequests: wrapperspb.UInt32(maxInFlight),
 		MaxRequests:        wrapperspb.UInt32(maxInFlight),
 		MaxRetries:         wrapperspb.UInt32(maxInFlight),
 	}}}
+	if n, ok := uniformMaxParallel(deployments); ok && n > 0 {
+		cb.PerHostThresholds = []*clusterv3.CircuitBreakers_Thresholds{{MaxConnections: wrapperspb.UInt32(uint32(n))}}
+	}
+	return cb
+}
+
+// uniformMaxParallel is the max_parallel_requests every deployment of a
+// group sets, if they all set the same one.
+func uniformMaxParallel(deployments []*config.Deployment) (int, bool) {
+	if len(deployments) == 0 {
+		return 0, false
+	}
+	n := deployments[0].MaxParallelRequests
+	for _, d := range deployments[1:] {
+		if d.MaxParallelRequests != n {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// MaxParallelConflicts names the model groups whose deployments set
+// different max_parallel_requests (or some set none): llmvoy cannot apply
+// them, and the caller should say so.
+func MaxParallelConflicts(cfg *config.Config) []string {
+	var out []string
+	for _, g := range cfg.Groups() {
+		ds := cfg.Group(g)
+		if _, ok := uniformMaxParallel(ds); !ok {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 const maxInFlight = 100_000

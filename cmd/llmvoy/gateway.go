@@ -235,6 +235,11 @@ func loadConfig(path string, log *slog.Logger) (*config.Config, error) {
 	for _, w := range warnings {
 		log.Warn("config: " + w.String())
 	}
+	if err == nil {
+		for _, g := range xds.MaxParallelConflicts(cfg) {
+			log.Warn("config: max_parallel_requests is applied per model group when all its deployments set the same value; they differ in this group, so none is applied", "model_group", g)
+		}
+	}
 	return cfg, err
 }
 

@@ -6,10 +6,17 @@ rpm for the rest of the minute.
 Uses the per-test gateway and mocks of test_routing.py (`fleet`)."""
 
 import collections
+import concurrent.futures
 import time
 
 from test_fallbacks import router_config
 from test_routing import chat, deployment, fleet  # noqa: F401  (fleet is a fixture)
+
+
+def with_params(entry, line):
+    """A model_list entry from test_routing.deployment with one more
+    litellm_params line."""
+    return entry.replace("      api_key: sk-mock", "      api_key: sk-mock\n      " + line)
 
 
 def rpm_deployment(group, dep_id, mock, rpm):
@@ -68,3 +75,20 @@ def test_every_deployment_past_its_rpm_is_a_429(fleet):
     assert r.status_code == 429
     assert 1 <= int(r.headers["retry-after"]) <= 60
     assert "over their rpm limit" in r.json()["error"]["message"]
+
+
+def test_max_parallel_requests_caps_requests_in_flight(fleet):
+    slow = fleet.mock("slow", latency="300ms")
+    slow2 = fleet.mock("slow2", latency="300ms")
+    client = fleet.gateway(router_config(
+        with_params(deployment("gpt", "slow", slow), "max_parallel_requests: 2"),
+        with_params(deployment("gpt", "slow2", slow2), "max_parallel_requests: 2")))
+
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(lambda i: chat(client, "gpt", f"p-{i}"), range(12)))
+    elapsed = time.monotonic() - start
+    assert all(r.status == 200 for r in results), results
+    # 12 requests, 2 at a time on each of 2 deployments, 300 ms each: three
+    # waves, not one. The extra requests wait; none fails.
+    assert elapsed >= 0.85, elapsed
