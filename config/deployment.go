@@ -176,6 +176,16 @@ func (p *parser) liteLLMParams(path string, params *value, d *Deployment) liteLL
 					d.Weight = f
 				}
 			}
+		case "input_cost_per_token", "output_cost_per_token":
+			if f, ok := p.number(kpath, val); ok {
+				if f < 0 {
+					p.errorf(val.line, kpath, "want a number >= 0, got %s", formatNumber(f))
+				} else if key == "input_cost_per_token" {
+					d.InputCostPerToken = f
+				} else {
+					d.OutputCostPerToken = f
+				}
+			}
 		case "order":
 			if n, ok := p.integer(kpath, val); ok {
 				if n < 1 {

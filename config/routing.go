@@ -74,6 +74,24 @@ func (r *RouterSettings) HasFallbacks(group string) bool {
 	return false
 }
 
+// unknownTokenCost is what cost-based routing assumes a token costs when the
+// deployment sets no price: LiteLLM's default for models missing from its
+// price table.
+const unknownTokenCost = 5.0
+
+// RoutingCost is the price cost-based routing compares: input plus output
+// cost per token, each LiteLLM's default when unset.
+func (d *Deployment) RoutingCost() float64 {
+	in, out := d.InputCostPerToken, d.OutputCostPerToken
+	if in == 0 {
+		in = unknownTokenCost
+	}
+	if out == 0 {
+		out = unknownTokenCost
+	}
+	return in + out
+}
+
 // routingKey parses one of the keys above into r; false when key is not
 // one of them.
 func (p *parser) routingKey(r *RouterSettings, key string, path string, v *value) bool {

@@ -101,6 +101,10 @@ type Deployment struct {
 	TPM                 int           // litellm_params.tpm, else tpm beside it; 0 = unset
 	MaxParallelRequests int           // litellm_params.max_parallel_requests; 0 = unset
 
+	// InputCostPerToken and OutputCostPerToken are litellm_params'
+	// prices in USD; 0 = unset.
+	InputCostPerToken, OutputCostPerToken float64
+
 	// Info is model_info as written (id included, os.environ/ references
 	// unresolved), for /model/info.
 	Info map[string]any

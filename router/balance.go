@@ -23,7 +23,7 @@ const defaultLatencyTTL = time.Hour
 // marks the slower ones of a group (they get traffic only when no faster one
 // is available); for usage-based-routing it counts each deployment's
 // requests in the current minute and takes a deployment past its rpm out of
-// rotation until the minute ends. Safe for concurrent use.
+// rotation until the minute ends (cost-based-routing skips those too). Safe for concurrent use.
 type Balance struct {
 	now func() time.Time
 
@@ -84,7 +84,7 @@ func (b *Balance) Record(o Outcome) {
 			s = s[len(s)-latencySamples:]
 		}
 		b.latency[o.Deployment] = s
-	case config.RoutingUsageBased, config.RoutingUsageBasedV2:
+	case config.RoutingUsageBased, config.RoutingUsageBasedV2, config.RoutingCostBased:
 		b.rollLocked(now)
 		b.requests[o.Deployment]++
 		if d := b.cfg.Deployment(o.Deployment); d != nil && d.RPM > 0 && b.requests[o.Deployment] == d.RPM {

@@ -27,7 +27,7 @@ const strictPriority = 100_000
 //
 // It also returns the egresses its endpoints use (see egress.go).
 func makeLoadAssignment(group, strategy string, deployments []*config.Deployment, st State) (*endpointv3.ClusterLoadAssignment, []egress) {
-	priorities := priorityOf(deployments)
+	priorities := levels(deployments, strategy, st)
 	weights := lbWeights(deployments, strategy)
 	var localities []*endpointv3.LocalityLbEndpoints
 	var egresses []egress
@@ -48,10 +48,6 @@ func makeLoadAssignment(group, strategy string, deployments []*config.Deployment
 			// endpoint nothing, and moves on to the next order when a whole
 			// order is unavailable.
 			ep.HealthStatus = corev3.HealthStatus_UNHEALTHY
-		case st.Slow[d.ID]:
-			// With strict priorities, a degraded endpoint gets traffic only
-			// when its priority has no healthy one left.
-			ep.HealthStatus = corev3.HealthStatus_DEGRADED
 		}
 		if taken[addr] {
 			e := egressFor(d, addr)
@@ -108,6 +104,28 @@ func socketAddress(addr netip.AddrPort) *corev3.Address {
 	}}}
 }
 
+// levels are the Envoy priorities of a group's deployments. `order` ranks
+// come first; within an order, the deployments a Go-driven strategy prefers
+// less (slower for latency-based, pricier for cost-based routing) sit one
+// level below the preferred ones: they serve only when no preferred one can,
+// and a retry still reaches them (previous_priorities), which Envoy's
+// degraded hosts would not allow.
+func levels(deployments []*config.Deployment, strategy string, st State) []uint32 {
+	ranks := priorityOf(deployments)
+	if strategy != config.RoutingLatencyBased && strategy != config.RoutingCostBased {
+		return ranks
+	}
+	pricier := pricierThanCheapest(deployments, ranks, strategy)
+	out := make([]uint32, len(deployments))
+	for i, d := range deployments {
+		out[i] = 2 * ranks[i]
+		if st.Slow[d.ID] || pricier[i] {
+			out[i]++
+		}
+	}
+	return out
+}
+
 // priorityOf ranks the distinct `order` values densely from 0; deployments
 // without an order come after every ordered one.
 func priorityOf(deployments []*config.Deployment) []uint32 {
@@ -125,6 +143,26 @@ func priorityOf(deployments []*config.Deployment) []uint32 {
 		} else {
 			out[i] = uint32(len(orders))
 		}
+	}
+	return out
+}
+
+// pricierThanCheapest marks, for cost-based-routing, the deployments that
+// cost more per token than the cheapest of their order: like LiteLLM, the
+// cheapest deployment serves, and the others only when it cannot.
+func pricierThanCheapest(deployments []*config.Deployment, priorities []uint32, strategy string) []bool {
+	out := make([]bool, len(deployments))
+	if strategy != config.RoutingCostBased {
+		return out
+	}
+	cheapest := make(map[uint32]float64)
+	for i, d := range deployments {
+		if c, ok := cheapest[priorities[i]]; !ok || d.RoutingCost() < c {
+			cheapest[priorities[i]] = d.RoutingCost()
+		}
+	}
+	for i, d := range deployments {
+		out[i] = d.RoutingCost() > cheapest[priorities[i]]
 	}
 	return out
 }

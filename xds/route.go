@@ -23,10 +23,10 @@ const defaultRequestTimeout = 600 * time.Second
 // safety net, not a code path clients should see.
 const notFoundBody = `{"error":{"message":"no route for this request","type":"invalid_request_error","param":null,"code":"not_found"}}`
 
-func makeRouteConfig(cfg *config.Config) *routev3.RouteConfiguration {
+func makeRouteConfig(cfg *config.Config, st State) *routev3.RouteConfiguration {
 	var routes []*routev3.Route
 	for _, group := range cfg.Groups() {
-		routes = append(routes, makeGroupRoute(group, cfg))
+		routes = append(routes, makeGroupRoute(group, cfg, st))
 	}
 	routes = append(routes, &routev3.Route{
 		Name:  "not_found",
@@ -55,7 +55,7 @@ func makeRouteConfig(cfg *config.Config) *routev3.RouteConfiguration {
 	}
 }
 
-func makeGroupRoute(group string, cfg *config.Config) *routev3.Route {
+func makeGroupRoute(group string, cfg *config.Config, st State) *routev3.Route {
 	cluster := ClusterName(group)
 	timeout := cfg.Router.Timeout
 	if timeout == 0 {
@@ -64,7 +64,7 @@ func makeGroupRoute(group string, cfg *config.Config) *routev3.Route {
 	action := &routev3.RouteAction{
 		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: cluster},
 		Timeout:          durationpb.New(timeout),
-		RetryPolicy:      makeRetryPolicy(cfg.Router, cfg.Group(group)),
+		RetryPolicy:      makeRetryPolicy(cfg.Router, levels(cfg.Group(group), cfg.Router.RoutingStrategy, st)),
 	}
 	if hasFallbacks(cfg) {
 		// A fallback is an internal redirect: Envoy replays the buffered
@@ -96,7 +96,7 @@ func makeGroupRoute(group string, cfg *config.Config) *routev3.Route {
 // tried (previous_hosts), like LiteLLM's retries, and 429 counts as
 // retriable. Envoy never retries once response bytes reached the client, so a
 // started stream is never replayed.
-func makeRetryPolicy(r config.RouterSettings, deployments []*config.Deployment) *routev3.RetryPolicy {
+func makeRetryPolicy(r config.RouterSettings, priorities []uint32) *routev3.RetryPolicy {
 	if r.NumRetries <= 0 {
 		return nil
 	}
@@ -110,11 +110,11 @@ func makeRetryPolicy(r config.RouterSettings, deployments []*config.Deployment) 
 		}},
 		HostSelectionRetryMaxAttempts: 5,
 	}
-	// With orders, a retry moves to the next order once every deployment
-	// of the current one was tried (previous_hosts spreads the attempts
-	// within an order first): without this, Envoy keeps retrying order 1
-	// until a cooldown takes it out.
-	priorities := priorityOf(deployments)
+	// With several priorities (orders, or the levels of latency- and
+	// cost-based routing), a retry moves to the next one once every
+	// deployment of the first was tried (previous_hosts spreads the attempts
+	// within a priority first): without this, Envoy keeps retrying the first
+	// priority until a cooldown takes it out.
 	if slices.Max(append(priorities, 0)) > 0 {
 		perOrder := make(map[uint32]uint32)
 		for _, p := range priorities {

@@ -73,7 +73,7 @@ func Translate(cfg *config.Config, st State, o Options) (*Resources, error) {
 	}
 	r := &Resources{
 		Listeners: []types.Resource{makeListener(o)},
-		Routes:    []types.Resource{makeRouteConfig(cfg)},
+		Routes:    []types.Resource{makeRouteConfig(cfg, st)},
 	}
 	seen := make(map[string]bool)
 	for _, group := range cfg.Groups() {

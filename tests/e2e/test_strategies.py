@@ -92,3 +92,20 @@ def test_max_parallel_requests_caps_requests_in_flight(fleet):
     # 12 requests, 2 at a time on each of 2 deployments, 300 ms each: three
     # waves, not one. The extra requests wait; none fails.
     assert elapsed >= 0.85, elapsed
+
+
+def test_cost_based_sends_traffic_to_the_cheapest_deployment(fleet):
+    cheap, pricey = fleet.mock("cheap"), fleet.mock("pricey")
+    client = fleet.gateway(router_config(
+        with_params(deployment("gpt", "cheap", cheap), "input_cost_per_token: 0.00000015\n      output_cost_per_token: 0.0000006"),
+        with_params(deployment("gpt", "pricey", pricey), "input_cost_per_token: 0.0000025\n      output_cost_per_token: 0.00001"),
+        router="  routing_strategy: cost-based-routing\n  num_retries: 1\n  allowed_fails: 0\n  cooldown_time: 30\n"))
+
+    counts = collections.Counter(chat(client, "gpt", f"c-{i}").deployment for i in range(30))
+    assert counts == {"cheap": 30}, counts
+
+    # When the cheapest cannot serve, the next one does.
+    from test_routing import configure
+    configure(cheap, status=500)
+    results = [chat(client, "gpt", f"d-{i}") for i in range(10)]
+    assert all(r.status == 200 and r.deployment == "pricey" for r in results), results
