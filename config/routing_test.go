@@ -2,6 +2,7 @@ package config
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -49,4 +50,19 @@ router_settings:
 	require.Equal(t, []string{"big"}, cfg.Router.FallbackChain(FallbackGeneric, "a"))
 	require.Empty(t, cfg.Router.FallbackChain(FallbackGeneric, "big"))
 	require.Empty(t, cfg.Router.FallbackChain(FallbackContextWindow, "a"), "default_fallbacks are for generic errors only")
+}
+
+func TestCostPerToken(t *testing.T) {
+	cfg, warnings := mustParse(t, `
+model_list:
+  - {model_name: a, litellm_params: {model: openai/a, input_cost_per_token: 0.000001, output_cost_per_token: "0.000002"}}
+  - {model_name: a, litellm_params: {model: openai/b}}
+router_settings:
+  routing_strategy: cost-based-routing
+  routing_strategy_args: {lowest_latency_buffer: 0.2, ttl: 30}
+`, nil)
+	require.Empty(t, warnings)
+	require.InDelta(t, 0.000003, cfg.Deployments[0].RoutingCost(), 1e-12)
+	require.Equal(t, 10.0, cfg.Deployments[1].RoutingCost(), "LiteLLM's default of 5 per token each way")
+	require.Equal(t, StrategyArgs{LowestLatencyBuffer: 0.2, TTL: 30 * time.Second}, cfg.Router.StrategyArgs)
 }
