@@ -140,7 +140,7 @@ func TestUnsupportedKeysWarn(t *testing.T) {
       temperature: 0.2
     tags: [a]
 router_settings:
-  retry_policy: {"RateLimitErrorRetries": 1}
+  model_group_retry_policy: {"gpt-4o": {"RateLimitErrorRetries": 1}}
 litellm_settings:
   callbacks: ["langfuse"]
 general_settings:
@@ -150,7 +150,7 @@ guardrails: []
 	require.Equal(t, []Warning{
 		{File: "config.yaml", Line: 5, Path: "model_list[0].litellm_params.temperature", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 6, Path: "model_list[0].tags", Msg: "not supported yet, ignored"},
-		{File: "config.yaml", Line: 8, Path: "router_settings.retry_policy", Msg: "not supported yet, ignored"},
+		{File: "config.yaml", Line: 8, Path: "router_settings.model_group_retry_policy", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 10, Path: "litellm_settings.callbacks", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 12, Path: "general_settings.database_url", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 13, Path: "guardrails", Msg: "not supported yet, ignored"},

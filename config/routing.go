@@ -116,6 +116,14 @@ func (p *parser) routingKey(r *RouterSettings, key string, path string, v *value
 		r.Aliases = p.aliases(path, v)
 	case "routing_strategy_args":
 		p.strategyArgs(&r.StrategyArgs, path, v)
+	case "retry_policy":
+		r.RetryPolicy = p.classCounts(path, v, "Retries")
+	case "allowed_fails_policy":
+		r.AllowedFailsPolicy = p.classCounts(path, v, "AllowedFails")
+	case "retry_after":
+		if d, ok := p.seconds(path, v, true); ok {
+			r.RetryAfter = d
+		}
 	default:
 		return false
 	}
@@ -236,6 +244,29 @@ func (p *parser) strategyArgs(a *StrategyArgs, path string, v *value) {
 			p.unsupported(kv.key, kpath)
 		}
 	}
+}
+
+// classCounts reads retry_policy or allowed_fails_policy: counts keyed by
+// error class plus suffix ("RateLimitErrorRetries": 3).
+func (p *parser) classCounts(path string, v *value, suffix string) map[ErrorClass]int {
+	out := make(map[ErrorClass]int)
+	for _, kv := range p.section(path, v) {
+		key := keyName(kv.key)
+		kpath := joinPath(path, key)
+		class := ErrorClass(strings.TrimSuffix(key, suffix))
+		if !strings.HasSuffix(key, suffix) || !slices.Contains(ErrorClasses, class) {
+			var names []string
+			for _, c := range ErrorClasses {
+				names = append(names, string(c)+suffix)
+			}
+			p.errorf(kv.key.line, kpath, "unknown key; want one of %s", strings.Join(names, ", "))
+			continue
+		}
+		if n := p.count(kpath, kv.val); n != nil {
+			out[class] = *n
+		}
+	}
+	return out
 }
 
 // boolean reads a YAML boolean (LiteLLM also takes "true"/"false" strings).

@@ -66,3 +66,22 @@ router_settings:
 	require.Equal(t, 10.0, cfg.Deployments[1].RoutingCost(), "LiteLLM's default of 5 per token each way")
 	require.Equal(t, StrategyArgs{LowestLatencyBuffer: 0.2, TTL: 30 * time.Second}, cfg.Router.StrategyArgs)
 }
+
+func TestRetryAndAllowedFailsPolicies(t *testing.T) {
+	cfg, warnings := mustParse(t, routingModels+`
+router_settings:
+  num_retries: 3
+  allowed_fails: 2
+  retry_after: 0.5
+  retry_policy: {"RateLimitErrorRetries": 0, "TimeoutErrorRetries": 5}
+  allowed_fails_policy: {"InternalServerErrorAllowedFails": 10}
+`, nil)
+	require.Empty(t, warnings)
+	r := cfg.Router
+	require.Equal(t, 0, r.Retries(ErrRateLimit))
+	require.Equal(t, 5, r.Retries(ErrTimeout))
+	require.Equal(t, 3, r.Retries(ErrInternalServer), "unnamed classes get num_retries")
+	require.Equal(t, 10, r.AllowedFailsFor(ErrInternalServer))
+	require.Equal(t, 2, r.AllowedFailsFor(ErrRateLimit))
+	require.Equal(t, 500*time.Millisecond, r.RetryAfter)
+}

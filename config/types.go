@@ -162,6 +162,106 @@ type RouterSettings struct {
 
 	// StrategyArgs is routing_strategy_args.
 	StrategyArgs StrategyArgs
+
+	// RetryPolicy is retry_policy: retries per error class (see Retries).
+	RetryPolicy map[ErrorClass]int
+	// AllowedFailsPolicy is allowed_fails_policy: failures per minute per
+	// error class before a cooldown; a class it does not name gets
+	// AllowedFails.
+	AllowedFailsPolicy map[ErrorClass]int
+	// RetryAfter is retry_after: the least time before a retry.
+	RetryAfter time.Duration
+}
+
+// ErrorClass is one of LiteLLM's error classes, as retry_policy and
+// allowed_fails_policy name them (without their Retries/AllowedFails
+// suffix).
+type ErrorClass string
+
+// Error classes, and the HTTP outcomes each covers.
+const (
+	ErrBadRequest             ErrorClass = "BadRequestError"             // 400
+	ErrAuthentication         ErrorClass = "AuthenticationError"         // 401
+	ErrTimeout                ErrorClass = "TimeoutError"                // 408, 504, no answer in time, connection failures
+	ErrRateLimit              ErrorClass = "RateLimitError"              // 429
+	ErrContentPolicyViolation ErrorClass = "ContentPolicyViolationError" // a 400 refusing the content
+	ErrInternalServer         ErrorClass = "InternalServerError"         // other 5xx
+)
+
+// ErrorClasses lists the classes in LiteLLM's order.
+var ErrorClasses = []ErrorClass{ErrBadRequest, ErrAuthentication, ErrTimeout, ErrRateLimit, ErrContentPolicyViolation, ErrInternalServer}
+
+// Retries is how many retries an error class gets: retry_policy's count,
+// else num_retries, except for the client's own errors (bad request,
+// authentication, content policy), which LiteLLM retries only when
+// retry_policy asks.
+func (r *RouterSettings) Retries(c ErrorClass) int {
+	if n, ok := r.RetryPolicy[c]; ok {
+		return n
+	}
+	switch c {
+	case ErrBadRequest, ErrAuthentication, ErrContentPolicyViolation:
+		return 0
+	}
+	return r.NumRetries
+}
+
+// ClassOf is the error class of an upstream outcome: its HTTP status, 0 when
+// the deployment gave none (timeout, reset, connection failure). "" for
+// successes and statuses no class covers (404, 422, ...).
+func ClassOf(status int) ErrorClass {
+	switch {
+	case status == 0, status == 408, status == 504:
+		return ErrTimeout
+	case status == 400:
+		return ErrBadRequest
+	case status == 401:
+		return ErrAuthentication
+	case status == 429:
+		return ErrRateLimit
+	case status >= 500:
+		return ErrInternalServer
+	}
+	return ""
+}
+
+// RetriesFor is how many retries Envoy makes after an outcome: without a
+// retry_policy, 5xx, 429 and no answer get num_retries (what LiteLLM
+// retries); with one, each class its own count. A content-policy refusal
+// is a 400 told apart only by its body, so it is never retried.
+func (r *RouterSettings) RetriesFor(status int) int {
+	if r.RetryPolicy == nil {
+		if status == 0 || status >= 500 || status == 429 {
+			return r.NumRetries
+		}
+		return 0
+	}
+	if c := ClassOf(status); c != "" {
+		return r.Retries(c)
+	}
+	return 0
+}
+
+// MaxRetries is the most retries any error class gets: Envoy's retry count
+// for a request.
+func (r *RouterSettings) MaxRetries() int {
+	n := r.NumRetries
+	if r.RetryPolicy != nil {
+		n = 0
+		for _, c := range ErrorClasses {
+			n = max(n, r.Retries(c))
+		}
+	}
+	return n
+}
+
+// AllowedFailsFor is how many failures of a class a deployment may have in
+// a minute before it cools down.
+func (r *RouterSettings) AllowedFailsFor(c ErrorClass) int {
+	if n, ok := r.AllowedFailsPolicy[c]; ok {
+		return n
+	}
+	return r.AllowedFails
 }
 
 // StrategyArgs tune the latency-based strategy.

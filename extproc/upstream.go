@@ -38,8 +38,9 @@ type upstream struct {
 	// when the group the client asked for has chains at all.
 	fallback    fallback
 	hasFallback bool
-	// lastAttempt is true when Envoy will not retry this attempt.
-	lastAttempt bool
+	// attempt is the number of this attempt at its step of the chain, 1
+	// for the first.
+	attempt int
 	clientPath  string
 	requestID   string
 	// classify asks the response body phase to look for a context-window or
@@ -99,7 +100,7 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 		} else {
 			u.fallback, n, u.hasFallback = u.server.attempts.retry(u.requestID)
 		}
-		u.lastAttempt = n > u.state.cfg.Router.NumRetries
+		u.attempt = n
 	}
 	for _, hd := range head.Set {
 		m.SetHeaders = append(m.SetHeaders, setHeader(hd.Key, hd.Value))
@@ -152,13 +153,17 @@ func upstreamMode(respHeaders extprocfilterv3.ProcessingMode_HeaderSendMode, res
 
 func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
 	u.status, _ = strconv.Atoi(headerValue(h, ":status"))
-	if u.hasFallback && (u.status < 400 || u.lastAttempt) {
+	r := &u.state.cfg.Router
+	o := router.Outcome{Deployment: u.deployment.ID, Status: u.status}
+	// Envoy retries no more once the retries of the error's class, or of
+	// the request, are used up.
+	last := u.attempt > r.MaxRetries() || u.attempt > r.RetriesFor(u.status)
+	if u.hasFallback && (u.status < 400 || last) {
 		u.server.attempts.done(u.requestID)
 	}
 	if u.hasFallback && u.status >= 400 {
-		r := &u.state.cfg.Router
-		o := router.Outcome{Deployment: u.deployment.ID, Status: u.status, RetryAfter: router.ParseRetryAfter(headerValue(h, "retry-after"))}
-		if o.Failed() && u.lastAttempt {
+		o.RetryAfter = router.ParseRetryAfter(headerValue(h, "retry-after"))
+		if o.Failed() && last {
 			if next, ok := u.fallback.next(r, config.FallbackGeneric); ok {
 				// Envoy's upstream log sees only the redirect: count the
 				// failure here.

@@ -9,6 +9,7 @@ package router
 import (
 	"maps"
 	"sync"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +51,10 @@ func (o Outcome) Failed() bool {
 	}
 	return false
 }
+
+// Class is the outcome's LiteLLM error class; "" for a success or a status
+// no class covers (404).
+func (o Outcome) Class() config.ErrorClass { return config.ClassOf(o.Status) }
 
 // Cooldowns applies allowed_fails and cooldown_time: a deployment that fails
 // more than allowed_fails times within a minute gets no traffic for
@@ -93,7 +98,10 @@ func (c *Cooldowns) SetConfig(cfg *config.Config) {
 	defer c.mu.Unlock()
 	c.settings, c.sole = cfg.Router, soleDeployments(cfg)
 	gone := func(id string) bool { return cfg.Deployment(id) == nil || cfg.Router.DisableCooldowns }
-	maps.DeleteFunc(c.fails, func(id string, _ []time.Time) bool { return gone(id) })
+	maps.DeleteFunc(c.fails, func(key string, _ []time.Time) bool {
+		id, _, _ := strings.Cut(key, "\x00") // per-class keys: id NUL class
+		return gone(id)
+	})
 	n := len(c.until)
 	maps.DeleteFunc(c.until, func(id string, _ time.Time) bool { return gone(id) })
 	if len(c.until) != n {
@@ -148,9 +156,15 @@ func (c *Cooldowns) Record(o Outcome) {
 	if until, ok := c.until[o.Deployment]; ok && until.After(now) {
 		return // already cooling down
 	}
-	// Keep the failures of the last minute, at most allowed_fails+1 of them.
-	limit := c.settings.AllowedFails + 1
-	recent := c.fails[o.Deployment]
+	// Keep the failures of the last minute, at most allowed_fails+1 of
+	// them, per error class when allowed_fails_policy names the class.
+	allowed := c.settings.AllowedFails
+	key := o.Deployment
+	if n, ok := c.settings.AllowedFailsPolicy[o.Class()]; ok {
+		allowed, key = n, o.Deployment+"\x00"+string(o.Class())
+	}
+	limit := allowed + 1
+	recent := c.fails[key]
 	for len(recent) > 0 && now.Sub(recent[0]) >= failureWindow {
 		recent = recent[1:]
 	}
@@ -158,13 +172,13 @@ func (c *Cooldowns) Record(o Outcome) {
 	if len(recent) > limit {
 		recent = recent[len(recent)-limit:]
 	}
-	if len(recent) <= c.settings.AllowedFails {
-		c.fails[o.Deployment] = recent
+	if len(recent) <= allowed {
+		c.fails[key] = recent
 		return
 	}
-	// More than allowed_fails in a minute: cool down, and start counting
-	// afresh when the cooldown ends.
-	delete(c.fails, o.Deployment)
+	// More than allowed in a minute: cool down, and start counting afresh
+	// when the cooldown ends.
+	maps.DeleteFunc(c.fails, func(k string, _ []time.Time) bool { return k == o.Deployment || strings.HasPrefix(k, o.Deployment+"\x00") })
 	d := c.settings.CooldownTime
 	if o.Status == 429 && o.RetryAfter > d {
 		d = min(o.RetryAfter, maxRetryAfterCooldown)

@@ -154,3 +154,16 @@ func TestSoleDeploymentNeverCoolsDown(t *testing.T) {
 	c.SetConfig(&config.Config{Router: cfg.Router, Deployments: cfg.Deployments[:1]})
 	require.Empty(t, c.Active())
 }
+
+func TestAllowedFailsPolicyCountsPerClass(t *testing.T) {
+	cfg := groupConfig(config.RouterSettings{AllowedFails: 0, CooldownTime: time.Minute,
+		AllowedFailsPolicy: map[config.ErrorClass]int{config.ErrRateLimit: 2}})
+	c := NewCooldowns(cfg)
+	c.Record(Outcome{Deployment: "a", Status: 429})
+	c.Record(Outcome{Deployment: "a", Status: 429})
+	require.Empty(t, c.Active(), "two rate-limit errors are allowed")
+	c.Record(Outcome{Deployment: "b", Status: 500})
+	require.Contains(t, c.Active(), "b", "other classes keep allowed_fails (0)")
+	c.Record(Outcome{Deployment: "a", Status: 429})
+	require.Contains(t, c.Active(), "a")
+}

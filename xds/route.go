@@ -2,6 +2,7 @@ package xds
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -97,18 +98,23 @@ func makeGroupRoute(group string, cfg *config.Config, st State) *routev3.Route {
 // retriable. Envoy never retries once response bytes reached the client, so a
 // started stream is never replayed.
 func makeRetryPolicy(r config.RouterSettings, priorities []uint32) *routev3.RetryPolicy {
-	if r.NumRetries <= 0 {
+	retryOn, codes := retryConditions(r)
+	if r.MaxRetries() <= 0 || len(retryOn) == 0 {
 		return nil
 	}
 	p := &routev3.RetryPolicy{
-		RetryOn:              "5xx,reset,connect-failure,refused-stream,retriable-status-codes",
-		RetriableStatusCodes: []uint32{429},
-		NumRetries:           wrapperspb.UInt32(uint32(r.NumRetries)),
+		RetryOn:              strings.Join(retryOn, ","),
+		RetriableStatusCodes: codes,
+		NumRetries:           wrapperspb.UInt32(uint32(r.MaxRetries())),
 		RetryHostPredicate: []*routev3.RetryPolicy_RetryHostPredicate{{
 			Name:       "envoy.retry_host_predicates.previous_hosts",
 			ConfigType: &routev3.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: mustAny(&previoushostsv3.PreviousHostsPredicate{})},
 		}},
 		HostSelectionRetryMaxAttempts: 5,
+	}
+	if r.RetryAfter > 0 {
+		// Envoy's jittered exponential back-off, from retry_after.
+		p.RetryBackOff = &routev3.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(r.RetryAfter)}
 	}
 	// With several priorities (orders, or the levels of latency- and
 	// cost-based routing), a retry moves to the next one once every
@@ -128,6 +134,48 @@ func makeRetryPolicy(r config.RouterSettings, priorities []uint32) *routev3.Retr
 		}
 	}
 	return p
+}
+
+// retryConditions are Envoy's retry_on conditions and retriable status codes
+// for the error classes that get retries (config.RouterSettings.RetriesFor
+// says the same in Go). Envoy has one retry count per route: with a
+// retry_policy, a class set to 0 is not retried and the others share the
+// largest count.
+func retryConditions(r config.RouterSettings) ([]string, []uint32) {
+	if r.RetryPolicy == nil {
+		return []string{"5xx", "reset", "connect-failure", "refused-stream", "retriable-status-codes"}, []uint32{429}
+	}
+	var on []string
+	var codes []uint32
+	timeouts, server := r.Retries(config.ErrTimeout) > 0, r.Retries(config.ErrInternalServer) > 0
+	switch {
+	case timeouts && server:
+		on = append(on, "5xx", "reset", "connect-failure", "refused-stream")
+		codes = append(codes, 408)
+	case timeouts:
+		on = append(on, "reset", "connect-failure", "refused-stream")
+		codes = append(codes, 408, 504)
+	case server:
+		for c := uint32(500); c <= 599; c++ {
+			if c != 504 {
+				codes = append(codes, c)
+			}
+		}
+	}
+	if r.Retries(config.ErrRateLimit) > 0 {
+		codes = append(codes, 429)
+	}
+	if r.Retries(config.ErrAuthentication) > 0 {
+		codes = append(codes, 401)
+	}
+	if r.Retries(config.ErrBadRequest) > 0 {
+		codes = append(codes, 400)
+	}
+	if len(codes) > 0 {
+		on = append(on, "retriable-status-codes")
+	}
+	slices.Sort(codes)
+	return on, codes
 }
 
 func hasFallbacks(cfg *config.Config) bool {

@@ -152,3 +152,21 @@ def test_client_cannot_forge_a_fallback(fleet):
     r = client.post("/chat/completions", json={"model": "primary", "messages": [{"role": "user", "content": "x"}]},
                     headers={"x-llmvoy-fallback": "forged;generic;1;primary"})
     assert (r.status_code, r.headers["x-llmvoy-model-id"]) == (200, "p1")
+
+
+def test_retry_policy_per_error_class(fleet):
+    limited, fine = fleet.mock("limited", status=429), fleet.mock("fine")
+    client = fleet.gateway(router_config(
+        deployment("gpt", "limited", limited), deployment("gpt", "fine", fine),
+        router=('  num_retries: 2\n  disable_cooldowns: true\n'
+                '  retry_policy: {"RateLimitErrorRetries": 0}\n')))
+
+    results = [chat(client, "gpt", f"rl-{i}") for i in range(20)]
+    # Round robin: about half land on the rate-limited deployment first, and
+    # with RateLimitErrorRetries 0 they are not retried.
+    assert 5 <= sum(r.status == 429 for r in results) <= 15, results
+    assert len(chat_attempts(limited)) == sum(r.status == 429 for r in results)
+
+    # Server errors still get num_retries.
+    configure(limited, status=500)
+    assert all(chat(client, "gpt", f"se-{i}").status == 200 for i in range(10))
