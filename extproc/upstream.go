@@ -40,9 +40,9 @@ type upstream struct {
 	hasFallback bool
 	// attempt is the number of this attempt at its step of the chain, 1
 	// for the first.
-	attempt int
-	clientPath  string
-	requestID   string
+	attempt    int
+	clientPath string
+	requestID  string
 	// classify asks the response body phase to look for a context-window or
 	// content-policy error, which have their own chains.
 	classify bool

@@ -8,8 +8,8 @@ package router
 
 import (
 	"maps"
-	"sync"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -178,7 +178,9 @@ func (c *Cooldowns) Record(o Outcome) {
 	}
 	// More than allowed in a minute: cool down, and start counting afresh
 	// when the cooldown ends.
-	maps.DeleteFunc(c.fails, func(k string, _ []time.Time) bool { return k == o.Deployment || strings.HasPrefix(k, o.Deployment+"\x00") })
+	maps.DeleteFunc(c.fails, func(k string, _ []time.Time) bool {
+		return k == o.Deployment || strings.HasPrefix(k, o.Deployment+"\x00")
+	})
 	d := c.settings.CooldownTime
 	if o.Status == 429 && o.RetryAfter > d {
 		d = min(o.RetryAfter, maxRetryAfterCooldown)
