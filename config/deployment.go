@@ -401,6 +401,9 @@ func (p *parser) modelInfo(path string, v *value, d *Deployment, o *origin) {
 		return
 	}
 	d.Info = toGo(v).(map[string]any)
+	if m := v.get("max_input_tokens"); !m.isNull() {
+		p.countInto(joinPath(path, "max_input_tokens"), m, &d.MaxInputTokens)
+	}
 	id := v.get("id")
 	switch {
 	case id.isNull():

@@ -108,6 +108,10 @@ func (p *parser) routingKey(r *RouterSettings, key string, path string, v *value
 		if n := p.count(path, v); n != nil {
 			r.MaxFallbacks = *n
 		}
+	case "enable_pre_call_checks":
+		if b, ok := p.boolean(path, v); ok {
+			r.EnablePreCallChecks = b
+		}
 	case "disable_cooldowns":
 		if b, ok := p.boolean(path, v); ok {
 			r.DisableCooldowns = b

@@ -105,6 +105,9 @@ type Deployment struct {
 	// prices in USD; 0 = unset.
 	InputCostPerToken, OutputCostPerToken float64
 
+	// MaxInputTokens is model_info.max_input_tokens; 0 = unknown.
+	MaxInputTokens int
+
 	// Info is model_info as written (id included, os.environ/ references
 	// unresolved), for /model/info.
 	Info map[string]any
@@ -171,6 +174,10 @@ type RouterSettings struct {
 	AllowedFailsPolicy map[ErrorClass]int
 	// RetryAfter is retry_after: the least time before a retry.
 	RetryAfter time.Duration
+	// EnablePreCallChecks is enable_pre_call_checks: a prompt too long for
+	// every deployment of a group (model_info.max_input_tokens) takes the
+	// group's context-window fallbacks before any call.
+	EnablePreCallChecks bool
 }
 
 // ErrorClass is one of LiteLLM's error classes, as retry_policy and

@@ -1,6 +1,7 @@
 package extproc
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -113,11 +115,26 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	// deployment available.
 	r := &g.state.cfg.Router
 	cooling, over := g.server.cooldowns.Active(), g.server.balance.OverLimit()
+	tokens := 0
+	if r.EnablePreCallChecks {
+		tokens = promptTokens(fields)
+	}
 	var tried []string
 	for {
 		name := fb.group(r)
 		tried = append(tried, name)
 		grp, ok := g.state.groups[name]
+		if ok && grp.maxInputTokens > 0 && tokens > grp.maxInputTokens {
+			// LiteLLM's pre-call check: the prompt fits no deployment of
+			// the group, so the group's context-window chain serves.
+			next, more := fb.next(r, config.FallbackContextWindow)
+			if !more {
+				return replyError(apiError{Status: 400, Type: "invalid_request_error", Code: "context_length_exceeded", Param: "messages",
+					Message: fmt.Sprintf("ContextWindowExceededError: the prompt has about %d tokens; the deployments of model group %s take at most %d (model_info.max_input_tokens), and it has no context_window_fallbacks left", tokens, name, grp.maxInputTokens)})
+			}
+			fb = next
+			continue
+		}
 		if ok && grp.unservable == "" && g.state.available(name, cooling, over) {
 			break
 		}
@@ -138,6 +155,70 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		m.RemoveHeaders = []string{xds.FallbackHeader}
 	}
 	return continueBody(m, nil, true)
+}
+
+// promptTokens estimates the tokens of a request's prompt for the pre-call
+// check: the characters of its message contents (or prompt, or input) over
+// four, OpenAI's rule of thumb. It underestimates non-English text, so a
+// prompt is turned away only when it surely does not fit; the provider's
+// own context-window error still takes the fallbacks otherwise.
+func promptTokens(fields []jsonscan.Field) int {
+	chars := 0
+	for _, name := range []string{"messages", "prompt", "input"} {
+		f, ok := jsonscan.Get(fields, name)
+		if !ok {
+			continue
+		}
+		var v any
+		if json.Unmarshal(f.Value, &v) == nil {
+			chars += textRunes(v, name == "messages")
+		}
+	}
+	return chars / 4
+}
+
+// textRunes counts the runes of the text in a prompt value: strings, and in
+// messages their "content" and its text parts (not roles, names or image
+// data).
+func textRunes(v any, messages bool) int {
+	switch x := v.(type) {
+	case string:
+		return utf8.RuneCountInString(x)
+	case []any:
+		n := 0
+		for _, item := range x {
+			n += textRunes(item, messages)
+		}
+		return n
+	case map[string]any:
+		if !messages {
+			return 0
+		}
+		if c, ok := x["content"]; ok {
+			return textRunes(c, false) + textParts(c)
+		}
+		if t, ok := x["text"].(string); ok {
+			return utf8.RuneCountInString(t)
+		}
+	}
+	return 0
+}
+
+// textParts counts the text of content parts ([{"type":"text","text":...}]).
+func textParts(content any) int {
+	parts, ok := content.([]any)
+	if !ok {
+		return 0
+	}
+	n := 0
+	for _, p := range parts {
+		if m, ok := p.(map[string]any); ok {
+			if t, ok := m["text"].(string); ok {
+				n += utf8.RuneCountInString(t)
+			}
+		}
+	}
+	return n
 }
 
 // noDeployments is LiteLLM's answer when every deployment of a group (and of

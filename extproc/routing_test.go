@@ -134,3 +134,34 @@ func responseHeaders(status int) *extprocv3.ProcessingRequest {
 		}}},
 	}}
 }
+
+const preCallConfig = `
+model_list:
+  - {model_name: small, litellm_params: {model: openai/s, api_base: "http://h:1/v1"}, model_info: {id: s1, max_input_tokens: 10}}
+  - {model_name: big, litellm_params: {model: openai/b, api_base: "http://h:2/v1"}, model_info: {id: b1, max_input_tokens: 1000}}
+  - {model_name: tiny, litellm_params: {model: openai/t, api_base: "http://h:3/v1"}, model_info: {id: t1, max_input_tokens: 5}}
+router_settings:
+  enable_pre_call_checks: true
+  context_window_fallbacks: [{"small": ["big"]}]
+general_settings:
+  master_key: os.environ/MASTER_KEY
+`
+
+func TestPreCallChecksRouteLongPromptsToTheContextWindowChain(t *testing.T) {
+	h := startServer(t, parseConfig(t, preCallConfig, testEnv))
+	long := func(model string) []byte {
+		return []byte(`{"model":"` + model + `","messages":[{"role":"user","content":[{"type":"text","text":"` + strings.Repeat("abcd", 20) + `"}]}]}`)
+	}
+	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("small"), bearer))
+	require.Equal(t, xds.ClusterName("small"), cluster, "a short prompt fits")
+	cluster, fb = routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", long("small"), bearer))
+	require.Equal(t, xds.ClusterName("big"), cluster, "about 20 tokens do not fit 10")
+	require.True(t, strings.HasSuffix(fb, ";context_window;1;small"), fb)
+
+	// No chain left: the 400 LiteLLM's pre-call check raises.
+	stream := h.open(t, xds.ProcessorGateway)
+	body := long("tiny")
+	requireContinueHeaders(t, exchange(t, stream, postHeaders("/v1/chat/completions", body, bearer)))
+	e := requireAPIErrorReply(t, requireImmediate(t, exchange(t, stream, requestBody(body))), 400, "invalid_request_error")
+	require.Contains(t, e.Message, "ContextWindowExceededError")
+}

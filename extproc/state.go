@@ -38,6 +38,9 @@ type group struct {
 	cluster string
 	// deployments are the ids of the group's servable deployments.
 	deployments []string
+	// maxInputTokens is the largest prompt a deployment of the group takes;
+	// 0 when a deployment does not say.
+	maxInputTokens int
 	// unservable explains why no deployment of the group can be served
 	// (its providers are not supported yet); empty when servable.
 	unservable string
@@ -71,6 +74,7 @@ func newState(cfg, prev *config.Config) *state {
 		if !servable {
 			g.unservable = strings.Join(reasons, "; ")
 		}
+		g.maxInputTokens = maxInputTokens(cfg, g.deployments)
 		st.groups[name] = g
 		st.hasFallbacks = st.hasFallbacks || cfg.Router.HasFallbacks(name)
 		st.groupNames = append(st.groupNames, name)
@@ -91,6 +95,20 @@ func newState(cfg, prev *config.Config) *state {
 		st.masterKey, st.hasKey = sha256.Sum256([]byte(key)), true
 	}
 	return st
+}
+
+// maxInputTokens is the largest prompt any of the deployments takes, 0 when
+// one of them does not say (it may take anything).
+func maxInputTokens(cfg *config.Config, ids []string) int {
+	most := 0
+	for _, id := range ids {
+		n := cfg.Deployment(id).MaxInputTokens
+		if n == 0 {
+			return 0
+		}
+		most = max(most, n)
+	}
+	return most
 }
 
 // resolve maps a requested model to its model group: an alias's group, else
