@@ -10,6 +10,7 @@ Uses the per-test gateway and mocks of test_routing.py (`fleet`)."""
 
 import time
 
+import httpx
 import openai
 import pytest
 
@@ -170,3 +171,23 @@ def test_retry_policy_per_error_class(fleet):
     # Server errors still get num_retries.
     configure(limited, status=500)
     assert all(chat(client, "gpt", f"se-{i}").status == 200 for i in range(10))
+
+
+def test_stream_cut_after_it_started_is_an_error_not_a_silent_end(fleet):
+    # Once bytes reached the client, nothing is retried or replayed: the cut
+    # must reach the client as an error, never as a normal end of stream.
+    a, b = fleet.mock("a"), fleet.mock("b")
+    client = fleet.gateway(router_config(deployment("gpt", "a", a), deployment("gpt", "b", b),
+                                         router="  num_retries: 2\n"))
+    sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
+    stream = sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hi"}], stream=True,
+                                         extra_headers={"x-mock-chunks": "6", "x-mock-fail-stream-after": "2"})
+    text = ""
+    with pytest.raises(Exception) as info:
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                text += chunk.choices[0].delta.content
+    assert text, "the chunks before the cut arrived"
+    assert isinstance(info.value, (httpx.HTTPError, openai.APIError)), repr(info.value)
+    # One attempt only: a started stream is never retried.
+    assert len(chat_attempts(a)) + len(chat_attempts(b)) == 1
