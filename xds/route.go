@@ -67,6 +67,9 @@ func makeGroupRoute(group string, cfg *config.Config, st State) *routev3.Route {
 		Timeout:          durationpb.New(timeout),
 		RetryPolicy:      makeRetryPolicy(cfg.Router, levels(cfg.Group(group), cfg.Router.RoutingStrategy, st)),
 	}
+	if t := attemptTimeout(cfg.Group(group)); t > 0 && action.RetryPolicy != nil {
+		action.RetryPolicy.PerTryTimeout = durationpb.New(t)
+	}
 	if hasFallbacks(cfg) {
 		// A fallback is an internal redirect: Envoy replays the buffered
 		// request through the gateway processor, which picks the next group.
@@ -176,6 +179,19 @@ func retryConditions(r config.RouterSettings) ([]string, []uint32) {
 	}
 	slices.Sort(codes)
 	return on, codes
+}
+
+// attemptTimeout is the group's per-attempt timeout: litellm_params.timeout
+// when every deployment sets one (the largest; Envoy has one per route).
+func attemptTimeout(deployments []*config.Deployment) time.Duration {
+	var most time.Duration
+	for _, d := range deployments {
+		if d.Timeout == 0 {
+			return 0
+		}
+		most = max(most, d.Timeout)
+	}
+	return most
 }
 
 func hasFallbacks(cfg *config.Config) bool {

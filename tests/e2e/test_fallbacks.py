@@ -191,3 +191,16 @@ def test_stream_cut_after_it_started_is_an_error_not_a_silent_end(fleet):
     assert isinstance(info.value, (httpx.HTTPError, openai.APIError)), repr(info.value)
     # One attempt only: a started stream is never retried.
     assert len(chat_attempts(a)) + len(chat_attempts(b)) == 1
+
+
+def test_timeout_is_per_attempt_and_retried_elsewhere(fleet):
+    slow, fast = fleet.mock("slow", latency="3s"), fleet.mock("fast")
+    client = fleet.gateway(router_config(
+        deployment("gpt", "slow", slow).replace("api_key: sk-mock", "api_key: sk-mock\n      timeout: 0.5"),
+        deployment("gpt", "fast", fast).replace("api_key: sk-mock", "api_key: sk-mock\n      timeout: 0.5"),
+        router="  num_retries: 1\n  disable_cooldowns: true\n"))
+    start = time.monotonic()
+    results = [chat(client, "gpt", f"t-{i}") for i in range(4)]
+    assert all((r.status, r.deployment) == (200, "fast") for r in results), results
+    # Requests that met the slow deployment first waited one timeout, not 3 s.
+    assert time.monotonic() - start < 2.8
