@@ -204,3 +204,29 @@ def test_timeout_is_per_attempt_and_retried_elsewhere(fleet):
     assert all((r.status, r.deployment) == (200, "fast") for r in results), results
     # Requests that met the slow deployment first waited one timeout, not 3 s.
     assert time.monotonic() - start < 2.8
+
+
+def test_content_policy_errors_take_their_own_chain(fleet):
+    # Azure's content filter (a 400 the Azure translator turns into OpenAI's
+    # content_policy_violation) sends the request down content_policy_fallbacks.
+    azure, other, generic = fleet.mock("azure"), fleet.mock("other"), fleet.mock("generic")
+    client = fleet.gateway(router_config(
+        f"""  - model_name: filtered
+    litellm_params:
+      model: azure/gpt-4o-eu
+      api_base: http://127.0.0.1:{azure.port}/
+      api_key: az-key
+      api_version: "2024-10-21"
+    model_info:
+      id: az1""",
+        deployment("lenient", "l1", other), deployment("generic", "g1", generic),
+        router=('  disable_cooldowns: true\n'
+                '  fallbacks: [{"filtered": ["generic"]}]\n'
+                '  content_policy_fallbacks: [{"filtered": ["lenient"]}]\n')))
+
+    ok = chat(client, "filtered", "hello")
+    assert (ok.status, ok.deployment) == (200, "az1")
+    r = client.post("/chat/completions", json={"model": "filtered", "messages": [{"role": "user", "content": "x"}]},
+                    headers={"x-mock-content-filter": "1"})
+    assert (r.status_code, r.headers["x-llmvoy-model-id"]) == (200, "l1"), r.text
+    assert not chat_attempts(generic)
