@@ -13,6 +13,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/translate"
 	"github.com/llmvoy/llmvoy/xds"
@@ -43,6 +44,9 @@ type upstream struct {
 	attempt    int
 	clientPath string
 	requestID  string
+	// usage counts the answer's tokens when the deployment has a tpm limit
+	// to enforce; nil otherwise.
+	usage *usageCounter
 	// classify asks the response body phase to look for a context-window or
 	// content-policy error, which have their own chains.
 	classify bool
@@ -115,8 +119,11 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	if u.server.log.Enabled(context.Background(), slog.LevelDebug) {
 		u.server.log.Debug("upstream attempt", "deployment", id, "path", head.Path)
 	}
+	if u.server.balance.CountsTokens(d) {
+		u.usage = &usageCounter{}
+	}
 	resp := continueHeaders(m, false)
-	if tr.TranslatesResponses(d) || u.hasFallback {
+	if tr.TranslatesResponses(d) || u.hasFallback || u.usage != nil {
 		// Ask for the response headers of this attempt only; the body mode
 		// is chosen once the headers say whether it is a stream.
 		resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_NONE)
@@ -178,9 +185,22 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 		u.classify = !o.Failed() && (len(r.FallbackChain(config.FallbackContextWindow, u.fallback.origin)) > 0 ||
 			len(r.FallbackChain(config.FallbackContentPolicy, u.fallback.origin)) > 0 || u.fallback.step > 0)
 	}
+	if u.usage != nil {
+		if u.status >= 300 {
+			u.usage = nil // no tokens spent
+		} else {
+			u.usage.stream = strings.HasPrefix(headerValue(h, "content-type"), "text/event-stream")
+		}
+	}
 	if u.response == nil {
 		resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
-		if u.classify {
+		switch {
+		case u.classify:
+			resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_BUFFERED)
+		case u.usage != nil && u.usage.stream:
+			// Chunks pass through as they come; llmvoy only reads them.
+			resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_STREAMED)
+		case u.usage != nil:
 			resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_BUFFERED)
 		}
 		return resp
@@ -205,13 +225,17 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 
 func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	if u.response == nil {
-		if !u.classify {
+		if u.classify {
+			if m := u.classifiedRedirect(b.GetBody()); m != nil {
+				return responseBody(m, nil)
+			}
+			return responseBody(nil, b.GetBody())
+		}
+		if u.usage == nil {
 			return nil
 		}
-		if m := u.classifiedRedirect(b.GetBody()); m != nil {
-			return responseBody(m, nil)
-		}
-		return responseBody(nil, b.GetBody())
+		u.countUsage(b.GetBody(), b.GetEndOfStream() || !u.usage.stream)
+		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{}}}
 	}
 	if u.stream {
 		out, err := u.response.Chunk(b.GetBody(), b.GetEndOfStream())
@@ -221,6 +245,7 @@ func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 			u.server.log.Warn("malformed provider stream", "deployment", u.deployment.ID, "err", err)
 			out = append(out, streamError("malformed response from the provider: "+err.Error())...)
 		}
+		u.countUsage(out, b.GetEndOfStream())
 		return responseBody(nil, out)
 	}
 	out, err := u.response.Body(u.status, b.GetBody())
@@ -234,6 +259,7 @@ func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 			return responseBody(m, nil)
 		}
 	}
+	u.countUsage(out, true)
 	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-length", strconv.Itoa(len(out)))}}
 	if so, ok := u.response.(translate.StatusOverrider); ok && so.BodyStatus() != 0 {
 		m.SetHeaders = append(m.SetHeaders, setHeader(":status", strconv.Itoa(so.BodyStatus())))
@@ -244,6 +270,12 @@ func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 func (u *upstream) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.ProcessingResponse {
 	if u.deployment == nil {
 		return replyError(apiError{Status: 500, Message: "llmvoy: request body before headers", Type: "internal_error"})
+	}
+	if u.usage != nil {
+		// A stream without usage is counted from its text and this.
+		if fields, err := jsonscan.Fields(b.GetBody()); err == nil {
+			u.usage.promptEstimate = promptTokens(fields)
+		}
 	}
 	body, response, err := u.translator.RequestBody(u.deployment, u.endpoint, b.GetBody())
 	if err != nil {
@@ -308,4 +340,17 @@ func (u *upstream) classifiedRedirect(body []byte) *extprocv3.HeaderMutation {
 		return nil
 	}
 	return u.redirect(next)
+}
+
+// countUsage feeds the answer (in OpenAI's format) to the usage counter and
+// records its tokens at the end.
+func (u *upstream) countUsage(out []byte, end bool) {
+	if u.usage == nil {
+		return
+	}
+	u.usage.write(out)
+	if end {
+		u.server.balance.RecordTokens(u.deployment.ID, u.usage.tokens())
+		u.usage = nil
+	}
 }

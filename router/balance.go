@@ -23,7 +23,8 @@ const defaultLatencyTTL = time.Hour
 // marks the slower ones of a group (they get traffic only when no faster one
 // is available); for usage-based-routing it counts each deployment's
 // requests in the current minute and takes a deployment past its rpm out of
-// rotation until the minute ends (cost-based-routing skips those too). Safe for concurrent use.
+// rotation until the minute ends, and likewise past its tpm, counted from
+// the usage of its answers (cost-based-routing skips those too). Safe for concurrent use.
 type Balance struct {
 	now func() time.Time
 
@@ -32,6 +33,7 @@ type Balance struct {
 	latency  map[string][]sample
 	minute   int64 // the minute (Unix time / 60) requests are counted for
 	requests map[string]int
+	tokens   map[string]int
 
 	overLimit atomic.Pointer[map[string]bool]
 	changed   chan struct{}
@@ -44,7 +46,7 @@ type sample struct {
 
 // NewBalance returns balancing state for cfg.
 func NewBalance(cfg *config.Config) *Balance {
-	b := &Balance{now: time.Now, cfg: cfg, latency: make(map[string][]sample), requests: make(map[string]int), changed: make(chan struct{}, 1)}
+	b := &Balance{now: time.Now, cfg: cfg, latency: make(map[string][]sample), requests: make(map[string]int), tokens: make(map[string]int), changed: make(chan struct{}, 1)}
 	b.overLimit.Store(&map[string]bool{})
 	return b
 }
@@ -62,7 +64,7 @@ func (b *Balance) SetConfig(cfg *config.Config) {
 // rolling over and latencies moving are seen by calling Decide periodically.
 func (b *Balance) Changed() <-chan struct{} { return b.changed }
 
-// OverLimit returns the deployments past their rpm this minute. Shared: do
+// OverLimit returns the deployments past their rpm or tpm this minute. Shared: do
 // not modify it.
 func (b *Balance) OverLimit() map[string]bool { return *b.overLimit.Load() }
 
@@ -93,11 +95,46 @@ func (b *Balance) Record(o Outcome) {
 	}
 }
 
+// CountsTokens reports whether the tokens answers of a deployment use
+// matter: it has a tpm limit that usage- or cost-based routing enforces.
+func (b *Balance) CountsTokens(d *config.Deployment) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return d.TPM > 0 && enforcesLimits(b.cfg.Router.RoutingStrategy)
+}
+
+func enforcesLimits(strategy string) bool {
+	switch strategy {
+	case config.RoutingUsageBased, config.RoutingUsageBasedV2, config.RoutingCostBased:
+		return true
+	}
+	return false
+}
+
+// RecordTokens counts the tokens one answer of a deployment used.
+func (b *Balance) RecordTokens(id string, n int) {
+	if n <= 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !enforcesLimits(b.cfg.Router.RoutingStrategy) {
+		return
+	}
+	b.rollLocked(b.now())
+	was := b.tokens[id]
+	b.tokens[id] += n
+	if d := b.cfg.Deployment(id); d != nil && d.TPM > 0 && was < d.TPM && b.tokens[id] >= d.TPM {
+		b.publishLocked()
+	}
+}
+
 // rollLocked starts a new minute's counts.
 func (b *Balance) rollLocked(now time.Time) {
 	if m := now.Unix() / 60; m != b.minute {
 		b.minute = m
 		clear(b.requests)
+		clear(b.tokens)
 		b.publishLocked()
 	}
 }
@@ -106,6 +143,11 @@ func (b *Balance) publishLocked() {
 	over := make(map[string]bool)
 	for id, n := range b.requests {
 		if d := b.cfg.Deployment(id); d != nil && d.RPM > 0 && n >= d.RPM {
+			over[id] = true
+		}
+	}
+	for id, n := range b.tokens {
+		if d := b.cfg.Deployment(id); d != nil && d.TPM > 0 && n >= d.TPM {
 			over[id] = true
 		}
 	}
@@ -123,7 +165,7 @@ func (b *Balance) signal() {
 }
 
 // Decision is what Envoy should know: deployments to keep out of rotation
-// (past their rpm) and deployments to prefer less (slower than the fastest of
+// (past their rpm or tpm) and deployments to prefer less (slower than the fastest of
 // their group by more than lowest_latency_buffer).
 type Decision struct {
 	OverLimit map[string]bool

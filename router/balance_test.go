@@ -70,3 +70,19 @@ func TestOtherStrategiesKeepNoState(t *testing.T) {
 	require.Empty(t, d.OverLimit, "rpm is enforced by the usage-based strategies")
 	require.Empty(t, d.Slow)
 }
+
+func TestUsageBasedTakesDeploymentsPastTheirTPMOut(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)}
+	cfg := balanceConfig(config.RoutingUsageBasedV2, config.StrategyArgs{}, 0)
+	cfg.Deployments[0].TPM = 100
+	b := NewBalance(cfg)
+	b.now = clk.now
+	require.True(t, b.CountsTokens(cfg.Deployments[0]))
+	require.False(t, b.CountsTokens(cfg.Deployments[1]), "no tpm, nothing to count")
+	b.RecordTokens("fast", 60)
+	require.Empty(t, b.OverLimit())
+	b.RecordTokens("fast", 40)
+	require.Equal(t, map[string]bool{"fast": true}, b.OverLimit())
+	clk.advance(time.Minute)
+	require.Empty(t, b.Decide().OverLimit)
+}

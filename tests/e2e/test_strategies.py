@@ -109,3 +109,31 @@ def test_cost_based_sends_traffic_to_the_cheapest_deployment(fleet):
     configure(cheap, status=500)
     results = [chat(client, "gpt", f"d-{i}") for i in range(10)]
     assert all(r.status == 200 and r.deployment == "pricey" for r in results), results
+
+
+def test_usage_based_skips_deployments_past_their_tpm(fleet):
+    small, big = fleet.mock("small"), fleet.mock("big")
+    client = fleet.gateway(router_config(
+        with_params(deployment("gpt", "small", small), "tpm: 40"),
+        with_params(deployment("gpt", "big", big), "tpm: 1000000"),
+        router="  routing_strategy: usage-based-routing-v2\n"))
+    if time.gmtime().tm_sec > 45:
+        time.sleep(61 - time.gmtime().tm_sec)
+
+    results = []
+    for i in range(24):
+        # Every other request streams without asking for usage: its tokens
+        # are estimated from its text.
+        if i % 2:
+            r = client.post("/chat/completions", json={"model": "gpt", "stream": True,
+                                                        "messages": [{"role": "user", "content": f"t-{i}"}]})
+            results.append((r.status_code, r.headers.get("x-llmvoy-model-id")))
+        else:
+            r = chat(client, "gpt", f"t-{i}")
+            results.append((r.status, r.deployment))
+        time.sleep(0.05)
+    assert all(status == 200 for status, _ in results), results
+    on_small = sum(dep == "small" for _, dep in results)
+    # Each answer uses about 15 tokens: small serves a few, then is out for
+    # the rest of the minute.
+    assert 2 <= on_small <= 5, results

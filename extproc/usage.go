@@ -1,0 +1,87 @@
+package extproc
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// usageCounter reads the tokens an OpenAI-format answer used, for the tpm
+// limits of usage-based routing: usage.total_tokens of a completion, or of
+// a stream's usage chunk. A stream the client did not ask usage for carries
+// none; its tokens are estimated from the text it streamed (four characters
+// a token) plus the prompt estimate, which errs low.
+type usageCounter struct {
+	stream bool
+	// promptEstimate is the prompt's tokens as the gateway estimated them.
+	promptEstimate int
+	pending        []byte // a stream's partial event
+	total          int    // from a usage object; 0 if none seen
+	contentRunes   int
+}
+
+// write feeds a piece of the answer (the whole of it when not streaming).
+func (c *usageCounter) write(p []byte) {
+	if !c.stream {
+		c.readUsage(p)
+		return
+	}
+	c.pending = append(c.pending, p...)
+	for {
+		i := bytes.Index(c.pending, []byte("\n\n"))
+		if i < 0 {
+			return
+		}
+		c.event(c.pending[:i])
+		c.pending = c.pending[i+2:]
+	}
+}
+
+func (c *usageCounter) event(ev []byte) {
+	for _, line := range bytes.Split(ev, []byte("\n")) {
+		data, ok := bytes.CutPrefix(line, []byte("data:"))
+		if !ok || bytes.Equal(bytes.TrimSpace(data), []byte("[DONE]")) {
+			continue
+		}
+		if bytes.Contains(data, []byte(`"usage"`)) && c.readUsage(data) {
+			continue
+		}
+		var chunk struct {
+			Choices []struct {
+				Delta struct {
+					Content string `json:"content"`
+				} `json:"delta"`
+			} `json:"choices"`
+		}
+		if json.Unmarshal(data, &chunk) == nil {
+			for _, ch := range chunk.Choices {
+				c.contentRunes += utf8.RuneCountInString(ch.Delta.Content)
+			}
+		}
+	}
+}
+
+// readUsage takes usage.total_tokens from a completion or chunk.
+func (c *usageCounter) readUsage(b []byte) bool {
+	var v struct {
+		Usage *struct {
+			TotalTokens int `json:"total_tokens"`
+		} `json:"usage"`
+	}
+	if json.Unmarshal(b, &v) != nil || v.Usage == nil || v.Usage.TotalTokens <= 0 {
+		return false
+	}
+	c.total = v.Usage.TotalTokens
+	return true
+}
+
+// tokens is the answer's total tokens.
+func (c *usageCounter) tokens() int {
+	if c.total > 0 {
+		return c.total
+	}
+	if !c.stream {
+		return 0
+	}
+	return c.promptEstimate + c.contentRunes/4
+}
