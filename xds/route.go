@@ -194,6 +194,20 @@ func attemptTimeout(deployments []*config.Deployment) time.Duration {
 	return most
 }
 
+// TimeoutGaps names the model groups where some deployments set
+// litellm_params.timeout and others do not: Envoy's per-attempt timeout is
+// per group, so none is applied there, and the caller should say so.
+func TimeoutGaps(cfg *config.Config) []string {
+	var out []string
+	for _, g := range cfg.Groups() {
+		ds := cfg.Group(g)
+		if attemptTimeout(ds) == 0 && slices.ContainsFunc(ds, func(d *config.Deployment) bool { return d.Timeout > 0 }) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 func hasFallbacks(cfg *config.Config) bool {
 	for _, g := range cfg.Groups() {
 		if cfg.Router.HasFallbacks(g) {

@@ -239,6 +239,9 @@ func loadConfig(path string, log *slog.Logger) (*config.Config, error) {
 		for _, g := range xds.MaxParallelConflicts(cfg) {
 			log.Warn("config: max_parallel_requests is applied per model group when all its deployments set the same value; they differ in this group, so none is applied", "model_group", g)
 		}
+		for _, g := range xds.TimeoutGaps(cfg) {
+			log.Warn("config: litellm_params.timeout is applied per model group when all its deployments set one; some in this group do not, so none is applied", "model_group", g)
+		}
 	}
 	return cfg, err
 }
