@@ -230,3 +230,33 @@ def test_content_policy_errors_take_their_own_chain(fleet):
                     headers={"x-mock-content-filter": "1"})
     assert (r.status_code, r.headers["x-llmvoy-model-id"]) == (200, "l1"), r.text
     assert not chat_attempts(generic)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_fallback_from_anthropic_to_openai(fleet, stream):
+    # One chain across providers: each attempt is translated for the
+    # deployment Envoy picked, Anthropic's Messages API first, then OpenAI's.
+    claude, gpt = fleet.mock("claude", status=529), fleet.mock("gpt")
+    client = fleet.gateway(router_config(
+        f"""  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-3-5-sonnet-20241022
+      api_base: http://127.0.0.1:{claude.port}
+      api_key: sk-ant-test
+    model_info:
+      id: claude-1""",
+        deployment("gpt", "gpt-1", gpt),
+        router='  num_retries: 1\n  disable_cooldowns: true\n  fallbacks: [{"claude": ["gpt"]}]\n'))
+
+    sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello"}]
+    if stream:
+        chunks = list(sdk.chat.completions.create(model="claude", messages=messages, stream=True))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    else:
+        text = sdk.chat.completions.create(model="claude", messages=messages).choices[0].message.content
+    assert "mock gpt" in text
+    tried = [r for r in claude.requests() if r["path"] == "/v1/messages"]
+    assert len(tried) == 2, "num_retries + 1 attempts on Anthropic's API first"
+    [served] = chat_attempts(gpt)
+    assert served["body"]["model"] == "gpt-1-model" and served["body"]["messages"][0]["role"] == "system"
