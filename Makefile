@@ -8,7 +8,7 @@ ENVOY_VERSION := 1.40.0
 ENVOY_BIN ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin/envoy)
 export ENVOY_BIN
 
-.PHONY: build run test bench envoy pydeps vet unit e2e clean
+.PHONY: build run test bench fuzz envoy pydeps vet unit e2e clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/llmvoy ./cmd/llmvoy
@@ -45,7 +45,18 @@ unit: build
 e2e: build
 	$(VENV)/bin/python -m pytest -q tests/e2e
 
-test: envoy pydeps vet unit e2e
+# Every fuzz target (config parser, translators, JSON scanner, event-stream
+# decoder) runs for FUZZTIME from its checked-in seed corpus; a crash fails
+# the build and leaves the input under the package's testdata/fuzz.
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' . | sort | while IFS=: read -r file fn; do \
+		name=$${fn#func }; dir=$$(dirname "$$file"); \
+		echo "fuzz $$dir $$name ($(FUZZTIME))"; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) "$$dir" 2>&1) || { echo "$$out"; exit 1; }; \
+	done
+
+test: envoy pydeps vet unit fuzz e2e
 
 # The benchmark harness: direct, plain Envoy and llmvoy (and LiteLLM when
 # installed) in one run; see docs/performance.md.
