@@ -147,7 +147,14 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		}
 		fb = next
 	}
-	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(xds.RouteHeader, g.state.groups[fb.group(r)].cluster)}}
+	target := g.state.groups[fb.group(r)]
+	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(xds.RouteHeader, target.cluster)}}
+	if target.streamTimeout > 0 && isStream(fields) {
+		// stream_timeout replaces the route's per-attempt timeout (which
+		// is litellm_params.timeout) for this streaming request: Envoy's
+		// router reads it from this header.
+		m.SetHeaders = append(m.SetHeaders, setHeader(perTryTimeoutHeader, strconv.FormatInt(target.streamTimeout.Milliseconds(), 10)))
+	}
 	if r.HasFallbacks(origin) {
 		m.SetHeaders = append(m.SetHeaders, setHeader(xds.FallbackHeader, fb.encode(g.server.fallbackToken)))
 	} else if g.sentFallback {
@@ -155,6 +162,19 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		m.RemoveHeaders = []string{xds.FallbackHeader}
 	}
 	return continueBody(m, nil, true)
+}
+
+// perTryTimeoutHeader sets Envoy's per-attempt timeout for one request.
+const perTryTimeoutHeader = "x-envoy-upstream-rq-per-try-timeout-ms"
+
+// isStream reports whether the request asks for a stream.
+func isStream(fields []jsonscan.Field) bool {
+	f, ok := jsonscan.Get(fields, "stream")
+	if !ok {
+		return false
+	}
+	b, _ := jsonscan.Bool(f.Value)
+	return b
 }
 
 // promptTokens estimates the tokens of a request's prompt for the pre-call

@@ -165,3 +165,17 @@ func TestPreCallChecksRouteLongPromptsToTheContextWindowChain(t *testing.T) {
 	e := requireAPIErrorReply(t, requireImmediate(t, exchange(t, stream, requestBody(body))), 400, "invalid_request_error")
 	require.Contains(t, e.Message, "ContextWindowExceededError")
 }
+
+func TestStreamingRequestsGetTheStreamTimeout(t *testing.T) {
+	h := startServer(t, parseConfig(t, `
+model_list:
+  - {model_name: gpt, litellm_params: {model: openai/a, api_base: "http://h:1/v1", stream_timeout: 2}}
+  - {model_name: gpt, litellm_params: {model: openai/b, api_base: "http://h:2/v1", stream_timeout: 3.5}}
+`, testEnv))
+	headers := func(body string) map[string]string {
+		resp := postThroughGateway(t, h, "/v1/chat/completions", []byte(body))
+		return flattenMutation(t, resp.GetRequestBody().GetResponse().GetHeaderMutation()).set
+	}
+	require.Equal(t, "3500", headers(`{"model":"gpt","stream":true,"messages":[]}`)["x-envoy-upstream-rq-per-try-timeout-ms"])
+	require.NotContains(t, headers(`{"model":"gpt","stream":false,"messages":[]}`), "x-envoy-upstream-rq-per-try-timeout-ms")
+}

@@ -38,6 +38,10 @@ type group struct {
 	cluster string
 	// deployments are the ids of the group's servable deployments.
 	deployments []string
+	// streamTimeout is the per-attempt timeout of streaming requests:
+	// litellm_params.stream_timeout when every deployment sets one (the
+	// largest), else 0.
+	streamTimeout time.Duration
 	// maxInputTokens is the largest prompt a deployment of the group takes;
 	// 0 when a deployment does not say.
 	maxInputTokens int
@@ -75,6 +79,7 @@ func newState(cfg, prev *config.Config) *state {
 			g.unservable = strings.Join(reasons, "; ")
 		}
 		g.maxInputTokens = maxInputTokens(cfg, g.deployments)
+		g.streamTimeout = streamTimeout(cfg.Group(name))
 		st.groups[name] = g
 		st.hasFallbacks = st.hasFallbacks || cfg.Router.HasFallbacks(name)
 		st.groupNames = append(st.groupNames, name)
@@ -95,6 +100,19 @@ func newState(cfg, prev *config.Config) *state {
 		st.masterKey, st.hasKey = sha256.Sum256([]byte(key)), true
 	}
 	return st
+}
+
+// streamTimeout is the largest stream_timeout of the deployments, 0 when
+// one of them sets none.
+func streamTimeout(ds []*config.Deployment) time.Duration {
+	var most time.Duration
+	for _, d := range ds {
+		if d.StreamTimeout == 0 {
+			return 0
+		}
+		most = max(most, d.StreamTimeout)
+	}
+	return most
 }
 
 // maxInputTokens is the largest prompt any of the deployments takes, 0 when

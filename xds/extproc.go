@@ -30,7 +30,10 @@ func gatewayExtProc(o Options) *extprocv3.ExternalProcessor {
 			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
 			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
 		},
-		StatPrefix: "gateway",
+		// A streaming request's per-attempt timeout (stream_timeout) is
+		// set through x-envoy-upstream-rq-per-try-timeout-ms.
+		MutationRules: &mutationv3.HeaderMutationRules{AllowEnvoy: wrapperspb.Bool(true)},
+		StatPrefix:    "gateway",
 	}
 }
 

@@ -67,8 +67,13 @@ func makeGroupRoute(group string, cfg *config.Config, st State) *routev3.Route {
 		Timeout:          durationpb.New(timeout),
 		RetryPolicy:      makeRetryPolicy(cfg.Router, levels(cfg.Group(group), cfg.Router.RoutingStrategy, st)),
 	}
-	if t := attemptTimeout(cfg.Group(group)); t > 0 && action.RetryPolicy != nil {
-		action.RetryPolicy.PerTryTimeout = durationpb.New(t)
+	if t := attemptTimeout(cfg.Group(group)); t > 0 {
+		if action.RetryPolicy != nil {
+			action.RetryPolicy.PerTryTimeout = durationpb.New(t)
+		} else if t < timeout {
+			// One attempt: its timeout is the request's.
+			action.Timeout = durationpb.New(t)
+		}
 	}
 	if hasFallbacks(cfg) {
 		// A fallback is an internal redirect: Envoy replays the buffered

@@ -260,3 +260,17 @@ def test_fallback_from_anthropic_to_openai(fleet, stream):
     assert len(tried) == 2, "num_retries + 1 attempts on Anthropic's API first"
     [served] = chat_attempts(gpt)
     assert served["body"]["model"] == "gpt-1-model" and served["body"]["messages"][0]["role"] == "system"
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_stream_timeout_is_the_per_attempt_timeout_of_streams(fleet, retries):
+    slow = fleet.mock("slow", latency="1500ms")
+    client = fleet.gateway(router_config(
+        deployment("gpt", "slow", slow).replace("api_key: sk-mock", "api_key: sk-mock\n      timeout: 5\n      stream_timeout: 0.4"),
+        router=f"  num_retries: {retries}\n  disable_cooldowns: true\n"))
+    start = time.monotonic()
+    r = client.post("/chat/completions", json={"model": "gpt", "stream": True, "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 504, r.text
+    assert time.monotonic() - start < 1.4, "each attempt gave up after stream_timeout"
+    # A request that does not stream has litellm_params.timeout.
+    assert chat(client, "gpt", "not streaming").status == 200
