@@ -1,8 +1,9 @@
 package extproc
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
-	"crypto/subtle"
+	"crypto/sha256"
 	"encoding/hex"
 	"maps"
 	"net/url"
@@ -28,35 +29,57 @@ type fallback struct {
 	step int
 }
 
-// newFallbackToken is a per-process secret that proves a fallback header
-// was written by llmvoy: a client cannot jump into a chain by sending one.
-func newFallbackToken() string {
-	b := make([]byte, 16)
+// newFallbackToken is a per-process secret that signs fallback headers: a
+// client cannot jump into a chain by sending one.
+func newFallbackToken() []byte {
+	b := make([]byte, 32)
 	rand.Read(b)
-	return hex.EncodeToString(b)
+	return b
 }
 
-func (f fallback) encode(token string) string {
-	return token + ";" + f.kind + ";" + strconv.Itoa(f.step) + ";" + url.QueryEscape(f.origin)
+// fallbackTTL bounds how long a signed header is good for. A redirect is
+// replayed at once; the bound only matters if a header ever leaked.
+const fallbackTTL = time.Minute
+
+// encode signs f for one request: the header is
+// kind;step;expiry;signature;origin. The signature covers the request id
+// too, because a valid header also vouches for the request's
+// authentication (see gateway.RequestHeaders): even a leaked header serves
+// only the request it was made for, for a minute.
+func (f fallback) encode(token []byte, requestID string, now time.Time) string {
+	head := f.kind + ";" + strconv.Itoa(f.step) + ";" + strconv.FormatInt(now.Add(fallbackTTL).Unix(), 10)
+	origin := url.QueryEscape(f.origin)
+	return head + ";" + fallbackMAC(token, requestID, head, origin) + ";" + origin
 }
 
-// parseFallback reads a header written by encode with the same token.
-func parseFallback(v, token string) (fallback, bool) {
-	parts := strings.SplitN(v, ";", 4)
-	if len(parts) != 4 || subtle.ConstantTimeCompare([]byte(parts[0]), []byte(token)) != 1 {
+func fallbackMAC(token []byte, requestID, head, origin string) string {
+	m := hmac.New(sha256.New, token)
+	m.Write([]byte(requestID + "\x00" + head + "\x00" + origin))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// parseFallback reads a header encode wrote for this request, unexpired.
+func parseFallback(v string, token []byte, requestID string, now time.Time) (fallback, bool) {
+	parts := strings.SplitN(v, ";", 5)
+	if len(parts) != 5 {
 		return fallback{}, false
 	}
-	step, err := strconv.Atoi(parts[2])
-	origin, uerr := url.QueryUnescape(parts[3])
-	if err != nil || uerr != nil || step < 0 {
+	head := parts[0] + ";" + parts[1] + ";" + parts[2]
+	if !hmac.Equal([]byte(parts[3]), []byte(fallbackMAC(token, requestID, head, parts[4]))) {
 		return fallback{}, false
 	}
-	switch parts[1] {
+	step, err := strconv.Atoi(parts[1])
+	expiry, eerr := strconv.ParseInt(parts[2], 10, 64)
+	origin, uerr := url.QueryUnescape(parts[4])
+	if err != nil || eerr != nil || uerr != nil || step < 0 || now.Unix() > expiry {
+		return fallback{}, false
+	}
+	switch parts[0] {
 	case "", config.FallbackGeneric, config.FallbackContextWindow, config.FallbackContentPolicy:
 	default:
 		return fallback{}, false
 	}
-	return fallback{origin: origin, kind: parts[1], step: step}, true
+	return fallback{origin: origin, kind: parts[0], step: step}, true
 }
 
 // next is the fallback after an error of the given kind, if origin's chains

@@ -31,6 +31,7 @@ type gateway struct {
 	isRedirect bool
 	// sentFallback: the request came with a fallback header, valid or not.
 	sentFallback bool
+	requestID    string
 }
 
 var _ processor = (*gateway)(nil)
@@ -47,9 +48,10 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 		return replyJSON(200, map[string]any{"status": "healthy", "db": "Not connected", "cache": nil, "llmvoy_version": Version})
 	}
 
+	g.requestID = headerValue(h, "x-request-id")
 	if v := headerValue(h, xds.FallbackHeader); v != "" {
 		g.sentFallback = true
-		g.fallback, g.isRedirect = parseFallback(v, g.server.fallbackToken)
+		g.fallback, g.isRedirect = parseFallback(v, g.server.fallbackToken, headerValue(h, "x-request-id"), time.Now())
 	}
 	// A fallback redirect was authenticated on its first pass; its
 	// credential headers now hold the failed deployment's key (upstream
@@ -156,7 +158,7 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		m.SetHeaders = append(m.SetHeaders, setHeader(perTryTimeoutHeader, strconv.FormatInt(target.streamTimeout.Milliseconds(), 10)))
 	}
 	if r.HasFallbacks(origin) {
-		m.SetHeaders = append(m.SetHeaders, setHeader(xds.FallbackHeader, fb.encode(g.server.fallbackToken)))
+		m.SetHeaders = append(m.SetHeaders, setHeader(xds.FallbackHeader, fb.encode(g.server.fallbackToken, g.requestID, time.Now())))
 	} else if g.sentFallback {
 		// Never let a client's own header through.
 		m.RemoveHeaders = []string{xds.FallbackHeader}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -137,7 +138,7 @@ type header struct{ key, value string }
 // filter's protocol configuration. endOfStream is true for a request without
 // a body.
 func requestHeaders(method, path string, endOfStream bool, extra ...header) *extprocv3.ProcessingRequest {
-	all := append([]header{
+	defaults := []header{
 		{":authority", "localhost:4000"},
 		{":path", path},
 		{":method", method},
@@ -146,7 +147,12 @@ func requestHeaders(method, path string, endOfStream bool, extra ...header) *ext
 		{"accept", "application/json"},
 		{"x-forwarded-proto", "http"},
 		{"x-request-id", "5f0c2a4e-2d7b-4b8e-9d0a-1c1f3c9e7a11"},
-	}, extra...)
+	}
+	// An extra header replaces a default of the same name.
+	all := slices.DeleteFunc(defaults, func(d header) bool {
+		return slices.ContainsFunc(extra, func(e header) bool { return e.key == d.key })
+	})
+	all = append(all, extra...)
 	hs := make([]*corev3.HeaderValue, 0, len(all))
 	for _, h := range all {
 		hs = append(hs, &corev3.HeaderValue{Key: h.key, RawValue: []byte(h.value)})

@@ -62,12 +62,12 @@ func TestAliasesRouteToTheirGroup(t *testing.T) {
 func TestGroupWithFallbacksCarriesItsPlaceInTheChain(t *testing.T) {
 	h, _ := startRouting(t)
 	_, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer))
-	require.True(t, strings.HasSuffix(fb, ";;0;primary"), fb)
+	require.Equal(t, "|0|primary", fallbackOf(fb), fb)
 	// A client's own fallback header is replaced, never trusted.
 	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer,
 		header{xds.FallbackHeader, "forged;generic;1;primary"}))
 	require.Equal(t, xds.ClusterName("primary"), cluster)
-	require.True(t, strings.HasSuffix(fb, ";;0;primary"), fb)
+	require.Equal(t, "|0|primary", fallbackOf(fb), fb)
 }
 
 func TestCoolingGroupFallsBackAtTheGateway(t *testing.T) {
@@ -76,7 +76,7 @@ func TestCoolingGroupFallsBackAtTheGateway(t *testing.T) {
 	c.Record(router.Outcome{Deployment: "p2", Status: 0})
 	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer))
 	require.Equal(t, xds.ClusterName("backup"), cluster, "every deployment of primary is cooling down")
-	require.True(t, strings.HasSuffix(fb, ";generic;1;primary"), fb)
+	require.Equal(t, "generic|1|primary", fallbackOf(fb), fb)
 
 	// Nothing left in the chain: LiteLLM's 429, with when to try again.
 	c.Record(router.Outcome{Deployment: "b1", Status: 429, RetryAfter: 10 * time.Second})
@@ -98,7 +98,7 @@ func TestUpstreamFallsBackAfterTheLastRetry(t *testing.T) {
 	// What the gateway set on the request.
 	gw := h.open(t, xds.ProcessorGateway)
 	body := chatBody("primary")
-	requireContinueHeaders(t, exchange(t, gw, postHeaders("/v1/chat/completions", body, bearer)))
+	requireContinueHeaders(t, exchange(t, gw, postHeaders("/v1/chat/completions", body, bearer, header{"x-request-id", "r1"})))
 	_, fb := routedTo(t, exchange(t, gw, requestBody(body)))
 	finish(t, gw)
 
@@ -123,9 +123,25 @@ func TestUpstreamFallsBackAfterTheLastRetry(t *testing.T) {
 	// The failure behind the redirect counts toward the cooldown (Envoy's
 	// log sees only the 307).
 	require.Contains(t, c.Active(), "p1")
+
+	// The header is good for its own request only.
+	up := h.open(t, xds.ProcessorUpstream)
+	resp := exchange(t, up, attempt(t, "p2", "/v1/chat/completions", body, header{xds.FallbackHeader, fb}, header{"x-request-id", "r2"}))
+	require.Nil(t, resp.GetModeOverride(), "a header signed for r1 is ignored for r2")
+	finish(t, up)
 }
 
 // responseHeaders is the upstream's response headers phase.
+// fallbackOf is the place in a chain a fallback header names, as
+// "kind|step|origin" (the header also carries an expiry and a signature).
+func fallbackOf(v string) string {
+	p := strings.SplitN(v, ";", 5)
+	if len(p) != 5 {
+		return "malformed: " + v
+	}
+	return p[0] + "|" + p[1] + "|" + p[4]
+}
+
 func responseHeaders(status int) *extprocv3.ProcessingRequest {
 	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseHeaders{
 		ResponseHeaders: &extprocv3.HttpHeaders{Headers: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{
@@ -156,7 +172,7 @@ func TestPreCallChecksRouteLongPromptsToTheContextWindowChain(t *testing.T) {
 	require.Equal(t, xds.ClusterName("small"), cluster, "a short prompt fits")
 	cluster, fb = routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", long("small"), bearer))
 	require.Equal(t, xds.ClusterName("big"), cluster, "about 20 tokens do not fit 10")
-	require.True(t, strings.HasSuffix(fb, ";context_window;1;small"), fb)
+	require.Equal(t, "context_window|1|small", fallbackOf(fb), fb)
 
 	// No chain left: the 400 LiteLLM's pre-call check raises.
 	stream := h.open(t, xds.ProcessorGateway)

@@ -45,7 +45,7 @@ type Server struct {
 	cooldowns *router.Cooldowns
 	balance   *router.Balance
 	// fallbackToken signs the fallback headers this process writes.
-	fallbackToken string
+	fallbackToken []byte
 	attempts      attempts
 	log           *slog.Logger
 }

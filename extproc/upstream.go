@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
@@ -93,7 +94,7 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	if fb := headerValue(h, xds.FallbackHeader); fb != "" {
 		// Only llmvoy reads it; the provider does not get it.
 		m.RemoveHeaders = append(m.RemoveHeaders, xds.FallbackHeader)
-		u.fallback, u.hasFallback = parseFallback(fb, u.server.fallbackToken)
+		u.fallback, u.hasFallback = parseFallback(fb, u.server.fallbackToken, headerValue(h, "x-request-id"), time.Now())
 	}
 	if u.state.hasFallbacks {
 		// Envoy makes num_retries + 1 attempts at each step of the chain.
@@ -318,7 +319,7 @@ func (u *upstream) redirect(next fallback) *extprocv3.HeaderMutation {
 		SetHeaders: []*corev3.HeaderValueOption{
 			setHeader(":status", strconv.Itoa(xds.FallbackStatus)),
 			setHeader("location", "http://"+fallbackAuthority+u.clientPath),
-			setHeader(xds.FallbackHeader, next.encode(u.server.fallbackToken)),
+			setHeader(xds.FallbackHeader, next.encode(u.server.fallbackToken, u.requestID, time.Now())),
 		},
 		RemoveHeaders: []string{"content-length"},
 	}
