@@ -115,9 +115,10 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 }
 
 func (s *Server) processorFor(stream extprocv3.ExternalProcessor_ProcessServer) (processor, error) {
-	md, _ := metadata.FromIncomingContext(stream.Context())
+	// ValueFromIncomingContext reads the one key without copying all the
+	// stream's metadata (it showed in the profile).
 	st := s.state.Load()
-	switch kind := first(md.Get(xds.ProcessorHeader)); kind {
+	switch kind := first(metadata.ValueFromIncomingContext(stream.Context(), xds.ProcessorHeader)); kind {
 	case xds.ProcessorGateway:
 		return &gateway{state: st, server: s}, nil
 	case xds.ProcessorUpstream:

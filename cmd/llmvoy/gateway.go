@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -254,6 +255,9 @@ func newGRPCServer() *grpc.Server {
 		grpc.MaxRecvMsgSize(xds.DefaultMaxRequestBytes+(1<<20)),
 		grpc.MaxSendMsgSize(xds.DefaultMaxRequestBytes+(1<<20)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: envoy.GRPCKeepaliveInterval / 2, PermitWithoutStream: true}),
+		// Reuse goroutines (and their grown stacks) across ext_proc
+		// streams instead of starting one per stream.
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 	)
 }
 
