@@ -60,9 +60,26 @@ class Fleet:
         """Starts llmvoy on `config` (YAML) and returns an httpx client for it."""
         path = self.tmp_path / "config.yaml"
         path.write_text(config)
-        port = free_port()
-        self.llmvoy = self._start("llmvoy", [str(LLMVOY), "run", "--config", str(path), "--host", "127.0.0.1",
-                               "--port", str(port)], "llmvoy is listening")
+        # A free port can be taken by another process between free_port()
+        # and Envoy's bind (then Envoy never listens): try another one.
+        for attempt in range(3):
+            port = free_port()
+            proc = Proc(f"{self.name}-llmvoy", [str(LLMVOY), "run", "--config", str(path), "--host", "127.0.0.1",
+                                               "--port", str(port)], self.log_dir)
+            self.procs.append(proc)
+            deadline = time.time() + 30
+            while "llmvoy is listening" not in proc.output():
+                taken = "Address already in use" in proc.output() or "cannot listen" in proc.output()
+                if taken and attempt < 2:
+                    break
+                if taken or proc.p.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"llmvoy did not start:\n{proc.output()}")
+                time.sleep(0.05)
+            else:
+                break
+            proc.stop()
+            self.procs.remove(proc)
+        self.llmvoy = proc
         self.client = httpx.Client(
             base_url=f"http://127.0.0.1:{port}/v1",
             headers={"authorization": f"Bearer {MASTER_KEY}"},
