@@ -16,6 +16,7 @@ import (
 
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
+	"github.com/llmvoy/llmvoy/metrics"
 	"github.com/llmvoy/llmvoy/translate"
 	"github.com/llmvoy/llmvoy/xds"
 )
@@ -46,6 +47,10 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 		return replyJSON(200, "I'm alive!")
 	case "/health/readiness":
 		return replyJSON(200, map[string]any{"status": "healthy", "db": "Not connected", "cache": nil, "llmvoy_version": Version})
+	case "/metrics":
+		// As LiteLLM's, for Prometheus scrapers, which send no key: counts
+		// by model group and deployment, nothing a key would protect.
+		return g.serveMetrics()
 	}
 
 	g.requestID = headerValue(h, "x-request-id")
@@ -273,6 +278,14 @@ func (g *gateway) noDeployments(model string, groups []string, cooling map[strin
 	}
 	e := apiError{Status: 429, Type: "rate_limit_error", Code: "429", Message: msg}
 	return reply(e.Status, "application/json", e.body(), setHeader("retry-after", strconv.Itoa(secs)))
+}
+
+func (g *gateway) serveMetrics() *extprocv3.ProcessingResponse {
+	body, err := g.server.metrics.Exposition()
+	if err != nil {
+		return replyError(apiError{Status: 500, Message: "llmvoy: metrics: " + err.Error(), Type: "internal_error"})
+	}
+	return reply(200, metrics.ContentType, body)
 }
 
 func (g *gateway) retrieveModel(id string) *extprocv3.ProcessingResponse {

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/metrics"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
 )
@@ -48,6 +49,8 @@ type Server struct {
 	fallbackToken []byte
 	attempts      attempts
 	log           *slog.Logger
+	// metrics counts fallbacks and is what /metrics serves; nil serves none.
+	metrics *metrics.Metrics
 }
 
 var _ extprocv3.ExternalProcessorServer = (*Server)(nil)
@@ -68,7 +71,12 @@ func (s *Server) SetConfig(cfg *config.Config) {
 		prev = old.cfg
 	}
 	s.state.Store(newState(cfg, prev))
+	s.metrics.SetConfig(cfg)
 }
+
+// SetMetrics makes m the metrics the processors report to and /metrics
+// serves; call it before serving. SetConfig keeps m's labels current.
+func (s *Server) SetMetrics(m *metrics.Metrics) { s.metrics = m }
 
 // Register adds the service to g.
 func (s *Server) Register(g *grpc.Server) { extprocv3.RegisterExternalProcessorServer(g, s) }

@@ -315,6 +315,7 @@ const fallbackAuthority = "fallback.llmvoy.internal"
 func (u *upstream) redirect(next fallback) *extprocv3.HeaderMutation {
 	u.server.log.Info("falling back", "from_deployment", u.deployment.ID, "status", u.status,
 		"model_group", u.fallback.origin, "chain", next.kind, "step", next.step)
+	u.server.metrics.Fallback(u.deployment.ID, u.status, next.kind)
 	return &extprocv3.HeaderMutation{
 		SetHeaders: []*corev3.HeaderValueOption{
 			setHeader(":status", strconv.Itoa(xds.FallbackStatus)),

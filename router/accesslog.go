@@ -16,23 +16,38 @@ import (
 	"github.com/llmvoy/llmvoy/xds"
 )
 
-// AccessLog receives Envoy's upstream access log (one entry per attempt,
-// streamed off the request path) and feeds the outcomes to Cooldowns and
-// Balance.
+// AccessLog receives Envoy's access logs, streamed off the request path:
+// the upstream log (one entry per attempt), whose outcomes feed Cooldowns
+// and Balance, and the gateway listener's log (one entry per client
+// request). An Observer, when set, sees both.
 type AccessLog struct {
 	alsv3.UnimplementedAccessLogServiceServer
 	cooldowns *Cooldowns
 	balance   *Balance
+	observer  Observer
 }
 
-// NewAccessLog returns the access log service recording into c and b.
-func NewAccessLog(c *Cooldowns, b *Balance) *AccessLog { return &AccessLog{cooldowns: c, balance: b} }
+// Observer is told about every attempt and client request Envoy logs, after
+// Cooldowns and Balance have counted the attempt. It is called from the log
+// streams (one per Envoy worker), concurrently.
+type Observer interface {
+	ObserveAttempt(Attempt)
+	ObserveRequest(Request)
+}
+
+// NewAccessLog returns the access log service recording into c and b, and
+// telling obs (which may be nil) what it saw.
+func NewAccessLog(c *Cooldowns, b *Balance, obs Observer) *AccessLog {
+	return &AccessLog{cooldowns: c, balance: b, observer: obs}
+}
 
 // Register adds the service to g.
 func (a *AccessLog) Register(g *grpc.Server) { alsv3.RegisterAccessLogServiceServer(g, a) }
 
-// StreamAccessLogs consumes one Envoy worker's stream of log batches.
+// StreamAccessLogs consumes one Envoy worker's stream of log batches. Each
+// log has its own streams; the first message of a stream names its log.
 func (a *AccessLog) StreamAccessLogs(stream alsv3.AccessLogService_StreamAccessLogsServer) error {
+	downstream := false
 	for {
 		msg, err := stream.Recv()
 		if err != nil {
@@ -41,12 +56,153 @@ func (a *AccessLog) StreamAccessLogs(stream alsv3.AccessLogService_StreamAccessL
 			}
 			return err
 		}
+		if id := msg.GetIdentifier(); id != nil {
+			downstream = id.GetLogName() == xds.DownstreamLogName
+		}
 		for _, e := range msg.GetHttpLogs().GetLogEntry() {
-			if o, ok := outcomeOf(e); ok {
+			if downstream {
+				// Client requests say nothing the attempts did not.
+				if a.observer != nil {
+					a.observer.ObserveRequest(requestOf(e))
+				}
+				continue
+			}
+			o, ok := outcomeOf(e)
+			if ok {
 				a.cooldowns.Record(o)
 				a.balance.Record(o)
 			}
+			if a.observer != nil {
+				a.observer.ObserveAttempt(attemptOf(e, o, ok))
+			}
 		}
+	}
+}
+
+// Failure says why Envoy logged no answer from a deployment, or why a
+// request ended without one.
+type Failure string
+
+const (
+	// FailureTimeout: the attempt (or the request) ran out of time.
+	FailureTimeout Failure = "timeout"
+	// FailureConnection: the deployment could not be reached, or reset or
+	// closed the connection before it answered.
+	FailureConnection Failure = "connection_failure"
+	// FailureOverflow: llmvoy's own limit of requests in flight
+	// (max_parallel_requests) turned it away.
+	FailureOverflow Failure = "overflow"
+	// FailureCancelled: the client went away first.
+	FailureCancelled Failure = "cancelled"
+)
+
+// failureOf reads the response flags; "" when none of them is a failure.
+func failureOf(f *accesslogv3.ResponseFlags) Failure {
+	switch {
+	case f.GetDownstreamConnectionTermination():
+		return FailureCancelled
+	case f.GetUpstreamRequestTimeout() || f.GetStreamIdleTimeout() || f.GetDurationTimeout():
+		return FailureTimeout
+	case f.GetUpstreamConnectionFailure() || f.GetUpstreamRemoteReset() || f.GetUpstreamConnectionTermination() ||
+		f.GetLocalReset() || f.GetUpstreamProtocolError():
+		return FailureConnection
+	case f.GetUpstreamOverflow():
+		return FailureOverflow
+	}
+	return ""
+}
+
+// Attempt is one upstream attempt as Envoy logged it, for an Observer: the
+// Outcome router state counted, and what the Outcome folds away.
+type Attempt struct {
+	// Outcome is what Cooldowns and Balance counted; Counted is false (and
+	// Outcome zero) when they ignored the attempt: the client left,
+	// llmvoy's own circuit breaker, a fallback redirect.
+	Outcome Outcome
+	Counted bool
+	// Deployment is the attempt's deployment id; "" when Envoy logged none.
+	Deployment string
+	// Code is the status Envoy logged: the deployment's, or Envoy's own
+	// local reply when Failure says the deployment gave none. A 3xx is
+	// llmvoy's fallback redirect replacing the deployment's answer.
+	Code    int
+	Failure Failure
+	// Cluster is the Envoy cluster of the attempt's model group.
+	Cluster string
+	// Duration is the attempt from its start to its end.
+	Duration time.Duration
+}
+
+func attemptOf(e *accesslogv3.HTTPAccessLogEntry, o Outcome, counted bool) Attempt {
+	common := e.GetCommonProperties()
+	id := common.GetCustomTags()[xds.DeploymentTag]
+	if id == "-" {
+		id = ""
+	}
+	return Attempt{
+		Outcome:    o,
+		Counted:    counted,
+		Deployment: id,
+		Code:       int(e.GetResponse().GetResponseCode().GetValue()),
+		Failure:    failureOf(common.GetResponseFlags()),
+		Cluster:    common.GetUpstreamCluster(),
+		Duration:   common.GetDuration().AsDuration(),
+	}
+}
+
+// Request is one client request as Envoy logged it on the gateway
+// listener. A request that falls back is logged once per model group it
+// goes through: every pass but the last is Redirected.
+type Request struct {
+	// Path is the endpoint the client called, without its query.
+	Path    string
+	Code    int
+	Failure Failure
+	// Cluster is the Envoy cluster of the model group the pass was routed
+	// to; "" when llmvoy answered without routing it (probes, /v1/models,
+	// a bad key or model, every deployment cooling down).
+	Cluster string
+	// Deployment is the deployment of the pass's last attempt; "" when it
+	// made none.
+	Deployment string
+	// Attempts is how many attempts Envoy made in this pass.
+	Attempts int
+	// Redirected: the pass ended in a fallback to the next group.
+	Redirected bool
+	// Stream: the answer is an event stream.
+	Stream bool
+	// Duration runs from the request's first byte to the answer's last;
+	// FirstByte to the answer's first (for a stream, its first token), 0
+	// when none was sent. Both count from the start of the first pass.
+	Duration, FirstByte time.Duration
+}
+
+func requestOf(e *accesslogv3.HTTPAccessLogEntry) Request {
+	common := e.GetCommonProperties()
+	// The upstream processor rewrites :path for the deployment on the
+	// router's headers, which the log sees; it keeps the client's path
+	// aside, and the log tags it.
+	path := common.GetCustomTags()[xds.ClientPathTag]
+	if path == "" || path == "-" {
+		path = e.GetRequest().GetPath()
+	}
+	path, _, _ = strings.Cut(path, "?")
+	id := common.GetCustomTags()[xds.DeploymentTag]
+	if id == "-" {
+		id = ""
+	}
+	resp := e.GetResponse()
+	return Request{
+		Path:       path,
+		Code:       int(resp.GetResponseCode().GetValue()),
+		Failure:    failureOf(common.GetResponseFlags()),
+		Cluster:    common.GetUpstreamCluster(),
+		Deployment: id,
+		Attempts:   int(common.GetUpstreamRequestAttemptCount()),
+		Redirected: resp.GetResponseCodeDetails() == "internal_redirect",
+		Stream:     strings.HasPrefix(resp.GetResponseHeaders()["content-type"], "text/event-stream"),
+		Duration:   common.GetDuration().AsDuration(),
+		FirstByte:  common.GetTimeToFirstDownstreamTxByte().AsDuration(),
 	}
 }
 

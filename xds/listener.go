@@ -4,11 +4,17 @@ import (
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	grpcalsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/grpc/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	metadatav3 "github.com/envoyproxy/go-control-plane/envoy/type/metadata/v3"
+	tracingv3 "github.com/envoyproxy/go-control-plane/envoy/type/tracing/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/llmvoy/llmvoy/translate"
 )
 
 func makeListener(o Options) *listenerv3.Listener {
@@ -32,6 +38,12 @@ func makeListener(o Options) *listenerv3.Listener {
 				UpstreamLog:          []*accesslogv3.AccessLog{upstreamLog(o)},
 			})}},
 		},
+		// One entry per client request, for llmvoy's metrics: a gRPC
+		// access log is batched and sent off the request path, where
+		// counting in the gateway processor would need its response
+		// phases (two more ext_proc messages per request) to learn the
+		// status.
+		AccessLog:        []*accesslogv3.AccessLog{downstreamLog(o)},
 		ServerName:       "llmvoy",
 		NormalizePath:    wrapperspb.Bool(true),
 		MergeSlashes:     true,
@@ -53,6 +65,49 @@ func makeListener(o Options) *listenerv3.Listener {
 				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)},
 			}},
 		}},
+	}
+}
+
+// DownstreamLogName names the access log of client requests on the gateway
+// listener; the upstream log has one entry per attempt instead.
+const DownstreamLogName = "llmvoy_downstream"
+
+// ClientPathTag is the custom tag of the downstream log that holds the path
+// the client called: by the time a request is logged, its :path is the one
+// the upstream processor rewrote for the deployment.
+const ClientPathTag = "llmvoy_client_path"
+
+// downstreamLog streams one entry per client request (status, path, how
+// many attempts it took, timings, the deployment of its last attempt) to
+// the same service as the upstream log, under its own log name.
+func downstreamLog(o Options) *accesslogv3.AccessLog {
+	return &accesslogv3.AccessLog{
+		Name: "envoy.access_loggers.http_grpc",
+		ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(&grpcalsv3.HttpGrpcAccessLogConfig{
+			CommonConfig: &grpcalsv3.CommonGrpcAccessLogConfig{
+				LogName: DownstreamLogName,
+				GrpcService: &corev3.GrpcService{
+					TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: o.ExtProcCluster}},
+				},
+				TransportApiVersion: corev3.ApiVersion_V3,
+				BufferFlushInterval: durationpb.New(upstreamLogFlush),
+				CustomTags: []*tracingv3.CustomTag{{
+					Tag:  ClientPathTag,
+					Type: &tracingv3.CustomTag_RequestHeader{RequestHeader: &tracingv3.CustomTag_Header{Name: translate.ClientPathHeader}},
+				}, {
+					Tag: DeploymentTag,
+					Type: &tracingv3.CustomTag_Metadata_{Metadata: &tracingv3.CustomTag_Metadata{
+						Kind: &metadatav3.MetadataKind{Kind: &metadatav3.MetadataKind_Host_{Host: &metadatav3.MetadataKind_Host{}}},
+						MetadataKey: &metadatav3.MetadataKey{
+							Key:  MetadataNamespace,
+							Path: []*metadatav3.MetadataKey_PathSegment{{Segment: &metadatav3.MetadataKey_PathSegment_Key{Key: MetadataDeploymentID}}},
+						},
+					}},
+				}},
+			},
+			// A stream's first byte is its first token.
+			AdditionalResponseHeadersToLog: []string{"content-type"},
+		})},
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/envoy"
 	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/metrics"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
 )
@@ -135,10 +136,14 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	xdsSrv := xds.NewServer(ctx, log)
 	cooldowns, balance := router.NewCooldowns(cfg), router.NewBalance(cfg)
 	procSrv := extproc.NewServer(cfg, cooldowns, balance, log)
+	// Fed by Envoy's access logs, served as /metrics by the gateway
+	// processor, relabelled on reload by procSrv.SetConfig.
+	stats := metrics.New(cfg, cooldowns, balance)
+	procSrv.SetMetrics(stats)
 	xdsGRPC, procGRPC := newGRPCServer(), newGRPCServer()
 	xdsSrv.Register(xdsGRPC)
 	procSrv.Register(procGRPC)
-	router.NewAccessLog(cooldowns, balance).Register(procGRPC)
+	router.NewAccessLog(cooldowns, balance, stats).Register(procGRPC)
 	go xdsGRPC.Serve(xdsLn)
 	go procGRPC.Serve(procLn)
 	defer xdsGRPC.Stop()

@@ -1,0 +1,371 @@
+// Package metrics is llmvoy's Prometheus registry, served as /metrics on the
+// gateway port. What it counts comes from Envoy's access logs (router.
+// AccessLog passes every client request and every upstream attempt to it,
+// off the request path), from the upstream processor when it turns a failed
+// attempt into a fallback, and from the router state (cooldowns, rpm/tpm
+// limits), read when Prometheus scrapes.
+//
+// Names follow the OpenTelemetry GenAI semantic conventions where they have
+// one (gen_ai_*); the rest are llmvoy's own (llmvoy_*). Label values come
+// from the config only (model groups, deployment ids, providers) or from a
+// fixed set (classes, operations, chains), never from what a client sent, so
+// the number of series is bounded by the config.
+package metrics
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/router"
+	"github.com/llmvoy/llmvoy/xds"
+)
+
+// Label values that are not names from the config.
+const (
+	// None: there is no such thing, e.g. the model group of a request llmvoy
+	// answered without routing it, or the deployment of a request that made
+	// no attempt.
+	None = "none"
+	// Unknown: a name the current config does not have (an attempt on a
+	// deployment a reload just removed).
+	Unknown = "unknown"
+)
+
+// Classes of outcomes, the class label of the llmvoy_* counters (and, but
+// for ClassSuccess, the error_type label of the gen_ai_* histograms).
+const (
+	ClassSuccess     = "2xx"
+	ClassClientError = "4xx"
+	ClassRateLimited = "429"
+	ClassServerError = "5xx"
+	ClassTimeout     = string(router.FailureTimeout)
+	ClassConnection  = string(router.FailureConnection)
+	ClassOverflow    = string(router.FailureOverflow)
+	ClassCancelled   = string(router.FailureCancelled)
+	ClassOther       = "other"
+)
+
+// ContentType is the exposition's media type: Prometheus' text format.
+const ContentType = string(expfmt.FmtText)
+
+// Buckets of the GenAI semantic conventions: operation durations up to
+// about 80 s, first tokens from 1 ms to 10 s.
+var (
+	durationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
+	ttftBuckets     = []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0}
+)
+
+// Metrics holds the instruments. Its methods are safe for concurrent use,
+// and do nothing on a nil *Metrics.
+type Metrics struct {
+	reg       *prometheus.Registry
+	cooldowns *router.Cooldowns
+	balance   *router.Balance
+	names     atomic.Pointer[names]
+
+	requests        *prometheus.CounterVec
+	attempts        *prometheus.CounterVec
+	retries         *prometheus.CounterVec
+	fallbacks       *prometheus.CounterVec
+	cooldownsTotal  *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	firstToken      *prometheus.HistogramVec
+	attemptDuration *prometheus.HistogramVec
+
+	mu sync.Mutex
+	// cooling is the last cooldowns seen (deployment → end), to count the
+	// ones that start. Shared with Cooldowns: read only.
+	cooling map[string]time.Time
+}
+
+var _ router.Observer = (*Metrics)(nil)
+
+// New returns the metrics of a gateway serving cfg, reading cooldowns and
+// rpm/tpm limits from c and b when scraped.
+func New(cfg *config.Config, c *router.Cooldowns, b *router.Balance) *Metrics {
+	m := &Metrics{
+		reg:       prometheus.NewRegistry(),
+		cooldowns: c,
+		balance:   b,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "llmvoy_requests_total",
+			Help: "Client requests to the model endpoints, by the model group and deployment that answered last (none: llmvoy answered itself) and outcome class.",
+		}, []string{"model_group", "deployment", "class"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "llmvoy_attempts_total",
+			Help: "Upstream attempts on deployments, retries and attempts that fell back included, by outcome class.",
+		}, []string{"model_group", "deployment", "class"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "llmvoy_retries_total",
+			Help: "Attempts Envoy made after the first one of a request within a model group.",
+		}, []string{"model_group"}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "llmvoy_fallbacks_total",
+			Help: "Requests sent on to the next model group of a fallback chain after a failed attempt, by the group they left and the chain (generic, context_window, content_policy).",
+		}, []string{"model_group", "chain"}),
+		cooldownsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "llmvoy_cooldowns_total",
+			Help: "Cooldowns started: a deployment failed more than allowed_fails times in a minute.",
+		}, []string{"model_group", "deployment"}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gen_ai_server_request_duration_seconds",
+			Help:    "Client requests to the model endpoints, from their first byte to the answer's last, retries and fallbacks included.",
+			Buckets: durationBuckets,
+		}, []string{"gen_ai_operation_name", "model_group", "error_type"}),
+		firstToken: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gen_ai_server_time_to_first_token_seconds",
+			Help:    "Successful streamed answers: time from the request's first byte to the stream's first byte sent to the client.",
+			Buckets: ttftBuckets,
+		}, []string{"gen_ai_operation_name", "model_group", "deployment"}),
+		attemptDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gen_ai_client_operation_duration_seconds",
+			Help:    "Upstream attempts, llmvoy being the deployment's client: from the attempt's start to its end.",
+			Buckets: durationBuckets,
+		}, []string{"gen_ai_provider_name", "model_group", "deployment", "error_type"}),
+	}
+	m.SetConfig(cfg)
+	m.reg.MustRegister(m.requests, m.attempts, m.retries, m.fallbacks, m.cooldownsTotal,
+		m.requestDuration, m.firstToken, m.attemptDuration, stateCollector{m},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// SetConfig makes cfg's model groups and deployments the label values.
+func (m *Metrics) SetConfig(cfg *config.Config) {
+	if m == nil {
+		return
+	}
+	m.names.Store(newNames(cfg))
+}
+
+// Exposition is the text Prometheus scrapes.
+func (m *Metrics) Exposition() ([]byte, error) {
+	if m == nil {
+		return nil, nil
+	}
+	m.noteCooldowns()
+	families, err := m.reg.Gather()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.FmtText)
+	for _, f := range families {
+		if err := enc.Encode(f); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// ObserveRequest counts one client request (one pass of it, when it fell
+// back).
+func (m *Metrics) ObserveRequest(r router.Request) {
+	if m == nil {
+		return
+	}
+	op := operation(r.Path)
+	if op == "" {
+		return // probes, model listings, scrapes: not calls of a model
+	}
+	group, deployment, _ := m.names.Load().of(r.Cluster, r.Deployment)
+	if r.Attempts > 1 {
+		m.retries.WithLabelValues(group).Add(float64(r.Attempts - 1))
+	}
+	if r.Redirected {
+		return // the request goes on in the next group; its last pass counts it
+	}
+	class := classOf(r.Code, r.Failure)
+	m.requests.WithLabelValues(group, deployment, class).Inc()
+	m.requestDuration.WithLabelValues(op, group, errorType(class)).Observe(r.Duration.Seconds())
+	if r.Stream && class == ClassSuccess && r.FirstByte > 0 {
+		m.firstToken.WithLabelValues(op, group, deployment).Observe(r.FirstByte.Seconds())
+	}
+}
+
+// ObserveAttempt counts one upstream attempt, and the cooldown it may have
+// started.
+func (m *Metrics) ObserveAttempt(a router.Attempt) {
+	if m == nil {
+		return
+	}
+	m.noteCooldowns()
+	if a.Failure == "" && a.Code >= 300 && a.Code < 400 {
+		// llmvoy's fallback redirect in place of the deployment's answer:
+		// Fallback counted the attempt with the deployment's status.
+		return
+	}
+	group, deployment, provider := m.names.Load().of(a.Cluster, a.Deployment)
+	class := classOf(a.Code, a.Failure)
+	m.attempts.WithLabelValues(group, deployment, class).Inc()
+	m.attemptDuration.WithLabelValues(provider, group, deployment, errorType(class)).Observe(a.Duration.Seconds())
+}
+
+// Fallback counts a request leaving the model group of deployment for the
+// next group of chain, after the deployment answered status. The access
+// log sees that attempt only as llmvoy's redirect, so it is counted here.
+// Called on the request path: two counter increments.
+func (m *Metrics) Fallback(deployment string, status int, chain string) {
+	if m == nil {
+		return
+	}
+	group, deployment, _ := m.names.Load().of("", deployment)
+	switch chain {
+	case config.FallbackGeneric, config.FallbackContextWindow, config.FallbackContentPolicy:
+	default:
+		chain = Unknown
+	}
+	m.fallbacks.WithLabelValues(group, chain).Inc()
+	m.attempts.WithLabelValues(group, deployment, classOf(status, "")).Inc()
+}
+
+// noteCooldowns counts the cooldowns that started since it last looked. A
+// cooldown starts only when an attempt is recorded, and every attempt is
+// observed right after, so none is missed.
+func (m *Metrics) noteCooldowns() {
+	active := m.cooldowns.Active()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(active) == 0 && len(m.cooling) == 0 {
+		return
+	}
+	var n *names
+	for id, until := range active {
+		if seen, ok := m.cooling[id]; ok && seen.Equal(until) {
+			continue
+		}
+		if n == nil {
+			n = m.names.Load()
+		}
+		group, deployment, _ := n.of("", id)
+		m.cooldownsTotal.WithLabelValues(group, deployment).Inc()
+	}
+	m.cooling = active
+}
+
+// stateCollector reports the router state as it is when scraped.
+type stateCollector struct{ m *Metrics }
+
+var (
+	coolingDesc = prometheus.NewDesc("llmvoy_deployment_cooling_down",
+		"1 while the deployment is cooling down (gets no traffic), else 0.", []string{"model_group", "deployment"}, nil)
+	overLimitDesc = prometheus.NewDesc("llmvoy_deployment_over_limit",
+		"1 while the deployment is past its rpm or tpm for this minute (gets no traffic), else 0.", []string{"model_group", "deployment"}, nil)
+)
+
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- coolingDesc
+	ch <- overLimitDesc
+}
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	cooling, over := c.m.cooldowns.Active(), c.m.balance.OverLimit()
+	n := c.m.names.Load()
+	for _, id := range n.order {
+		group := n.deployments[id].group
+		_, isCooling := cooling[id]
+		ch <- prometheus.MustNewConstMetric(coolingDesc, prometheus.GaugeValue, gauge(isCooling), group, id)
+		ch <- prometheus.MustNewConstMetric(overLimitDesc, prometheus.GaugeValue, gauge(over[id]), group, id)
+	}
+}
+
+func gauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// names are the label values one config allows.
+type names struct {
+	groups      map[string]string // Envoy cluster → model group
+	deployments map[string]deploymentNames
+	order       []string // deployment ids in config order
+}
+
+type deploymentNames struct{ group, provider string }
+
+func newNames(cfg *config.Config) *names {
+	n := &names{groups: make(map[string]string), deployments: make(map[string]deploymentNames)}
+	for _, g := range cfg.Groups() {
+		n.groups[xds.ClusterName(g)] = g
+	}
+	for _, d := range cfg.Deployments {
+		provider := d.Provider
+		if provider == "" {
+			provider = Unknown
+		}
+		n.deployments[d.ID] = deploymentNames{group: d.ModelName, provider: provider}
+		n.order = append(n.order, d.ID)
+	}
+	return n
+}
+
+// of maps what Envoy logged (a cluster, a deployment id, either may be
+// empty) to label values: the model group, the deployment and its
+// provider.
+func (n *names) of(cluster, id string) (group, deployment, provider string) {
+	if d, ok := n.deployments[id]; ok {
+		return d.group, id, d.provider
+	}
+	deployment, provider = None, None
+	if id != "" {
+		deployment, provider = Unknown, Unknown
+	}
+	switch g, ok := n.groups[cluster]; {
+	case ok:
+		group = g
+	case cluster == "" && id == "":
+		group = None
+	default:
+		group = Unknown
+	}
+	return group, deployment, provider
+}
+
+// operation is the GenAI operation name of a client path; "" for paths
+// that do not call a model.
+func operation(path string) string {
+	switch path {
+	case "/v1/chat/completions", "/chat/completions":
+		return "chat"
+	case "/v1/completions", "/completions":
+		return "text_completion"
+	case "/v1/embeddings", "/embeddings":
+		return "embeddings"
+	}
+	return ""
+}
+
+// classOf is an outcome's class: why there was no answer, else the status'.
+func classOf(code int, f router.Failure) string {
+	switch {
+	case f != "":
+		return string(f)
+	case code >= 200 && code < 300:
+		return ClassSuccess
+	case code == 429:
+		return ClassRateLimited
+	case code >= 400 && code < 500:
+		return ClassClientError
+	case code >= 500:
+		return ClassServerError
+	}
+	return ClassOther
+}
+
+// errorType is the semantic conventions' error.type: empty for a success
+// (Prometheus drops an empty label).
+func errorType(class string) string {
+	if class == ClassSuccess {
+		return ""
+	}
+	return class
+}
