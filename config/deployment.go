@@ -1,9 +1,13 @@
 package config
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 )
@@ -132,6 +136,13 @@ type liteLLMParams struct {
 	endpoint, endpEnv string
 	endpointLine      int
 	endpointUnset     bool
+	// vertex_project, vertex_location and vertex_credentials, for Vertex
+	// AI; credsKey is the key the credentials came from.
+	vertexProject, vertexLocation string
+	projectLine, locationLine     int
+	vertexCreds, credsKey         string
+	credsLine                     int
+	credsSet                      bool
 }
 
 func (p *parser) liteLLMParams(path string, params *value, d *Deployment) liteLLMParams {
@@ -216,6 +227,26 @@ func (p *parser) liteLLMParams(path string, params *value, d *Deployment) liteLL
 			if s, _, ok := p.str(kpath, val); ok && s != "" {
 				lp.region, lp.regionLine = s, val.line
 			}
+		case "vertex_project", "vertex_ai_project":
+			if s, _, ok := p.str(kpath, val); ok && s != "" {
+				lp.vertexProject, lp.projectLine = s, val.line
+			}
+		case "vertex_location", "vertex_ai_location":
+			if s, _, ok := p.str(kpath, val); ok && s != "" {
+				lp.vertexLocation, lp.locationLine = s, val.line
+			}
+		case "vertex_credentials", "vertex_ai_credentials":
+			lp.credsKey, lp.credsLine, lp.credsSet = key, val.line, true
+			if val.kind == kindDict {
+				// LiteLLM takes the key's JSON as a mapping too.
+				b, err := json.Marshal(toGo(val))
+				if err != nil {
+					p.errorf(val.line, kpath, "want a service account key (JSON), or the path of its file")
+				}
+				lp.vertexCreds = string(b)
+			} else if s, _, ok := p.str(kpath, val); ok {
+				lp.vertexCreds = s
+			}
 		case "aws_bedrock_runtime_endpoint":
 			if s, name, ok := p.str(kpath, val); ok && s != "" {
 				lp.endpoint, lp.endpEnv, lp.endpointLine = s, name, val.line
@@ -277,6 +308,10 @@ func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 	if supported && spec.API == APIBedrock {
 		p.aws(path, lp, d)
 		defaultBase = strings.ReplaceAll(defaultBase, regionPlaceholder, d.AWS.Region)
+	}
+	if supported && spec.API == APIVertex {
+		p.vertex(path, lp, d)
+		defaultBase = vertexBase(defaultBase, d.Vertex.Location)
 	}
 	switch {
 	case supported:
@@ -370,6 +405,150 @@ func arnRegion(model string) string {
 		return parts[3]
 	}
 	return ""
+}
+
+// defaultVertexLocation is LiteLLM's location when nothing names one
+// (VertexBase.get_default_vertex_location).
+const defaultVertexLocation = "us-central1"
+
+// vertexLocationPattern is what a Google Cloud location looks like
+// (us-central1, europe-west4, global); it becomes part of a host name.
+var vertexLocationPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+
+// vertexBase is the default endpoint for a location: the location's
+// regional host, or aiplatform.googleapis.com for "global".
+func vertexBase(base, location string) string {
+	if location == "global" {
+		return strings.ReplaceAll(base, locationPlaceholder+"-", "")
+	}
+	return strings.ReplaceAll(base, locationPlaceholder, location)
+}
+
+// vertex fills in a Vertex AI deployment's project, location and
+// credentials as LiteLLM finds them: the vertex_* keys of litellm_params,
+// else VERTEXAI_CREDENTIALS, VERTEXAI_PROJECT and VERTEXAI_LOCATION, else
+// the file GOOGLE_APPLICATION_CREDENTIALS names and the project of the
+// credentials. Without credentials, the upstream processor asks Google's
+// application default credentials (gcloud's, the metadata server's).
+func (p *parser) vertex(path string, lp liteLLMParams, d *Deployment) {
+	v := &d.Vertex
+	credsPath := joinPath(path, "vertex_credentials")
+	creds, line, isFile := lp.vertexCreds, lp.credsLine, false
+	if lp.credsKey != "" {
+		credsPath = joinPath(path, lp.credsKey)
+	}
+	if !lp.credsSet {
+		line = lp.modelLine
+		if s, ok := p.lookup("VERTEXAI_CREDENTIALS"); ok && s != "" {
+			creds, credsPath = s, credsPath+" (from VERTEXAI_CREDENTIALS)"
+		} else if s, ok := p.lookup("GOOGLE_APPLICATION_CREDENTIALS"); ok && s != "" {
+			creds, credsPath, isFile = s, credsPath+" (from GOOGLE_APPLICATION_CREDENTIALS)", true
+		}
+	}
+	var projectOfCreds string
+	if creds != "" {
+		key, problem := googleCredentials(creds, isFile)
+		if problem != "" {
+			p.errorf(line, credsPath, "%s", problem)
+		} else {
+			v.Credentials, projectOfCreds = Secret(key.json), key.project
+		}
+	}
+
+	switch {
+	case lp.vertexProject != "":
+		v.Project = lp.vertexProject
+	default:
+		if s, ok := p.lookup("VERTEXAI_PROJECT"); ok && s != "" {
+			v.Project = s
+		} else {
+			v.Project = projectOfCreds
+		}
+	}
+	if v.Project == "" {
+		p.errorf(lp.modelLine, joinPath(path, "vertex_project"), "missing; want the Google Cloud project of the Vertex AI deployment (vertex_project, VERTEXAI_PROJECT, or the project_id of vertex_credentials)")
+	}
+
+	v.Location, line = lp.vertexLocation, lp.locationLine
+	where := joinPath(path, "vertex_location")
+	if v.Location == "" {
+		line = lp.modelLine
+		if s, ok := p.lookup("VERTEXAI_LOCATION"); ok && s != "" {
+			v.Location, where = s, where+" (from VERTEXAI_LOCATION)"
+		} else {
+			v.Location = defaultVertexLocation
+		}
+	}
+	if !vertexLocationPattern.MatchString(v.Location) {
+		p.errorf(line, where, "want a Google Cloud location such as us-central1 or global, got %q", v.Location)
+		v.Location = defaultVertexLocation // keeps the default api_base parseable; the error stands
+	}
+}
+
+// googleKey is what llmvoy reads of a Google credentials JSON.
+type googleKey struct {
+	json    string
+	project string
+}
+
+// googleCredentialTypes are the credential types the upstream processor
+// can get access tokens for.
+var googleCredentialTypes = setOf("service_account", "authorized_user")
+
+// googleCredentials reads Google credentials: the JSON itself, or the path
+// of a file holding it (LiteLLM tells them apart the same way). Problems
+// never quote the key.
+func googleCredentials(s string, isFile bool) (googleKey, string) {
+	data := []byte(s)
+	if !isFile && !strings.HasPrefix(strings.TrimSpace(s), "{") {
+		isFile = true
+	}
+	if isFile {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path is printed once, below
+			}
+			name := s
+			if len(name) > 512 || strings.ContainsAny(name, "\n\"{}") {
+				name = "the file" // rather a mangled key than a path: do not print it
+			}
+			return googleKey{}, fmt.Sprintf("cannot read %s: %v", name, err)
+		}
+		data = b
+	}
+	var f struct {
+		Type           string `json:"type"`
+		ProjectID      string `json:"project_id"`
+		QuotaProjectID string `json:"quota_project_id"`
+		ClientEmail    string `json:"client_email"`
+		PrivateKey     string `json:"private_key"`
+		TokenURI       string `json:"token_uri"`
+		RefreshToken   string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return googleKey{}, "want a Google service account key (JSON) or the path of its file; the JSON does not parse"
+	}
+	if !googleCredentialTypes[f.Type] {
+		return googleKey{}, fmt.Sprintf("credentials of type %q are not supported; want a service_account key or gcloud's authorized_user credentials", f.Type)
+	}
+	switch {
+	case f.Type == "service_account" && (f.ClientEmail == "" || f.PrivateKey == ""):
+		return googleKey{}, "the service account key has no client_email or private_key"
+	case f.Type == "authorized_user" && f.RefreshToken == "":
+		return googleKey{}, "the authorized_user credentials have no refresh_token"
+	}
+	if f.TokenURI != "" {
+		if u, err := url.Parse(f.TokenURI); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return googleKey{}, "the token_uri of the credentials is not an absolute http(s) URL"
+		}
+	}
+	project := f.ProjectID
+	if project == "" {
+		project = f.QuotaProjectID
+	}
+	return googleKey{json: string(data), project: project}, ""
 }
 
 // apiBase parses an api_base, which must be an absolute http(s) URL.

@@ -68,11 +68,19 @@ var providers = map[string]ProviderSpec{
 	// (LiteLLM's BedrockModelInfo.get_runtime_endpoint); {region} is
 	// filled in per deployment.
 	"bedrock": {Name: "bedrock", DefaultAPIBase: "https://bedrock-runtime." + regionPlaceholder + ".amazonaws.com", API: APIBedrock},
+	// Gemini on Vertex AI, at the deployment's location (LiteLLM's
+	// get_vertex_base_url): {location} is filled in per deployment, and
+	// the global location has no prefix.
+	"vertex_ai": {Name: "vertex_ai", DefaultAPIBase: "https://" + locationPlaceholder + "-aiplatform.googleapis.com", API: APIVertex},
 }
 
 // regionPlaceholder in a DefaultAPIBase stands for the deployment's AWS
 // region.
 const regionPlaceholder = "{region}"
+
+// locationPlaceholder in a DefaultAPIBase stands for the deployment's
+// Google Cloud location.
+const locationPlaceholder = "{location}"
 
 // normalizeAPIBase returns the base llmvoy sends to for a user's api_base.
 // It is used as written, trailing slashes aside, except for Ollama: LiteLLM

@@ -58,6 +58,12 @@ const (
 	// APIBedrock is Amazon Bedrock's Converse API: POST {api_base}/model/
 	// {modelId}/converse (or /converse-stream), signed with AWS SigV4.
 	APIBedrock = "bedrock"
+	// APIVertex is Gemini on Google Cloud's Vertex AI: POST {api_base}/v1/
+	// projects/{project}/locations/{location}/publishers/google/models/
+	// {model}:generateContent (or :streamGenerateContent?alt=sse) with
+	// "Authorization: Bearer" and an OAuth access token of the deployment's
+	// Google credentials. The body is Gemini's.
+	APIVertex = "vertex"
 )
 
 // Deployment is one entry of model_list: a model served by one provider
@@ -93,6 +99,10 @@ type Deployment struct {
 	// requests with.
 	AWS AWSCredentials
 
+	// Vertex holds the project, location and credentials of Vertex AI
+	// deployments.
+	Vertex VertexSettings
+
 	Timeout             time.Duration // litellm_params.timeout; 0 = router default
 	StreamTimeout       time.Duration // litellm_params.stream_timeout; 0 = Timeout
 	Weight              float64       // litellm_params.weight; 0 = unset
@@ -124,6 +134,23 @@ type AWSCredentials struct {
 	SecretAccessKey Secret
 	// SessionToken is set for temporary credentials (STS).
 	SessionToken Secret
+}
+
+// VertexSettings are litellm_params' vertex_* keys, else LiteLLM's
+// VERTEXAI_* environment variables.
+type VertexSettings struct {
+	// Project is vertex_project, else VERTEXAI_PROJECT, else the project
+	// of the credentials.
+	Project string
+	// Location is vertex_location, else VERTEXAI_LOCATION, else
+	// us-central1.
+	Location string
+	// Credentials is the JSON of a Google service account key (or of
+	// gcloud's authorized user): vertex_credentials (the JSON itself or a
+	// file holding it), else VERTEXAI_CREDENTIALS, else the file
+	// GOOGLE_APPLICATION_CREDENTIALS names. Empty: Google's application
+	// default credentials (gcloud's, or the metadata server's).
+	Credentials Secret
 }
 
 // RouterSettings is router_settings.

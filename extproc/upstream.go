@@ -142,6 +142,10 @@ func translateError(id string, err error) apiError {
 		return apiError{Status: 400, Message: err.Error(), Type: "invalid_request_error"}
 	case errors.Is(err, translate.ErrUnsupported):
 		return apiError{Status: 400, Message: "deployment " + id + ": " + err.Error(), Type: "invalid_request_error"}
+	case errors.Is(err, translate.ErrUnavailable):
+		// No credential to call it with (a Vertex AI access token); the
+		// message names the deployment.
+		return apiError{Status: 503, Message: err.Error(), Type: "service_unavailable"}
 	}
 	return apiError{Status: 500, Message: "deployment " + id + ": " + err.Error(), Type: "internal_error"}
 }

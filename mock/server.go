@@ -15,6 +15,7 @@
 //	DELETE /mock/requests         forget recorded requests
 //	GET    /mock/config           current Options as JSON
 //	PUT    /mock/config           apply the JSON keys present to the current Options
+//	PUT    /mock/vertex/service-accounts  trust a service account for Vertex AI (vertex.go)
 //	GET    /health                200
 //
 // Every other path answers 404 with OpenAI's "Invalid URL" error. Every
@@ -96,6 +97,9 @@ type Server struct {
 	rolls atomic.Uint64 // position in the FailureRate sequence
 	ids   atomic.Uint64 // response id counter
 	salt  uint64        // makes ids differ between Server instances
+
+	// vertex holds Vertex AI's service accounts and access tokens.
+	vertex vertexAuth
 
 	mu   sync.Mutex
 	ring []Request // RecordLimit slots, next is the oldest once full
@@ -191,6 +195,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/mock/config":
 		s.serveConfig(w, r)
+		return
+	case "/mock/vertex/service-accounts":
+		s.serveServiceAccounts(w, r)
 		return
 	}
 

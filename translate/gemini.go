@@ -66,7 +66,7 @@ func (gemini) RequestHead(d *config.Deployment, ep Endpoint, _ string) (RequestH
 func (gemini) RequestBody(d *config.Deployment, ep Endpoint, body []byte) ([]byte, ResponseTranslator, error) {
 	switch ep {
 	case ChatCompletions:
-		return geminiChatRequest(d, body)
+		return geminiChatRequest(d, body, geminiPath)
 	case Embeddings:
 		return geminiEmbeddingsRequest(d, body)
 	}

@@ -212,7 +212,10 @@ func geminiBadRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
 }
 
-func geminiChatRequest(d *config.Deployment, body []byte) ([]byte, ResponseTranslator, error) {
+// geminiChatRequest translates a chat completion into a generateContent
+// request, for Gemini's API and Vertex AI's alike; path is where a method
+// of d's model is (both put the model elsewhere).
+func geminiChatRequest(d *config.Deployment, body []byte, path func(d *config.Deployment, method string) string) ([]byte, ResponseTranslator, error) {
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return nil, nil, geminiBadRequest("the body must be a JSON object")
 	}
@@ -231,7 +234,11 @@ func geminiChatRequest(d *config.Deployment, body []byte) ([]byte, ResponseTrans
 	stream := req.Stream != nil && *req.Stream
 	includeUsage := stream && req.StreamOptions != nil && req.StreamOptions.IncludeUsage
 	legacy := len(req.Functions) > 0 && len(req.Tools) == 0
-	return out, newGeminiChatResponse(d, stream, includeUsage, legacy), nil
+	t := newGeminiChatResponse(d, stream, includeUsage, legacy)
+	if !stream {
+		t.upstreamPath = path(d, geminiGenerate)
+	}
+	return out, t, nil
 }
 
 func geminiRequestFrom(d *config.Deployment, req *gemOAChatRequest) (*gmRequest, error) {

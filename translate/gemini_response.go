@@ -200,11 +200,7 @@ type geminiChatResponse struct {
 var _ ResponseTranslator = (*geminiChatResponse)(nil)
 
 func newGeminiChatResponse(d *config.Deployment, stream, includeUsage, legacy bool) *geminiChatResponse {
-	t := &geminiChatResponse{model: d.UpstreamModel, stream: stream, includeUsage: includeUsage, legacy: legacy}
-	if !stream {
-		t.upstreamPath = geminiPath(d, geminiGenerate)
-	}
-	return t
+	return &geminiChatResponse{model: d.UpstreamModel, stream: stream, includeUsage: includeUsage, legacy: legacy}
 }
 
 // UpstreamPath is the path this attempt is best sent to, when an upstream

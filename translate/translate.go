@@ -108,6 +108,12 @@ var ErrUnsupported = errors.New("provider not supported yet")
 // gets a 400 with the wrapped message.
 var ErrBadRequest = errors.New("bad request")
 
+// ErrUnavailable marks a deployment that cannot be called for a reason of
+// its own, found before any request reached it (Google's token endpoint
+// gave no access token); the client gets a 503, and the retry policy moves
+// on to another deployment.
+var ErrUnavailable = errors.New("deployment unavailable")
+
 // translators maps a wire API (config.API*) to its translator. Each
 // provider file registers its own in init, so adding a provider touches one
 // file here.

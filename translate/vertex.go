@@ -1,0 +1,120 @@
+package translate
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/llmvoy/llmvoy/config"
+)
+
+// vertex speaks Gemini on Google Cloud's Vertex AI (LiteLLM's "vertex_ai/"
+// prefix): the body, the answer and the stream are the Gemini API's
+// (gemini_request.go, gemini_response.go); the model lives under the
+// deployment's project and location, and the credential is an OAuth access
+// token of the deployment's Google credentials in Authorization: Bearer.
+// Tokens come from a token source per deployment (vertex_token.go), cached
+// and refreshed before they expire, so a request waits for Google's token
+// endpoint only when no valid token is at hand.
+type vertex struct{}
+
+var _ Translator = vertex{}
+
+func init() { register(config.APIVertex, vertex{}) }
+
+// vertexTokenWait bounds how long a request waits for an access token when
+// none is cached (the first request, or one after a long idle time).
+const vertexTokenWait = 10 * time.Second
+
+func (vertex) RequestHead(d *config.Deployment, ep Endpoint, _ string) (RequestHead, error) {
+	if d.APIBase == nil {
+		return RequestHead{}, fmt.Errorf("deployment %s has no api_base", d.ID)
+	}
+	if ep == geminiModels {
+		// The health probe is a GET; Vertex AI's generateContent models
+		// have nothing to GET under the project.
+		return RequestHead{}, fmt.Errorf("health probes of Vertex AI deployments are not supported yet")
+	}
+	// Chat asks for the SSE stream until the body says the client does not
+	// stream (UpstreamPath), as for Gemini; other endpoints are refused
+	// with a 400 in RequestBody and only need a valid path. The client's
+	// query string means nothing to Google and is dropped.
+	h := RequestHead{Path: vertexPath(d, geminiStreamGenerate), Authority: d.APIBase.Host}
+	if ep != ChatCompletions {
+		return h, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), vertexTokenWait)
+	defer cancel()
+	token, err := vertexTokenSource(d).Token(ctx)
+	if err != nil {
+		return RequestHead{}, err
+	}
+	h.Set = append(h.Set, Header{Key: "authorization", Value: "Bearer " + token})
+	return h, nil
+}
+
+func (vertex) RequestBody(d *config.Deployment, ep Endpoint, body []byte) ([]byte, ResponseTranslator, error) {
+	if ep == ChatCompletions {
+		return geminiChatRequest(d, body, vertexPath)
+	}
+	return nil, nil, fmt.Errorf("%w: %s is not supported for Vertex AI deployments yet (deployment %s); use /v1/chat/completions", ErrBadRequest, "/v1"+string(ep), d.ID)
+}
+
+// TranslatesResponses is true: Vertex AI answers in Gemini's format.
+func (vertex) TranslatesResponses(*config.Deployment) bool { return true }
+
+// vertexPath is where a method of d's model is:
+// {api_base}/v1/projects/{project}/locations/{location}/publishers/google/
+// models/{model}:{method}, with alt=sse for the streaming method. A model
+// id of digits is a deployed endpoint (a tuned Gemini model), under
+// .../endpoints/{id}, as in LiteLLM. An api_base that already names a
+// model (".../models/{model}" or ".../endpoints/{id}", LiteLLM's form of a
+// custom api_base) gets only ":{method}".
+func vertexPath(d *config.Deployment, method string) string {
+	base := strings.TrimSuffix(d.APIBase.EscapedPath(), "/")
+	p := base
+	if !vertexNamesModel(d.APIBase.Path) {
+		p += "/v1/projects/" + url.PathEscape(d.Vertex.Project) + "/locations/" + url.PathEscape(d.Vertex.Location)
+		model := strings.TrimPrefix(d.UpstreamModel, "gemini/") // LiteLLM's route for tuned models
+		if vertexIsEndpoint(model) {
+			p += "/endpoints/" + model
+		} else {
+			p += "/publishers/google/models/" + url.PathEscape(model)
+		}
+	}
+	p += ":" + method
+	q := d.APIBase.RawQuery
+	if method == geminiStreamGenerate {
+		q = joinQuery(q, "alt=sse")
+	}
+	if q != "" {
+		p += "?" + q
+	}
+	return p
+}
+
+// vertexNamesModel reports whether an api_base path ends in a model or an
+// endpoint.
+func vertexNamesModel(path string) bool {
+	path = strings.TrimSuffix(path, "/")
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return false
+	}
+	parent := path[:i]
+	return path[i+1:] != "" && (strings.HasSuffix(parent, "/models") || strings.HasSuffix(parent, "/endpoints"))
+}
+
+func vertexIsEndpoint(model string) bool {
+	if model == "" {
+		return false
+	}
+	for _, c := range model {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

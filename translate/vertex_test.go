@@ -1,0 +1,486 @@
+package translate
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+
+	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/mock"
+)
+
+func vertexDeployment(t testing.TB, base, model string) *config.Deployment {
+	t.Helper()
+	return &config.Deployment{
+		ID: "vertex-1", ModelName: "flash", Provider: "vertex_ai", API: config.APIVertex,
+		UpstreamModel: model, APIBase: mustURL(t, base),
+		Vertex: config.VertexSettings{Project: "my-project", Location: "europe-west4", Credentials: `{"type":"service_account"}`},
+	}
+}
+
+// fakeVertexTokens replaces the token fetcher for the test: every fetch
+// returns "tok-N" (N counts fetches) valid for an hour, and the cache
+// starts empty.
+func fakeVertexTokens(t *testing.T) *atomic.Int32 {
+	t.Helper()
+	var n atomic.Int32
+	old := vertexFetcher
+	vertexFetcher = func(config.Secret) fetchFunc {
+		return func(context.Context) (*oauth2.Token, error) {
+			i := n.Add(1)
+			return &oauth2.Token{AccessToken: "tok-" + string(rune('0'+i)), Expiry: time.Now().Add(time.Hour)}, nil
+		}
+	}
+	resetVertexSources()
+	t.Cleanup(func() { vertexFetcher = old; resetVertexSources() })
+	return &n
+}
+
+func resetVertexSources() {
+	vertexSources.Lock()
+	vertexSources.m = map[string]*tokenSource{}
+	vertexSources.Unlock()
+}
+
+func TestVertexRegistered(t *testing.T) {
+	tr, err := For(vertexDeployment(t, "https://europe-west4-aiplatform.googleapis.com", "gemini-2.0-flash"))
+	require.NoError(t, err)
+	require.Equal(t, vertex{}, tr)
+	require.True(t, tr.TranslatesResponses(nil))
+}
+
+func TestVertexRequestHead(t *testing.T) {
+	fakeVertexTokens(t)
+	const project = "/v1/projects/my-project/locations/europe-west4"
+	bearer := []Header{{"authorization", "Bearer tok-1"}}
+	tests := []struct {
+		name, base, model string
+		ep                Endpoint
+		want              RequestHead
+	}{
+		{
+			name: "regional host, chat streams", base: "https://europe-west4-aiplatform.googleapis.com", model: "gemini-2.0-flash", ep: ChatCompletions,
+			want: RequestHead{Path: project + "/publishers/google/models/gemini-2.0-flash:streamGenerateContent?alt=sse", Authority: "europe-west4-aiplatform.googleapis.com", Set: bearer},
+		},
+		{
+			name: "api_base mounted under a path", base: "http://127.0.0.1:8080/vertex/", model: "gemini-2.5-pro", ep: ChatCompletions,
+			want: RequestHead{Path: "/vertex" + project + "/publishers/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse", Authority: "127.0.0.1:8080", Set: bearer},
+		},
+		{
+			name: "api_base naming the model, LiteLLM's form", base: "https://gw.example.com/v1/projects/p/locations/us-east5/publishers/google/models/gemini-2.0-flash", model: "gemini-2.0-flash", ep: ChatCompletions,
+			want: RequestHead{Path: "/v1/projects/p/locations/us-east5/publishers/google/models/gemini-2.0-flash:streamGenerateContent?alt=sse", Authority: "gw.example.com", Set: bearer},
+		},
+		{
+			name: "a tuned model's endpoint", base: "https://europe-west4-aiplatform.googleapis.com", model: "gemini/4965075652664360960", ep: ChatCompletions,
+			want: RequestHead{Path: project + "/endpoints/4965075652664360960:streamGenerateContent?alt=sse", Authority: "europe-west4-aiplatform.googleapis.com", Set: bearer},
+		},
+		{
+			name: "model name is escaped", base: "http://h:1", model: "gemini-2.0-flash@001 x", ep: ChatCompletions,
+			want: RequestHead{Path: project + "/publishers/google/models/gemini-2.0-flash@001%20x:streamGenerateContent?alt=sse", Authority: "h:1", Set: bearer},
+		},
+		{
+			name: "query of the base rides along", base: "http://h:1?tenant=t1", model: "m", ep: ChatCompletions,
+			want: RequestHead{Path: project + "/publishers/google/models/m:streamGenerateContent?tenant=t1&alt=sse", Authority: "h:1", Set: bearer},
+		},
+		{
+			name: "embeddings are refused in the body: no token asked for", base: "http://h:1", model: "text-embedding-005", ep: Embeddings,
+			want: RequestHead{Path: project + "/publishers/google/models/text-embedding-005:streamGenerateContent?alt=sse", Authority: "h:1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := vertex{}.RequestHead(vertexDeployment(t, tt.base, tt.model), tt.ep, "client=ignored")
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestVertexGlobalLocation(t *testing.T) {
+	fakeVertexTokens(t)
+	d := vertexDeployment(t, "https://aiplatform.googleapis.com", "gemini-2.5-flash")
+	d.Vertex.Location = "global"
+	head, err := vertex{}.RequestHead(d, ChatCompletions, "")
+	require.NoError(t, err)
+	require.Equal(t, "/v1/projects/my-project/locations/global/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse", head.Path)
+}
+
+func TestVertexHealthProbeNotSupported(t *testing.T) {
+	n := fakeVertexTokens(t)
+	_, err := vertex{}.RequestHead(vertexDeployment(t, "http://h:1", "m"), geminiModels, "")
+	require.ErrorContains(t, err, "not supported yet")
+	require.Zero(t, n.Load(), "no token fetched for a probe that is not sent")
+}
+
+// The body, the answer and the stream are the Gemini API's: every Gemini
+// request fixture translates the same for Vertex AI, and a client that
+// does not stream is sent to :generateContent under the project.
+func TestVertexRequestFixtures(t *testing.T) {
+	files, err := filepath.Glob("testdata/gemini/requests/*.openai.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, in := range files {
+		name := strings.TrimSuffix(filepath.Base(in), ".openai.json")
+		t.Run(name, func(t *testing.T) {
+			body, err := os.ReadFile(in)
+			require.NoError(t, err)
+			var m struct{ Model string }
+			require.NoError(t, json.Unmarshal(body, &m))
+			d := vertexDeployment(t, "https://europe-west4-aiplatform.googleapis.com", m.Model)
+			orig := bytes.Clone(body)
+			out, resp, err := vertex{}.RequestBody(d, ChatCompletions, body)
+			require.NoError(t, err)
+			require.Equal(t, orig, body, "the client's body was modified")
+			want, err := os.ReadFile(filepath.Join("testdata/gemini/requests", name+".gemini.json"))
+			require.NoError(t, err)
+			geminiRequireSameJSON(t, want, out)
+			require.IsType(t, &geminiChatResponse{}, resp)
+		})
+	}
+}
+
+func TestVertexUpstreamPath(t *testing.T) {
+	d := vertexDeployment(t, "https://europe-west4-aiplatform.googleapis.com", "gemini-2.0-flash")
+	_, resp, err := vertex{}.RequestBody(d, ChatCompletions, []byte(geminiPlainBody))
+	require.NoError(t, err)
+	require.Equal(t, "/v1/projects/my-project/locations/europe-west4/publishers/google/models/gemini-2.0-flash:generateContent", resp.(PathOverrider).UpstreamPath())
+	_, resp, err = vertex{}.RequestBody(d, ChatCompletions, []byte(geminiStreamBody))
+	require.NoError(t, err)
+	require.Empty(t, resp.(PathOverrider).UpstreamPath(), "a streaming client keeps the head's :streamGenerateContent")
+}
+
+func TestVertexStreamFixtures(t *testing.T) {
+	files, err := filepath.Glob("testdata/gemini/streams/*.gemini.sse")
+	require.NoError(t, err)
+	d := vertexDeployment(t, "http://h:1", "gemini-2.0-flash")
+	for _, in := range files {
+		name := strings.TrimSuffix(filepath.Base(in), ".gemini.sse")
+		t.Run(name, func(t *testing.T) {
+			body, err := os.ReadFile(in)
+			require.NoError(t, err)
+			_, resp, err := vertex{}.RequestBody(d, ChatCompletions, []byte(geminiStreamBody))
+			require.NoError(t, err)
+			stream, _ := resp.Headers(200, "text/event-stream")
+			require.True(t, stream)
+			out, _ := resp.Chunk(body, true)
+			want, err := os.ReadFile(filepath.Join("testdata/gemini/streams", name+".openai.sse"))
+			require.NoError(t, err)
+			geminiRequireSameEvents(t, want, geminiNormalize(out))
+		})
+	}
+}
+
+func TestVertexOtherEndpointsRefused(t *testing.T) {
+	d := vertexDeployment(t, "http://h:1", "gemini-2.0-flash")
+	for _, ep := range []Endpoint{Embeddings, Completions} {
+		_, _, err := vertex{}.RequestBody(d, ep, []byte(`{"input":"x"}`))
+		require.ErrorIs(t, err, ErrBadRequest)
+		require.ErrorContains(t, err, "not supported for Vertex AI deployments yet")
+	}
+}
+
+// testServiceAccount makes a service account key pair for the test, trusts
+// it on m, and returns its JSON with token_uri pointing at m.
+func testServiceAccount(t *testing.T, m *mock.Server, tokenURI string, lifetime time.Duration) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	email := "llmvoy-test@my-project.iam.gserviceaccount.com"
+	m.TrustServiceAccount(email, &key.PublicKey, lifetime)
+	b, err := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": "my-project", "private_key_id": "test-key",
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email": email, "token_uri": tokenURI,
+	})
+	require.NoError(t, err)
+	return string(b)
+}
+
+// The whole path against the mock's token endpoint and Vertex routes: the
+// config reads the key file, the token source signs a JWT with it and
+// exchanges it, and the mock accepts the token on its Vertex route.
+func TestVertexTokenFromServiceAccount(t *testing.T) {
+	resetVertexSources()
+	t.Cleanup(resetVertexSources)
+	m := mock.New(mock.Options{Name: "vertex"})
+	ts := httptest.NewServer(m)
+	t.Cleanup(ts.Close)
+	keyFile := filepath.Join(t.TempDir(), "sa.json")
+	require.NoError(t, os.WriteFile(keyFile, []byte(testServiceAccount(t, m, ts.URL+"/token", 0)), 0o600))
+
+	cfg, warnings, err := config.Parse([]byte(`
+model_list:
+  - model_name: flash
+    litellm_params: {model: vertex_ai/gemini-2.0-flash, vertex_credentials: `+keyFile+`, api_base: `+ts.URL+`}
+    model_info: {id: v1}
+`), "test.yaml", func(string) (string, bool) { return "", false })
+	require.NoError(t, err)
+	require.Empty(t, warnings)
+	d := cfg.Deployment("v1")
+	require.Equal(t, "my-project", d.Vertex.Project, "the project of the key")
+	require.Equal(t, "us-central1", d.Vertex.Location)
+
+	head, err := vertex{}.RequestHead(d, ChatCompletions, "")
+	require.NoError(t, err)
+	require.Len(t, head.Set, 1)
+	require.True(t, strings.HasPrefix(head.Set[0].Value, "Bearer ya29.mock-"), head.Set[0].Value)
+	again, err := vertex{}.RequestHead(d, ChatCompletions, "")
+	require.NoError(t, err)
+	require.Equal(t, head.Set, again.Set, "the token is cached")
+	tokenRequests := 0
+	for _, r := range m.Requests() {
+		if r.Path == "/token" {
+			tokenRequests++
+		}
+	}
+	require.Equal(t, 1, tokenRequests)
+
+	body, _, err := vertex{}.RequestBody(d, ChatCompletions, []byte(geminiPlainBody))
+	require.NoError(t, err)
+	req := httptest.NewRequest("POST", head.Path, bytes.NewReader(body))
+	req.Header.Set("Authorization", head.Set[0].Value)
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, req)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+}
+
+func TestVertexTokenFailureIsUnavailable(t *testing.T) {
+	resetVertexSources()
+	t.Cleanup(resetVertexSources)
+	m := mock.New(mock.Options{Name: "vertex"})
+	ts := httptest.NewServer(m)
+	t.Cleanup(ts.Close)
+	other := mock.New(mock.Options{}) // trusts the key, unlike m
+	d := vertexDeployment(t, ts.URL, "gemini-2.0-flash")
+	d.Vertex.Credentials = config.Secret(testServiceAccount(t, other, ts.URL+"/token", 0))
+
+	_, err := vertex{}.RequestHead(d, ChatCompletions, "")
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.ErrorContains(t, err, "deployment vertex-1")
+	require.ErrorContains(t, err, "account not found")
+	require.NotContains(t, err.Error(), "PRIVATE KEY")
+}
+
+// tokenClock is a settable clock for token source tests.
+type tokenClock struct{ t atomic.Int64 }
+
+func (c *tokenClock) now() time.Time          { return time.Unix(0, c.t.Load()) }
+func (c *tokenClock) advance(d time.Duration) { c.t.Add(int64(d)) }
+func newTokenClock() *tokenClock {
+	c := &tokenClock{}
+	c.t.Store(time.Unix(1_700_000_000, 0).UnixNano())
+	return c
+}
+func (c *tokenClock) token(life time.Duration, name string) *oauth2.Token {
+	return &oauth2.Token{AccessToken: name, Expiry: c.now().Add(life)}
+}
+
+// testSource is a token source on a fake clock whose fetches are answered
+// by the test through answer.
+func testSource(t *testing.T, clock *tokenClock, answer func(n int) (*oauth2.Token, error)) (*tokenSource, *atomic.Int32, *bytes.Buffer) {
+	t.Helper()
+	var n atomic.Int32
+	s := newTokenSource("vertex-1", func(context.Context) (*oauth2.Token, error) {
+		return answer(int(n.Add(1)))
+	})
+	s.now = clock.now
+	var logs bytes.Buffer
+	s.log = slogTo(&logs)
+	return s, &n, &logs
+}
+
+// waitIdle waits for a background fetch to end.
+func waitIdle(t *testing.T, s *tokenSource) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.inflight == nil
+	}, 5*time.Second, time.Millisecond)
+}
+
+func TestTokenSourceCaches(t *testing.T) {
+	clock := newTokenClock()
+	s, n, _ := testSource(t, clock, func(int) (*oauth2.Token, error) { return clock.token(time.Hour, "a"), nil })
+	for range 100 {
+		tok, err := s.Token(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, "a", tok)
+	}
+	clock.advance(50 * time.Minute)
+	tok, err := s.Token(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "a", tok)
+	require.EqualValues(t, 1, n.Load(), "one fetch for every request of the token's first 55 minutes")
+}
+
+func TestTokenSourceConcurrentFirstRequestsShareOneFetch(t *testing.T) {
+	clock := newTokenClock()
+	release := make(chan struct{})
+	s, n, _ := testSource(t, clock, func(int) (*oauth2.Token, error) {
+		<-release
+		return clock.token(time.Hour, "a"), nil
+	})
+	errs := make(chan error, 20)
+	for range 20 {
+		go func() {
+			tok, err := s.Token(context.Background())
+			if err == nil && tok != "a" {
+				err = errors.New("got " + tok)
+			}
+			errs <- err
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	for range 20 {
+		require.NoError(t, <-errs)
+	}
+	require.EqualValues(t, 1, n.Load())
+}
+
+func TestTokenSourceRefreshesBeforeExpiryInTheBackground(t *testing.T) {
+	clock := newTokenClock()
+	release := make(chan struct{})
+	s, n, _ := testSource(t, clock, func(i int) (*oauth2.Token, error) {
+		if i == 2 {
+			<-release // the refresh is slow: requests must not wait for it
+		}
+		return clock.token(time.Hour, string(rune('a'+i-1))), nil
+	})
+	tok, err := s.Token(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "a", tok)
+
+	clock.advance(56 * time.Minute) // within five minutes of expiry
+	for range 10 {
+		tok, err = s.Token(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, "a", tok, "the valid token while the refresh runs")
+	}
+	require.Eventually(t, func() bool { return n.Load() == 2 }, 5*time.Second, time.Millisecond)
+	for range 10 {
+		_, _ = s.Token(context.Background())
+	}
+	require.EqualValues(t, 2, n.Load(), "one refresh, however many requests")
+	close(release)
+	waitIdle(t, s)
+	tok, err = s.Token(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "b", tok)
+}
+
+func TestTokenSourceShortLivedTokens(t *testing.T) {
+	clock := newTokenClock()
+	s, n, _ := testSource(t, clock, func(i int) (*oauth2.Token, error) {
+		return clock.token(4*time.Second, string(rune('a'+i-1))), nil
+	})
+	tok, _ := s.Token(context.Background())
+	require.Equal(t, "a", tok)
+	clock.advance(2 * time.Second)
+	tok, _ = s.Token(context.Background())
+	require.Equal(t, "a", tok, "three quarters of its life left: no refresh yet")
+	require.EqualValues(t, 1, n.Load())
+	clock.advance(time.Second + 100*time.Millisecond) // past refreshAt (3s), before staleAt (3.6s)
+	tok, _ = s.Token(context.Background())
+	require.Equal(t, "a", tok)
+	waitIdle(t, s)
+	tok, _ = s.Token(context.Background())
+	require.Equal(t, "b", tok)
+
+	clock.advance(time.Hour) // idle past expiry: the request waits for a new token
+	tok, err := s.Token(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "c", tok)
+}
+
+func TestTokenSourceFailure(t *testing.T) {
+	clock := newTokenClock()
+	fail := atomic.Bool{}
+	fail.Store(true)
+	s, n, logs := testSource(t, clock, func(int) (*oauth2.Token, error) {
+		if fail.Load() {
+			return nil, errors.New(`oauth2: cannot fetch token: 400 Bad Request Response: {"error":"invalid_grant"}`)
+		}
+		return clock.token(time.Hour, "a"), nil
+	})
+	_, err := s.Token(context.Background())
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.ErrorContains(t, err, "deployment vertex-1")
+	require.ErrorContains(t, err, "invalid_grant")
+	for range 10 {
+		_, err = s.Token(context.Background())
+		require.ErrorIs(t, err, ErrUnavailable)
+	}
+	require.EqualValues(t, 1, n.Load(), "requests within the back-off get the failure without asking Google again")
+	clock.advance(2 * time.Second)
+	_, err = s.Token(context.Background())
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.EqualValues(t, 2, n.Load())
+	require.Equal(t, 1, strings.Count(logs.String(), "vertex ai access token"), "logged once: %s", logs)
+
+	fail.Store(false)
+	clock.advance(time.Minute)
+	tok, err := s.Token(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "a", tok)
+	require.Contains(t, logs.String(), "fetched again")
+}
+
+func TestTokenSourceFailedRefreshKeepsTheValidToken(t *testing.T) {
+	clock := newTokenClock()
+	s, n, _ := testSource(t, clock, func(i int) (*oauth2.Token, error) {
+		if i > 1 {
+			return nil, errors.New("token endpoint down")
+		}
+		return clock.token(time.Hour, "a"), nil
+	})
+	_, err := s.Token(context.Background())
+	require.NoError(t, err)
+	clock.advance(56 * time.Minute)
+	tok, err := s.Token(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "a", tok)
+	waitIdle(t, s)
+	for range 5 {
+		tok, err = s.Token(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, "a", tok)
+	}
+	require.EqualValues(t, 2, n.Load(), "a failed refresh is retried after its back-off, not per request")
+}
+
+func TestTokenSourceWaitBoundedByContext(t *testing.T) {
+	clock := newTokenClock()
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	s, _, _ := testSource(t, clock, func(int) (*oauth2.Token, error) {
+		<-release
+		return clock.token(time.Hour, "a"), nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := s.Token(ctx)
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.ErrorContains(t, err, "has not answered")
+}
+
+func slogTo(w *bytes.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
