@@ -237,8 +237,24 @@ func (p *parser) general(v *value) GeneralSettings {
 			if s == "" {
 				p.warnf(kv.val.line, path, "empty: the gateway accepts requests without a key")
 			}
+		case "database_url":
+			if s, _, ok := p.str(path, kv.val); ok {
+				g.DatabaseURL = Secret(s)
+				if s != "" && !strings.HasPrefix(s, "postgres://") && !strings.HasPrefix(s, "postgresql://") {
+					p.errorf(kv.val.line, path, "want a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite store)")
+				}
+			}
+		case "disable_spend_logs":
+			g.DisableSpendLogs, _ = p.boolean(path, kv.val)
+		case "store_prompts_in_spend_logs":
+			g.StorePrompts, _ = p.boolean(path, kv.val)
 		default:
 			p.unsupported(kv.key, path)
+		}
+	}
+	if g.DatabaseURL == "" {
+		if s, ok := p.lookup("DATABASE_URL"); ok && (strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")) {
+			g.DatabaseURL = Secret(s)
 		}
 	}
 	// LiteLLM's documented alternative to general_settings.master_key. A
@@ -278,6 +294,12 @@ func (p *parser) liteLLMSettings(v *value) routerFallback {
 		case "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks", "disable_cooldowns":
 			p.routingKey(&f.routing, keyName(kv.key), path, kv.val)
 			f.set[keyName(kv.key)] = true
+		case "turn_off_message_logging":
+			// llmvoy never logs prompts or answers; true asks for what
+			// already holds.
+			if on, ok := p.boolean(path, kv.val); ok && !on {
+				p.warnf(kv.val.line, path, "false has no effect: llmvoy logs no messages (general_settings.store_prompts_in_spend_logs stores them in the spend logs)")
+			}
 		default:
 			p.unsupported(kv.key, path)
 		}
@@ -347,11 +369,34 @@ func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
 			default:
 				r.CooldownTime = d
 			}
+		case "redis_host":
+			r.Redis.Host, _, _ = p.str(path, kv.val)
+		case "redis_port":
+			if n, ok := p.integer(path, kv.val); ok {
+				if n <= 0 || n > 65535 {
+					p.errorf(kv.val.line, path, "want a port from 1 to 65535, got %d", n)
+				} else {
+					r.Redis.Port = n
+				}
+			}
+		case "redis_password":
+			s, _, _ := p.str(path, kv.val)
+			r.Redis.Password = Secret(s)
+		case "redis_url":
+			s, _, _ := p.str(path, kv.val)
+			if s != "" && !strings.HasPrefix(s, "redis://") && !strings.HasPrefix(s, "rediss://") {
+				p.errorf(kv.val.line, path, "want a redis:// or rediss:// URL")
+				s = ""
+			}
+			r.Redis.URL = Secret(s)
 		default:
 			if !p.routingKey(&r, keyName(kv.key), path, kv.val) {
 				p.unsupported(kv.key, path)
 			}
 		}
+	}
+	if r.Redis.Host != "" && r.Redis.Port == 0 {
+		r.Redis.Port = 6379
 	}
 	return r
 }

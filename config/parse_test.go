@@ -144,7 +144,7 @@ router_settings:
 litellm_settings:
   callbacks: ["langfuse"]
 general_settings:
-  database_url: postgresql://db
+  alerting: ["slack"]
 guardrails: []
 `, nil)
 	require.Equal(t, []Warning{
@@ -152,7 +152,7 @@ guardrails: []
 		{File: "config.yaml", Line: 6, Path: "model_list[0].tags", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 8, Path: "router_settings.model_group_retry_policy", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 10, Path: "litellm_settings.callbacks", Msg: "not supported yet, ignored"},
-		{File: "config.yaml", Line: 12, Path: "general_settings.database_url", Msg: "not supported yet, ignored"},
+		{File: "config.yaml", Line: 12, Path: "general_settings.alerting", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 13, Path: "guardrails", Msg: "not supported yet, ignored"},
 	}, warnings)
 	require.Equal(t, "config.yaml:5: model_list[0].litellm_params.temperature: not supported yet, ignored", warnings[0].String())

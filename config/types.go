@@ -193,6 +193,9 @@ type RouterSettings struct {
 	// StrategyArgs is routing_strategy_args.
 	StrategyArgs StrategyArgs
 
+	// Redis is where replicas share rpm/tpm counts and key limits.
+	Redis RedisSettings
+
 	// RetryPolicy is retry_policy: retries per error class (see Retries).
 	RetryPolicy map[ErrorClass]int
 	// AllowedFailsPolicy is allowed_fails_policy: failures per minute per
@@ -319,9 +322,35 @@ const (
 
 // GeneralSettings is general_settings.
 type GeneralSettings struct {
-	// MasterKey guards the gateway when non-empty.
+	// MasterKey guards the gateway when non-empty. Virtual keys need it:
+	// it is what /key/generate and the other admin endpoints take.
 	MasterKey Secret
+	// DatabaseURL is general_settings.database_url (else $DATABASE_URL, as
+	// LiteLLM reads it): a postgres:// URL for keys and spend. Empty means
+	// the embedded SQLite file under the data directory.
+	DatabaseURL Secret
+	// DisableSpendLogs is disable_spend_logs: no per-request rows in
+	// /spend/logs (key and global spend totals are still kept).
+	DisableSpendLogs bool
+	// StorePrompts is store_prompts_in_spend_logs: requests and answers
+	// are written to the spend logs. Off by default: prompts and
+	// completions are never stored or logged unless asked.
+	StorePrompts bool
 }
+
+// RedisSettings are router_settings.redis_*: where replicas share limits
+// and usage. Empty Host and URL mean in-process only.
+type RedisSettings struct {
+	Host     string
+	Port     int
+	Password Secret
+	// URL is redis_url (redis://[:password@]host:port[/db]); it wins over
+	// Host, Port and Password, as in LiteLLM.
+	URL Secret
+}
+
+// Enabled reports whether a Redis server is configured.
+func (r RedisSettings) Enabled() bool { return r.Host != "" || r.URL != "" }
 
 // Secret is a credential. Its String and GoString never show the value, so a
 // secret that reaches a log line or an error by accident prints redacted.
