@@ -154,6 +154,9 @@ func attemptOf(e *accesslogv3.HTTPAccessLogEntry, o Outcome, counted bool) Attem
 // listener. A request that falls back is logged once per model group it
 // goes through: every pass but the last is Redirected.
 type Request struct {
+	// RequestID is the request's x-request-id; Start when Envoy got it.
+	RequestID string
+	Start     time.Time
 	// Path is the endpoint the client called, without its query.
 	Path    string
 	Code    int
@@ -193,6 +196,8 @@ func requestOf(e *accesslogv3.HTTPAccessLogEntry) Request {
 	}
 	resp := e.GetResponse()
 	return Request{
+		RequestID:  e.GetRequest().GetRequestId(),
+		Start:      common.GetStartTime().AsTime(),
 		Path:       path,
 		Code:       int(resp.GetResponseCode().GetValue()),
 		Failure:    failureOf(common.GetResponseFlags()),
