@@ -56,8 +56,9 @@ class Fleet:
             configure(m, **options)
         return m
 
-    def gateway(self, config):
-        """Starts llmvoy on `config` (YAML) and returns an httpx client for it."""
+    def gateway(self, config, args=()):
+        """Starts llmvoy on `config` (YAML), with extra command-line `args`,
+        and returns an httpx client for it. Its key store is the test's own."""
         path = self.tmp_path / "config.yaml"
         path.write_text(config)
         # A free port can be taken by another process between free_port()
@@ -65,7 +66,8 @@ class Fleet:
         for attempt in range(3):
             port = free_port()
             proc = Proc(f"{self.name}-llmvoy", [str(LLMVOY), "run", "--config", str(path), "--host", "127.0.0.1",
-                                               "--port", str(port)], self.log_dir)
+                                               "--port", str(port), "--data-dir", str(self.tmp_path / "data"),
+                                               *args], self.log_dir)
             self.procs.append(proc)
             deadline = time.time() + 30
             while "llmvoy is listening" not in proc.output():
