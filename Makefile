@@ -8,7 +8,7 @@ ENVOY_VERSION := 1.40.0
 ENVOY_BIN ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin/envoy)
 export ENVOY_BIN
 
-.PHONY: build run test bench fuzz envoy pydeps vet unit e2e clean
+.PHONY: build run test bench fuzz envoy pydeps servers vet unit e2e clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/llmvoy ./cmd/llmvoy
@@ -36,11 +36,23 @@ run: build envoy
 	bin/llmvoy mock --port 4011 --name mock-b & \
 	bin/llmvoy run --config examples/quickstart/config.yaml --port 4000
 
+# PostgreSQL and Redis for the key-store and shared-limit tests (each test
+# starts its own throwaway server from these binaries), from Debian's
+# packages when missing.
+servers:
+	@if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && command -v redis-server >/dev/null; then \
+		echo "servers: PostgreSQL and Redis installed"; \
+	else \
+		echo "installing PostgreSQL and Redis"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql redis-server >/dev/null; \
+	fi
+
 vet:
 	$(GO) vet ./...
 
 unit: build
-	LLMVOY_REQUIRE_ENVOY=1 $(GO) test -race -count=1 ./...
+	LLMVOY_REQUIRE_ENVOY=1 LLMVOY_REQUIRE_SERVERS=1 $(GO) test -race -count=1 ./...
 
 e2e: build
 	$(VENV)/bin/python -m pytest -q tests/e2e
@@ -56,7 +68,7 @@ fuzz:
 		out=$$($(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) "$$dir" 2>&1) || { echo "$$out"; exit 1; }; \
 	done
 
-test: envoy pydeps vet unit fuzz e2e
+test: envoy pydeps servers vet unit fuzz e2e
 
 # The benchmark harness: direct, plain Envoy and llmvoy (and LiteLLM when
 # installed) in one run; see docs/performance.md.

@@ -33,6 +33,11 @@ type gateway struct {
 	// sentFallback: the request came with a fallback header, valid or not.
 	sentFallback bool
 	requestID    string
+	caller       caller
+	// sentKeyHeader: the request came with a KeyHeader of its own.
+	sentKeyHeader bool
+	// admin is the admin endpoint a request with a body is for.
+	admin adminRequest
 }
 
 var _ processor = (*gateway)(nil)
@@ -54,6 +59,7 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	}
 
 	g.requestID = headerValue(h, "x-request-id")
+	g.sentKeyHeader = headerValue(h, KeyHeader) != ""
 	if v := headerValue(h, xds.FallbackHeader); v != "" {
 		g.sentFallback = true
 		g.fallback, g.isRedirect = parseFallback(v, g.server.fallbackToken, headerValue(h, "x-request-id"), time.Now())
@@ -62,12 +68,15 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	// credential headers now hold the failed deployment's key (upstream
 	// filters share the router's request headers), so the token vouches
 	// for it instead.
-	if !g.isRedirect && !g.state.authorized(presentedKey(h)) {
-		msg := "Authentication Error, Invalid proxy server token passed. Pass a valid master key in the Authorization header as 'Bearer <key>'."
-		if presentedKey(h) == "" {
-			msg = "Authentication Error, No api key passed in."
+	if !g.isRedirect {
+		c, err := g.authenticate(presentedKey(h))
+		if err != nil {
+			return replyError(*err)
 		}
-		return replyError(apiError{Status: 401, Message: msg, Type: "auth_error", Code: "401"})
+		g.caller = c
+	}
+	if isAdminPath(path) {
+		return g.adminHeaders(method, headerValue(h, ":path"), h.GetEndOfStream())
 	}
 
 	if _, ok := modelEndpoint(path); ok {
@@ -96,6 +105,9 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 }
 
 func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.ProcessingResponse {
+	if g.admin.path != "" {
+		return g.serveAdmin(b.GetBody())
+	}
 	fields, err := jsonscan.Fields(b.GetBody())
 	if err != nil {
 		return replyError(apiError{Status: 400, Type: "invalid_request_error",
@@ -112,6 +124,11 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	origin := g.state.resolve(model)
 	if _, ok := g.state.groups[origin]; !ok {
 		return replyError(g.state.unknownModel(model))
+	}
+	if g.caller.key != nil && !g.isRedirect {
+		if refused := g.admitKey(model, origin); refused != nil {
+			return refused
+		}
 	}
 	fb := fallback{origin: origin}
 	if g.isRedirect && g.fallback.origin == origin {
@@ -156,6 +173,14 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	target := g.state.groups[fb.group(r)]
 	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(xds.RouteHeader, target.cluster)}}
+	switch {
+	case g.caller.key != nil:
+		m.SetHeaders = append(m.SetHeaders, setHeader(KeyHeader, g.caller.key.Token))
+	case g.sentKeyHeader && !g.isRedirect:
+		// Never let a client's own header through; a redirect keeps the
+		// one its first pass set.
+		m.RemoveHeaders = append(m.RemoveHeaders, KeyHeader)
+	}
 	if target.streamTimeout > 0 && isStream(fields) {
 		// stream_timeout replaces the route's per-attempt timeout (which
 		// is litellm_params.timeout) for this streaming request: Envoy's
@@ -166,7 +191,7 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		m.SetHeaders = append(m.SetHeaders, setHeader(xds.FallbackHeader, fb.encode(g.server.fallbackToken, g.requestID, time.Now())))
 	} else if g.sentFallback {
 		// Never let a client's own header through.
-		m.RemoveHeaders = []string{xds.FallbackHeader}
+		m.RemoveHeaders = append(m.RemoveHeaders, xds.FallbackHeader)
 	}
 	return continueBody(m, nil, true)
 }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/keys"
 	"github.com/llmvoy/llmvoy/metrics"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
@@ -51,6 +52,13 @@ type Server struct {
 	log           *slog.Logger
 	// metrics counts fallbacks and is what /metrics serves; nil serves none.
 	metrics *metrics.Metrics
+	// keys are the virtual keys and spend; nil: only the master key.
+	keys      *keys.Keys
+	counters  Counters
+	parallel  *inFlight
+	summaries *summaries
+	// accessLog gets a JSON line per client request; nil: none.
+	accessLog *jsonLog
 }
 
 var _ extprocv3.ExternalProcessorServer = (*Server)(nil)

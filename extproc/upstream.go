@@ -51,6 +51,9 @@ type upstream struct {
 	// classify asks the response body phase to look for a context-window or
 	// content-policy error, which have their own chains.
 	classify bool
+	// spend records the answer's cost when the request was made with a
+	// virtual key; nil otherwise.
+	spend *spender
 }
 
 var _ responseProcessor = (*upstream)(nil)
@@ -122,6 +125,15 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	}
 	if u.server.balance.CountsTokens(d) {
 		u.usage = &usageCounter{}
+	}
+	if token := headerValue(h, KeyHeader); token != "" {
+		// The provider does not get it.
+		m.RemoveHeaders = append(m.RemoveHeaders, KeyHeader)
+		if u.server.keys != nil {
+			u.spend = &spender{token: token, start: time.Now()}
+			u.usage = &usageCounter{}
+			u.requestID = headerValue(h, "x-request-id")
+		}
 	}
 	resp := continueHeaders(m, false)
 	if tr.TranslatesResponses(d) || u.hasFallback || u.usage != nil {
@@ -239,8 +251,15 @@ func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 		if u.usage == nil {
 			return nil
 		}
-		u.countUsage(b.GetBody(), b.GetEndOfStream() || !u.usage.stream)
-		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{}}}
+		stream := u.usage.stream
+		cost, recorded := u.countUsage(b.GetBody(), b.GetEndOfStream() || !stream)
+		var m *extprocv3.HeaderMutation
+		if recorded && !stream {
+			// Buffered: the headers are still held and can carry the cost.
+			m = &extprocv3.HeaderMutation{SetHeaders: costHeaders(cost)}
+		}
+		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{
+			Response: &extprocv3.CommonResponse{HeaderMutation: m}}}}
 	}
 	if u.stream {
 		out, err := u.response.Chunk(b.GetBody(), b.GetEndOfStream())
@@ -264,8 +283,11 @@ func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 			return responseBody(m, nil)
 		}
 	}
-	u.countUsage(out, true)
+	cost, recorded := u.countUsage(out, true)
 	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-length", strconv.Itoa(len(out)))}}
+	if recorded {
+		m.SetHeaders = append(m.SetHeaders, costHeaders(cost)...)
+	}
 	if so, ok := u.response.(translate.StatusOverrider); ok && so.BodyStatus() != 0 {
 		m.SetHeaders = append(m.SetHeaders, setHeader(":status", strconv.Itoa(so.BodyStatus())))
 	}
@@ -275,6 +297,9 @@ func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 func (u *upstream) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.ProcessingResponse {
 	if u.deployment == nil {
 		return replyError(apiError{Status: 500, Message: "llmvoy: request body before headers", Type: "internal_error"})
+	}
+	if u.spend != nil && u.state.cfg.General.StorePrompts {
+		u.spend.request = b.GetBody()
 	}
 	if u.usage != nil {
 		// A stream without usage is counted from its text and this.
@@ -349,14 +374,33 @@ func (u *upstream) classifiedRedirect(body []byte) *extprocv3.HeaderMutation {
 }
 
 // countUsage feeds the answer (in OpenAI's format) to the usage counter and
-// records its tokens at the end.
-func (u *upstream) countUsage(out []byte, end bool) {
+// records its tokens at the end, and its spend when the request was made
+// with a virtual key: then recorded is true and cost is its cost.
+func (u *upstream) countUsage(out []byte, end bool) (cost float64, recorded bool) {
 	if u.usage == nil {
-		return
+		return 0, false
 	}
 	u.usage.write(out)
-	if end {
-		u.server.balance.RecordTokens(u.deployment.ID, u.usage.tokens())
-		u.usage = nil
+	if !end {
+		return 0, false
 	}
+	u.server.balance.RecordTokens(u.deployment.ID, u.usage.tokens())
+	if u.spend != nil {
+		prompt, completion := u.usage.split()
+		var answer []byte
+		if !u.usage.stream {
+			answer = out
+		}
+		cost, recorded = u.recordSpend(prompt, completion, answer), true
+	}
+	u.usage = nil
+	return cost, recorded
+}
+
+func costHeaders(usd float64) []*corev3.HeaderValueOption {
+	out := make([]*corev3.HeaderValueOption, len(CostHeaders))
+	for i, name := range CostHeaders {
+		out[i] = setHeader(name, formatCost(usd))
+	}
+	return out
 }

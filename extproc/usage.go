@@ -16,8 +16,10 @@ type usageCounter struct {
 	// promptEstimate is the prompt's tokens as the gateway estimated them.
 	promptEstimate int
 	pending        []byte // a stream's partial event
-	total          int    // from a usage object; 0 if none seen
-	contentRunes   int
+	// total, prompt and completion are from a usage object; total is 0
+	// when none was seen.
+	total, prompt, completion int
+	contentRunes              int
 }
 
 // write feeds a piece of the answer (the whole of it when not streaming).
@@ -61,18 +63,35 @@ func (c *usageCounter) event(ev []byte) {
 	}
 }
 
-// readUsage takes usage.total_tokens from a completion or chunk.
+// readUsage takes the usage of a completion or chunk.
 func (c *usageCounter) readUsage(b []byte) bool {
 	var v struct {
 		Usage *struct {
-			TotalTokens int `json:"total_tokens"`
+			PromptTokens     int `json:"prompt_tokens"`
+			CompletionTokens int `json:"completion_tokens"`
+			TotalTokens      int `json:"total_tokens"`
 		} `json:"usage"`
 	}
 	if json.Unmarshal(b, &v) != nil || v.Usage == nil || v.Usage.TotalTokens <= 0 {
 		return false
 	}
-	c.total = v.Usage.TotalTokens
+	c.total, c.prompt, c.completion = v.Usage.TotalTokens, v.Usage.PromptTokens, v.Usage.CompletionTokens
 	return true
+}
+
+// split is the answer's prompt and completion tokens: from its usage, else
+// (a stream without usage) estimated as tokens() is.
+func (c *usageCounter) split() (prompt, completion int) {
+	if c.total > 0 {
+		if c.prompt+c.completion == 0 {
+			return c.total, 0 // embeddings report prompt tokens only, or total alone
+		}
+		return c.prompt, c.completion
+	}
+	if !c.stream {
+		return 0, 0
+	}
+	return c.promptEstimate, c.contentRunes / 4
 }
 
 // tokens is the answer's total tokens.

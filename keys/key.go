@@ -73,8 +73,8 @@ func NewSecret() string {
 	return sb.String()
 }
 
-// abbreviate is LiteLLM's key_name: "sk-..." and the secret's last four.
-func abbreviate(secret string) string {
+// Abbreviate is LiteLLM's key_name: "sk-..." and the secret's last four.
+func Abbreviate(secret string) string {
 	if len(secret) <= 4 {
 		return "sk-..."
 	}

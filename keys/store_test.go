@@ -36,7 +36,7 @@ func TestKeyLifecycle(t *testing.T) {
 			ctx := context.Background()
 			now := time.UnixMilli(time.Now().UnixMilli()).UTC()
 			secret := NewSecret()
-			k := &Key{Token: Hash(secret), KeyName: abbreviate(secret), KeyAlias: ptr("app-" + name), Models: []string{"gpt-4o"},
+			k := &Key{Token: Hash(secret), KeyName: Abbreviate(secret), KeyAlias: ptr("app-" + name), Models: []string{"gpt-4o"},
 				MaxBudget: ptr(1.5), BudgetDuration: "30d", BudgetResetAt: ptr(now.AddDate(0, 0, 30)), RPMLimit: ptr(int64(10)),
 				Metadata: map[string]any{"team": "ml"}, CreatedAt: now, UpdatedAt: now}
 			require.NoError(t, s.Insert(ctx, k))
@@ -144,5 +144,5 @@ func TestSecrets(t *testing.T) {
 	require.Regexp(t, `^sk-[A-Za-z0-9_-]{22}$`, a)
 	// LiteLLM's hash_token: sha256 hex.
 	require.Equal(t, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Hash("test"))
-	require.Equal(t, "sk-...wxyz", abbreviate("sk-abcdwxyz"))
+	require.Equal(t, "sk-...wxyz", Abbreviate("sk-abcdwxyz"))
 }

@@ -197,7 +197,7 @@ func requestOf(e *accesslogv3.HTTPAccessLogEntry) Request {
 	resp := e.GetResponse()
 	return Request{
 		RequestID:  e.GetRequest().GetRequestId(),
-		Start:      common.GetStartTime().AsTime(),
+		Start:      startOf(common),
 		Path:       path,
 		Code:       int(resp.GetResponseCode().GetValue()),
 		Failure:    failureOf(common.GetResponseFlags()),
@@ -209,6 +209,14 @@ func requestOf(e *accesslogv3.HTTPAccessLogEntry) Request {
 		Duration:   common.GetDuration().AsDuration(),
 		FirstByte:  common.GetTimeToFirstDownstreamTxByte().AsDuration(),
 	}
+}
+
+// startOf is when Envoy got the request; zero when the entry does not say.
+func startOf(common *accesslogv3.AccessLogCommon) time.Time {
+	if t := common.GetStartTime(); t != nil {
+		return t.AsTime()
+	}
+	return time.Time{}
 }
 
 // outcomeOf reads one attempt. Attempts the client abandoned say nothing

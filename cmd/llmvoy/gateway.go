@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -23,8 +24,10 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/envoy"
 	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/keys"
 	"github.com/llmvoy/llmvoy/metrics"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
@@ -45,6 +48,8 @@ type gatewayFlags struct {
 	noEnvoy       bool
 	xdsAddr       string
 	extprocAddr   string
+	dataDir       string
+	accessLog     string
 }
 
 func parseGatewayFlags(args []string, stderr io.Writer) (gatewayFlags, error) {
@@ -64,6 +69,8 @@ func parseGatewayFlags(args []string, stderr io.Writer) (gatewayFlags, error) {
 	fs.BoolVar(&f.noEnvoy, "no-envoy", false, "serve xDS and ext_proc only; the platform starts Envoy with the bootstrap llmvoy bootstrap prints")
 	fs.StringVar(&f.xdsAddr, "xds-address", "", "xDS (ADS) gRPC address, HOST:PORT or unix:///path (default 127.0.0.1:18000 with --no-envoy, else a free loopback port)")
 	fs.StringVar(&f.extprocAddr, "extproc-address", "", "ext_proc gRPC address, HOST:PORT or unix:///path (default 127.0.0.1:18001 with --no-envoy, else a free loopback port)")
+	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "directory of the SQLite store of virtual keys and spend (when general_settings.database_url is unset)")
+	fs.StringVar(&f.accessLog, "access-log", "", "write a JSON access-log line per request to this file (- for stdout; default none)")
 	if err := fs.Parse(args); err != nil {
 		return f, errUsage
 	}
@@ -135,15 +142,36 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	xdsSrv := xds.NewServer(ctx, log)
 	cooldowns, balance := router.NewCooldowns(cfg), router.NewBalance(cfg)
+	// Per-key limits, shared by the replicas through Redis when configured.
+	// Read once: changing the Redis settings needs a restart.
+	shared := counters.Open(cfg.Router.Redis, log)
 	procSrv := extproc.NewServer(cfg, cooldowns, balance, log)
 	// Fed by Envoy's access logs, served as /metrics by the gateway
 	// processor, relabelled on reload by procSrv.SetConfig.
 	stats := metrics.New(cfg, cooldowns, balance)
 	procSrv.SetMetrics(stats)
+	vkeys, closeKeys, err := openKeys(ctx, cfg, f.dataDir, log)
+	if err != nil {
+		return err
+	}
+	// Deferred before the gRPC servers' stops, so it runs after them: the
+	// last answers' spend is recorded before it is written.
+	defer closeKeys()
+	if vkeys != nil {
+		procSrv.SetKeys(vkeys, shared)
+	}
+	accessLog, closeAccessLog, err := openAccessLog(f.accessLog, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeAccessLog()
+	if accessLog != nil {
+		procSrv.SetAccessLog(accessLog)
+	}
 	xdsGRPC, procGRPC := newGRPCServer(), newGRPCServer()
 	xdsSrv.Register(xdsGRPC)
 	procSrv.Register(procGRPC)
-	router.NewAccessLog(cooldowns, balance, stats).Register(procGRPC)
+	router.NewAccessLog(cooldowns, balance, observers{stats, procSrv}).Register(procGRPC)
 	go xdsGRPC.Serve(xdsLn)
 	go procGRPC.Serve(procLn)
 	defer xdsGRPC.Stop()
@@ -250,6 +278,75 @@ func loadConfig(path string, log *slog.Logger) (*config.Config, error) {
 		}
 	}
 	return cfg, err
+}
+
+// defaultDataDir is $LLMVOY_DATA_DIR, else llmvoy under the user's data
+// directory ($XDG_DATA_HOME or ~/.local/share).
+func defaultDataDir() string {
+	if d := os.Getenv("LLMVOY_DATA_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "llmvoy")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "llmvoy")
+	}
+	return ".llmvoy"
+}
+
+// openKeys opens the store of virtual keys and spend when the gateway has a
+// master key (keys need it) or a database_url; nil otherwise.
+func openKeys(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (*keys.Keys, func(), error) {
+	if cfg.General.MasterKey == "" && cfg.General.DatabaseURL == "" {
+		return nil, func() {}, nil
+	}
+	store, err := keys.Open(ctx, cfg.General.DatabaseURL.Reveal(), dataDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("key store: %w", err)
+	}
+	log.Info("virtual keys and spend", "store", store.Where)
+	k := keys.New(store, keys.Options{KeepLogs: !cfg.General.DisableSpendLogs, Log: log})
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { k.Run(runCtx); close(done) }()
+	// Stop writes what is still recorded, then closes the store.
+	stop := func() {
+		cancel()
+		<-done
+		store.Close()
+	}
+	return k, stop, nil
+}
+
+// openAccessLog opens --access-log's destination; nil for none.
+func openAccessLog(path string, stdout io.Writer) (io.Writer, func(), error) {
+	switch path {
+	case "":
+		return nil, func() {}, nil
+	case "-":
+		return stdout, func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--access-log: %w", err)
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// observers passes Envoy's access-log entries to several observers.
+type observers []router.Observer
+
+func (o observers) ObserveAttempt(a router.Attempt) {
+	for _, x := range o {
+		x.ObserveAttempt(a)
+	}
+}
+
+func (o observers) ObserveRequest(r router.Request) {
+	for _, x := range o {
+		x.ObserveRequest(r)
+	}
 }
 
 // newGRPCServer serves Envoy. Bodies of vision requests travel in single

@@ -14,6 +14,8 @@ import urllib.request
 
 import pytest
 
+from servers import postgres_database, postgres_server, redis_server  # noqa: F401  (fixtures)
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 LLMVOY = REPO / "bin" / "llmvoy"
 MASTER_KEY = "sk-e2e-master"

@@ -142,4 +142,3 @@ func envoyBinary(t *testing.T) string {
 	}
 	return bin
 }
-

@@ -1,0 +1,182 @@
+package extproc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
+	"github.com/llmvoy/llmvoy/keys"
+)
+
+// KeyHeader carries the token (hash) of the virtual key a request was made
+// with, from the gateway processor to the upstream one, which records the
+// spend under it. The gateway always sets or removes it, so a client cannot
+// bill another key; the provider never gets it.
+const KeyHeader = "x-llmvoy-key"
+
+// Counters is where per-key rpm and tpm are counted: in process, or in Redis
+// shared by the replicas (package counters).
+type Counters interface {
+	// Add adds n to counter key and returns its new value; a new counter
+	// expires ttl after it was created.
+	Add(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error)
+	// Get returns counter key's value, 0 when absent.
+	Get(ctx context.Context, key string) (int64, error)
+}
+
+// SetKeys enables virtual keys and spend, with per-key rpm and tpm counted
+// in counters; call it before serving.
+func (s *Server) SetKeys(k *keys.Keys, counters Counters) {
+	s.keys, s.counters = k, counters
+	s.parallel = &inFlight{count: make(map[string]int64), byRequest: make(map[string]string)}
+	s.summaries = newSummaries()
+}
+
+// caller is who made a request: the master key, a virtual key, or nobody
+// (no master key configured).
+type caller struct {
+	master bool
+	key    *keys.Key // a virtual key
+}
+
+// authenticate finds who presented key. The master key is compared in
+// constant time; a virtual key is found by its hash.
+func (g *gateway) authenticate(presented string) (caller, *apiError) {
+	if !g.state.hasKey {
+		return caller{}, nil
+	}
+	if g.state.authorized(presented) {
+		return caller{master: true}, nil
+	}
+	if presented == "" {
+		return caller{}, &apiError{Status: 401, Message: "Authentication Error, No api key passed in.", Type: "auth_error", Code: "401"}
+	}
+	invalid := &apiError{Status: 401, Type: "auth_error", Code: "401",
+		Message: "Authentication Error, Invalid proxy server token passed. Pass a valid master key or virtual key in the Authorization header as 'Bearer <key>'."}
+	if g.server.keys == nil {
+		return caller{}, invalid
+	}
+	k, err := g.server.keys.Lookup(context.Background(), keys.Hash(presented))
+	switch {
+	case errors.Is(err, keys.ErrNotFound):
+		return caller{}, invalid
+	case err != nil:
+		g.server.log.Error("key store unreachable: request refused", "err", err)
+		return caller{}, &apiError{Status: 503, Type: "service_unavailable", Message: "llmvoy: the key store is unreachable, so the key cannot be checked; try again"}
+	case k.Blocked:
+		return caller{}, &apiError{Status: 401, Type: "auth_error", Code: "401", Message: "Authentication Error, Key is blocked. Update via `/key/unblock` if you're admin."}
+	case k.Expired(time.Now()):
+		return caller{}, &apiError{Status: 401, Type: "auth_error", Code: "401",
+			Message: fmt.Sprintf("Authentication Error - Expired Key. Key Expiry time %s and current time %s", k.Expires.Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339))}
+	}
+	return caller{key: k}, nil
+}
+
+// admitKey checks a virtual key's model access, budget and limits for a
+// request to model (resolved to group), and counts the request. It returns
+// the refusal, or nil and the headers to pass on.
+func (g *gateway) admitKey(model, group string) *extprocv3.ProcessingResponse {
+	k := g.caller.key
+	if !k.Allows(model) && !k.Allows(group) {
+		return replyError(apiError{Status: 401, Type: "key_model_access_denied", Param: "model", Code: "401",
+			Message: fmt.Sprintf("Authentication Error, API Key not allowed to access model. This token can only access models=%q. Tried to access %s", k.Models, model)})
+	}
+	name := keyLabel(k)
+	if k.MaxBudget != nil && k.Spend >= *k.MaxBudget {
+		e := apiError{Status: 429, Type: "budget_exceeded", Code: "429",
+			Message: fmt.Sprintf("Budget has been exceeded! Key %s: Current cost: %g, Max budget: %g", name, k.Spend, *k.MaxBudget)}
+		if k.BudgetResetAt != nil {
+			return replyRetryAfter(e, time.Until(*k.BudgetResetAt))
+		}
+		return replyError(e)
+	}
+	now := time.Now()
+	minute := now.Unix() / 60
+	untilNextMinute := time.Unix((minute+1)*60, 0).Sub(now)
+	ctx := context.Background()
+	if k.TPMLimit != nil {
+		used, err := g.server.counters.Get(ctx, keyCounter(k.Token, "tpm", minute))
+		if err == nil && used >= *k.TPMLimit {
+			return replyRetryAfter(apiError{Status: 429, Type: "rate_limit_error", Code: "429",
+				Message: fmt.Sprintf("Rate limit reached for key %s: %d tokens used this minute, tpm_limit %d.", name, used, *k.TPMLimit)}, untilNextMinute)
+		}
+	}
+	if k.RPMLimit != nil {
+		c := keyCounter(k.Token, "rpm", minute)
+		n, err := g.server.counters.Add(ctx, c, 1, 2*time.Minute)
+		if err == nil && n > *k.RPMLimit {
+			g.server.counters.Add(ctx, c, -1, 2*time.Minute)
+			return replyRetryAfter(apiError{Status: 429, Type: "rate_limit_error", Code: "429",
+				Message: fmt.Sprintf("Rate limit reached for key %s: rpm_limit %d requests this minute.", name, *k.RPMLimit)}, untilNextMinute)
+		}
+	}
+	if k.MaxParallel != nil && !g.server.parallel.acquire(k.Token, g.requestID, *k.MaxParallel) {
+		return replyRetryAfter(apiError{Status: 429, Type: "rate_limit_error", Code: "429",
+			Message: fmt.Sprintf("Rate limit reached for key %s: max_parallel_requests %d requests already in flight.", name, *k.MaxParallel)}, time.Second)
+	}
+	return nil
+}
+
+// keyCounter names a key's counter for one minute.
+func keyCounter(token, what string, minute int64) string {
+	return "llmvoy:key:" + token + ":" + what + ":" + strconv.FormatInt(minute, 10)
+}
+
+// keyLabel names a key in messages and logs: its alias, else its
+// abbreviation; never the secret.
+func keyLabel(k *keys.Key) string {
+	if k.KeyAlias != nil && *k.KeyAlias != "" {
+		return *k.KeyAlias
+	}
+	return k.KeyName
+}
+
+// replyRetryAfter is an error with a Retry-After of wait, in whole seconds.
+func replyRetryAfter(e apiError, wait time.Duration) *extprocv3.ProcessingResponse {
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	return reply(e.Status, "application/json", e.body(), setHeader("retry-after", strconv.Itoa(secs)))
+}
+
+// inFlight counts each key's requests in flight on this replica, for
+// max_parallel_requests. A request is released when Envoy logs its end.
+type inFlight struct {
+	mu        sync.Mutex
+	count     map[string]int64  // token → requests in flight
+	byRequest map[string]string // request id → token
+}
+
+func (f *inFlight) acquire(token, requestID string, limit int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if requestID == "" {
+		return true // no id to release it by: not counted
+	}
+	if _, ok := f.byRequest[requestID]; ok {
+		return true // a fallback's second pass
+	}
+	if f.count[token] >= limit {
+		return false
+	}
+	f.count[token]++
+	f.byRequest[requestID] = token
+	return true
+}
+
+func (f *inFlight) release(requestID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	token, ok := f.byRequest[requestID]
+	if !ok {
+		return
+	}
+	delete(f.byRequest, requestID)
+	if f.count[token]--; f.count[token] <= 0 {
+		delete(f.count, token)
+	}
+}

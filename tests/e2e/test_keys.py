@@ -1,0 +1,235 @@
+"""Virtual keys and spend through a real Envoy, with the official OpenAI SDK
+as the app and the master key as the admin: LiteLLM's /key/* endpoints, model
+restriction, budgets, rpm/tpm limits, spend that matches the mock's usage,
+cost headers, the JSON access log, and spend that survives a crash up to the
+documented window. Runs on the embedded SQLite store and on a real
+PostgreSQL server (`postgres_url` from servers.py)."""
+
+import json
+import signal
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+
+from conftest import MASTER_KEY
+from test_routing import config, configure, deployment, fleet  # noqa: F401  (fleet is a fixture)
+
+# The mock answers every chat completion with this usage (mock/chat.go) and
+# the deployments below price tokens so the cost is exact.
+PROMPT_COST, COMPLETION_COST = 0.000002, 0.000008
+
+
+def priced(group, dep_id, mock):
+    return deployment(group, dep_id, mock) + (
+        f"\n      input_cost_per_token: {PROMPT_COST}\n      output_cost_per_token: {COMPLETION_COST}")
+
+
+def admin(client, method, path, **kw):
+    r = client.request(method, path, headers={"authorization": f"Bearer {MASTER_KEY}"}, **kw)
+    return r
+
+
+def generate(client, **fields):
+    r = admin(client, "POST", "/key/generate", json=fields)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def sdk(client, key):
+    return openai.OpenAI(base_url=str(client.base_url), api_key=key, max_retries=0)
+
+
+def root(client):
+    return httpx.Client(base_url=str(client.base_url).rstrip("/").removesuffix("/v1"), timeout=30)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request):
+    """The database_url of the test's store: "" for the SQLite file under
+    the test's data directory, else a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return ""
+    return request.getfixturevalue("postgres_database")
+
+
+def start(fleet, store="", args=()):
+    mock = fleet.mock("m")
+    cfg = config(priced("gpt-4o", "dep-a", mock), priced("claude", "dep-b", mock))
+    if store:
+        cfg = cfg.replace("general_settings:\n", f"general_settings:\n  database_url: {store}\n")
+    client = fleet.gateway(cfg, args=args)
+    return mock, root(client)
+
+
+def test_key_lifecycle_and_model_restriction(fleet, store):
+    _, c = start(fleet, store)
+    k = generate(c, key_alias="app-1", models=["gpt-4o"], metadata={"team": "ml"}, duration="1h")
+    assert k["key"].startswith("sk-") and k["key_alias"] == "app-1" and k["models"] == ["gpt-4o"]
+    assert k["token"] == k["token_id"] and k["key"] not in json.dumps({kk: v for kk, v in k.items() if kk != "key"})
+
+    client = sdk(c, k["key"])
+    r = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    assert r.http_request.headers["authorization"] == f"Bearer {k['key']}"
+    assert r.parse().choices[0].message.content
+    with pytest.raises(openai.AuthenticationError) as e:
+        client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}])
+    assert "not allowed to access model" in str(e.value) and e.value.body["type"] == "key_model_access_denied"
+
+    info = admin(c, "GET", "/key/info", params={"key": k["key"]}).json()["info"]
+    assert info["key_alias"] == "app-1" and info["metadata"] == {"team": "ml"} and info["expires"]
+    # A key reads its own info; not others', and no admin endpoint.
+    own = c.get("/key/info", headers={"authorization": f"Bearer {k['key']}"})
+    assert own.status_code == 200 and own.json()["info"]["token"] == k["token"]
+    assert c.get("/key/list", headers={"authorization": f"Bearer {k['key']}"}).status_code == 401
+
+    up = admin(c, "POST", "/key/update", json={"key": k["key"], "models": ["gpt-4o", "claude"]})
+    assert up.status_code == 200 and up.json()["models"] == ["gpt-4o", "claude"]
+    assert client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}]).choices
+
+    listed = admin(c, "GET", "/key/list").json()
+    assert listed["keys"] == [k["token"]] and listed["total_count"] == 1
+
+    assert admin(c, "POST", "/key/update", json={"key": "sk-nope", "models": []}).status_code == 404
+    assert admin(c, "POST", "/key/generate", json={"key_alias": "app-1"}).status_code == 400  # alias taken
+    bad = admin(c, "POST", "/key/generate", json={"rpm_limit": "ten"})
+    assert bad.status_code == 400 and "rpm_limit" in bad.json()["error"]["message"]
+    assert admin(c, "POST", "/key/generate", json={"team_id": "t1"}).status_code == 400  # would be ignored
+
+    d = admin(c, "POST", "/key/delete", json={"keys": [k["key"]]})
+    assert d.status_code == 200 and d.json()["deleted_keys"] == [k["key"]]
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_blocked_and_expired_keys_are_refused(fleet, store):
+    _, c = start(fleet, store)
+    k = generate(c, duration="2s")
+    blocked = generate(c)
+    assert admin(c, "POST", "/key/block", json={"key": blocked["key"]}).status_code == 200
+    with pytest.raises(openai.AuthenticationError) as e:
+        sdk(c, blocked["key"]).models.list()
+    assert "blocked" in str(e.value)
+    assert sdk(c, k["key"]).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    time.sleep(2.2)
+    with pytest.raises(openai.AuthenticationError) as e:
+        sdk(c, k["key"]).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    assert "Expired Key" in str(e.value)
+
+
+def test_spend_matches_the_mock_usage(fleet, store, tmp_path):
+    mock, c = start(fleet, store, args=("--access-log", str(tmp_path / "access.log")))
+    k = generate(c, key_alias="spender")
+    client = sdk(c, k["key"])
+    costs, usages = [], []
+    for i in range(3):
+        r = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=[{"role": "user", "content": f"q{i}"}])
+        u = r.parse().usage
+        usages.append(u)
+        want = u.prompt_tokens * PROMPT_COST + u.completion_tokens * COMPLETION_COST
+        assert float(r.headers["x-litellm-response-cost"]) == pytest.approx(want)
+        assert r.headers["x-llmvoy-response-cost"] == r.headers["x-litellm-response-cost"]
+        costs.append(want)
+    # A stream asks for usage; its spend is recorded, without a header.
+    stream = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "s"}], stream=True,
+                                            stream_options={"include_usage": True})
+    su = [ch.usage for ch in stream if ch.usage][-1]
+    costs.append(su.prompt_tokens * PROMPT_COST + su.completion_tokens * COMPLETION_COST)
+
+    logs = admin(c, "GET", "/spend/logs", params={"api_key": k["key"]}).json()
+    assert len(logs) == 4
+    assert sum(l["spend"] for l in logs) == pytest.approx(sum(costs))
+    assert {l["model_group"] for l in logs} == {"gpt-4o"} and {l["model_id"] for l in logs} == {"dep-a"}
+    assert all(l["api_key"] == k["token"] and l["key_alias"] == "spender" for l in logs)
+    assert sorted(l["prompt_tokens"] for l in logs[1:]) == sorted(u.prompt_tokens for u in usages)
+    assert "messages" not in logs[0]  # prompts are not stored unless asked
+    info = admin(c, "GET", "/key/info", params={"key": k["key"]}).json()["info"]
+    assert info["spend"] == pytest.approx(sum(costs))
+    g = admin(c, "GET", "/global/spend").json()
+    assert g["spend"] == pytest.approx(sum(costs))
+    assert g["totals"][0]["model_id"] == "dep-a" and g["totals"][0]["requests"] == 4
+
+    # The access log: a JSON line per request, with the key's alias and the
+    # cost, never the prompt.
+    deadline = time.time() + 5
+    while True:
+        lines = [json.loads(l) for l in (tmp_path / "access.log").read_text().splitlines() if l]
+        chats = [l for l in lines if l["path"].endswith("/chat/completions")]
+        if len(chats) >= 4 or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(chats) == 4, lines
+    assert all(l["key_alias"] == "spender" and l["status"] == 200 and l["model_group"] == "gpt-4o"
+               and l["deployment"] == "dep-a" and l["attempts"] == 1 for l in chats)
+    assert sum(l["cost"] for l in chats) == pytest.approx(sum(costs))
+    assert "q0" not in (tmp_path / "access.log").read_text()
+
+
+def test_budget_exhaustion_is_a_429(fleet, store):
+    _, c = start(fleet, store)
+    # One answer costs more than this: the next request is refused.
+    k = generate(c, max_budget=0.0000001, budget_duration="1h")
+    client = sdk(c, k["key"])
+    client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.RateLimitError) as e:
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    assert "Budget has been exceeded" in str(e.value) and e.value.body["type"] == "budget_exceeded"
+    assert 3000 < int(e.value.response.headers["retry-after"]) <= 3600
+    # Raising the budget lets it through again.
+    admin(c, "POST", "/key/update", json={"key": k["key"], "max_budget": 10})
+    assert client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}]).choices
+
+
+def test_key_rpm_and_parallel_limits(fleet):
+    mock, c = start(fleet)
+    k = generate(c, rpm_limit=3)
+    client = sdk(c, k["key"])
+    ok = refused = 0
+    for _ in range(5):
+        try:
+            client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+            ok += 1
+        except openai.RateLimitError as e:
+            refused += 1
+            assert "rpm_limit 3" in str(e) and 0 < int(e.response.headers["retry-after"]) <= 60
+    # The minute may roll over between two requests, so at least 3 pass.
+    assert ok >= 3 and ok + refused == 5
+    if ok == 3:
+        assert refused == 2
+
+    # max_parallel_requests 1: a second request while a slow one is in
+    # flight is refused; once it ended, requests pass again.
+    configure(mock, latency="1500ms")
+    p = generate(c, max_parallel_requests=1)
+    first = threading.Thread(target=lambda: sdk(c, p["key"]).chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "slow"}]))
+    first.start()
+    time.sleep(0.5)
+    with pytest.raises(openai.RateLimitError) as e:
+        sdk(c, p["key"]).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    assert "max_parallel_requests 1" in str(e.value)
+    first.join()
+    configure(mock, latency="0s")
+    time.sleep(0.2)  # the access log tells llmvoy the request ended
+    assert sdk(c, p["key"]).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_spend_survives_a_crash_after_the_write_window(fleet, tmp_path):
+    """Spend is written every second: killed with SIGKILL 1.5 s after the
+    last answer, the gateway lost nothing; restarted on the same store, the
+    spend is all there."""
+    mock, c = start(fleet)
+    k = generate(c)
+    client = sdk(c, k["key"])
+    for i in range(5):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": f"c{i}"}])
+    time.sleep(1.5)
+    fleet.llmvoy.p.send_signal(signal.SIGKILL)
+    fleet.llmvoy.p.wait()
+    cfg = (fleet.tmp_path / "config.yaml").read_text()
+    c2 = root(fleet.gateway(cfg))
+    logs = admin(c2, "GET", "/spend/logs", params={"api_key": k["key"]}).json()
+    assert len(logs) == 5
+    assert admin(c2, "GET", "/key/info", params={"key": k["key"]}).json()["info"]["spend"] > 0
