@@ -1,13 +1,16 @@
 package router
 
 import (
+	"context"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/counters"
 )
 
 // latencySamples is how many recent latencies per deployment count, as in
@@ -37,6 +40,20 @@ type Balance struct {
 
 	overLimit atomic.Pointer[map[string]bool]
 	changed   chan struct{}
+
+	// shared holds the counts of all replicas (Redis); nil when this
+	// replica counts alone. Increments reach it off the request path,
+	// through pushes.
+	shared counters.Store
+	pushes chan push
+}
+
+// push is an increment of a deployment's count for a minute.
+type push struct {
+	id     string
+	tokens bool
+	n      int64
+	minute int64
 }
 
 type sample struct {
@@ -49,6 +66,100 @@ func NewBalance(cfg *config.Config) *Balance {
 	b := &Balance{now: time.Now, cfg: cfg, latency: make(map[string][]sample), requests: make(map[string]int), tokens: make(map[string]int), changed: make(chan struct{}, 1)}
 	b.overLimit.Store(&map[string]bool{})
 	return b
+}
+
+// Share makes the rpm and tpm counts of usage-based routing those of every
+// replica sharing store: each replica adds its own, and reads the totals
+// when it decides. Call it before recording.
+func (b *Balance) Share(store counters.Store) {
+	b.shared = store
+	b.pushes = make(chan push, 4096)
+	go b.pushLoop()
+}
+
+// sharedKey names a deployment's count for a minute in the shared store.
+func sharedKey(id string, tokens bool, minute int64) string {
+	what := "rpm"
+	if tokens {
+		what = "tpm"
+	}
+	return "llmvoy:deployment:" + id + ":" + what + ":" + strconv.FormatInt(minute, 10)
+}
+
+// pushLoop adds this replica's increments to the shared counts and takes
+// the totals they return.
+func (b *Balance) pushLoop() {
+	for p := range b.pushes {
+		total, err := b.shared.Add(context.Background(), sharedKey(p.id, p.tokens, p.minute), p.n, 2*time.Minute)
+		if err != nil {
+			continue
+		}
+		b.mu.Lock()
+		b.takeTotalLocked(p.id, p.tokens, p.minute, int(total))
+		b.mu.Unlock()
+	}
+}
+
+// takeTotalLocked raises a count to the shared total of its minute.
+func (b *Balance) takeTotalLocked(id string, tokens bool, minute int64, total int) {
+	if minute != b.minute {
+		return
+	}
+	m := b.requests
+	if tokens {
+		m = b.tokens
+	}
+	if total > m[id] {
+		m[id] = total
+		b.publishLocked()
+	}
+}
+
+// enqueue hands an increment to pushLoop; b.mu is held.
+func (b *Balance) enqueue(id string, tokens bool, n int) {
+	if b.shared == nil {
+		return
+	}
+	select {
+	case b.pushes <- push{id: id, tokens: tokens, n: int64(n), minute: b.minute}:
+	default: // the store is far behind: the local count still holds
+	}
+}
+
+// pull reads the shared totals of the deployments with limits.
+func (b *Balance) pull() {
+	if b.shared == nil {
+		return
+	}
+	b.mu.Lock()
+	cfg, minute := b.cfg, b.now().Unix()/60
+	enforced := enforcesLimits(cfg.Router.RoutingStrategy)
+	b.mu.Unlock()
+	if !enforced {
+		return
+	}
+	type total struct {
+		id     string
+		tokens bool
+		n      int64
+	}
+	var totals []total
+	for _, d := range cfg.Deployments {
+		for _, tokens := range []bool{false, true} {
+			if limit := map[bool]int{false: d.RPM, true: d.TPM}[tokens]; limit <= 0 {
+				continue
+			}
+			if n, err := b.shared.Get(context.Background(), sharedKey(d.ID, tokens, minute)); err == nil {
+				totals = append(totals, total{d.ID, tokens, n})
+			}
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.rollLocked(b.now())
+	for _, t := range totals {
+		b.takeTotalLocked(t.id, t.tokens, minute, int(t.n))
+	}
 }
 
 // SetConfig applies a reloaded config.
@@ -89,6 +200,7 @@ func (b *Balance) Record(o Outcome) {
 	case config.RoutingUsageBased, config.RoutingUsageBasedV2, config.RoutingCostBased:
 		b.rollLocked(now)
 		b.requests[o.Deployment]++
+		b.enqueue(o.Deployment, false, 1)
 		if d := b.cfg.Deployment(o.Deployment); d != nil && d.RPM > 0 && b.requests[o.Deployment] == d.RPM {
 			b.publishLocked()
 		}
@@ -124,6 +236,7 @@ func (b *Balance) RecordTokens(id string, n int) {
 	b.rollLocked(b.now())
 	was := b.tokens[id]
 	b.tokens[id] += n
+	b.enqueue(id, true, n)
 	if d := b.cfg.Deployment(id); d != nil && d.TPM > 0 && was < d.TPM && b.tokens[id] >= d.TPM {
 		b.publishLocked()
 	}
@@ -172,8 +285,10 @@ type Decision struct {
 	Slow      map[string]bool
 }
 
-// Decide computes the current decision.
+// Decide computes the current decision, with the other replicas' counts
+// when they are shared.
 func (b *Balance) Decide() Decision {
+	b.pull()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()

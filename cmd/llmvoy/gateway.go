@@ -150,6 +150,12 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// processor, relabelled on reload by procSrv.SetConfig.
 	stats := metrics.New(cfg, cooldowns, balance)
 	procSrv.SetMetrics(stats)
+	if redis, ok := shared.(*counters.Shared); ok {
+		// usage-based routing's rpm/tpm counts are the replicas' totals.
+		balance.Share(shared)
+		stats.WatchRedis(redis.Healthy)
+		defer redis.Close()
+	}
 	vkeys, closeKeys, err := openKeys(ctx, cfg, f.dataDir, log)
 	if err != nil {
 		return err
