@@ -34,8 +34,9 @@ type gateway struct {
 	sentFallback bool
 	requestID    string
 	caller       caller
-	// sentKeyHeader: the request came with a KeyHeader of its own.
-	sentKeyHeader bool
+	// sentKeyHeader and sentBodyModel: the request came with a KeyHeader
+	// or BodyModelHeader of its own.
+	sentKeyHeader, sentBodyModel bool
 	// admin is the admin endpoint a request with a body is for.
 	admin adminRequest
 }
@@ -60,6 +61,7 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 
 	g.requestID = headerValue(h, "x-request-id")
 	g.sentKeyHeader = headerValue(h, KeyHeader) != ""
+	g.sentBodyModel = headerValue(h, BodyModelHeader) != ""
 	if v := headerValue(h, xds.FallbackHeader); v != "" {
 		g.sentFallback = true
 		g.fallback, g.isRedirect = parseFallback(v, g.server.fallbackToken, headerValue(h, "x-request-id"), time.Now())
@@ -193,7 +195,17 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		// Never let a client's own header through.
 		m.RemoveHeaders = append(m.RemoveHeaders, xds.FallbackHeader)
 	}
-	return continueBody(m, nil, true)
+	var body []byte
+	if target.bodyModel != "" {
+		body = translate.SetModel(b.GetBody(), fields, target.bodyModel)
+		if body != nil {
+			m.SetHeaders = append(m.SetHeaders, setHeader("content-length", strconv.Itoa(len(body))))
+		}
+		m.SetHeaders = append(m.SetHeaders, setHeader(BodyModelHeader, target.bodyModel))
+	} else if g.sentBodyModel {
+		m.RemoveHeaders = append(m.RemoveHeaders, BodyModelHeader)
+	}
+	return continueBody(m, body, true)
 }
 
 // perTryTimeoutHeader sets Envoy's per-attempt timeout for one request.

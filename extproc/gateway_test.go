@@ -2,6 +2,7 @@ package extproc_test
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -75,6 +76,24 @@ func routeResponse(group string) *extprocv3.ProcessingResponse {
 			ClearRouteCache: true,
 		}},
 	}}
+}
+
+// rewriteResponse is routeResponse for a group whose deployments are all
+// OpenAI-compatible and want model: the gateway writes it into the body
+// (out; nil when it already was) and says so to the upstream processor.
+func rewriteResponse(group, model string, out []byte) *extprocv3.ProcessingResponse {
+	resp := routeResponse(group)
+	c := resp.GetRequestBody().GetResponse()
+	if out != nil {
+		c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, overwrite("content-length", strconv.Itoa(len(out))))
+		c.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: out}}
+	}
+	c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, overwrite(extproc.BodyModelHeader, model))
+	return resp
+}
+
+func overwrite(key, value string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: key, RawValue: []byte(value)}, AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD}
 }
 
 // postThroughGateway plays a whole POST: headers (which must continue) and
@@ -267,26 +286,33 @@ func TestGatewayRoutesModelRequests(t *testing.T) {
 		path  string
 		body  string
 		group string
+		// rewritten is the body the gateway writes for a group of
+		// OpenAI-compatible deployments that all want one model.
+		rewritten string
 	}{
-		{"chat", "/v1/chat/completions", string(chatBody("gpt-4o")), "gpt-4o"},
-		{"chat without /v1", "/chat/completions", string(chatBody("gpt-4o")), "gpt-4o"},
-		{"chat with query", "/v1/chat/completions?api-version=2024-10-21", string(chatBody("gpt-4o")), "gpt-4o"},
-		{"embeddings", "/v1/embeddings", `{"model":"openai/text-embedding-3-small","input":["a","b"]}`, "openai/text-embedding-3-small"},
-		{"embeddings without /v1", "/embeddings", `{"input":"a","model":"openai/text-embedding-3-small"}`, "openai/text-embedding-3-small"},
-		{"completions", "/v1/completions", `{"model":"gpt-4o","prompt":"Say this is a test","max_tokens":7}`, "gpt-4o"},
-		{"completions without /v1", "/completions", `{"model":"gpt-4o","prompt":"x"}`, "gpt-4o"},
-		{"whitespace around members", "/v1/chat/completions", "\n{ \"messages\" : [ ] ,\n  \"model\" :\t\"gpt-4o\" }\n", "gpt-4o"},
-		{"escaped model name", "/v1/chat/completions", `{"model":"gpt\u002d4o","messages":[]}`, "gpt-4o"},
-		{"escaped key", "/v1/chat/completions", `{"mod\u0065l":"gpt-4o","messages":[]}`, "gpt-4o"},
+		{"chat", "/v1/chat/completions", string(chatBody("gpt-4o")), "gpt-4o", ""},
+		{"chat without /v1", "/chat/completions", string(chatBody("gpt-4o")), "gpt-4o", ""},
+		{"chat with query", "/v1/chat/completions?api-version=2024-10-21", string(chatBody("gpt-4o")), "gpt-4o", ""},
+		{"embeddings", "/v1/embeddings", `{"model":"openai/text-embedding-3-small","input":["a","b"]}`, "openai/text-embedding-3-small", `{"model":"text-embedding-3-small","input":["a","b"]}`},
+		{"embeddings without /v1", "/embeddings", `{"input":"a","model":"openai/text-embedding-3-small"}`, "openai/text-embedding-3-small", `{"input":"a","model":"text-embedding-3-small"}`},
+		{"completions", "/v1/completions", `{"model":"gpt-4o","prompt":"Say this is a test","max_tokens":7}`, "gpt-4o", ""},
+		{"completions without /v1", "/completions", `{"model":"gpt-4o","prompt":"x"}`, "gpt-4o", ""},
+		{"whitespace around members", "/v1/chat/completions", "\n{ \"messages\" : [ ] ,\n  \"model\" :\t\"gpt-4o\" }\n", "gpt-4o", ""},
+		{"escaped model name", "/v1/chat/completions", `{"model":"gpt\u002d4o","messages":[]}`, "gpt-4o", ""},
+		{"escaped key", "/v1/chat/completions", `{"mod\u0065l":"gpt-4o","messages":[]}`, "gpt-4o", ""},
 		// The last duplicate decides, as in encoding/json and Python's json;
 		// the upstream processor removes the others.
-		{"duplicate model", "/v1/chat/completions", `{"model":"claude","messages":[],"model":"gpt-4o"}`, "gpt-4o"},
-		{"vision body", "/v1/chat/completions", visionBody("gpt-4o", 5<<20), "gpt-4o"},
-		{"model nested elsewhere too", "/v1/chat/completions", `{"metadata":{"model":"claude"},"model":"gpt-4o"}`, "gpt-4o"},
+		{"duplicate model", "/v1/chat/completions", `{"model":"claude","messages":[],"model":"gpt-4o"}`, "gpt-4o", ""},
+		{"vision body", "/v1/chat/completions", visionBody("gpt-4o", 5<<20), "gpt-4o", ""},
+		{"model nested elsewhere too", "/v1/chat/completions", `{"metadata":{"model":"claude"},"model":"gpt-4o"}`, "gpt-4o", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := postThroughGateway(t, h, tt.path, []byte(tt.body), bearer)
+			if tt.rewritten != "" {
+				requireProtoEqual(t, rewriteResponse(tt.group, "text-embedding-3-small", []byte(tt.rewritten)), resp)
+				return
+			}
 			requireProtoEqual(t, routeResponse(tt.group), resp)
 			// No body mutation: the upstream processor owns the body.
 			require.Nil(t, resp.GetRequestBody().GetResponse().GetBodyMutation())
@@ -395,7 +421,8 @@ func TestGatewayKeepsConfigForRequest(t *testing.T) {
 	requireAPIError(t, exchange(t, stream, requestBody(body)), 501, "not_implemented")
 	finish(t, stream)
 
-	requireProtoEqual(t, routeResponse("claude"), postThroughGateway(t, h, "/v1/chat/completions", body, bearer))
+	requireProtoEqual(t, rewriteResponse("claude", "claude-3-5-sonnet", []byte(`{"model":"claude-3-5-sonnet","messages":[{"role":"user","content":"hi"}],"stream":false}`)),
+		postThroughGateway(t, h, "/v1/chat/completions", body, bearer))
 }
 
 func TestGatewayReloadChangesMasterKey(t *testing.T) {

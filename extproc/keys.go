@@ -20,6 +20,11 @@ import (
 // bill another key; the provider never gets it.
 const KeyHeader = "x-llmvoy-key"
 
+// BodyModelHeader tells the upstream processor that the gateway already set
+// the body's "model" to its value (see group.bodyModel). The gateway always
+// sets or removes it, and the provider never gets it.
+const BodyModelHeader = "x-llmvoy-body-model"
+
 // Counters is where per-key rpm and tpm are counted: in process, or in Redis
 // shared by the replicas (package counters).
 type Counters interface {

@@ -48,6 +48,11 @@ type group struct {
 	// unservable explains why no deployment of the group can be served
 	// (its providers are not supported yet); empty when servable.
 	unservable string
+	// bodyModel is set when every deployment of the group is
+	// OpenAI-compatible and wants this same model, and the group has no
+	// fallbacks: the gateway then writes the model into the body once, and
+	// the attempts skip their body phase (one ext_proc round trip less).
+	bodyModel string
 }
 
 // liteLLMModelCreated is the "created" timestamp LiteLLM reports for every
@@ -79,6 +84,9 @@ func newState(cfg, prev *config.Config) *state {
 			g.unservable = strings.Join(reasons, "; ")
 		}
 		g.maxInputTokens = maxInputTokens(cfg, g.deployments)
+		if !cfg.Router.HasFallbacks(name) {
+			g.bodyModel = uniformModel(cfg.Group(name))
+		}
 		g.streamTimeout = streamTimeout(cfg.Group(name))
 		st.groups[name] = g
 		st.hasFallbacks = st.hasFallbacks || cfg.Router.HasFallbacks(name)
@@ -100,6 +108,19 @@ func newState(cfg, prev *config.Config) *state {
 		st.masterKey, st.hasKey = sha256.Sum256([]byte(key)), true
 	}
 	return st
+}
+
+// uniformModel is the upstream model every deployment wants when they all
+// take OpenAI's format as is; "" otherwise.
+func uniformModel(ds []*config.Deployment) string {
+	model := ""
+	for _, d := range ds {
+		if d.API != config.APIOpenAI || d.UpstreamModel == "" || (model != "" && d.UpstreamModel != model) {
+			return ""
+		}
+		model = d.UpstreamModel
+	}
+	return model
 }
 
 // streamTimeout is the largest stream_timeout of the deployments, 0 when

@@ -135,7 +135,24 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 			u.requestID = headerValue(h, "x-request-id")
 		}
 	}
+	bodyModel := headerValue(h, BodyModelHeader)
+	if bodyModel != "" {
+		m.RemoveHeaders = append(m.RemoveHeaders, BodyModelHeader)
+	}
 	resp := continueHeaders(m, false)
+	if bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback {
+		// The gateway already wrote this deployment's model into the body,
+		// and nothing else here needs it or the answer: no more phases.
+		resp.ModeOverride = &extprocfilterv3.ProcessingMode{
+			RequestHeaderMode:   extprocfilterv3.ProcessingMode_SEND,
+			RequestBodyMode:     extprocfilterv3.ProcessingMode_NONE,
+			RequestTrailerMode:  extprocfilterv3.ProcessingMode_SKIP,
+			ResponseHeaderMode:  extprocfilterv3.ProcessingMode_SKIP,
+			ResponseBodyMode:    extprocfilterv3.ProcessingMode_NONE,
+			ResponseTrailerMode: extprocfilterv3.ProcessingMode_SKIP,
+		}
+		return resp
+	}
 	if tr.TranslatesResponses(d) || u.hasFallback || u.usage != nil {
 		// Ask for the response headers of this attempt only; the body mode
 		// is chosen once the headers say whether it is a stream.

@@ -49,7 +49,15 @@ func rewriteModel(d *config.Deployment, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	model := jsonscan.QuoteString(d.UpstreamModel)
+	return SetModel(body, fields, d.UpstreamModel), nil
+}
+
+// SetModel is body (whose top-level fields are fields) with "model" set to
+// model; nil when it already is. All an OpenAI-compatible deployment needs
+// of a request, so the gateway can do it once for a group whose deployments
+// all want the same model.
+func SetModel(body []byte, fields []jsonscan.Field, upstreamModel string) []byte {
+	model := jsonscan.QuoteString(upstreamModel)
 	// Unchanged only if "model" appears once with the right value: Set also
 	// drops duplicate keys, which a first-wins upstream parser would read.
 	count := 0
@@ -59,9 +67,9 @@ func rewriteModel(d *config.Deployment, body []byte) ([]byte, error) {
 		}
 	}
 	if f, ok := jsonscan.Get(fields, "model"); ok && count == 1 && string(f.Value) == string(model) {
-		return nil, nil
+		return nil
 	}
-	return jsonscan.Set(body, fields, "model", model), nil
+	return jsonscan.Set(body, fields, "model", model)
 }
 
 func joinQuery(a, b string) string {
