@@ -87,6 +87,13 @@ func (k *Keys) Lookup(ctx context.Context, token string) (*Key, error) {
 
 	key, err := k.store.Get(ctx, token)
 	if err != nil && !errors.Is(err, ErrNotFound) {
+		// The store is down: a key read before keeps working as it was
+		// (its spend still counts what this replica records).
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if e := k.cache[token]; e != nil && e.key != nil {
+			return e.snapshot()
+		}
 		return nil, err
 	}
 	if key != nil {
@@ -219,9 +226,11 @@ func (k *Keys) Flush(ctx context.Context) error {
 			delete(k.unflushed, l.APIKey)
 		}
 		// The store now holds this spend: a cached copy read before the
-		// write must not count it twice, so it is read again.
-		if e := k.cache[l.APIKey]; e != nil && e.fetched.Before(now) {
-			delete(k.cache, l.APIKey)
+		// write must not count it twice, so it is read again (and kept
+		// meanwhile, for when the store cannot be read).
+		if e := k.cache[l.APIKey]; e != nil && e.key != nil && e.fetched.Before(now) && !e.fetched.IsZero() {
+			e.key.Spend += e.added
+			e.added, e.fetched = 0, time.Time{}
 		}
 	}
 	return nil
