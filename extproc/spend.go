@@ -61,6 +61,7 @@ func (u *upstream) recordSpend(prompt, completion int, response []byte) float64 
 		l.Messages, l.Response = string(u.spend.request), string(response)
 	}
 	u.server.keys.Record(l)
+	u.server.metrics.Usage(d.ID, prompt, completion, cost)
 	if k != nil && k.TPMLimit != nil {
 		minute := time.Now().Unix() / 60
 		u.server.counters.Add(context.Background(), keyCounter(u.spend.token, "tpm", minute), int64(prompt+completion), 2*time.Minute)

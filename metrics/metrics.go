@@ -78,6 +78,8 @@ type Metrics struct {
 	requestDuration *prometheus.HistogramVec
 	firstToken      *prometheus.HistogramVec
 	attemptDuration *prometheus.HistogramVec
+	tokens          *prometheus.CounterVec
+	spend           *prometheus.CounterVec
 
 	mu sync.Mutex
 	// cooling is the last cooldowns seen (deployment → end), to count the
@@ -124,6 +126,14 @@ func New(cfg *config.Config, c *router.Cooldowns, b *router.Balance) *Metrics {
 			Help:    "Successful streamed answers: time from the request's first byte to the stream's first byte sent to the client.",
 			Buckets: ttftBuckets,
 		}, []string{"gen_ai_operation_name", "model_group", "deployment"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "llmvoy_tokens_total",
+			Help: "Tokens of the answered requests made with virtual keys, by model group, deployment and type (input, output).",
+		}, []string{"model_group", "deployment", "type"}),
+		spend: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "llmvoy_spend_usd_total",
+			Help: "Cost in USD of the answered requests made with virtual keys, by model group and deployment.",
+		}, []string{"model_group", "deployment"}),
 		attemptDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gen_ai_client_operation_duration_seconds",
 			Help:    "Upstream attempts, llmvoy being the deployment's client: from the attempt's start to its end.",
@@ -132,7 +142,7 @@ func New(cfg *config.Config, c *router.Cooldowns, b *router.Balance) *Metrics {
 	}
 	m.SetConfig(cfg)
 	m.reg.MustRegister(m.requests, m.attempts, m.retries, m.fallbacks, m.cooldownsTotal,
-		m.requestDuration, m.firstToken, m.attemptDuration, stateCollector{m},
+		m.requestDuration, m.firstToken, m.attemptDuration, m.tokens, m.spend, stateCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -239,6 +249,17 @@ func (m *Metrics) Fallback(deployment string, status int, chain string) {
 	}
 	m.fallbacks.WithLabelValues(group, chain).Inc()
 	m.attempts.WithLabelValues(group, deployment, classOf(status, "")).Inc()
+}
+
+// Usage counts the tokens and cost of an answer a deployment gave.
+func (m *Metrics) Usage(deployment string, prompt, completion int, cost float64) {
+	if m == nil {
+		return
+	}
+	group, deployment, _ := m.names.Load().of("", deployment)
+	m.tokens.WithLabelValues(group, deployment, "input").Add(float64(prompt))
+	m.tokens.WithLabelValues(group, deployment, "output").Add(float64(completion))
+	m.spend.WithLabelValues(group, deployment).Add(cost)
 }
 
 // noteCooldowns counts the cooldowns that started since it last looked. A

@@ -15,6 +15,7 @@ import openai
 import pytest
 
 from conftest import MASTER_KEY
+from test_metrics import value
 from test_routing import config, configure, deployment, fleet  # noqa: F401  (fleet is a fixture)
 
 # The mock answers every chat completion with this usage (mock/chat.go) and
@@ -147,6 +148,8 @@ def test_spend_matches_the_mock_usage(fleet, store, tmp_path):
     assert "messages" not in logs[0]  # prompts are not stored unless asked
     info = admin(c, "GET", "/key/info", params={"key": k["key"]}).json()["info"]
     assert info["spend"] == pytest.approx(sum(costs))
+    assert value(c, "llmvoy_spend_usd_total", model_group="gpt-4o", deployment="dep-a") == pytest.approx(sum(costs))
+    assert value(c, "llmvoy_tokens_total", model_group="gpt-4o", type="input") == sum(l["prompt_tokens"] for l in logs)
     g = admin(c, "GET", "/global/spend").json()
     assert g["spend"] == pytest.approx(sum(costs))
     assert g["totals"][0]["model_id"] == "dep-a" and g["totals"][0]["requests"] == 4
