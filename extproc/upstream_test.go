@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/llmvoy/llmvoy/extproc"
 	"github.com/llmvoy/llmvoy/translate"
 	"github.com/llmvoy/llmvoy/xds"
 )
@@ -309,5 +310,42 @@ func TestUpstreamCredentialHeadersAreAccountedFor(t *testing.T) {
 			}
 		}
 		finish(t, stream)
+	}
+}
+
+// When the gateway already wrote the deployment's model into the body (a
+// group of OpenAI-compatible deployments that all want one model), the
+// attempt asks for no more phases; when the header names another model (a
+// reload changed the deployment, or a client sent it and the gateway did
+// not vouch for it) the attempt rewrites the body itself. The provider
+// never gets the header.
+func TestUpstreamSkipsBodyTheGatewayWrote(t *testing.T) {
+	h := startUpstream(t)
+	body := chatBody("gpt-4o-mini")
+	for _, tt := range []struct {
+		name, header string
+		skips        bool
+	}{
+		{"written for this deployment", "gpt-4o-mini", true},
+		{"written for another model", "gpt-4o-2024-08-06", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			stream := h.open(t, xds.ProcessorUpstream)
+			resp := exchange(t, stream, attempt(t, "dep-b", "/v1/chat/completions", body, header{extproc.BodyModelHeader, tt.header}))
+			m := flattenMutation(t, resp.GetRequestHeaders().GetResponse().GetHeaderMutation())
+			assert.Contains(t, m.remove, extproc.BodyModelHeader)
+			mode := resp.GetModeOverride()
+			if !tt.skips {
+				// No override: the configured BUFFERED body phase follows.
+				assert.Nil(t, mode)
+				exchange(t, stream, requestBody(body))
+				finish(t, stream)
+				return
+			}
+			require.NotNil(t, mode)
+			assert.Equal(t, "NONE", mode.GetRequestBodyMode().String())
+			assert.Equal(t, "SKIP", mode.GetResponseHeaderMode().String())
+			finish(t, stream)
+		})
 	}
 }
