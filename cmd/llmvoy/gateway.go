@@ -142,15 +142,16 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	xdsSrv := xds.NewServer(ctx, log)
 	cooldowns, balance := router.NewCooldowns(cfg), router.NewBalance(cfg)
-	// Per-key limits, shared by the replicas through Redis when configured.
-	// Read once: changing the Redis settings needs a restart.
+	// Limits (per key, per deployment), shared by the replicas through
+	// Redis when configured. Opened once: a reload that changes the Redis
+	// settings is logged as needing a restart (see publisher.follow).
 	shared := counters.Open(cfg.Router.Redis, log)
 	procSrv := extproc.NewServer(cfg, cooldowns, balance, log)
 	// Fed by Envoy's access logs, served as /metrics by the gateway
 	// processor, relabelled on reload by procSrv.SetConfig.
 	stats := metrics.New(cfg, cooldowns, balance)
 	procSrv.SetMetrics(stats)
-	if redis, ok := shared.(*counters.Shared); ok {
+	if redis, ok := shared.(*counters.Redis); ok {
 		// usage-based routing's rpm/tpm counts are the replicas' totals.
 		balance.Share(shared)
 		stats.WatchRedis(redis.Healthy)
@@ -189,7 +190,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		ExtProcCluster: envoy.ExtProcClusterName,
 		CAFile:         caFile,
 	}
-	pub := &publisher{xds: xdsSrv, opts: opts, log: log, cooldowns: cooldowns, balance: balance}
+	pub := &publisher{xds: xdsSrv, opts: opts, log: log, cooldowns: cooldowns, balance: balance, redis: cfg.Router.Redis}
 	if err := pub.publish(ctx, cfg, pub.resolve(ctx, cfg)); err != nil {
 		return err
 	}
@@ -381,6 +382,8 @@ type publisher struct {
 	cfg       *config.Config
 	addrs     map[string]netip.AddrPort
 	cooling   map[string]bool
+	// redis is the Redis the counters store was opened on.
+	redis config.RedisSettings
 }
 
 func (p *publisher) publish(ctx context.Context, cfg *config.Config, addrs map[string]netip.AddrPort) error {
@@ -456,6 +459,11 @@ func (p *publisher) follow(ctx context.Context, path string, reloadEvery, resolv
 				continue
 			}
 			p.log.Info("config reloaded", "model_groups", len(next.Groups()), "deployments", len(next.Deployments))
+			if next.Router.Redis != p.redis {
+				// Reopening would drop this minute's counts and split the
+				// replicas between two stores while they reload one by one.
+				p.log.Warn("router_settings.redis_* changed: restart llmvoy to apply it; limits are still counted where they were")
+			}
 		case <-p.balance.Changed():
 			p.decide(ctx, true)
 		case <-balance:
