@@ -4,7 +4,6 @@ import (
 	"context"
 	"maps"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,28 +68,33 @@ func NewBalance(cfg *config.Config) *Balance {
 }
 
 // Share makes the rpm and tpm counts of usage-based routing those of every
-// replica sharing store: each replica adds its own, and reads the totals
-// when it decides. Call it before recording.
+// replica sharing store. Each replica adds its own counts to the store off
+// the request path (Record and RecordTokens only queue them) and takes the
+// total each addition returns; Decide reads the totals of the other
+// replicas' traffic. So a replica takes a deployment out of rotation as soon
+// as its own traffic reaches the limit, and within a Decide period (a
+// second) of the others' reaching it. Call it before recording.
 func (b *Balance) Share(store counters.Store) {
 	b.shared = store
 	b.pushes = make(chan push, 4096)
 	go b.pushLoop()
 }
 
-// sharedKey names a deployment's count for a minute in the shared store.
+// sharedKey names a deployment's count for a minute in the shared store:
+// llmvoy:deployment:<id>:rpm|tpm:<minute>.
 func sharedKey(id string, tokens bool, minute int64) string {
 	what := "rpm"
 	if tokens {
 		what = "tpm"
 	}
-	return "llmvoy:deployment:" + id + ":" + what + ":" + strconv.FormatInt(minute, 10)
+	return counters.PerMinute("deployment", id, what, minute)
 }
 
 // pushLoop adds this replica's increments to the shared counts and takes
 // the totals they return.
 func (b *Balance) pushLoop() {
 	for p := range b.pushes {
-		total, err := b.shared.Add(context.Background(), sharedKey(p.id, p.tokens, p.minute), p.n, 2*time.Minute)
+		total, err := b.shared.Add(context.Background(), sharedKey(p.id, p.tokens, p.minute), p.n, counters.PerMinuteTTL)
 		if err != nil {
 			continue
 		}
@@ -132,7 +136,7 @@ func (b *Balance) pull() {
 		return
 	}
 	b.mu.Lock()
-	cfg, minute := b.cfg, b.now().Unix()/60
+	cfg, minute := b.cfg, counters.Minute(b.now())
 	enforced := enforcesLimits(cfg.Router.RoutingStrategy)
 	b.mu.Unlock()
 	if !enforced {
@@ -244,7 +248,7 @@ func (b *Balance) RecordTokens(id string, n int) {
 
 // rollLocked starts a new minute's counts.
 func (b *Balance) rollLocked(now time.Time) {
-	if m := now.Unix() / 60; m != b.minute {
+	if m := counters.Minute(now); m != b.minute {
 		b.minute = m
 		clear(b.requests)
 		clear(b.tokens)

@@ -1,12 +1,15 @@
 package router
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/counters"
 )
 
 func balanceConfig(strategy string, args config.StrategyArgs, rpm int) *config.Config {
@@ -85,4 +88,74 @@ func TestUsageBasedTakesDeploymentsPastTheirTPMOut(t *testing.T) {
 	require.Equal(t, map[string]bool{"fast": true}, b.OverLimit())
 	clk.advance(time.Minute)
 	require.Empty(t, b.Decide().OverLimit)
+}
+
+// Two replicas sharing a store (Redis in production) are limited by their
+// combined traffic: the replica whose request reaches the rpm knows at
+// once, the other when it next decides.
+func TestSharedRPMHoldsForTheReplicasTogether(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)}
+	store := counters.NewLocal()
+	cfg := balanceConfig(config.RoutingUsageBasedV2, config.StrategyArgs{}, 4)
+	a, b := NewBalance(cfg), NewBalance(cfg)
+	for _, r := range []*Balance{a, b} {
+		r.now = clk.now
+		r.Share(store)
+	}
+	key := counters.PerMinute("deployment", "fast", "rpm", counters.Minute(clk.now()))
+	total := func() int64 { n, _ := store.Get(context.Background(), key); return n }
+
+	a.Record(Outcome{Deployment: "fast", Status: 200})
+	a.Record(Outcome{Deployment: "fast", Status: 200})
+	require.Eventually(t, func() bool { return total() == 2 }, time.Second, time.Millisecond)
+	b.Record(Outcome{Deployment: "fast", Status: 200})
+	require.Eventually(t, func() bool { return total() == 3 }, time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.requests["fast"] == 3 }, time.Second, time.Millisecond,
+		"b's push returned the total: b knows it without a Decide")
+	require.Empty(t, a.Decide().OverLimit, "3 of 4")
+	require.Empty(t, b.Decide().OverLimit, "3 of 4")
+
+	b.Record(Outcome{Deployment: "fast", Status: 200})
+	require.True(t, b.OverLimit()["fast"], "b read 3 when it decided and added its own")
+	require.Eventually(t, func() bool { return total() == 4 }, time.Second, time.Millisecond)
+	require.Empty(t, a.OverLimit(), "a has not looked since 3")
+	require.Equal(t, map[string]bool{"fast": true}, a.Decide().OverLimit, "a read the total")
+
+	clk.advance(time.Minute)
+	require.Empty(t, a.Decide().OverLimit, "a new minute, a new counter")
+	require.Empty(t, b.Decide().OverLimit)
+}
+
+func TestSharedTPMHoldsForTheReplicasTogether(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)}
+	store := counters.NewLocal()
+	cfg := balanceConfig(config.RoutingUsageBasedV2, config.StrategyArgs{}, 0)
+	cfg.Deployments[0].TPM = 100
+	a, b := NewBalance(cfg), NewBalance(cfg)
+	for _, r := range []*Balance{a, b} {
+		r.now = clk.now
+		r.Share(store)
+	}
+	a.RecordTokens("fast", 60)
+	b.RecordTokens("fast", 40)
+	require.Eventually(t, func() bool { return a.Decide().OverLimit["fast"] && b.Decide().OverLimit["fast"] }, time.Second, time.Millisecond)
+}
+
+// failingStore is a shared store that never answers.
+type failingStore struct{}
+
+func (failingStore) Add(context.Context, string, int64, time.Duration) (int64, error) {
+	return 0, errors.New("down")
+}
+func (failingStore) Get(context.Context, string) (int64, error) { return 0, errors.New("down") }
+
+// Without the shared totals, a replica still holds the rpm for its own
+// traffic.
+func TestSharedStoreFailingKeepsTheReplicasOwnCount(t *testing.T) {
+	b := NewBalance(balanceConfig(config.RoutingUsageBasedV2, config.StrategyArgs{}, 2))
+	b.Share(failingStore{})
+	b.Record(Outcome{Deployment: "fast", Status: 200})
+	require.Empty(t, b.Decide().OverLimit)
+	b.Record(Outcome{Deployment: "fast", Status: 200})
+	require.Equal(t, map[string]bool{"fast": true}, b.Decide().OverLimit)
 }
