@@ -148,12 +148,13 @@ func New(cfg *config.Config, c *router.Cooldowns, b *router.Balance) *Metrics {
 }
 
 // WatchRedis adds llmvoy_redis_up, read from healthy at each scrape: the
-// gateway's Redis answered its last call (1) or the replica counts limits
-// on its own (0). Only gateways with Redis configured have it.
+// gateway's Redis answered its last call or probe (1; it is probed every
+// second) or the replica counts limits on its own (0). Only gateways with
+// Redis configured have it.
 func (m *Metrics) WatchRedis(healthy func() bool) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "llmvoy_redis_up",
-		Help: "1 when Redis answered the last call, 0 while limits are counted per replica because it does not.",
+		Help: "1 when Redis answered the last call or probe (every second), 0 while limits are counted per replica because it does not.",
 	}, func() float64 {
 		if healthy() {
 			return 1

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"bytes"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -287,4 +288,22 @@ func TestExpositionIsPrometheusText(t *testing.T) {
 	s := scrape(t, f.m)
 	require.Contains(t, s, "go_goroutines", "the Go runtime's metrics come along")
 	require.Equal(t, dto.MetricType_GAUGE, s["llmvoy_deployment_cooling_down"].GetType())
+}
+
+// llmvoy_redis_up is there only when Redis is configured (WatchRedis), and
+// reads Redis' health at each scrape.
+func TestRedisUpIsReadAtScrapeTime(t *testing.T) {
+	f := newFixture(t)
+	_, ok := scrape(t, f.m)["llmvoy_redis_up"]
+	require.False(t, ok, "no Redis configured, no series")
+	var up atomic.Bool
+	up.Store(true)
+	f.m.WatchRedis(up.Load)
+	families := scrape(t, f.m)
+	require.Contains(t, families, "llmvoy_redis_up")
+	require.EqualValues(t, 1, value(families, "llmvoy_redis_up", nil))
+	up.Store(false)
+	families = scrape(t, f.m)
+	require.Contains(t, families, "llmvoy_redis_up")
+	require.EqualValues(t, 0, value(families, "llmvoy_redis_up", nil))
 }
