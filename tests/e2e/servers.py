@@ -84,6 +84,24 @@ class Redis:
                 time.sleep(0.05)
         raise RuntimeError("redis-server did not start")
 
+    def command(self, *args):
+        """One Redis command (RESP); returns the integer, bytes or None of a
+        simple reply."""
+        import socket
+        req = f"*{len(args)}\r\n" + "".join(f"${len(str(a).encode())}\r\n{a}\r\n" for a in args)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(req.encode())
+            f = s.makefile("rb")
+            line = f.readline().rstrip(b"\r\n")
+            kind, rest = line[:1], line[1:]
+            if kind == b":":
+                return int(rest)
+            if kind == b"+":
+                return rest
+            if kind == b"$":
+                return None if int(rest) < 0 else f.read(int(rest) + 2)[:-2]
+            raise RuntimeError(f"redis: {line!r}")
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
