@@ -169,3 +169,14 @@ def test_key_rpm_holds_across_replicas_and_survives_a_redis_outage(fleet, redis_
         eventually(client, "llmvoy_redis_up", 1, timeout=5)
         proc.wait_for("Redis reachable again", timeout=5)
     sdk(root(a), fresh["key"]).chat.completions.create(model="g", messages=msg)
+
+
+def test_changed_redis_settings_need_a_restart(fleet, redis_server):
+    mock = fleet.mock("m")
+    client = fleet.gateway(config(deployment("g", "dep", mock), redis_host="127.0.0.1", redis_port=redis_server.port))
+    path = fleet.tmp_path / "config.yaml"
+    path.write_text(path.read_text().replace(f"redis_port: {redis_server.port}", "redis_port: 1"))
+    fleet.llmvoy.wait_for("router_settings.redis_* changed: restart llmvoy to apply it", timeout=10)
+    # Still counting in the Redis it started with.
+    assert chat(client) == 200
+    assert value(client, "llmvoy_redis_up") == 1
