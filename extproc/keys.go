@@ -11,6 +11,7 @@ import (
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
+	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/keys"
 )
 
@@ -114,9 +115,9 @@ func (g *gateway) admitKey(model, group string) *extprocv3.ProcessingResponse {
 	}
 	if k.RPMLimit != nil {
 		c := keyCounter(k.Token, "rpm", minute)
-		n, err := g.server.counters.Add(ctx, c, 1, 2*time.Minute)
+		n, err := g.server.counters.Add(ctx, c, 1, counters.PerMinuteTTL)
 		if err == nil && n > *k.RPMLimit {
-			g.server.counters.Add(ctx, c, -1, 2*time.Minute)
+			g.server.counters.Add(ctx, c, -1, counters.PerMinuteTTL)
 			return replyRetryAfter(apiError{Status: 429, Type: "rate_limit_error", Code: "429",
 				Message: fmt.Sprintf("Rate limit reached for key %s: rpm_limit %d requests this minute.", name, *k.RPMLimit)}, untilNextMinute)
 		}
@@ -130,7 +131,7 @@ func (g *gateway) admitKey(model, group string) *extprocv3.ProcessingResponse {
 
 // keyCounter names a key's counter for one minute.
 func keyCounter(token, what string, minute int64) string {
-	return "llmvoy:key:" + token + ":" + what + ":" + strconv.FormatInt(minute, 10)
+	return counters.PerMinute("key", token, what, minute)
 }
 
 // keyLabel names a key in messages and logs: its alias, else its

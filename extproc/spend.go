@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/keys"
 	"github.com/llmvoy/llmvoy/pricing"
 	"github.com/llmvoy/llmvoy/router"
@@ -64,7 +65,7 @@ func (u *upstream) recordSpend(prompt, completion int, response []byte) float64 
 	u.server.metrics.Usage(d.ID, prompt, completion, cost)
 	if k != nil && k.TPMLimit != nil {
 		minute := time.Now().Unix() / 60
-		u.server.counters.Add(context.Background(), keyCounter(u.spend.token, "tpm", minute), int64(prompt+completion), 2*time.Minute)
+		u.server.counters.Add(context.Background(), keyCounter(u.spend.token, "tpm", minute), int64(prompt+completion), counters.PerMinuteTTL)
 	}
 	u.server.summaries.put(l.RequestID, summary{KeyAlias: l.KeyAlias, KeyName: keyName(k), PromptTokens: prompt, CompletionTokens: completion, Cost: cost})
 	return cost
