@@ -94,6 +94,14 @@ func (g *gateway) admitKey(model, group string) *extprocv3.ProcessingResponse {
 			Message: fmt.Sprintf("Authentication Error, API Key not allowed to access model. This token can only access models=%q. Tried to access %s", k.Models, model)})
 	}
 	name := keyLabel(k)
+	ctx := context.Background()
+	if k.MaxBudget != nil {
+		// The store's spend lags the other replicas' by their write
+		// interval and this cache; the shared counter does not.
+		if n, err := g.server.counters.Get(ctx, spendCounter(k)); err == nil {
+			k.Spend = max(k.Spend, float64(n)/nanoUSD)
+		}
+	}
 	if k.MaxBudget != nil && k.Spend >= *k.MaxBudget {
 		e := apiError{Status: 429, Type: "budget_exceeded", Code: "429",
 			Message: fmt.Sprintf("Budget has been exceeded! Key %s: Current cost: %g, Max budget: %g", name, k.Spend, *k.MaxBudget)}
@@ -105,7 +113,6 @@ func (g *gateway) admitKey(model, group string) *extprocv3.ProcessingResponse {
 	now := time.Now()
 	minute := now.Unix() / 60
 	untilNextMinute := time.Unix((minute+1)*60, 0).Sub(now)
-	ctx := context.Background()
 	if k.TPMLimit != nil {
 		used, err := g.server.counters.Get(ctx, keyCounter(k.Token, "tpm", minute))
 		if err == nil && used >= *k.TPMLimit {
@@ -132,6 +139,29 @@ func (g *gateway) admitKey(model, group string) *extprocv3.ProcessingResponse {
 // keyCounter names a key's counter for one minute.
 func keyCounter(token, what string, minute int64) string {
 	return counters.PerMinute("key", token, what, minute)
+}
+
+// nanoUSD is the unit of the shared spend counters: integers, fine enough
+// for a one-token request.
+const nanoUSD = 1e9
+
+// spendCounter names a key's spend in its current budget period, shared by
+// the replicas (Redis); the period's end names it, so a new period starts
+// from zero.
+func spendCounter(k *keys.Key) string {
+	period := "all"
+	if k.BudgetResetAt != nil {
+		period = strconv.FormatInt(k.BudgetResetAt.Unix(), 10)
+	}
+	return counters.Key("key", k.Token, "spend", period)
+}
+
+// spendTTL keeps a spend counter until its period ends (a year without one).
+func spendTTL(k *keys.Key) time.Duration {
+	if k.BudgetResetAt != nil {
+		return max(time.Until(*k.BudgetResetAt)+time.Minute, time.Minute)
+	}
+	return 366 * 24 * time.Hour
 }
 
 // keyLabel names a key in messages and logs: its alias, else its

@@ -63,6 +63,9 @@ func (u *upstream) recordSpend(prompt, completion int, response []byte) float64 
 	}
 	u.server.keys.Record(l)
 	u.server.metrics.Usage(d.ID, prompt, completion, cost)
+	if k != nil && k.MaxBudget != nil && cost > 0 {
+		u.server.counters.Add(context.Background(), spendCounter(k), int64(cost*nanoUSD), spendTTL(k))
+	}
 	if k != nil && k.TPMLimit != nil {
 		minute := time.Now().Unix() / 60
 		u.server.counters.Add(context.Background(), keyCounter(u.spend.token, "tpm", minute), int64(prompt+completion), counters.PerMinuteTTL)

@@ -180,3 +180,28 @@ def test_changed_redis_settings_need_a_restart(fleet, redis_server):
     # Still counting in the Redis it started with.
     assert chat(client) == 200
     assert value(client, "llmvoy_redis_up") == 1
+
+
+def test_key_budget_holds_across_replicas(fleet, redis_server):
+    """A key's spend in its budget period is counted in Redis as each answer
+    is priced, so a replica refuses the key at once after another replica
+    spent its budget (the key store alone would tell it only after the next
+    write and cache refresh)."""
+    from test_keys import priced
+    mock = fleet.mock("m")
+    (a, _), (b, _) = replicas(fleet, priced("g", "dep", mock), redis=redis_server)
+    msg = [{"role": "user", "content": "hi"}]
+    probe = generate(root(a))
+    r = sdk(root(a), probe["key"]).chat.completions.with_raw_response.create(model="g", messages=msg)
+    cost = float(r.headers["x-llmvoy-response-cost"])
+    assert cost > 0
+    # Room for one answer and a half: the second one spends it.
+    k = generate(root(a), max_budget=cost * 1.5, budget_duration="1d")
+    kb, ka = sdk(root(b), k["key"]), sdk(root(a), k["key"])
+    kb.chat.completions.create(model="g", messages=msg)  # B has the key cached now
+    ka.chat.completions.create(model="g", messages=msg)
+    try:
+        kb.chat.completions.create(model="g", messages=msg)
+        raise AssertionError("replica B let the key spend past its budget")
+    except openai.RateLimitError as e:
+        assert e.body["type"] == "budget_exceeded"
