@@ -20,7 +20,8 @@ import (
 // bedrock speaks Amazon Bedrock's Converse API (LiteLLM's "bedrock/"
 // prefix): a chat completion becomes POST {api_base}/model/{modelId}/converse,
 // or /converse-stream for a client that streams, whose answer is AWS's
-// binary event stream. Every attempt is signed with AWS SigV4 over the body
+// binary event stream; embeddings become POST .../model/{modelId}/invoke
+// in the model family's body (bedrock_embeddings.go). Every attempt is signed with AWS SigV4 over the body
 // actually sent, so the signature is made in the body phase and reaches the
 // upstream processor through HeaderOverrider, with the stream path through
 // PathOverrider.
@@ -64,8 +65,12 @@ func (bedrock) RequestHead(d *config.Deployment, ep Endpoint, _ string) (Request
 	}
 	// The path is the non-streaming one until the body says otherwise
 	// (UpstreamPath); the client's query string means nothing to AWS.
+	op := bedrockConverse
+	if ep == Embeddings {
+		op = bedrockInvoke
+	}
 	return RequestHead{
-		Path:      bedrockPath(d, bedrockConverse),
+		Path:      bedrockPath(d, op),
 		Authority: bedrockAuthority(d.APIBase),
 		Set: []Header{
 			{Key: "content-type", Value: "application/json"},
@@ -79,14 +84,19 @@ func (bedrock) RequestHead(d *config.Deployment, ep Endpoint, _ string) (Request
 // TranslatesResponses is true: Bedrock never answers in OpenAI's format.
 func (bedrock) TranslatesResponses(*config.Deployment) bool { return true }
 
-// RequestBody translates a chat completion into a Converse request and
+// RequestBody translates a chat completion into a Converse request, or
+// embeddings into an InvokeModel request (bedrock_embeddings.go), and
 // signs it for d.
 func (bedrock) RequestBody(d *config.Deployment, ep Endpoint, body []byte) ([]byte, ResponseTranslator, error) {
-	if ep != ChatCompletions {
-		return nil, nil, fmt.Errorf("%w: deployment %s speaks Amazon Bedrock's Converse API, which serves /chat/completions only, not %s", ErrBadRequest, d.ID, ep)
-	}
 	if d.APIBase == nil {
 		return nil, nil, fmt.Errorf("deployment %s has no api_base", d.ID)
+	}
+	switch ep {
+	case ChatCompletions:
+	case Embeddings:
+		return bedrockEmbeddingsRequest(d, body)
+	default:
+		return nil, nil, fmt.Errorf("%w: deployment %s speaks Amazon Bedrock's Converse and InvokeModel APIs, which serve /chat/completions and /embeddings only, not %s", ErrBadRequest, d.ID, ep)
 	}
 	req, err := bedrockTranslateRequest(body, bedrockModelID(d.UpstreamModel))
 	if err != nil {

@@ -201,8 +201,8 @@ func TestBedrockRequestErrors(t *testing.T) {
 		name, body, msg string
 		ep              Endpoint
 	}{
-		{"embeddings", `{"model":"x","input":"hi"}`, "/chat/completions only", Embeddings},
-		{"completions", `{"model":"x","prompt":"hi"}`, "/chat/completions only", Completions},
+		{"completions", `{"model":"x","prompt":"hi"}`, "/chat/completions and /embeddings only", Completions},
+		{"embeddings on a chat model", `{"model":"x","input":"hi"}`, "cannot tell the family", Embeddings},
 		{"not JSON", `{"model":`, "invalid JSON", ""},
 		{"not an object", `[1]`, "invalid JSON", ""},
 		{"no messages", `{"model":"x"}`, "messages: required", ""},

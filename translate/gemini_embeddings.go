@@ -1,14 +1,8 @@
 package translate
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"math"
-	"strconv"
-	"unicode/utf8"
 
 	"github.com/llmvoy/llmvoy/config"
 )
@@ -25,43 +19,21 @@ type gmEmbedRequest struct {
 }
 
 func geminiEmbeddingsRequest(d *config.Deployment, body []byte) ([]byte, ResponseTranslator, error) {
-	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-		return nil, nil, geminiBadRequest("the body must be a JSON object")
-	}
-	var req struct {
-		Input          json.RawMessage `json:"input"`
-		Dimensions     *int64          `json:"dimensions"`
-		EncodingFormat string          `json:"encoding_format"`
-		TaskType       string          `json:"task_type"`
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, nil, geminiBadRequest("%v", err)
-	}
-	var inputs []string
-	var one string
-	if err := json.Unmarshal(req.Input, &one); err == nil {
-		inputs = []string{one}
-	} else if err := json.Unmarshal(req.Input, &inputs); err != nil || len(inputs) == 0 {
-		return nil, nil, geminiBadRequest("input: want a string or a non-empty array of strings (token arrays are not supported for Gemini deployments)")
-	}
-	switch req.EncodingFormat {
-	case "", "float", "base64":
-	default:
-		return nil, nil, geminiBadRequest("encoding_format: want float or base64, got %q", req.EncodingFormat)
+	req, err := parseEmbeddingsRequest(body, "Gemini")
+	if err != nil {
+		return nil, nil, err
 	}
 	model := geminiModelResource(d.UpstreamModel)
 	batch := struct {
 		Requests []gmEmbedRequest `json:"requests"`
-	}{make([]gmEmbedRequest, len(inputs))}
-	tokens := 0
-	for i, in := range inputs {
+	}{make([]gmEmbedRequest, len(req.inputs))}
+	for i, in := range req.inputs {
 		batch.Requests[i] = gmEmbedRequest{
 			Model:                model,
 			Content:              gmContent{Parts: []gmPart{{Text: in}}},
 			OutputDimensionality: req.Dimensions,
 			TaskType:             req.TaskType,
 		}
-		tokens += max(1, (utf8.RuneCountInString(in)+3)/4)
 	}
 	out, err := geminiMarshal(batch)
 	if err != nil {
@@ -70,7 +42,7 @@ func geminiEmbeddingsRequest(d *config.Deployment, body []byte) ([]byte, Respons
 	return out, &geminiEmbeddingsResponse{
 		model:        d.UpstreamModel,
 		base64:       req.EncodingFormat == "base64",
-		promptTokens: int64(tokens),
+		promptTokens: estimateTokens(req.inputs),
 	}, nil
 }
 
@@ -100,41 +72,14 @@ func (t *geminiEmbeddingsResponse) Body(status int, body []byte) ([]byte, error)
 			Values []json.Number `json:"values"`
 		} `json:"embeddings"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&resp); err != nil {
+	if err := decodeNumbers(body, &resp); err != nil {
 		return nil, fmt.Errorf("decode embeddings: %v", err)
 	}
-	type item struct {
-		Object    string `json:"object"`
-		Index     int    `json:"index"`
-		Embedding any    `json:"embedding"`
-	}
-	out := struct {
-		Object string      `json:"object"`
-		Data   []item      `json:"data"`
-		Model  string      `json:"model"`
-		Usage  *gemOAUsage `json:"usage"`
-	}{Object: "list", Data: make([]item, len(resp.Embeddings)), Model: t.model,
-		Usage: &gemOAUsage{PromptTokens: t.promptTokens, TotalTokens: t.promptTokens}}
+	vectors := make([][]json.Number, len(resp.Embeddings))
 	for i, e := range resp.Embeddings {
-		out.Data[i] = item{Object: "embedding", Index: i, Embedding: e.Values}
-		if t.base64 {
-			// OpenAI's base64 encoding: little-endian float32s.
-			buf := make([]byte, 4*len(e.Values))
-			for j, v := range e.Values {
-				f, err := strconv.ParseFloat(string(v), 32)
-				if err != nil {
-					return nil, fmt.Errorf("embedding %d value %d: %v", i, j, err)
-				}
-				binary.LittleEndian.PutUint32(buf[4*j:], math.Float32bits(float32(f)))
-			}
-			out.Data[i].Embedding = base64.StdEncoding.EncodeToString(buf)
-		} else if e.Values == nil {
-			out.Data[i].Embedding = []json.Number{}
-		}
+		vectors[i] = e.Values
 	}
-	return geminiMarshal(out)
+	return openAIEmbeddingList(t.model, vectors, t.base64, t.promptTokens)
 }
 
 func (t *geminiEmbeddingsResponse) Chunk(data []byte, _ bool) ([]byte, error) { return data, nil }

@@ -12,7 +12,8 @@ import (
 
 // vertex speaks Gemini on Google Cloud's Vertex AI (LiteLLM's "vertex_ai/"
 // prefix): the body, the answer and the stream are the Gemini API's
-// (gemini_request.go, gemini_response.go); the model lives under the
+// (gemini_request.go, gemini_response.go), embeddings are Vertex AI's
+// text embeddings API (vertex_embeddings.go); the model lives under the
 // deployment's project and location, and the credential is an OAuth access
 // token of the deployment's Google credentials in Authorization: Bearer.
 // Tokens come from a token source per deployment (vertex_token.go), cached
@@ -38,11 +39,16 @@ func (vertex) RequestHead(d *config.Deployment, ep Endpoint, _ string) (RequestH
 		return RequestHead{}, fmt.Errorf("health probes of Vertex AI deployments are not supported yet")
 	}
 	// Chat asks for the SSE stream until the body says the client does not
-	// stream (UpstreamPath), as for Gemini; other endpoints are refused
-	// with a 400 in RequestBody and only need a valid path. The client's
-	// query string means nothing to Google and is dropped.
+	// stream (UpstreamPath), as for Gemini; embeddings go to :predict;
+	// other endpoints are refused with a 400 in RequestBody and only need
+	// a valid path (and no token). The client's query string means nothing
+	// to Google and is dropped.
 	h := RequestHead{Path: vertexPath(d, geminiStreamGenerate), Authority: d.APIBase.Host}
-	if ep != ChatCompletions {
+	switch ep {
+	case ChatCompletions:
+	case Embeddings:
+		h.Path = vertexPath(d, vertexPredict)
+	default:
 		return h, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), vertexTokenWait)
@@ -56,10 +62,13 @@ func (vertex) RequestHead(d *config.Deployment, ep Endpoint, _ string) (RequestH
 }
 
 func (vertex) RequestBody(d *config.Deployment, ep Endpoint, body []byte) ([]byte, ResponseTranslator, error) {
-	if ep == ChatCompletions {
+	switch ep {
+	case ChatCompletions:
 		return geminiChatRequest(d, body, vertexPath)
+	case Embeddings:
+		return vertexEmbeddingsRequest(d, body)
 	}
-	return nil, nil, fmt.Errorf("%w: %s is not supported for Vertex AI deployments yet (deployment %s); use /v1/chat/completions", ErrBadRequest, "/v1"+string(ep), d.ID)
+	return nil, nil, fmt.Errorf("%w: %s is not supported for Vertex AI deployments yet (deployment %s); use /v1/chat/completions or /v1/embeddings", ErrBadRequest, "/v1"+string(ep), d.ID)
 }
 
 // TranslatesResponses is true: Vertex AI answers in Gemini's format.

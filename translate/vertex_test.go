@@ -99,8 +99,12 @@ func TestVertexRequestHead(t *testing.T) {
 			want: RequestHead{Path: project + "/publishers/google/models/m:streamGenerateContent?tenant=t1&alt=sse", Authority: "h:1", Set: bearer},
 		},
 		{
-			name: "embeddings are refused in the body: no token asked for", base: "http://h:1", model: "text-embedding-005", ep: Embeddings,
-			want: RequestHead{Path: project + "/publishers/google/models/text-embedding-005:streamGenerateContent?alt=sse", Authority: "h:1"},
+			name: "embeddings go to :predict with the token", base: "http://h:1", model: "text-embedding-005", ep: Embeddings,
+			want: RequestHead{Path: project + "/publishers/google/models/text-embedding-005:predict", Authority: "h:1", Set: bearer},
+		},
+		{
+			name: "completions are refused in the body: no token asked for", base: "http://h:1", model: "gemini-2.0-flash", ep: Completions,
+			want: RequestHead{Path: project + "/publishers/google/models/gemini-2.0-flash:streamGenerateContent?alt=sse", Authority: "h:1"},
 		},
 	}
 	for _, tt := range tests {
@@ -188,11 +192,9 @@ func TestVertexStreamFixtures(t *testing.T) {
 
 func TestVertexOtherEndpointsRefused(t *testing.T) {
 	d := vertexDeployment(t, "http://h:1", "gemini-2.0-flash")
-	for _, ep := range []Endpoint{Embeddings, Completions} {
-		_, _, err := vertex{}.RequestBody(d, ep, []byte(`{"input":"x"}`))
-		require.ErrorIs(t, err, ErrBadRequest)
-		require.ErrorContains(t, err, "not supported for Vertex AI deployments yet")
-	}
+	_, _, err := vertex{}.RequestBody(d, Completions, []byte(`{"prompt":"x"}`))
+	require.ErrorIs(t, err, ErrBadRequest)
+	require.ErrorContains(t, err, "/v1/completions is not supported for Vertex AI deployments yet")
 }
 
 // testServiceAccount makes a service account key pair for the test, trusts
