@@ -106,6 +106,14 @@ func openAIEmbeddingList(model string, vectors [][]json.Number, asBase64 bool, p
 			out.Data[i].Embedding = base64.StdEncoding.EncodeToString(buf)
 		case v == nil:
 			out.Data[i].Embedding = []json.Number{}
+		default:
+			// Valid JSON, but a number no float holds (1e400) would break
+			// the client's decoder.
+			for j, x := range v {
+				if _, err := strconv.ParseFloat(string(x), 64); err != nil {
+					return nil, fmt.Errorf("embedding %d value %d: %v", i, j, err)
+				}
+			}
 		}
 	}
 	return geminiMarshal(out)

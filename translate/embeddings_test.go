@@ -1,0 +1,202 @@
+package translate
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmvoy/llmvoy/config"
+)
+
+// embeddingsFixture is one file of testdata/{bedrock,vertex}/embeddings:
+// the deployment's model, the client's request and what it becomes, the
+// provider's answer and what the client gets.
+type embeddingsFixture struct {
+	Model           string          `json:"model"`
+	Request         json.RawMessage `json:"request"`
+	UpstreamRequest json.RawMessage `json:"upstream_request"`
+	Status          int             `json:"status"`
+	Response        json.RawMessage `json:"response"`
+	Want            json.RawMessage `json:"want"`
+}
+
+func runEmbeddingsFixtures(t *testing.T, dir string, deployment func(t *testing.T, model string) *config.Deployment, tr Translator) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".json"), func(t *testing.T) {
+			var fx embeddingsFixture
+			readFixture(t, file, &fx)
+			require.NotEmpty(t, fx.Model)
+			d := deployment(t, fx.Model)
+			orig := bytes.Clone(fx.Request)
+			out, resp, err := tr.RequestBody(d, Embeddings, fx.Request)
+			require.NoError(t, err)
+			require.Equal(t, orig, []byte(fx.Request), "the client's body was modified")
+			require.JSONEq(t, string(fx.UpstreamRequest), string(out))
+
+			stream, set := resp.Headers(fx.Status, "application/json")
+			require.False(t, stream)
+			require.Contains(t, set, Header{"content-type", "application/json"})
+			got, err := resp.Body(fx.Status, fx.Response)
+			require.NoError(t, err)
+			require.JSONEq(t, string(fx.Want), string(got))
+		})
+	}
+}
+
+func TestBedrockEmbeddingsFixtures(t *testing.T) {
+	fixBedrock(t)
+	runEmbeddingsFixtures(t, "testdata/bedrock/embeddings", func(t *testing.T, model string) *config.Deployment {
+		return bedrockDeployment(t, "https://bedrock-runtime.us-east-1.amazonaws.com", model)
+	}, bedrock{})
+}
+
+func TestVertexEmbeddingsFixtures(t *testing.T) {
+	runEmbeddingsFixtures(t, "testdata/vertex/embeddings", func(t *testing.T, model string) *config.Deployment {
+		return vertexDeployment(t, "https://europe-west4-aiplatform.googleapis.com", model)
+	}, vertex{})
+}
+
+// An embeddings attempt on Bedrock goes to InvokeModel, signed over the
+// body it sends, for the path it names in the head and the body phase.
+func TestBedrockEmbeddingsPathAndSignature(t *testing.T) {
+	fixBedrock(t)
+	for _, tt := range []struct{ model, path string }{
+		{"amazon.titan-embed-text-v2:0", "/model/amazon.titan-embed-text-v2%3A0/invoke"},
+		{"cohere.embed-english-v3", "/model/cohere.embed-english-v3/invoke"},
+		{"arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v1", "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A%3Afoundation-model%2Famazon.titan-embed-text-v1/invoke"},
+		{"invoke/cohere.embed-multilingual-v3", "/model/cohere.embed-multilingual-v3/invoke"},
+	} {
+		t.Run(tt.model, func(t *testing.T) {
+			d := bedrockDeployment(t, "https://bedrock-runtime.us-east-1.amazonaws.com", tt.model)
+			head, err := bedrock{}.RequestHead(d, Embeddings, "")
+			require.NoError(t, err)
+			require.Equal(t, tt.path, head.Path)
+			out, resp, err := bedrock{}.RequestBody(d, Embeddings, []byte(`{"input":"hi"}`))
+			require.NoError(t, err)
+			require.Equal(t, tt.path, resp.(PathOverrider).UpstreamPath())
+			hs := resp.(HeaderOverrider).UpstreamHeaders()
+			require.Equal(t, "bedrock-runtime.us-east-1.amazonaws.com", headerOf(hs, ":authority"))
+			require.Equal(t, sha256Hex(out), headerOf(hs, "x-amz-content-sha256"))
+			m := bedrockAuthPattern.FindStringSubmatch(headerOf(hs, "authorization"))
+			require.NotNil(t, m, headerOf(hs, "authorization"))
+			require.Equal(t, "us-east-1", m[3])
+		})
+	}
+}
+
+func TestBedrockEmbeddingsRefused(t *testing.T) {
+	for _, tt := range []struct {
+		name, model, body, msg string
+	}{
+		{"titan list of two", "amazon.titan-embed-text-v2:0", `{"input":["a","b"]}`, "Amazon Titan embeddings take one text per request"},
+		{"titan v1 dimensions", "amazon.titan-embed-text-v1", `{"input":"a","dimensions":256}`, "dimensions and normalize are not supported by amazon.titan-embed-text-v1"},
+		{"cohere v3 dimensions", "cohere.embed-english-v3", `{"input":"a","dimensions":256}`, "Cohere Embed v3"},
+		{"token ids", "cohere.embed-english-v3", `{"input":[1,2,3]}`, "token arrays are not supported for Bedrock deployments"},
+		{"empty list", "cohere.embed-english-v3", `{"input":[]}`, "non-empty array"},
+		{"no input", "amazon.titan-embed-text-v2:0", `{"model":"x"}`, "input: want a string"},
+		{"not an object", "amazon.titan-embed-text-v2:0", `["x"]`, "must be a JSON object"},
+		{"bad encoding", "amazon.titan-embed-text-v2:0", `{"input":"x","encoding_format":"int8"}`, "encoding_format"},
+		{"zero dimensions", "amazon.titan-embed-text-v2:0", `{"input":"x","dimensions":0}`, "dimensions: want a positive integer"},
+		{"chat model", "anthropic.claude-3-5-sonnet-20240620-v1:0", `{"input":"x"}`, "cannot tell the family"},
+		{"application inference profile", "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc", `{"input":"x"}`, "cannot tell the family"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, resp, err := bedrock{}.RequestBody(bedrockDeployment(t, "http://h:1", tt.model), Embeddings, []byte(tt.body))
+			require.ErrorIs(t, err, ErrBadRequest)
+			require.ErrorContains(t, err, tt.msg)
+			require.Nil(t, out)
+			require.Nil(t, resp)
+		})
+	}
+}
+
+func TestBedrockEmbeddingsStatus(t *testing.T) {
+	_, resp, err := bedrock{}.RequestBody(bedrockDeployment(t, "http://h:1", "amazon.titan-embed-text-v2:0"), Embeddings, []byte(`{"input":"x"}`))
+	require.NoError(t, err)
+	// ModelErrorException is a server error before the retry policy
+	// looks; a 403 for a bad key is a 401 once the body is read.
+	_, set := resp.Headers(424, "application/json")
+	require.Contains(t, set, Header{":status", "500"})
+	out, err := resp.Body(403, []byte(`{"message":"The security token included in the request is invalid."}`))
+	require.NoError(t, err)
+	require.Contains(t, string(out), `"invalid_api_key"`)
+	require.Equal(t, 401, resp.(StatusOverrider).BodyStatus())
+}
+
+// A malformed success answer is an error (the upstream processor makes it
+// a 502 naming the deployment), never a made-up embedding.
+func TestEmbeddingsMalformedAnswers(t *testing.T) {
+	fixBedrock(t)
+	fakeVertexTokens(t)
+	for _, tt := range []struct {
+		name, model, request, body, msg string
+		tr                              Translator
+	}{
+		{"titan not JSON", "amazon.titan-embed-text-v2:0", `{"input":"x"}`, `<html>`, "titan embeddings response", bedrock{}},
+		{"titan no embedding", "amazon.titan-embed-text-v2:0", `{"input":"x"}`, `{"inputTextTokenCount":1}`, "no embedding", bedrock{}},
+		{"titan value not a number", "amazon.titan-embed-text-v2:0", `{"input":"x"}`, `{"embedding":["a"]}`, "titan embeddings response", bedrock{}},
+		{"titan negative tokens", "amazon.titan-embed-text-v2:0", `{"input":"x"}`, `{"embedding":[1],"inputTextTokenCount":-1}`, "inputTextTokenCount", bedrock{}},
+		{"titan value out of range", "amazon.titan-embed-text-v2:0", `{"input":"x"}`, `{"embedding":[0.5,1e400]}`, "embedding 0 value 1", bedrock{}},
+		{"titan trailing data", "amazon.titan-embed-text-v2:0", `{"input":"x"}`, `{"embedding":[1]} {}`, "data after", bedrock{}},
+		{"cohere too few", "cohere.embed-english-v3", `{"input":["a","b"]}`, `{"embeddings":[[1]]}`, "1 embeddings for 2 texts", bedrock{}},
+		{"cohere no embeddings", "cohere.embed-english-v3", `{"input":"a"}`, `{"id":"x"}`, "want a list of float vectors", bedrock{}},
+		{"cohere only int8", "cohere.embed-english-v3", `{"input":"a"}`, `{"embeddings":{"int8":[[1]]}}`, "want a list of float vectors", bedrock{}},
+		{"vertex too few", "text-embedding-005", `{"input":["a","b"]}`, `{"predictions":[{"embeddings":{"values":[1]}}]}`, "1 predictions for 2 inputs", vertex{}},
+		{"vertex no embeddings", "text-embedding-005", `{"input":"a"}`, `{"predictions":[{}]}`, "has no embeddings", vertex{}},
+		{"vertex bad token_count", "text-embedding-005", `{"input":"a"}`, `{"predictions":[{"embeddings":{"values":[1],"statistics":{"token_count":-2}}}]}`, "token_count", vertex{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var d *config.Deployment
+			if _, ok := tt.tr.(vertex); ok {
+				d = vertexDeployment(t, "http://h:1", tt.model)
+			} else {
+				d = bedrockDeployment(t, "http://h:1", tt.model)
+			}
+			_, resp, err := tt.tr.RequestBody(d, Embeddings, []byte(tt.request))
+			require.NoError(t, err)
+			got, err := resp.Body(200, []byte(tt.body))
+			require.ErrorContains(t, err, tt.msg)
+			require.Nil(t, got)
+		})
+	}
+}
+
+func TestVertexEmbeddingsRefused(t *testing.T) {
+	for _, tt := range []struct {
+		name, model, body, msg string
+	}{
+		{"gemini-embedding-001 batch", "gemini-embedding-001", `{"input":["a","b"]}`, "gemini-embedding-001 on Vertex AI takes one text per request, got 2"},
+		{"tuned endpoint", "1234567890", `{"input":"a"}`, "not supported yet"},
+		{"token ids", "text-embedding-005", `{"input":[[1,2]]}`, "token arrays are not supported for Vertex AI deployments"},
+		{"bad encoding", "text-embedding-005", `{"input":"a","encoding_format":"uint8"}`, "encoding_format"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, resp, err := vertex{}.RequestBody(vertexDeployment(t, "http://h:1", tt.model), Embeddings, []byte(tt.body))
+			require.ErrorIs(t, err, ErrBadRequest)
+			require.ErrorContains(t, err, tt.msg)
+			require.Nil(t, out)
+			require.Nil(t, resp)
+		})
+	}
+}
+
+func TestVertexEmbeddingsPath(t *testing.T) {
+	d := vertexDeployment(t, "https://gw.example.com/v1/projects/p/locations/us-east5/publishers/google/models/text-embedding-005", "text-embedding-005")
+	_, resp, err := vertex{}.RequestBody(d, Embeddings, []byte(`{"input":"a"}`))
+	require.NoError(t, err)
+	require.Equal(t, "/v1/projects/p/locations/us-east5/publishers/google/models/text-embedding-005:predict", resp.(PathOverrider).UpstreamPath())
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
