@@ -22,6 +22,7 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/llmvoy ./cmd/llmvoy
+RUN mkdir -p /out/data
 
 # distroless/static has what a static Go binary needs and nothing else:
 # CA certificates (llmvoy tells Envoy to verify https providers against
@@ -29,6 +30,11 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 # tzdata and a passwd entry for the nonroot user.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/llmvoy /llmvoy
+# The SQLite store of virtual keys and spend (without
+# general_settings.database_url): mount a volume here to keep it. Owned by
+# nonroot so a new volume, which copies it, is writable.
+COPY --from=build --chown=65532:65532 /out/data /var/lib/llmvoy
+ENV LLMVOY_DATA_DIR=/var/lib/llmvoy
 # Numeric, so Kubernetes' runAsNonRoot can verify it: 65532 is distroless'
 # "nonroot" user.
 USER 65532:65532

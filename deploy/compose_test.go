@@ -22,6 +22,8 @@ import (
 type composeFile struct {
 	Name     string                     `yaml:"name"`
 	Services map[string]*composeService `yaml:"services"`
+	// Volumes are the named volumes (llmvoy's data directory).
+	Volumes map[string]struct{} `yaml:"volumes"`
 }
 
 type composeService struct {
@@ -76,6 +78,9 @@ func (s *composeService) hostFile(t *testing.T, name, containerPath string) stri
 		parts := strings.Split(v, ":")
 		require.GreaterOrEqual(t, len(parts), 2, "%s: volume %q", name, v)
 		src, dst := parts[0], parts[1]
+		if !strings.HasPrefix(src, ".") && !strings.HasPrefix(src, "/") {
+			continue // a named volume: data, not a file of the repository
+		}
 		require.True(t, strings.HasPrefix(src, "./"), "%s: volume %q is a bind mount of the repository", name, v)
 		require.Equal(t, "ro", parts[len(parts)-1], "%s: volume %q is read-only", name, v)
 		if rel, ok := strings.CutPrefix(containerPath, dst+"/"); ok && len(dst) > bestLen {

@@ -132,7 +132,10 @@ func TestDockerfile(t *testing.T) {
 	// The runtime: distroless static, the binary at /llmvoy, a numeric
 	// non-root user.
 	require.Equal(t, "gcr.io/distroless/static-debian12:nonroot", final.from)
-	require.Equal(t, []string{"--from=" + build.name + " /out/llmvoy /llmvoy"}, final.all("COPY"))
+	require.Equal(t, []string{"--from=" + build.name + " /out/llmvoy /llmvoy",
+		"--from=" + build.name + " --chown=65532:65532 /out/data /var/lib/llmvoy"}, final.all("COPY"),
+		"the binary, and the data directory (SQLite store of keys and spend) owned by nonroot")
+	require.Equal(t, []string{"LLMVOY_DATA_DIR=/var/lib/llmvoy"}, final.all("ENV"))
 	require.Equal(t, []string{`["/llmvoy"]`}, final.all("ENTRYPOINT"))
 	require.Equal(t, 65532, dockerfileUID(t), "distroless' nonroot user")
 	require.Empty(t, final.all("RUN"), "distroless has no shell")

@@ -309,6 +309,12 @@ func openKeys(ctx context.Context, cfg *config.Config, dataDir string, log *slog
 		return nil, func() {}, nil
 	}
 	store, err := keys.Open(ctx, cfg.General.DatabaseURL.Reveal(), dataDir)
+	if err != nil && cfg.General.DatabaseURL == "" {
+		// Nobody asked for keys: a gateway that served with its master key
+		// before keeps doing so (a read-only root file system, say).
+		log.Error("virtual keys and spend are off: the SQLite store cannot be opened; set --data-dir (or $LLMVOY_DATA_DIR) to a writable directory, or general_settings.database_url", "err", err)
+		return nil, func() {}, nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("key store: %w", err)
 	}
