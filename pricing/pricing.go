@@ -131,6 +131,11 @@ func lookup(provider, model string) (string, entry, bool) {
 	}
 	for _, name := range names {
 		if e, ok := table[name]; ok {
+			if provider == "vertex_ai" && strings.HasPrefix(name, "gemini/") {
+				// Reported as LiteLLM files Gemini on Vertex AI.
+				e.fields = maps.Clone(e.fields)
+				e.fields["litellm_provider"] = "vertex_ai-language-models"
+			}
 			return name, e, true
 		}
 	}

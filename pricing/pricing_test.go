@@ -75,6 +75,13 @@ func TestModel(t *testing.T) {
 	require.Equal(t, "amazon.titan-embed-text-v2:0", key)
 	require.Equal(t, "embedding", fields["mode"])
 
+	key, fields, ok = Model(&config.Deployment{Provider: "vertex_ai", UpstreamModel: "gemini-2.5-pro"})
+	require.True(t, ok)
+	require.Equal(t, "gemini/gemini-2.5-pro", key)
+	require.Equal(t, "vertex_ai-language-models", fields["litellm_provider"])
+	_, fields, _ = Model(&config.Deployment{Provider: "gemini", UpstreamModel: "gemini-2.5-pro"})
+	require.Equal(t, "gemini", fields["litellm_provider"], "the table itself is unchanged")
+
 	_, _, ok = Model(&config.Deployment{Provider: "openai", UpstreamModel: "my-finetune"})
 	require.False(t, ok)
 }
