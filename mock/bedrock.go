@@ -19,6 +19,8 @@ import (
 //	POST /model/{modelId}/converse          a Converse response
 //	POST /model/{modelId}/converse-stream   ConverseStream: AWS's binary event stream
 //	                                        (application/vnd.amazon.eventstream)
+//	POST /model/{modelId}/invoke            InvokeModel for Titan Text Embeddings and
+//	                                        Cohere Embed (bedrock_embeddings.go)
 //
 // ({modelId} is path-escaped, ':' and '/' included; a path prefix before
 // /model/ is served the same way.) Requests must be signed with AWS SigV4
@@ -53,7 +55,7 @@ const hdrBedrockError = "X-Mock-Bedrock-Error"
 
 func matchBedrock(method, path string) bool {
 	return method == http.MethodPost && strings.Contains(path, "/model/") &&
-		(strings.HasSuffix(path, "/converse") || strings.HasSuffix(path, "/converse-stream"))
+		(strings.HasSuffix(path, "/converse") || strings.HasSuffix(path, "/converse-stream") || strings.HasSuffix(path, "/invoke"))
 }
 
 // bedrockExceptions are Bedrock's exceptions with their HTTP status and a
@@ -372,29 +374,29 @@ func bedrockBlockText(where string, b map[string]json.RawMessage, hasTools bool)
 	return "", nil
 }
 
-// bedrockOperation splits {prefix}/model/{modelId}/{converse|converse-stream},
+// bedrockOperation splits {prefix}/model/{modelId}/{converse|converse-stream|invoke},
 // reading the model id from the path as sent (an ARN's escaped '/' is part
 // of it).
-func bedrockOperation(r *http.Request) (model string, stream, ok bool) {
+func bedrockOperation(r *http.Request) (model, op string, ok bool) {
 	p := r.URL.EscapedPath()
 	i := strings.LastIndex(p, "/model/")
 	if i < 0 {
-		return "", false, false
+		return "", "", false
 	}
 	escaped, op, found := strings.Cut(p[i+len("/model/"):], "/")
-	if !found || strings.Contains(op, "/") || (op != "converse" && op != "converse-stream") {
-		return "", false, false
+	if !found || strings.Contains(op, "/") || (op != "converse" && op != "converse-stream" && op != "invoke") {
+		return "", "", false
 	}
 	model, err := url.PathUnescape(escaped)
 	if err != nil || model == "" {
-		return "", false, false
+		return "", "", false
 	}
-	return model, op == "converse-stream", true
+	return model, op, true
 }
 
 func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request, body []byte, opts *Options) {
 	w.Header()["X-Amzn-Requestid"] = []string{s.newID("", 36)}
-	model, stream, ok := bedrockOperation(r)
+	model, op, ok := bedrockOperation(r)
 	if !ok {
 		(&awsError{http.StatusNotFound, "UnknownOperationException", "Unknown operation " + r.URL.EscapedPath()}).write(w)
 		return
@@ -403,34 +405,23 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request, body []byt
 		e.write(w)
 		return
 	}
+	if op == "invoke" {
+		s.bedrockInvoke(w, r, model, body, opts)
+		return
+	}
 	call, e := parseBedrock(body)
 	if e != nil {
 		e.write(w)
 		return
 	}
-	call.model, call.stream = model, stream
+	call.model, call.stream = model, op == "converse-stream"
 	a, bad := s.resolve(opts, r.Header)
 	if bad != nil {
 		invalidBedrock(bad.Message).write(w)
 		return
 	}
-	fail := func(e *awsError) {
-		if wait(r, a.latency) {
-			setRetryAfter(w.Header(), a.retryAfter)
-			e.write(w)
-		}
-	}
-	if v, ok := header(r.Header, hdrBedrockError); ok {
-		e := bedrockException(v)
-		if e == nil {
-			invalidBedrock("Invalid x-mock-bedrock-error header: unknown exception " + strconv.Quote(v) + ".").write(w)
-			return
-		}
-		fail(e)
-		return
-	}
-	if a.failStatus != 0 {
-		fail(bedrockInjected(a.failStatus))
+	fail := func(e *awsError) { bedrockFail(w, r, a, e) }
+	if bedrockInjectedFault(w, r, a) {
 		return
 	}
 	if v, ok := header(r.Header, hdrContextWindow); ok {
@@ -483,6 +474,33 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request, body []byt
 		"usage":      usage,
 		"metrics":    map[string]int{"latencyMs": int(a.latency.Milliseconds())},
 	})
+}
+
+// bedrockFail answers with e after the attempt's latency, as AWS does.
+func bedrockFail(w http.ResponseWriter, r *http.Request, a attempt, e *awsError) {
+	if wait(r, a.latency) {
+		setRetryAfter(w.Header(), a.retryAfter)
+		e.write(w)
+	}
+}
+
+// bedrockInjectedFault answers with the exception x-mock-bedrock-error
+// names, or the one of an injected status, and reports whether it did.
+func bedrockInjectedFault(w http.ResponseWriter, r *http.Request, a attempt) bool {
+	if v, ok := header(r.Header, hdrBedrockError); ok {
+		e := bedrockException(v)
+		if e == nil {
+			invalidBedrock("Invalid x-mock-bedrock-error header: unknown exception " + strconv.Quote(v) + ".").write(w)
+			return true
+		}
+		bedrockFail(w, r, a, e)
+		return true
+	}
+	if a.failStatus != 0 {
+		bedrockFail(w, r, a, bedrockInjected(a.failStatus))
+		return true
+	}
+	return false
 }
 
 // bedrockPadding is the "p" member Bedrock adds to event payloads so their

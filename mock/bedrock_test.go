@@ -379,8 +379,11 @@ func TestBedrockRoutes(t *testing.T) {
 	rec = serveBedrock(t, s, "/bedrock/model/m/converse", bedrockBody)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	// An operation the mock does not have.
-	rec = serveBedrock(t, s, "/model/m/invoke", bedrockBody)
+	rec = serveBedrock(t, s, "/model/m/invoke-with-response-stream", bedrockBody)
 	require.Equal(t, http.StatusNotFound, rec.Code)
+	// InvokeModel serves embedding models only.
+	rec = serveBedrock(t, s, "/model/m/invoke", bedrockBody)
+	require.Contains(t, decodeAWSError(t, rec, http.StatusBadRequest, "ValidationException"), "Titan Text Embeddings and Cohere Embed models only")
 	rec = serveBedrock(t, s, "/model/a/b/converse", bedrockBody)
 	require.Equal(t, "UnknownOperationException:http://internal.amazon.com/coral/com.amazon.bedrock/", rec.Header().Get("X-Amzn-Errortype"))
 }

@@ -22,6 +22,7 @@ import (
 //
 //	POST /v1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent
 //	POST /v1/projects/{project}/locations/{location}/publishers/google/models/{model}:streamGenerateContent?alt=sse
+//	POST /v1/projects/{project}/locations/{location}/publishers/google/models/{model}:predict   text embeddings (vertex_embeddings.go)
 //	POST /token                           Google's OAuth 2.0 token endpoint, JWT bearer grant (RFC 7523)
 //	PUT  /mock/vertex/service-accounts    trust a service account's public key (see below)
 //
@@ -284,6 +285,8 @@ func (s *Server) serveVertex(w http.ResponseWriter, r *http.Request, body []byte
 		s.geminiGenerate(w, r, model, body, opts, false)
 	case "streamGenerateContent":
 		s.geminiGenerate(w, r, model, body, opts, true)
+	case "predict":
+		s.vertexPredict(w, r, model, body, opts)
 	default:
 		writeGeminiError(w, http.StatusNotFound, "Method not found.")
 	}

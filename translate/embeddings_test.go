@@ -3,8 +3,11 @@ package translate
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/mock"
 )
 
 // embeddingsFixture is one file of testdata/{bedrock,vertex}/embeddings:
@@ -199,4 +203,129 @@ func TestVertexEmbeddingsPath(t *testing.T) {
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// What the translator signs and sends, the mock (AWS's documented bodies,
+// its own SigV4 check) accepts, and its answer translates: one embedding
+// per input, of the model's size, with the mock's token counts.
+func TestBedrockEmbeddingsAtTheMock(t *testing.T) {
+	srv := mock.New(mock.Options{Name: "mock-bedrock"})
+	for _, tt := range []struct {
+		name, model, body string
+		dims, count       int
+		tokens            int64
+	}{
+		{"titan v2", "amazon.titan-embed-text-v2:0", `{"input":"hello titan","dimensions":256}`, 256, 1, 3},
+		{"titan v1, cross-region id", "us.amazon.titan-embed-text-v1", `{"input":["héllo <&>"]}`, 1536, 1, 3},
+		{"cohere v3", "cohere.embed-english-v3", `{"input":["a","bb","the third text"],"input_type":"search_query"}`, 1024, 3, 1 + 1 + 4},
+		{"cohere v4", "cohere.embed-v4:0", `{"input":"x","dimensions":512,"encoding_format":"base64"}`, 512, 1, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := bedrockDeployment(t, "http://127.0.0.1:4010", tt.model)
+			out, resp, err := bedrock{}.RequestBody(d, Embeddings, []byte(tt.body))
+			require.NoError(t, err)
+			req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:4010"+resp.(PathOverrider).UpstreamPath(), bytes.NewReader(out))
+			for _, h := range resp.(HeaderOverrider).UpstreamHeaders() {
+				if h.Key == ":authority" {
+					req.Host = h.Value
+				} else {
+					req.Header.Set(h.Key, h.Value)
+				}
+			}
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			require.Equal(t, 200, rec.Code, rec.Body.String())
+			got, err := resp.Body(rec.Code, rec.Body.Bytes())
+			require.NoError(t, err)
+			var list struct {
+				Data []struct {
+					Embedding json.RawMessage `json:"embedding"`
+				} `json:"data"`
+				Usage struct {
+					PromptTokens int64 `json:"prompt_tokens"`
+				} `json:"usage"`
+			}
+			require.NoError(t, json.Unmarshal(got, &list))
+			require.Len(t, list.Data, tt.count)
+			require.Equal(t, tt.tokens, list.Usage.PromptTokens)
+			for _, e := range list.Data {
+				var v []float64
+				if err := json.Unmarshal(e.Embedding, &v); err != nil {
+					var s string
+					require.NoError(t, json.Unmarshal(e.Embedding, &s))
+					raw, err := base64.StdEncoding.DecodeString(s)
+					require.NoError(t, err)
+					v = make([]float64, len(raw)/4)
+				}
+				require.Len(t, v, tt.dims)
+			}
+		})
+	}
+
+	// A wrong secret is the mock's 403, the client's 401.
+	d := bedrockDeployment(t, "http://127.0.0.1:4010", "amazon.titan-embed-text-v2:0")
+	d.AWS.SecretAccessKey = "not-the-secret"
+	out, resp, err := bedrock{}.RequestBody(d, Embeddings, []byte(`{"input":"x"}`))
+	require.NoError(t, err)
+	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:4010"+resp.(PathOverrider).UpstreamPath(), bytes.NewReader(out))
+	for _, h := range resp.(HeaderOverrider).UpstreamHeaders() {
+		req.Header.Set(h.Key, h.Value)
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	require.Equal(t, 403, rec.Code)
+	got, err := resp.Body(rec.Code, rec.Body.Bytes())
+	require.NoError(t, err)
+	require.Contains(t, string(got), "signature we calculated does not match")
+	require.Equal(t, 401, resp.(StatusOverrider).BodyStatus())
+}
+
+// Vertex AI embeddings against the mock: the deployment's token (from its
+// service account key, at the mock's token endpoint) on :predict, and the
+// mock's answer translated with its token counts.
+func TestVertexEmbeddingsAtTheMock(t *testing.T) {
+	resetVertexSources()
+	t.Cleanup(resetVertexSources)
+	m := mock.New(mock.Options{Name: "vertex"})
+	ts := httptest.NewServer(m)
+	t.Cleanup(ts.Close)
+	d := vertexDeployment(t, ts.URL, "text-embedding-005")
+	d.Vertex.Credentials = config.Secret(testServiceAccount(t, m, ts.URL+"/token", 0))
+
+	head, err := vertex{}.RequestHead(d, Embeddings, "")
+	require.NoError(t, err)
+	require.True(t, strings.HasSuffix(head.Path, "/publishers/google/models/text-embedding-005:predict"), head.Path)
+	body, resp, err := vertex{}.RequestBody(d, Embeddings, []byte(`{"input":["What is life?","a"],"dimensions":16,"input_type":"RETRIEVAL_QUERY"}`))
+	require.NoError(t, err)
+	req := httptest.NewRequest(http.MethodPost, head.Path, bytes.NewReader(body))
+	req.Header.Set("Authorization", headerOf(head.Set, "authorization"))
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, req)
+	require.Equal(t, 200, rec.Code, rec.Body.String())
+	got, err := resp.Body(rec.Code, rec.Body.Bytes())
+	require.NoError(t, err)
+	var list struct {
+		Data []struct {
+			Embedding []float64 `json:"embedding"`
+		} `json:"data"`
+		Usage struct {
+			PromptTokens int64 `json:"prompt_tokens"`
+		} `json:"usage"`
+	}
+	require.NoError(t, json.Unmarshal(got, &list))
+	require.Len(t, list.Data, 2)
+	require.Len(t, list.Data[0].Embedding, 16)
+	require.Equal(t, int64(mock.EstimateTokens("What is life?")+mock.EstimateTokens("a")), list.Usage.PromptTokens)
+
+	// Vertex AI's refusal reaches the client as OpenAI's error.
+	body, resp, err = vertex{}.RequestBody(d, Embeddings, []byte(`{"input":"x","dimensions":769}`))
+	require.NoError(t, err)
+	req = httptest.NewRequest(http.MethodPost, head.Path, bytes.NewReader(body))
+	req.Header.Set("Authorization", headerOf(head.Set, "authorization"))
+	rec = httptest.NewRecorder()
+	m.ServeHTTP(rec, req)
+	require.Equal(t, 400, rec.Code)
+	got, err = resp.Body(rec.Code, rec.Body.Bytes())
+	require.NoError(t, err)
+	require.JSONEq(t, `{"error":{"message":"Output dimensionality must be between 1 and 768.","type":"invalid_request_error","param":null,"code":"400"}}`, string(got))
 }
