@@ -64,6 +64,7 @@ func TestDefaultAPIBases(t *testing.T) {
 		"fireworks_ai":  "https://api.fireworks.ai/inference/v1",
 		"perplexity":    "https://api.perplexity.ai",
 		"moonshot":      "https://api.moonshot.ai/v1",
+		"zai":           "https://api.z.ai/api/paas/v4",
 	}
 	openAICompatible := 0
 	for _, s := range providers {
@@ -103,6 +104,8 @@ model_list:
     litellm_params: {model: llama-3-8b, api_base: "http://vllm:8000/v1"}
   - model_name: g
     litellm_params: {model: dashscope/qwen-max}
+  - model_name: h
+    litellm_params: {model: zai/glm-4.6}
 `, nil)
 	type route struct{ provider, upstream, api, base string }
 	var got []route
@@ -122,6 +125,8 @@ model_list:
 		{"sagemaker", "jumpstart-dft-meta-textgeneration-llama-2-7b", "", ""},
 		{"openai", "llama-3-8b", APIOpenAI, "http://vllm:8000/v1"},
 		{"dashscope", "qwen-max", APIOpenAI, "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"},
+		// Zhipu GLM under LiteLLM's name for it.
+		{"zai", "glm-4.6", APIOpenAI, "https://api.z.ai/api/paas/v4"},
 	}, got)
 	require.Equal(t, []Warning{{
 		File: "config.yaml", Line: 12, Path: "model_list[4].litellm_params.model", Msg: `provider "sagemaker" is not supported yet`,

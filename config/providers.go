@@ -53,6 +53,10 @@ var providers = map[string]ProviderSpec{
 	"fireworks_ai": {Name: "fireworks_ai", DefaultAPIBase: "https://api.fireworks.ai/inference/v1", API: APIOpenAI},
 	"perplexity":   {Name: "perplexity", DefaultAPIBase: "https://api.perplexity.ai", API: APIOpenAI},
 	"moonshot":     {Name: "moonshot", DefaultAPIBase: "https://api.moonshot.ai/v1", API: APIOpenAI},
+	// Zhipu AI's GLM models on Z.AI, LiteLLM's "zai" (ZAIChatConfig, an
+	// OpenAI-compatible config); the China endpoint
+	// (https://open.bigmodel.cn/api/paas/v4) needs an api_base.
+	"zai": {Name: "zai", DefaultAPIBase: "https://api.z.ai/api/paas/v4", API: APIOpenAI},
 	// LiteLLM's AnthropicModelInfo.get_api_base; the translator appends
 	// /v1/messages, as LiteLLM does.
 	"anthropic": {Name: "anthropic", DefaultAPIBase: "https://api.anthropic.com", API: APIAnthropic},
@@ -116,7 +120,7 @@ var liteLLMProviders = setOf(
 	"langfuse", "humanloop", "topaz", "assemblyai", "github_copilot", "snowflake",
 	"gradient_ai", "meta_llama", "nscale", "pg_vector", "hyperbolic", "recraft",
 	"fal_ai", "heroku", "aiml", "cometapi", "oci", "auto_router", "vercel_ai_gateway",
-	"dotprompt", "wandb", "ovhcloud", "lemonade",
+	"dotprompt", "wandb", "ovhcloud", "lemonade", "zai",
 )
 
 func setOf(names ...string) map[string]bool {
