@@ -102,6 +102,8 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 		return g.retrieveModel(id)
 	case path == "/health":
 		return replyJSON(200, checkHealth(g.state.cfg))
+	case isInfoPath(path):
+		return g.serveInfo(method, headerValue(h, ":path"))
 	}
 	return replyError(apiError{Status: 404, Message: "unknown path " + path, Type: "invalid_request_error", Code: "not_found"})
 }
