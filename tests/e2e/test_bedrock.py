@@ -1,12 +1,14 @@
 """Amazon Bedrock deployments through a real Envoy, with the official OpenAI
 SDK as the client: llmvoy turns chat completions into Converse and
 ConverseStream requests signed with AWS SigV4, and Converse answers and the
-binary event stream back into OpenAI's shapes. The mock speaks Bedrock's
+binary event stream back into OpenAI's shapes; embeddings into signed
+InvokeModel requests for Titan Text Embeddings and Cohere Embed. The mock speaks Bedrock's
 wire format, recomputes every signature with its documented test
 credentials, and records what it received."""
 
 import hashlib
 import json
+import math
 import os
 import time
 
@@ -63,6 +65,33 @@ model_list:
       aws_secret_access_key: os.environ/E2E_AWS_SECRET
     model_info:
       id: claude-arn
+  - model_name: titan
+    litellm_params:
+      model: bedrock/amazon.titan-embed-text-v2:0
+      api_base: http://127.0.0.1:{port}
+      aws_access_key_id: os.environ/E2E_AWS_KEY_ID
+      aws_secret_access_key: os.environ/E2E_AWS_SECRET
+      aws_region_name: us-east-1
+    model_info:
+      id: titan-v2
+  - model_name: titan-v1
+    litellm_params:
+      model: bedrock/amazon.titan-embed-text-v1
+      api_base: http://127.0.0.1:{port}
+      aws_access_key_id: os.environ/E2E_AWS_KEY_ID
+      aws_secret_access_key: os.environ/E2E_AWS_SECRET
+      aws_region_name: eu-central-1
+    model_info:
+      id: titan-v1
+  - model_name: cohere-embed
+    litellm_params:
+      model: bedrock/cohere.embed-english-v3
+      api_base: http://127.0.0.1:{port}
+      aws_access_key_id: os.environ/E2E_AWS_KEY_ID
+      aws_secret_access_key: os.environ/E2E_AWS_SECRET
+      aws_region_name: us-east-1
+    model_info:
+      id: cohere-embed
   - model_name: claude-wrong-secret
     litellm_params:
       model: bedrock/{model}
@@ -333,7 +362,113 @@ def test_exception_mid_stream_raises(client):
     assert text, "the deltas before the exception arrive"
 
 
-def test_embeddings_are_refused_with_400(client):
+def tokens(text):
+    # The mock's (and llmvoy's) estimate: four characters a token, at least one.
+    return max(1, (len(text) + 3) // 4)
+
+
+def norm(v):
+    return math.sqrt(sum(x * x for x in v))
+
+
+def signed_body(req):
+    """The body the mock received, checked against the signature's hash."""
+    body = req["body"]
+    assert header(req, "x-amz-content-sha256") == hashlib.sha256(
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+    assert header(req, "authorization").startswith(f"AWS4-HMAC-SHA256 Credential={AWS_KEY_ID}/")
+    assert MASTER_KEY not in json.dumps(req), "the client's gateway key reached the provider"
+    return body
+
+
+def test_titan_embeddings(client, bedrock_mock):
+    bedrock_mock.reset()
+    # The SDK asks for base64 unless told otherwise, and decodes it.
+    raw = client.embeddings.with_raw_response.create(model="titan", input="hello titan", dimensions=256)
+    result = raw.parse()
+    assert raw.headers["x-llmvoy-model-id"] == "titan-v2"
+    assert result.object == "list"
+    assert result.model == "amazon.titan-embed-text-v2:0"
+    (item,) = result.data
+    assert item.index == 0 and item.object == "embedding"
+    assert len(item.embedding) == 256
+    assert abs(norm(item.embedding) - 1) < 1e-5
+    # Titan counts the tokens (inputTextTokenCount).
+    assert result.usage.prompt_tokens == tokens("hello titan")
+    assert result.usage.total_tokens == result.usage.prompt_tokens
+
+    (req,) = bedrock_mock.requests()
+    assert req["path"] == "/model/amazon.titan-embed-text-v2:0/invoke"
+    assert "/us-east-1/bedrock/aws4_request" in header(req, "authorization")
+    assert signed_body(req) == {"inputText": "hello titan", "dimensions": 256}
+
+    # Floats asked for explicitly are the same vector (float32 either way).
+    floats = client.embeddings.create(model="titan", input="hello titan", dimensions=256, encoding_format="float")
+    assert all(abs(a - b) < 1e-6 for a, b in zip(floats.data[0].embedding, item.embedding))
+    other = client.embeddings.create(model="titan", input="another text", dimensions=256)
+    assert other.data[0].embedding != item.embedding
+
+
+def test_titan_v1_embeddings(client, bedrock_mock):
+    bedrock_mock.reset()
+    result = client.embeddings.create(model="titan-v1", input=["only one"])
+    assert len(result.data) == 1 and len(result.data[0].embedding) == 1536
+    assert result.usage.prompt_tokens == tokens("only one")
+    (req,) = bedrock_mock.requests()
+    assert req["path"] == "/model/amazon.titan-embed-text-v1/invoke"
+    assert "/eu-central-1/bedrock/aws4_request" in header(req, "authorization")
+    assert signed_body(req) == {"inputText": "only one"}
+
+
+def test_titan_takes_one_text_per_request(client, bedrock_mock):
+    bedrock_mock.reset()
+    with pytest.raises(openai.BadRequestError) as info:
+        client.embeddings.create(model="titan", input=["one", "two"])
+    assert info.value.status_code == 400
+    assert "one text per request" in info.value.message
+    assert not bedrock_mock.requests(), "nothing is sent for a request llmvoy refuses"
+    with pytest.raises(openai.BadRequestError) as info:
+        client.embeddings.create(model="titan-v1", input="x", dimensions=256)
+    assert "dimensions and normalize are not supported" in info.value.message
+
+
+def test_cohere_embeddings(client, bedrock_mock):
+    bedrock_mock.reset()
+    texts = ["The food was delicious", "and the waiter", "The food was delicious"]
+    raw = client.embeddings.with_raw_response.create(model="cohere-embed", input=texts)
+    result = raw.parse()
+    assert raw.headers["x-llmvoy-model-id"] == "cohere-embed"
+    assert result.model == "cohere.embed-english-v3"
+    assert [d.index for d in result.data] == [0, 1, 2]
+    vectors = [d.embedding for d in result.data]
+    assert all(len(v) == 1024 and abs(norm(v) - 1) < 1e-5 for v in vectors)
+    assert vectors[0] == vectors[2] != vectors[1], "one embedding per text, in order"
+    # Bedrock's Cohere answer counts no tokens in its body: estimated.
+    assert result.usage.prompt_tokens == sum(tokens(t) for t in texts)
+    (req,) = bedrock_mock.requests()
+    assert req["path"] == "/model/cohere.embed-english-v3/invoke"
+    assert signed_body(req) == {"texts": texts, "input_type": "search_document"}
+
+    # Cohere's own input_type passes through, as LiteLLM passes it.
+    client.embeddings.create(model="cohere-embed", input="a query", extra_body={"input_type": "search_query"})
+    assert signed_body(bedrock_mock.requests()[-1]) == {"texts": ["a query"], "input_type": "search_query"}
+
+
+@pytest.mark.parametrize("model,headers,exc,status,code", [
+    ("titan", {"x-mock-status": "429"}, openai.RateLimitError, 429, "rate_limit_exceeded"),
+    ("cohere-embed", {"x-mock-bedrock-error": "AccessDeniedException"}, openai.PermissionDeniedError, 403, "403"),
+    ("titan", {"x-mock-context-window": "2"}, openai.BadRequestError, 400, "context_length_exceeded"),
+])
+def test_embeddings_errors_raise_the_sdk_exception(client, model, headers, exc, status, code):
+    with pytest.raises(exc) as info:
+        client.embeddings.create(model=model, input="a text of a few tokens", extra_headers=headers)
+    assert info.value.status_code == status
+    body = info.value.response.json()["error"]
+    assert set(body) == {"message", "type", "param", "code"}
+    assert body["code"] == code
+
+
+def test_embeddings_on_a_chat_model_are_refused_with_400(client):
     with pytest.raises(openai.BadRequestError) as info:
         client.embeddings.create(model="claude", input="hi")
-    assert "/chat/completions only" in info.value.message
+    assert "Titan Text Embeddings" in info.value.message and "Cohere Embed" in info.value.message

@@ -1,13 +1,14 @@
 """Gemini on Vertex AI through a real Envoy, with the official OpenAI SDK
 as the client: llmvoy signs a JWT with the deployment's service account key,
 exchanges it for an access token at the key's token_uri, and sends
-generateContent / streamGenerateContent under the deployment's project and
-location with that token. The mock is Google's token endpoint and Vertex
+generateContent / streamGenerateContent (and :predict for embeddings) under
+the deployment's project and location with that token. The mock is Google's token endpoint and Vertex
 AI at once; it trusts the key pair each test run generates (no private key
 is ever committed) and records what it received."""
 
 import base64
 import json
+import math
 import os
 import secrets
 import time
@@ -43,6 +44,24 @@ model_list:
       api_base: http://127.0.0.1:{port}
     model_info:
       id: vertex-short
+  - model_name: vertex-embed
+    litellm_params:
+      model: vertex_ai/text-embedding-005
+      vertex_project: {project}
+      vertex_location: {location}
+      vertex_credentials: {key_file}
+      api_base: http://127.0.0.1:{port}
+    model_info:
+      id: vertex-embed
+  - model_name: vertex-gemini-embed
+    litellm_params:
+      model: vertex_ai/gemini-embedding-001
+      vertex_project: {project}
+      vertex_location: {location}
+      vertex_credentials: {key_file}
+      api_base: http://127.0.0.1:{port}
+    model_info:
+      id: vertex-gemini-embed
   - model_name: vertex-untrusted
     litellm_params:
       model: vertex_ai/gemini-2.0-flash
@@ -262,3 +281,58 @@ def test_token_failure_is_a_clear_503(client, vertex_mock, vertex_gateway):
     log = vertex_gateway.proc.output()
     assert log.count("vertex ai access token") == 1, log
     assert "PRIVATE KEY" not in log
+
+
+def tokens(text):
+    # The mock's token_count: four characters a token, at least one.
+    return max(1, (len(text) + 3) // 4)
+
+
+def test_embeddings(client, vertex_mock):
+    vertex_mock.reset()
+    texts = ["What is life?", "Life is a journey", "What is life?"]
+    # The SDK asks for base64 unless told otherwise, and decodes it.
+    raw = client.embeddings.with_raw_response.create(model="vertex-embed", input=texts, dimensions=64)
+    result = raw.parse()
+    assert raw.headers["x-llmvoy-model-id"] == "vertex-embed"
+    assert result.model == "text-embedding-005"
+    vectors = [d.embedding for d in result.data]
+    assert [d.index for d in result.data] == [0, 1, 2]
+    assert all(len(v) == 64 and abs(math.sqrt(sum(x * x for x in v)) - 1) < 1e-5 for v in vectors)
+    assert vectors[0] == vectors[2] != vectors[1], "one embedding per input, in order"
+    # Usage is the sum of Vertex AI's statistics.token_count.
+    assert result.usage.prompt_tokens == sum(tokens(t) for t in texts)
+    assert result.usage.total_tokens == result.usage.prompt_tokens
+
+    [req] = model_requests(vertex_mock, "text-embedding-005")
+    assert req["path"] == f"/v1/projects/{PROJECT}/locations/{LOCATION}/publishers/google/models/text-embedding-005:predict"
+    assert header(req, "authorization").startswith("Bearer ya29.mock-")
+    assert MASTER_KEY not in json.dumps(req["header"])
+    assert req["body"] == {"instances": [{"content": t} for t in texts], "parameters": {"outputDimensionality": 64}}
+
+    # LiteLLM's input_type (or Vertex's task_type) and title go on each instance.
+    floats = client.embeddings.create(model="vertex-embed", input="a document", encoding_format="float",
+                                      extra_body={"input_type": "RETRIEVAL_DOCUMENT", "title": "Doc"})
+    assert len(floats.data[0].embedding) == 768
+    assert model_requests(vertex_mock, "text-embedding-005")[-1]["body"] == {
+        "instances": [{"content": "a document", "task_type": "RETRIEVAL_DOCUMENT", "title": "Doc"}]}
+
+
+def test_gemini_embedding_takes_one_input(client, vertex_mock):
+    vertex_mock.reset()
+    result = client.embeddings.create(model="vertex-gemini-embed", input="one text")
+    assert len(result.data) == 1 and len(result.data[0].embedding) == 3072
+    assert result.usage.prompt_tokens == tokens("one text")
+    with pytest.raises(openai.BadRequestError) as e:
+        client.embeddings.create(model="vertex-gemini-embed", input=["a", "b"])
+    assert "one text per request" in e.value.message
+    assert len(model_requests(vertex_mock, "gemini-embedding-001")) == 1, "nothing is sent for a refused request"
+
+
+def test_embeddings_errors(client):
+    # Vertex AI's own refusal keeps its message.
+    with pytest.raises(openai.BadRequestError) as e:
+        client.embeddings.create(model="vertex-embed", input="x", dimensions=769)
+    assert "Output dimensionality must be between 1 and 768." in e.value.message
+    with pytest.raises(openai.RateLimitError):
+        client.embeddings.create(model="vertex-embed", input="x", extra_headers={"x-mock-status": "429"})
