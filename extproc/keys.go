@@ -120,18 +120,20 @@ func (g *gateway) admitKey(model, group string) *extprocv3.ProcessingResponse {
 				Message: fmt.Sprintf("Rate limit reached for key %s: %d tokens used this minute, tpm_limit %d.", name, used, *k.TPMLimit)}, untilNextMinute)
 		}
 	}
+	if k.MaxParallel != nil && !g.server.parallel.acquire(k.Token, g.requestID, *k.MaxParallel) {
+		return replyRetryAfter(apiError{Status: 429, Type: "rate_limit_error", Code: "429",
+			Message: fmt.Sprintf("Rate limit reached for key %s: max_parallel_requests %d requests already in flight.", name, *k.MaxParallel)}, time.Second)
+	}
+	// Last: a request refused for another reason is not counted.
 	if k.RPMLimit != nil {
 		c := keyCounter(k.Token, "rpm", minute)
 		n, err := g.server.counters.Add(ctx, c, 1, counters.PerMinuteTTL)
 		if err == nil && n > *k.RPMLimit {
 			g.server.counters.Add(ctx, c, -1, counters.PerMinuteTTL)
+			g.server.parallel.release(g.requestID)
 			return replyRetryAfter(apiError{Status: 429, Type: "rate_limit_error", Code: "429",
 				Message: fmt.Sprintf("Rate limit reached for key %s: rpm_limit %d requests this minute.", name, *k.RPMLimit)}, untilNextMinute)
 		}
-	}
-	if k.MaxParallel != nil && !g.server.parallel.acquire(k.Token, g.requestID, *k.MaxParallel) {
-		return replyRetryAfter(apiError{Status: 429, Type: "rate_limit_error", Code: "429",
-			Message: fmt.Sprintf("Rate limit reached for key %s: max_parallel_requests %d requests already in flight.", name, *k.MaxParallel)}, time.Second)
 	}
 	return nil
 }
