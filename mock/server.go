@@ -223,6 +223,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.chatCompletions(w, r, body, opts)
 	case path == "/v1/embeddings" && r.Method == http.MethodPost:
 		s.embeddings(w, r, body, opts)
+	case path == "/v1/completions" && r.Method == http.MethodPost:
+		s.completions(w, r, body, opts)
 	case path == "/v1/models" && r.Method == http.MethodGet:
 		writeJSONBytes(w, http.StatusOK, modelsList)
 	case strings.HasPrefix(path, "/v1/models/") && r.Method == http.MethodGet:
