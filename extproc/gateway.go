@@ -198,7 +198,9 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		m.RemoveHeaders = append(m.RemoveHeaders, xds.FallbackHeader)
 	}
 	var body []byte
-	if target.bodyModel != "" {
+	// Not on a fallback's pass: Envoy replays the body as this filter left
+	// it, and a later pass must still find the client's model there.
+	if target.bodyModel != "" && !g.isRedirect {
 		body = translate.SetModel(b.GetBody(), fields, target.bodyModel)
 		if body != nil {
 			m.SetHeaders = append(m.SetHeaders, setHeader("content-length", strconv.Itoa(len(body))))

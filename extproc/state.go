@@ -50,8 +50,9 @@ type group struct {
 	unservable string
 	// bodyModel is set when every deployment of the group is
 	// OpenAI-compatible and wants this same model, and the group has no
-	// fallbacks: the gateway then writes the model into the body once, and
-	// the attempts skip their body phase (one ext_proc round trip less).
+	// fallbacks: the gateway then writes the model into the body once
+	// (except on a fallback's pass into the group), and the attempts skip
+	// their body phase (one ext_proc round trip less).
 	bodyModel string
 }
 

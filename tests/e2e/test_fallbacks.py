@@ -274,3 +274,18 @@ def test_stream_timeout_is_the_per_attempt_timeout_of_streams(fleet, retries):
     assert time.monotonic() - start < 1.4, "each attempt gave up after stream_timeout"
     # A request that does not stream has litellm_params.timeout.
     assert chat(client, "gpt", "not streaming").status == 200
+
+
+def test_chain_through_a_group_the_gateway_rewrites(fleet):
+    """A chain of three groups whose middle one is OpenAI-compatible with one
+    upstream model and no chain of its own (the gateway writes such a
+    group's model into the body): the third pass still routes by the
+    client's model, not by the body the second pass rewrote."""
+    first, middle, last = fleet.mock("first", status=500), fleet.mock("middle", status=500), fleet.mock("last")
+    client = fleet.gateway(router_config(
+        deployment("first", "f1", first), deployment("middle", "m1", middle), deployment("last", "l1", last),
+        router='  num_retries: 0\n  disable_cooldowns: true\n  fallbacks: [{"first": ["middle", "last"]}]\n'))
+    r = chat(client, "first", "chain-3")
+    assert (r.status, r.deployment, r.mock) == (200, "l1", "last"), r
+    assert chat_attempts(middle)[0]["body"]["model"] == "m1-model"
+    assert chat_attempts(last)[0]["body"]["model"] == "l1-model"
