@@ -93,7 +93,7 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 
 	switch {
 	case path == "/v1/models" || path == "/models":
-		return reply(200, "application/json", g.state.modelsBody)
+		return reply(200, "application/json", g.state.modelsFor(g.caller))
 	case strings.HasPrefix(path, "/v1/models/") || strings.HasPrefix(path, "/models/"):
 		id := path[strings.Index(path, "/models/")+len("/models/"):]
 		if unescaped, err := url.PathUnescape(id); err == nil {

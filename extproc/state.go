@@ -26,8 +26,9 @@ type state struct {
 	groups map[string]group
 	// groupNames in config order, for error messages.
 	groupNames []string
-	// modelsBody is the /v1/models answer.
+	// modelsBody is the /v1/models answer; modelIDs are the ids it lists.
 	modelsBody []byte
+	modelIDs   []string
 	// hasFallbacks: some group has a fallback chain.
 	hasFallbacks bool
 	masterKey    [sha256.Size]byte
@@ -56,18 +57,43 @@ type group struct {
 	bodyModel string
 }
 
+// model is an entry of /v1/models.
+type model struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+}
+
+func modelsList(models []model) []byte {
+	b, _ := json.Marshal(struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{"list", models})
+	return b
+}
+
+// modelsFor is the /v1/models answer for a caller: a virtual key limited to
+// some models sees those (and the aliases of their groups), as in LiteLLM.
+func (st *state) modelsFor(c caller) []byte {
+	if c.key == nil || len(c.key.Models) == 0 {
+		return st.modelsBody
+	}
+	models := []model{}
+	for _, id := range st.modelIDs {
+		if c.key.Allows(id) || c.key.Allows(st.resolve(id)) {
+			models = append(models, model{ID: id, Object: "model", Created: liteLLMModelCreated, OwnedBy: "openai"})
+		}
+	}
+	return modelsList(models)
+}
+
 // liteLLMModelCreated is the "created" timestamp LiteLLM reports for every
 // model group in /v1/models; clients that diff the two gateways see no change.
 const liteLLMModelCreated = 1677610602
 
 func newState(cfg, prev *config.Config) *state {
 	st := &state{cfg: cfg, prev: prev, groups: make(map[string]group)}
-	type model struct {
-		ID      string `json:"id"`
-		Object  string `json:"object"`
-		Created int64  `json:"created"`
-		OwnedBy string `json:"owned_by"`
-	}
 	models := []model{}
 	for _, name := range cfg.Groups() {
 		g := group{cluster: xds.ClusterName(name)}
@@ -101,10 +127,10 @@ func newState(cfg, prev *config.Config) *state {
 			models = append(models, model{ID: name, Object: "model", Created: liteLLMModelCreated, OwnedBy: "openai"})
 		}
 	}
-	st.modelsBody, _ = json.Marshal(struct {
-		Object string  `json:"object"`
-		Data   []model `json:"data"`
-	}{"list", models})
+	st.modelsBody = modelsList(models)
+	for _, m := range models {
+		st.modelIDs = append(st.modelIDs, m.ID)
+	}
 	if key := cfg.General.MasterKey.Reveal(); key != "" {
 		st.masterKey, st.hasKey = sha256.Sum256([]byte(key)), true
 	}

@@ -72,6 +72,7 @@ def test_key_lifecycle_and_model_restriction(fleet, store):
     assert k["token"] == k["token_id"] and k["key"] not in json.dumps({kk: v for kk, v in k.items() if kk != "key"})
 
     client = sdk(c, k["key"])
+    assert [m.id for m in client.models.list()] == ["gpt-4o"], "a key lists the models it may call"
     r = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     assert r.http_request.headers["authorization"] == f"Bearer {k['key']}"
     assert r.parse().choices[0].message.content
