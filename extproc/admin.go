@@ -199,10 +199,10 @@ func (f keyFields) apply(k *keys.Key, now time.Time) error {
 		k.MaxBudget = f.MaxBudget
 	}
 	if f.BudgetDuration != nil {
-		if _, err := keys.AddDuration(now, *f.BudgetDuration); err != nil {
+		next, err := keys.AddDuration(now, *f.BudgetDuration)
+		if err != nil {
 			return badRequest("budget_duration: %v", err)
 		}
-		next, _ := keys.AddDuration(now, *f.BudgetDuration)
 		k.BudgetDuration, k.BudgetResetAt = *f.BudgetDuration, &next
 	}
 	if f.Duration != nil {
@@ -427,15 +427,13 @@ func (g *gateway) keyInfo(ctx context.Context, q url.Values) (any, error) {
 }
 
 func (g *gateway) listKeys(ctx context.Context, q url.Values) (any, error) {
-	page, size := 1, 10
-	for name, p := range map[string]*int{"page": &page, "size": &size} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || (name == "size" && n > 100) {
-				return nil, badRequest("%s must be a whole number from 1%s", name, map[bool]string{true: " to 100", false: ""}[name == "size"])
-			}
-			*p = n
-		}
+	page, err := queryInt(q, "page", 1, math.MaxInt32)
+	if err != nil {
+		return nil, err
+	}
+	size, err := queryInt(q, "size", 10, 100)
+	if err != nil {
+		return nil, err
 	}
 	list, total, err := g.server.keys.Store().List(ctx, q.Get("key_alias"), page, size)
 	if err != nil {
@@ -451,6 +449,20 @@ func (g *gateway) listKeys(ctx context.Context, q url.Values) (any, error) {
 		}
 	}
 	return map[string]any{"keys": out, "total_count": total, "current_page": page, "total_pages": (total + size - 1) / size}, nil
+}
+
+// queryInt reads a whole-number query parameter from 1 to most; def when
+// absent.
+func queryInt(q url.Values, name string, def, most int) (int, error) {
+	v := q.Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		return 0, badRequest("%s must be a whole number from 1 to %d", name, most)
+	}
+	return n, nil
 }
 
 func (g *gateway) spendLogs(ctx context.Context, q url.Values) (any, error) {
