@@ -85,8 +85,8 @@ func (g *gateway) authenticate(presented string) (caller, *apiError) {
 }
 
 // admitKey checks a virtual key's model access, budget and limits for a
-// request to model (resolved to group), and counts the request. It returns
-// the refusal, or nil and the headers to pass on.
+// request to model (resolved to group), and counts the request against
+// them. It returns the refusal, or nil when the request may go on.
 func (g *gateway) admitKey(model, group string) *extprocv3.ProcessingResponse {
 	k := g.caller.key
 	if !k.Allows(model) && !k.Allows(group) {
