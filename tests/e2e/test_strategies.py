@@ -93,8 +93,11 @@ def test_max_parallel_requests_caps_requests_in_flight(fleet):
     elapsed = time.monotonic() - start
     assert all(r.status == 200 for r in results), results
     # 12 requests, 2 at a time on each of 2 deployments, 300 ms each: three
-    # waves, not one. The extra requests wait; none fails.
-    assert elapsed >= 0.85, elapsed
+    # waves, not one. The extra requests wait; none fails. Envoy documents
+    # that a host may get one connection past the limit per connection pool
+    # (one pool per worker thread), so a burst can run as two waves; without
+    # the limit it would be one (0.3 s).
+    assert elapsed >= 0.55, elapsed
 
 
 def test_cost_based_sends_traffic_to_the_cheapest_deployment(fleet):
