@@ -312,13 +312,11 @@ func (g *gateway) noDeployments(model string, groups []string, cooling map[strin
 	}
 	slices.Sort(ids)
 	slices.Sort(limited)
-	secs := max(1, int(math.Ceil(wait.Seconds())))
-	msg := fmt.Sprintf("No deployments available for selected model, Try again in %d seconds. Passed model=%s. cooldown_list=%v", secs, model, ids)
+	msg := fmt.Sprintf("No deployments available for selected model, Try again in %d seconds. Passed model=%s. cooldown_list=%v", retryAfterSeconds(wait), model, ids)
 	if len(limited) > 0 {
 		msg += fmt.Sprintf(", over their rpm limit this minute=%v", limited)
 	}
-	e := apiError{Status: 429, Type: "rate_limit_error", Code: "429", Message: msg}
-	return reply(e.Status, "application/json", e.body(), setHeader("retry-after", strconv.Itoa(secs)))
+	return replyRetryAfter(apiError{Status: 429, Type: "rate_limit_error", Code: "429", Message: msg}, wait)
 }
 
 func (g *gateway) serveMetrics() *extprocv3.ProcessingResponse {

@@ -175,11 +175,13 @@ func keyLabel(k *keys.Key) string {
 	return k.KeyName
 }
 
-// replyRetryAfter is an error with a Retry-After of wait, in whole seconds.
+// replyRetryAfter is an error with a Retry-After of wait.
 func replyRetryAfter(e apiError, wait time.Duration) *extprocv3.ProcessingResponse {
-	secs := max(1, int(math.Ceil(wait.Seconds())))
-	return reply(e.Status, "application/json", e.body(), setHeader("retry-after", strconv.Itoa(secs)))
+	return reply(e.Status, "application/json", e.body(), setHeader("retry-after", strconv.Itoa(retryAfterSeconds(wait))))
 }
+
+// retryAfterSeconds is wait in whole seconds, rounded up, at least one.
+func retryAfterSeconds(wait time.Duration) int { return max(1, int(math.Ceil(wait.Seconds()))) }
 
 // inFlight counts each key's requests in flight on this replica, for
 // max_parallel_requests. A request is released when Envoy logs its end.

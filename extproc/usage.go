@@ -99,8 +99,6 @@ func (c *usageCounter) tokens() int {
 	if c.total > 0 {
 		return c.total
 	}
-	if !c.stream {
-		return 0
-	}
-	return c.promptEstimate + c.contentRunes/4
+	prompt, completion := c.split()
+	return prompt + completion
 }

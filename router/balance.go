@@ -148,14 +148,17 @@ func (b *Balance) pull() {
 		n      int64
 	}
 	var totals []total
+	read := func(id string, tokens bool) {
+		if n, err := b.shared.Get(context.Background(), sharedKey(id, tokens, minute)); err == nil {
+			totals = append(totals, total{id, tokens, n})
+		}
+	}
 	for _, d := range cfg.Deployments {
-		for _, tokens := range []bool{false, true} {
-			if limit := map[bool]int{false: d.RPM, true: d.TPM}[tokens]; limit <= 0 {
-				continue
-			}
-			if n, err := b.shared.Get(context.Background(), sharedKey(d.ID, tokens, minute)); err == nil {
-				totals = append(totals, total{d.ID, tokens, n})
-			}
+		if d.RPM > 0 {
+			read(d.ID, false)
+		}
+		if d.TPM > 0 {
+			read(d.ID, true)
 		}
 	}
 	b.mu.Lock()
