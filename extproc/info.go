@@ -144,10 +144,7 @@ func modelInfo(d *config.Deployment, redact redactor) deploymentInfo {
 // fields known to be safe, and api_base without user info or query, where
 // some servers take keys.
 func liteLLMParams(d *config.Deployment, redact redactor) map[string]any {
-	p := map[string]any{"model": d.Provider + "/" + d.UpstreamModel}
-	if d.Provider == "" {
-		p["model"] = d.UpstreamModel
-	}
+	p := map[string]any{"model": liteLLMModel(d)}
 	if base := apiBase(d); base != "" {
 		p["api_base"] = redact.string(base)
 	}

@@ -47,7 +47,7 @@ func (u *upstream) recordSpend(prompt, completion int, response []byte) float64 
 	cost, _ := pricing.Cost(d, prompt, completion)
 	l := keys.SpendLog{
 		RequestID: u.requestID, APIKey: u.spend.token, CallType: callType(u.endpoint),
-		ModelGroup: d.ModelName, Model: d.Provider + "/" + d.UpstreamModel, ModelID: d.ID, APIBase: apiBase(d),
+		ModelGroup: d.ModelName, Model: liteLLMModel(d), ModelID: d.ID, APIBase: apiBase(d),
 		PromptTokens: int64(prompt), CompletionTokens: int64(completion), TotalTokens: int64(prompt + completion),
 		Spend: cost, StartTime: u.spend.start, EndTime: time.Now(),
 	}
@@ -72,6 +72,15 @@ func (u *upstream) recordSpend(prompt, completion int, response []byte) float64 
 	}
 	u.server.summaries.put(l.RequestID, summary{KeyAlias: l.KeyAlias, KeyName: keyName(k), PromptTokens: prompt, CompletionTokens: completion, Cost: cost})
 	return cost
+}
+
+// liteLLMModel is the deployment's litellm_params.model as LiteLLM names
+// it: provider/model.
+func liteLLMModel(d *config.Deployment) string {
+	if d.Provider == "" {
+		return d.UpstreamModel
+	}
+	return d.Provider + "/" + d.UpstreamModel
 }
 
 // apiBase is the deployment's api_base without credentials or query (a
