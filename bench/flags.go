@@ -35,6 +35,7 @@ type settings struct {
 	NoiseRetries     int          `json:"noise_retries"`
 	Scenarios        []string     `json:"scenarios"`
 	Targets          []string     `json:"targets"`
+	KeyPerDeployment bool         `json:"key_per_deployment"`
 
 	llmvoyBin, envoyBin, liteLLM, outDir string
 }
@@ -84,6 +85,7 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 		s.Targets = splitList(v)
 		return checkNames(s.Targets, targetDirect, targetEnvoy, targetLLMvoy, targetLiteLLM)
 	})
+	fs.BoolVar(&s.KeyPerDeployment, "key-per-deployment", false, "give each deployment its own API key (llmvoy then rewrites every attempt in its upstream processor) instead of one key for both")
 	fs.StringVar(&s.llmvoyBin, "llmvoy", filepath.Join(root, "bin", "llmvoy"), "llmvoy binary (`make build`)")
 	fs.StringVar(&s.envoyBin, "envoy", "", "Envoy binary (default: $ENVOY_BIN, envoy on PATH, .venv/bin/envoy)")
 	fs.StringVar(&s.liteLLM, "litellm", "", "LiteLLM proxy command (default: litellm on PATH or in .venv; \"off\" skips it)")

@@ -23,8 +23,8 @@ const (
 )
 
 // The model group clients ask for and the model the deployments serve: they
-// differ, so the upstream processor really rewrites "model" in every body,
-// as it does for a LiteLLM config with aliases.
+// differ, so llmvoy really rewrites "model" in every body, as it does for a
+// LiteLLM config with aliases.
 const (
 	benchModel    = "gpt-4o-mini"
 	upstreamModel = "gpt-4o-mini-2024-07-18"
@@ -64,19 +64,25 @@ func startMock(ctx context.Context, ps *procs, llmvoyBin, name string, latency t
 }
 
 // gatewayConfig is the LiteLLM config.yaml that llmvoy and LiteLLM both
-// serve: one model group of two equally weighted deployments.
-func gatewayConfig(mocks []mockDeployment) []byte {
+// serve: one model group of two equally weighted deployments, two replicas
+// behind one API key (llmvoy's direct path: no upstream processor), or with
+// a key each.
+func gatewayConfig(mocks []mockDeployment, keyPerDeployment bool) []byte {
 	var b strings.Builder
 	b.WriteString("# Written by the llmvoy benchmark (bench/targets.go).\nmodel_list:\n")
 	for _, m := range mocks {
+		key := "sk-bench"
+		if keyPerDeployment {
+			key = "sk-" + m.name
+		}
 		fmt.Fprintf(&b, `  - model_name: %s
     litellm_params:
       model: openai/%s
       api_base: %s/v1
-      api_key: sk-%s
+      api_key: %s
     model_info:
       id: %s
-`, benchModel, upstreamModel, m.baseURL(), m.name, m.name)
+`, benchModel, upstreamModel, m.baseURL(), key, m.name)
 	}
 	fmt.Fprintf(&b, `router_settings:
   routing_strategy: simple-shuffle

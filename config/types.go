@@ -301,6 +301,22 @@ func (r *RouterSettings) AllowedFailsFor(c ErrorClass) int {
 	return r.AllowedFails
 }
 
+// EnforcesLimits reports whether the routing strategy keeps deployments
+// within their rpm and tpm (usage- and cost-based routing do).
+func (r *RouterSettings) EnforcesLimits() bool {
+	switch r.RoutingStrategy {
+	case RoutingUsageBased, RoutingUsageBasedV2, RoutingCostBased:
+		return true
+	}
+	return false
+}
+
+// CountsTokens reports whether the tokens of a deployment's answers matter:
+// it has a tpm limit that the routing strategy enforces.
+func (r *RouterSettings) CountsTokens(d *Deployment) bool {
+	return d.TPM > 0 && r.EnforcesLimits()
+}
+
 // StrategyArgs tune the latency-based strategy.
 type StrategyArgs struct {
 	// LowestLatencyBuffer: deployments within (1 + buffer) times the lowest

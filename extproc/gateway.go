@@ -39,6 +39,12 @@ type gateway struct {
 	sentKeyHeader, sentBodyModel bool
 	// admin is the admin endpoint a request with a body is for.
 	admin adminRequest
+	// path is the client's :path (query included) and endpoint what it
+	// calls, for a request to a model; credentials are the credential
+	// headers the client sent.
+	path        string
+	endpoint    translate.Endpoint
+	credentials []string
 }
 
 var _ processor = (*gateway)(nil)
@@ -81,7 +87,8 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 		return g.adminHeaders(method, headerValue(h, ":path"), h.GetEndOfStream())
 	}
 
-	if _, ok := modelEndpoint(path); ok {
+	if ep, ok := modelEndpoint(path); ok {
+		g.path, g.endpoint, g.credentials = headerValue(h, ":path"), ep, credentialHeaders(h)
 		if method != "POST" {
 			return replyError(apiError{Status: 405, Message: "method " + method + " not allowed on " + path + "; use POST", Type: "invalid_request_error"})
 		}
@@ -200,16 +207,61 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	var body []byte
 	// Not on a fallback's pass: Envoy replays the body as this filter left
 	// it, and a later pass must still find the client's model there.
-	if target.bodyModel != "" && !g.isRedirect {
+	rewrite := target.bodyModel != "" && !g.isRedirect
+	if rewrite {
 		body = translate.SetModel(b.GetBody(), fields, target.bodyModel)
 		if body != nil {
 			m.SetHeaders = append(m.SetHeaders, setHeader("content-length", strconv.Itoa(len(body))))
 		}
+	}
+	switch {
+	// A virtual key's answer is priced by the upstream processor.
+	case rewrite && target.direct != nil && g.caller.key == nil:
+		if refused := g.direct(m, target); refused != nil {
+			return refused
+		}
+		if g.sentBodyModel {
+			m.RemoveHeaders = append(m.RemoveHeaders, BodyModelHeader)
+		}
+	case rewrite:
 		m.SetHeaders = append(m.SetHeaders, setHeader(BodyModelHeader, target.bodyModel))
-	} else if g.sentBodyModel {
+	case g.sentBodyModel:
 		m.RemoveHeaders = append(m.RemoveHeaders, BodyModelHeader)
 	}
 	return continueBody(m, body, true)
+}
+
+// direct sends the request on the group's direct route, where no upstream
+// processor runs: m gets what that processor would have set for every
+// deployment of the group alike (Envoy sets the authority and the key).
+func (g *gateway) direct(m *extprocv3.HeaderMutation, target group) *extprocv3.ProcessingResponse {
+	d := target.direct.Deployment
+	_, query, _ := strings.Cut(g.path, "?")
+	tr, err := translate.For(d)
+	if err != nil {
+		return replyError(translateError(d.ID, err))
+	}
+	head, err := tr.RequestHead(d, g.endpoint, query)
+	if err != nil {
+		return replyError(translateError(d.ID, err))
+	}
+	m.SetHeaders[0] = setHeader(xds.RouteHeader, target.directRoute)
+	m.SetHeaders = append(m.SetHeaders, setHeader(":path", head.Path), setHeader(translate.ClientPathHeader, g.path))
+	// The client's gateway key never reaches the provider; the
+	// deployments' own key, if any, is added by Envoy.
+	m.RemoveHeaders = append(m.RemoveHeaders, g.credentials...)
+	return nil
+}
+
+// credentialHeaders are the translate.ClientCredentialHeaders in h.
+func credentialHeaders(h *extprocv3.HttpHeaders) []string {
+	var out []string
+	for _, hv := range h.GetHeaders().GetHeaders() {
+		if slices.Contains(translate.ClientCredentialHeaders, hv.GetKey()) {
+			out = append(out, hv.GetKey())
+		}
+	}
+	return out
 }
 
 // perTryTimeoutHeader sets Envoy's per-attempt timeout for one request.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/translate"
 	"github.com/llmvoy/llmvoy/xds"
 )
 
@@ -89,6 +90,22 @@ func rewriteResponse(group, model string, out []byte) *extprocv3.ProcessingRespo
 		c.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: out}}
 	}
 	c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, overwrite(extproc.BodyModelHeader, model))
+	return resp
+}
+
+// directResponse is the answer that sends a request on a direct group's
+// route: the model written into the body (out), the deployments' path set,
+// the client's path kept aside and its credential headers removed.
+func directResponse(group string, out []byte, path, clientPath string, removed ...string) *extprocv3.ProcessingResponse {
+	resp := routeResponse(group)
+	c := resp.GetRequestBody().GetResponse()
+	c.HeaderMutation.SetHeaders[0] = overwrite(xds.RouteHeader, xds.DirectRouteName(group))
+	if out != nil {
+		c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, overwrite("content-length", strconv.Itoa(len(out))))
+		c.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: out}}
+	}
+	c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, overwrite(":path", path), overwrite(translate.ClientPathHeader, clientPath))
+	c.HeaderMutation.RemoveHeaders = removed
 	return resp
 }
 
@@ -286,8 +303,8 @@ func TestGatewayRoutesModelRequests(t *testing.T) {
 		path  string
 		body  string
 		group string
-		// rewritten is the body the gateway writes for a group of
-		// OpenAI-compatible deployments that all want one model.
+		// rewritten is the body the gateway writes for a direct group
+		// (see TestGatewayDirectRoutes).
 		rewritten string
 	}{
 		{"chat", "/v1/chat/completions", string(chatBody("gpt-4o")), "gpt-4o", ""},
@@ -310,7 +327,7 @@ func TestGatewayRoutesModelRequests(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := postThroughGateway(t, h, tt.path, []byte(tt.body), bearer)
 			if tt.rewritten != "" {
-				requireProtoEqual(t, rewriteResponse(tt.group, "text-embedding-3-small", []byte(tt.rewritten)), resp)
+				requireProtoEqual(t, directResponse(tt.group, []byte(tt.rewritten), "/v1/embeddings", tt.path, "authorization"), resp)
 				return
 			}
 			requireProtoEqual(t, routeResponse(tt.group), resp)
@@ -445,4 +462,51 @@ func mustJSON(t testing.TB, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// directConfig has a group whose deployments share their model, path and
+// key (direct), one whose deployments have a key each, and one with a
+// fallback chain.
+const directConfig = `
+model_list:
+  - model_name: local
+    litellm_params: {model: openai/llama-3.1-8b, api_base: "http://h:1/v1?tenant=t1", api_key: sk-shared}
+    model_info: {id: l1}
+  - model_name: local
+    litellm_params: {model: openai/llama-3.1-8b, api_base: "http://h2:2/v1?tenant=t1", api_key: sk-shared}
+    model_info: {id: l2}
+  - model_name: two-keys
+    litellm_params: {model: openai/gpt-4o, api_base: "http://h:1/v1", api_key: sk-one}
+    model_info: {id: k1}
+  - model_name: two-keys
+    litellm_params: {model: openai/gpt-4o, api_base: "http://h2:2/v1", api_key: sk-two}
+    model_info: {id: k2}
+  - model_name: chained
+    litellm_params: {model: openai/gpt-4o, api_base: "http://h:1/v1"}
+    model_info: {id: c1}
+router_settings:
+  fallbacks: [{chained: [local]}]
+general_settings:
+  master_key: os.environ/MASTER_KEY
+`
+
+func TestGatewayDirectRoutes(t *testing.T) {
+	h := startServer(t, parseConfig(t, directConfig, testEnv))
+	body := []byte(`{"model":"local","messages":[]}`)
+	rewritten := []byte(`{"model":"llama-3.1-8b","messages":[]}`)
+
+	resp := postThroughGateway(t, h, "/chat/completions?x=1", body, bearer, header{"x-api-key", "sk-client"}, header{extproc.BodyModelHeader, "forged"})
+	want := directResponse("local", rewritten, "/v1/chat/completions?tenant=t1&x=1", "/chat/completions?x=1", "authorization", "x-api-key")
+	c := want.GetRequestBody().GetResponse().GetHeaderMutation()
+	c.RemoveHeaders = append(c.RemoveHeaders, extproc.BodyModelHeader)
+	requireProtoEqual(t, want, resp)
+
+	// A key each: the upstream processor sets it per attempt.
+	resp = postThroughGateway(t, h, "/v1/chat/completions", []byte(`{"model":"two-keys"}`), bearer)
+	requireProtoEqual(t, rewriteResponse("two-keys", "gpt-4o", []byte(`{"model":"gpt-4o"}`)), resp)
+
+	// A group with a chain: its attempts may redirect.
+	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", []byte(`{"model":"chained"}`), bearer))
+	require.Equal(t, xds.ClusterName("chained"), cluster)
+	require.NotEmpty(t, fb)
 }

@@ -39,8 +39,8 @@ func startRouting(t *testing.T) (*harness, *router.Cooldowns) {
 	return startServerWithCooldowns(t, cfg, c), c
 }
 
-// routedTo is the cluster a gateway body answer routes to, and the fallback
-// header it sets.
+// routedTo is the route a gateway body answer takes (the group's cluster, or
+// its direct route), and the fallback header it sets.
 func routedTo(t *testing.T, resp *extprocv3.ProcessingResponse) (cluster, fallback string) {
 	t.Helper()
 	m := flattenMutation(t, resp.GetRequestBody().GetResponse().GetHeaderMutation())
@@ -51,8 +51,9 @@ func TestAliasesRouteToTheirGroup(t *testing.T) {
 	h, _ := startRouting(t)
 	for _, name := range []string{"gpt-4", "internal", "primary"} {
 		cluster, _ := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody(name), bearer))
-		want := map[string]string{"gpt-4": "primary", "internal": "backup", "primary": "primary"}[name]
-		require.Equal(t, xds.ClusterName(want), cluster, name)
+		// backup has no fallbacks of its own: its direct route.
+		want := map[string]string{"gpt-4": xds.ClusterName("primary"), "internal": xds.DirectRouteName("backup"), "primary": xds.ClusterName("primary")}[name]
+		require.Equal(t, want, cluster, name)
 	}
 	models := getThroughGateway(t, h, "GET", "/v1/models", bearer)
 	require.Contains(t, string(models.body), `"gpt-4"`)
@@ -75,7 +76,7 @@ func TestCoolingGroupFallsBackAtTheGateway(t *testing.T) {
 	c.Record(router.Outcome{Deployment: "p1", Status: 500})
 	c.Record(router.Outcome{Deployment: "p2", Status: 0})
 	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer))
-	require.Equal(t, xds.ClusterName("backup"), cluster, "every deployment of primary is cooling down")
+	require.Equal(t, xds.DirectRouteName("backup"), cluster, "every deployment of primary is cooling down")
 	require.Equal(t, "generic|1|primary", fallbackOf(fb), fb)
 
 	// Nothing left in the chain: LiteLLM's 429, with when to try again.
@@ -171,7 +172,7 @@ func TestPreCallChecksRouteLongPromptsToTheContextWindowChain(t *testing.T) {
 	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("small"), bearer))
 	require.Equal(t, xds.ClusterName("small"), cluster, "a short prompt fits")
 	cluster, fb = routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", long("small"), bearer))
-	require.Equal(t, xds.ClusterName("big"), cluster, "about 20 tokens do not fit 10")
+	require.Equal(t, xds.DirectRouteName("big"), cluster, "about 20 tokens do not fit 10")
 	require.Equal(t, "context_window|1|small", fallbackOf(fb), fb)
 
 	// No chain left: the 400 LiteLLM's pre-call check raises.

@@ -55,6 +55,10 @@ type group struct {
 	// (except on a fallback's pass into the group), and the attempts skip
 	// their body phase (one ext_proc round trip less).
 	bodyModel string
+	// direct is set when the group's attempts can skip the upstream
+	// processor (see xds.DirectGroup) and Envoy has the route for it.
+	direct      *xds.Direct
+	directRoute string
 }
 
 // model is an entry of /v1/models.
@@ -112,7 +116,10 @@ func newState(cfg, prev *config.Config) *state {
 		}
 		g.maxInputTokens = maxInputTokens(cfg, g.deployments)
 		if !cfg.Router.HasFallbacks(name) {
-			g.bodyModel = uniformModel(cfg.Group(name))
+			g.bodyModel = xds.UniformModel(cfg.Group(name))
+		}
+		if d, ok := xds.DirectGroup(cfg, name); ok && wasDirect(prev, name) {
+			g.direct, g.directRoute = &d, xds.DirectRouteName(name)
 		}
 		g.streamTimeout = streamTimeout(cfg.Group(name))
 		st.groups[name] = g
@@ -137,17 +144,16 @@ func newState(cfg, prev *config.Config) *state {
 	return st
 }
 
-// uniformModel is the upstream model every deployment wants when they all
-// take OpenAI's format as is; "" otherwise.
-func uniformModel(ds []*config.Deployment) string {
-	model := ""
-	for _, d := range ds {
-		if d.API != config.APIOpenAI || d.UpstreamModel == "" || (model != "" && d.UpstreamModel != model) {
-			return ""
-		}
-		model = d.UpstreamModel
+// wasDirect reports whether a group was direct before this reload. The
+// processor learns a config before Envoy does, so a group that just became
+// direct has no direct route in Envoy yet: it keeps the other route until
+// the next reload.
+func wasDirect(prev *config.Config, group string) bool {
+	if prev == nil {
+		return true
 	}
-	return model
+	_, ok := xds.DirectGroup(prev, group)
+	return ok
 }
 
 // streamTimeout is the largest stream_timeout of the deployments, 0 when

@@ -137,7 +137,7 @@ func (b *Balance) pull() {
 	}
 	b.mu.Lock()
 	cfg, minute := b.cfg, counters.Minute(b.now())
-	enforced := enforcesLimits(cfg.Router.RoutingStrategy)
+	enforced := cfg.Router.EnforcesLimits()
 	b.mu.Unlock()
 	if !enforced {
 		return
@@ -219,15 +219,7 @@ func (b *Balance) Record(o Outcome) {
 func (b *Balance) CountsTokens(d *config.Deployment) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return d.TPM > 0 && enforcesLimits(b.cfg.Router.RoutingStrategy)
-}
-
-func enforcesLimits(strategy string) bool {
-	switch strategy {
-	case config.RoutingUsageBased, config.RoutingUsageBasedV2, config.RoutingCostBased:
-		return true
-	}
-	return false
+	return b.cfg.Router.CountsTokens(d)
 }
 
 // RecordTokens counts the tokens one answer of a deployment used.
@@ -237,7 +229,7 @@ func (b *Balance) RecordTokens(id string, n int) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !enforcesLimits(b.cfg.Router.RoutingStrategy) {
+	if !b.cfg.Router.EnforcesLimits() {
 		return
 	}
 	b.rollLocked(b.now())

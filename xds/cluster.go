@@ -49,10 +49,7 @@ func makeCluster(group string, cfg *config.Config, o Options) *clusterv3.Cluster
 				UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
 					ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{HttpProtocolOptions: &corev3.Http1ProtocolOptions{}},
 				}},
-				HttpFilters: []*hcmv3.HttpFilter{
-					{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(upstreamExtProc(o))}},
-					{Name: "envoy.filters.http.upstream_codec", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&upstreamcodecv3.UpstreamCodec{})}},
-				},
+				HttpFilters: upstreamFilters(group, cfg, o),
 			}),
 		},
 	}
@@ -71,6 +68,17 @@ func makeCluster(group string, cfg *config.Config, o Options) *clusterv3.Cluster
 		TransportSocket: internalUpstreamSocket(),
 	})
 	return c
+}
+
+// upstreamFilters run once per attempt: the upstream processor, and for a
+// direct group with a key the filter that adds it on the direct route
+// (where the processor is off; on the other route both set the same key).
+func upstreamFilters(group string, cfg *config.Config, o Options) []*hcmv3.HttpFilter {
+	filters := []*hcmv3.HttpFilter{{Name: UpstreamFilterName, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(upstreamExtProc(o))}}}
+	if d, ok := DirectGroup(cfg, group); ok && d.Credential.Key != "" {
+		filters = append(filters, credentialFilter(group, d.Credential))
+	}
+	return append(filters, &hcmv3.HttpFilter{Name: "envoy.filters.http.upstream_codec", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&upstreamcodecv3.UpstreamCodec{})}})
 }
 
 // tlsTransportSocket verifies the provider's certificate against the CA

@@ -85,8 +85,9 @@ func makeEndpoint(d *config.Deployment, addr netip.AddrPort, weight uint32) *end
 	return &endpointv3.LbEndpoint{
 		HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
 			Address: socketAddress(addr),
-			// The hostname drives SNI and certificate checks (auto_host_sni).
-			Hostname: d.APIBase.Hostname(),
+			// The hostname drives SNI and certificate checks (auto_host_sni)
+			// and the :authority of direct routes (auto_host_rewrite).
+			Hostname: endpointHostname(d.APIBase),
 		}},
 		Metadata:            &corev3.Metadata{FilterMetadata: filterMetadata},
 		LoadBalancingWeight: wrapperspb.UInt32(weight),

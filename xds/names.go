@@ -35,6 +35,12 @@ const (
 	ProcessorGateway  = "gateway"
 	ProcessorUpstream = "upstream"
 
+	// UpstreamFilterName names the upstream processor's filter in the
+	// group clusters. Not Envoy's canonical ext_proc name: the direct
+	// routes turn this filter off by name, and the gateway's filter,
+	// listed under the canonical one, must stay on.
+	UpstreamFilterName = "llmvoy.upstream"
+
 	// FallbackHeader carries a request's place in its fallback chain. The
 	// upstream processor answers a failed attempt with a redirect carrying
 	// it, Envoy copies it into the redirected request, and the gateway

@@ -28,6 +28,9 @@ func makeRouteConfig(cfg *config.Config, st State) *routev3.RouteConfiguration {
 	var routes []*routev3.Route
 	for _, group := range cfg.Groups() {
 		routes = append(routes, makeGroupRoute(group, cfg, st))
+		if _, ok := DirectGroup(cfg, group); ok {
+			routes = append(routes, makeDirectRoute(group, cfg, st))
+		}
 	}
 	routes = append(routes, &routev3.Route{
 		Name:  "not_found",

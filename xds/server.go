@@ -181,6 +181,7 @@ func (s *Server) snapshot(r *Resources, port uint32, version int) (*cachev3.Snap
 		resource.RouteType:    r.Routes,
 		resource.ClusterType:  r.Clusters,
 		resource.EndpointType: r.Endpoints,
+		resource.SecretType:   r.Secrets,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("xds: snapshot: %w", err)

@@ -39,6 +39,8 @@ type Resources struct {
 	Routes    []types.Resource
 	Clusters  []types.Resource
 	Endpoints []types.Resource
+	// Secrets hold the keys of direct groups (see direct.go).
+	Secrets []types.Resource
 }
 
 // State is what llmvoy learned at run time that decides where traffic goes.
@@ -80,6 +82,9 @@ func Translate(cfg *config.Config, st State, o Options) (*Resources, error) {
 		cla, egresses := makeLoadAssignment(group, cfg.Router.RoutingStrategy, cfg.Group(group), st)
 		r.Clusters = append(r.Clusters, makeCluster(group, cfg, o))
 		r.Endpoints = append(r.Endpoints, cla)
+		if d, ok := DirectGroup(cfg, group); ok && d.Credential.Key != "" {
+			r.Secrets = append(r.Secrets, makeCredentialSecret(group, d.Credential))
+		}
 		for _, e := range egresses {
 			if !seen[e.name] {
 				seen[e.name] = true
@@ -94,7 +99,7 @@ func Translate(cfg *config.Config, st State, o Options) (*Resources, error) {
 // All returns every resource, for validation and golden files.
 func (r *Resources) All() []types.Resource {
 	var all []types.Resource
-	for _, set := range [][]types.Resource{r.Listeners, r.Routes, r.Clusters, r.Endpoints} {
+	for _, set := range [][]types.Resource{r.Listeners, r.Routes, r.Clusters, r.Endpoints, r.Secrets} {
 		all = append(all, set...)
 	}
 	return all

@@ -73,7 +73,7 @@ func TestTranslateGolden(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, res.Validate())
 			for kind, set := range map[string][]types.Resource{
-				"listeners": res.Listeners, "routes": res.Routes, "clusters": res.Clusters, "endpoints": res.Endpoints,
+				"listeners": res.Listeners, "routes": res.Routes, "clusters": res.Clusters, "endpoints": res.Endpoints, "secrets": res.Secrets,
 			} {
 				file := filepath.Join("testdata/out", name+"."+kind+".yaml")
 				want[file] = true
