@@ -74,7 +74,8 @@ const DownstreamLogName = "llmvoy_downstream"
 
 // ClientPathTag is the custom tag of the downstream log that holds the path
 // the client called: by the time a request is logged, its :path is the one
-// the upstream processor rewrote for the deployment.
+// rewritten for the deployment (by the upstream processor, or by the
+// gateway for a direct group).
 const ClientPathTag = "llmvoy_client_path"
 
 // downstreamLog streams one entry per client request (status, path, how

@@ -111,6 +111,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if bin, err = envoy.Find(); err != nil {
 			return err
 		}
+		shareCPUsWithEnvoy()
 	}
 	caFile := f.caFile
 	if caFile == "" {
@@ -618,4 +619,18 @@ func findCABundle() string {
 		}
 	}
 	return ""
+}
+
+// shareCPUsWithEnvoy gives the Go runtime half the CPUs it would take (at
+// least one) when llmvoy runs beside the Envoy it supervises, unless
+// GOMAXPROCS says otherwise. Envoy runs a worker per CPU and does most of
+// the work of a request; with a processor per CPU, Go's idle threads spin
+// looking for the next ext_proc message and take CPU from Envoy's workers
+// (make bench on two CPUs: a fifth less llmvoy CPU per request at 500 RPS;
+// docs/performance.md).
+func shareCPUsWithEnvoy() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		// The default is already cgroup-aware: halve that, not the host's.
+		runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)/2))
+	}
 }
