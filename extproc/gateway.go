@@ -215,7 +215,7 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		}
 	}
 	switch {
-	// A virtual key's answer is priced by the upstream processor.
+	// Not for a virtual key: its answer is priced by the upstream processor.
 	case rewrite && target.direct != nil && g.caller.key == nil:
 		if refused := g.direct(m, target); refused != nil {
 			return refused
