@@ -36,6 +36,9 @@ type settings struct {
 	Scenarios        []string     `json:"scenarios"`
 	Targets          []string     `json:"targets"`
 	KeyPerDeployment bool         `json:"key_per_deployment"`
+	SoakRate         float64      `json:"soak_rps"`
+	SoakDuration     jsonDuration `json:"soak_duration"`
+	SoakEvery        jsonDuration `json:"soak_sample_every"`
 
 	llmvoyBin, envoyBin, liteLLM, outDir string
 }
@@ -77,10 +80,13 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 	fs.IntVar(&s.MaxInflight, "max-inflight", 5000, "open loop: requests outstanding before further ones are counted as errors unsent")
 	fs.Float64Var(&s.NoiseThreshold, "noise-threshold", 0.15, "share of the machine's CPU that other processes may use during a step before it counts as noisy")
 	fs.IntVar(&s.NoiseRetries, "noise-retries", 1, "times a noisy step is run again (the quietest attempt is kept)")
-	fs.Func("scenarios", "comma-separated: chat,max,stream,vision (default all)", func(v string) error {
+	fs.Func("scenarios", "comma-separated: chat,max,stream,vision,soak (default all but soak)", func(v string) error {
 		s.Scenarios = splitList(v)
-		return checkNames(s.Scenarios, scenarioChat, scenarioMax, scenarioStream, scenarioVision)
+		return checkNames(s.Scenarios, scenarioChat, scenarioMax, scenarioStream, scenarioVision, scenarioSoak)
 	})
+	fs.Float64Var(&s.SoakRate, "soak-rate", 1000, "rate of the soak, requests/s (scenario soak, llmvoy only)")
+	durationVar(fs, &s.SoakDuration, "soak-duration", 10*time.Minute, "length of the soak")
+	durationVar(fs, &s.SoakEvery, "soak-every", 10*time.Second, "how often the soak samples RSS")
 	fs.Func("targets", "comma-separated: direct,envoy,llmvoy,litellm (default all; litellm only when installed)", func(v string) error {
 		s.Targets = splitList(v)
 		return checkNames(s.Targets, targetDirect, targetEnvoy, targetLLMvoy, targetLiteLLM)
@@ -99,6 +105,9 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 	}
 	if s.Duration <= 0 || s.MaxWorkers <= 0 || s.StreamRate <= 0 || s.VisionRate <= 0 || s.MaxInflight <= 0 {
 		return s, errors.New("--duration, --max-workers, --stream-rate, --vision-rate and --max-inflight must be positive")
+	}
+	if s.SoakRate <= 0 || s.SoakEvery <= 0 || s.SoakDuration < jsonDuration(soakSettle)+2*s.SoakEvery {
+		return s, fmt.Errorf("--soak-rate and --soak-every must be positive, and --soak-duration at least %s plus two samples", soakSettle)
 	}
 	return s, nil
 }

@@ -55,6 +55,7 @@ type bench struct {
 	clients map[string]*http.Client
 	stderr  io.Writer
 	steps   []Step
+	soak    *Soak
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -101,7 +102,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res.Duration = time.Since(res.Started).Seconds()
 	res.Machine.LoadAvgEnd = loadAvg()
 	addOverDirect(res.Steps)
-	res.Goals = judgeGoals(res.Steps)
+	res.Soak = b.soak
+	res.Goals = append(judgeGoals(res.Steps), soakGoal(b.soak))
 	printReport(stdout, res)
 	jsonPath, pngPath := filepath.Join(s.outDir, "results.json"), filepath.Join(s.outDir, "latency.png")
 	if err := writeJSON(jsonPath, res); err != nil {
@@ -212,6 +214,17 @@ func (b *bench) runScenarios(ctx context.Context, chat, vision []byte) error {
 				return err
 			}
 		}
+	}
+	if has(scenarioSoak) {
+		i := slices.IndexFunc(b.targets, func(t target) bool { return t.name == targetLLMvoy })
+		if i < 0 {
+			return errors.New("the soak scenario measures llmvoy: add it to --targets")
+		}
+		s, err := b.runSoak(ctx, b.targets[i], chat)
+		if err != nil {
+			return err
+		}
+		b.soak = s
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ const (
 	scenarioMax    = "max"    // the same request, closed loop: maximum throughput
 	scenarioStream = "stream" // streaming chat completion, open loop
 	scenarioVision = "vision" // ~1 MB request (a base64 image), open loop
+	scenarioSoak   = "soak"   // the chat request at one rate for minutes: does memory grow? (not run by default)
 )
 
 // Step is one (scenario, target, load) measurement.
@@ -92,6 +93,7 @@ type Results struct {
 	Skipped  []string  `json:"skipped,omitempty"`
 	Steps    []Step    `json:"steps"`
 	Goals    []Goal    `json:"goals"`
+	Soak     *Soak     `json:"soak,omitempty"`
 }
 
 // addOverDirect fills Added and AddedTTFT of every open-loop step from the
@@ -223,6 +225,9 @@ func printReport(w io.Writer, r *Results) {
 	if len(r.Steps) > 0 {
 		fmt.Fprintln(w, "\nProcess cost during each measured window (CPU time, CPU per successful request, peak RSS)")
 		costTable(w, r.Steps)
+	}
+	if r.Soak != nil {
+		printSoak(w, r.Soak)
 	}
 	if len(r.Goals) > 0 {
 		fmt.Fprintln(w, "\nTargets (reported, not enforced)")
