@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -21,14 +24,19 @@ type Soak struct {
 	Errors    int           `json:"errors"`
 	Latency   Percentiles   `json:"latency_ms"`
 	Processes []SoakProcess `json:"processes"`
+	// EnvoyAllocated is what llmvoy's Envoy says its allocator has handed
+	// out (server.memory_allocated), sampled with the RSS: RSS that grows
+	// while this stays flat is the allocator keeping freed pages, not a
+	// leak.
+	EnvoyAllocated *SoakProcess `json:"envoy_allocated,omitempty"`
 }
 
 // SoakProcess is one process's memory over a soak.
 type SoakProcess struct {
 	Name string `json:"name"`
-	// RSSMB holds one VmRSS sample every Soak.EveryS, the first at the
-	// soak's start.
-	RSSMB         []float64 `json:"rss_mb"`
+	// MB holds one sample every Soak.EveryS, the first at the soak's
+	// start: VmRSS, or for EnvoyAllocated Envoy's own count.
+	MB            []float64 `json:"mb"`
 	SlopeMBPerMin float64   `json:"slope_mb_per_min"`
 }
 
@@ -57,6 +65,9 @@ func (b *bench) runSoak(ctx context.Context, t target, body []byte) (*Soak, erro
 	for _, w := range t.watch {
 		res.Processes = append(res.Processes, SoakProcess{Name: w.Name})
 	}
+	if t.envoyAdmin != "" {
+		res.EnvoyAllocated = &SoakProcess{Name: "llmvoy's envoy, allocated"}
+	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for at := time.Now(); !at.After(end); {
@@ -65,7 +76,14 @@ func (b *bench) runSoak(ctx context.Context, t target, body []byte) (*Soak, erro
 			if err != nil {
 				return nil, fmt.Errorf("soak: %s: %w", w.Name, err)
 			}
-			res.Processes[i].RSSMB = append(res.Processes[i].RSSMB, float64(ps.RSSKB)/1024)
+			res.Processes[i].MB = append(res.Processes[i].MB, float64(ps.RSSKB)/1024)
+		}
+		if res.EnvoyAllocated != nil {
+			n, err := envoyAllocated(ctx, t.envoyAdmin)
+			if err != nil {
+				return nil, fmt.Errorf("soak: %w", err)
+			}
+			res.EnvoyAllocated.MB = append(res.EnvoyAllocated.MB, float64(n)/(1<<20))
 		}
 		select {
 		case <-ctx.Done():
@@ -81,10 +99,35 @@ func (b *bench) runSoak(ctx context.Context, t target, body []byte) (*Soak, erro
 	res.Sent, res.OK, res.Errors, res.Latency = m.sent, m.ok, m.errors, summarize(m.latencies)
 	skip := int(soakSettle / every)
 	for i := range res.Processes {
-		res.Processes[i].SlopeMBPerMin = slopePerMinute(res.Processes[i].RSSMB, every, skip)
+		res.Processes[i].SlopeMBPerMin = slopePerMinute(res.Processes[i].MB, every, skip)
+	}
+	if a := res.EnvoyAllocated; a != nil {
+		a.SlopeMBPerMin = slopePerMinute(a.MB, every, skip)
 	}
 	b.resetMocks(ctx)
 	return res, nil
+}
+
+// envoyAllocated reads server.memory_allocated from Envoy's admin interface.
+func envoyAllocated(ctx context.Context, admin string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/stats?filter=^server%5C.memory_allocated$", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	_, v, ok := strings.Cut(strings.TrimSpace(string(b)), "server.memory_allocated: ")
+	if !ok {
+		return 0, fmt.Errorf("no server.memory_allocated in %s/stats: %q", admin, b)
+	}
+	return strconv.ParseInt(v, 10, 64)
 }
 
 // slopePerMinute is the least-squares slope of samples taken every
@@ -123,16 +166,20 @@ func soakGoal(s *Soak) Goal {
 func printSoak(w io.Writer, s *Soak) {
 	fmt.Fprintf(w, "\nSoak: %s RPS open loop for %s, RSS sampled every %s; slope: least squares after the first %s\n",
 		fmtRate(s.Rate), time.Duration(s.DurationS*float64(time.Second)), time.Duration(s.EveryS*float64(time.Second)), soakSettle)
-	fmt.Fprintf(w, "  %-16s %9s %9s %9s %13s\n", "process", "start MB", "end MB", "max MB", "slope MB/min")
-	for _, p := range s.Processes {
-		if len(p.RSSMB) == 0 {
+	fmt.Fprintf(w, "  %-26s %9s %9s %9s %13s\n", "process", "start MB", "end MB", "max MB", "slope MB/min")
+	rows := s.Processes
+	if s.EnvoyAllocated != nil {
+		rows = append(slices.Clip(rows), *s.EnvoyAllocated)
+	}
+	for _, p := range rows {
+		if len(p.MB) == 0 {
 			continue
 		}
 		most := 0.0
-		for _, v := range p.RSSMB {
+		for _, v := range p.MB {
 			most = max(most, v)
 		}
-		fmt.Fprintf(w, "  %-16s %9.1f %9.1f %9.1f %+13.3f\n", p.Name, p.RSSMB[0], p.RSSMB[len(p.RSSMB)-1], most, p.SlopeMBPerMin)
+		fmt.Fprintf(w, "  %-26s %9.1f %9.1f %9.1f %+13.3f\n", p.Name, p.MB[0], p.MB[len(p.MB)-1], most, p.SlopeMBPerMin)
 	}
 	fmt.Fprintf(w, "  requests: %d sent, %d ok, %d errors; latency p50 %s, p99 %s, p99.9 %s ms\n",
 		s.Sent, s.OK, s.Errors, fmtMS(s.Latency.P50), fmtMS(s.Latency.P99), fmtMS(s.Latency.P999))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,8 @@ type target struct {
 	baseURL string
 	// watch are the processes whose CPU and memory a step reports.
 	watch []watched
+	// envoyAdmin is the admin interface of llmvoy's Envoy; "" otherwise.
+	envoyAdmin string
 }
 
 // mockDeployment is a running `llmvoy mock`.
@@ -99,7 +102,7 @@ func startLLMvoy(ctx context.Context, ps *procs, bin, envoyBin, configPath strin
 		return target{}, err
 	}
 	p, err := ps.start("llmvoy", []string{"ENVOY_BIN=" + envoyBin}, bin, "run", "--config", configPath,
-		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log-level", "warn", "--drain-timeout", "2s")
+		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log-level", "info", "--drain-timeout", "2s")
 	if err != nil {
 		return target{}, err
 	}
@@ -116,8 +119,17 @@ func startLLMvoy(ctx context.Context, ps *procs, bin, envoyBin, configPath strin
 	if len(t.watch) != 2 {
 		return t, fmt.Errorf("llmvoy (pid %d) has no envoy child process", p.pid())
 	}
+	// The soak reads Envoy's own memory counters from its admin interface,
+	// which llmvoy names when it is ready.
+	for deadline := time.Now().Add(5 * time.Second); t.envoyAdmin == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m := envoyAdminRe.FindStringSubmatch(p.tail(20)); m != nil {
+			t.envoyAdmin = m[1]
+		}
+	}
 	return t, nil
 }
+
+var envoyAdminRe = regexp.MustCompile(`envoy_admin=(http://\S+)`)
 
 // plainBootstrap is a static Envoy config with no ext_proc: a listener and
 // one cluster to the mock. Its limits match what llmvoy gives its own Envoy
