@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,10 @@ type Soak struct {
 	// while this stays flat is the allocator keeping freed pages, not a
 	// leak.
 	EnvoyAllocated *SoakProcess `json:"envoy_allocated,omitempty"`
+	// EnvoyConnections are the open client and upstream connections of
+	// llmvoy's Envoy at each sample: per-connection buffers are memory
+	// that stays as long as the connections do.
+	EnvoyConnections []int `json:"envoy_connections,omitempty"`
 }
 
 // SoakProcess is one process's memory over a soak.
@@ -79,11 +84,12 @@ func (b *bench) runSoak(ctx context.Context, t target, body []byte) (*Soak, erro
 			res.Processes[i].MB = append(res.Processes[i].MB, float64(ps.RSSKB)/1024)
 		}
 		if res.EnvoyAllocated != nil {
-			n, err := envoyAllocated(ctx, t.envoyAdmin)
+			allocated, conns, err := envoyMemory(ctx, t.envoyAdmin)
 			if err != nil {
 				return nil, fmt.Errorf("soak: %w", err)
 			}
-			res.EnvoyAllocated.MB = append(res.EnvoyAllocated.MB, float64(n)/(1<<20))
+			res.EnvoyAllocated.MB = append(res.EnvoyAllocated.MB, float64(allocated)/(1<<20))
+			res.EnvoyConnections = append(res.EnvoyConnections, conns)
 		}
 		select {
 		case <-ctx.Done():
@@ -108,26 +114,44 @@ func (b *bench) runSoak(ctx context.Context, t target, body []byte) (*Soak, erro
 	return res, nil
 }
 
-// envoyAllocated reads server.memory_allocated from Envoy's admin interface.
-func envoyAllocated(ctx context.Context, admin string) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/stats?filter=^server%5C.memory_allocated$", nil)
+// envoyMemory reads from Envoy's admin interface what its allocator has
+// handed out and how many connections it holds open (clients' and
+// upstream ones, the ext_proc and xDS connections included).
+func envoyMemory(ctx context.Context, admin string) (allocated int64, conns int, err error) {
+	filter := url.QueryEscape(`^(server\.memory_allocated|.*\.downstream_cx_active|cluster\..*\.upstream_cx_active)$`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/stats?filter="+filter, nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}).Do(req)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	_, v, ok := strings.Cut(strings.TrimSpace(string(b)), "server.memory_allocated: ")
-	if !ok {
-		return 0, fmt.Errorf("no server.memory_allocated in %s/stats: %q", admin, b)
+	found := false
+	for line := range strings.Lines(string(b)) {
+		name, v, ok := strings.Cut(strings.TrimSpace(line), ": ")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if !ok || err != nil {
+			continue
+		}
+		switch {
+		case name == "server.memory_allocated":
+			allocated, found = n, true
+		case strings.HasPrefix(name, "listener."):
+			// the same connections as http.*.downstream_cx_active
+		default:
+			conns += int(n)
+		}
 	}
-	return strconv.ParseInt(v, 10, 64)
+	if !found {
+		return 0, 0, fmt.Errorf("no server.memory_allocated in %s/stats", admin)
+	}
+	return allocated, conns, nil
 }
 
 // slopePerMinute is the least-squares slope of samples taken every
@@ -180,6 +204,9 @@ func printSoak(w io.Writer, s *Soak) {
 			most = max(most, v)
 		}
 		fmt.Fprintf(w, "  %-26s %9.1f %9.1f %9.1f %+13.3f\n", p.Name, p.MB[0], p.MB[len(p.MB)-1], most, p.SlopeMBPerMin)
+	}
+	if c := s.EnvoyConnections; len(c) > 0 {
+		fmt.Fprintf(w, "  llmvoy's envoy open connections: %d at the start, %d at the end, %d at most\n", c[0], c[len(c)-1], slices.Max(c))
 	}
 	fmt.Fprintf(w, "  requests: %d sent, %d ok, %d errors; latency p50 %s, p99 %s, p99.9 %s ms\n",
 		s.Sent, s.OK, s.Errors, fmtMS(s.Latency.P50), fmtMS(s.Latency.P99), fmtMS(s.Latency.P999))
