@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +40,8 @@ type settings struct {
 	SoakRate         float64      `json:"soak_rps"`
 	SoakDuration     jsonDuration `json:"soak_duration"`
 	SoakEvery        jsonDuration `json:"soak_sample_every"`
+	SoakConns        int          `json:"soak_max_connections,omitempty"`
+	LiteLLMWorkers   int          `json:"litellm_workers,omitempty"`
 
 	llmvoyBin, envoyBin, liteLLM, outDir string
 }
@@ -84,9 +87,10 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 		s.Scenarios = splitList(v)
 		return checkNames(s.Scenarios, scenarioChat, scenarioMax, scenarioStream, scenarioVision, scenarioSoak)
 	})
-	fs.Float64Var(&s.SoakRate, "soak-rate", 1000, "rate of the soak, requests/s (scenario soak, llmvoy only)")
+	fs.Float64Var(&s.SoakRate, "soak-rate", 1000, "rate of the soak, requests/s (scenario soak: llmvoy, then plain Envoy as the control)")
 	durationVar(fs, &s.SoakDuration, "soak-duration", 10*time.Minute, "length of the soak")
 	durationVar(fs, &s.SoakEvery, "soak-every", 10*time.Second, "how often the soak samples RSS")
+	fs.IntVar(&s.SoakConns, "soak-conns", 0, "most connections the soak's client opens to a target (0: as many as the load needs)")
 	fs.Func("targets", "comma-separated: direct,envoy,llmvoy,litellm (default all; litellm only when installed)", func(v string) error {
 		s.Targets = splitList(v)
 		return checkNames(s.Targets, targetDirect, targetEnvoy, targetLLMvoy, targetLiteLLM)
@@ -95,6 +99,7 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 	fs.StringVar(&s.llmvoyBin, "llmvoy", filepath.Join(root, "bin", "llmvoy"), "llmvoy binary (`make build`)")
 	fs.StringVar(&s.envoyBin, "envoy", "", "Envoy binary (default: $ENVOY_BIN, envoy on PATH, .venv/bin/envoy)")
 	fs.StringVar(&s.liteLLM, "litellm", "", "LiteLLM proxy command (default: litellm on PATH or in .venv; \"off\" skips it)")
+	fs.IntVar(&s.LiteLLMWorkers, "litellm-workers", runtime.NumCPU(), "LiteLLM proxy worker processes (LiteLLM's production advice: one per CPU)")
 	fs.StringVar(&s.outDir, "out", filepath.Join(root, "bench", "out"), "where results.json, latency.png and the process logs go")
 	if err := fs.Parse(args); err != nil {
 		return s, err
@@ -105,6 +110,9 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 	}
 	if s.Duration <= 0 || s.MaxWorkers <= 0 || s.StreamRate <= 0 || s.VisionRate <= 0 || s.MaxInflight <= 0 {
 		return s, errors.New("--duration, --max-workers, --stream-rate, --vision-rate and --max-inflight must be positive")
+	}
+	if s.SoakConns < 0 || s.LiteLLMWorkers <= 0 {
+		return s, errors.New("--soak-conns must not be negative and --litellm-workers must be positive")
 	}
 	if s.SoakRate <= 0 || s.SoakEvery <= 0 || s.SoakDuration < jsonDuration(soakSettle)+2*s.SoakEvery {
 		return s, fmt.Errorf("--soak-rate and --soak-every must be positive, and --soak-duration at least %s plus two samples", soakSettle)

@@ -55,7 +55,7 @@ type bench struct {
 	clients map[string]*http.Client
 	stderr  io.Writer
 	steps   []Step
-	soak    *Soak
+	soaks   []*Soak
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -102,8 +102,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res.Duration = time.Since(res.Started).Seconds()
 	res.Machine.LoadAvgEnd = loadAvg()
 	addOverDirect(res.Steps)
-	res.Soak = b.soak
-	res.Goals = append(judgeGoals(res.Steps), soakGoal(b.soak))
+	res.Soaks = b.soaks
+	res.Goals = append(judgeGoals(res.Steps), soakGoal(b.soaks))
 	printReport(stdout, res)
 	jsonPath, pngPath := filepath.Join(s.outDir, "results.json"), filepath.Join(s.outDir, "latency.png")
 	if err := writeJSON(jsonPath, res); err != nil {
@@ -158,7 +158,7 @@ func (b *bench) startTargets(ctx context.Context, res *Results) error {
 		} else {
 			res.Machine.LiteLLM = liteLLMVersion(cmd)
 			fmt.Fprintf(b.stderr, "bench: starting LiteLLM (%s), this takes a while\n", strings.Join(cmd, " "))
-			t, err := startLiteLLM(ctx, b.procs, cmd, configPath)
+			t, err := startLiteLLM(ctx, b.procs, cmd, configPath, b.s.LiteLLMWorkers)
 			if err != nil {
 				return err
 			}
@@ -216,15 +216,22 @@ func (b *bench) runScenarios(ctx context.Context, chat, vision []byte) error {
 		}
 	}
 	if has(scenarioSoak) {
-		i := slices.IndexFunc(b.targets, func(t target) bool { return t.name == targetLLMvoy })
-		if i < 0 {
-			return errors.New("the soak scenario measures llmvoy: add it to --targets")
+		// llmvoy first, then plain Envoy as the control: one after the
+		// other, since two soaks at once would share the CPUs.
+		for _, name := range []string{targetLLMvoy, targetEnvoy} {
+			i := slices.IndexFunc(b.targets, func(t target) bool { return t.name == name })
+			if i < 0 {
+				continue
+			}
+			s, err := b.runSoak(ctx, b.targets[i], chat)
+			if err != nil {
+				return err
+			}
+			b.soaks = append(b.soaks, s)
 		}
-		s, err := b.runSoak(ctx, b.targets[i], chat)
-		if err != nil {
-			return err
+		if len(b.soaks) == 0 {
+			return errors.New("the soak scenario measures llmvoy (and plain Envoy as its control): add them to --targets")
 		}
-		b.soak = s
 	}
 	return nil
 }

@@ -93,7 +93,7 @@ type Results struct {
 	Skipped  []string  `json:"skipped,omitempty"`
 	Steps    []Step    `json:"steps"`
 	Goals    []Goal    `json:"goals"`
-	Soak     *Soak     `json:"soak,omitempty"`
+	Soaks    []*Soak   `json:"soaks,omitempty"`
 }
 
 // addOverDirect fills Added and AddedTTFT of every open-loop step from the
@@ -171,7 +171,43 @@ func judgeGoals(steps []Step) []Goal {
 		}
 	}
 	goals = append(goals, rss)
-	return goals
+	return append(goals, liteLLMGoal(steps))
+}
+
+// liteLLMGoal compares added latency with LiteLLM's at every chat rate both
+// ran and LiteLLM kept up with (no errors, nearly the offered rate): past
+// that, LiteLLM's latency is its queue and any ratio is as large as the run
+// is long. The worst ratio of those rates is the result.
+func liteLLMGoal(steps []Step) Goal {
+	g := Goal{Name: "LiteLLM side by side: its added p50 and p99 / llmvoy's", Want: "≥ 10×"}
+	worst := math.Inf(1)
+	for _, lite := range steps {
+		if lite.Scenario != scenarioChat || lite.Target != targetLiteLLM || lite.Added == nil ||
+			lite.Errors > 0 || lite.AchievedRPS < 0.95*lite.Rate {
+			continue
+		}
+		ours := findStep(steps, scenarioChat, targetLLMvoy, lite.Rate)
+		if ours == nil || ours.Added == nil {
+			continue
+		}
+		p50 := addedRatio(lite.Added.P50, ours.Added.P50)
+		p99 := addedRatio(lite.Added.P99, ours.Added.P99)
+		if r := min(p50, p99); r < worst {
+			worst = r
+			g.Got = fmt.Sprintf("p50 %.0f× (%s vs %s ms), p99 %.0f× (%s vs %s ms) @%s RPS", p50,
+				fmtMS(lite.Added.P50), fmtMS(ours.Added.P50), p99, fmtMS(lite.Added.P99), fmtMS(ours.Added.P99), fmtRate(lite.Rate))
+		}
+	}
+	if !math.IsInf(worst, 1) {
+		g.Measured, g.Met = true, worst >= 10
+	}
+	return g
+}
+
+// addedRatio is theirs / ours, with ours floored at 10 µs: an added latency
+// at or below zero is noise, not an infinitely better proxy.
+func addedRatio(theirs, ours float64) float64 {
+	return theirs / max(ours, 0.01)
 }
 
 func findStepScenario(steps []Step, scenario, target string) *Step {
@@ -226,8 +262,8 @@ func printReport(w io.Writer, r *Results) {
 		fmt.Fprintln(w, "\nProcess cost during each measured window (CPU time, CPU per successful request, peak RSS)")
 		costTable(w, r.Steps)
 	}
-	if r.Soak != nil {
-		printSoak(w, r.Soak)
+	for _, s := range r.Soaks {
+		printSoak(w, s)
 	}
 	if len(r.Goals) > 0 {
 		fmt.Fprintln(w, "\nTargets (reported, not enforced)")

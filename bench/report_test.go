@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func TestJudgeGoals(t *testing.T) {
 	for _, g := range goals {
 		got[g.Name] = g
 	}
-	require.Len(t, goals, 5)
+	require.Len(t, goals, 6)
 	require.Equal(t, Goal{Name: "non-streaming @500 RPS: llmvoy added p50", Want: "≤ 0.5 ms", Got: "0.40 ms", Met: true, Measured: true}, goals[0])
 	require.Equal(t, Goal{Name: "non-streaming @500 RPS: llmvoy added p99", Want: "≤ 2 ms", Got: "1.60 ms", Met: true, Measured: true}, goals[1])
 	require.Equal(t, "33% (2000 vs 6000 RPS)", goals[2].Got)
@@ -96,11 +97,44 @@ func TestJudgeGoals(t *testing.T) {
 	require.True(t, goals[3].Met)
 	require.Equal(t, "110 MB (llmvoy 40 + envoy 70)", goals[4].Got)
 	require.True(t, goals[4].Met)
+	require.False(t, goals[5].Measured, "no LiteLLM in this run")
 
 	// Without the 500 RPS steps the latency goals are not measured.
 	none := judgeGoals(steps[3:])
 	require.False(t, none[0].Measured)
 	require.False(t, none[1].Measured)
+}
+
+func TestLiteLLMGoal(t *testing.T) {
+	lat := func(p50, p99 float64) Percentiles { return Percentiles{N: 500, P50: p50, P99: p99} }
+	step := func(target string, rate, achieved float64, errors int, p50, p99 float64) Step {
+		return Step{Scenario: scenarioChat, Target: target, Mode: "open", Rate: rate, AchievedRPS: achieved,
+			OK: int(achieved) * 10, Errors: errors, Latency: lat(p50, p99)}
+	}
+	steps := []Step{
+		step(targetDirect, 50, 50, 0, 0.5, 1),
+		step(targetLLMvoy, 50, 50, 0, 1.5, 3),     // +1, +2
+		step(targetLiteLLM, 50, 49, 0, 12.5, 301), // +12, +300: 12× and 150×
+		step(targetDirect, 100, 100, 0, 0.5, 1),
+		step(targetLLMvoy, 100, 100, 0, 0.5, 2),  // +0 (floored), +1
+		step(targetLiteLLM, 100, 99, 0, 20.5, 9), // +20, +8: 8× at p99 is the worst
+		step(targetDirect, 200, 200, 0, 0.5, 1),
+		step(targetLLMvoy, 200, 200, 0, 1, 2),
+		step(targetLiteLLM, 200, 100, 500, 1500, 9000), // overloaded: not judged
+	}
+	addOverDirect(steps)
+	g := liteLLMGoal(steps)
+	require.True(t, g.Measured)
+	require.False(t, g.Met)
+	require.Equal(t, "p50 2000× (20.0 vs 0 ms), p99 8× (8.00 vs 1.00 ms) @100 RPS", g.Got)
+
+	// Only the rate LiteLLM kept up with well.
+	g = liteLLMGoal(slices.Concat(steps[:3], steps[6:]))
+	require.True(t, g.Met)
+	require.Equal(t, "p50 12× (12.0 vs 1.00 ms), p99 150× (300 vs 2.00 ms) @50.0 RPS", g.Got)
+
+	// LiteLLM overloaded at every rate: nothing to compare.
+	require.False(t, liteLLMGoal(steps[6:]).Measured)
 }
 
 func TestPrintReport(t *testing.T) {

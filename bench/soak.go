@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,11 +13,14 @@ import (
 	"time"
 )
 
-// Soak is the long run at one rate that shows whether llmvoy's memory
+// Soak is the long run at one rate that shows whether a target's memory
 // grows: its processes' RSS sampled at a fixed interval, and the slope of a
 // least-squares line through the samples after the first minute (start-up
-// caches, connection pools and the Go heap settle in it).
+// caches, connection pools and the Go heap settle in it). llmvoy is the one
+// judged; plain Envoy, soaked the same way, is the control that tells what
+// of its Envoy's growth any Envoy shows under this load.
 type Soak struct {
+	Target    string        `json:"target"`
 	Rate      float64       `json:"offered_rps"`
 	DurationS float64       `json:"duration_s"`
 	EveryS    float64       `json:"sample_every_s"`
@@ -25,15 +29,17 @@ type Soak struct {
 	Errors    int           `json:"errors"`
 	Latency   Percentiles   `json:"latency_ms"`
 	Processes []SoakProcess `json:"processes"`
-	// EnvoyAllocated is what llmvoy's Envoy says its allocator has handed
-	// out (server.memory_allocated), sampled with the RSS: RSS that grows
-	// while this stays flat is the allocator keeping freed pages, not a
-	// leak.
+	// EnvoyAllocated is what the target's Envoy says its allocator has
+	// handed out (server.memory_allocated), sampled with the RSS: RSS that
+	// grows while this stays flat is the allocator keeping freed pages, not
+	// a leak.
 	EnvoyAllocated *SoakProcess `json:"envoy_allocated,omitempty"`
-	// EnvoyConnections are the open client and upstream connections of
-	// llmvoy's Envoy at each sample: per-connection buffers are memory
+	// ClientConns and UpstreamConns are the Envoy's open connections from
+	// clients and to clusters (the mocks; for llmvoy also its ext_proc and
+	// xDS connections) at each sample: per-connection buffers are memory
 	// that stays as long as the connections do.
-	EnvoyConnections []int `json:"envoy_connections,omitempty"`
+	ClientConns   []int `json:"envoy_client_connections,omitempty"`
+	UpstreamConns []int `json:"envoy_upstream_connections,omitempty"`
 }
 
 // SoakProcess is one process's memory over a soak.
@@ -53,25 +59,32 @@ const soakSettle = time.Minute
 const maxSoakSlope = 0.1
 
 // runSoak drives t at --soak-rate for --soak-duration and samples its
-// processes' RSS every --soak-every.
+// processes' RSS every --soak-every. With --soak-conns it uses a client of
+// its own that opens at most that many connections.
 func (b *bench) runSoak(ctx context.Context, t target, body []byte) (*Soak, error) {
 	dur, every := time.Duration(b.s.SoakDuration), time.Duration(b.s.SoakEvery)
 	fmt.Fprintf(b.stderr, "bench: soak: %s rps at %s for %s\n", fmtRate(b.s.SoakRate), t.name, dur)
+	client := b.clients[t.name]
+	if b.s.SoakConns > 0 {
+		client = newClient(time.Duration(b.s.Timeout))
+		client.Transport.(*http.Transport).MaxConnsPerHost = b.s.SoakConns
+		defer client.CloseIdleConnections()
+	}
 	c := &call{url: t.baseURL + "/v1/chat/completions", header: requestHeader(), body: body}
 	start := time.Now().Add(10 * time.Millisecond)
 	end := start.Add(dur)
 	done := make(chan []sample, 1)
 	go func() {
 		l := openLoop{rate: b.s.SoakRate, maxInflight: b.s.MaxInflight}
-		done <- l.run(ctx, b.clients[t.name], c, start, end)
+		done <- l.run(ctx, client, c, start, end)
 	}()
 
-	res := &Soak{Rate: b.s.SoakRate, DurationS: dur.Seconds(), EveryS: every.Seconds()}
+	res := &Soak{Target: t.name, Rate: b.s.SoakRate, DurationS: dur.Seconds(), EveryS: every.Seconds()}
 	for _, w := range t.watch {
 		res.Processes = append(res.Processes, SoakProcess{Name: w.Name})
 	}
 	if t.envoyAdmin != "" {
-		res.EnvoyAllocated = &SoakProcess{Name: "llmvoy's envoy, allocated"}
+		res.EnvoyAllocated = &SoakProcess{Name: envoyOf(t.name) + ", allocated"}
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -84,12 +97,13 @@ func (b *bench) runSoak(ctx context.Context, t target, body []byte) (*Soak, erro
 			res.Processes[i].MB = append(res.Processes[i].MB, float64(ps.RSSKB)/1024)
 		}
 		if res.EnvoyAllocated != nil {
-			allocated, conns, err := envoyMemory(ctx, t.envoyAdmin)
+			m, err := envoyMemory(ctx, t.envoyAdmin)
 			if err != nil {
 				return nil, fmt.Errorf("soak: %w", err)
 			}
-			res.EnvoyAllocated.MB = append(res.EnvoyAllocated.MB, float64(allocated)/(1<<20))
-			res.EnvoyConnections = append(res.EnvoyConnections, conns)
+			res.EnvoyAllocated.MB = append(res.EnvoyAllocated.MB, float64(m.allocated)/(1<<20))
+			res.ClientConns = append(res.ClientConns, m.clientConns)
+			res.UpstreamConns = append(res.UpstreamConns, m.upstreamConns)
 		}
 		select {
 		case <-ctx.Done():
@@ -114,26 +128,47 @@ func (b *bench) runSoak(ctx context.Context, t target, body []byte) (*Soak, erro
 	return res, nil
 }
 
+// envoyOf names the Envoy of a target in the soak's report.
+func envoyOf(target string) string {
+	if target == targetLLMvoy {
+		return "llmvoy's envoy"
+	}
+	return target
+}
+
+// envoyStats is what the soak reads from an Envoy's admin interface.
+type envoyStats struct {
+	allocated                  int64
+	clientConns, upstreamConns int
+}
+
 // envoyMemory reads from Envoy's admin interface what its allocator has
-// handed out and how many connections it holds open (clients' and
-// upstream ones, the ext_proc and xDS connections included).
-func envoyMemory(ctx context.Context, admin string) (allocated int64, conns int, err error) {
-	filter := url.QueryEscape(`^(server\.memory_allocated|.*\.downstream_cx_active|cluster\..*\.upstream_cx_active)$`)
+// handed out and how many connections it holds open.
+func envoyMemory(ctx context.Context, admin string) (envoyStats, error) {
+	var st envoyStats
+	filter := url.QueryEscape(`^(server\.memory_allocated|http\..*\.downstream_cx_active|cluster\..*\.upstream_cx_active)$`)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/stats?filter="+filter, nil)
 	if err != nil {
-		return 0, 0, err
+		return st, err
 	}
 	resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}).Do(req)
 	if err != nil {
-		return 0, 0, err
+		return st, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, 0, err
+		return st, err
 	}
+	return parseEnvoyStats(string(b))
+}
+
+// parseEnvoyStats reads envoyMemory's filtered /stats text. The admin
+// listener's own connection (the one asking) counts with the clients.
+func parseEnvoyStats(text string) (envoyStats, error) {
+	var st envoyStats
 	found := false
-	for line := range strings.Lines(string(b)) {
+	for line := range strings.Lines(text) {
 		name, v, ok := strings.Cut(strings.TrimSpace(line), ": ")
 		n, err := strconv.ParseInt(v, 10, 64)
 		if !ok || err != nil {
@@ -141,17 +176,17 @@ func envoyMemory(ctx context.Context, admin string) (allocated int64, conns int,
 		}
 		switch {
 		case name == "server.memory_allocated":
-			allocated, found = n, true
-		case strings.HasPrefix(name, "listener."):
-			// the same connections as http.*.downstream_cx_active
+			st.allocated, found = n, true
+		case strings.HasPrefix(name, "cluster."):
+			st.upstreamConns += int(n)
 		default:
-			conns += int(n)
+			st.clientConns += int(n)
 		}
 	}
 	if !found {
-		return 0, 0, fmt.Errorf("no server.memory_allocated in %s/stats", admin)
+		return st, errors.New("no server.memory_allocated in the admin's /stats")
 	}
-	return allocated, conns, nil
+	return st, nil
 }
 
 // slopePerMinute is the least-squares slope of samples taken every
@@ -170,12 +205,15 @@ func slopePerMinute(samples []float64, every time.Duration, skip int) float64 {
 	return (n*sxy - sx*sy) / (n*sxx - sx*sx)
 }
 
-// soakGoal judges the soak: no growth, as a slope.
-func soakGoal(s *Soak) Goal {
+// soakGoal judges llmvoy's soak: no growth, as a slope. A plain Envoy's,
+// when there is one, is quoted beside it as the control.
+func soakGoal(soaks []*Soak) Goal {
 	g := Goal{Name: "no RSS growth over the soak (least-squares slope)", Want: fmt.Sprintf("≤ %.1f MB/min", maxSoakSlope)}
-	if s == nil {
+	i := slices.IndexFunc(soaks, func(s *Soak) bool { return s.Target == targetLLMvoy })
+	if i < 0 {
 		return g
 	}
+	s := soaks[i]
 	g.Measured, g.Met = true, true
 	var got []string
 	for _, p := range s.Processes {
@@ -183,13 +221,16 @@ func soakGoal(s *Soak) Goal {
 		g.Met = g.Met && p.SlopeMBPerMin <= maxSoakSlope
 	}
 	g.Got = strings.Join(got, ", ") + fmt.Sprintf(" MB/min over %s", time.Duration(s.DurationS*float64(time.Second)))
+	if i := slices.IndexFunc(soaks, func(s *Soak) bool { return s.Target == targetEnvoy }); i >= 0 && len(soaks[i].Processes) > 0 {
+		g.Got += fmt.Sprintf(" (plain Envoy, the control: %+.3f)", soaks[i].Processes[0].SlopeMBPerMin)
+	}
 	return g
 }
 
 // printSoak writes the soak's table.
 func printSoak(w io.Writer, s *Soak) {
-	fmt.Fprintf(w, "\nSoak: %s RPS open loop for %s, RSS sampled every %s; slope: least squares after the first %s\n",
-		fmtRate(s.Rate), time.Duration(s.DurationS*float64(time.Second)), time.Duration(s.EveryS*float64(time.Second)), soakSettle)
+	fmt.Fprintf(w, "\nSoak of %s: %s RPS open loop for %s, RSS sampled every %s; slope: least squares after the first %s\n",
+		s.Target, fmtRate(s.Rate), time.Duration(s.DurationS*float64(time.Second)), time.Duration(s.EveryS*float64(time.Second)), soakSettle)
 	fmt.Fprintf(w, "  %-26s %9s %9s %9s %13s\n", "process", "start MB", "end MB", "max MB", "slope MB/min")
 	rows := s.Processes
 	if s.EnvoyAllocated != nil {
@@ -205,8 +246,14 @@ func printSoak(w io.Writer, s *Soak) {
 		}
 		fmt.Fprintf(w, "  %-26s %9.1f %9.1f %9.1f %+13.3f\n", p.Name, p.MB[0], p.MB[len(p.MB)-1], most, p.SlopeMBPerMin)
 	}
-	if c := s.EnvoyConnections; len(c) > 0 {
-		fmt.Fprintf(w, "  llmvoy's envoy open connections: %d at the start, %d at the end, %d at most\n", c[0], c[len(c)-1], slices.Max(c))
+	for _, c := range []struct {
+		what string
+		n    []int
+	}{{"client", s.ClientConns}, {"upstream", s.UpstreamConns}} {
+		if len(c.n) > 0 {
+			fmt.Fprintf(w, "  %s open %s connections: %d at the start, %d at the end, %d at most\n",
+				envoyOf(s.Target), c.what, c.n[0], c.n[len(c.n)-1], slices.Max(c.n))
+		}
 	}
 	fmt.Fprintf(w, "  requests: %d sent, %d ok, %d errors; latency p50 %s, p99 %s, p99.9 %s ms\n",
 		s.Sent, s.OK, s.Errors, fmtMS(s.Latency.P50), fmtMS(s.Latency.P99), fmtMS(s.Latency.P999))

@@ -21,11 +21,33 @@ func TestSlopePerMinute(t *testing.T) {
 
 func TestSoakGoal(t *testing.T) {
 	require.False(t, soakGoal(nil).Measured)
-	flat := &Soak{DurationS: 600, Processes: []SoakProcess{{Name: "llmvoy", SlopeMBPerMin: 0.01}, {Name: "llmvoy's envoy", SlopeMBPerMin: -0.02}}}
-	g := soakGoal(flat)
+	control := &Soak{Target: targetEnvoy, DurationS: 600, Processes: []SoakProcess{{Name: "envoy", SlopeMBPerMin: 0.3}}}
+	require.False(t, soakGoal([]*Soak{control}).Measured, "the control alone judges nothing")
+
+	flat := &Soak{Target: targetLLMvoy, DurationS: 600, Processes: []SoakProcess{{Name: "llmvoy", SlopeMBPerMin: 0.01}, {Name: "llmvoy's envoy", SlopeMBPerMin: -0.02}}}
+	g := soakGoal([]*Soak{flat})
 	require.True(t, g.Measured)
 	require.True(t, g.Met)
 	require.Equal(t, "llmvoy +0.010, llmvoy's envoy -0.020 MB/min over 10m0s", g.Got)
+
+	// The control is quoted, not judged: llmvoy's own slopes decide.
+	g = soakGoal([]*Soak{flat, control})
+	require.True(t, g.Met)
+	require.Equal(t, "llmvoy +0.010, llmvoy's envoy -0.020 MB/min over 10m0s (plain Envoy, the control: +0.300)", g.Got)
 	flat.Processes[1].SlopeMBPerMin = 0.5
-	require.False(t, soakGoal(flat).Met)
+	require.False(t, soakGoal([]*Soak{flat, control}).Met)
+}
+
+func TestParseEnvoyStats(t *testing.T) {
+	st, err := parseEnvoyStats(`cluster.ext_proc.upstream_cx_active: 2
+cluster.mock.upstream_cx_active: 40
+http.admin.downstream_cx_active: 1
+http.ingress.downstream_cx_active: 90
+server.memory_allocated: 10485760
+`)
+	require.NoError(t, err)
+	require.Equal(t, envoyStats{allocated: 10 << 20, clientConns: 91, upstreamConns: 42}, st)
+
+	_, err = parseEnvoyStats("cluster.mock.upstream_cx_active: 40\n")
+	require.ErrorContains(t, err, "server.memory_allocated")
 }

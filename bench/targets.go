@@ -39,7 +39,8 @@ type target struct {
 	baseURL string
 	// watch are the processes whose CPU and memory a step reports.
 	watch []watched
-	// envoyAdmin is the admin interface of llmvoy's Envoy; "" otherwise.
+	// envoyAdmin is the admin interface of the target's Envoy (llmvoy's or
+	// the plain one); "" for the others.
 	envoyAdmin string
 }
 
@@ -216,7 +217,8 @@ func startPlainEnvoy(ctx context.Context, ps *procs, envoyBin, dir string, mock 
 		return target{}, err
 	}
 	t := target{name: targetEnvoy, baseURL: "http://127.0.0.1:" + strconv.Itoa(o.Port),
-		watch: []watched{{Name: "envoy", PID: p.pid()}}}
+		watch:      []watched{{Name: "envoy", PID: p.pid()}},
+		envoyAdmin: "http://127.0.0.1:" + strconv.Itoa(o.AdminPort)}
 	// /health is proxied to the mock: ready means listener, route and
 	// cluster all work.
 	return t, p.waitHTTP(ctx, t.baseURL+"/health", 30*time.Second)
@@ -269,12 +271,12 @@ var liteLLMEnv = []string{
 	"no_proxy=127.0.0.1,localhost",
 }
 
-func startLiteLLM(ctx context.Context, ps *procs, cmd []string, configPath string) (target, error) {
+func startLiteLLM(ctx context.Context, ps *procs, cmd []string, configPath string, workers int) (target, error) {
 	port, err := freePort()
 	if err != nil {
 		return target{}, err
 	}
-	args := slices.Concat(cmd[1:], []string{"--config", configPath, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--num_workers", "1"})
+	args := slices.Concat(cmd[1:], []string{"--config", configPath, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--num_workers", strconv.Itoa(workers)})
 	p, err := ps.start("litellm", liteLLMEnv, cmd[0], args...)
 	if err != nil {
 		return target{}, err
