@@ -209,10 +209,9 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	// it, and a later pass must still find the client's model there.
 	rewrite := target.bodyModel != "" && !g.isRedirect
 	if rewrite {
+		// Envoy's buffer filter behind the gateway filter sets the new
+		// content-length (see fullDuplex).
 		body = translate.SetModel(b.GetBody(), fields, target.bodyModel)
-		if body != nil {
-			m.SetHeaders = append(m.SetHeaders, setHeader("content-length", strconv.Itoa(len(body))))
-		}
 	}
 	switch {
 	// Not for a virtual key: its answer is priced by the upstream processor.

@@ -2,9 +2,9 @@ package extproc_test
 
 import (
 	"encoding/json"
-	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -86,7 +86,6 @@ func rewriteResponse(group, model string, out []byte) *extprocv3.ProcessingRespo
 	resp := routeResponse(group)
 	c := resp.GetRequestBody().GetResponse()
 	if out != nil {
-		c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, overwrite("content-length", strconv.Itoa(len(out))))
 		c.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: out}}
 	}
 	c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, overwrite(extproc.BodyModelHeader, model))
@@ -101,7 +100,6 @@ func directResponse(group string, out []byte, path, clientPath string, removed .
 	c := resp.GetRequestBody().GetResponse()
 	c.HeaderMutation.SetHeaders[0] = overwrite(xds.RouteHeader, xds.DirectRouteName(group))
 	if out != nil {
-		c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, overwrite("content-length", strconv.Itoa(len(out))))
 		c.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: out}}
 	}
 	c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, overwrite(":path", path), overwrite(translate.ClientPathHeader, clientPath))
@@ -113,13 +111,13 @@ func overwrite(key, value string) *corev3.HeaderValueOption {
 	return &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: key, RawValue: []byte(value)}, AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD}
 }
 
-// postThroughGateway plays a whole POST: headers (which must continue) and
-// the buffered body; it returns the answer to the body.
+// postThroughGateway plays a whole POST: headers and body; it returns the
+// gateway's answer to it (see bodyAnswer).
 func postThroughGateway(t *testing.T, h *harness, path string, body []byte, extra ...header) *extprocv3.ProcessingResponse {
 	t.Helper()
 	stream := h.open(t, xds.ProcessorGateway)
-	requireContinueHeaders(t, exchange(t, stream, postHeaders(path, body, extra...)))
-	resp := exchange(t, stream, requestBody(body))
+	sendHeaders(t, stream, postHeaders(path, body, extra...))
+	resp := bodyAnswer(t, stream, body)
 	finish(t, stream)
 	return resp
 }
@@ -191,14 +189,14 @@ func TestGatewayAuth(t *testing.T) {
 			models := getThroughGateway(t, h, "GET", "/v1/models", tt.headers...)
 			stream := h.open(t, xds.ProcessorGateway)
 			body := chatBody("gpt-4o")
-			headersResp := exchange(t, stream, postHeaders("/v1/chat/completions", body, tt.headers...))
 			if tt.wantOK {
 				require.Equal(t, 200, models.status)
-				requireContinueHeaders(t, headersResp)
-				requireProtoEqual(t, routeResponse("gpt-4o"), exchange(t, stream, requestBody(body)))
+				sendHeaders(t, stream, postHeaders("/v1/chat/completions", body, tt.headers...))
+				requireProtoEqual(t, routeResponse("gpt-4o"), bodyAnswer(t, stream, body))
 				finish(t, stream)
 				return
 			}
+			headersResp := exchange(t, stream, postHeaders("/v1/chat/completions", body, tt.headers...))
 			require.Equal(t, 401, models.status)
 			for _, r := range []localReply{models, requireImmediate(t, headersResp)} {
 				e := requireAPIErrorReply(t, r, 401, "auth_error")
@@ -430,12 +428,17 @@ func TestGatewayKeepsConfigForRequest(t *testing.T) {
 	h := startGateway(t)
 	stream := h.open(t, xds.ProcessorGateway)
 	body := chatBody("claude")
-	requireContinueHeaders(t, exchange(t, stream, postHeaders("/v1/chat/completions", body, bearer)))
+	sendHeaders(t, stream, postHeaders("/v1/chat/completions", body, bearer))
+	select {
+	case <-h.received: // the request has started
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not read the headers")
+	}
 
 	// The new config serves claude through an OpenAI-compatible server.
 	h.server.SetConfig(parseConfig(t, strings.Replace(gatewayConfig, "model: sagemaker/jumpstart-dft-meta-textgeneration-llama-2-7b", "model: openai/claude-3-5-sonnet\n      api_base: http://h3:3", 1), testEnv))
 
-	requireAPIError(t, exchange(t, stream, requestBody(body)), 501, "not_implemented")
+	requireAPIError(t, bodyAnswer(t, stream, body), 501, "not_implemented")
 	finish(t, stream)
 
 	requireProtoEqual(t, rewriteResponse("claude", "claude-3-5-sonnet", []byte(`{"model":"claude-3-5-sonnet","messages":[{"role":"user","content":"hi"}],"stream":false}`)),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -72,6 +73,26 @@ type harness struct {
 	// ended receives what each Process call returned, in the order the
 	// streams ended (dropped when nobody reads).
 	ended chan error
+	// received gets a signal for each message the server has read (dropped
+	// when nobody reads): a test can wait until a request has started.
+	received chan struct{}
+}
+
+// noticing is a server stream that signals each message it reads.
+type noticing struct {
+	grpc.ServerStream
+	received chan struct{}
+}
+
+func (n noticing) RecvMsg(m any) error {
+	err := n.ServerStream.RecvMsg(m)
+	if err == nil {
+		select {
+		case n.received <- struct{}{}:
+		default:
+		}
+	}
+	return err
 }
 
 func startServer(t testing.TB, cfg *config.Config) *harness {
@@ -89,8 +110,9 @@ func startServerWithCooldowns(t testing.TB, cfg *config.Config, c *router.Cooldo
 	// secrets).
 	srv := extproc.NewServer(cfg, c, router.NewBalance(cfg), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ended := make(chan error, 16)
+	received := make(chan struct{}, 16)
 	record := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		err := handler(srv, ss)
+		err := handler(srv, noticing{ServerStream: ss, received: received})
 		select {
 		case ended <- err:
 		default:
@@ -112,7 +134,7 @@ func startServerWithCooldowns(t testing.TB, cfg *config.Config, c *router.Cooldo
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
-	return &harness{server: srv, client: extprocv3.NewExternalProcessorClient(conn), logs: logs, ended: ended}
+	return &harness{server: srv, client: extprocv3.NewExternalProcessorClient(conn), logs: logs, ended: ended, received: received}
 }
 
 // open starts one ext_proc stream the way one of Envoy's two filters does:
@@ -220,6 +242,58 @@ func attempt(t testing.TB, deploymentID, path string, body []byte, extra ...head
 	return req
 }
 
+// sendHeaders sends a request's headers on a gateway stream. Its request
+// body mode is FULL_DUPLEX_STREAMED: Envoy sends the body next without
+// waiting, and the gateway answers the headers only once it has the body
+// (or at once when it answers the request itself: use exchange then).
+func sendHeaders(t testing.TB, stream extprocv3.ExternalProcessor_ProcessClient, req *extprocv3.ProcessingRequest) {
+	t.Helper()
+	require.NoError(t, stream.Send(req))
+}
+
+// bodyAnswer sends the whole body after sendHeaders and returns the
+// gateway's answer to the request: an immediate response, or the answers to
+// both phases folded by foldDuplex.
+func bodyAnswer(t testing.TB, stream extprocv3.ExternalProcessor_ProcessClient, body []byte) *extprocv3.ProcessingResponse {
+	t.Helper()
+	require.NoError(t, stream.Send(requestBody(body)))
+	first, err := stream.Recv()
+	require.NoError(t, err)
+	if first.GetImmediateResponse() != nil {
+		return first
+	}
+	second, err := stream.Recv()
+	require.NoError(t, err)
+	folded, err := foldDuplex(first, second, body)
+	require.NoError(t, err)
+	return folded
+}
+
+// foldDuplex turns the gateway's two full-duplex answers (the headers' one,
+// which carries every header mutation, then the whole body) into the one
+// answer a BUFFERED body phase would give: the mutation, and the body only
+// when it differs from the client's.
+func foldDuplex(headers, body *extprocv3.ProcessingResponse, sent []byte) (*extprocv3.ProcessingResponse, error) {
+	hr := headers.GetRequestHeaders()
+	if hr == nil {
+		return nil, fmt.Errorf("first answer is not the headers': %v", headers)
+	}
+	streamed := body.GetRequestBody().GetResponse().GetBodyMutation().GetStreamedResponse()
+	if streamed == nil || !streamed.GetEndOfStream() {
+		return nil, fmt.Errorf("second answer is not the whole body: %v", body)
+	}
+	common := &extprocv3.CommonResponse{
+		HeaderMutation:  hr.GetResponse().GetHeaderMutation(),
+		ClearRouteCache: hr.GetResponse().GetClearRouteCache(),
+	}
+	if !bytes.Equal(streamed.GetBody(), sent) {
+		common.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: streamed.GetBody()}}
+	}
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{
+		RequestBody: &extprocv3.BodyResponse{Response: common},
+	}}, nil
+}
+
 // exchange sends one phase and returns the server's answer to it.
 func exchange(t testing.TB, stream extprocv3.ExternalProcessor_ProcessClient, req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
 	t.Helper()
@@ -245,15 +319,6 @@ func requireProtoEqual(t testing.TB, want, got proto.Message) {
 	if !proto.Equal(want, got) {
 		t.Fatalf("messages differ\nwant: %s\ngot:  %s", prototext.Format(want), prototext.Format(got))
 	}
-}
-
-// requireContinueHeaders checks the answer lets the request go on with its
-// headers unchanged.
-func requireContinueHeaders(t testing.TB, resp *extprocv3.ProcessingResponse) {
-	t.Helper()
-	requireProtoEqual(t, &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{
-		RequestHeaders: &extprocv3.HeadersResponse{Response: &extprocv3.CommonResponse{}},
-	}}, resp)
 }
 
 // headerMutation is what a HeaderMutation does, flattened. Every set header

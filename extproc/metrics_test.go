@@ -81,8 +81,8 @@ func TestFallbackIsCounted(t *testing.T) {
 	h := startServerWithMetrics(t, strings.Replace(routingConfig, "num_retries: 1", "num_retries: 0", 1))
 	gw := h.open(t, xds.ProcessorGateway)
 	body := chatBody("primary")
-	requireContinueHeaders(t, exchange(t, gw, postHeaders("/v1/chat/completions", body, bearer, header{"x-request-id", "r1"})))
-	_, fb := routedTo(t, exchange(t, gw, requestBody(body)))
+	sendHeaders(t, gw, postHeaders("/v1/chat/completions", body, bearer, header{"x-request-id", "r1"}))
+	_, fb := routedTo(t, bodyAnswer(t, gw, body))
 	finish(t, gw)
 
 	up := h.open(t, xds.ProcessorUpstream)

@@ -84,8 +84,8 @@ func TestCoolingGroupFallsBackAtTheGateway(t *testing.T) {
 	c.Record(router.Outcome{Deployment: "b2", Status: 503})
 	stream := h.open(t, xds.ProcessorGateway)
 	body := chatBody("primary")
-	requireContinueHeaders(t, exchange(t, stream, postHeaders("/v1/chat/completions", body, bearer)))
-	r := requireImmediate(t, exchange(t, stream, requestBody(body)))
+	sendHeaders(t, stream, postHeaders("/v1/chat/completions", body, bearer))
+	r := requireImmediate(t, bodyAnswer(t, stream, body))
 	e := requireAPIErrorReply(t, r, 429, "rate_limit_error")
 	require.Contains(t, e.Message, "No deployments available for selected model")
 	require.Contains(t, e.Message, "[b1 b2 p1 p2]")
@@ -99,8 +99,8 @@ func TestUpstreamFallsBackAfterTheLastRetry(t *testing.T) {
 	// What the gateway set on the request.
 	gw := h.open(t, xds.ProcessorGateway)
 	body := chatBody("primary")
-	requireContinueHeaders(t, exchange(t, gw, postHeaders("/v1/chat/completions", body, bearer, header{"x-request-id", "r1"})))
-	_, fb := routedTo(t, exchange(t, gw, requestBody(body)))
+	sendHeaders(t, gw, postHeaders("/v1/chat/completions", body, bearer, header{"x-request-id", "r1"}))
+	_, fb := routedTo(t, bodyAnswer(t, gw, body))
 	finish(t, gw)
 
 	status := func(resp *extprocv3.ProcessingResponse) string {
@@ -178,8 +178,8 @@ func TestPreCallChecksRouteLongPromptsToTheContextWindowChain(t *testing.T) {
 	// No chain left: the 400 LiteLLM's pre-call check raises.
 	stream := h.open(t, xds.ProcessorGateway)
 	body := long("tiny")
-	requireContinueHeaders(t, exchange(t, stream, postHeaders("/v1/chat/completions", body, bearer)))
-	e := requireAPIErrorReply(t, requireImmediate(t, exchange(t, stream, requestBody(body))), 400, "invalid_request_error")
+	sendHeaders(t, stream, postHeaders("/v1/chat/completions", body, bearer))
+	e := requireAPIErrorReply(t, requireImmediate(t, bodyAnswer(t, stream, body)), 400, "invalid_request_error")
 	require.Contains(t, e.Message, "ContextWindowExceededError")
 }
 

@@ -91,7 +91,7 @@ func (s *Server) Register(g *grpc.Server) { extprocv3.RegisterExternalProcessorS
 
 // Process serves one HTTP request's (or attempt's) stream of phases.
 func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
-	p, err := s.processorFor(stream)
+	h, err := s.handlerFor(stream)
 	if err != nil {
 		return err
 	}
@@ -103,42 +103,27 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 			}
 			return err
 		}
-		var resp *extprocv3.ProcessingResponse
-		attrs := attributes(req.GetAttributes())
-		switch r := req.Request.(type) {
-		case *extprocv3.ProcessingRequest_RequestHeaders:
-			resp = p.RequestHeaders(r.RequestHeaders, attrs)
-		case *extprocv3.ProcessingRequest_RequestBody:
-			resp = p.RequestBody(r.RequestBody, attrs)
-		case *extprocv3.ProcessingRequest_ResponseHeaders:
-			if rp, ok := p.(responseProcessor); ok {
-				resp = rp.ResponseHeaders(r.ResponseHeaders)
-			}
-		case *extprocv3.ProcessingRequest_ResponseBody:
-			if rp, ok := p.(responseProcessor); ok {
-				resp = rp.ResponseBody(r.ResponseBody)
-			}
+		resps, err := h.handle(req)
+		if err != nil {
+			return status.Errorf(codes.Internal, "llmvoy: %v", err)
 		}
-		if resp == nil {
-			// A phase we did not ask for (a config/processor mismatch):
-			// fail the request loudly rather than guess.
-			return status.Errorf(codes.Internal, "llmvoy: unexpected ext_proc phase %T", req.Request)
-		}
-		if err := stream.Send(resp); err != nil {
-			return err
+		for _, resp := range resps {
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
 		}
 	}
 }
 
-func (s *Server) processorFor(stream extprocv3.ExternalProcessor_ProcessServer) (processor, error) {
+func (s *Server) handlerFor(stream extprocv3.ExternalProcessor_ProcessServer) (handler, error) {
 	// ValueFromIncomingContext reads the one key without copying all the
 	// stream's metadata (it showed in the profile).
 	st := s.state.Load()
 	switch kind := first(metadata.ValueFromIncomingContext(stream.Context(), xds.ProcessorHeader)); kind {
 	case xds.ProcessorGateway:
-		return &gateway{state: st, server: s}, nil
+		return &fullDuplex{p: &gateway{state: st, server: s}}, nil
 	case xds.ProcessorUpstream:
-		return &upstream{state: st, server: s}, nil
+		return inTurn{&upstream{state: st, server: s}}, nil
 	default:
 		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("llmvoy: unknown processor %q", kind))
 	}

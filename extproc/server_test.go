@@ -53,6 +53,7 @@ func TestServerEndsWithClientCancel(t *testing.T) {
 	require.NoError(t, err)
 	body := chatBody("gpt-4o")
 	require.NoError(t, stream.Send(postHeaders("/v1/chat/completions", body, bearer)))
+	require.NoError(t, stream.Send(requestBody(body)))
 	_, err = stream.Recv()
 	require.NoError(t, err)
 	drain(h.ended)
@@ -128,12 +129,16 @@ func oneRequest(ctx context.Context, client extprocv3.ExternalProcessorClient, i
 	if err != nil {
 		return err
 	}
-	answers, err := play(gw, postHeaders("/v1/chat/completions", body, bearer), requestBody(body))
+	answers, err := playDuplex(gw, postHeaders("/v1/chat/completions", body, bearer), requestBody(body))
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	if !proto.Equal(routeResponse("gpt-4o"), answers[1]) {
-		return fmt.Errorf("gateway: unexpected route answer %v", answers[1])
+	route, err := foldDuplex(answers[0], answers[1], body)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	if !proto.Equal(routeResponse("gpt-4o"), route) {
+		return fmt.Errorf("gateway: unexpected route answer %v", route)
 	}
 
 	up, err := client.Process(metadata.AppendToOutgoingContext(ctx, xds.ProcessorHeader, xds.ProcessorUpstream))
@@ -152,6 +157,39 @@ func oneRequest(ctx context.Context, client extprocv3.ExternalProcessorClient, i
 }
 
 // play sends each phase, collects each answer and closes the stream.
+// playDuplex sends every message first, as Envoy does in the gateway's
+// full-duplex mode, then reads as many answers.
+func playDuplex(stream extprocv3.ExternalProcessor_ProcessClient, reqs ...*extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
+	for _, req := range reqs {
+		if err := stream.Send(req); err != nil {
+			return nil, err
+		}
+	}
+	var out []*extprocv3.ProcessingResponse
+	for range reqs {
+		resp, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if resp.GetImmediateResponse() != nil {
+			return nil, fmt.Errorf("immediate response %d: %s", resp.GetImmediateResponse().GetStatus().GetCode(), resp.GetImmediateResponse().GetBody())
+		}
+		out = append(out, resp)
+	}
+	return out, endStream(stream)
+}
+
+// endStream closes the stream as Envoy does and checks the server ends it.
+func endStream(stream extprocv3.ExternalProcessor_ProcessClient) error {
+	if err := stream.CloseSend(); err != nil {
+		return err
+	}
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("stream end: %v", err)
+	}
+	return nil
+}
+
 func play(stream extprocv3.ExternalProcessor_ProcessClient, reqs ...*extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
 	var out []*extprocv3.ProcessingResponse
 	for _, req := range reqs {
@@ -167,11 +205,5 @@ func play(stream extprocv3.ExternalProcessor_ProcessClient, reqs ...*extprocv3.P
 		}
 		out = append(out, resp)
 	}
-	if err := stream.CloseSend(); err != nil {
-		return nil, err
-	}
-	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("stream end: %v", err)
-	}
-	return out, nil
+	return out, endStream(stream)
 }

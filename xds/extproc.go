@@ -16,16 +16,21 @@ const extProcMessageTimeout = 10 * time.Second
 
 // gatewayExtProc is the listener filter that authenticates, resolves the model
 // group and answers local endpoints. It needs the request headers (auth, local
-// endpoints) and the buffered request body (the model name); nothing of the
-// response, so those phases are skipped: every phase is a round trip.
+// endpoints) and the request body (the model name); nothing of the response,
+// so those phases are skipped. The body is FULL_DUPLEX_STREAMED: Envoy sends
+// it right after the headers, without waiting for their answer, and holds
+// the headers until llmvoy answers both after reading the body: one round
+// trip instead of the two of BUFFERED (headers answered, then the body).
+// That mode needs the trailers phase on, and drops the content-length the
+// buffer filters around this one take care of (see makeListener).
 func gatewayExtProc(o Options) *extprocv3.ExternalProcessor {
 	return &extprocv3.ExternalProcessor{
 		GrpcService:    extProcService(o, ProcessorGateway),
 		MessageTimeout: durationpb.New(extProcMessageTimeout),
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
-			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
-			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
+			RequestBodyMode:     extprocv3.ProcessingMode_FULL_DUPLEX_STREAMED,
+			RequestTrailerMode:  extprocv3.ProcessingMode_SEND,
 			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
 			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
 			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,

@@ -5,6 +5,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	grpcalsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/grpc/v3"
+	bufferv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/buffer/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	metadatav3 "github.com/envoyproxy/go-control-plane/envoy/type/metadata/v3"
@@ -30,7 +31,16 @@ func makeListener(o Options) *listenerv3.Listener {
 			ConfigSource:    adsSource(),
 		}},
 		HttpFilters: []*hcmv3.HttpFilter{
+			// The whole body before the gateway filter: one body message
+			// to llmvoy instead of a chunk per read, and Envoy's 413 past
+			// the limit (the gateway filter's body mode buffers nothing).
+			bufferFilter("llmvoy.request_buffer", o.MaxRequestBytes),
 			{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(gatewayExtProc(o))}},
+			// Again after it, for the content-length its body mode drops:
+			// the buffer filter sets it once the body is complete, so
+			// deployments get a Content-Length, not a chunked body. The
+			// gateway may have made the body a little longer (the model).
+			bufferFilter("llmvoy.request_length", o.MaxRequestBytes+rewriteAllowance),
 			{Name: wellknown.Router, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{
 				// x-envoy-* headers are Envoy internals: providers and
 				// clients of an LLM gateway have no use for them.
@@ -110,6 +120,16 @@ func downstreamLog(o Options) *accesslogv3.AccessLog {
 			AdditionalResponseHeadersToLog: []string{"content-type"},
 		})},
 	}
+}
+
+// rewriteAllowance is how much longer than the client's a body the gateway
+// rewrote (its model) may be.
+const rewriteAllowance = 64 << 10
+
+func bufferFilter(name string, limit uint32) *hcmv3.HttpFilter {
+	return &hcmv3.HttpFilter{Name: name, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&bufferv3.Buffer{
+		MaxRequestBytes: wrapperspb.UInt32(limit),
+	})}}
 }
 
 func adsSource() *corev3.ConfigSource {

@@ -143,6 +143,20 @@ def test_upstream_sees_deployment_model_and_key_never_the_clients(client, mock_a
             assert header(req, "Authorization") == "Bearer sk-deployment-b"
     for req in a + b:
         assert MASTER_KEY not in json.dumps(req), "the client's gateway key reached a provider"
+        # A length, not a chunked body: some providers' front ends refuse
+        # those (the mock's Go server drops Content-Length from a chunked one).
+        assert int(header(req, "Content-Length")) > 0
+
+
+def test_body_over_the_limit_is_openai_413(client, mock_a, mock_b):
+    mock_a.reset()
+    mock_b.reset()
+    with pytest.raises(openai.APIStatusError) as e:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "a" * (33 << 20)}])
+    assert e.value.status_code == 413
+    assert e.value.body["type"] == "invalid_request_error"
+    assert "the limit is 32 MiB" in e.value.body["message"]
+    assert not mock_a.requests() and not mock_b.requests()
 
 
 def test_gateway_key_in_other_headers_is_not_forwarded(gateway, mock_b):

@@ -58,6 +58,8 @@ def assert_provider_got(mock, key):
         assert not any(MASTER_KEY in v for vs in headers.values() for v in vs)
         leaked = {k for k in headers if k.startswith("x-llmvoy-")} - {"x-llmvoy-client-path"}
         assert not leaked
+        # A length, never a chunked body, on the direct path too.
+        assert int(headers["content-length"][0]) > 0
 
 
 def test_direct_group_takes_no_upstream_round_trip(fleet):

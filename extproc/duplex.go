@@ -1,0 +1,152 @@
+package extproc
+
+import (
+	"errors"
+	"fmt"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+)
+
+// handler answers one ext_proc stream's messages: none, one or several
+// answers per message.
+type handler interface {
+	handle(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error)
+}
+
+// errUnexpectedPhase is a phase the processor did not ask Envoy for: a
+// config and processor mismatch, which fails the request loudly rather than
+// guess.
+var errUnexpectedPhase = errors.New("unexpected ext_proc phase")
+
+// inTurn answers each message as it comes: Envoy waits for the answer to
+// one phase before it sends the next (the upstream processor's modes).
+type inTurn struct{ p processor }
+
+func (t inTurn) handle(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
+	resp := answer(t.p, req)
+	if resp == nil {
+		return nil, fmt.Errorf("%w %T", errUnexpectedPhase, req.Request)
+	}
+	return []*extprocv3.ProcessingResponse{resp}, nil
+}
+
+// answer calls the processor's method for req's phase; nil when it has none.
+func answer(p processor, req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
+	attrs := attributes(req.GetAttributes())
+	switch r := req.Request.(type) {
+	case *extprocv3.ProcessingRequest_RequestHeaders:
+		return p.RequestHeaders(r.RequestHeaders, attrs)
+	case *extprocv3.ProcessingRequest_RequestBody:
+		return p.RequestBody(r.RequestBody, attrs)
+	case *extprocv3.ProcessingRequest_ResponseHeaders:
+		if rp, ok := p.(responseProcessor); ok {
+			return rp.ResponseHeaders(r.ResponseHeaders)
+		}
+	case *extprocv3.ProcessingRequest_ResponseBody:
+		if rp, ok := p.(responseProcessor); ok {
+			return rp.ResponseBody(r.ResponseBody)
+		}
+	}
+	return nil
+}
+
+// fullDuplex answers the gateway filter, whose request body mode is
+// FULL_DUPLEX_STREAMED: Envoy sends the headers and then the body without
+// waiting for the answer to the headers, and holds the headers until that
+// answer comes. So one round trip carries both phases: fullDuplex keeps the
+// processor's answer to the headers until the body is complete, then sends
+// it with the body phase's header mutation (the route, the path, the key
+// headers) folded in, followed by the body. The processor itself still
+// sees a headers phase and a body phase, as in BUFFERED mode.
+//
+// Envoy's buffer filter ahead of the gateway filter delivers the body in one
+// piece and answers 413 past the size limit; another one behind it restores
+// the content-length that this body mode removes.
+type fullDuplex struct {
+	p processor
+	// headers is the processor's answer to the headers phase, held until
+	// the body is complete.
+	headers *extprocv3.ProcessingResponse
+	body    []byte
+	// over: the request has its answer (an immediate response, or both
+	// phases); whatever Envoy sent meanwhile needs none.
+	over bool
+}
+
+func (d *fullDuplex) handle(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
+	if d.over {
+		return nil, nil
+	}
+	switch r := req.Request.(type) {
+	case *extprocv3.ProcessingRequest_RequestHeaders:
+		resp := d.p.RequestHeaders(r.RequestHeaders, attributes(req.GetAttributes()))
+		if resp.GetRequestHeaders() == nil || r.RequestHeaders.GetEndOfStream() {
+			// An immediate response, or a request without a body: no
+			// body phase follows.
+			d.over = true
+			return []*extprocv3.ProcessingResponse{resp}, nil
+		}
+		d.headers = resp
+		return nil, nil
+	case *extprocv3.ProcessingRequest_RequestBody:
+		if d.headers == nil {
+			return nil, errors.New("request body before its headers")
+		}
+		if d.body == nil {
+			d.body = r.RequestBody.GetBody()
+		} else {
+			d.body = append(d.body, r.RequestBody.GetBody()...)
+		}
+		if !r.RequestBody.GetEndOfStream() {
+			return nil, nil
+		}
+		return d.finish(attributes(req.GetAttributes()), false), nil
+	case *extprocv3.ProcessingRequest_RequestTrailers:
+		// Trailers end a body that came without end_of_stream: they are
+		// passed on as they are.
+		if d.headers == nil {
+			return nil, errors.New("request trailers before their headers")
+		}
+		trailers := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}}
+		return append(d.finish(attributes(req.GetAttributes()), true), trailers), nil
+	}
+	return nil, fmt.Errorf("%w %T", errUnexpectedPhase, req.Request)
+}
+
+// finish runs the body phase on the whole body and answers both phases.
+func (d *fullDuplex) finish(attrs attributes, trailers bool) []*extprocv3.ProcessingResponse {
+	d.over = true
+	resp := d.p.RequestBody(&extprocv3.HttpBody{Body: d.body, EndOfStream: true}, attrs)
+	if resp.GetRequestBody() == nil {
+		return []*extprocv3.ProcessingResponse{resp} // an immediate response
+	}
+	bodyPhase := resp.GetRequestBody().GetResponse()
+	headers := d.headers.GetRequestHeaders()
+	if headers.Response == nil {
+		headers.Response = &extprocv3.CommonResponse{}
+	}
+	h := headers.Response
+	if m := bodyPhase.GetHeaderMutation(); m != nil {
+		if h.HeaderMutation == nil {
+			h.HeaderMutation = &extprocv3.HeaderMutation{}
+		}
+		h.HeaderMutation.SetHeaders = append(h.HeaderMutation.SetHeaders, m.GetSetHeaders()...)
+		h.HeaderMutation.RemoveHeaders = append(h.HeaderMutation.RemoveHeaders, m.GetRemoveHeaders()...)
+	}
+	h.ClearRouteCache = h.ClearRouteCache || bodyPhase.GetClearRouteCache()
+
+	body := d.body
+	switch m := bodyPhase.GetBodyMutation().GetMutation().(type) {
+	case *extprocv3.BodyMutation_Body:
+		body = m.Body
+	case *extprocv3.BodyMutation_ClearBody:
+		if m.ClearBody {
+			body = nil
+		}
+	}
+	return []*extprocv3.ProcessingResponse{d.headers, {Response: &extprocv3.ProcessingResponse_RequestBody{
+		RequestBody: &extprocv3.BodyResponse{Response: &extprocv3.CommonResponse{BodyMutation: &extprocv3.BodyMutation{
+			Mutation: &extprocv3.BodyMutation_StreamedResponse{StreamedResponse: &extprocv3.StreamedBodyResponse{Body: body, EndOfStream: !trailers}},
+		}}},
+	}}}
+}
