@@ -129,7 +129,7 @@ func oneRequest(ctx context.Context, client extprocv3.ExternalProcessorClient, i
 	if err != nil {
 		return err
 	}
-	answers, err := playDuplex(gw, postHeaders("/v1/chat/completions", body, bearer), requestBody(body))
+	answers, err := play(gw, true, postHeaders("/v1/chat/completions", body, bearer), requestBody(body))
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
@@ -145,7 +145,7 @@ func oneRequest(ctx context.Context, client extprocv3.ExternalProcessorClient, i
 	if err != nil {
 		return err
 	}
-	answers, err = play(up, attemptHeaders, requestBody(body))
+	answers, err = play(up, false, attemptHeaders, requestBody(body))
 	if err != nil {
 		return fmt.Errorf("upstream: %w", err)
 	}
@@ -156,25 +156,28 @@ func oneRequest(ctx context.Context, client extprocv3.ExternalProcessorClient, i
 	return nil
 }
 
-// play sends each phase, collects each answer and closes the stream.
-// playDuplex sends every message first, as Envoy does in the gateway's
-// full-duplex mode, then reads as many answers.
-func playDuplex(stream extprocv3.ExternalProcessor_ProcessClient, reqs ...*extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
-	for _, req := range reqs {
+// play sends the phases, collects an answer for each and closes the
+// stream. In turn (the upstream filter), each phase waits for its answer;
+// all at once (the gateway's full-duplex mode), every phase is sent first.
+func play(stream extprocv3.ExternalProcessor_ProcessClient, allAtOnce bool, reqs ...*extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
+	var out []*extprocv3.ProcessingResponse
+	for i, req := range reqs {
 		if err := stream.Send(req); err != nil {
 			return nil, err
 		}
-	}
-	var out []*extprocv3.ProcessingResponse
-	for range reqs {
-		resp, err := stream.Recv()
-		if err != nil {
-			return nil, err
+		if allAtOnce && i < len(reqs)-1 {
+			continue
 		}
-		if resp.GetImmediateResponse() != nil {
-			return nil, fmt.Errorf("immediate response %d: %s", resp.GetImmediateResponse().GetStatus().GetCode(), resp.GetImmediateResponse().GetBody())
+		for len(out) <= i {
+			resp, err := stream.Recv()
+			if err != nil {
+				return nil, err
+			}
+			if resp.GetImmediateResponse() != nil {
+				return nil, fmt.Errorf("immediate response %d: %s", resp.GetImmediateResponse().GetStatus().GetCode(), resp.GetImmediateResponse().GetBody())
+			}
+			out = append(out, resp)
 		}
-		out = append(out, resp)
 	}
 	return out, endStream(stream)
 }
@@ -188,22 +191,4 @@ func endStream(stream extprocv3.ExternalProcessor_ProcessClient) error {
 		return fmt.Errorf("stream end: %v", err)
 	}
 	return nil
-}
-
-func play(stream extprocv3.ExternalProcessor_ProcessClient, reqs ...*extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
-	var out []*extprocv3.ProcessingResponse
-	for _, req := range reqs {
-		if err := stream.Send(req); err != nil {
-			return nil, err
-		}
-		resp, err := stream.Recv()
-		if err != nil {
-			return nil, err
-		}
-		if resp.GetImmediateResponse() != nil {
-			return nil, fmt.Errorf("immediate response %d: %s", resp.GetImmediateResponse().GetStatus().GetCode(), resp.GetImmediateResponse().GetBody())
-		}
-		out = append(out, resp)
-	}
-	return out, endStream(stream)
 }
