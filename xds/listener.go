@@ -65,9 +65,10 @@ func makeListener(o Options) *listenerv3.Listener {
 			Address:       addr,
 			PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: o.ListenPort},
 		}}},
-		// The gateway buffers whole request bodies (the model name is in
-		// them), so the per-connection limit is the request size limit; past
-		// it Envoy answers 413, reshaped by localReplyConfig.
+		// Whole request bodies are buffered (the model name is in them, and
+		// retries and fallbacks replay them), so the per-connection limit is
+		// the request size limit; past it the buffer filter ahead of the
+		// gateway answers 413, reshaped by localReplyConfig.
 		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxRequestBytes),
 		FilterChains: []*listenerv3.FilterChain{{
 			Filters: []*listenerv3.Filter{{
