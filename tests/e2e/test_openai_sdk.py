@@ -148,6 +148,20 @@ def test_upstream_sees_deployment_model_and_key_never_the_clients(client, mock_a
         assert int(header(req, "Content-Length")) > 0
 
 
+def test_body_near_the_limit_reaches_the_provider_whole(client, mock_a, mock_b):
+    # The gateway reads it in one message and hands it back rewritten in
+    # another: nothing of it may be cut on the way.
+    mock_a.reset()
+    mock_b.reset()
+    content = "b" * (24 << 20)
+    completion = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": content}])
+    assert completion.choices[0].finish_reason == "stop"
+    (req,) = mock_a.requests() + mock_b.requests()
+    assert body(req)["model"] == "gpt-4o-mini-2024-07-18"
+    assert body(req)["messages"][0]["content"] == content
+    assert int(header(req, "Content-Length")) > len(content)
+
+
 def test_body_over_the_limit_is_openai_413(client, mock_a, mock_b):
     mock_a.reset()
     mock_b.reset()
