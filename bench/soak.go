@@ -151,7 +151,7 @@ func envoyMemory(ctx context.Context, admin string) (envoyStats, error) {
 	if err != nil {
 		return st, err
 	}
-	resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}).Do(req)
+	resp, err := controlClient.Do(req)
 	if err != nil {
 		return st, err
 	}
@@ -164,7 +164,8 @@ func envoyMemory(ctx context.Context, admin string) (envoyStats, error) {
 }
 
 // parseEnvoyStats reads envoyMemory's filtered /stats text. The admin
-// listener's own connection (the one asking) counts with the clients.
+// interface's connections (the harness asking) are not the load's and are
+// left out.
 func parseEnvoyStats(text string) (envoyStats, error) {
 	var st envoyStats
 	found := false
@@ -179,6 +180,7 @@ func parseEnvoyStats(text string) (envoyStats, error) {
 			st.allocated, found = n, true
 		case strings.HasPrefix(name, "cluster."):
 			st.upstreamConns += int(n)
+		case strings.HasPrefix(name, "http.admin."):
 		default:
 			st.clientConns += int(n)
 		}

@@ -46,7 +46,7 @@ http.ingress.downstream_cx_active: 90
 server.memory_allocated: 10485760
 `)
 	require.NoError(t, err)
-	require.Equal(t, envoyStats{allocated: 10 << 20, clientConns: 91, upstreamConns: 42}, st)
+	require.Equal(t, envoyStats{allocated: 10 << 20, clientConns: 90, upstreamConns: 42}, st)
 
 	_, err = parseEnvoyStats("cluster.mock.upstream_cx_active: 40\n")
 	require.ErrorContains(t, err, "server.memory_allocated")
