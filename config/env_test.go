@@ -87,11 +87,38 @@ func TestMasterKeyFromLiteLLMVariable(t *testing.T) {
 	cfg, _ = mustParse(t, models+"general_settings:\n  master_key: sk-config\n", map[string]string{"LITELLM_MASTER_KEY": "sk-env"})
 	require.Equal(t, Secret("sk-config"), cfg.General.MasterKey)
 
-	_, warnings := mustParse(t, models+"general_settings:\n  master_key: os.environ/NOPE\n", nil)
-	require.Equal(t, []string{
-		"config.yaml:6: general_settings.master_key: environment variable NOPE is not set",
-		"config.yaml:6: general_settings.master_key: empty: the gateway accepts requests without a key",
-	}, warningStrings(warnings))
+}
+
+// A master key that resolves to nothing would open the gateway to everyone:
+// the config is refused, naming the setting (#15).
+func TestEmptyMasterKeyRefused(t *testing.T) {
+	const models = `model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+`
+	for name, tc := range map[string]struct {
+		src  string
+		env  map[string]string
+		want string
+	}{
+		"unset variable": {models + "general_settings:\n  master_key: os.environ/NOPE\n", nil,
+			"config.yaml:6: general_settings.master_key: environment variable NOPE is unset or empty: refusing to start"},
+		"empty variable": {models + "general_settings:\n  master_key: os.environ/EMPTY\n", map[string]string{"EMPTY": ""},
+			"config.yaml:6: general_settings.master_key: environment variable EMPTY is unset or empty: refusing to start"},
+		"empty string": {models + "general_settings:\n  master_key: \"\"\n", nil,
+			"config.yaml:6: general_settings.master_key: empty: refusing to start"},
+		"empty LITELLM_MASTER_KEY": {models, map[string]string{"LITELLM_MASTER_KEY": ""},
+			"LITELLM_MASTER_KEY: set but empty: refusing to start"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := Parse([]byte(tc.src), "config.yaml", envOf(tc.env))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+	// No master_key at all is a choice, not an accident: it parses.
+	cfg, _ := mustParse(t, models, nil)
+	require.Equal(t, Secret(""), cfg.General.MasterKey)
 }
 
 func warningStrings(ws []Warning) []string {

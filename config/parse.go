@@ -228,14 +228,21 @@ func (p *parser) general(v *value) GeneralSettings {
 		path := joinPath("general_settings", keyName(kv.key))
 		switch keyName(kv.key) {
 		case "master_key":
-			s, _, ok := p.str(path, kv.val)
+			s, ref, ok := p.str(path, kv.val)
 			if !ok {
 				continue
 			}
 			configured = true
 			g.MasterKey = Secret(s)
-			if s == "" {
-				p.warnf(kv.val.line, path, "empty: the gateway accepts requests without a key")
+			// A key that resolves to nothing would serve everyone: the
+			// operator asked for a key, so a typo or a missing secret must
+			// not open the gateway. Running without a key means leaving
+			// master_key out.
+			switch {
+			case s == "" && ref != "":
+				p.errorf(kv.val.line, path, "environment variable %s is unset or empty: refusing to start a gateway that would accept every request (set it, or remove master_key to run without authentication)", ref)
+			case s == "":
+				p.errorf(kv.val.line, path, "empty: refusing to start a gateway that would accept every request (set a key, or remove master_key to run without authentication)")
 			}
 		case "database_url":
 			if s, _, ok := p.str(path, kv.val); ok {
@@ -262,6 +269,9 @@ func (p *parser) general(v *value) GeneralSettings {
 	if !configured {
 		if s, ok := p.lookup("LITELLM_MASTER_KEY"); ok {
 			g.MasterKey = Secret(s)
+			if s == "" {
+				p.errorf(0, "LITELLM_MASTER_KEY", "set but empty: refusing to start a gateway that would accept every request (set a key, or unset the variable to run without authentication)")
+			}
 		}
 	}
 	return g
