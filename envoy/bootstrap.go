@@ -86,7 +86,44 @@ type BootstrapOptions struct {
 	// llmvoy_listen_port): several platform-started Envoys can share one
 	// control plane and still listen where their pods need them to.
 	ListenPort int
+
+	// TLS, when set, makes Envoy reach both of llmvoy's gRPC servers over
+	// mutual TLS: it presents its client certificate and accepts only a
+	// server certificate of the CA that names the address it dialled (or
+	// TLS.ServerName). Without it, the clusters are plaintext, which is
+	// private only over unix sockets in a directory nobody else can enter.
+	TLS *ClientTLS
+
+	// MaxHeapBytes is the heap Envoy's overload manager measures pressure
+	// against: it returns free memory to the system from 90% and answers
+	// new requests 503 from 95%. 0 means DefaultMaxHeapBytes.
+	MaxHeapBytes uint64
 }
+
+// ClientTLS are the files (paths as Envoy sees them) of Envoy's side of the
+// control plane's mutual TLS.
+type ClientTLS struct {
+	CertFile, KeyFile string // Envoy's client certificate and key
+	CAFile            string // the CA llmvoy's server certificate chains to
+	// ServerName is the name the server certificate must carry (and the
+	// SNI). Empty: the host of each address; required with unix sockets.
+	ServerName string
+}
+
+// DefaultMaxHeapBytes is Envoy's heap limit when BootstrapOptions leave it
+// unset: 1 GiB.
+const DefaultMaxHeapBytes = 1 << 30
+
+// MinMaxHeapBytes is the smallest heap limit accepted: an idle Envoy with a
+// few hundred clusters already uses tens of MiB, and a limit below that
+// would answer every request 503.
+const MinMaxHeapBytes = 64 << 20
+
+// Overload thresholds, as fractions of the heap limit.
+const (
+	shrinkHeapThreshold    = 0.90
+	stopAcceptingThreshold = 0.95
+)
 
 // NodeListenPortKey is the node metadata key carrying BootstrapOptions.ListenPort.
 const NodeListenPortKey = "llmvoy_listen_port"
@@ -96,6 +133,8 @@ var (
 	ErrAdminNotLoopback = errors.New("admin address must be a loopback address")
 	ErrInvalidAddress   = errors.New("invalid address")
 	ErrInvalidPort      = errors.New("invalid port")
+	ErrInvalidTLS       = errors.New("invalid tls settings")
+	ErrInvalidHeap      = errors.New("invalid heap limit")
 )
 
 //go:embed bootstrap.yaml.tmpl
@@ -118,6 +157,9 @@ type bootstrapData struct {
 	ExtProcBufferLimitBytes  int
 	ExtProcCircuitBreakerMax int
 	MaxDownstreamConnections int
+	MaxHeapBytes             uint64
+	ShrinkHeapThreshold      float64
+	StopAcceptingThreshold   float64
 }
 
 // upstream is one of llmvoy's gRPC servers as a static cluster reaches it
@@ -131,6 +173,17 @@ type upstream struct {
 	DNS         bool // Address is a host name, not an IP literal
 	// KeepaliveInterval and KeepaliveTimeout are proto Durations ("30s").
 	KeepaliveInterval, KeepaliveTimeout string
+	TLS                                 *upstreamTLS
+}
+
+// upstreamTLS is a static cluster's UpstreamTlsContext.
+type upstreamTLS struct {
+	CertFile, KeyFile, CAFile string
+	// SNI is empty for an IP address (SNI carries names only).
+	SNI string
+	// SANType is "DNS" or "IP_ADDRESS"; SAN the value the server
+	// certificate must carry.
+	SANType, SAN string
 }
 
 // RenderBootstrap renders the Envoy bootstrap YAML for o. It rejects an admin
@@ -158,8 +211,17 @@ func newBootstrapData(o BootstrapOptions) (*bootstrapData, error) {
 		ExtProcBufferLimitBytes:  extProcBufferLimitBytes,
 		ExtProcCircuitBreakerMax: extProcCircuitBreakerMax,
 		MaxDownstreamConnections: maxDownstreamConnections,
+		MaxHeapBytes:             o.MaxHeapBytes,
+		ShrinkHeapThreshold:      shrinkHeapThreshold,
+		StopAcceptingThreshold:   stopAcceptingThreshold,
+	}
+	if d.MaxHeapBytes == 0 {
+		d.MaxHeapBytes = DefaultMaxHeapBytes
 	}
 	var errs []error
+	if d.MaxHeapBytes < MinMaxHeapBytes {
+		errs = append(errs, fmt.Errorf("max heap %d bytes is below %d: %w", d.MaxHeapBytes, MinMaxHeapBytes, ErrInvalidHeap))
+	}
 	if o.ListenPort < 0 || o.ListenPort > 65535 {
 		errs = append(errs, fmt.Errorf("listen port %d: %w", o.ListenPort, ErrInvalidPort))
 	}
@@ -175,6 +237,13 @@ func newBootstrapData(o BootstrapOptions) (*bootstrapData, error) {
 	d.ExtProc, err = grpcUpstream(ExtProcClusterName, "ext_proc", o.ExtProcAddress, o.ExtProcPort)
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if o.TLS != nil {
+		for _, u := range []*upstream{&d.XDS, &d.ExtProc} {
+			if u.TLS, err = clientTLS(*o.TLS, *u); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", u.ClusterName, err))
+			}
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("envoy bootstrap: %w", err)
@@ -236,6 +305,34 @@ func grpcUpstream(cluster, what, addr string, port int) (upstream, error) {
 	}
 	u.Address, u.Port = host, port
 	return u, nil
+}
+
+// clientTLS is the TLS context of the cluster reaching u.
+func clientTLS(c ClientTLS, u upstream) (*upstreamTLS, error) {
+	if c.CertFile == "" || c.KeyFile == "" || c.CAFile == "" {
+		return nil, fmt.Errorf("a client certificate, its key and the CA are all needed: %w", ErrInvalidTLS)
+	}
+	for _, f := range []string{c.CertFile, c.KeyFile, c.CAFile} {
+		if !strings.HasPrefix(f, "/") {
+			// Envoy resolves relative paths against its working
+			// directory, which is rarely where the operator thinks.
+			return nil, fmt.Errorf("file %q must be an absolute path: %w", f, ErrInvalidTLS)
+		}
+	}
+	name := c.ServerName
+	if name == "" {
+		name = u.Address
+	}
+	if name == "" {
+		return nil, fmt.Errorf("a unix socket has no host name to verify: set the server name: %w", ErrInvalidTLS)
+	}
+	t := &upstreamTLS{CertFile: c.CertFile, KeyFile: c.KeyFile, CAFile: c.CAFile, SANType: "DNS", SAN: name, SNI: name}
+	if ip := net.ParseIP(strings.Trim(name, "[]")); ip != nil {
+		t.SANType, t.SAN, t.SNI = "IP_ADDRESS", ip.String(), ""
+	} else if !validHostName(name) {
+		return nil, fmt.Errorf("server name %q: %w", name, ErrInvalidTLS)
+	}
+	return t, nil
 }
 
 // validHostName is a loose check that keeps "host:port" and URLs out of a

@@ -12,9 +12,13 @@ import (
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/bootstrap/internal_listener/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/resource_monitors/downstream_connections/v3"
+	heapv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/resource_monitors/fixed_heap/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/llmvoy/llmvoy/internal/pki"
 	"gopkg.in/yaml.v3"
 )
 
@@ -35,6 +39,19 @@ var goldenOptions = map[string]BootstrapOptions{
 		AdminPort:      9901,
 		XDSAddress:     "unix:///run/llmvoy/xds.sock",
 		ExtProcAddress: "unix:///run/llmvoy/extproc.sock",
+		MaxHeapBytes:   192 << 20,
+	},
+	"bootstrap_mtls.golden.yaml": {
+		AdminPort:      9901,
+		XDSAddress:     "llmvoy",
+		XDSPort:        18000,
+		ExtProcAddress: "10.0.0.7",
+		ExtProcPort:    18001,
+		TLS: &ClientTLS{
+			CertFile: "/etc/envoy/tls/envoy.pem",
+			KeyFile:  "/etc/envoy/tls/envoy-key.pem",
+			CAFile:   "/etc/envoy/tls/ca.pem",
+		},
 	},
 }
 
@@ -73,7 +90,98 @@ func TestRenderBootstrapIsValidProto(t *testing.T) {
 			require.EqualValues(t, 64<<20, clusters[1].GetPerConnectionBufferLimitBytes().GetValue())
 			require.EqualValues(t, 100000, clusters[1].GetCircuitBreakers().GetThresholds()[0].GetMaxRequests().GetValue())
 			require.Empty(t, b.GetStaticResources().GetListeners(), "listeners come over ADS")
+			om := b.GetOverloadManager()
+			require.Len(t, om.GetResourceMonitors(), 2, "the connection limit and the heap")
+			require.Len(t, om.GetActions(), 2)
+			for _, c := range clusters {
+				require.Equal(t, o.TLS != nil, c.GetTransportSocket() != nil, "cluster %s: TLS exactly when asked for", c.GetName())
+			}
 		})
+	}
+}
+
+// TestRenderBootstrapHeapLimit: the fixed-heap monitor gets the limit (or
+// the 1 GiB default) and both actions trigger on it.
+func TestRenderBootstrapHeapLimit(t *testing.T) {
+	for _, tt := range []struct {
+		set, want uint64
+	}{{0, DefaultMaxHeapBytes}, {192 << 20, 192 << 20}} {
+		b := renderProto(t, BootstrapOptions{XDSPort: 1, ExtProcPort: 2, MaxHeapBytes: tt.set})
+		om := b.GetOverloadManager()
+		var heap *heapv3.FixedHeapConfig
+		for _, m := range om.GetResourceMonitors() {
+			if m.GetName() == "envoy.resource_monitors.fixed_heap" {
+				heap = &heapv3.FixedHeapConfig{}
+				require.NoError(t, m.GetTypedConfig().UnmarshalTo(heap))
+			}
+		}
+		require.NotNil(t, heap)
+		require.Equal(t, tt.want, heap.GetMaxHeapSizeBytes())
+		thresholds := map[string]float64{}
+		for _, a := range om.GetActions() {
+			require.Equal(t, "envoy.resource_monitors.fixed_heap", a.GetTriggers()[0].GetName())
+			thresholds[a.GetName()] = a.GetTriggers()[0].GetThreshold().GetValue()
+		}
+		require.Equal(t, map[string]float64{
+			"envoy.overload_actions.shrink_heap":             0.90,
+			"envoy.overload_actions.stop_accepting_requests": 0.95,
+		}, thresholds)
+	}
+	_, err := RenderBootstrap(BootstrapOptions{XDSPort: 1, ExtProcPort: 2, MaxHeapBytes: 1 << 20})
+	require.ErrorIs(t, err, ErrInvalidHeap)
+}
+
+// TestRenderBootstrapMutualTLS: each static cluster presents Envoy's client
+// certificate and verifies llmvoy's against the CA and the name it dialled.
+func TestRenderBootstrapMutualTLS(t *testing.T) {
+	files := ClientTLS{CertFile: "/t/envoy.pem", KeyFile: "/t/envoy-key.pem", CAFile: "/t/ca.pem"}
+	tests := []struct {
+		name              string
+		o                 BootstrapOptions
+		sni, sanType, san string
+	}{
+		{"host name", BootstrapOptions{XDSAddress: "llmvoy", XDSPort: 1, ExtProcAddress: "llmvoy", ExtProcPort: 2}, "llmvoy", "DNS", "llmvoy"},
+		{"ip", BootstrapOptions{XDSAddress: "10.0.0.7", XDSPort: 1, ExtProcAddress: "10.0.0.7", ExtProcPort: 2}, "", "IP_ADDRESS", "10.0.0.7"},
+		{"localhost dials 127.0.0.1", BootstrapOptions{XDSAddress: "localhost", XDSPort: 1, ExtProcAddress: "localhost", ExtProcPort: 2}, "", "IP_ADDRESS", "127.0.0.1"},
+		{"server name overrides", BootstrapOptions{XDSAddress: "10.0.0.7", XDSPort: 1, ExtProcAddress: "10.0.0.7", ExtProcPort: 2, TLS: &ClientTLS{ServerName: "llmvoy.prod"}}, "llmvoy.prod", "DNS", "llmvoy.prod"},
+		{"unix socket with a server name", BootstrapOptions{XDSAddress: "unix:///run/x.sock", ExtProcAddress: "unix:///run/e.sock", TLS: &ClientTLS{ServerName: "llmvoy"}}, "llmvoy", "DNS", "llmvoy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.o
+			tlsOpts := files
+			if o.TLS != nil {
+				tlsOpts.ServerName = o.TLS.ServerName
+			}
+			o.TLS = &tlsOpts
+			b := renderProto(t, o)
+			for _, c := range b.GetStaticResources().GetClusters() {
+				require.Equal(t, "envoy.transport_sockets.tls", c.GetTransportSocket().GetName())
+				var ctx tlsv3.UpstreamTlsContext
+				require.NoError(t, c.GetTransportSocket().GetTypedConfig().UnmarshalTo(&ctx))
+				require.Equal(t, tt.sni, ctx.GetSni())
+				common := ctx.GetCommonTlsContext()
+				require.Equal(t, []string{"h2"}, common.GetAlpnProtocols())
+				require.Equal(t, tlsv3.TlsParameters_TLSv1_3, common.GetTlsParams().GetTlsMinimumProtocolVersion())
+				require.Equal(t, files.CertFile, common.GetTlsCertificates()[0].GetCertificateChain().GetFilename())
+				require.Equal(t, files.KeyFile, common.GetTlsCertificates()[0].GetPrivateKey().GetFilename())
+				v := common.GetValidationContext()
+				require.Equal(t, files.CAFile, v.GetTrustedCa().GetFilename())
+				require.Len(t, v.GetMatchTypedSubjectAltNames(), 1)
+				require.Equal(t, tt.sanType, v.GetMatchTypedSubjectAltNames()[0].GetSanType().String())
+				require.Equal(t, tt.san, v.GetMatchTypedSubjectAltNames()[0].GetMatcher().GetExact())
+			}
+		})
+	}
+
+	for name, o := range map[string]BootstrapOptions{
+		"unix socket without a server name": {XDSAddress: "unix:///run/x.sock", ExtProcAddress: "unix:///run/e.sock", TLS: &files},
+		"no key":                            {XDSPort: 1, ExtProcPort: 2, TLS: &ClientTLS{CertFile: "/t/c.pem", CAFile: "/t/ca.pem"}},
+		"relative path":                     {XDSPort: 1, ExtProcPort: 2, TLS: &ClientTLS{CertFile: "c.pem", KeyFile: "/t/k.pem", CAFile: "/t/ca.pem"}},
+		"bad name":                          {XDSPort: 1, ExtProcPort: 2, TLS: &ClientTLS{CertFile: "/t/c.pem", KeyFile: "/t/k.pem", CAFile: "/t/ca.pem", ServerName: "a b"}},
+	} {
+		_, err := RenderBootstrap(o)
+		require.ErrorIs(t, err, ErrInvalidTLS, name)
 	}
 }
 
@@ -185,9 +293,22 @@ func TestValidateWithEnvoy(t *testing.T) {
 			XDSAddress:     "unix:///run/llmvoy/xds.sock",
 			ExtProcAddress: "unix:///run/llmvoy/extproc.sock",
 		},
-		"host name": {XDSAddress: "llmvoy.internal", XDSPort: 18000, ExtProcAddress: "llmvoy.internal", ExtProcPort: 18001},
-		"ipv6":      {AdminAddress: "::1", XDSAddress: "::1", XDSPort: 18000, ExtProcAddress: "::1", ExtProcPort: 18001},
+		"host name":  {XDSAddress: "llmvoy.internal", XDSPort: 18000, ExtProcAddress: "llmvoy.internal", ExtProcPort: 18001},
+		"ipv6":       {AdminAddress: "::1", XDSAddress: "::1", XDSPort: 18000, ExtProcAddress: "::1", ExtProcPort: 18001},
+		"small heap": {XDSPort: 18000, ExtProcPort: 18001, MaxHeapBytes: MinMaxHeapBytes},
 	}
+	// Envoy reads the certificate files while validating: real ones.
+	pkiDir := t.TempDir()
+	bundle, err := pki.Issue([]string{"llmvoy", "127.0.0.1"}, time.Hour, time.Now())
+	require.NoError(t, err)
+	require.NoError(t, bundle.Write(pkiDir))
+	files := ClientTLS{
+		CertFile: filepath.Join(pkiDir, pki.ClientCertFile),
+		KeyFile:  filepath.Join(pkiDir, pki.ClientKeyFile),
+		CAFile:   filepath.Join(pkiDir, pki.CAFile),
+	}
+	variants["mtls host name"] = BootstrapOptions{XDSAddress: "llmvoy", XDSPort: 18000, ExtProcAddress: "llmvoy", ExtProcPort: 18001, TLS: &files}
+	variants["mtls ip"] = BootstrapOptions{XDSPort: 18000, ExtProcPort: 18001, TLS: &files}
 	for name, o := range variants {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
