@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -46,8 +45,8 @@ type gatewayFlags struct {
 	resolveEvery  time.Duration
 	drainTimeout  time.Duration
 	noEnvoy       bool
-	xdsAddr       string
-	extprocAddr   string
+	control       controlFlags
+	envoyMaxHeap  byteSize
 	dataDir       string
 	accessLog     string
 }
@@ -67,8 +66,15 @@ func parseGatewayFlags(args []string, stderr io.Writer) (gatewayFlags, error) {
 	fs.DurationVar(&f.resolveEvery, "resolve-interval", 30*time.Second, "how often api_base host names are resolved again")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 15*time.Second, "on shutdown, how long in-flight requests may take to finish")
 	fs.BoolVar(&f.noEnvoy, "no-envoy", false, "serve xDS and ext_proc only; the platform starts Envoy with the bootstrap llmvoy bootstrap prints")
-	fs.StringVar(&f.xdsAddr, "xds-address", "", "xDS (ADS) gRPC address, HOST:PORT or unix:///path (default 127.0.0.1:18000 with --no-envoy, else a free loopback port)")
-	fs.StringVar(&f.extprocAddr, "extproc-address", "", "ext_proc gRPC address, HOST:PORT or unix:///path (default 127.0.0.1:18001 with --no-envoy, else a free loopback port)")
+	fs.StringVar(&f.control.dir, "control-dir", "", "directory of the xDS and ext_proc unix sockets (xds.sock, extproc.sock); made 0700, or 0750 with --no-envoy for an Envoy in llmvoy's group (default: a new private temporary directory, removed on exit; with --no-envoy, required unless both addresses are given)")
+	fs.StringVar(&f.control.xdsAddr, "xds-address", "", "xDS (ADS) gRPC address instead of the control directory's socket: unix:///path, or HOST:PORT with --tls-cert, --tls-key and --tls-ca")
+	fs.StringVar(&f.control.extprocAddr, "extproc-address", "", "ext_proc gRPC address instead of the control directory's socket: unix:///path, or HOST:PORT with --tls-cert, --tls-key and --tls-ca")
+	fs.StringVar(&f.control.tlsCert, "tls-cert", "", "with --no-envoy: llmvoy's server certificate (PEM) for mutual TLS with Envoy (llmvoy certs makes one)")
+	fs.StringVar(&f.control.tlsKey, "tls-key", "", "with --no-envoy: the server certificate's private key (PEM)")
+	fs.StringVar(&f.control.tlsCA, "tls-ca", "", "with --no-envoy: the CA Envoy's client certificate must chain to (PEM); nothing else is served")
+	fs.BoolVar(&f.control.insecurePlaintext, insecurePlaintextFlag, false, "allow xDS and ext_proc on plaintext TCP: whoever connects gets every provider key (never on a shared host or network)")
+	f.envoyMaxHeap = envoy.DefaultMaxHeapBytes
+	fs.Var(&f.envoyMaxHeap, "envoy-max-heap", "heap limit of the supervised Envoy: from 90% it returns memory to the system, from 95% it answers new requests 503")
 	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "directory of the SQLite store of virtual keys and spend (when general_settings.database_url is unset)")
 	fs.StringVar(&f.accessLog, "access-log", "", "write a JSON access-log line per request to this file (- for stdout; default none)")
 	if err := fs.Parse(args); err != nil {
@@ -78,17 +84,13 @@ func parseGatewayFlags(args []string, stderr io.Writer) (gatewayFlags, error) {
 		fmt.Fprintln(stderr, "llmvoy run: --config is required")
 		return f, errUsage
 	}
-	// A supervised Envoy learns the ports from its bootstrap, so any free
-	// ones do; a platform-started Envoy needs addresses known in advance.
-	xdsDefault, procDefault := "127.0.0.1:0", "127.0.0.1:0"
-	if f.noEnvoy {
-		xdsDefault, procDefault = "127.0.0.1:18000", "127.0.0.1:18001"
+	if err := checkControlFlags(&f.control, f.noEnvoy); err != nil {
+		fmt.Fprintln(stderr, "llmvoy run:", err)
+		return f, errUsage
 	}
-	if f.xdsAddr == "" {
-		f.xdsAddr = xdsDefault
-	}
-	if f.extprocAddr == "" {
-		f.extprocAddr = procDefault
+	if uint64(f.envoyMaxHeap) < envoy.MinMaxHeapBytes {
+		fmt.Fprintf(stderr, "llmvoy run: --envoy-max-heap %s is below %s\n", f.envoyMaxHeap, byteSize(envoy.MinMaxHeapBytes))
+		return f, errUsage
 	}
 	return f, nil
 }
@@ -133,14 +135,13 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	// xDS and ext_proc get their own listeners: Envoy reaches both through
 	// static clusters in its bootstrap.
-	xdsLn, err := listenGRPC(f.xdsAddr)
+	cp, err := openControlPlane(f.control, !f.noEnvoy, log)
 	if err != nil {
-		return fmt.Errorf("xds: %w", err)
+		return err
 	}
-	procLn, err := listenGRPC(f.extprocAddr)
-	if err != nil {
-		return fmt.Errorf("ext_proc: %w", err)
-	}
+	// Deferred first, so it runs last: after the servers stopped.
+	defer cp.cleanup()
+	xdsLn, procLn := cp.xds, cp.extproc
 	xdsSrv := xds.NewServer(ctx, log)
 	cooldowns, balance := router.NewCooldowns(cfg), router.NewBalance(cfg)
 	// Limits (per key, per deployment), shared by the replicas through
@@ -176,7 +177,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if accessLog != nil {
 		procSrv.SetAccessLog(accessLog)
 	}
-	xdsGRPC, procGRPC := newGRPCServer(), newGRPCServer()
+	xdsGRPC, procGRPC := newGRPCServer(cp.serverOptions()...), newGRPCServer(cp.serverOptions()...)
 	xdsSrv.Register(xdsGRPC)
 	procSrv.Register(procGRPC)
 	router.NewAccessLog(cooldowns, balance, observers{stats, procSrv}).Register(procGRPC)
@@ -210,7 +211,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 
-	boot := envoy.BootstrapOptions{AdminAddress: "127.0.0.1", AdminPort: f.adminPort}
+	boot := envoy.BootstrapOptions{AdminAddress: "127.0.0.1", AdminPort: f.adminPort, MaxHeapBytes: uint64(f.envoyMaxHeap)}
 	boot.XDSAddress, boot.XDSPort = splitGRPCAddress(grpcAddress(xdsLn))
 	boot.ExtProcAddress, boot.ExtProcPort = splitGRPCAddress(grpcAddress(procLn))
 	bootstrap, err := envoy.RenderBootstrap(boot)
@@ -365,16 +366,17 @@ func (o observers) ObserveRequest(r router.Request) {
 
 // newGRPCServer serves Envoy. Bodies of vision requests travel in single
 // ext_proc messages, hence the large message limit; Envoy pings its gRPC
-// connections, which grpc-go would otherwise answer with GOAWAY.
-func newGRPCServer() *grpc.Server {
-	return grpc.NewServer(
-		grpc.MaxRecvMsgSize(xds.DefaultMaxRequestBytes+(1<<20)),
-		grpc.MaxSendMsgSize(xds.DefaultMaxRequestBytes+(1<<20)),
+// connections, which grpc-go would otherwise answer with GOAWAY. extra
+// secures it (mutual TLS).
+func newGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
+	return grpc.NewServer(append([]grpc.ServerOption{
+		grpc.MaxRecvMsgSize(xds.DefaultMaxRequestBytes + (1 << 20)),
+		grpc.MaxSendMsgSize(xds.DefaultMaxRequestBytes + (1 << 20)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: envoy.GRPCKeepaliveInterval / 2, PermitWithoutStream: true}),
 		// Reuse goroutines (and their grown stacks) across ext_proc
 		// streams instead of starting one per stream.
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
-	)
+	}, extra...)...)
 }
 
 // publisher resolves deployment addresses and serves the resulting Envoy
@@ -560,40 +562,6 @@ func gracefulStop(g *grpc.Server, timeout time.Duration) {
 	case <-time.After(timeout):
 		g.Stop()
 	}
-}
-
-// listenGRPC listens on HOST:PORT or unix:///path. A stale socket file
-// from a previous run is removed first.
-func listenGRPC(addr string) (net.Listener, error) {
-	if path, ok := strings.CutPrefix(addr, "unix://"); ok {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-		return net.Listen("unix", path)
-	}
-	return net.Listen("tcp", addr)
-}
-
-// grpcAddress is a listener's address in the form the flags take.
-func grpcAddress(ln net.Listener) string {
-	if ln.Addr().Network() == "unix" {
-		return "unix://" + ln.Addr().String()
-	}
-	return ln.Addr().String()
-}
-
-// splitGRPCAddress turns HOST:PORT or unix:///path into the bootstrap's
-// address and port.
-func splitGRPCAddress(addr string) (string, int) {
-	if strings.HasPrefix(addr, "unix://") {
-		return addr, 0
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr, 0
-	}
-	n, _ := strconv.Atoi(port)
-	return host, n
 }
 
 // reachable is an address a local client can use for a listen address: the
