@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync/atomic"
 
+	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -59,6 +61,9 @@ type Server struct {
 	summaries *summaries
 	// accessLog gets a JSON line per client request; nil: none.
 	accessLog *jsonLog
+	// beforePhase, when set, sees each message before its processor does:
+	// tests make a phase panic with it. Always nil outside tests.
+	beforePhase func(*extprocv3.ProcessingRequest)
 }
 
 var _ extprocv3.ExternalProcessorServer = (*Server)(nil)
@@ -89,12 +94,21 @@ func (s *Server) SetMetrics(m *metrics.Metrics) { s.metrics = m }
 // Register adds the service to g.
 func (s *Server) Register(g *grpc.Server) { extprocv3.RegisterExternalProcessorServer(g, s) }
 
-// Process serves one HTTP request's (or attempt's) stream of phases.
-func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
+// Process serves one HTTP request's (or attempt's) stream of phases. A
+// panic fails this request only: it is logged once, the request gets a 500
+// while one can still be sent, and the server goes on serving.
+func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) (err error) {
 	h, err := s.handlerFor(stream)
 	if err != nil {
 		return err
 	}
+	var seen streamSeen
+	defer s.ended(h, &seen)
+	defer func() {
+		if v := recover(); v != nil {
+			err = s.failRequest(stream, &seen, v)
+		}
+	}()
 	for {
 		req, err := stream.Recv()
 		if err != nil {
@@ -103,16 +117,101 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 			}
 			return err
 		}
+		if seen.headers == nil {
+			seen.headers = req.GetRequestHeaders()
+		}
+		if s.beforePhase != nil {
+			s.beforePhase(req)
+		}
 		resps, err := h.handle(req)
 		if err != nil {
 			return status.Errorf(codes.Internal, "llmvoy: %v", err)
 		}
 		for _, resp := range resps {
+			seen.answered(resp)
 			if err := stream.Send(resp); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// closer is a processor that must learn that its stream ended, however it
+// ended (the answer complete, the client gone, the upstream reset, a
+// panic): the upstream processor charges what a stream it did not see to
+// the end produced.
+type closer interface{ close() }
+
+// streamSeen is what the stream loop keeps for a panic's sake: the request
+// headers, for the request id, and whether the client may already have part
+// of the answer, after which the request can no longer be answered whole.
+type streamSeen struct {
+	headers *extprocv3.HttpHeaders
+	begun   bool
+}
+
+// answered notes an answer about to be sent: once the response headers go
+// on toward the client without holding them for a buffered body, or a
+// response body piece goes, an immediate response can no longer replace the
+// answer.
+func (s *streamSeen) answered(resp *extprocv3.ProcessingResponse) {
+	switch {
+	case resp.GetResponseBody() != nil || resp.GetImmediateResponse() != nil:
+		s.begun = true
+	case resp.GetResponseHeaders() != nil:
+		s.begun = resp.GetModeOverride().GetResponseBodyMode() != extprocfilterv3.ProcessingMode_BUFFERED
+	}
+}
+
+// failRequest answers a request whose processor panicked: a 500 in OpenAI's
+// shape while the answer has not begun, else a gRPC error that makes Envoy
+// reset the request.
+func (s *Server) failRequest(stream extprocv3.ExternalProcessor_ProcessServer, seen *streamSeen, v any) error {
+	requestID := headerValue(seen.headers, "x-request-id")
+	s.log.Error("llmvoy bug: request failed by a panic", "request_id", requestID,
+		"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	if !seen.begun {
+		msg := "llmvoy: internal error"
+		if requestID != "" {
+			msg += " (request id " + requestID + ")"
+		}
+		resp := replyError(apiError{Status: 500, Message: msg, Type: "internal_error"})
+		seen.begun = true
+		if stream.Send(resp) == nil {
+			return nil
+		}
+	}
+	return status.Error(codes.Internal, "llmvoy: internal error")
+}
+
+// ended tells a processor that wants to know that its stream is over. A
+// panic there is logged and goes no further.
+func (s *Server) ended(h handler, seen *streamSeen) {
+	c := closerOf(h)
+	if c == nil {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("llmvoy bug: panic at the end of a request", "request_id", headerValue(seen.headers, "x-request-id"),
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
+	c.close()
+}
+
+func closerOf(h handler) closer {
+	switch h := h.(type) {
+	case closer:
+		return h
+	case inTurn:
+		c, _ := h.p.(closer)
+		return c
+	case *fullDuplex:
+		c, _ := h.p.(closer)
+		return c
+	}
+	return nil
 }
 
 func (s *Server) handlerFor(stream extprocv3.ExternalProcessor_ProcessServer) (handler, error) {

@@ -54,6 +54,10 @@ type upstream struct {
 	// spend records the answer's cost when the request was made with a
 	// virtual key; nil otherwise.
 	spend *spender
+	// stripUsage holds back the stream's usage-only chunk, which llmvoy
+	// asked for and the client did not; nil when the client gets the
+	// stream as it comes.
+	stripUsage *usageStripper
 }
 
 var _ responseProcessor = (*upstream)(nil)
@@ -275,6 +279,9 @@ func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 			// Buffered: the headers are still held and can carry the cost.
 			m = &extprocv3.HeaderMutation{SetHeaders: costHeaders(cost)}
 		}
+		if stream && u.stripUsage != nil {
+			return responseBody(nil, u.stripUsage.write(b.GetBody(), b.GetEndOfStream()))
+		}
 		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{
 			Response: &extprocv3.CommonResponse{HeaderMutation: m}}}}
 	}
@@ -329,6 +336,18 @@ func (u *upstream) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 		return replyError(translateError(u.deployment.ID, err))
 	}
 	u.response = response
+	if u.usage != nil && response == nil && u.deployment.API == config.APIOpenAI &&
+		(u.endpoint == translate.ChatCompletions || u.endpoint == translate.Completions) {
+		// A priced or tpm-counted stream is counted from the provider's
+		// usage, not from an estimate of its text.
+		sent := body
+		if sent == nil {
+			sent = b.GetBody()
+		}
+		if withUsage, err := translate.IncludeStreamUsage(sent); err == nil && withUsage != nil {
+			body, u.stripUsage = withUsage, &usageStripper{}
+		}
+	}
 	// Headers are still held in this phase, so they can change with the body.
 	m := &extprocv3.HeaderMutation{}
 	if p, ok := response.(translate.PathOverrider); ok && p.UpstreamPath() != "" {
@@ -412,6 +431,26 @@ func (u *upstream) countUsage(out []byte, end bool) (cost float64, recorded bool
 	}
 	u.usage = nil
 	return cost, recorded
+}
+
+// close charges an answer that ended before its end of stream: the client
+// left or the deployment reset the stream, and Envoy closed the ext_proc
+// stream. What was produced so far is charged: the provider's usage if it
+// came, else the prompt estimate and the text streamed. An answer seen to
+// its end was charged then (countUsage drops the counter), so nothing is
+// charged twice; an answer that never began (no 2xx headers) costs
+// nothing.
+var _ closer = (*upstream)(nil)
+
+func (u *upstream) close() {
+	if u.usage == nil || u.status < 200 || u.status >= 300 {
+		return
+	}
+	u.usage.aborted = true
+	if u.server.log.Enabled(context.Background(), slog.LevelDebug) {
+		u.server.log.Debug("answer ended early: charging what was produced", "deployment", u.deployment.ID, "request_id", u.requestID)
+	}
+	u.countUsage(nil, true)
 }
 
 func costHeaders(usd float64) []*corev3.HeaderValueOption {

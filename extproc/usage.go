@@ -20,6 +20,9 @@ type usageCounter struct {
 	// when none was seen.
 	total, prompt, completion int
 	contentRunes              int
+	// aborted: the answer ended before its end (see upstream.close); what
+	// was produced is estimated as for a stream without usage.
+	aborted bool
 }
 
 // write feeds a piece of the answer (the whole of it when not streaming).
@@ -88,7 +91,7 @@ func (c *usageCounter) split() (prompt, completion int) {
 		}
 		return c.prompt, c.completion
 	}
-	if !c.stream {
+	if !c.stream && !c.aborted {
 		return 0, 0
 	}
 	return c.promptEstimate, c.contentRunes / 4
@@ -101,4 +104,68 @@ func (c *usageCounter) tokens() int {
 	}
 	prompt, completion := c.split()
 	return prompt + completion
+}
+
+// usageStripper takes out of an OpenAI stream the usage-only chunk (choices
+// empty, usage set) that llmvoy asked for with stream_options.include_usage
+// when the client did not: the client gets the stream it asked for. Pieces
+// pass on as whole events; a partial event waits for the rest.
+type usageStripper struct {
+	pending []byte
+}
+
+// write takes the next piece of the stream and returns what goes on to
+// the client; end flushes whatever is held.
+func (s *usageStripper) write(p []byte, end bool) []byte {
+	var out []byte
+	if len(s.pending) == 0 {
+		// The common case: the piece is whole events, passed on as they are
+		// unless one is the usage chunk.
+		last := bytes.LastIndex(p, []byte("\n\n"))
+		if last == len(p)-2 && !bytes.Contains(p, []byte(`"usage"`)) {
+			return p
+		}
+	}
+	s.pending = append(s.pending, p...)
+	for {
+		i := bytes.Index(s.pending, []byte("\n\n"))
+		if i < 0 {
+			break
+		}
+		ev := s.pending[:i+2]
+		if !usageOnly(ev) {
+			out = append(out, ev...)
+		}
+		s.pending = s.pending[i+2:]
+	}
+	if end {
+		out = append(out, s.pending...)
+		s.pending = nil
+	} else if len(s.pending) == 0 {
+		s.pending = nil
+	}
+	return out
+}
+
+// usageOnly reports whether an event is a chunk with a usage and no
+// choices.
+func usageOnly(ev []byte) bool {
+	if !bytes.Contains(ev, []byte(`"usage"`)) {
+		return false
+	}
+	for _, line := range bytes.Split(ev, []byte("\n")) {
+		data, ok := bytes.CutPrefix(line, []byte("data:"))
+		if !ok {
+			continue
+		}
+		var chunk struct {
+			Choices []json.RawMessage `json:"choices"`
+			Usage   json.RawMessage   `json:"usage"`
+		}
+		if json.Unmarshal(data, &chunk) != nil {
+			return false
+		}
+		return chunk.Choices != nil && len(chunk.Choices) == 0 && len(chunk.Usage) > 0 && string(chunk.Usage) != "null"
+	}
+	return false
 }

@@ -81,3 +81,40 @@ func joinQuery(a, b string) string {
 	}
 	return a + "&" + b
 }
+
+// IncludeStreamUsage returns a streaming chat or text completion request
+// with stream_options.include_usage set, so that an OpenAI-compatible
+// deployment ends the stream with a chunk carrying its usage (choices
+// empty): what llmvoy charges and counts for tpm, instead of an estimate
+// from the streamed text. It returns nil when the body needs no change:
+// not a stream, the client asked for usage already, or stream_options is
+// not an object (the deployment will say what is wrong with it). A non-nil
+// result means the client did not ask, so the usage chunk is llmvoy's and
+// not the client's.
+func IncludeStreamUsage(body []byte) ([]byte, error) {
+	fields, err := jsonscan.Fields(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	stream, ok := jsonscan.Get(fields, "stream")
+	if !ok {
+		return nil, nil
+	}
+	if on, _ := jsonscan.Bool(stream.Value); !on {
+		return nil, nil
+	}
+	opts, ok := jsonscan.Get(fields, "stream_options")
+	if !ok || string(opts.Value) == "null" {
+		return jsonscan.Set(body, fields, "stream_options", []byte(`{"include_usage":true}`)), nil
+	}
+	inner, err := jsonscan.Fields(opts.Value)
+	if err != nil {
+		return nil, nil // not an object
+	}
+	if f, ok := jsonscan.Get(inner, "include_usage"); ok {
+		if on, _ := jsonscan.Bool(f.Value); on {
+			return nil, nil
+		}
+	}
+	return jsonscan.Set(body, fields, "stream_options", jsonscan.Set(opts.Value, inner, "include_usage", []byte("true"))), nil
+}

@@ -339,3 +339,32 @@ func topLevelModel(t testing.TB, body []byte) string {
 	require.NoError(t, json.Unmarshal(members["model"], &model), "model %s", members["model"])
 	return model
 }
+
+func TestIncludeStreamUsage(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       string // "" = unchanged (nil)
+	}{
+		{"stream without options", `{"model":"m","stream":true}`, `{"model":"m","stream":true,"stream_options":{"include_usage":true}}`},
+		{"null options", `{"stream":true,"stream_options":null}`, `{"stream":true,"stream_options":{"include_usage":true}}`},
+		{"other options kept", `{"stream":true,"stream_options":{"continuous_usage_stats":false}}`, `{"stream":true,"stream_options":{"continuous_usage_stats":false,"include_usage":true}}`},
+		{"usage off", `{"stream":true,"stream_options":{"include_usage":false}}`, `{"stream":true,"stream_options":{"include_usage":true}}`},
+		{"client asked", `{"stream":true,"stream_options":{"include_usage":true}}`, ""},
+		{"not a stream", `{"model":"m","stream":false}`, ""},
+		{"no stream field", `{"model":"m"}`, ""},
+		{"options not an object", `{"stream":true,"stream_options":"x"}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := IncludeStreamUsage([]byte(tt.body))
+			require.NoError(t, err)
+			if tt.want == "" {
+				require.Nil(t, got)
+				return
+			}
+			require.JSONEq(t, tt.want, string(got))
+		})
+	}
+	_, err := IncludeStreamUsage([]byte(`{"stream":true`))
+	require.ErrorIs(t, err, ErrBadRequest)
+}
