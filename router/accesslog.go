@@ -2,7 +2,10 @@ package router
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +28,9 @@ type AccessLog struct {
 	cooldowns *Cooldowns
 	balance   *Balance
 	observer  Observer
+	// log gets the panics of entries that could not be read; slog's
+	// default logger when unset.
+	log *slog.Logger
 }
 
 // Observer is told about every attempt and client request Envoy logs, after
@@ -40,6 +46,10 @@ type Observer interface {
 func NewAccessLog(c *Cooldowns, b *Balance, obs Observer) *AccessLog {
 	return &AccessLog{cooldowns: c, balance: b, observer: obs}
 }
+
+// SetLog makes l the logger of the service's own failures; call it before
+// serving.
+func (a *AccessLog) SetLog(l *slog.Logger) { a.log = l }
 
 // Register adds the service to g.
 func (a *AccessLog) Register(g *grpc.Server) { alsv3.RegisterAccessLogServiceServer(g, a) }
@@ -60,22 +70,39 @@ func (a *AccessLog) StreamAccessLogs(stream alsv3.AccessLogService_StreamAccessL
 			downstream = id.GetLogName() == xds.DownstreamLogName
 		}
 		for _, e := range msg.GetHttpLogs().GetLogEntry() {
-			if downstream {
-				// Client requests say nothing the attempts did not.
-				if a.observer != nil {
-					a.observer.ObserveRequest(requestOf(e))
-				}
-				continue
-			}
-			o, ok := outcomeOf(e)
-			if ok {
-				a.cooldowns.Record(o)
-				a.balance.Record(o)
-			}
-			if a.observer != nil {
-				a.observer.ObserveAttempt(attemptOf(e, o, ok))
-			}
+			a.entry(e, downstream)
 		}
+	}
+}
+
+// entry counts one log entry. A panic there (a bug, or an entry no code
+// path expected) loses that entry only: the stream, which carries the next
+// entries of the same Envoy worker, goes on, and so does the process.
+func (a *AccessLog) entry(e *accesslogv3.HTTPAccessLogEntry, downstream bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			log := a.log
+			if log == nil {
+				log = slog.Default()
+			}
+			log.Error("llmvoy bug: access log entry dropped by a panic", "request_id", e.GetRequest().GetRequestId(),
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
+	if downstream {
+		// Client requests say nothing the attempts did not.
+		if a.observer != nil {
+			a.observer.ObserveRequest(requestOf(e))
+		}
+		return
+	}
+	o, ok := outcomeOf(e)
+	if ok {
+		a.cooldowns.Record(o)
+		a.balance.Record(o)
+	}
+	if a.observer != nil {
+		a.observer.ObserveAttempt(attemptOf(e, o, ok))
 	}
 }
 

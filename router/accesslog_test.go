@@ -2,6 +2,8 @@ package router
 
 import (
 	"io"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,4 +129,40 @@ func TestFailureOfFlags(t *testing.T) {
 	} {
 		require.Equal(t, want, failureOf(flags), "%v", flags)
 	}
+}
+
+// panicky is an observer with a bug on one request id.
+type panicky struct{ recorder }
+
+func (p *panicky) ObserveRequest(q Request) {
+	if q.RequestID == "bad" {
+		panic("observer bug")
+	}
+	p.recorder.ObserveRequest(q)
+}
+
+// A panic on one entry loses that entry only: the stream goes on with the
+// next entries and ends normally, and the panic is logged with the
+// entry's request id.
+func TestAccessLogSurvivesAPanic(t *testing.T) {
+	cfg := groupConfig(config.RouterSettings{CooldownTime: time.Minute})
+	obs := &panicky{}
+	al := NewAccessLog(NewCooldowns(cfg), NewBalance(cfg), obs)
+	var logs strings.Builder
+	al.SetLog(slog.New(slog.NewTextHandler(&logs, nil)))
+	entry := func(id string) *accesslogv3.HTTPAccessLogEntry {
+		e := logEntry("a", 200, nil)
+		e.Request = &accesslogv3.HTTPRequestProperties{RequestId: id}
+		return e
+	}
+	require.NoError(t, al.StreamAccessLogs(stream(xds.DownstreamLogName,
+		[]*accesslogv3.HTTPAccessLogEntry{entry("one"), entry("bad"), entry("two")}, []*accesslogv3.HTTPAccessLogEntry{entry("three")})))
+	var ids []string
+	for _, r := range obs.requests {
+		ids = append(ids, r.RequestID)
+	}
+	require.Equal(t, []string{"one", "two", "three"}, ids)
+	require.Contains(t, logs.String(), "request_id=bad")
+	require.Contains(t, logs.String(), "observer bug")
+	require.Equal(t, 1, strings.Count(logs.String(), "level=ERROR"))
 }
