@@ -255,6 +255,8 @@ func (p *parser) general(v *value) GeneralSettings {
 			g.DisableSpendLogs, _ = p.boolean(path, kv.val)
 		case "store_prompts_in_spend_logs":
 			g.StorePrompts, _ = p.boolean(path, kv.val)
+		case "forward_client_headers_to_llm_api":
+			g.ForwardClientHeaders, _ = p.boolean(path, kv.val)
 		default:
 			p.unsupported(kv.key, path)
 		}
@@ -304,6 +306,8 @@ func (p *parser) liteLLMSettings(v *value) routerFallback {
 		case "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks", "disable_cooldowns":
 			p.routingKey(&f.routing, keyName(kv.key), path, kv.val)
 			f.set[keyName(kv.key)] = true
+		case "model_group_settings":
+			p.modelGroupSettings(path, kv.val)
 		case "turn_off_message_logging":
 			// llmvoy never logs prompts or answers; true asks for what
 			// already holds.
@@ -315,6 +319,33 @@ func (p *parser) liteLLMSettings(v *value) routerFallback {
 		}
 	}
 	return f
+}
+
+// modelGroupSettings reads litellm_settings.model_group_settings: for now
+// forward_client_headers_to_llm_api, the model groups whose providers get
+// the client's own headers.
+func (p *parser) modelGroupSettings(path string, v *value) {
+	for _, kv := range p.section(path, v) {
+		kpath := joinPath(path, keyName(kv.key))
+		if keyName(kv.key) != "forward_client_headers_to_llm_api" {
+			p.unsupported(kv.key, kpath)
+			continue
+		}
+		if kv.val.isNull() {
+			continue
+		}
+		if kv.val.kind != kindList {
+			p.errorf(kv.val.line, kpath, "want a list of model group names, got %s", kv.val.kind)
+			continue
+		}
+		groups := make(map[string]bool)
+		for i, item := range kv.val.items {
+			if s, _, ok := p.str(fmt.Sprintf("%s[%d]", kpath, i), item); ok && s != "" {
+				groups[s] = true
+			}
+		}
+		p.cfg.General.ForwardClientHeadersGroups = groups
+	}
 }
 
 var routingStrategies = []string{

@@ -352,6 +352,19 @@ type GeneralSettings struct {
 	// are written to the spend logs. Off by default: prompts and
 	// completions are never stored or logged unless asked.
 	StorePrompts bool
+	// ForwardClientHeaders is forward_client_headers_to_llm_api: the
+	// client's own x-* headers (and anthropic-beta) reach the providers of
+	// every model group. ForwardClientHeadersGroups is LiteLLM's per-group
+	// form, litellm_settings.model_group_settings.forward_client_headers_to_llm_api.
+	// By default a provider gets only what its API needs (docs/security.md).
+	ForwardClientHeaders       bool
+	ForwardClientHeadersGroups map[string]bool
+}
+
+// ForwardsClientHeaders reports whether the client's own headers are passed
+// on to the providers of a model group.
+func (g *GeneralSettings) ForwardsClientHeaders(group string) bool {
+	return g.ForwardClientHeaders || g.ForwardClientHeadersGroups[group]
 }
 
 // RedisSettings are router_settings.redis_*: where replicas share limits

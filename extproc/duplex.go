@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
+	"github.com/llmvoy/llmvoy/xds"
 )
 
 // handler answers one ext_proc stream's messages: none, one or several
@@ -12,6 +14,10 @@ import (
 type handler interface {
 	handle(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error)
 }
+
+// maxRequestBytes is the largest request body the gateway takes (Envoy's
+// listener buffers as much per connection).
+const maxRequestBytes = xds.DefaultMaxRequestBytes
 
 // errUnexpectedPhase is a phase the processor did not ask Envoy for: a
 // config and processor mismatch, which fails the request loudly rather than
@@ -59,9 +65,12 @@ func answer(p processor, req *extprocv3.ProcessingRequest) *extprocv3.Processing
 // headers) folded in, followed by the body. The processor itself still
 // sees a headers phase and a body phase, as in BUFFERED mode.
 //
-// Envoy's buffer filter ahead of the gateway filter delivers the body in one
-// piece and answers 413 past the size limit; another one behind it restores
-// the content-length that this body mode removes.
+// Nothing buffers the body ahead of the gateway filter, so the headers
+// reach llmvoy as soon as they arrive: a request without a valid key is
+// refused before its body is read (Envoy answers and closes the
+// connection), and only an authenticated one makes llmvoy hold up to
+// maxRequestBytes of body, answering 413 past it. A buffer filter behind
+// the gateway filter restores the content-length this body mode removes.
 type fullDuplex struct {
 	p processor
 	// headers is the processor's answer to the headers phase, held until
@@ -92,10 +101,16 @@ func (d *fullDuplex) handle(req *extprocv3.ProcessingRequest) ([]*extprocv3.Proc
 		if d.headers == nil {
 			return nil, errors.New("request body before its headers")
 		}
+		chunk := r.RequestBody.GetBody()
+		if len(d.body)+len(chunk) > maxRequestBytes {
+			d.over = true
+			return []*extprocv3.ProcessingResponse{replyError(apiError{Status: 413, Type: "invalid_request_error",
+				Message: fmt.Sprintf("request body too large: the limit is %d MiB", maxRequestBytes>>20)})}, nil
+		}
 		if d.body == nil {
-			d.body = r.RequestBody.GetBody()
+			d.body = chunk
 		} else {
-			d.body = append(d.body, r.RequestBody.GetBody()...)
+			d.body = append(d.body, chunk...)
 		}
 		if !r.RequestBody.GetEndOfStream() {
 			return nil, nil

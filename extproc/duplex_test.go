@@ -44,7 +44,7 @@ func TestGatewayFullDuplexChunksAndTrailers(t *testing.T) {
 	require.NotNil(t, trailers.GetRequestTrailers())
 	finish(t, stream)
 
-	route := routeResponse("gpt-4o").GetRequestBody().GetResponse()
+	route := routeResponse("gpt-4o", "/v1/chat/completions", "authorization").GetRequestBody().GetResponse()
 	requireProtoEqual(t, &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{
 		RequestHeaders: &extprocv3.HeadersResponse{Response: route},
 	}}, headers)

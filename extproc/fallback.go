@@ -27,6 +27,13 @@ type fallback struct {
 	// step is how many groups of the chain were used: 0 is origin itself,
 	// n is chain[n-1].
 	step int
+	// caller is the token (hash) of the virtual key the request was
+	// authenticated with on its first pass, empty for the master key or a
+	// gateway without one. A redirected pass is not authenticated again
+	// (its credential headers hold the failed deployment's key by then), so
+	// the signed header carries who the request is for: a header minted for
+	// one caller cannot serve another.
+	caller string
 }
 
 // newFallbackToken is a per-process secret that signs fallback headers: a
@@ -42,12 +49,13 @@ func newFallbackToken() []byte {
 const fallbackTTL = time.Minute
 
 // encode signs f for one request: the header is
-// kind;step;expiry;signature;origin. The signature covers the request id
-// too, because a valid header also vouches for the request's
-// authentication (see gateway.RequestHeaders): even a leaked header serves
-// only the request it was made for, for a minute.
+// kind;step;expiry;caller;signature;origin. The signature covers the
+// request id too, because a valid header also vouches for the request's
+// authentication (see gateway.RequestHeaders): the id is Envoy's own for
+// each request (a client cannot choose it), so even a leaked header serves
+// only the request it was made for, for a minute, and only its caller.
 func (f fallback) encode(token []byte, requestID string, now time.Time) string {
-	head := f.kind + ";" + strconv.Itoa(f.step) + ";" + strconv.FormatInt(now.Add(fallbackTTL).Unix(), 10)
+	head := f.kind + ";" + strconv.Itoa(f.step) + ";" + strconv.FormatInt(now.Add(fallbackTTL).Unix(), 10) + ";" + f.caller
 	origin := url.QueryEscape(f.origin)
 	return head + ";" + fallbackMAC(token, requestID, head, origin) + ";" + origin
 }
@@ -60,17 +68,17 @@ func fallbackMAC(token []byte, requestID, head, origin string) string {
 
 // parseFallback reads a header encode wrote for this request, unexpired.
 func parseFallback(v string, token []byte, requestID string, now time.Time) (fallback, bool) {
-	parts := strings.SplitN(v, ";", 5)
-	if len(parts) != 5 {
+	parts := strings.SplitN(v, ";", 6)
+	if len(parts) != 6 || requestID == "" {
 		return fallback{}, false
 	}
-	head := parts[0] + ";" + parts[1] + ";" + parts[2]
-	if !hmac.Equal([]byte(parts[3]), []byte(fallbackMAC(token, requestID, head, parts[4]))) {
+	head := strings.Join(parts[:4], ";")
+	if !hmac.Equal([]byte(parts[4]), []byte(fallbackMAC(token, requestID, head, parts[5]))) {
 		return fallback{}, false
 	}
 	step, err := strconv.Atoi(parts[1])
 	expiry, eerr := strconv.ParseInt(parts[2], 10, 64)
-	origin, uerr := url.QueryUnescape(parts[4])
+	origin, uerr := url.QueryUnescape(parts[5])
 	if err != nil || eerr != nil || uerr != nil || step < 0 || now.Unix() > expiry {
 		return fallback{}, false
 	}
@@ -79,7 +87,7 @@ func parseFallback(v string, token []byte, requestID string, now time.Time) (fal
 	default:
 		return fallback{}, false
 	}
-	return fallback{origin: origin, kind: parts[0], step: step}, true
+	return fallback{origin: origin, kind: parts[0], step: step, caller: parts[3]}, true
 }
 
 // next is the fallback after an error of the given kind, if origin's chains
@@ -92,7 +100,7 @@ func (f fallback) next(r *config.RouterSettings, kind string) (fallback, bool) {
 	if f.step >= len(r.FallbackChain(kind, f.origin)) {
 		return fallback{}, false
 	}
-	return fallback{origin: f.origin, kind: kind, step: f.step + 1}, true
+	return fallback{origin: f.origin, kind: kind, step: f.step + 1, caller: f.caller}, true
 }
 
 // group is the model group this step routes to.

@@ -30,21 +30,18 @@ type gateway struct {
 	// one of llmvoy's internal redirects.
 	fallback   fallback
 	isRedirect bool
-	// sentFallback: the request came with a fallback header, valid or not.
-	sentFallback bool
-	requestID    string
-	caller       caller
-	// sentKeyHeader and sentBodyModel: the request came with a KeyHeader
-	// or BodyModelHeader of its own.
-	sentKeyHeader, sentBodyModel bool
+	// requestID is Envoy's id for the request (never the client's: the
+	// connection manager replaces any x-request-id a client sends).
+	requestID string
+	caller    caller
 	// admin is the admin endpoint a request with a body is for.
 	admin adminRequest
 	// path is the client's :path (query included) and endpoint what it
-	// calls, for a request to a model; credentials are the credential
-	// headers the client sent.
-	path        string
-	endpoint    translate.Endpoint
-	credentials []string
+	// calls, for a request to a model; headers says which of its headers
+	// a provider may get.
+	path     string
+	endpoint translate.Endpoint
+	headers  headerPolicy
 }
 
 var _ processor = (*gateway)(nil)
@@ -66,11 +63,11 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	}
 
 	g.requestID = headerValue(h, "x-request-id")
-	g.sentKeyHeader = headerValue(h, KeyHeader) != ""
-	g.sentBodyModel = headerValue(h, BodyModelHeader) != ""
 	if v := headerValue(h, xds.FallbackHeader); v != "" {
-		g.sentFallback = true
-		g.fallback, g.isRedirect = parseFallback(v, g.server.fallbackToken, headerValue(h, "x-request-id"), time.Now())
+		// Only a header this process signed for this request id counts;
+		// anything else a client sent is removed with the other
+		// x-llmvoy-* headers (headerPolicy).
+		g.fallback, g.isRedirect = parseFallback(v, g.server.fallbackToken, g.requestID, time.Now())
 	}
 	// A fallback redirect was authenticated on its first pass; its
 	// credential headers now hold the failed deployment's key (upstream
@@ -88,7 +85,7 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	}
 
 	if ep, ok := modelEndpoint(path); ok {
-		g.path, g.endpoint, g.credentials = headerValue(h, ":path"), ep, credentialHeaders(h)
+		g.path, g.endpoint, g.headers = headerValue(h, ":path"), ep, newHeaderPolicy(h)
 		if method != "POST" {
 			return replyError(apiError{Status: 405, Message: "method " + method + " not allowed on " + path + "; use POST", Type: "invalid_request_error"})
 		}
@@ -108,6 +105,12 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 		}
 		return g.retrieveModel(id)
 	case path == "/health":
+		// LiteLLM's admin route: it calls every deployment with its
+		// credentials and lists where they are.
+		if g.state.hasKey && !g.caller.master {
+			return replyError(apiError{Status: 401, Type: "auth_error", Code: "401",
+				Message: "Authentication Error, only the master key may call /health"})
+		}
 		return replyJSON(200, checkHealth(g.state.cfg))
 	case isInfoPath(path):
 		return g.serveInfo(method, headerValue(h, ":path"))
@@ -133,8 +136,19 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		return replyError(apiError{Status: 400, Message: "model must be a string", Type: "invalid_request_error", Param: "model"})
 	}
 	origin := g.state.resolve(model)
+	if g.isRedirect && g.fallback.origin != origin {
+		// Envoy replays the body of the request the header was signed
+		// for; a body naming another group is not that request.
+		return replyError(apiError{Status: 401, Type: "auth_error", Code: "401",
+			Message: "Authentication Error, the request does not match its fallback state"})
+	}
+	if !g.isRedirect && !g.mayCall(model, origin) {
+		// LiteLLM checks a key's models before it routes: a model the
+		// key may not use, known or not, gets the key's 401.
+		return g.admitKey(model, origin)
+	}
 	if _, ok := g.state.groups[origin]; !ok {
-		return replyError(g.state.unknownModel(model))
+		return replyError(g.state.unknownModel(model, g.caller))
 	}
 	if g.caller.key != nil && !g.isRedirect {
 		if refused := g.admitKey(model, origin); refused != nil {
@@ -142,7 +156,10 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		}
 	}
 	fb := fallback{origin: origin}
-	if g.isRedirect && g.fallback.origin == origin {
+	if g.caller.key != nil {
+		fb.caller = g.caller.key.Token
+	}
+	if g.isRedirect {
 		fb = g.fallback
 	}
 	// Skip groups whose every deployment is cooling down, along the chain
@@ -182,15 +199,17 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		}
 		fb = next
 	}
-	target := g.state.groups[fb.group(r)]
-	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(xds.RouteHeader, target.cluster)}}
-	switch {
-	case g.caller.key != nil:
-		m.SetHeaders = append(m.SetHeaders, setHeader(KeyHeader, g.caller.key.Token))
-	case g.sentKeyHeader && !g.isRedirect:
-		// Never let a client's own header through; a redirect keeps the
-		// one its first pass set.
-		m.RemoveHeaders = append(m.RemoveHeaders, KeyHeader)
+	targetName := fb.group(r)
+	target := g.state.groups[targetName]
+	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{
+		setHeader(xds.RouteHeader, target.cluster),
+		// The upstream processor reads what the client called here: by a
+		// retry, :path is the previous deployment's.
+		setHeader(translate.ClientPathHeader, g.path),
+	}}
+	if fb.caller != "" {
+		// Spend is recorded under it by the upstream processor.
+		m.SetHeaders = append(m.SetHeaders, setHeader(KeyHeader, fb.caller))
 	}
 	if target.streamTimeout > 0 && isStream(fields) {
 		// stream_timeout replaces the route's per-attempt timeout (which
@@ -200,9 +219,6 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	if r.HasFallbacks(origin) {
 		m.SetHeaders = append(m.SetHeaders, setHeader(xds.FallbackHeader, fb.encode(g.server.fallbackToken, g.requestID, time.Now())))
-	} else if g.sentFallback {
-		// Never let a client's own header through.
-		m.RemoveHeaders = append(m.RemoveHeaders, xds.FallbackHeader)
 	}
 	var body []byte
 	// Not on a fallback's pass: Envoy replays the body as this filter left
@@ -219,14 +235,12 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		if refused := g.direct(m, target); refused != nil {
 			return refused
 		}
-		if g.sentBodyModel {
-			m.RemoveHeaders = append(m.RemoveHeaders, BodyModelHeader)
-		}
 	case rewrite:
 		m.SetHeaders = append(m.SetHeaders, setHeader(BodyModelHeader, target.bodyModel))
-	case g.sentBodyModel:
-		m.RemoveHeaders = append(m.RemoveHeaders, BodyModelHeader)
 	}
+	// Last: everything the client sent that the provider should not get,
+	// including any x-llmvoy-* header llmvoy did not just set itself.
+	g.headers.apply(m, g.state.cfg.General.ForwardsClientHeaders(targetName))
 	return continueBody(m, body, true)
 }
 
@@ -245,22 +259,10 @@ func (g *gateway) direct(m *extprocv3.HeaderMutation, target group) *extprocv3.P
 		return replyError(translateError(d.ID, err))
 	}
 	m.SetHeaders[0] = setHeader(xds.RouteHeader, target.directRoute)
-	m.SetHeaders = append(m.SetHeaders, setHeader(":path", head.Path), setHeader(translate.ClientPathHeader, g.path))
-	// The client's gateway key never reaches the provider; the
-	// deployments' own key, if any, is added by Envoy.
-	m.RemoveHeaders = append(m.RemoveHeaders, g.credentials...)
+	// The client's gateway key never reaches the provider (headerPolicy
+	// removes it); the deployments' own key, if any, is added by Envoy.
+	m.SetHeaders = append(m.SetHeaders, setHeader(":path", head.Path))
 	return nil
-}
-
-// credentialHeaders are the translate.ClientCredentialHeaders in h.
-func credentialHeaders(h *extprocv3.HttpHeaders) []string {
-	var out []string
-	for _, hv := range h.GetHeaders().GetHeaders() {
-		if slices.Contains(translate.ClientCredentialHeaders, hv.GetKey()) {
-			out = append(out, hv.GetKey())
-		}
-	}
-	return out
 }
 
 // perTryTimeoutHeader sets Envoy's per-attempt timeout for one request.
@@ -379,12 +381,23 @@ func (g *gateway) serveMetrics() *extprocv3.ProcessingResponse {
 }
 
 func (g *gateway) retrieveModel(id string) *extprocv3.ProcessingResponse {
-	if _, ok := g.state.groups[g.state.resolve(id)]; !ok {
-		e := g.state.unknownModel(id)
+	group := g.state.resolve(id)
+	_, ok := g.state.groups[group]
+	// A hidden alias is served but never shown; a key sees only what it
+	// may call.
+	if !ok || g.state.cfg.Router.Aliases[id].Hidden || !g.mayCall(id, group) {
+		e := g.state.unknownModel(id, g.caller)
 		e.Status = 404
 		return replyError(e)
 	}
 	return replyJSON(200, map[string]any{"id": id, "object": "model", "created": liteLLMModelCreated, "owned_by": "openai"})
+}
+
+// mayCall reports whether the caller may use a model (by its name or its
+// group's): a virtual key limited to some models may use only those.
+func (g *gateway) mayCall(model, group string) bool {
+	k := g.caller.key
+	return k == nil || k.Allows(model) || k.Allows(group)
 }
 
 // modelEndpoint maps a client path to the OpenAI endpoint it calls. Both

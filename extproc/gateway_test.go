@@ -2,6 +2,7 @@ package extproc_test
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,23 +68,29 @@ func chatBody(model string) []byte {
 // routeResponse is the body-phase answer that sends the request to a
 // group's cluster: only the route header changes, and the route is
 // recomputed from it.
-func routeResponse(group string) *extprocv3.ProcessingResponse {
+func routeResponse(group, clientPath string, removed ...string) *extprocv3.ProcessingResponse {
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{
 		RequestBody: &extprocv3.BodyResponse{Response: &extprocv3.CommonResponse{
-			HeaderMutation: &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{{
-				Header:       &corev3.HeaderValue{Key: xds.RouteHeader, RawValue: []byte(xds.ClusterName(group))},
-				AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-			}}},
+			HeaderMutation: &extprocv3.HeaderMutation{
+				SetHeaders: []*corev3.HeaderValueOption{
+					overwrite(xds.RouteHeader, xds.ClusterName(group)),
+					overwrite(translate.ClientPathHeader, clientPath),
+				},
+				RemoveHeaders: append(slices.Clone(defaultRemoved), removed...),
+			},
 			ClearRouteCache: true,
 		}},
 	}}
 }
 
+// defaultRemoved are the headers of requestHeaders that no provider gets.
+var defaultRemoved = []string{"user-agent", "x-forwarded-proto"}
+
 // rewriteResponse is routeResponse for a group whose deployments are all
 // OpenAI-compatible and want model: the gateway writes it into the body
 // (out; nil when it already was) and says so to the upstream processor.
-func rewriteResponse(group, model string, out []byte) *extprocv3.ProcessingResponse {
-	resp := routeResponse(group)
+func rewriteResponse(group, model string, out []byte, clientPath string, removed ...string) *extprocv3.ProcessingResponse {
+	resp := routeResponse(group, clientPath, removed...)
 	c := resp.GetRequestBody().GetResponse()
 	if out != nil {
 		c.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: out}}
@@ -96,14 +103,13 @@ func rewriteResponse(group, model string, out []byte) *extprocv3.ProcessingRespo
 // route: the model written into the body (out), the deployments' path set,
 // the client's path kept aside and its credential headers removed.
 func directResponse(group string, out []byte, path, clientPath string, removed ...string) *extprocv3.ProcessingResponse {
-	resp := routeResponse(group)
+	resp := routeResponse(group, clientPath, removed...)
 	c := resp.GetRequestBody().GetResponse()
 	c.HeaderMutation.SetHeaders[0] = overwrite(xds.RouteHeader, xds.DirectRouteName(group))
 	if out != nil {
 		c.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: out}}
 	}
-	c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, overwrite(":path", path), overwrite(translate.ClientPathHeader, clientPath))
-	c.HeaderMutation.RemoveHeaders = removed
+	c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, overwrite(":path", path))
 	return resp
 }
 
@@ -192,7 +198,7 @@ func TestGatewayAuth(t *testing.T) {
 			if tt.wantOK {
 				require.Equal(t, 200, models.status)
 				sendHeaders(t, stream, postHeaders("/v1/chat/completions", body, tt.headers...))
-				requireProtoEqual(t, routeResponse("gpt-4o"), bodyAnswer(t, stream, body))
+				requireProtoEqual(t, routeResponse("gpt-4o", "/v1/chat/completions", tt.headers[0].key), bodyAnswer(t, stream, body))
 				finish(t, stream)
 				return
 			}
@@ -218,7 +224,11 @@ func TestGatewayWithoutMasterKey(t *testing.T) {
 	for _, auth := range [][]header{nil, {{"authorization", "Bearer anything"}}, {{"x-api-key", "whatever"}}} {
 		r := getThroughGateway(t, h, "GET", "/v1/models", auth...)
 		require.Equal(t, 200, r.status)
-		requireProtoEqual(t, routeResponse("gpt-4o"), postThroughGateway(t, h, "/v1/chat/completions", chatBody("gpt-4o"), auth...))
+		var removed []string
+		for _, a := range auth {
+			removed = append(removed, a.key)
+		}
+		requireProtoEqual(t, routeResponse("gpt-4o", "/v1/chat/completions", removed...), postThroughGateway(t, h, "/v1/chat/completions", chatBody("gpt-4o"), auth...))
 	}
 }
 
@@ -328,7 +338,7 @@ func TestGatewayRoutesModelRequests(t *testing.T) {
 				requireProtoEqual(t, directResponse(tt.group, []byte(tt.rewritten), "/v1/embeddings", tt.path, "authorization"), resp)
 				return
 			}
-			requireProtoEqual(t, routeResponse(tt.group), resp)
+			requireProtoEqual(t, routeResponse(tt.group, tt.path, "authorization"), resp)
 			// No body mutation: the upstream processor owns the body.
 			require.Nil(t, resp.GetRequestBody().GetResponse().GetBodyMutation())
 		})
@@ -336,11 +346,15 @@ func TestGatewayRoutesModelRequests(t *testing.T) {
 }
 
 // A client cannot choose a cluster by sending the route header itself: the
-// gateway overwrites it with the group of the body's model.
+// gateway overwrites it with the group of the body's model. Its other
+// x-llmvoy-* headers are removed: a forged client path, key or body model
+// steers nothing and reaches no provider.
 func TestGatewayOverwritesClientRouteHeader(t *testing.T) {
 	h := startGateway(t)
-	resp := postThroughGateway(t, h, "/v1/chat/completions", chatBody("gpt-4o"), bearer, header{xds.RouteHeader, xds.ClusterName("claude")})
-	requireProtoEqual(t, routeResponse("gpt-4o"), resp)
+	resp := postThroughGateway(t, h, "/v1/chat/completions", chatBody("gpt-4o"), bearer,
+		header{xds.RouteHeader, xds.ClusterName("claude")}, header{translate.ClientPathHeader, "/v1/embeddings"},
+		header{extproc.KeyHeader, "forged-token"}, header{extproc.BodyModelHeader, "forged"}, header{"x-llmvoy-anything", "x"})
+	requireProtoEqual(t, routeResponse("gpt-4o", "/v1/chat/completions", "authorization", extproc.KeyHeader, extproc.BodyModelHeader, "x-llmvoy-anything"), resp)
 }
 
 func TestGatewayRejectsBadModelRequests(t *testing.T) {
@@ -441,7 +455,7 @@ func TestGatewayKeepsConfigForRequest(t *testing.T) {
 	requireAPIError(t, bodyAnswer(t, stream, body), 501, "not_implemented")
 	finish(t, stream)
 
-	requireProtoEqual(t, rewriteResponse("claude", "claude-3-5-sonnet", []byte(`{"model":"claude-3-5-sonnet","messages":[{"role":"user","content":"hi"}],"stream":false}`)),
+	requireProtoEqual(t, rewriteResponse("claude", "claude-3-5-sonnet", []byte(`{"model":"claude-3-5-sonnet","messages":[{"role":"user","content":"hi"}],"stream":false}`), "/v1/chat/completions", "authorization"),
 		postThroughGateway(t, h, "/v1/chat/completions", body, bearer))
 }
 
@@ -499,14 +513,12 @@ func TestGatewayDirectRoutes(t *testing.T) {
 	rewritten := []byte(`{"model":"llama-3.1-8b","messages":[]}`)
 
 	resp := postThroughGateway(t, h, "/chat/completions?x=1", body, bearer, header{"x-api-key", "sk-client"}, header{extproc.BodyModelHeader, "forged"})
-	want := directResponse("local", rewritten, "/v1/chat/completions?tenant=t1&x=1", "/chat/completions?x=1", "authorization", "x-api-key")
-	c := want.GetRequestBody().GetResponse().GetHeaderMutation()
-	c.RemoveHeaders = append(c.RemoveHeaders, extproc.BodyModelHeader)
+	want := directResponse("local", rewritten, "/v1/chat/completions?tenant=t1&x=1", "/chat/completions?x=1", "authorization", "x-api-key", extproc.BodyModelHeader)
 	requireProtoEqual(t, want, resp)
 
 	// A key each: the upstream processor sets it per attempt.
 	resp = postThroughGateway(t, h, "/v1/chat/completions", []byte(`{"model":"two-keys"}`), bearer)
-	requireProtoEqual(t, rewriteResponse("two-keys", "gpt-4o", []byte(`{"model":"gpt-4o"}`)), resp)
+	requireProtoEqual(t, rewriteResponse("two-keys", "gpt-4o", []byte(`{"model":"gpt-4o"}`), "/v1/chat/completions", "authorization"), resp)
 
 	// A group with a chain: its attempts may redirect.
 	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", []byte(`{"model":"chained"}`), bearer))

@@ -13,18 +13,19 @@ import (
 
 	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/keys"
+	"github.com/llmvoy/llmvoy/xds"
 )
 
 // KeyHeader carries the token (hash) of the virtual key a request was made
 // with, from the gateway processor to the upstream one, which records the
 // spend under it. The gateway always sets or removes it, so a client cannot
 // bill another key; the provider never gets it.
-const KeyHeader = "x-llmvoy-key"
+const KeyHeader = xds.KeyHeader
 
 // BodyModelHeader tells the upstream processor that the gateway already set
 // the body's "model" to its value (see group.bodyModel). The gateway always
 // sets or removes it, and the provider never gets it.
-const BodyModelHeader = "x-llmvoy-body-model"
+const BodyModelHeader = xds.BodyModelHeader
 
 // Counters is where per-key rpm and tpm are counted: in process, or in Redis
 // shared by the replicas (package counters).

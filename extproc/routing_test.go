@@ -136,11 +136,11 @@ func TestUpstreamFallsBackAfterTheLastRetry(t *testing.T) {
 // fallbackOf is the place in a chain a fallback header names, as
 // "kind|step|origin" (the header also carries an expiry and a signature).
 func fallbackOf(v string) string {
-	p := strings.SplitN(v, ";", 5)
-	if len(p) != 5 {
+	p := strings.SplitN(v, ";", 6)
+	if len(p) != 6 {
 		return "malformed: " + v
 	}
-	return p[0] + "|" + p[1] + "|" + p[4]
+	return p[0] + "|" + p[1] + "|" + p[5]
 }
 
 func responseHeaders(status int) *extprocv3.ProcessingRequest {

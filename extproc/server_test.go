@@ -64,7 +64,7 @@ func TestServerEndsWithClientCancel(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Process did not return after the stream was cancelled")
 	}
-	requireProtoEqual(t, routeResponse("gpt-4o"), postThroughGateway(t, h, "/v1/chat/completions", body, bearer))
+	requireProtoEqual(t, routeResponse("gpt-4o", "/v1/chat/completions", "authorization"), postThroughGateway(t, h, "/v1/chat/completions", body, bearer))
 }
 
 func drain(c chan error) {
@@ -137,7 +137,7 @@ func oneRequest(ctx context.Context, client extprocv3.ExternalProcessorClient, i
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	if !proto.Equal(routeResponse("gpt-4o"), route) {
+	if !proto.Equal(routeResponse("gpt-4o", "/v1/chat/completions", "authorization"), route) {
 		return fmt.Errorf("gateway: unexpected route answer %v", route)
 	}
 

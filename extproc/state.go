@@ -225,11 +225,18 @@ func (st *state) authorized(presented string) bool {
 	return subtle.ConstantTimeCompare(h[:], st.masterKey[:]) == 1
 }
 
-func (st *state) unknownModel(model string) apiError {
+// unknownModel is the answer for a model the caller cannot use: it names
+// only the groups the caller may call, so a restricted key learns nothing
+// of the others.
+func (st *state) unknownModel(model string, c caller) apiError {
+	names := st.groupNames
+	if c.key != nil && len(c.key.Models) > 0 {
+		names = slices.DeleteFunc(slices.Clone(names), func(g string) bool { return !c.key.Allows(g) })
+	}
 	return apiError{
 		Status: 400,
 		Message: fmt.Sprintf("Invalid model name passed in model=%s. Call `/v1/models` to view available models for your key. Available model groups: %s",
-			model, strings.Join(st.groupNames, ", ")),
+			model, strings.Join(names, ", ")),
 		Type:  "invalid_request_error",
 		Param: "model",
 		Code:  "model_not_found",

@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"time"
+
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -31,10 +33,10 @@ func makeListener(o Options) *listenerv3.Listener {
 			ConfigSource:    adsSource(),
 		}},
 		HttpFilters: []*hcmv3.HttpFilter{
-			// The whole body before the gateway filter: one body message
-			// to llmvoy instead of a chunk per read, and Envoy's 413 past
-			// the limit (the gateway filter's body mode buffers nothing).
-			bufferFilter("llmvoy.request_buffer", o.MaxRequestBytes),
+			// First, with nothing buffering ahead of it: the headers reach
+			// llmvoy as soon as they arrive, so a request without a valid
+			// key is refused before its body is read. llmvoy gathers the
+			// body of an authenticated one and answers 413 past the limit.
 			{Name: "envoy.filters.http.ext_proc", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(gatewayExtProc(o))}},
 			// Again after it, for the content-length its body mode drops:
 			// the buffer filter sets it once the body is complete, so
@@ -53,11 +55,26 @@ func makeListener(o Options) *listenerv3.Listener {
 		// counting in the gateway processor would need its response
 		// phases (two more ext_proc messages per request) to learn the
 		// status.
-		AccessLog:        []*accesslogv3.AccessLog{downstreamLog(o)},
-		ServerName:       "llmvoy",
-		NormalizePath:    wrapperspb.Bool(true),
-		MergeSlashes:     true,
-		LocalReplyConfig: localReplyConfig(o),
+		AccessLog: []*accesslogv3.AccessLog{downstreamLog(o)},
+		// Every request is external: Envoy replaces any x-request-id a
+		// client sends with its own, and llmvoy keys spend, parallel slots,
+		// fallback state and log joins on it (a client-chosen id could be
+		// reused to be charged once, or to collide with another's state).
+		// The client's address is the connection's, not x-forwarded-for.
+		UseRemoteAddress: wrapperspb.Bool(true),
+		InternalAddressConfig: &hcmv3.HttpConnectionManager_InternalAddressConfig{
+			CidrRanges: []*corev3.CidrRange{{AddressPrefix: "255.255.255.255", PrefixLen: wrapperspb.UInt32(32)}},
+		},
+		ServerName: "llmvoy",
+		// A client gets this long to send its headers, and its whole
+		// request: a slow sender cannot hold a connection and its buffers
+		// open indefinitely. Streams idle for Envoy's default 5 minutes
+		// (stream_idle_timeout) are closed too.
+		RequestHeadersTimeout: durationpb.New(requestHeadersTimeout),
+		RequestTimeout:        durationpb.New(requestReceiveTimeout),
+		NormalizePath:         wrapperspb.Bool(true),
+		MergeSlashes:          true,
+		LocalReplyConfig:      localReplyConfig(o),
 	}
 	return &listenerv3.Listener{
 		Name: ListenerName,
@@ -123,6 +140,14 @@ func downstreamLog(o Options) *accesslogv3.AccessLog {
 	}
 }
 
+// requestHeadersTimeout and requestReceiveTimeout bound how long a client
+// may take to send its headers, and its whole request (a 32 MiB body at
+// 2 Mbit/s takes about two minutes).
+const (
+	requestHeadersTimeout = 10 * time.Second
+	requestReceiveTimeout = 5 * time.Minute
+)
+
 // rewriteAllowance is how much longer than the client's a body the gateway
 // rewrote (its model) may be.
 const rewriteAllowance = 64 << 10
@@ -155,8 +180,10 @@ func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 			"the model deployment did not answer in time"),
 		errorMapper(flagFilter("UO"), 503, "service_unavailable",
 			"llmvoy is at its limit of requests in flight for this model group; retry shortly"),
+		// Envoy's reason (a reset, a refused connection) goes to the
+		// access log, not to clients: it names Envoy's internals.
 		errorMapper(flagFilter("UF", "UC", "URX", "UR", "LR", "UPE", "UMSDR"), 502, "bad_gateway",
-			"could not get a response from the model deployment: %RESPONSE_CODE_DETAILS%"),
+			"could not get a response from the model deployment"),
 	}}
 }
 

@@ -8,6 +8,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+
+	"github.com/llmvoy/llmvoy/translate"
 )
 
 // Names shared with the ext_proc processors and the bootstrap. They are the
@@ -50,7 +52,15 @@ const (
 	// method and the body).
 	FallbackStatus = 307
 
+	// KeyHeader carries the token (hash) of the virtual key a request was
+	// made with, from the gateway processor to the upstream one; and
+	// BodyModelHeader tells the upstream processor that the gateway already
+	// wrote the deployment's model into the body.
+	KeyHeader       = "x-llmvoy-key"
+	BodyModelHeader = "x-llmvoy-body-model"
+
 	// ModelIDHeader and LiteLLMModelIDHeader name the deployment that served.
+	// ModelIDHeader is the one x-llmvoy-* header clients get.
 	ModelIDHeader        = "x-llmvoy-model-id"
 	LiteLLMModelIDHeader = "x-litellm-model-id"
 
@@ -62,6 +72,11 @@ const (
 	// transport socket through transport_socket_matches.
 	tlsMatchKey = "tls"
 )
+
+// internalHeaders are llmvoy's own headers between its filters: never
+// returned to a client (a redirect that is not followed would otherwise
+// carry a signed fallback header back).
+var internalHeaders = []string{RouteHeader, FallbackHeader, KeyHeader, BodyModelHeader, translate.ClientPathHeader}
 
 // ClusterName is the Envoy cluster of a model group. Group names are free text
 // ("gpt-4o", "openai/gpt-4", "my model"), and cluster names end up in stat

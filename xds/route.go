@@ -55,6 +55,7 @@ func makeRouteConfig(cfg *config.Config, st State) *routev3.RouteConfiguration {
 				header(ModelIDHeader, servedBy),
 				header(LiteLLMModelIDHeader, servedBy),
 			},
+			ResponseHeadersToRemove: internalHeaders,
 		}},
 	}
 }
