@@ -22,7 +22,7 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/llmvoy ./cmd/llmvoy
-RUN mkdir -p /out/data
+RUN mkdir -p /out/data /out/control
 
 # distroless/static has what a static Go binary needs and nothing else:
 # CA certificates (llmvoy tells Envoy to verify https providers against
@@ -34,12 +34,17 @@ COPY --from=build /out/llmvoy /llmvoy
 # general_settings.database_url): mount a volume here to keep it. Owned by
 # nonroot so a new volume, which copies it, is writable.
 COPY --from=build --chown=65532:65532 /out/data /var/lib/llmvoy
+# Where the examples mount the volume of llmvoy's control sockets (see
+# docker-compose.yml): owned by nonroot so a new volume, which copies it,
+# lets llmvoy make its 0750 control directory inside.
+COPY --from=build --chown=65532:65532 /out/control /run/llmvoy
 ENV LLMVOY_DATA_DIR=/var/lib/llmvoy
 # Numeric, so Kubernetes' runAsNonRoot can verify it: 65532 is distroless'
 # "nonroot" user.
 USER 65532:65532
-# `llmvoy run --no-envoy`: xDS and ext_proc (the ports the examples use);
-# `llmvoy mock`: 4010. The OpenAI API itself is served by Envoy.
-EXPOSE 18000 18001 4010
+# `llmvoy mock`: 4010. `llmvoy run --no-envoy` serves xDS and ext_proc on
+# unix sockets (--control-dir), or on TCP ports of your choice with mutual
+# TLS; the OpenAI API itself is served by Envoy.
+EXPOSE 4010
 ENTRYPOINT ["/llmvoy"]
 CMD ["help"]

@@ -30,6 +30,7 @@ type composeService struct {
 	Build       string                       `yaml:"build"`
 	Image       string                       `yaml:"image"`
 	Command     []string                     `yaml:"command"`
+	User        string                       `yaml:"user"`
 	Environment map[string]string            `yaml:"environment"`
 	Volumes     []string                     `yaml:"volumes"`
 	Ports       []string                     `yaml:"ports"`
@@ -94,6 +95,28 @@ func (s *composeService) hostFile(t *testing.T, name, containerPath string) stri
 	return filepath.Join(root, filepath.FromSlash(best))
 }
 
+// namedVolumeAbove is the named volume a service mounts, writable, at dir
+// or a parent of it.
+func (s *composeService) namedVolumeAbove(t *testing.T, name, dir string) string {
+	t.Helper()
+	for _, v := range s.Volumes {
+		parts := strings.Split(v, ":")
+		src, dst := parts[0], parts[1]
+		if dir != dst && !strings.HasPrefix(dir, dst+"/") {
+			continue
+		}
+		require.False(t, strings.HasPrefix(src, ".") || strings.HasPrefix(src, "/"), "%s: %s is a bind mount, not a named volume", name, dst)
+		require.NotEqual(t, "ro", parts[len(parts)-1], "%s: %s is read-only", name, dst)
+		return src
+	}
+	t.Fatalf("%s: no volume mounted at %s", name, dir)
+	return ""
+}
+
+// insecurePlaintextFlag is llmvoy's flag that allows a plaintext TCP
+// control plane; no example sets it.
+const insecurePlaintextFlag = "insecure-plaintext-control-plane"
+
 // envoyVersion is the Envoy release llmvoy is built and tested against.
 func envoyVersion(t *testing.T) string {
 	t.Helper()
@@ -136,10 +159,23 @@ func TestCompose(t *testing.T) {
 	verb, flags := parseCommand(t, llmvoy.Command)
 	require.Equal(t, "run", verb)
 	require.Equal(t, "true", flags["no-envoy"])
-	xdsHost, xdsPort := hostPort(t, flags["xds-address"])
-	procHost, procPort := hostPort(t, flags["extproc-address"])
-	require.Equal(t, "0.0.0.0", xdsHost, "Envoy reaches xDS from its own container")
-	require.Equal(t, "0.0.0.0", procHost, "Envoy reaches ext_proc from its own container")
+	// xDS and ext_proc carry provider keys: unix sockets on a volume only
+	// llmvoy and Envoy mount, no TCP port.
+	controlDir := flags["control-dir"]
+	require.NotEmpty(t, controlDir, "llmvoy: --control-dir")
+	for _, tcp := range []string{"xds-address", "extproc-address", insecurePlaintextFlag} {
+		require.NotContains(t, flags, tcp, "llmvoy: the control plane stays on its unix sockets")
+	}
+	controlVol := llmvoy.namedVolumeAbove(t, "llmvoy", controlDir)
+	require.Contains(t, c.Volumes, controlVol, "a named volume")
+	for name, s := range c.Services {
+		if s == llmvoy || s == c.Services["envoy"] {
+			continue
+		}
+		for _, v := range s.Volumes {
+			require.NotEqual(t, controlVol, strings.Split(v, ":")[0], "%s must not mount llmvoy's control sockets", name)
+		}
+	}
 	listenPort, err := strconv.Atoi(flagValue(t, "run", flags, "port"))
 	require.NoError(t, err)
 
@@ -174,9 +210,16 @@ func TestCompose(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, listenPort, envoyPort, "Envoy listens where llmvoy's --port says")
 
+	// Envoy reaches the sockets through the same volume at the same path,
+	// as a member of llmvoy's group (the directory is 0750).
+	require.Equal(t, controlVol, envoySvc.namedVolumeAbove(t, "envoy", controlDir), "envoy mounts llmvoy's control volume at the same path")
+	uid, gid, ok := strings.Cut(envoySvc.User, ":")
+	require.True(t, ok, "envoy: user UID:GID")
+	require.Equal(t, strconv.Itoa(envoyUID), uid, "envoy: the image's envoy user")
+	require.Equal(t, strconv.Itoa(dockerfileUID(t)), gid, "envoy: in llmvoy's group, to enter the control directory")
+
 	bootArgs := []string{
-		"--xds", "llmvoy:" + strconv.Itoa(xdsPort),
-		"--extproc", "llmvoy:" + strconv.Itoa(procPort),
+		"--control-dir", controlDir,
 		"--port", strconv.Itoa(envoyPort),
 		"--admin-port", strconv.Itoa(adminPort),
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -117,10 +118,17 @@ func TestControlPlaneWithoutEnvoy(t *testing.T) {
 	require.NoError(t, os.Mkdir(vol.dir, 0o755))
 	vol.write(t, "config.yaml", data)
 
-	xdsAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	procAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	// The compose file's llmvoy command line, its paths moved into the
+	// test's directories.
+	_, given := parseCommand(t, loadCompose(t).Services["llmvoy"].Command)
+	sockParent, err := os.MkdirTemp("", "llmvoy-vol")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(sockParent) })
+	controlDir := filepath.Join(sockParent, filepath.Base(given["control-dir"]))
+	xdsSock := filepath.Join(controlDir, "xds.sock")
+	procSock := filepath.Join(controlDir, "extproc.sock")
 	cmd := exec.Command(llmvoyBin, "run", "--no-envoy", "--config", filepath.Join(vol.dir, "config.yaml"),
-		"--xds-address", xdsAddr, "--extproc-address", procAddr)
+		"--control-dir", controlDir)
 	cmd.Dir = dir
 	// No ENVOY_BIN, no envoy on PATH, no .venv: like the distroless image.
 	cmd.Env = []string{"PATH=" + dir, "HOME=" + dir, "LLMVOY_MASTER_KEY=sk-test"}
@@ -138,9 +146,9 @@ func TestControlPlaneWithoutEnvoy(t *testing.T) {
 	}()
 
 	deadline := time.Now().Add(10 * time.Second)
-	for _, addr := range []string{xdsAddr, procAddr} {
+	for _, sock := range []string{xdsSock, procSock} {
 		for {
-			conn, err := net.DialTimeout("tcp", addr, time.Second)
+			conn, err := net.DialTimeout("unix", sock, time.Second)
 			if err == nil {
 				conn.Close()
 				break
@@ -148,20 +156,22 @@ func TestControlPlaneWithoutEnvoy(t *testing.T) {
 			select {
 			case err := <-exited:
 				stopped = true
-				t.Fatalf("llmvoy run --no-envoy exited (%v) instead of serving %s:\n%s", err, addr, logs.String())
+				t.Fatalf("llmvoy run --no-envoy exited (%v) instead of serving %s:\n%s", err, sock, logs.String())
 			case <-time.After(50 * time.Millisecond):
 			}
-			require.True(t, time.Now().Before(deadline), "nothing serves %s:\n%s", addr, logs.String())
+			require.True(t, time.Now().Before(deadline), "nothing serves %s:\n%s", sock, logs.String())
 		}
 	}
+	checkNeighbourLockedOut(t, controlDir, xdsSock, procSock)
 
 	// An Envoy whose bootstrap asks for another port than llmvoy's --port.
 	const envoyPort = 14000
-	node := bootstrapNode(t, bootstrapFor(t, "--xds", xdsAddr, "--extproc", procAddr,
+	node := bootstrapNode(t, bootstrapFor(t, "--control-dir", controlDir,
 		"--port", strconv.Itoa(envoyPort), "--admin-port", strconv.Itoa(adminPort)))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	conn, err := grpc.NewClient(xdsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// Envoy's side of the socket: llmvoy's user here.
+	conn, err := grpc.NewClient("unix://"+xdsSock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	defer conn.Close()
 	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
@@ -236,4 +246,60 @@ router_settings:`), 1)
 		t.Fatalf("still running 5s after SIGTERM:\n%s", logs.String())
 	}
 	require.NotContains(t, logs.String(), "sk-test", "the master key stays out of the logs")
+	for _, sock := range []string{xdsSock, procSock} {
+		_, err := os.Lstat(sock)
+		require.ErrorIs(t, err, fs.ErrNotExist, "%s is removed on exit", sock)
+	}
+}
+
+// checkNeighbourLockedOut: the control directory is 0750 and its sockets
+// 0660, so only llmvoy's user and group get in. Run as root, it tries for
+// real, as other users: a neighbour (nobody, in its own group) is refused by
+// the kernel, an Envoy in llmvoy's group connects. As another user it can
+// only check the modes.
+func checkNeighbourLockedOut(t *testing.T, dir string, sockets ...string) {
+	t.Helper()
+	st, err := os.Stat(dir)
+	require.NoError(t, err)
+	require.Equal(t, fs.FileMode(0o750), st.Mode().Perm(), "control directory %s", dir)
+	for _, s := range sockets {
+		st, err := os.Lstat(s)
+		require.NoError(t, err)
+		require.Equal(t, fs.ModeSocket, st.Mode().Type(), s)
+		require.Equal(t, fs.FileMode(0o660), st.Mode().Perm(), "socket %s", s)
+	}
+	if os.Getuid() != 0 {
+		t.Log("not root: cannot connect as another user; the modes above are what the kernel enforces")
+		return
+	}
+	// The directory's parents let other users through to it, as a
+	// volume's mount point does.
+	for p := filepath.Dir(dir); p != "/"; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		require.NoError(t, err)
+		if st.Mode().Perm()&0o001 == 0 {
+			require.NoError(t, os.Chmod(p, st.Mode().Perm()|0o011))
+			t.Cleanup(func() { os.Chmod(p, st.Mode().Perm()) })
+		}
+	}
+	// A python3 other users may run (not one under root's home) plays the
+	// neighbour's client.
+	python := "/usr/bin/python3"
+	_, err = os.Stat(python)
+	require.NoError(t, err, "python3 plays the neighbour's client")
+	connect := func(uid, gid uint32, sock string) (string, error) {
+		cmd := exec.Command(python, "-c", "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])", sock)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	const nobody = 65534
+	llmvoyGroup := uint32(os.Getgid())
+	for _, s := range sockets {
+		out, err := connect(nobody, nobody, s)
+		require.Error(t, err, "a neighbour connected to %s", s)
+		require.Contains(t, out, "PermissionError", "the kernel refuses the neighbour (%v)", err)
+		out, err = connect(envoyUID, llmvoyGroup, s)
+		require.NoError(t, err, "Envoy in llmvoy's group connects to %s: %s", s, out)
+	}
 }

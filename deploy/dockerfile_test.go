@@ -133,8 +133,10 @@ func TestDockerfile(t *testing.T) {
 	// non-root user.
 	require.Equal(t, "gcr.io/distroless/static-debian12:nonroot", final.from)
 	require.Equal(t, []string{"--from=" + build.name + " /out/llmvoy /llmvoy",
-		"--from=" + build.name + " --chown=65532:65532 /out/data /var/lib/llmvoy"}, final.all("COPY"),
-		"the binary, and the data directory (SQLite store of keys and spend) owned by nonroot")
+		"--from=" + build.name + " --chown=65532:65532 /out/data /var/lib/llmvoy",
+		"--from=" + build.name + " --chown=65532:65532 /out/control /run/llmvoy"}, final.all("COPY"),
+		"the binary, the data directory (SQLite store of keys and spend) and the control sockets' volume, owned by nonroot")
+	require.Equal(t, []string{"4010"}, final.all("EXPOSE"), "only the mock's port: the control plane is no TCP port by default")
 	require.Equal(t, []string{"LLMVOY_DATA_DIR=/var/lib/llmvoy"}, final.all("ENV"))
 	require.Equal(t, []string{`["/llmvoy"]`}, final.all("ENTRYPOINT"))
 	require.Equal(t, 65532, dockerfileUID(t), "distroless' nonroot user")

@@ -390,8 +390,8 @@ var (
 // llmvoySide is what the llmvoy container of a pod tells the rest of it.
 type llmvoySide struct {
 	container  *corev1.Container
-	xdsPort    int
-	extproc    string // as given to --extproc-address
+	controlDir string // --control-dir: its xDS and ext_proc sockets
+	controlVol string // the emptyDir volume that holds it
 	configText string
 	compiled   compiled
 	secret     *corev1.Secret // the Secret its os.environ/ references read
@@ -399,8 +399,8 @@ type llmvoySide struct {
 
 // checkLLMVoy checks the llmvoy container: a real `llmvoy run --no-envoy`
 // command line, a config llmvoy accepts with the environment the pod gives
-// it, a Secret holding exactly the variables the config names, probes on the
-// xDS port, ext_proc on loopback only.
+// it, a Secret holding exactly the variables the config names, and a
+// control plane on unix sockets in a pod-private volume: no port at all.
 func (m *manifests) checkLLMVoy(t *testing.T, d *appsv1.Deployment, c *corev1.Container, listenPort int) llmvoySide {
 	t.Helper()
 	spec := &d.Spec.Template.Spec
@@ -412,29 +412,23 @@ func (m *manifests) checkLLMVoy(t *testing.T, d *appsv1.Deployment, c *corev1.Co
 	verb, flags := parseCommand(t, c.Args)
 	require.Equal(t, "run", verb)
 	require.Equal(t, "true", flags["no-envoy"], "the platform starts Envoy: --no-envoy")
-	side := llmvoySide{container: c, extproc: flags["extproc-address"]}
+	side := llmvoySide{container: c, controlDir: flags["control-dir"]}
 
-	xdsHost, xdsPort := hostPort(t, flags["xds-address"])
-	side.xdsPort = xdsPort
-	require.Equal(t, xdsPort, containerPort(t, c, intstr.FromInt(xdsPort)), "the xDS port is declared")
-	// API keys and request bodies cross ext_proc: the pod's loopback only.
-	procHost, _ := hostPort(t, side.extproc)
-	require.Equal(t, "127.0.0.1", procHost, "--extproc-address stays on loopback")
-
-	for name, probe := range map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe} {
-		require.NotNil(t, probe, "container %s: %s probe", c.Name, name)
-		var port intstr.IntOrString
-		switch {
-		case probe.TCPSocket != nil:
-			port = probe.TCPSocket.Port
-		case probe.GRPC != nil:
-			port = intstr.FromInt32(probe.GRPC.Port)
-		default:
-			t.Fatalf("container %s: %s probe: want a TCP or gRPC probe of the xDS port", c.Name, name)
-		}
-		require.Equal(t, xdsPort, containerPort(t, c, port), "container %s: %s probe on the xDS port", c.Name, name)
+	// xDS and ext_proc carry provider keys: unix sockets in a directory of
+	// an emptyDir only llmvoy and Envoy mount (checked in gatewayPod), no
+	// TCP listener, so nothing on the pod network or in another container
+	// reaches them.
+	require.NotEmpty(t, side.controlDir, "container %s: --control-dir", c.Name)
+	for _, tcp := range []string{"xds-address", "extproc-address", insecurePlaintextFlag} {
+		require.NotContains(t, flags, tcp, "container %s: the control plane stays on its unix sockets", c.Name)
 	}
-	require.Equal(t, "0.0.0.0", xdsHost, "the kubelet probes the pod's IP, not its loopback")
+	side.controlVol = emptyDirAbove(t, spec, c, side.controlDir)
+	require.Empty(t, c.Ports, "container %s listens on no port", c.Name)
+	for _, probe := range []*corev1.Probe{c.StartupProbe, c.LivenessProbe, c.ReadinessProbe} {
+		require.Nil(t, probe, "container %s: no port to probe; Envoy's probes go through ext_proc", c.Name)
+	}
+	require.NotNil(t, c.SecurityContext.RunAsGroup, "container %s: a numeric group, which Envoy joins to reach the sockets", c.Name)
+	require.Equal(t, int64(dockerfileUID(t)), *c.SecurityContext.RunAsGroup, "container %s: the image's group", c.Name)
 
 	side.configText = m.mountedFile(t, spec, c, flags["config"])
 	env := m.containerEnv(t, c)
@@ -523,11 +517,20 @@ func (m *manifests) checkEnvoy(t *testing.T, d *appsv1.Deployment, c *corev1.Con
 
 	// The bootstrap: what llmvoy prints for this pod's addresses.
 	bootCM, bootKey := mountedKey(t, spec, c, args["c"])
+	// Envoy reaches the sockets at the same path, through the same volume,
+	// as a member of llmvoy's group (the directory is 0750).
+	require.Equal(t, ll.controlVol, emptyDirAbove(t, spec, c, ll.controlDir), "container %s: mounts llmvoy's control volume at the same path", c.Name)
+	require.NotNil(t, c.SecurityContext.RunAsGroup, "container %s: runAsGroup", c.Name)
+	require.Equal(t, *ll.container.SecurityContext.RunAsGroup, *c.SecurityContext.RunAsGroup, "container %s: in llmvoy's group, to enter the control directory", c.Name)
+	// The heap limit leaves room below the container's memory limit for
+	// what the heap does not count (stacks, the binary, page tables).
+	mem := c.Resources.Limits[corev1.ResourceMemory]
+	maxHeap := envoyMaxHeap(mem.Value())
 	bootArgs := []string{
-		"--xds", "127.0.0.1:" + strconv.Itoa(ll.xdsPort),
-		"--extproc", ll.extproc,
+		"--control-dir", ll.controlDir,
 		"--port", strconv.Itoa(side.port),
 		"--admin-port", strconv.Itoa(adminPort),
+		"--max-heap", strconv.FormatInt(maxHeap>>20, 10) + "MiB",
 	}
 	want := map[string]string{bootKey: bootstrapFor(t, bootArgs...)}
 	sources := []string{"llmvoy bootstrap " + strings.Join(bootArgs, " ") + "  (" + bootKey + ")"}
@@ -705,10 +708,45 @@ func (m *manifests) gatewayPod(t *testing.T, d *appsv1.Deployment, served bool) 
 	port := envoyProbePort(t, envoyC)
 	ll := m.checkLLMVoy(t, d, llmvoyC, port)
 	ev := m.checkEnvoy(t, d, envoyC, ll, served)
+	// Nobody else in the pod mounts the control sockets.
+	for _, c := range podContainers(spec) {
+		if c == llmvoyC || c == envoyC {
+			continue
+		}
+		for _, vm := range c.VolumeMounts {
+			require.NotEqual(t, ll.controlVol, vm.Name, "container %s must not mount llmvoy's control sockets", c.Name)
+		}
+	}
 	require.Equal(t, "llmvoy", gatewayStatPrefix(t, ll.compiled.resources), "the drain hook counts requests by this stat prefix")
 	// Last: under -update the Envoy ConfigMap it mounts was just written.
 	m.checkPod(t, d)
 	return ll, ev
+}
+
+// emptyDirAbove is the emptyDir volume c mounts at dir or a parent of it,
+// writable.
+func emptyDirAbove(t *testing.T, spec *corev1.PodSpec, c *corev1.Container, dir string) string {
+	t.Helper()
+	for _, vm := range c.VolumeMounts {
+		if dir != vm.MountPath && !strings.HasPrefix(dir, strings.TrimSuffix(vm.MountPath, "/")+"/") {
+			continue
+		}
+		for _, v := range spec.Volumes {
+			if v.Name == vm.Name {
+				require.NotNil(t, v.EmptyDir, "container %s: %s is on volume %s, which is no emptyDir", c.Name, dir, v.Name)
+				require.False(t, vm.ReadOnly, "container %s: %s is read-only", c.Name, vm.MountPath)
+				return v.Name
+			}
+		}
+	}
+	t.Fatalf("container %s: no volume mounted at %s", c.Name, dir)
+	return ""
+}
+
+// envoyMaxHeap is the heap limit an example's Envoy gets for its container
+// memory limit: three quarters of it.
+func envoyMaxHeap(memLimit int64) int64 {
+	return memLimit / 4 * 3 &^ (1<<20 - 1)
 }
 
 func envoyProbePort(t *testing.T, c *corev1.Container) int {
@@ -867,7 +905,6 @@ func TestKubernetesGateway(t *testing.T) {
 					}
 				}
 			}
-			require.NotContains(t, admitted, ll.xdsPort, "NetworkPolicy %s: xDS is for the kubelet's probe only", np.Name)
 		}
 	})
 }
