@@ -84,7 +84,7 @@ func routeResponse(group, clientPath string, removed ...string) *extprocv3.Proce
 }
 
 // defaultRemoved are the headers of requestHeaders that no provider gets.
-var defaultRemoved = []string{"user-agent", "x-forwarded-proto"}
+var defaultRemoved = []string{"user-agent"}
 
 // rewriteResponse is routeResponse for a group whose deployments are all
 // OpenAI-compatible and want model: the gateway writes it into the body

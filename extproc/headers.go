@@ -20,8 +20,10 @@ import (
 
 // keptHeaders pass to every provider. x-request-id is Envoy's own id for
 // the request (the HTTP connection manager replaces a client's), so a
-// provider's logs can be joined with llmvoy's.
-var keptHeaders = []string{"content-type", "content-length", "accept", "x-request-id"}
+// provider's logs can be joined with llmvoy's. x-forwarded-proto is
+// Envoy's too (it overwrites a client's with the connection's scheme), and
+// Envoy's router finds no route for a request without it.
+var keptHeaders = []string{"content-type", "content-length", "accept", "x-request-id", "x-forwarded-proto"}
 
 // InternalHeaderPrefix starts every header that carries llmvoy's own state
 // between its filters; no client may set one and no provider gets one.

@@ -2,8 +2,10 @@ package extproc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -82,14 +84,21 @@ func probe(ctx context.Context, d *config.Deployment) error {
 	for _, h := range head.Set {
 		req.Header.Set(h.Key, h.Value)
 	}
+	// Errors name the deployment's address without its query string, which
+	// can hold a credential (an api_base's ?key=, a signed URL), and never
+	// its headers.
+	where := req.URL.Scheme + "://" + req.URL.Host + req.URL.Path
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		// The error names the URL, never the headers.
-		return err
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return fmt.Errorf("GET %s: %w", where, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("GET %s: %s", head.Path, resp.Status)
+		return fmt.Errorf("GET %s: %s", where, resp.Status)
 	}
 	return nil
 }

@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +19,12 @@ import (
 )
 
 // TestTwoEnvoysShareOneControlPlane runs the exact bootstrap `llmvoy
-// bootstrap` prints with the real Envoy binary, twice, against one `llmvoy
-// run --no-envoy`: each Envoy listens on the port its bootstrap asked for,
-// one reaches ext_proc over a unix socket and the other over TCP.
+// bootstrap` prints with the real Envoy binary against `llmvoy run
+// --no-envoy`, both ways the control plane can be private: two edge Envoys
+// share one control plane over TCP with mutual TLS (certificates from
+// `llmvoy certs`), and a sidecar-style Envoy reaches another over unix
+// sockets in a --control-dir. Each listens on the port its bootstrap asked
+// for and serves a request through ext_proc.
 func TestTwoEnvoysShareOneControlPlane(t *testing.T) {
 	bin := llmvoyBinary(t)
 	envoyBin := envoyBinary(t)
@@ -35,24 +40,29 @@ model_list:
     litellm_params: {model: openai/gpt-4o-mini, api_base: "%s/v1"}
 `, provider.URL)), 0o600))
 
+	pki := filepath.Join(dir, "pki")
+	out, err := exec.Command(bin, "certs", "--dir", pki, "--hosts", "localhost,127.0.0.1").CombinedOutput()
+	require.NoError(t, err, string(out))
+	file := func(name string) string { return filepath.Join(pki, name) }
+
 	xdsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	procTCP := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	// Unix socket paths are limited to ~100 bytes; t.TempDir() can be long.
 	sockDir, err := os.MkdirTemp("", "llmvoy")
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	procUnix := "unix://" + filepath.Join(sockDir, "ext_proc.sock")
+	controlDir := filepath.Join(sockDir, "control")
 
-	// Two edge Envoys share one control plane (ext_proc over TCP); a
-	// sidecar-style Envoy reaches a second one over a unix socket.
-	startControlPlane(t, bin, "--config", cfg, "--xds-address", xdsAddr, "--extproc-address", procTCP, "--port", fmt.Sprint(freePort(t)))
-	xdsAddr2 := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	startControlPlane(t, bin, "--config", cfg, "--xds-address", xdsAddr2, "--extproc-address", procUnix)
+	tlsOut := startControlPlane(t, bin, "--config", cfg, "--xds-address", xdsAddr, "--extproc-address", procTCP, "--port", fmt.Sprint(freePort(t)),
+		"--tls-cert", file("server.pem"), "--tls-key", file("server-key.pem"), "--tls-ca", file("ca.pem"))
+	startControlPlane(t, bin, "--config", cfg, "--control-dir", controlDir)
 
+	envoyTLS := []string{"--tls-cert", file("envoy.pem"), "--tls-key", file("envoy-key.pem"), "--tls-ca", file("ca.pem")}
 	ports := []int{freePort(t), freePort(t), freePort(t)}
-	startEnvoy(t, bin, envoyBin, dir, "edge-1", xdsAddr, procTCP, ports[0])
-	startEnvoy(t, bin, envoyBin, dir, "edge-2", xdsAddr, procTCP, ports[1])
-	startEnvoy(t, bin, envoyBin, dir, "sidecar-unix", xdsAddr2, procUnix, ports[2])
+	startEnvoy(t, bin, envoyBin, dir, "edge-1", ports[0], append([]string{"--xds", xdsAddr, "--extproc", procTCP}, envoyTLS...)...)
+	// By name: the SAN Envoy checks is localhost, which the certificate has.
+	startEnvoy(t, bin, envoyBin, dir, "edge-2", ports[1], append([]string{"--xds", xdsAddr, "--extproc", procTCP, "--tls-server-name", "localhost"}, envoyTLS...)...)
+	startEnvoy(t, bin, envoyBin, dir, "sidecar-unix", ports[2], "--control-dir", controlDir)
 
 	for _, port := range ports {
 		waitHealthy(t, port)
@@ -60,21 +70,162 @@ model_list:
 		require.Equal(t, 200, status, body)
 		require.Contains(t, body, "mock:shared-provider")
 	}
+	require.NotContains(t, tlsOut.String(), "INSECURE")
 }
 
-func startControlPlane(t *testing.T, bin string, args ...string) {
+// TestEnvoyWithoutClientCertificateGetsNothing: an Envoy whose bootstrap
+// trusts llmvoy's CA but has no client certificate of its own (a neighbour
+// with a stolen CA file, say) never gets a listener: the TLS handshake is
+// refused, so no configuration and no credential reaches it.
+func TestEnvoyWithoutClientCertificateGetsNothing(t *testing.T) {
+	bin := llmvoyBinary(t)
+	envoyBin := envoyBinary(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+model_list:
+  - model_name: gpt-4o-mini
+    litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:9/v1", api_key: sk-provider-secret}
+`), 0o600))
+	pki, other := filepath.Join(dir, "pki"), filepath.Join(dir, "other")
+	for _, d := range []string{pki, other} {
+		out, err := exec.Command(bin, "certs", "--dir", d, "--hosts", "127.0.0.1").CombinedOutput()
+		require.NoError(t, err, string(out))
+	}
+	xdsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	procAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cp := startControlPlane(t, bin, "--config", cfg, "--xds-address", xdsAddr, "--extproc-address", procAddr,
+		"--tls-cert", filepath.Join(pki, "server.pem"), "--tls-key", filepath.Join(pki, "server-key.pem"), "--tls-ca", filepath.Join(pki, "ca.pem"))
+
+	// Another deployment's client certificate, with this deployment's CA
+	// to check llmvoy: the closest a neighbour gets.
+	port := freePort(t)
+	admin := freePort(t)
+	startEnvoyWithAdmin(t, bin, envoyBin, dir, "intruder", port, admin, "--xds", xdsAddr, "--extproc", procAddr,
+		"--tls-cert", filepath.Join(other, "envoy.pem"), "--tls-key", filepath.Join(other, "envoy-key.pem"), "--tls-ca", filepath.Join(pki, "ca.pem"))
+
+	// Envoy keeps retrying; give it a few seconds, then look at what it has.
+	time.Sleep(3 * time.Second)
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/config_dump?resource=dynamic_active_clusters", admin))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NotContains(t, string(body), "group_", "no model-group cluster reached the intruder")
+	secrets, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/config_dump?include_eds&mask=", admin))
+	require.NoError(t, err)
+	all, _ := io.ReadAll(secrets.Body)
+	secrets.Body.Close()
+	require.NotContains(t, string(all), "sk-provider-secret")
+	stats, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/stats?filter=llmvoy_xds.*ssl", admin))
+	require.NoError(t, err)
+	st, _ := io.ReadAll(stats.Body)
+	stats.Body.Close()
+	require.Regexp(t, `cluster\.llmvoy_xds\.ssl\.connection_error: [1-9]`, string(st), "Envoy's handshakes were refused")
+	_, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/health/liveliness", port))
+	require.Error(t, err, "no listener: the intruder got no configuration")
+	require.NotContains(t, cp.String(), "sk-provider-secret")
+}
+
+// TestSupervisedControlPlaneIsPrivate: under `llmvoy run` xDS and ext_proc
+// are unix sockets in a new 0700 directory (sockets 0600), llmvoy itself
+// listens on no TCP port, and the directory is gone after it stops.
+func TestSupervisedControlPlaneIsPrivate(t *testing.T) {
+	bin := llmvoyBinary(t)
+	dir := t.TempDir()
+	provider := httptest.NewServer(mock.New(mock.Options{Name: "p"}))
+	t.Cleanup(provider.Close)
+	cfg := filepath.Join(dir, "config.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+model_list:
+  - model_name: gpt-4o-mini
+    litellm_params: {model: openai/gpt-4o-mini, api_base: "%s/v1"}
+`, provider.URL)), 0o600))
+	port := freePort(t)
+	var out syncBuffer
+	cmd := exec.Command(bin, "run", "--config", cfg, "--host", "127.0.0.1", "--port", fmt.Sprint(port), "--data-dir", dir)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	stopOnCleanup(t, cmd, "llmvoy", &out)
+	waitFor(t, &out, "llmvoy is listening")
+	status, body := chat(t, port, "gpt-4o-mini")
+	require.Equal(t, 200, status, body)
+
+	m := regexp.MustCompile(`xds=unix://(\S+) ext_proc=unix://(\S+)`).FindStringSubmatch(out.String())
+	require.NotNil(t, m, "the log names the control sockets:\n%s", out.String())
+	controlDir := filepath.Dir(m[1])
+	require.Equal(t, controlDir, filepath.Dir(m[2]))
+	st, err := os.Stat(controlDir)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o700), st.Mode().Perm())
+	for _, sock := range m[1:] {
+		st, err := os.Lstat(sock)
+		require.NoError(t, err)
+		require.Equal(t, os.ModeSocket, st.Mode().Type())
+		require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	}
+	require.Empty(t, listeningTCPPorts(t, cmd.Process.Pid), "llmvoy listens on no TCP port (the gateway port is Envoy's)")
+
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(controlDir); os.IsNotExist(err) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "%s still exists after llmvoy stopped", controlDir)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// listeningTCPPorts are the TCP ports process pid itself listens on: its
+// socket inodes (/proc/PID/fd) matched against the listening sockets of
+// /proc/net/tcp and tcp6.
+func listeningTCPPorts(t *testing.T, pid int) []string {
+	t.Helper()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	require.NoError(t, err)
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		// A descriptor closed meanwhile reads as "", no socket.
+		link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if inode, ok := strings.CutPrefix(link, "socket:["); ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	require.NotEmpty(t, inodes, "llmvoy has sockets (its unix listeners at least)")
+	var ports []string
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(table)
+		require.NoError(t, err)
+		for line := range strings.Lines(string(b)) {
+			f := strings.Fields(line)
+			// sl local_address rem_address st ... inode (10th field)
+			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
+				continue
+			}
+			ports = append(ports, f[1])
+		}
+	}
+	return ports
+}
+
+func startControlPlane(t *testing.T, bin string, args ...string) *syncBuffer {
 	var out syncBuffer
 	cmd := exec.Command(bin, append([]string{"run", "--no-envoy"}, args...)...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	stopOnCleanup(t, cmd, "llmvoy --no-envoy", &out)
 	waitFor(t, &out, "llmvoy control plane:")
+	return &out
 }
 
-func startEnvoy(t *testing.T, bin, envoyBin, dir, node, xdsAddr, procAddr string, port int) {
-	boot, err := exec.Command(bin, "bootstrap", "--xds", xdsAddr, "--extproc", procAddr,
-		"--port", fmt.Sprint(port), "--node-id", node, "--admin-port", fmt.Sprint(freePort(t))).Output()
-	require.NoError(t, err)
+func startEnvoy(t *testing.T, bin, envoyBin, dir, node string, port int, bootstrapArgs ...string) {
+	startEnvoyWithAdmin(t, bin, envoyBin, dir, node, port, freePort(t), bootstrapArgs...)
+}
+
+func startEnvoyWithAdmin(t *testing.T, bin, envoyBin, dir, node string, port, admin int, bootstrapArgs ...string) {
+	args := append([]string{"bootstrap", "--port", fmt.Sprint(port), "--node-id", node, "--admin-port", fmt.Sprint(admin)}, bootstrapArgs...)
+	boot, err := exec.Command(bin, args...).Output()
+	require.NoError(t, err, "llmvoy %v", args)
 	file := filepath.Join(dir, node+".yaml")
 	require.NoError(t, os.WriteFile(file, boot, 0o600))
 	var out syncBuffer

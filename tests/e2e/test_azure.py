@@ -61,6 +61,9 @@ model_list:
       id: foundry
 general_settings:
   master_key: {master}
+  # The tests steer the mocks with x-mock-* headers, which a provider
+  # gets only when client headers are forwarded.
+  forward_client_headers_to_llm_api: true
 """
 
 

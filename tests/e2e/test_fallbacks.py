@@ -21,7 +21,9 @@ from test_routing import chat, chat_attempts, configure, deployment, fleet  # no
 def router_config(*deployments, router=""):
     return ("model_list:\n" + "\n".join(deployments) + "\n"
             + "router_settings:\n" + router
-            + f"general_settings:\n  master_key: {MASTER_KEY}\n")
+            + f"general_settings:\n  master_key: {MASTER_KEY}\n"
+            # The tests steer the mocks with x-mock-* headers.
+            + "  forward_client_headers_to_llm_api: true\n")
 
 
 def wait_until(check, timeout=10, what="condition"):

@@ -76,7 +76,9 @@ def eventually_all(client, check, what, timeout=10):
 def router_config(*deployments, router=""):
     return ("model_list:\n" + "\n".join(deployments) + "\n"
             + "router_settings:\n" + router
-            + f"general_settings:\n  master_key: {MASTER_KEY}\n")
+            + f"general_settings:\n  master_key: {MASTER_KEY}\n"
+            # The tests steer the mocks with x-mock-* headers.
+            + "  forward_client_headers_to_llm_api: true\n")
 
 
 def test_requests_and_attempts_count_by_group_and_deployment(fleet):

@@ -147,7 +147,10 @@ def config(*deployments, **router_settings):
     text = "model_list:\n" + "\n".join(deployments) + "\n"
     if router_settings:
         text += "router_settings:\n" + "".join(f"  {k}: {v}\n" for k, v in router_settings.items())
-    return text + f"general_settings:\n  master_key: {MASTER_KEY}\n"
+    # The tests steer the mocks with x-mock-* headers.
+    return (text + f"general_settings:\n  master_key: {MASTER_KEY}\n"
+            + "  forward_client_headers_to_llm_api: true\n")
+
 
 
 Result = collections.namedtuple("Result", "marker status deployment mock")
