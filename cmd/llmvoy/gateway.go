@@ -211,6 +211,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 
+	log.Info("control plane for the supervised Envoy", "xds", grpcAddress(xdsLn), "ext_proc", grpcAddress(procLn))
 	boot := envoy.BootstrapOptions{AdminAddress: "127.0.0.1", AdminPort: f.adminPort, MaxHeapBytes: uint64(f.envoyMaxHeap)}
 	boot.XDSAddress, boot.XDSPort = splitGRPCAddress(grpcAddress(xdsLn))
 	boot.ExtProcAddress, boot.ExtProcPort = splitGRPCAddress(grpcAddress(procLn))
