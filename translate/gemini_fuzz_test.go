@@ -33,6 +33,9 @@ func FuzzGeminiRequest(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
+	// $refs that multiply: refused by the schema budgets, not expanded.
+	f.Add(toolsRequest(schemaBomb(20, 4)))
+	f.Add(toolsRequest(schemaBomb(6, 3), schemaBomb(7, 2)))
 	d := geminiDeployment(f, "https://generativelanguage.googleapis.com", "k", "gemini-2.5-flash")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		orig := bytes.Clone(body)

@@ -38,9 +38,37 @@ var geminiSchemaKeys = map[string]bool{
 // cannot be inlined and fails here instead of looping.
 const geminiMaxSchemaDepth = 64
 
+// Inlining $defs can multiply a schema: a definition that references the
+// one below it several times, a few levels deep, turns a 1.5 KB schema into
+// millions of objects (15 MB and 5 s of CPU before these bounds). A schema is
+// refused (a 400) when its conversion would pass either budget:
+//
+//   - geminiMaxSchemaNodes schema objects in all. OpenAI's structured
+//     outputs take at most 5,000 properties in a schema; this is four times
+//     that, so no schema a client uses with OpenAI is refused here.
+//   - The bytes of the definitions it inlines: geminiRefBytesFactor times
+//     the schema's own size, at most geminiMaxRefBytes. A $ref costs about
+//     25 bytes to write, so a definition of up to 800 bytes may be used any
+//     number of times, and larger ones, or models nested in models, dozens
+//     of times; each level of a bomb doubles its cost and soon passes the
+//     budget. Proportional to the schema, so that a request's schemas,
+//     however many, expand to a bounded multiple of the request's size; and
+//     charged in bytes, so one large definition (a long enum) cannot be
+//     copied thousands of times under the node budget.
+const (
+	geminiMaxSchemaNodes = 20_000
+	geminiRefBytesFactor = 32
+	geminiMaxRefBytes    = 4 << 20
+)
+
+// errSchemaTooLarge is a schema over the conversion budget.
+var errSchemaTooLarge = errors.New("schema too large once its $refs are inlined")
+
 type geminiSchemaConverter struct {
 	defs     *geminiObject
 	ordering bool
+	// nodes and refBytes are what remains of the budgets.
+	nodes, refBytes int
 }
 
 func geminiSchema(raw json.RawMessage, ordering bool) (*geminiObject, error) {
@@ -52,7 +80,8 @@ func geminiSchema(raw json.RawMessage, ordering bool) (*geminiObject, error) {
 	if !ok {
 		return nil, errors.New("want a JSON schema object")
 	}
-	c := geminiSchemaConverter{ordering: ordering, defs: &geminiObject{}}
+	c := geminiSchemaConverter{ordering: ordering, defs: &geminiObject{},
+		nodes: geminiMaxSchemaNodes, refBytes: min(geminiMaxRefBytes, geminiRefBytesFactor*len(raw))}
 	for _, key := range []string{"definitions", "$defs"} {
 		if d, ok := root.get(key).(*geminiObject); ok {
 			for _, k := range d.keys {
@@ -73,10 +102,16 @@ func (c *geminiSchemaConverter) convert(s *geminiObject, depth int) (*geminiObje
 		if !found || !(strings.HasPrefix(ref, "#/$defs/") || strings.HasPrefix(ref, "#/definitions/")) {
 			return nil, fmt.Errorf("$ref %q: only local #/$defs/ references are supported", ref)
 		}
+		if c.refBytes -= def.size; c.refBytes < 0 {
+			return nil, errSchemaTooLarge
+		}
 		s = def
 	}
 	if depth > geminiMaxSchemaDepth {
 		return nil, errors.New("schema nested too deeply")
+	}
+	if c.nodes--; c.nodes < 0 {
+		return nil, errSchemaTooLarge
 	}
 	out := &geminiObject{}
 	nullable := false
@@ -253,6 +288,9 @@ func (c *geminiSchemaConverter) anyOf(in []any, depth int) ([]any, error) {
 type geminiObject struct {
 	keys []string
 	vals map[string]any
+	// size is the object's length in the JSON it was decoded from, about:
+	// what inlining it costs (0 for objects built here).
+	size int
 }
 
 func (o *geminiObject) get(k string) any {
@@ -283,8 +321,17 @@ func (o *geminiObject) with(k string, v any) *geminiObject {
 	return c
 }
 
+// MarshalJSON writes the whole tree into one buffer: encoding/json would
+// copy and check each nested object's output again at every level above it.
 func (o *geminiObject) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
+	if err := o.appendJSON(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (o *geminiObject) appendJSON(buf *bytes.Buffer) error {
 	buf.WriteByte('{')
 	for i, k := range o.keys {
 		if i > 0 {
@@ -292,18 +339,41 @@ func (o *geminiObject) MarshalJSON() ([]byte, error) {
 		}
 		kb, err := geminiMarshal(k)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		buf.Write(kb)
 		buf.WriteByte(':')
-		vb, err := geminiMarshal(o.vals[k])
-		if err != nil {
-			return nil, err
+		if err := geminiAppendValue(buf, o.vals[k]); err != nil {
+			return err
 		}
-		buf.Write(vb)
 	}
 	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return nil
+}
+
+func geminiAppendValue(buf *bytes.Buffer, v any) error {
+	switch x := v.(type) {
+	case *geminiObject:
+		return x.appendJSON(buf)
+	case []any:
+		buf.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := geminiAppendValue(buf, e); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+		return nil
+	}
+	b, err := geminiMarshal(v)
+	if err != nil {
+		return err
+	}
+	buf.Write(b)
+	return nil
 }
 
 // geminiDecodeOrdered decodes JSON like encoding/json into any, except that
@@ -335,6 +405,7 @@ func geminiDecodeValue(dec *json.Decoder, depth int) (any, error) {
 		switch t {
 		case '{':
 			o := &geminiObject{}
+			start := dec.InputOffset()
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
@@ -347,6 +418,7 @@ func geminiDecodeValue(dec *json.Decoder, depth int) (any, error) {
 				o.set(kt.(string), v)
 			}
 			_, err := dec.Token()
+			o.size = int(dec.InputOffset()-start) + 1
 			return o, err
 		case '[':
 			a := []any{}
