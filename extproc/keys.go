@@ -41,7 +41,7 @@ type Counters interface {
 // in counters; call it before serving.
 func (s *Server) SetKeys(k *keys.Keys, counters Counters) {
 	s.keys, s.counters = k, counters
-	s.parallel = &inFlight{count: make(map[string]int64), byRequest: make(map[string]string)}
+	s.parallel = newInFlight(func() time.Duration { return s.state.Load().cfg.Router.Timeout })
 	s.summaries = newSummaries()
 }
 
@@ -185,26 +185,87 @@ func replyRetryAfter(e apiError, wait time.Duration) *extprocv3.ProcessingRespon
 func retryAfterSeconds(wait time.Duration) int { return max(1, int(math.Ceil(wait.Seconds()))) }
 
 // inFlight counts each key's requests in flight on this replica, for
-// max_parallel_requests. A request is released when Envoy logs its end.
+// max_parallel_requests. A request is released when Envoy logs its end. An
+// access-log entry can be lost (a log stream reset with a batch in it), so
+// each slot also expires: a request cannot outlive its route's timeout
+// (router_settings.timeout, LiteLLM's 600 s by default), which Envoy
+// enforces on every pass, and a fallback's next pass renews its slot. The
+// margin covers the access log's flush interval and a slow log stream; an
+// expired slot is reclaimed when its key is at its limit.
 type inFlight struct {
 	mu        sync.Mutex
-	count     map[string]int64  // token → requests in flight
-	byRequest map[string]string // request id → token
+	slots     map[string]map[string]time.Time // token → request id → expiry
+	byRequest map[string]string               // request id → token
+	// ttl is how long a slot is held at most: the route timeout plus
+	// slotMargin.
+	ttl func() time.Duration
+	now func() time.Time
+	// swept is when expired slots of every key were last dropped, so that
+	// a key that never reaches its limit again does not keep them.
+	swept time.Time
+}
+
+// slotMargin is how long past the route timeout a slot waits for its
+// request's access-log entry.
+const slotMargin = time.Minute
+
+// defaultRouteTimeout is Envoy's route timeout when router_settings.timeout
+// is unset: LiteLLM's default request timeout (as xds sets it).
+const defaultRouteTimeout = 600 * time.Second
+
+func newInFlight(routeTimeout func() time.Duration) *inFlight {
+	return &inFlight{
+		slots:     make(map[string]map[string]time.Time),
+		byRequest: make(map[string]string),
+		ttl: func() time.Duration {
+			t := routeTimeout()
+			if t <= 0 {
+				t = defaultRouteTimeout
+			}
+			return t + slotMargin
+		},
+		now: time.Now,
+	}
 }
 
 func (f *inFlight) acquire(token, requestID string, limit int64) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if requestID == "" {
 		return true // no id to release it by: not counted
 	}
-	if _, ok := f.byRequest[requestID]; ok {
-		return true // a fallback's second pass
+	now := f.now()
+	expires := now.Add(f.ttl())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if held, ok := f.byRequest[requestID]; ok {
+		// A fallback's next pass: its route timeout starts again.
+		f.slots[held][requestID] = expires
+		return true
 	}
-	if f.count[token] >= limit {
-		return false
+	if now.Sub(f.swept) >= slotMargin {
+		f.swept = now
+		for id, held := range f.byRequest {
+			if !now.Before(f.slots[held][id]) {
+				f.dropLocked(held, id)
+			}
+		}
 	}
-	f.count[token]++
+	s := f.slots[token]
+	if int64(len(s)) >= limit {
+		// At the limit: slots whose end was never logged are reclaimed.
+		for id, exp := range s {
+			if !now.Before(exp) {
+				f.dropLocked(token, id)
+			}
+		}
+		if s = f.slots[token]; int64(len(s)) >= limit {
+			return false
+		}
+	}
+	if s == nil {
+		s = make(map[string]time.Time)
+		f.slots[token] = s
+	}
+	s[requestID] = expires
 	f.byRequest[requestID] = token
 	return true
 }
@@ -212,12 +273,17 @@ func (f *inFlight) acquire(token, requestID string, limit int64) bool {
 func (f *inFlight) release(requestID string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	token, ok := f.byRequest[requestID]
-	if !ok {
-		return
+	if token, ok := f.byRequest[requestID]; ok {
+		f.dropLocked(token, requestID)
 	}
+}
+
+// dropLocked frees a slot; f.mu is held.
+func (f *inFlight) dropLocked(token, requestID string) {
 	delete(f.byRequest, requestID)
-	if f.count[token]--; f.count[token] <= 0 {
-		delete(f.count, token)
+	s := f.slots[token]
+	delete(s, requestID)
+	if len(s) == 0 {
+		delete(f.slots, token)
 	}
 }
