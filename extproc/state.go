@@ -225,6 +225,9 @@ func (st *state) authorized(presented string) bool {
 	return subtle.ConstantTimeCompare(h[:], st.masterKey[:]) == 1
 }
 
+// maxEchoedModel is how much of an unknown model name an error repeats.
+const maxEchoedModel = 256
+
 // unknownModel is the answer for a model the caller cannot use: it names
 // only the groups the caller may call, so a restricted key learns nothing
 // of the others.
@@ -232,6 +235,10 @@ func (st *state) unknownModel(model string, c caller) apiError {
 	names := st.groupNames
 	if c.key != nil && len(c.key.Models) > 0 {
 		names = slices.DeleteFunc(slices.Clone(names), func(g string) bool { return !c.key.Allows(g) })
+	}
+	if len(model) > maxEchoedModel {
+		// A client's input is named, not echoed whole.
+		model = strings.ToValidUTF8(model[:maxEchoedModel], "") + "..."
 	}
 	return apiError{
 		Status: 400,
