@@ -16,14 +16,27 @@ const (
 	// DefaultCacheTTL is how long a key read from the store is trusted:
 	// how long an update or delete on another replica takes to apply here.
 	DefaultCacheTTL = 5 * time.Second
+	// DefaultLookupTimeout bounds a key lookup on the request path: past
+	// it the request is refused (503) or served from the cache, rather
+	// than held by a database that does not answer.
+	DefaultLookupTimeout = 2 * time.Second
+	// DefaultFlushTimeout bounds the write of one batch of spend; what is
+	// not written is kept for the next flush.
+	DefaultFlushTimeout = 10 * time.Second
 	// maxPending bounds the spend kept while the store cannot be written.
 	maxPending = 100_000
+	// flushBatch is the most spend logs written in one transaction, so
+	// that the backlog of an outage is written in pieces that each fit in
+	// the flush timeout.
+	flushBatch = 1000
 )
 
 // Options configure Keys.
 type Options struct {
-	FlushEvery time.Duration
-	CacheTTL   time.Duration
+	FlushEvery    time.Duration
+	CacheTTL      time.Duration
+	LookupTimeout time.Duration
+	FlushTimeout  time.Duration
 	// KeepLogs stores a row per request (off: disable_spend_logs).
 	KeepLogs bool
 	Log      *slog.Logger
@@ -63,6 +76,12 @@ func New(store *Store, opts Options) *Keys {
 	if opts.CacheTTL <= 0 {
 		opts.CacheTTL = DefaultCacheTTL
 	}
+	if opts.LookupTimeout <= 0 {
+		opts.LookupTimeout = DefaultLookupTimeout
+	}
+	if opts.FlushTimeout <= 0 {
+		opts.FlushTimeout = DefaultFlushTimeout
+	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
@@ -85,6 +104,8 @@ func (k *Keys) Lookup(ctx context.Context, token string) (*Key, error) {
 	}
 	k.mu.Unlock()
 
+	ctx, cancel := context.WithTimeout(ctx, k.opts.LookupTimeout)
+	defer cancel()
 	key, err := k.store.Get(ctx, token)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		// The store is down: a key read before keeps working as it was
@@ -200,21 +221,37 @@ func (k *Keys) Run(ctx context.Context) {
 	}
 }
 
-// Flush writes the recorded spend now.
+// Flush writes the recorded spend now, in transactions of at most
+// flushBatch logs, each bounded by FlushTimeout. What is not written stays
+// pending for the next flush.
 func (k *Keys) Flush(ctx context.Context) error {
 	k.flushMu.Lock()
 	defer k.flushMu.Unlock()
-	k.mu.Lock()
-	batch := k.pending
-	k.pending = nil
-	k.mu.Unlock()
-	if len(batch) == 0 {
-		return nil
-	}
-	if err := k.store.Write(ctx, batch, k.opts.KeepLogs); err != nil {
+	for {
 		k.mu.Lock()
-		k.pending = append(batch, k.pending...)
+		n := min(len(k.pending), flushBatch)
+		batch := k.pending[:n:n]
+		if k.pending = k.pending[n:]; len(k.pending) == 0 {
+			k.pending = nil
+		}
 		k.mu.Unlock()
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := k.write(ctx, batch); err != nil {
+			k.mu.Lock()
+			k.pending = append(batch, k.pending...)
+			k.mu.Unlock()
+			return err
+		}
+	}
+}
+
+// write stores one batch, then makes the cache agree with the store.
+func (k *Keys) write(ctx context.Context, batch []SpendLog) error {
+	wctx, cancel := context.WithTimeout(ctx, k.opts.FlushTimeout)
+	defer cancel()
+	if err := k.store.Write(wctx, batch, k.opts.KeepLogs); err != nil {
 		return err
 	}
 	now := k.now()

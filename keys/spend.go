@@ -34,6 +34,8 @@ type SpendLog struct {
 // keepLogs is false the logs are stored. A request id already stored is
 // not stored or counted twice.
 func (s *Store) Write(ctx context.Context, logs []SpendLog, keepLogs bool) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -108,6 +110,8 @@ type SpendFilter struct {
 
 // SpendLogs returns the logs the filter selects, newest first.
 func (s *Store) SpendLogs(ctx context.Context, f SpendFilter) ([]SpendLog, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	query := `SELECT request_id, api_key, key_alias, call_type, model_group, model, model_id, api_base, prompt_tokens,
 		completion_tokens, total_tokens, spend, start_time, end_time, messages, response FROM llmvoy_spend_logs WHERE 1 = 1`
 	var args []any
@@ -169,6 +173,8 @@ type Total struct {
 
 // Totals returns the spend per model group and deployment.
 func (s *Store) Totals(ctx context.Context) ([]Total, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.db.QueryContext(ctx, `SELECT model_group, model_id, requests, prompt_tokens, completion_tokens, spend
 		FROM llmvoy_spend_totals ORDER BY model_group, model_id`)
 	if err != nil {

@@ -25,6 +25,8 @@ type Store struct {
 	// Where is what the store is, for logs: the SQLite file, or "postgres"
 	// (never the URL: it holds a password).
 	Where string
+	// timeout replaces StoreTimeout when set.
+	timeout time.Duration
 }
 
 var (
@@ -81,6 +83,25 @@ func redactURL(err error, url string) error {
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+// StoreTimeout bounds a store call whose context has no deadline of its
+// own (the admin endpoints): a database that accepts connections and never
+// answers must not hold a caller, or a pooled connection, forever. The
+// request path and the spend batches set shorter bounds (Options).
+const StoreTimeout = 10 * time.Second
+
+// bound is ctx with StoreTimeout (or the store's own bound, in tests)
+// unless it has a deadline already.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	t := s.timeout
+	if t <= 0 {
+		t = StoreTimeout
+	}
+	return context.WithTimeout(ctx, t)
+}
 
 const schema = `
 CREATE TABLE IF NOT EXISTS llmvoy_keys (
@@ -185,6 +206,8 @@ const keyColumns = `token, key_name, key_alias, models, max_budget, budget_durat
 
 // Insert stores a new key.
 func (s *Store) Insert(ctx context.Context, k *Key) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	args, err := keyArgs(k)
 	if err != nil {
 		return err
@@ -210,6 +233,8 @@ func (s *Store) conflict(ctx context.Context, err error, k *Key) error {
 // Update writes every field of an existing key but its spend, which only
 // spend batches and budget resets change.
 func (s *Store) Update(ctx context.Context, k *Key) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	args, err := keyArgs(k)
 	if err != nil {
 		return err
@@ -241,6 +266,8 @@ func (s *Store) GetByAlias(ctx context.Context, alias string) (*Key, error) {
 }
 
 func (s *Store) one(ctx context.Context, query string, arg string) (*Key, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.db.QueryContext(ctx, s.q(query), arg)
 	if err != nil {
 		return nil, err
@@ -258,6 +285,8 @@ func (s *Store) one(ctx context.Context, query string, arg string) (*Key, error)
 // Delete deletes the keys with the given tokens and returns those that
 // existed.
 func (s *Store) Delete(ctx context.Context, tokens []string) ([]string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var deleted []string
 	for _, t := range tokens {
 		res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM llmvoy_keys WHERE token = ?`), t)
@@ -274,6 +303,8 @@ func (s *Store) Delete(ctx context.Context, tokens []string) ([]string, error) {
 // List returns a page (from 1) of keys, newest first, optionally only the
 // one with an alias, and how many there are in all.
 func (s *Store) List(ctx context.Context, alias string, page, size int) ([]*Key, int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	where, args := "", []any{}
 	if alias != "" {
 		where, args = " WHERE key_alias = ?", append(args, alias)
@@ -303,6 +334,8 @@ func (s *Store) List(ctx context.Context, alias string, page, size int) ([]*Key,
 // next reset time, unless another replica already did (the reset time it
 // read is no longer the stored one).
 func (s *Store) ResetBudget(ctx context.Context, token string, was, next time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err := s.db.ExecContext(ctx, s.q(`UPDATE llmvoy_keys SET spend = 0, budget_reset_at = ? WHERE token = ? AND budget_reset_at = ?`),
 		next.UnixMilli(), token, was.UnixMilli())
 	return err
