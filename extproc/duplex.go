@@ -149,6 +149,9 @@ func (d *fullDuplex) finish(attrs attributes, trailers bool) []*extprocv3.Proces
 		h.HeaderMutation.RemoveHeaders = append(h.HeaderMutation.RemoveHeaders, m.GetRemoveHeaders()...)
 	}
 	h.ClearRouteCache = h.ClearRouteCache || bodyPhase.GetClearRouteCache()
+	if md := resp.GetDynamicMetadata(); md != nil {
+		d.headers.DynamicMetadata = md
+	}
 
 	body := d.body
 	switch m := bodyPhase.GetBodyMutation().GetMutation().(type) {

@@ -44,10 +44,10 @@ func TestGatewayFullDuplexChunksAndTrailers(t *testing.T) {
 	require.NotNil(t, trailers.GetRequestTrailers())
 	finish(t, stream)
 
-	route := routeResponse("gpt-4o", "/v1/chat/completions", "authorization").GetRequestBody().GetResponse()
+	route := routeResponse("gpt-4o", "/v1/chat/completions", "authorization")
 	requireProtoEqual(t, &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{
-		RequestHeaders: &extprocv3.HeadersResponse{Response: route},
-	}}, headers)
+		RequestHeaders: &extprocv3.HeadersResponse{Response: route.GetRequestBody().GetResponse()},
+	}, DynamicMetadata: route.GetDynamicMetadata()}, headers)
 }
 
 // Envoy may have sent body pieces before it gets an answer that ends the

@@ -5,3 +5,9 @@ import extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/
 // BeforePhase makes f see each message before its processor does; a test
 // makes a phase panic with it. Call it before serving.
 func (s *Server) BeforePhase(f func(*extprocv3.ProcessingRequest)) { s.beforePhase = f }
+
+// Routed records what the gateway processor decides for a request, for
+// tests that play the upstream processor alone.
+func (s *Server) Routed(requestID, clientPath, keyToken, bodyModel string) {
+	s.requests.put(requestID, routed{clientPath: clientPath, keyToken: keyToken, bodyModel: bodyModel})
+}

@@ -2,6 +2,7 @@ package extproc
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
@@ -123,6 +125,11 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		return g.serveAdmin(b.GetBody())
 	}
 	fields, err := jsonscan.Fields(b.GetBody())
+	if err == nil && !utf8.Valid(b.GetBody()) {
+		// JSON text is UTF-8 (RFC 8259), as LiteLLM's parser insists;
+		// providers differ on what they make of anything else.
+		err = errInvalidUTF8
+	}
 	if err != nil {
 		return replyError(apiError{Status: 400, Type: "invalid_request_error",
 			Message: "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.) Detail: " + err.Error()})
@@ -201,24 +208,12 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	targetName := fb.group(r)
 	target := g.state.groups[targetName]
-	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{
-		setHeader(xds.RouteHeader, target.cluster),
-		// The upstream processor reads what the client called here: by a
-		// retry, :path is the previous deployment's.
-		setHeader(translate.ClientPathHeader, g.path),
-	}}
-	if fb.caller != "" {
-		// Spend is recorded under it by the upstream processor.
-		m.SetHeaders = append(m.SetHeaders, setHeader(KeyHeader, fb.caller))
-	}
+	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(xds.RouteHeader, target.cluster)}}
 	if target.streamTimeout > 0 && isStream(fields) {
 		// stream_timeout replaces the route's per-attempt timeout (which
 		// is litellm_params.timeout) for this streaming request: Envoy's
 		// router reads it from this header.
 		m.SetHeaders = append(m.SetHeaders, setHeader(perTryTimeoutHeader, strconv.FormatInt(target.streamTimeout.Milliseconds(), 10)))
-	}
-	if r.HasFallbacks(origin) {
-		m.SetHeaders = append(m.SetHeaders, setHeader(xds.FallbackHeader, fb.encode(g.server.fallbackToken, g.requestID, time.Now())))
 	}
 	var body []byte
 	// Not on a fallback's pass: Envoy replays the body as this filter left
@@ -229,19 +224,33 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		// content-length (see fullDuplex).
 		body = translate.SetModel(b.GetBody(), fields, target.bodyModel)
 	}
-	switch {
 	// Not for a virtual key: its answer is priced by the upstream processor.
-	case rewrite && target.direct != nil && g.caller.key == nil:
+	if rewrite && target.direct != nil && g.caller.key == nil {
+		// No upstream processor runs there to read a fallback header (or
+		// to fall back): it is not set, so no provider gets it.
 		if refused := g.direct(m, target); refused != nil {
 			return refused
 		}
-	case rewrite:
-		m.SetHeaders = append(m.SetHeaders, setHeader(BodyModelHeader, target.bodyModel))
+	} else {
+		if r.HasFallbacks(origin) {
+			m.SetHeaders = append(m.SetHeaders, setHeader(xds.FallbackHeader, fb.encode(g.server.fallbackToken, g.requestID, time.Now())))
+		}
+		// For the attempts' upstream processors, which cannot read it from
+		// headers (see routed).
+		rt := routed{clientPath: g.path, keyToken: fb.caller}
+		if rewrite {
+			rt.bodyModel = target.bodyModel
+		}
+		g.server.requests.put(g.requestID, rt)
 	}
 	// Last: everything the client sent that the provider should not get,
 	// including any x-llmvoy-* header llmvoy did not just set itself.
 	g.headers.apply(m, g.state.cfg.General.ForwardsClientHeaders(targetName))
-	return continueBody(m, body, true)
+	resp := continueBody(m, body, true)
+	// The access log names the endpoint the client called: by the time
+	// it logs, :path may be the deployment's.
+	resp.DynamicMetadata = clientPathMetadata(g.path)
+	return resp
 }
 
 // direct sends the request on the group's direct route, where no upstream
@@ -391,6 +400,18 @@ func (g *gateway) retrieveModel(id string) *extprocv3.ProcessingResponse {
 		return replyError(e)
 	}
 	return replyJSON(200, map[string]any{"id": id, "object": "model", "created": liteLLMModelCreated, "owned_by": "openai"})
+}
+
+var errInvalidUTF8 = errors.New("the body is not valid UTF-8")
+
+// clientPathMetadata is the dynamic metadata that tells Envoy's access log
+// which path the client called.
+func clientPathMetadata(path string) *structpb.Struct {
+	return &structpb.Struct{Fields: map[string]*structpb.Value{
+		xds.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			xds.ClientPathMetadataKey: structpb.NewStringValue(path),
+		}}),
+	}}
 }
 
 // mayCall reports whether the caller may use a model (by its name or its

@@ -2,6 +2,7 @@ package extproc_test
 
 import (
 	"encoding/json"
+	"google.golang.org/protobuf/types/known/structpb"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmvoy/llmvoy/extproc"
-	"github.com/llmvoy/llmvoy/translate"
 	"github.com/llmvoy/llmvoy/xds"
 )
 
@@ -72,30 +72,30 @@ func routeResponse(group, clientPath string, removed ...string) *extprocv3.Proce
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{
 		RequestBody: &extprocv3.BodyResponse{Response: &extprocv3.CommonResponse{
 			HeaderMutation: &extprocv3.HeaderMutation{
-				SetHeaders: []*corev3.HeaderValueOption{
-					overwrite(xds.RouteHeader, xds.ClusterName(group)),
-					overwrite(translate.ClientPathHeader, clientPath),
-				},
+				SetHeaders:    []*corev3.HeaderValueOption{overwrite(xds.RouteHeader, xds.ClusterName(group))},
 				RemoveHeaders: append(slices.Clone(defaultRemoved), removed...),
 			},
 			ClearRouteCache: true,
 		}},
-	}}
+	}, DynamicMetadata: &structpb.Struct{Fields: map[string]*structpb.Value{
+		xds.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			xds.ClientPathMetadataKey: structpb.NewStringValue(clientPath),
+		}}),
+	}}}
 }
 
 // defaultRemoved are the headers of requestHeaders that no provider gets.
 var defaultRemoved = []string{"user-agent"}
 
 // rewriteResponse is routeResponse for a group whose deployments are all
-// OpenAI-compatible and want model: the gateway writes it into the body
-// (out; nil when it already was) and says so to the upstream processor.
-func rewriteResponse(group, model string, out []byte, clientPath string, removed ...string) *extprocv3.ProcessingResponse {
+// OpenAI-compatible and want the same model: the gateway writes it into
+// the body (out; nil when it already was).
+func rewriteResponse(group string, out []byte, clientPath string, removed ...string) *extprocv3.ProcessingResponse {
 	resp := routeResponse(group, clientPath, removed...)
 	c := resp.GetRequestBody().GetResponse()
 	if out != nil {
 		c.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: out}}
 	}
-	c.HeaderMutation.SetHeaders = append(c.HeaderMutation.SetHeaders, overwrite(extproc.BodyModelHeader, model))
 	return resp
 }
 
@@ -352,9 +352,9 @@ func TestGatewayRoutesModelRequests(t *testing.T) {
 func TestGatewayOverwritesClientRouteHeader(t *testing.T) {
 	h := startGateway(t)
 	resp := postThroughGateway(t, h, "/v1/chat/completions", chatBody("gpt-4o"), bearer,
-		header{xds.RouteHeader, xds.ClusterName("claude")}, header{translate.ClientPathHeader, "/v1/embeddings"},
-		header{extproc.KeyHeader, "forged-token"}, header{extproc.BodyModelHeader, "forged"}, header{"x-llmvoy-anything", "x"})
-	requireProtoEqual(t, routeResponse("gpt-4o", "/v1/chat/completions", "authorization", extproc.KeyHeader, extproc.BodyModelHeader, "x-llmvoy-anything"), resp)
+		header{xds.RouteHeader, xds.ClusterName("claude")}, header{"x-llmvoy-client-path", "/v1/embeddings"},
+		header{"x-llmvoy-key", "forged-token"}, header{"x-llmvoy-body-model", "forged"}, header{"x-llmvoy-anything", "x"})
+	requireProtoEqual(t, routeResponse("gpt-4o", "/v1/chat/completions", "authorization", "x-llmvoy-client-path", "x-llmvoy-key", "x-llmvoy-body-model", "x-llmvoy-anything"), resp)
 }
 
 func TestGatewayRejectsBadModelRequests(t *testing.T) {
@@ -455,7 +455,7 @@ func TestGatewayKeepsConfigForRequest(t *testing.T) {
 	requireAPIError(t, bodyAnswer(t, stream, body), 501, "not_implemented")
 	finish(t, stream)
 
-	requireProtoEqual(t, rewriteResponse("claude", "claude-3-5-sonnet", []byte(`{"model":"claude-3-5-sonnet","messages":[{"role":"user","content":"hi"}],"stream":false}`), "/v1/chat/completions", "authorization"),
+	requireProtoEqual(t, rewriteResponse("claude", []byte(`{"model":"claude-3-5-sonnet","messages":[{"role":"user","content":"hi"}],"stream":false}`), "/v1/chat/completions", "authorization"),
 		postThroughGateway(t, h, "/v1/chat/completions", body, bearer))
 }
 
@@ -512,13 +512,13 @@ func TestGatewayDirectRoutes(t *testing.T) {
 	body := []byte(`{"model":"local","messages":[]}`)
 	rewritten := []byte(`{"model":"llama-3.1-8b","messages":[]}`)
 
-	resp := postThroughGateway(t, h, "/chat/completions?x=1", body, bearer, header{"x-api-key", "sk-client"}, header{extproc.BodyModelHeader, "forged"})
-	want := directResponse("local", rewritten, "/v1/chat/completions?tenant=t1&x=1", "/chat/completions?x=1", "authorization", "x-api-key", extproc.BodyModelHeader)
+	resp := postThroughGateway(t, h, "/chat/completions?x=1", body, bearer, header{"x-api-key", "sk-client"}, header{"x-llmvoy-body-model", "forged"})
+	want := directResponse("local", rewritten, "/v1/chat/completions?tenant=t1&x=1", "/chat/completions?x=1", "authorization", "x-api-key", "x-llmvoy-body-model")
 	requireProtoEqual(t, want, resp)
 
 	// A key each: the upstream processor sets it per attempt.
 	resp = postThroughGateway(t, h, "/v1/chat/completions", []byte(`{"model":"two-keys"}`), bearer)
-	requireProtoEqual(t, rewriteResponse("two-keys", "gpt-4o", []byte(`{"model":"gpt-4o"}`), "/v1/chat/completions", "authorization"), resp)
+	requireProtoEqual(t, rewriteResponse("two-keys", []byte(`{"model":"gpt-4o"}`), "/v1/chat/completions", "authorization"), resp)
 
 	// A group with a chain: its attempts may redirect.
 	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", []byte(`{"model":"chained"}`), bearer))

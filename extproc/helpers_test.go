@@ -291,7 +291,7 @@ func foldDuplex(headers, body *extprocv3.ProcessingResponse, sent []byte) (*extp
 	}
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{
 		RequestBody: &extprocv3.BodyResponse{Response: common},
-	}}, nil
+	}, DynamicMetadata: headers.GetDynamicMetadata()}, nil
 }
 
 // exchange sends one phase and returns the server's answer to it.

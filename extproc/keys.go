@@ -13,19 +13,7 @@ import (
 
 	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/keys"
-	"github.com/llmvoy/llmvoy/xds"
 )
-
-// KeyHeader carries the token (hash) of the virtual key a request was made
-// with, from the gateway processor to the upstream one, which records the
-// spend under it. The gateway always sets or removes it, so a client cannot
-// bill another key; the provider never gets it.
-const KeyHeader = xds.KeyHeader
-
-// BodyModelHeader tells the upstream processor that the gateway already set
-// the body's "model" to its value (see group.bodyModel). The gateway always
-// sets or removes it, and the provider never gets it.
-const BodyModelHeader = xds.BodyModelHeader
 
 // Counters is where per-key rpm and tpm are counted: in process, or in Redis
 // shared by the replicas (package counters).
@@ -213,18 +201,21 @@ const slotMargin = time.Minute
 // is unset: LiteLLM's default request timeout (as xds sets it).
 const defaultRouteTimeout = 600 * time.Second
 
+// routeTTL is how long state kept for a request in flight may wait for its
+// end: its route's timeout (defaultRouteTimeout when unset) and slotMargin.
+func routeTTL(routeTimeout time.Duration) time.Duration {
+	if routeTimeout <= 0 {
+		routeTimeout = defaultRouteTimeout
+	}
+	return routeTimeout + slotMargin
+}
+
 func newInFlight(routeTimeout func() time.Duration) *inFlight {
 	return &inFlight{
 		slots:     make(map[string]map[string]time.Time),
 		byRequest: make(map[string]string),
-		ttl: func() time.Duration {
-			t := routeTimeout()
-			if t <= 0 {
-				t = defaultRouteTimeout
-			}
-			return t + slotMargin
-		},
-		now: time.Now,
+		ttl:       func() time.Duration { return routeTTL(routeTimeout()) },
+		now:       time.Now,
 	}
 }
 

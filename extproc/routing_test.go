@@ -71,13 +71,33 @@ func TestGroupWithFallbacksCarriesItsPlaceInTheChain(t *testing.T) {
 	require.Equal(t, "|0|primary", fallbackOf(fb), fb)
 }
 
+// A fallback's redirected pass is not authenticated again: its signed
+// header vouches for it, but only for the request it was made for. A body
+// naming another group than the signed origin is not that request.
+func TestRedirectedPassMustCarryItsSignedOrigin(t *testing.T) {
+	h, _ := startRouting(t)
+	_, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer))
+	require.NotEmpty(t, fb)
+	cluster, _ := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), header{xds.FallbackHeader, fb}))
+	require.Equal(t, xds.ClusterName("primary"), cluster, "the redirect of the request it was signed for")
+
+	resp := postThroughGateway(t, h, "/v1/chat/completions", chatBody("backup"), header{xds.FallbackHeader, fb})
+	requireAPIError(t, resp, 401, "auth_error")
+	// Nor for another request id (a client's cannot be chosen; this is a
+	// replay into another request).
+	stream := h.open(t, xds.ProcessorGateway)
+	body := chatBody("primary")
+	requireAPIError(t, exchange(t, stream, postHeaders("/v1/chat/completions", body, header{xds.FallbackHeader, fb}, header{"x-request-id", "another-request"})), 401, "auth_error")
+	finish(t, stream)
+}
+
 func TestCoolingGroupFallsBackAtTheGateway(t *testing.T) {
 	h, c := startRouting(t)
 	c.Record(router.Outcome{Deployment: "p1", Status: 500})
 	c.Record(router.Outcome{Deployment: "p2", Status: 0})
 	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer))
 	require.Equal(t, xds.DirectRouteName("backup"), cluster, "every deployment of primary is cooling down")
-	require.Equal(t, "generic|1|primary", fallbackOf(fb), fb)
+	require.Empty(t, fb, "a direct route cannot fall back further, and its provider gets no fallback header")
 
 	// Nothing left in the chain: LiteLLM's 429, with when to try again.
 	c.Record(router.Outcome{Deployment: "b1", Status: 429, RetryAfter: 10 * time.Second})
@@ -173,7 +193,7 @@ func TestPreCallChecksRouteLongPromptsToTheContextWindowChain(t *testing.T) {
 	require.Equal(t, xds.ClusterName("small"), cluster, "a short prompt fits")
 	cluster, fb = routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", long("small"), bearer))
 	require.Equal(t, xds.DirectRouteName("big"), cluster, "about 20 tokens do not fit 10")
-	require.Equal(t, "context_window|1|small", fallbackOf(fb), fb)
+	require.Empty(t, fb, "a direct route cannot fall back further, and its provider gets no fallback header")
 
 	// No chain left: the 400 LiteLLM's pre-call check raises.
 	stream := h.open(t, xds.ProcessorGateway)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -51,7 +52,10 @@ type Server struct {
 	// fallbackToken signs the fallback headers this process writes.
 	fallbackToken []byte
 	attempts      attempts
-	log           *slog.Logger
+	// requests are the gateway's routing decisions for the upstream
+	// attempts, by request id.
+	requests *requests
+	log      *slog.Logger
 	// metrics counts fallbacks and is what /metrics serves; nil serves none.
 	metrics *metrics.Metrics
 	// keys are the virtual keys and spend; nil: only the master key.
@@ -73,6 +77,7 @@ var _ extprocv3.ExternalProcessorServer = (*Server)(nil)
 // fallbacks) and which are past their rpm from balance.
 func NewServer(cfg *config.Config, cooldowns *router.Cooldowns, balance *router.Balance, log *slog.Logger) *Server {
 	s := &Server{log: log, cooldowns: cooldowns, balance: balance, fallbackToken: newFallbackToken()}
+	s.requests = newRequests(func() time.Duration { return routeTTL(s.state.Load().cfg.Router.Timeout) })
 	s.SetConfig(cfg)
 	return s
 }

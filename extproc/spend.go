@@ -186,6 +186,9 @@ type accessLine struct {
 // ended: it frees the request's max_parallel_requests slot and writes its
 // access-log line.
 func (s *Server) ObserveRequest(r router.Request) {
+	if !r.Redirected {
+		s.requests.drop(r.RequestID)
+	}
 	if s.parallel != nil {
 		s.parallel.release(r.RequestID)
 	}

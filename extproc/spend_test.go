@@ -120,9 +120,11 @@ const (
 // startStream plays an attempt of a streaming chat request made with the
 // virtual key token up to the answer's headers, and returns the body the
 // deployment was sent (the client's when unchanged).
-func startStream(t *testing.T, stream extprocv3.ExternalProcessor_ProcessClient, token, body string) string {
+func startStream(t *testing.T, server *extproc.Server, stream extprocv3.ExternalProcessor_ProcessClient, token, body string) string {
 	t.Helper()
-	resp := exchange(t, stream, attempt(t, "dep-t", "/v1/chat/completions", []byte(body), header{extproc.KeyHeader, token}, header{"x-request-id", fmt.Sprintf("req-%s-%d", t.Name(), streams.Add(1))}))
+	id := fmt.Sprintf("req-%s-%d", t.Name(), streams.Add(1))
+	server.Routed(id, "/v1/chat/completions", token, "")
+	resp := exchange(t, stream, attempt(t, "dep-t", "/v1/chat/completions", []byte(body), header{"x-request-id", id}))
 	require.NotNil(t, resp.GetRequestHeaders(), "got %v", resp)
 	resp = exchange(t, stream, requestBody([]byte(body)))
 	require.NotNil(t, resp.GetRequestBody(), "got %v", resp)
@@ -168,7 +170,7 @@ func spendOf(t *testing.T, k *llmkeys.Keys, token string) float64 {
 func TestUpstreamAsksPricedStreamsForUsage(t *testing.T) {
 	h, k, token := withKey(t, usageConfig)
 	stream := h.open(t, xds.ProcessorUpstream)
-	sent := startStream(t, stream, token, `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}`)
+	sent := startStream(t, h.server, stream, token, `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}`)
 	require.JSONEq(t, `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}`, sent)
 
 	var client strings.Builder
@@ -188,7 +190,7 @@ func TestUpstreamKeepsUsageTheClientAskedFor(t *testing.T) {
 	h, k, token := withKey(t, usageConfig)
 	stream := h.open(t, xds.ProcessorUpstream)
 	body := `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}`
-	require.Equal(t, body, startStream(t, stream, token, body))
+	require.Equal(t, body, startStream(t, h.server, stream, token, body))
 	for i, p := range []string{contentChunk, usageChunk, doneChunk} {
 		resp := exchange(t, stream, responseChunk(p, i == 2))
 		require.Nil(t, resp.GetResponseBody().GetResponse().GetBodyMutation(), "piece %d passes untouched", i)
@@ -207,7 +209,7 @@ func TestUpstreamChargesAnAbandonedStream(t *testing.T) {
 	stream, err := h.client.Process(ctx)
 	require.NoError(t, err)
 	prompt := strings.Repeat("a", 400) // 100 tokens, estimated
-	startStream(t, stream, token, `{"model":"gpt-4o","messages":[{"role":"user","content":"`+prompt+`"}],"stream":true}`)
+	startStream(t, h.server, stream, token, `{"model":"gpt-4o","messages":[{"role":"user","content":"`+prompt+`"}],"stream":true}`)
 	exchange(t, stream, responseChunk(contentChunk, false))
 	exchange(t, stream, responseChunk(contentChunk, false))
 	require.Zero(t, spendOf(t, k, token), "nothing charged before the end")
@@ -222,7 +224,7 @@ func TestUpstreamChargesAnAbandonedStream(t *testing.T) {
 
 	// The stream seen to its end is charged once, not again when it closes.
 	stream = h.open(t, xds.ProcessorUpstream)
-	startStream(t, stream, token, `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}`)
+	startStream(t, h.server, stream, token, `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}`)
 	exchange(t, stream, responseChunk(contentChunk+usageChunk+doneChunk, true))
 	finish(t, stream)
 	require.InDelta(t, 100*0.001+20*0.002+10*0.001+20*0.002, spendOf(t, k, token), 1e-9)
@@ -237,7 +239,8 @@ func TestUpstreamDoesNotChargeAnAnswerThatNeverBegan(t *testing.T) {
 	h, k, token := withKey(t, usageConfig)
 	stream := h.open(t, xds.ProcessorUpstream)
 	body := []byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}`)
-	exchange(t, stream, attempt(t, "dep-t", "/v1/chat/completions", body, header{extproc.KeyHeader, token}))
+	h.server.Routed("req-never-began", "/v1/chat/completions", token, "")
+	exchange(t, stream, attempt(t, "dep-t", "/v1/chat/completions", body, header{"x-request-id", "req-never-began"}))
 	exchange(t, stream, requestBody(body))
 	finish(t, stream) // the upstream reset before it answered
 	select {

@@ -77,8 +77,15 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	if err != nil {
 		return replyError(apiError{Status: 501, Message: "deployment " + id + ": " + err.Error(), Type: "not_implemented"})
 	}
-	clientPath := headerValue(h, translate.ClientPathHeader)
-	if clientPath == "" {
+	u.requestID = headerValue(h, "x-request-id")
+	r, known := u.server.requests.get(u.requestID)
+	clientPath := r.clientPath
+	if !known {
+		// The gateway routes every request that reaches a group's route;
+		// its decision is gone only if llmvoy restarted (or the request
+		// outlived its route's timeout). On a first attempt :path is
+		// still the client's; no virtual key is known to charge.
+		u.server.log.Warn("upstream attempt of a request the gateway did not route here; using its :path", "request_id", u.requestID)
 		clientPath = headerValue(h, ":path")
 	}
 	path, query, _ := strings.Cut(clientPath, "?")
@@ -95,17 +102,15 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{
 		setHeader(":path", head.Path),
 		setHeader(":authority", head.Authority),
-		setHeader(translate.ClientPathHeader, clientPath),
 	}}
 	u.clientPath = clientPath
 	if fb := headerValue(h, xds.FallbackHeader); fb != "" {
 		// Only llmvoy reads it; the provider does not get it.
 		m.RemoveHeaders = append(m.RemoveHeaders, xds.FallbackHeader)
-		u.fallback, u.hasFallback = parseFallback(fb, u.server.fallbackToken, headerValue(h, "x-request-id"), time.Now())
+		u.fallback, u.hasFallback = parseFallback(fb, u.server.fallbackToken, u.requestID, time.Now())
 	}
 	if u.state.hasFallbacks {
 		// Envoy makes num_retries + 1 attempts at each step of the chain.
-		u.requestID = headerValue(h, "x-request-id")
 		n := 1
 		if u.hasFallback {
 			u.server.attempts.first(u.requestID, u.fallback)
@@ -130,21 +135,13 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	if u.server.balance.CountsTokens(d) {
 		u.usage = &usageCounter{}
 	}
-	if token := headerValue(h, KeyHeader); token != "" {
-		// The provider does not get it.
-		m.RemoveHeaders = append(m.RemoveHeaders, KeyHeader)
-		if u.server.keys != nil {
-			u.spend = &spender{token: token, start: time.Now()}
-			u.usage = &usageCounter{}
-			u.requestID = headerValue(h, "x-request-id")
-		}
-	}
-	bodyModel := headerValue(h, BodyModelHeader)
-	if bodyModel != "" {
-		m.RemoveHeaders = append(m.RemoveHeaders, BodyModelHeader)
+	if r.keyToken != "" && u.server.keys != nil {
+		// Every attempt is charged under the key, retries included.
+		u.spend = &spender{token: r.keyToken, start: time.Now()}
+		u.usage = &usageCounter{}
 	}
 	resp := continueHeaders(m, false)
-	if bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback {
+	if r.bodyModel != "" && r.bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback {
 		// The gateway already wrote this deployment's model into the body,
 		// and nothing else here needs it or the answer: no more phases.
 		resp.ModeOverride = &extprocfilterv3.ProcessingMode{

@@ -41,13 +41,6 @@ type RequestHead struct {
 // carries them: the deployment's own credentials replace them.
 var ClientCredentialHeaders = []string{"authorization", "api-key", "x-api-key", "x-goog-api-key", "x-amz-security-token", "x-amz-date", "x-amz-content-sha256"}
 
-// ClientPathHeader carries the client's original :path (query included) on
-// upstream requests. Envoy gives a retried attempt the headers as the
-// previous attempt's upstream processor left them, :path rewritten for the
-// previous deployment; this header is how the next attempt still knows
-// which endpoint the client called. Providers see it and ignore it.
-const ClientPathHeader = "x-llmvoy-client-path"
-
 // PathOverrider is implemented by a response translator whose request must
 // go to another path than RequestHead said, known only once the body is
 // read (Gemini: :generateContent for a client that does not stream).

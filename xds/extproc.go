@@ -38,7 +38,11 @@ func gatewayExtProc(o Options) *extprocv3.ExternalProcessor {
 		// A streaming request's per-attempt timeout (stream_timeout) is
 		// set through x-envoy-upstream-rq-per-try-timeout-ms.
 		MutationRules: &mutationv3.HeaderMutationRules{AllowEnvoy: wrapperspb.Bool(true)},
-		StatPrefix:    "gateway",
+		// The client's path, for the access log (ClientPathMetadataKey).
+		MetadataOptions: &extprocv3.MetadataOptions{ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{
+			Untyped: []string{MetadataNamespace},
+		}},
+		StatPrefix: "gateway",
 	}
 }
 

@@ -16,8 +16,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
-
-	"github.com/llmvoy/llmvoy/translate"
 )
 
 func makeListener(o Options) *listenerv3.Listener {
@@ -121,8 +119,14 @@ func downstreamLog(o Options) *accesslogv3.AccessLog {
 				TransportApiVersion: corev3.ApiVersion_V3,
 				BufferFlushInterval: durationpb.New(upstreamLogFlush),
 				CustomTags: []*tracingv3.CustomTag{{
-					Tag:  ClientPathTag,
-					Type: &tracingv3.CustomTag_RequestHeader{RequestHeader: &tracingv3.CustomTag_Header{Name: translate.ClientPathHeader}},
+					Tag: ClientPathTag,
+					Type: &tracingv3.CustomTag_Metadata_{Metadata: &tracingv3.CustomTag_Metadata{
+						Kind: &metadatav3.MetadataKind{Kind: &metadatav3.MetadataKind_Request_{Request: &metadatav3.MetadataKind_Request{}}},
+						MetadataKey: &metadatav3.MetadataKey{
+							Key:  MetadataNamespace,
+							Path: []*metadatav3.MetadataKey_PathSegment{{Segment: &metadatav3.MetadataKey_PathSegment_Key{Key: ClientPathMetadataKey}}},
+						},
+					}},
 				}, {
 					Tag: DeploymentTag,
 					Type: &tracingv3.CustomTag_Metadata_{Metadata: &tracingv3.CustomTag_Metadata{

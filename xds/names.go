@@ -8,8 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
-
-	"github.com/llmvoy/llmvoy/translate"
 )
 
 // Names shared with the ext_proc processors and the bootstrap. They are the
@@ -30,6 +28,10 @@ const (
 	// deployment through %UPSTREAM_METADATA%.
 	MetadataNamespace    = "llmvoy"
 	MetadataDeploymentID = "deployment_id"
+	// ClientPathMetadataKey is the key, under MetadataNamespace in the
+	// request's dynamic metadata, of the path the client called: the gateway
+	// processor sets it and the access log reads it.
+	ClientPathMetadataKey = "client_path"
 
 	// ProcessorHeader is sent as gRPC initial metadata by each ext_proc filter
 	// so one ext_proc server can tell the two filters apart.
@@ -52,13 +54,6 @@ const (
 	// method and the body).
 	FallbackStatus = 307
 
-	// KeyHeader carries the token (hash) of the virtual key a request was
-	// made with, from the gateway processor to the upstream one; and
-	// BodyModelHeader tells the upstream processor that the gateway already
-	// wrote the deployment's model into the body.
-	KeyHeader       = "x-llmvoy-key"
-	BodyModelHeader = "x-llmvoy-body-model"
-
 	// ModelIDHeader and LiteLLMModelIDHeader name the deployment that served.
 	// ModelIDHeader is the one x-llmvoy-* header clients get.
 	ModelIDHeader        = "x-llmvoy-model-id"
@@ -76,7 +71,7 @@ const (
 // internalHeaders are llmvoy's own headers between its filters: never
 // returned to a client (a redirect that is not followed would otherwise
 // carry a signed fallback header back).
-var internalHeaders = []string{RouteHeader, FallbackHeader, KeyHeader, BodyModelHeader, translate.ClientPathHeader}
+var internalHeaders = []string{RouteHeader, FallbackHeader}
 
 // ClusterName is the Envoy cluster of a model group. Group names are free text
 // ("gpt-4o", "openai/gpt-4", "my model"), and cluster names end up in stat

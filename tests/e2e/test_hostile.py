@@ -65,6 +65,11 @@ HOSTILE_HEADERS = {
 }
 
 
+# The x-llmvoy-* response headers that are documented for clients (the
+# LiteLLM x-litellm-* ones mirrored); every other one is internal.
+PUBLIC_HEADERS = {"x-llmvoy-model-id", "x-llmvoy-response-cost"}
+
+
 def provider_headers(request):
     return {k.lower(): v for k, v in request["header"].items()}
 
@@ -85,7 +90,7 @@ def test_client_headers_steer_nothing_and_reach_no_provider(fleet):
         r = c.post("/v1/chat/completions", headers={**HOSTILE_HEADERS, "authorization": f"Bearer {key}"},
                    json={"model": model, "messages": [{"role": "user", "content": "hi"}]})
         assert r.status_code == 200, (model, r.text)
-        leaked = [h for h in r.headers if h.lower().startswith("x-llmvoy-") and h.lower() != "x-llmvoy-model-id"]
+        leaked = [h for h in r.headers if h.lower().startswith("x-llmvoy-") and h.lower() not in PUBLIC_HEADERS]
         assert not leaked, f"internal headers returned to the client: {leaked}"
         (got,) = chat_requests(m)
         # The client's path header chose nothing: chat went to chat.
@@ -195,7 +200,7 @@ def test_fallback_state_is_never_returned_to_a_client(fleet):
     r = c.post("/v1/chat/completions", headers={"authorization": f"Bearer {MASTER_KEY}"},
                json={"model": "a", "messages": [{"role": "user", "content": "hi"}]})
     assert r.status_code >= 300
-    assert not [h for h in r.headers if h.lower().startswith("x-llmvoy-") and h.lower() != "x-llmvoy-model-id"], r.headers
+    assert not [h for h in r.headers if h.lower().startswith("x-llmvoy-") and h.lower() not in PUBLIC_HEADERS], r.headers
     # A header a client makes up gives it nothing: authentication still holds.
     r = c.post("/v1/chat/completions", headers={"x-llmvoy-fallback": "generic;1;9999999999;;" + "0" * 64 + ";a"},
                json={"model": "a", "messages": [{"role": "user", "content": "hi"}]})
@@ -211,8 +216,10 @@ def test_a_restricted_key_sees_only_its_own_world(fleet):
     auth = {"authorization": f"Bearer {k}"}
     r = c.post("/v1/chat/completions", headers=auth, json={"model": "nope", "messages": []})
     assert r.status_code in (400, 401) and "secret-group" not in r.text, r.text
-    assert c.get("/v1/models/secret-group", headers=auth).status_code == 404
-    assert "secret-group" not in c.get("/v1/models/secret-group", headers=auth).text
+    # A group the key may not use looks exactly like one that does not exist.
+    forbidden, missing = c.get("/v1/models/secret-group", headers=auth), c.get("/v1/models/no-such-group", headers=auth)
+    assert forbidden.status_code == missing.status_code == 404
+    assert forbidden.text.replace("secret-group", "X") == missing.text.replace("no-such-group", "X")
     assert c.get("/v1/models/mine", headers=auth).status_code == 200
     master = {"authorization": f"Bearer {MASTER_KEY}"}
     assert c.get("/v1/models/hidden-alias", headers=master).status_code == 404, "a hidden alias stays hidden"
@@ -265,3 +272,24 @@ def test_bad_input_gets_a_4xx_and_the_next_request_succeeds(fleet, name):
     assert len(r.content) < 20_000, "an error does not echo a huge input back"
     ok = c.post("/v1/chat/completions", headers=auth, json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
     assert ok.status_code == 200, ok.text
+
+
+def test_a_retried_request_is_charged_once(fleet):
+    """Every attempt of a request knows its virtual key (and the path the
+    client called) without any header reaching the provider: a request that
+    fails on one deployment and succeeds on the next is charged, once."""
+    bad, good = fleet.mock("bad", status=500), fleet.mock("good")
+    c = root(fleet.gateway(config(
+        priced("gpt-4o", "bad", bad), priced("gpt-4o", "good", good),
+        router="  num_retries: 2\n  disable_cooldowns: true\n")))
+    k = generate(c)
+    for i in range(8):
+        r = c.post("/v1/chat/completions", headers={"authorization": f"Bearer {k['key']}"},
+                   json={"model": "gpt-4o", "messages": [{"role": "user", "content": f"q{i}"}]})
+        assert r.status_code == 200 and r.headers["x-llmvoy-model-id"] == "good", r.text
+    assert chat_requests(bad), "some requests were retried"
+    for request in chat_requests(bad) + chat_requests(good):
+        assert request["path"] == "/v1/chat/completions"
+        assert not [h for h in provider_headers(request) if h.startswith("x-llmvoy-")]
+    logs = admin(c, "GET", "/spend/logs", params={"api_key": k["key"]}).json()
+    assert len(logs) == 8 and all(l["spend"] > 0 for l in logs), logs
