@@ -268,7 +268,8 @@ func geminiRequestFrom(d *config.Deployment, req *gemOAChatRequest) (*gmRequest,
 	}
 	g.Contents = contents
 
-	if g.Tools, err = geminiTools(req.Tools, req.Functions); err != nil {
+	budget := newGeminiSchemaBudget()
+	if g.Tools, err = geminiTools(req.Tools, req.Functions, budget); err != nil {
 		return nil, err
 	}
 	choice, field := req.ToolChoice, "tool_choice"
@@ -278,7 +279,7 @@ func geminiRequestFrom(d *config.Deployment, req *gemOAChatRequest) (*gmRequest,
 	if g.ToolConfig, err = geminiToolConfig(choice, field); err != nil {
 		return nil, err
 	}
-	if g.GenerationConfig, err = geminiGenerationConfig(d, req); err != nil {
+	if g.GenerationConfig, err = geminiGenerationConfig(d, req, budget); err != nil {
 		return nil, err
 	}
 	if !geminiIsNull(req.SafetySettings) {
@@ -695,7 +696,7 @@ func geminiToolResult(m gemOAMessage, i int, callNames map[string]string) (gmPar
 	return gmPart{FunctionResponse: &gmFunctionResponse{Name: name, Response: response}}, nil
 }
 
-func geminiTools(tools []gemOATool, functions []gemOAFunction) ([]map[string]any, error) {
+func geminiTools(tools []gemOATool, functions []gemOAFunction, budget *geminiSchemaBudget) ([]map[string]any, error) {
 	if len(tools) == 0 && len(functions) == 0 {
 		return nil, nil
 	}
@@ -711,7 +712,7 @@ func geminiTools(tools []gemOATool, functions []gemOAFunction) ([]map[string]any
 			if string(bytes.TrimSpace(f.Parameters)) == `""` {
 				decl.Parameters = json.RawMessage(`{"type":"object"}`)
 			} else {
-				schema, err := geminiSchema(f.Parameters, false)
+				schema, err := geminiSchema(f.Parameters, false, budget)
 				if err != nil {
 					return geminiBadRequest("%s.parameters: %v", at, err)
 				}
@@ -778,7 +779,7 @@ func geminiToolConfig(raw json.RawMessage, field string) (*gmToolConfig, error) 
 	return &gmToolConfig{FunctionCallingConfig: gmFunctionCallingConfig{Mode: "ANY", AllowedFunctionNames: []string{name}}}, nil
 }
 
-func geminiGenerationConfig(d *config.Deployment, req *gemOAChatRequest) (*gmGenerationConfig, error) {
+func geminiGenerationConfig(d *config.Deployment, req *gemOAChatRequest, budget *geminiSchemaBudget) (*gmGenerationConfig, error) {
 	c := &gmGenerationConfig{
 		Temperature:      req.Temperature,
 		TopP:             req.TopP,
@@ -805,7 +806,7 @@ func geminiGenerationConfig(d *config.Deployment, req *gemOAChatRequest) (*gmGen
 			return nil, geminiBadRequest("stop: want a string or an array of strings")
 		}
 	}
-	if err := geminiResponseFormat(c, req.ResponseFormat); err != nil {
+	if err := geminiResponseFormat(c, req.ResponseFormat, budget); err != nil {
 		return nil, err
 	}
 	if req.ReasoningEffort != nil {
@@ -825,7 +826,7 @@ func geminiGenerationConfig(d *config.Deployment, req *gemOAChatRequest) (*gmGen
 // apply_response_schema_transformation does: JSON modes set the response
 // MIME type, a schema becomes responseSchema (with propertyOrdering, so
 // fields come back in the order written).
-func geminiResponseFormat(c *gmGenerationConfig, raw json.RawMessage) error {
+func geminiResponseFormat(c *gmGenerationConfig, raw json.RawMessage, budget *geminiSchemaBudget) error {
 	if geminiIsNull(raw) {
 		return nil
 	}
@@ -859,7 +860,7 @@ func geminiResponseFormat(c *gmGenerationConfig, raw json.RawMessage) error {
 	if geminiIsNull(schema) {
 		return nil
 	}
-	out, err := geminiSchema(schema, true)
+	out, err := geminiSchema(schema, true, budget)
 	if err != nil {
 		return geminiBadRequest("response_format: %v", err)
 	}

@@ -61,6 +61,20 @@ const (
 	geminiMaxRefBytes    = 4 << 20
 )
 
+// geminiSchemaBudget is what remains for all the schemas of one request
+// (its tools and its response format): each schema has the bounds above,
+// and together they may not pass geminiMaxRequestSchemaNodes objects and
+// geminiMaxRefBytes of inlined definitions either, or many schemas each
+// just under the bounds would still expand a request without limit.
+type geminiSchemaBudget struct{ nodes, refBytes int }
+
+// geminiMaxRequestSchemaNodes is five schemas at their largest.
+const geminiMaxRequestSchemaNodes = 5 * geminiMaxSchemaNodes
+
+func newGeminiSchemaBudget() *geminiSchemaBudget {
+	return &geminiSchemaBudget{nodes: geminiMaxRequestSchemaNodes, refBytes: geminiMaxRefBytes}
+}
+
 // errSchemaTooLarge is a schema over the conversion budget.
 var errSchemaTooLarge = errors.New("schema too large once its $refs are inlined")
 
@@ -71,7 +85,7 @@ type geminiSchemaConverter struct {
 	nodes, refBytes int
 }
 
-func geminiSchema(raw json.RawMessage, ordering bool) (*geminiObject, error) {
+func geminiSchema(raw json.RawMessage, ordering bool, budget *geminiSchemaBudget) (*geminiObject, error) {
 	v, err := geminiDecodeOrdered(raw)
 	if err != nil {
 		return nil, err
@@ -80,8 +94,12 @@ func geminiSchema(raw json.RawMessage, ordering bool) (*geminiObject, error) {
 	if !ok {
 		return nil, errors.New("want a JSON schema object")
 	}
-	c := geminiSchemaConverter{ordering: ordering, defs: &geminiObject{},
-		nodes: geminiMaxSchemaNodes, refBytes: min(geminiMaxRefBytes, geminiRefBytesFactor*len(raw))}
+	nodes, refBytes := min(geminiMaxSchemaNodes, budget.nodes), min(geminiMaxRefBytes, geminiRefBytesFactor*len(raw), budget.refBytes)
+	c := geminiSchemaConverter{ordering: ordering, defs: &geminiObject{}, nodes: nodes, refBytes: refBytes}
+	defer func() {
+		budget.nodes -= nodes - c.nodes
+		budget.refBytes -= refBytes - c.refBytes
+	}()
 	for _, key := range []string{"definitions", "$defs"} {
 		if d, ok := root.get(key).(*geminiObject); ok {
 			for _, k := range d.keys {

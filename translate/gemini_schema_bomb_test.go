@@ -112,12 +112,30 @@ func TestGeminiSchemaNodeBudget(t *testing.T) {
 	for i := range geminiMaxSchemaNodes + 1 {
 		props = append(props, fmt.Sprintf(`"f%d":{}`, i))
 	}
-	_, err := geminiSchema(json.RawMessage(`{"properties":{`+strings.Join(props, ",")+`}}`), false)
+	_, err := geminiSchema(json.RawMessage(`{"properties":{`+strings.Join(props, ",")+`}}`), false, newGeminiSchemaBudget())
 	require.ErrorIs(t, err, errSchemaTooLarge)
-	_, err = geminiSchema(json.RawMessage(`{"properties":{`+strings.Join(props[:geminiMaxSchemaNodes-1], ",")+`}}`), false)
+	_, err = geminiSchema(json.RawMessage(`{"properties":{`+strings.Join(props[:geminiMaxSchemaNodes-1], ",")+`}}`), false, newGeminiSchemaBudget())
 	require.NoError(t, err)
 	// A recursive $ref is still refused by depth, not looped on.
-	_, err = geminiSchema(json.RawMessage(`{"$defs":{"A":{"properties":{"a":{"$ref":"#/$defs/A"}}}},"$ref":"#/$defs/A"}`), false)
+	_, err = geminiSchema(json.RawMessage(`{"$defs":{"A":{"properties":{"a":{"$ref":"#/$defs/A"}}}},"$ref":"#/$defs/A"}`), false, newGeminiSchemaBudget())
 	require.Error(t, err)
 	require.False(t, errors.Is(err, ErrBadRequest), "geminiSchema's callers wrap it")
+}
+
+// The budget is the request's too: many schemas, each within its own
+// bounds, cannot add up to an unbounded expansion.
+func TestGeminiSchemaBudgetIsPerRequest(t *testing.T) {
+	d := geminiDeployment(t, "https://generativelanguage.googleapis.com", "k", "gemini-2.5-flash")
+	// Each inlines a few times its size, well within its own bound.
+	one := schemaBomb(3, 3)
+	_, _, err := gemini{}.RequestBody(d, ChatCompletions, toolsRequest(one))
+	require.NoError(t, err, "one such schema is fine")
+	many := make([]string, 2000)
+	for i := range many {
+		many[i] = one
+	}
+	start := time.Now()
+	_, _, err = gemini{}.RequestBody(d, ChatCompletions, toolsRequest(many...))
+	require.ErrorIs(t, err, ErrBadRequest)
+	require.Less(t, time.Since(start), time.Second)
 }
