@@ -3,6 +3,8 @@ package extproc
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
@@ -14,6 +16,27 @@ import (
 type handler interface {
 	handle(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error)
 }
+
+// heldBodies counts request body bytes held by gateway streams.
+type heldBodies struct {
+	n     atomic.Int64
+	limit int64
+}
+
+// take counts n more bytes, unless that would pass the limit.
+func (b *heldBodies) take(n int64) bool {
+	if b.n.Add(n) > b.limit {
+		b.n.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (b *heldBodies) give(n int64) { b.n.Add(-n) }
+
+// maxHeldBodyBytes is how many request body bytes all gateway streams may
+// hold at once: 32 bodies at the size limit.
+const maxHeldBodyBytes = 32 * maxRequestBytes
 
 // maxRequestBytes is the largest request body the gateway takes (Envoy's
 // listener buffers as much per connection).
@@ -73,6 +96,13 @@ func answer(p processor, req *extprocv3.ProcessingRequest) *extprocv3.Processing
 // the gateway filter restores the content-length this body mode removes.
 type fullDuplex struct {
 	p processor
+	// held counts the body bytes every gateway stream holds, against a
+	// limit for them all: authenticated clients (a key over its budget, or
+	// at its parallel limit, is refused only once its body is read) cannot
+	// make llmvoy hold more than that, however many bodies they send.
+	held *heldBodies
+	// holding is this stream's part of held.
+	holding int64
 	// headers is the processor's answer to the headers phase, held until
 	// the body is complete.
 	headers *extprocv3.ProcessingResponse
@@ -104,8 +134,18 @@ func (d *fullDuplex) handle(req *extprocv3.ProcessingRequest) ([]*extprocv3.Proc
 		chunk := r.RequestBody.GetBody()
 		if len(d.body)+len(chunk) > maxRequestBytes {
 			d.over = true
+			d.close()
 			return []*extprocv3.ProcessingResponse{replyError(apiError{Status: 413, Type: "invalid_request_error",
 				Message: fmt.Sprintf("request body too large: the limit is %d MiB", maxRequestBytes>>20)})}, nil
+		}
+		if d.held != nil {
+			if !d.held.take(int64(len(chunk))) {
+				d.over = true
+				d.close()
+				return []*extprocv3.ProcessingResponse{replyRetryAfter(apiError{Status: 503, Type: "service_unavailable",
+					Message: "llmvoy is holding as many request bodies as it may; retry shortly"}, time.Second)}, nil
+			}
+			d.holding += int64(len(chunk))
 		}
 		if d.body == nil {
 			d.body = chunk
@@ -128,9 +168,20 @@ func (d *fullDuplex) handle(req *extprocv3.ProcessingRequest) ([]*extprocv3.Proc
 	return nil, fmt.Errorf("%w %T", errUnexpectedPhase, req.Request)
 }
 
+// close gives back the body bytes this stream held; once is enough (the
+// stream ends, or its answer no longer needs them).
+func (d *fullDuplex) close() {
+	if d.held != nil && d.holding > 0 {
+		d.held.give(d.holding)
+		d.holding = 0
+	}
+}
+
 // finish runs the body phase on the whole body and answers both phases.
 func (d *fullDuplex) finish(attrs attributes, trailers bool) []*extprocv3.ProcessingResponse {
 	d.over = true
+	// The body goes back to Envoy with the answer: it is Envoy's to hold.
+	defer d.close()
 	resp := d.p.RequestBody(&extprocv3.HttpBody{Body: d.body, EndOfStream: true}, attrs)
 	if resp.GetRequestBody() == nil {
 		return []*extprocv3.ProcessingResponse{resp} // an immediate response

@@ -2,12 +2,14 @@ package extproc_test
 
 import (
 	"testing"
+	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/llmvoy/llmvoy/extproc"
 	"github.com/llmvoy/llmvoy/xds"
 )
 
@@ -75,4 +77,47 @@ func recv(t *testing.T, stream extprocv3.ExternalProcessor_ProcessClient) *extpr
 	resp, err := stream.Recv()
 	require.NoError(t, err)
 	return resp
+}
+
+// The bodies gateway streams hold together are bounded: past the bound a
+// request is refused (503, retry shortly) instead of held, and what a
+// stream held is given back once its body is answered.
+func TestGatewayBoundsTheBodiesItHolds(t *testing.T) {
+	body := chatBody("gpt-4o")
+	h := startServerWith(t, parseConfig(t, gatewayConfig, testEnv), func(s *extproc.Server) {
+		s.SetHeldBodyLimit(int64(len(body) + 10))
+	})
+	first := h.open(t, xds.ProcessorGateway)
+	for len(h.received) > 0 {
+		<-h.received
+	}
+	sendHeaders(t, first, postHeaders("/v1/chat/completions", body, bearer))
+	require.NoError(t, first.Send(bodyChunk(body[:20], false)))
+	for range 2 { // the server has read the headers and the first piece
+		select {
+		case <-h.received:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the server did not read the first request")
+		}
+	}
+
+	second := h.open(t, xds.ProcessorGateway)
+	sendHeaders(t, second, postHeaders("/v1/chat/completions", body, bearer))
+	r := requireImmediate(t, exchange(t, second, bodyChunk(body, true)))
+	requireAPIErrorReply(t, r, 503, "service_unavailable")
+	require.Equal(t, "1", r.headers["retry-after"])
+	finish(t, second)
+
+	// The first goes on, and gives its bytes back when answered.
+	require.NoError(t, first.Send(bodyChunk(body[20:], true)))
+	headers, err := first.Recv()
+	require.NoError(t, err)
+	require.NotNil(t, headers.GetRequestHeaders(), "routed: %v", headers)
+	_, err = first.Recv()
+	require.NoError(t, err)
+	finish(t, first)
+	for range 3 {
+		requireProtoEqual(t, routeResponse("gpt-4o", "/v1/chat/completions", "authorization"),
+			postThroughGateway(t, h, "/v1/chat/completions", body, bearer))
+	}
 }

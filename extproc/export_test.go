@@ -11,3 +11,7 @@ func (s *Server) BeforePhase(f func(*extprocv3.ProcessingRequest)) { s.beforePha
 func (s *Server) Routed(requestID, clientPath, keyToken, bodyModel string) {
 	s.requests.put(requestID, routed{clientPath: clientPath, keyToken: keyToken, bodyModel: bodyModel})
 }
+
+// SetHeldBodyLimit sets how many request body bytes the gateway streams may
+// hold at once; call it before serving.
+func (s *Server) SetHeldBodyLimit(n int64) { s.bodies.limit = n }

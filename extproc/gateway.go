@@ -224,11 +224,20 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		// content-length (see fullDuplex).
 		body = translate.SetModel(b.GetBody(), fields, target.bodyModel)
 	}
+	forward := g.state.cfg.General.ForwardsClientHeaders(targetName)
+	// The path the deployment's request is made from. The client's query
+	// string is a client header by another name (it could add a key= or
+	// a tenant to the api_base's own): like LiteLLM, llmvoy passes it on
+	// only where client headers are forwarded.
+	path := g.path
+	if !forward {
+		path, _, _ = strings.Cut(path, "?")
+	}
 	// Not for a virtual key: its answer is priced by the upstream processor.
 	if rewrite && target.direct != nil && g.caller.key == nil {
 		// No upstream processor runs there to read a fallback header (or
 		// to fall back): it is not set, so no provider gets it.
-		if refused := g.direct(m, target); refused != nil {
+		if refused := g.direct(m, target, path); refused != nil {
 			return refused
 		}
 	} else {
@@ -237,7 +246,7 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		}
 		// For the attempts' upstream processors, which cannot read it from
 		// headers (see routed).
-		rt := routed{clientPath: g.path, keyToken: fb.caller}
+		rt := routed{clientPath: path, keyToken: fb.caller}
 		if rewrite {
 			rt.bodyModel = target.bodyModel
 		}
@@ -245,7 +254,7 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	// Last: everything the client sent that the provider should not get,
 	// including any x-llmvoy-* header llmvoy did not just set itself.
-	g.headers.apply(m, g.state.cfg.General.ForwardsClientHeaders(targetName))
+	g.headers.apply(m, forward)
 	resp := continueBody(m, body, true)
 	// The access log names the endpoint the client called: by the time
 	// it logs, :path may be the deployment's.
@@ -256,9 +265,9 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 // direct sends the request on the group's direct route, where no upstream
 // processor runs: m gets what that processor would have set for every
 // deployment of the group alike (Envoy sets the authority and the key).
-func (g *gateway) direct(m *extprocv3.HeaderMutation, target group) *extprocv3.ProcessingResponse {
+func (g *gateway) direct(m *extprocv3.HeaderMutation, target group, path string) *extprocv3.ProcessingResponse {
 	d := target.direct.Deployment
-	_, query, _ := strings.Cut(g.path, "?")
+	_, query, _ := strings.Cut(path, "?")
 	tr, err := translate.For(d)
 	if err != nil {
 		return replyError(translateError(d.ID, err))

@@ -513,7 +513,9 @@ func TestGatewayDirectRoutes(t *testing.T) {
 	rewritten := []byte(`{"model":"llama-3.1-8b","messages":[]}`)
 
 	resp := postThroughGateway(t, h, "/chat/completions?x=1", body, bearer, header{"x-api-key", "sk-client"}, header{"x-llmvoy-body-model", "forged"})
-	want := directResponse("local", rewritten, "/v1/chat/completions?tenant=t1&x=1", "/chat/completions?x=1", "authorization", "x-api-key", "x-llmvoy-body-model")
+	// The api_base's query is kept; the client's is not passed on (it
+	// could add its own key= or tenant), unless client headers are.
+	want := directResponse("local", rewritten, "/v1/chat/completions?tenant=t1", "/chat/completions?x=1", "authorization", "x-api-key", "x-llmvoy-body-model")
 	requireProtoEqual(t, want, resp)
 
 	// A key each: the upstream processor sets it per attempt.

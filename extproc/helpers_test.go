@@ -103,12 +103,23 @@ func startServer(t testing.TB, cfg *config.Config) *harness {
 // startServerWithCooldowns is startServer reading cooldowns from c.
 func startServerWithCooldowns(t testing.TB, cfg *config.Config, c *router.Cooldowns) *harness {
 	t.Helper()
+	return newHarness(t, cfg, c, nil)
+}
+
+// newHarness serves cfg, reading cooldowns from c, with setup (if any)
+// applied to the server before it serves, as llmvoy run sets keys and
+// metrics.
+func newHarness(t testing.TB, cfg *config.Config, c *router.Cooldowns, setup func(*extproc.Server)) *harness {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	logs := &syncBuffer{}
 	// Debug level, so the debug-only log lines run too (and are checked for
 	// secrets).
 	srv := extproc.NewServer(cfg, c, router.NewBalance(cfg), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if setup != nil {
+		setup(srv)
+	}
 	ended := make(chan error, 16)
 	received := make(chan struct{}, 16)
 	record := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {

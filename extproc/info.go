@@ -45,7 +45,8 @@ func (g *gateway) serveInfo(method, rawPath string) *extprocv3.ProcessingRespons
 		names := cfg.Groups()
 		if want := query.Get("model_group"); want != "" {
 			names = nil
-			if _, ok := g.state.groups[g.state.resolve(want)]; ok {
+			// A hidden alias is served but never shown.
+			if _, ok := g.state.groups[g.state.resolve(want)]; ok && !cfg.Router.Aliases[want].Hidden {
 				names = []string{want}
 			}
 		}

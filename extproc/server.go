@@ -55,6 +55,8 @@ type Server struct {
 	// requests are the gateway's routing decisions for the upstream
 	// attempts, by request id.
 	requests *requests
+	// bodies counts the request body bytes the gateway streams hold.
+	bodies heldBodies
 	log      *slog.Logger
 	// metrics counts fallbacks and is what /metrics serves; nil serves none.
 	metrics *metrics.Metrics
@@ -77,6 +79,7 @@ var _ extprocv3.ExternalProcessorServer = (*Server)(nil)
 // fallbacks) and which are past their rpm from balance.
 func NewServer(cfg *config.Config, cooldowns *router.Cooldowns, balance *router.Balance, log *slog.Logger) *Server {
 	s := &Server{log: log, cooldowns: cooldowns, balance: balance, fallbackToken: newFallbackToken()}
+	s.bodies.limit = maxHeldBodyBytes
 	s.requests = newRequests(func() time.Duration { return routeTTL(s.state.Load().cfg.Router.Timeout) })
 	s.SetConfig(cfg)
 	return s
@@ -225,7 +228,7 @@ func (s *Server) handlerFor(stream extprocv3.ExternalProcessor_ProcessServer) (h
 	st := s.state.Load()
 	switch kind := first(metadata.ValueFromIncomingContext(stream.Context(), xds.ProcessorHeader)); kind {
 	case xds.ProcessorGateway:
-		return &fullDuplex{p: &gateway{state: st, server: s}}, nil
+		return &fullDuplex{p: &gateway{state: st, server: s}, held: &s.bodies}, nil
 	case xds.ProcessorUpstream:
 		return inTurn{&upstream{state: st, server: s}}, nil
 	default:

@@ -187,10 +187,12 @@ type accessLine struct {
 // access-log line.
 func (s *Server) ObserveRequest(r router.Request) {
 	if !r.Redirected {
+		// A fallback's first pass ends while its next pass goes on, with
+		// the same id: it keeps its routing and its parallel slot.
 		s.requests.drop(r.RequestID)
-	}
-	if s.parallel != nil {
-		s.parallel.release(r.RequestID)
+		if s.parallel != nil {
+			s.parallel.release(r.RequestID)
+		}
 	}
 	var sum summary
 	var ok bool

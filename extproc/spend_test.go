@@ -3,8 +3,6 @@ package extproc_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,8 +12,6 @@ import (
 	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/llmvoy/llmvoy/config"
@@ -50,32 +46,7 @@ general_settings:
 // it serves, as llmvoy run sets keys and metrics.
 func startServerWith(t *testing.T, cfg *config.Config, setup func(*extproc.Server)) *harness {
 	t.Helper()
-	logs := &syncBuffer{}
-	srv := extproc.NewServer(cfg, router.NewCooldowns(cfg), router.NewBalance(cfg), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	setup(srv)
-	ended := make(chan error, 16)
-	record := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		err := handler(srv, ss)
-		select {
-		case ended <- err:
-		default:
-		}
-		return err
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	g := grpc.NewServer(grpc.StreamInterceptor(record))
-	srv.Register(g)
-	served := make(chan error, 1)
-	go func() { served <- g.Serve(lis) }()
-	t.Cleanup(func() {
-		g.Stop()
-		<-served
-	})
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	return &harness{server: srv, client: extprocv3.NewExternalProcessorClient(conn), logs: logs, ended: ended}
+	return newHarness(t, cfg, router.NewCooldowns(cfg), setup)
 }
 
 // withKey is a server with virtual keys in a SQLite store holding one key,

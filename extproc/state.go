@@ -225,8 +225,17 @@ func (st *state) authorized(presented string) bool {
 	return subtle.ConstantTimeCompare(h[:], st.masterKey[:]) == 1
 }
 
-// maxEchoedModel is how much of an unknown model name an error repeats.
+// maxEchoedModel is how much of a model name an error repeats.
 const maxEchoedModel = 256
+
+// echoModel is a client's model name as an error names it: not echoed
+// whole when it is long.
+func echoModel(model string) string {
+	if len(model) <= maxEchoedModel {
+		return model
+	}
+	return strings.ToValidUTF8(model[:maxEchoedModel], "") + "..."
+}
 
 // unknownModel is the answer for a model the caller cannot use: it names
 // only the groups the caller may call, so a restricted key learns nothing
@@ -236,14 +245,10 @@ func (st *state) unknownModel(model string, c caller) apiError {
 	if c.key != nil && len(c.key.Models) > 0 {
 		names = slices.DeleteFunc(slices.Clone(names), func(g string) bool { return !c.key.Allows(g) })
 	}
-	if len(model) > maxEchoedModel {
-		// A client's input is named, not echoed whole.
-		model = strings.ToValidUTF8(model[:maxEchoedModel], "") + "..."
-	}
 	return apiError{
 		Status: 400,
 		Message: fmt.Sprintf("Invalid model name passed in model=%s. Call `/v1/models` to view available models for your key. Available model groups: %s",
-			model, strings.Join(names, ", ")),
+			echoModel(model), strings.Join(names, ", ")),
 		Type:  "invalid_request_error",
 		Param: "model",
 		Code:  "model_not_found",

@@ -440,7 +440,16 @@ func (u *upstream) countUsage(out []byte, end bool) (cost float64, recorded bool
 var _ closer = (*upstream)(nil)
 
 func (u *upstream) close() {
-	if u.usage == nil || u.status < 200 || u.status >= 300 {
+	if u.status < 200 || u.status >= 300 {
+		return
+	}
+	if u.spend != nil && u.server.parallel != nil {
+		// The answer went to the client: the request no longer holds its
+		// max_parallel_requests slot. Envoy's log of the request's end,
+		// a little later, frees it too, and is what frees a failed one's.
+		u.server.parallel.release(u.requestID)
+	}
+	if u.usage == nil {
 		return
 	}
 	u.usage.aborted = true

@@ -69,6 +69,12 @@ func makeListener(o Options) *listenerv3.Listener {
 		// open indefinitely. Streams idle for Envoy's default 5 minutes
 		// (stream_idle_timeout) are closed too.
 		RequestHeadersTimeout: durationpb.New(requestHeadersTimeout),
+		// x-llmvoy_key or x-api_key would pass every check on header
+		// names and then be read as x-llmvoy-key or x-api-key by a server
+		// that folds "_" into "-" (CGI, WSGI): such headers are dropped.
+		CommonHttpProtocolOptions: &corev3.HttpProtocolOptions{
+			HeadersWithUnderscoresAction: corev3.HttpProtocolOptions_DROP_HEADER,
+		},
 		RequestTimeout:        durationpb.New(requestReceiveTimeout),
 		NormalizePath:         wrapperspb.Bool(true),
 		MergeSlashes:          true,
@@ -184,6 +190,8 @@ func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 			"the model deployment did not answer in time"),
 		errorMapper(flagFilter("UO"), 503, "service_unavailable",
 			"llmvoy is at its limit of requests in flight for this model group; retry shortly"),
+		errorMapper(flagFilter("OM"), 503, "service_unavailable",
+			"llmvoy is overloaded (its memory limit); retry shortly"),
 		// Envoy's reason (a reset, a refused connection) goes to the
 		// access log, not to clients: it names Envoy's internals.
 		errorMapper(flagFilter("UF", "UC", "URX", "UR", "LR", "UPE", "UMSDR"), 502, "bad_gateway",

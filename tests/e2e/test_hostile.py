@@ -62,6 +62,9 @@ HOSTILE_HEADERS = {
     "x-llmvoy-fallback": "generic;1;9999999999;;forged;gpt",
     "x-llmvoy-route": "group_other",
     "x-envoy-upstream-rq-timeout-ms": "1",
+    # Read as x-llmvoy-key or x-api-key by servers that fold "_" into "-".
+    "x-llmvoy_key": "0" * 64,
+    "x-api_key": "sk-not-yours",
 }
 
 
@@ -87,7 +90,8 @@ def test_client_headers_steer_nothing_and_reach_no_provider(fleet):
     vkey = generate(c)["key"]
     for model, key in [("direct", MASTER_KEY), ("keyed", MASTER_KEY), ("keyed", vkey), ("direct", vkey)]:
         m.reset()
-        r = c.post("/v1/chat/completions", headers={**HOSTILE_HEADERS, "authorization": f"Bearer {key}"},
+        r = c.post("/v1/chat/completions?key=AIza-not-yours&api-version=evil",
+                   headers={**HOSTILE_HEADERS, "authorization": f"Bearer {key}"},
                    json={"model": model, "messages": [{"role": "user", "content": "hi"}]})
         assert r.status_code == 200, (model, r.text)
         leaked = [h for h in r.headers if h.lower().startswith("x-llmvoy-") and h.lower() not in PUBLIC_HEADERS]
@@ -95,6 +99,8 @@ def test_client_headers_steer_nothing_and_reach_no_provider(fleet):
         (got,) = chat_requests(m)
         # The client's path header chose nothing: chat went to chat.
         assert got["path"] == "/v1/chat/completions"
+        # The client's query string is not passed on either.
+        assert got["query"] == "", got["query"]
         h = provider_headers(got)
         internal = [k for k in h if k.startswith("x-llmvoy-") or k.startswith("x-envoy-")]
         assert not internal, f"{model}: internal headers reached the provider: {internal}"
@@ -124,7 +130,7 @@ def test_forwarding_client_headers_is_opt_in_and_still_safe(fleet):
         assert ("x-custom-thing" in h and "anthropic-beta" in h) == forwarded, (model, h)
         # Never: llmvoy's, Envoy's, the SDK's telemetry, cookies, the
         # client's address claims, the billing account.
-        for name in ("cookie", "openai-organization", "x-forwarded-for", "x-stainless-lang"):
+        for name in ("cookie", "openai-organization", "x-forwarded-for", "x-stainless-lang", "x-llmvoy_key", "x-api_key"):
             assert name not in h, (model, name)
         assert not [k for k in h if k.startswith("x-llmvoy-") or k.startswith("x-envoy-")], (model, h)
 
