@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/template"
@@ -29,6 +31,8 @@ const (
 	DefaultNodeID       = "llmvoy"
 	DefaultNodeCluster  = "llmvoy"
 	DefaultAdminAddress = "127.0.0.1"
+	// AdminSocketName is the admin socket's name in a control directory.
+	AdminSocketName = "admin.sock"
 	// DefaultUpstreamAddress is where llmvoy's gRPC servers are assumed to
 	// listen when XDSAddress or ExtProcAddress is empty.
 	DefaultUpstreamAddress = "127.0.0.1"
@@ -57,6 +61,15 @@ const (
 // "unix:///run/llmvoy/xds.sock".
 const unixScheme = "unix://"
 
+// AdminSocketMode is the mode Envoy gives its admin socket: only Envoy's
+// own user (llmvoy's, for the Envoy llmvoy starts; the preStop hook in
+// Envoy's container, for a platform-started one) may connect.
+const AdminSocketMode fs.FileMode = 0o600
+
+// maxSocketPath is the longest unix socket path Linux accepts (sun_path is
+// 108 bytes with its terminating NUL).
+const maxSocketPath = 107
+
 // BootstrapOptions say where Envoy finds llmvoy and where Envoy's admin
 // interface listens.
 type BootstrapOptions struct {
@@ -64,11 +77,23 @@ type BootstrapOptions struct {
 	// Default "llmvoy" and "llmvoy".
 	NodeID, NodeCluster string
 
+	// AdminSocket is the absolute path of the unix socket Envoy's admin
+	// interface listens on, created by Envoy with AdminSocketMode. The
+	// admin interface has no authentication and can raise the log level
+	// until Envoy logs request headers (every key), stop Envoy or fail its
+	// health checks: it belongs in a directory only Envoy's user enters.
+	// Required unless InsecureTCPAdmin.
+	AdminSocket string
+
+	// InsecureTCPAdmin puts the admin interface on AdminAddress:AdminPort
+	// instead, where every process that shares the loopback interface
+	// (every local user; the app container of a sidecar pod) reaches it.
 	// AdminAddress must be a loopback address ("127.0.0.1", "::1" or
 	// "localhost"); default "127.0.0.1". AdminPort 0 lets the kernel pick a
 	// free port; a Process learns the port Envoy bound (see AdminURL).
-	AdminAddress string
-	AdminPort    int
+	InsecureTCPAdmin bool
+	AdminAddress     string
+	AdminPort        int
 
 	// XDSAddress is where llmvoy's ADS gRPC server listens: an IP address, a
 	// host name (resolved by Envoy), or a unix socket as "unix:///abs/path"
@@ -131,6 +156,7 @@ const NodeListenPortKey = "llmvoy_listen_port"
 // Errors returned by RenderBootstrap, joined when several options are wrong.
 var (
 	ErrAdminNotLoopback = errors.New("admin address must be a loopback address")
+	ErrInsecureAdmin    = errors.New("envoy's admin interface on tcp is reachable by every local process")
 	ErrInvalidAddress   = errors.New("invalid address")
 	ErrInvalidPort      = errors.New("invalid port")
 	ErrInvalidTLS       = errors.New("invalid tls settings")
@@ -163,11 +189,12 @@ type bootstrapData struct {
 }
 
 // upstream is one of llmvoy's gRPC servers as a static cluster reaches it
-// (also reused for the admin socket address, where only Address and Port
+// (also reused for the admin address, where only Pipe, or Address and Port,
 // matter).
 type upstream struct {
 	ClusterName string
 	Pipe        string // unix socket path; Address and Port are unused
+	PipeMode    uint32 // the admin socket's mode (0 for a cluster's)
 	Address     string
 	Port        int
 	DNS         bool // Address is a host name, not an IP literal
@@ -225,7 +252,7 @@ func newBootstrapData(o BootstrapOptions) (*bootstrapData, error) {
 	if o.ListenPort < 0 || o.ListenPort > 65535 {
 		errs = append(errs, fmt.Errorf("listen port %d: %w", o.ListenPort, ErrInvalidPort))
 	}
-	admin, err := adminAddress(o.AdminAddress, o.AdminPort)
+	admin, err := adminListener(o)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -249,6 +276,36 @@ func newBootstrapData(o BootstrapOptions) (*bootstrapData, error) {
 		return nil, fmt.Errorf("envoy bootstrap: %w", err)
 	}
 	return d, nil
+}
+
+// adminListener is where Envoy's admin interface listens: a unix socket, or
+// loopback TCP when the caller insists.
+func adminListener(o BootstrapOptions) (upstream, error) {
+	if o.AdminSocket == "" {
+		if !o.InsecureTCPAdmin {
+			return upstream{}, fmt.Errorf("give an admin socket path, or ask for tcp by name: %w", ErrInsecureAdmin)
+		}
+		return adminAddress(o.AdminAddress, o.AdminPort)
+	}
+	if o.InsecureTCPAdmin || o.AdminAddress != "" || o.AdminPort != 0 {
+		return upstream{}, fmt.Errorf("admin socket %q and an admin tcp address are exclusive: %w", o.AdminSocket, ErrInvalidAddress)
+	}
+	return adminSocket(o.AdminSocket)
+}
+
+// adminSocket checks the admin socket's path. An abstract socket ("@name")
+// has no file and so no permissions: anyone in the network namespace could
+// connect.
+func adminSocket(path string) (upstream, error) {
+	switch {
+	case !filepath.IsAbs(path):
+		return upstream{}, fmt.Errorf("admin socket %q: must be an absolute path: %w", path, ErrInvalidAddress)
+	case len(path) > maxSocketPath:
+		return upstream{}, fmt.Errorf("admin socket %q: longer than %d bytes: %w", path, maxSocketPath, ErrInvalidAddress)
+	case filepath.Clean(path) != path || strings.HasSuffix(path, "/"):
+		return upstream{}, fmt.Errorf("admin socket %q: not a clean file path: %w", path, ErrInvalidAddress)
+	}
+	return upstream{Pipe: path, PipeMode: uint32(AdminSocketMode)}, nil
 }
 
 // adminAddress accepts loopback IPs and "localhost" only: Envoy's admin

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,25 +25,36 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
 
-// goldenOptions are the bootstraps kept in testdata: a local TCP setup and
-// one with both gRPC servers on unix sockets.
+// testAdminSocket is the admin socket of bootstraps whose admin is not
+// what a test is about.
+const testAdminSocket = "/run/envoy/admin.sock"
+
+// goldenOptions are the bootstraps kept in testdata: a local TCP setup, one
+// with everything on unix sockets (llmvoy run's), one with mutual TLS and
+// one with the admin interface on loopback TCP (the insecure flag).
 var goldenOptions = map[string]BootstrapOptions{
 	"bootstrap.golden.yaml": {
-		AdminPort:   9901,
+		AdminSocket: testAdminSocket,
 		XDSPort:     18000,
 		ExtProcPort: 18001,
 	},
 	"bootstrap_unix.golden.yaml": {
 		NodeID:         "sidecar-1",
 		NodeCluster:    "payments",
-		AdminAddress:   "::1",
-		AdminPort:      9901,
+		AdminSocket:    "/run/llmvoy/admin.sock",
 		XDSAddress:     "unix:///run/llmvoy/xds.sock",
 		ExtProcAddress: "unix:///run/llmvoy/extproc.sock",
 		MaxHeapBytes:   192 << 20,
 	},
+	"bootstrap_insecure_tcp_admin.golden.yaml": {
+		InsecureTCPAdmin: true,
+		AdminAddress:     "::1",
+		AdminPort:        9901,
+		XDSPort:          18000,
+		ExtProcPort:      18001,
+	},
 	"bootstrap_mtls.golden.yaml": {
-		AdminPort:      9901,
+		AdminSocket:    testAdminSocket,
 		XDSAddress:     "llmvoy",
 		XDSPort:        18000,
 		ExtProcAddress: "10.0.0.7",
@@ -106,7 +118,7 @@ func TestRenderBootstrapHeapLimit(t *testing.T) {
 	for _, tt := range []struct {
 		set, want uint64
 	}{{0, DefaultMaxHeapBytes}, {192 << 20, 192 << 20}} {
-		b := renderProto(t, BootstrapOptions{XDSPort: 1, ExtProcPort: 2, MaxHeapBytes: tt.set})
+		b := renderProto(t, BootstrapOptions{AdminSocket: testAdminSocket, XDSPort: 1, ExtProcPort: 2, MaxHeapBytes: tt.set})
 		om := b.GetOverloadManager()
 		var heap *heapv3.FixedHeapConfig
 		for _, m := range om.GetResourceMonitors() {
@@ -127,7 +139,7 @@ func TestRenderBootstrapHeapLimit(t *testing.T) {
 			"envoy.overload_actions.stop_accepting_requests": 0.95,
 		}, thresholds)
 	}
-	_, err := RenderBootstrap(BootstrapOptions{XDSPort: 1, ExtProcPort: 2, MaxHeapBytes: 1 << 20})
+	_, err := RenderBootstrap(BootstrapOptions{AdminSocket: testAdminSocket, XDSPort: 1, ExtProcPort: 2, MaxHeapBytes: 1 << 20})
 	require.ErrorIs(t, err, ErrInvalidHeap)
 }
 
@@ -140,11 +152,11 @@ func TestRenderBootstrapMutualTLS(t *testing.T) {
 		o                 BootstrapOptions
 		sni, sanType, san string
 	}{
-		{"host name", BootstrapOptions{XDSAddress: "llmvoy", XDSPort: 1, ExtProcAddress: "llmvoy", ExtProcPort: 2}, "llmvoy", "DNS", "llmvoy"},
-		{"ip", BootstrapOptions{XDSAddress: "10.0.0.7", XDSPort: 1, ExtProcAddress: "10.0.0.7", ExtProcPort: 2}, "", "IP_ADDRESS", "10.0.0.7"},
-		{"localhost dials 127.0.0.1", BootstrapOptions{XDSAddress: "localhost", XDSPort: 1, ExtProcAddress: "localhost", ExtProcPort: 2}, "", "IP_ADDRESS", "127.0.0.1"},
-		{"server name overrides", BootstrapOptions{XDSAddress: "10.0.0.7", XDSPort: 1, ExtProcAddress: "10.0.0.7", ExtProcPort: 2, TLS: &ClientTLS{ServerName: "llmvoy.prod"}}, "llmvoy.prod", "DNS", "llmvoy.prod"},
-		{"unix socket with a server name", BootstrapOptions{XDSAddress: "unix:///run/x.sock", ExtProcAddress: "unix:///run/e.sock", TLS: &ClientTLS{ServerName: "llmvoy"}}, "llmvoy", "DNS", "llmvoy"},
+		{"host name", BootstrapOptions{AdminSocket: testAdminSocket, XDSAddress: "llmvoy", XDSPort: 1, ExtProcAddress: "llmvoy", ExtProcPort: 2}, "llmvoy", "DNS", "llmvoy"},
+		{"ip", BootstrapOptions{AdminSocket: testAdminSocket, XDSAddress: "10.0.0.7", XDSPort: 1, ExtProcAddress: "10.0.0.7", ExtProcPort: 2}, "", "IP_ADDRESS", "10.0.0.7"},
+		{"localhost dials 127.0.0.1", BootstrapOptions{AdminSocket: testAdminSocket, XDSAddress: "localhost", XDSPort: 1, ExtProcAddress: "localhost", ExtProcPort: 2}, "", "IP_ADDRESS", "127.0.0.1"},
+		{"server name overrides", BootstrapOptions{AdminSocket: testAdminSocket, XDSAddress: "10.0.0.7", XDSPort: 1, ExtProcAddress: "10.0.0.7", ExtProcPort: 2, TLS: &ClientTLS{ServerName: "llmvoy.prod"}}, "llmvoy.prod", "DNS", "llmvoy.prod"},
+		{"unix socket with a server name", BootstrapOptions{AdminSocket: testAdminSocket, XDSAddress: "unix:///run/x.sock", ExtProcAddress: "unix:///run/e.sock", TLS: &ClientTLS{ServerName: "llmvoy"}}, "llmvoy", "DNS", "llmvoy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,10 +187,10 @@ func TestRenderBootstrapMutualTLS(t *testing.T) {
 	}
 
 	for name, o := range map[string]BootstrapOptions{
-		"unix socket without a server name": {XDSAddress: "unix:///run/x.sock", ExtProcAddress: "unix:///run/e.sock", TLS: &files},
-		"no key":                            {XDSPort: 1, ExtProcPort: 2, TLS: &ClientTLS{CertFile: "/t/c.pem", CAFile: "/t/ca.pem"}},
-		"relative path":                     {XDSPort: 1, ExtProcPort: 2, TLS: &ClientTLS{CertFile: "c.pem", KeyFile: "/t/k.pem", CAFile: "/t/ca.pem"}},
-		"bad name":                          {XDSPort: 1, ExtProcPort: 2, TLS: &ClientTLS{CertFile: "/t/c.pem", KeyFile: "/t/k.pem", CAFile: "/t/ca.pem", ServerName: "a b"}},
+		"unix socket without a server name": {AdminSocket: testAdminSocket, XDSAddress: "unix:///run/x.sock", ExtProcAddress: "unix:///run/e.sock", TLS: &files},
+		"no key":                            {AdminSocket: testAdminSocket, XDSPort: 1, ExtProcPort: 2, TLS: &ClientTLS{CertFile: "/t/c.pem", CAFile: "/t/ca.pem"}},
+		"relative path":                     {AdminSocket: testAdminSocket, XDSPort: 1, ExtProcPort: 2, TLS: &ClientTLS{CertFile: "c.pem", KeyFile: "/t/k.pem", CAFile: "/t/ca.pem"}},
+		"bad name":                          {AdminSocket: testAdminSocket, XDSPort: 1, ExtProcPort: 2, TLS: &ClientTLS{CertFile: "/t/c.pem", KeyFile: "/t/k.pem", CAFile: "/t/ca.pem", ServerName: "a b"}},
 	} {
 		_, err := RenderBootstrap(o)
 		require.ErrorIs(t, err, ErrInvalidTLS, name)
@@ -189,41 +201,53 @@ func TestRenderBootstrapAddresses(t *testing.T) {
 	tests := []struct {
 		name     string
 		o        BootstrapOptions
-		admin    string
+		admin    string // the admin socket's path, or its TCP address
 		xds      string // socket address or pipe path
 		xdsDNS   bool
 		extProcP string // pipe path, if any
 	}{
 		{
 			name:  "defaults",
-			o:     BootstrapOptions{XDSPort: 1, ExtProcPort: 2},
+			o:     BootstrapOptions{AdminSocket: testAdminSocket, XDSPort: 1, ExtProcPort: 2},
+			admin: testAdminSocket, xds: "127.0.0.1",
+		},
+		{
+			name:  "insecure tcp admin on 127.0.0.1 by default",
+			o:     BootstrapOptions{InsecureTCPAdmin: true, XDSPort: 1, ExtProcPort: 2},
 			admin: "127.0.0.1", xds: "127.0.0.1",
 		},
 		{
 			name:  "localhost means 127.0.0.1",
-			o:     BootstrapOptions{AdminAddress: "localhost", XDSAddress: "localhost", XDSPort: 1, ExtProcPort: 2},
+			o:     BootstrapOptions{InsecureTCPAdmin: true, AdminAddress: "localhost", XDSAddress: "localhost", XDSPort: 1, ExtProcPort: 2},
 			admin: "127.0.0.1", xds: "127.0.0.1",
 		},
 		{
 			name:  "ipv6",
-			o:     BootstrapOptions{AdminAddress: "[::1]", XDSAddress: "[::1]", XDSPort: 1, ExtProcAddress: "::1", ExtProcPort: 2},
+			o:     BootstrapOptions{InsecureTCPAdmin: true, AdminAddress: "[::1]", XDSAddress: "[::1]", XDSPort: 1, ExtProcAddress: "::1", ExtProcPort: 2},
 			admin: "::1", xds: "::1",
 		},
 		{
 			name:  "host name resolved by envoy",
-			o:     BootstrapOptions{XDSAddress: "llmvoy.internal", XDSPort: 1, ExtProcPort: 2},
-			admin: "127.0.0.1", xds: "llmvoy.internal", xdsDNS: true,
+			o:     BootstrapOptions{AdminSocket: testAdminSocket, XDSAddress: "llmvoy.internal", XDSPort: 1, ExtProcPort: 2},
+			admin: testAdminSocket, xds: "llmvoy.internal", xdsDNS: true,
 		},
 		{
 			name:  "unix sockets ignore ports",
-			o:     BootstrapOptions{XDSAddress: "unix:///tmp/x.sock", ExtProcAddress: "unix:///tmp/e.sock"},
-			admin: "127.0.0.1", xds: "/tmp/x.sock", extProcP: "/tmp/e.sock",
+			o:     BootstrapOptions{AdminSocket: "/tmp/a.sock", XDSAddress: "unix:///tmp/x.sock", ExtProcAddress: "unix:///tmp/e.sock"},
+			admin: "/tmp/a.sock", xds: "/tmp/x.sock", extProcP: "/tmp/e.sock",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := renderProto(t, tt.o)
-			require.Equal(t, tt.admin, b.GetAdmin().GetAddress().GetSocketAddress().GetAddress())
+			if pipe := b.GetAdmin().GetAddress().GetPipe(); tt.o.AdminSocket != "" {
+				require.Equal(t, tt.admin, pipe.GetPath())
+				require.Equal(t, uint32(0o600), pipe.GetMode(), "only Envoy's user may connect")
+				require.Nil(t, b.GetAdmin().GetAddress().GetSocketAddress(), "no TCP admin")
+			} else {
+				require.Nil(t, pipe)
+				require.Equal(t, tt.admin, b.GetAdmin().GetAddress().GetSocketAddress().GetAddress())
+			}
 			xds := b.GetStaticResources().GetClusters()[0]
 			addr := xds.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress()
 			if addr.GetPipe() != nil {
@@ -245,17 +269,29 @@ func TestRenderBootstrapAddresses(t *testing.T) {
 }
 
 func TestRenderBootstrapRejects(t *testing.T) {
-	ok := BootstrapOptions{XDSPort: 18000, ExtProcPort: 18001}
+	ok := BootstrapOptions{AdminSocket: testAdminSocket, XDSPort: 18000, ExtProcPort: 18001}
+	// tcpAdmin asks for the admin interface on addr by name.
+	tcpAdmin := func(addr string) func(*BootstrapOptions) {
+		return func(o *BootstrapOptions) { o.AdminSocket, o.InsecureTCPAdmin, o.AdminAddress = "", true, addr }
+	}
 	tests := []struct {
 		name   string
 		modify func(*BootstrapOptions)
 		want   error
 	}{
-		{"admin on all interfaces", func(o *BootstrapOptions) { o.AdminAddress = "0.0.0.0" }, ErrAdminNotLoopback},
-		{"admin on ipv6 any", func(o *BootstrapOptions) { o.AdminAddress = "::" }, ErrAdminNotLoopback},
-		{"admin on a LAN address", func(o *BootstrapOptions) { o.AdminAddress = "10.1.2.3" }, ErrAdminNotLoopback},
-		{"admin on a host name", func(o *BootstrapOptions) { o.AdminAddress = "envoy.example.com" }, ErrAdminNotLoopback},
-		{"admin port out of range", func(o *BootstrapOptions) { o.AdminPort = 70000 }, ErrInvalidPort},
+		{"no admin", func(o *BootstrapOptions) { o.AdminSocket = "" }, ErrInsecureAdmin},
+		{"tcp admin without the insecure flag", func(o *BootstrapOptions) { o.AdminSocket, o.AdminAddress, o.AdminPort = "", "127.0.0.1", 9901 }, ErrInsecureAdmin},
+		{"admin socket and tcp", func(o *BootstrapOptions) { o.AdminPort = 9901 }, ErrInvalidAddress},
+		{"admin socket and the insecure flag", func(o *BootstrapOptions) { o.InsecureTCPAdmin = true }, ErrInvalidAddress},
+		{"relative admin socket", func(o *BootstrapOptions) { o.AdminSocket = "admin.sock" }, ErrInvalidAddress},
+		{"abstract admin socket", func(o *BootstrapOptions) { o.AdminSocket = "@envoy-admin" }, ErrInvalidAddress},
+		{"admin socket with a scheme", func(o *BootstrapOptions) { o.AdminSocket = "unix:///run/envoy/admin.sock" }, ErrInvalidAddress},
+		{"admin socket path too long", func(o *BootstrapOptions) { o.AdminSocket = "/" + strings.Repeat("a", 107) }, ErrInvalidAddress},
+		{"admin on all interfaces", tcpAdmin("0.0.0.0"), ErrAdminNotLoopback},
+		{"admin on ipv6 any", tcpAdmin("::"), ErrAdminNotLoopback},
+		{"admin on a LAN address", tcpAdmin("10.1.2.3"), ErrAdminNotLoopback},
+		{"admin on a host name", tcpAdmin("envoy.example.com"), ErrAdminNotLoopback},
+		{"admin port out of range", func(o *BootstrapOptions) { tcpAdmin("")(o); o.AdminPort = 70000 }, ErrInvalidPort},
 		{"xds port missing", func(o *BootstrapOptions) { o.XDSPort = 0 }, ErrInvalidPort},
 		{"ext_proc port out of range", func(o *BootstrapOptions) { o.ExtProcPort = 65536 }, ErrInvalidPort},
 		{"relative unix path", func(o *BootstrapOptions) { o.XDSAddress = "unix:xds.sock" }, ErrInvalidAddress},
@@ -275,6 +311,7 @@ func TestRenderBootstrapRejects(t *testing.T) {
 
 func TestRenderBootstrapQuotesValues(t *testing.T) {
 	b := renderProto(t, BootstrapOptions{
+		AdminSocket: testAdminSocket,
 		NodeID:      "a: b\n  injected: true",
 		NodeCluster: `"quoted"`,
 		XDSPort:     1, ExtProcPort: 2,
@@ -287,15 +324,17 @@ func TestRenderBootstrapQuotesValues(t *testing.T) {
 func TestValidateWithEnvoy(t *testing.T) {
 	bin := envoyBin(t)
 	variants := map[string]BootstrapOptions{
-		"tcp":          {AdminPort: 9901, XDSPort: 18000, ExtProcPort: 18001},
-		"admin port 0": {XDSPort: 18000, ExtProcPort: 18001},
+		"tcp":                   {AdminSocket: testAdminSocket, XDSPort: 18000, ExtProcPort: 18001},
+		"insecure tcp admin":    {InsecureTCPAdmin: true, AdminPort: 9901, XDSPort: 18000, ExtProcPort: 18001},
+		"insecure admin port 0": {InsecureTCPAdmin: true, XDSPort: 18000, ExtProcPort: 18001},
 		"unix": {
+			AdminSocket:    "/run/llmvoy/admin.sock",
 			XDSAddress:     "unix:///run/llmvoy/xds.sock",
 			ExtProcAddress: "unix:///run/llmvoy/extproc.sock",
 		},
-		"host name":  {XDSAddress: "llmvoy.internal", XDSPort: 18000, ExtProcAddress: "llmvoy.internal", ExtProcPort: 18001},
-		"ipv6":       {AdminAddress: "::1", XDSAddress: "::1", XDSPort: 18000, ExtProcAddress: "::1", ExtProcPort: 18001},
-		"small heap": {XDSPort: 18000, ExtProcPort: 18001, MaxHeapBytes: MinMaxHeapBytes},
+		"host name":  {AdminSocket: testAdminSocket, XDSAddress: "llmvoy.internal", XDSPort: 18000, ExtProcAddress: "llmvoy.internal", ExtProcPort: 18001},
+		"ipv6":       {InsecureTCPAdmin: true, AdminAddress: "::1", XDSAddress: "::1", XDSPort: 18000, ExtProcAddress: "::1", ExtProcPort: 18001},
+		"small heap": {AdminSocket: testAdminSocket, XDSPort: 18000, ExtProcPort: 18001, MaxHeapBytes: MinMaxHeapBytes},
 	}
 	// Envoy reads the certificate files while validating: real ones.
 	pkiDir := t.TempDir()
@@ -307,8 +346,8 @@ func TestValidateWithEnvoy(t *testing.T) {
 		KeyFile:  filepath.Join(pkiDir, pki.ClientKeyFile),
 		CAFile:   filepath.Join(pkiDir, pki.CAFile),
 	}
-	variants["mtls host name"] = BootstrapOptions{XDSAddress: "llmvoy", XDSPort: 18000, ExtProcAddress: "llmvoy", ExtProcPort: 18001, TLS: &files}
-	variants["mtls ip"] = BootstrapOptions{XDSPort: 18000, ExtProcPort: 18001, TLS: &files}
+	variants["mtls host name"] = BootstrapOptions{AdminSocket: testAdminSocket, XDSAddress: "llmvoy", XDSPort: 18000, ExtProcAddress: "llmvoy", ExtProcPort: 18001, TLS: &files}
+	variants["mtls ip"] = BootstrapOptions{AdminSocket: testAdminSocket, XDSPort: 18000, ExtProcPort: 18001, TLS: &files}
 	for name, o := range variants {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -207,16 +207,28 @@ func startEnvoy(t *testing.T, o ProcessOptions) *Process {
 }
 
 // bootstrapFor renders a bootstrap for an Envoy whose ADS server is ads and
-// whose admin port the kernel picks.
+// whose admin interface is a socket in a new private directory.
 func bootstrapFor(t *testing.T, ads *adsServer) []byte {
 	t.Helper()
 	b, err := RenderBootstrap(BootstrapOptions{
-		XDSAddress: ads.Address, XDSPort: ads.Port,
+		AdminSocket: adminSocketPath(t),
+		XDSAddress:  ads.Address, XDSPort: ads.Port,
 		// Nothing listens here; Envoy only connects when a filter uses it.
 		ExtProcPort: 1,
 	})
 	require.NoError(t, err)
 	return b
+}
+
+// adminSocketPath is an admin socket's path in a new 0700 directory,
+// removed when the test ends. t.TempDir paths can exceed the 108-byte limit
+// of a socket path.
+func adminSocketPath(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "llmvoy-admin")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, AdminSocketName)
 }
 
 // syncBuffer is a bytes.Buffer safe to write from Envoy's log goroutine while

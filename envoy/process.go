@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -71,9 +72,9 @@ type Process struct {
 	adminPath string
 	log       *logLines
 	drainFor  time.Duration
-	client    *http.Client
 
-	adminURL atomic.Pointer[string]
+	// admin is set once Envoy has bound its admin interface.
+	admin atomic.Pointer[AdminClient]
 
 	done chan struct{} // closed when Envoy has exited and err is set
 	err  error
@@ -126,12 +127,7 @@ func Start(ctx context.Context, o ProcessOptions) (*Process, error) {
 		adminPath: filepath.Join(dir, "admin_address"),
 		log:       &logLines{out: o.Stderr},
 		drainFor:  o.DrainTimeout,
-		client: &http.Client{
-			// The admin interface is local: never go through a proxy.
-			Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
-			Timeout:   5 * time.Second,
-		},
-		done: make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	p.drainCtx, p.cutDrain = context.WithCancel(context.Background())
 
@@ -160,8 +156,9 @@ func (p *Process) args(bootstrapPath string, o ProcessOptions) []string {
 	args := []string{
 		"--config-path", bootstrapPath,
 		"--log-level", o.LogLevel,
-		// Envoy writes the admin address it bound here; this is how AdminURL
-		// works with admin port 0 and with any bootstrap.
+		// Envoy writes the admin address it bound here (a socket path, or
+		// HOST:PORT); this is how AdminURL works with admin port 0 and with
+		// any bootstrap.
 		"--admin-address-path", p.adminPath,
 		// Tell every client to go away as soon as a drain starts (Connection:
 		// close, HTTP/2 GOAWAY) instead of ramping up over --drain-time-s:
@@ -190,7 +187,7 @@ func (p *Process) args(bootstrapPath string, o ProcessOptions) []string {
 func (p *Process) wait() {
 	waitErr := p.cmd.Wait()
 	p.log.flush()
-	p.AdminURL() // cache it before the address file goes
+	p.adminClient() // cache it before the address file goes
 	p.err = p.exitError(waitErr)
 	os.RemoveAll(p.dir)
 	p.cutDrain()
@@ -275,23 +272,51 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // Pid is Envoy's process id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
-// AdminURL is the base URL of Envoy's admin interface, e.g.
-// "http://127.0.0.1:9901", or "" until Envoy has bound it.
+// adminTimeout bounds each of llmvoy's own admin calls.
+const adminTimeout = 5 * time.Second
+
+// AdminURL is where Envoy's admin interface listens, as NewAdminClient
+// takes it: "unix:///run/llmvoy-x/admin.sock", or "http://127.0.0.1:9901"
+// for an insecure bootstrap; "" until Envoy has bound it.
 func (p *Process) AdminURL() string {
-	if u := p.adminURL.Load(); u != nil {
-		return *u
+	if c := p.adminClient(); c != nil {
+		return c.URL()
+	}
+	return ""
+}
+
+// adminClient reaches Envoy's admin interface; nil until Envoy has bound it.
+func (p *Process) adminClient() *AdminClient {
+	if c := p.admin.Load(); c != nil {
+		return c
 	}
 	b, err := os.ReadFile(p.adminPath)
 	if err != nil {
-		return ""
+		return nil
 	}
-	hostPort := strings.TrimSpace(string(b))
-	if _, port, err := net.SplitHostPort(hostPort); err != nil || port == "" || port == "0" {
-		return "" // not written completely yet
+	addr := strings.TrimSpace(string(b))
+	var u string
+	if strings.HasPrefix(addr, "/") {
+		// Envoy writes the file after binding: a path that is not a socket
+		// yet was read half-written.
+		if st, err := os.Stat(addr); err != nil || st.Mode().Type() != fs.ModeSocket {
+			return nil
+		}
+		u = unixScheme + addr
+	} else {
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" || port == "0" {
+			return nil // not written completely yet
+		}
+		u = "http://" + addr
 	}
-	u := "http://" + hostPort
-	p.adminURL.Store(&u)
-	return u
+	c, err := NewAdminClient(u, adminTimeout)
+	if err != nil {
+		return nil
+	}
+	if !p.admin.CompareAndSwap(nil, c) {
+		return p.admin.Load()
+	}
+	return c
 }
 
 // WaitReady blocks until Envoy's admin /ready reports LIVE, which happens
@@ -303,8 +328,8 @@ func (p *Process) WaitReady(ctx context.Context) error {
 	defer tick.Stop()
 	state := "not started"
 	for {
-		if base := p.AdminURL(); base != "" {
-			s, err := p.readyState(ctx, base)
+		if admin := p.adminClient(); admin != nil {
+			s, err := readyState(ctx, admin)
 			if err == nil && s == "LIVE" {
 				return nil
 			}
@@ -331,17 +356,9 @@ func (p *Process) WaitReady(ctx context.Context) error {
 
 // readyState returns the server state from /ready: LIVE, PRE_INITIALIZING,
 // INITIALIZING or DRAINING.
-func (p *Process) readyState(ctx context.Context, base string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/ready", nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1024))
+// Envoy answers 503 until LIVE, so the status is not an error here.
+func readyState(ctx context.Context, admin *AdminClient) (string, error) {
+	_, b, err := admin.Call(ctx, http.MethodGet, "/ready")
 	if err != nil {
 		return "", err
 	}
@@ -398,29 +415,21 @@ func (p *Process) stop() {
 // request is active, ctx ends or Envoy exits. Admin errors end the wait: a
 // broken admin interface must not delay the SIGTERM.
 func (p *Process) drain(ctx context.Context) {
-	base := p.AdminURL()
-	if base == "" {
+	admin := p.adminClient()
+	if admin == nil {
 		return // Envoy never got far enough to serve traffic
 	}
 	// graceful: listeners keep accepting while Envoy tells clients to go away
 	// (see --drain-strategy); without it they stop at once.
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/drain_listeners?graceful", nil)
-	if err != nil {
-		return
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	status, _, err := admin.Call(ctx, http.MethodPost, "/drain_listeners?graceful")
+	if err != nil || status != http.StatusOK {
 		return
 	}
 	// A request can arrive on a kept-alive connection just after a zero
 	// reading; two readings in a row make that less likely.
 	zeros := 0
 	for {
-		n, err := p.activeRequests(ctx, base)
+		n, err := activeRequests(ctx, admin)
 		if err != nil {
 			return
 		}
@@ -445,19 +454,11 @@ func (p *Process) drain(ctx context.Context) {
 // activeRequests sums http.<stat_prefix>.downstream_rq_active over every
 // HTTP connection manager except the admin interface's own ("http.admin."),
 // which counts this very request.
-func (p *Process) activeRequests(ctx context.Context, base string) (int64, error) {
+func activeRequests(ctx context.Context, admin *AdminClient) (int64, error) {
 	q := url.Values{"format": {"json"}, "filter": {`^http\..*\.downstream_rq_active$`}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/stats?"+q.Encode(), nil)
+	b, err := admin.Get(ctx, "/stats?"+q.Encode())
 	if err != nil {
 		return 0, err
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("envoy admin /stats: %s", resp.Status)
 	}
 	var stats struct {
 		Stats []struct {
@@ -465,7 +466,7 @@ func (p *Process) activeRequests(ctx context.Context, base string) (int64, error
 			Value int64  `json:"value"`
 		} `json:"stats"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
+	if err := json.Unmarshal(b, &stats); err != nil {
 		return 0, fmt.Errorf("envoy admin /stats: %w", err)
 	}
 	var n int64

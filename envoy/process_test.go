@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,14 +19,27 @@ import (
 
 func TestProcessLifecycle(t *testing.T) {
 	bin := envoyBin(t)
-	for _, network := range []string{"tcp", "unix"} {
-		t.Run("ads over "+network, func(t *testing.T) {
+	for _, tt := range []struct {
+		name, ads string
+		tcpAdmin  bool
+	}{
+		{name: "ads over tcp", ads: "tcp"},
+		{name: "ads over unix", ads: "unix"},
+		{name: "insecure tcp admin", ads: "unix", tcpAdmin: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ads := startADS(t, network)
+			ads := startADS(t, tt.ads)
+			boot := bootstrapFor(t, ads)
+			if tt.tcpAdmin {
+				var err error
+				boot, err = RenderBootstrap(BootstrapOptions{InsecureTCPAdmin: true, XDSAddress: ads.Address, XDSPort: ads.Port, ExtProcPort: 1})
+				require.NoError(t, err)
+			}
 			var log syncBuffer
 			p := startEnvoy(t, ProcessOptions{
 				Bin:          bin,
-				Bootstrap:    bootstrapFor(t, ads),
+				Bootstrap:    boot,
 				LogLevel:     "info",
 				Stderr:       &log,
 				ConcurrencyN: 1,
@@ -37,11 +51,22 @@ func TestProcessLifecycle(t *testing.T) {
 			defer cancel()
 			require.NoError(t, p.WaitReady(ctx))
 
-			resp, err := http.Get(p.AdminURL() + "/server_info")
+			admin := p.AdminURL()
+			if tt.tcpAdmin {
+				require.Regexp(t, `^http://127\.0\.0\.1:[1-9][0-9]*$`, admin)
+			} else {
+				// Envoy made the socket, with the bootstrap's mode.
+				path, ok := strings.CutPrefix(admin, "unix://")
+				require.True(t, ok, "admin %q is a unix socket", admin)
+				st, err := os.Lstat(path)
+				require.NoError(t, err)
+				require.Equal(t, os.ModeSocket, st.Mode().Type())
+				require.Equal(t, AdminSocketMode, st.Mode().Perm())
+			}
+			client, err := NewAdminClient(admin, 5*time.Second)
 			require.NoError(t, err)
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			require.Equal(t, http.StatusOK, resp.StatusCode)
+			body, err := client.Get(ctx, "/server_info")
+			require.NoError(t, err)
 			var info struct {
 				State string `json:"state"`
 			}
@@ -79,7 +104,11 @@ func TestProcessADSUnreachable(t *testing.T) {
 	// Wait for the admin interface (slow on a loaded machine), then give
 	// WaitReady a moment: far less than the 15s initial fetch timeout.
 	require.Eventually(t, func() bool {
-		s, err := p.readyState(context.Background(), p.AdminURL())
+		admin := p.adminClient()
+		if admin == nil {
+			return false
+		}
+		s, err := readyState(context.Background(), admin)
 		return err == nil && s == "PRE_INITIALIZING"
 	}, 10*time.Second, 50*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -116,14 +145,31 @@ func TestProcessKilled(t *testing.T) {
 	require.ErrorIs(t, p.Shutdown(ctx), err, "shutting down a crashed envoy reports the crash")
 }
 
+// TestProcessAdminSocketDirMissing: an admin socket Envoy cannot create
+// fails the start with Envoy's own reason.
+func TestProcessAdminSocketDirMissing(t *testing.T) {
+	bin := envoyBin(t)
+	missing := filepath.Join(filepath.Dir(adminSocketPath(t)), "gone", AdminSocketName)
+	b, err := RenderBootstrap(BootstrapOptions{AdminSocket: missing, XDSPort: 1, ExtProcPort: 1})
+	require.NoError(t, err)
+	p := startEnvoy(t, ProcessOptions{Bin: bin, Bootstrap: b})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = p.WaitReady(ctx)
+	require.ErrorContains(t, err, "exited before it was ready")
+	require.ErrorContains(t, err, fmt.Sprintf("cannot bind '%s'", missing))
+	require.Empty(t, p.AdminURL())
+}
+
 func TestProcessAdminPortInUse(t *testing.T) {
 	bin := envoyBin(t)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer taken.Close()
 	b, err := RenderBootstrap(BootstrapOptions{
-		AdminPort: taken.Addr().(*net.TCPAddr).Port,
-		XDSPort:   1, ExtProcPort: 1,
+		InsecureTCPAdmin: true,
+		AdminPort:        taken.Addr().(*net.TCPAddr).Port,
+		XDSPort:          1, ExtProcPort: 1,
 	})
 	require.NoError(t, err)
 	var log syncBuffer
@@ -334,12 +380,13 @@ func TestLogLines(t *testing.T) {
 func listenerAddress(t *testing.T, p *Process) string {
 	t.Helper()
 	var addr string
+	admin, err := NewAdminClient(p.AdminURL(), 5*time.Second)
+	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		resp, err := http.Get(p.AdminURL() + "/listeners?format=json")
+		body, err := admin.Get(context.Background(), "/listeners?format=json")
 		if err != nil {
 			return false
 		}
-		defer resp.Body.Close()
 		var ls struct {
 			ListenerStatuses []struct {
 				Name         string `json:"name"`
@@ -351,7 +398,7 @@ func listenerAddress(t *testing.T, p *Process) string {
 				} `json:"local_address"`
 			} `json:"listener_statuses"`
 		}
-		if json.NewDecoder(resp.Body).Decode(&ls) != nil {
+		if json.Unmarshal(body, &ls) != nil {
 			return false
 		}
 		for _, l := range ls.ListenerStatuses {
