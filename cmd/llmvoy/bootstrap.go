@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
+	"strconv"
 
 	"github.com/llmvoy/llmvoy/envoy"
 )
@@ -19,7 +22,10 @@ func runBootstrap(args []string, stdout, stderr io.Writer) error {
 	procAddr := fs.String("extproc", "", "llmvoy's ext_proc address instead: HOST:PORT (with --tls-*) or unix:///path")
 	port := fs.Int("port", 0, "port this Envoy serves the OpenAI API on (0 = the control plane's --port)")
 	nodeID := fs.String("node-id", envoy.DefaultNodeID, "this Envoy's xDS node id")
-	adminPort := fs.Int("admin-port", 9901, "Envoy admin port (always on 127.0.0.1)")
+	adminSocket := fs.String("admin-socket", "", "absolute path of the unix socket of Envoy's admin interface (mode 0600), in a directory only Envoy's container mounts, not --control-dir (required)")
+	adminAddr := fs.String("admin-address", "", "loopback HOST:PORT for Envoy's admin interface instead of --admin-socket; needs --"+insecureTCPAdminFlag)
+	insecureAdmin := fs.Bool(insecureTCPAdminFlag, false, "allow --admin-address: every local process (and a sidecar pod's app) can then make Envoy log every key, or stop it")
+	fs.Func("admin-port", "removed: use --admin-socket (or --admin-address with --"+insecureTCPAdminFlag+")", removedAdminPort)
 	tlsCert := fs.String("tls-cert", "", "Envoy's client certificate (PEM, absolute path as Envoy sees it) for mutual TLS with llmvoy")
 	tlsKey := fs.String("tls-key", "", "the client certificate's private key (PEM, absolute path)")
 	tlsCA := fs.String("tls-ca", "", "the CA llmvoy's server certificate must chain to (PEM, absolute path)")
@@ -35,7 +41,11 @@ func runBootstrap(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "llmvoy bootstrap:", err)
 		return errUsage
 	}
-	o := envoy.BootstrapOptions{NodeID: *nodeID, AdminPort: *adminPort, ListenPort: *port, MaxHeapBytes: uint64(maxHeap)}
+	o := envoy.BootstrapOptions{NodeID: *nodeID, ListenPort: *port, MaxHeapBytes: uint64(maxHeap)}
+	if err := bootstrapAdmin(&o, *controlDir, *adminSocket, *adminAddr, *insecureAdmin); err != nil {
+		fmt.Fprintln(stderr, "llmvoy bootstrap:", err)
+		return errUsage
+	}
 	o.XDSAddress, o.XDSPort = splitGRPCAddress(xds)
 	o.ExtProcAddress, o.ExtProcPort = splitGRPCAddress(proc)
 	if *tlsCert != "" || *tlsKey != "" || *tlsCA != "" || *serverName != "" {
@@ -71,4 +81,46 @@ func bootstrapAddresses(dir, xds, proc string) (string, string, error) {
 		return "", "", fmt.Errorf("--control-dir, or --xds and --extproc, are required")
 	}
 	return xds, proc, nil
+}
+
+// insecureTCPAdminFlag allows Envoy's admin interface on loopback TCP; its
+// name is meant to be read aloud in a review.
+const insecureTCPAdminFlag = "insecure-tcp-admin"
+
+// removedAdminPort refuses --admin-port, which put Envoy's admin interface
+// on loopback TCP, where every local process could reach it.
+func removedAdminPort(string) error {
+	return errors.New("removed: Envoy's admin interface is a unix socket now (llmvoy run: in the control directory; llmvoy bootstrap: --admin-socket PATH)")
+}
+
+// bootstrapAdmin sets where a platform-started Envoy's admin interface
+// listens. Its messages are for the operator.
+func bootstrapAdmin(o *envoy.BootstrapOptions, controlDir, socket, addr string, insecure bool) error {
+	switch {
+	case socket != "" && addr != "":
+		return errors.New("--admin-socket and --admin-address are exclusive")
+	case addr != "" && !insecure:
+		return fmt.Errorf("--admin-address %s is TCP: every local process (and a sidecar pod's app container) could make Envoy log every key, or stop it; use --admin-socket, or accept the risk with --%s", addr, insecureTCPAdminFlag)
+	case addr != "":
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("--admin-address %q: want HOST:PORT", addr)
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil {
+			return fmt.Errorf("--admin-address %q: bad port", addr)
+		}
+		o.InsecureTCPAdmin, o.AdminAddress, o.AdminPort = true, host, n
+		return nil
+	case socket == "":
+		return fmt.Errorf("--admin-socket PATH is required: Envoy's admin interface is unauthenticated (it can make Envoy log every key, or stop it), so it listens on a unix socket in a directory only Envoy's container mounts (or --admin-address HOST:PORT with --%s)", insecureTCPAdminFlag)
+	case insecure:
+		return fmt.Errorf("--%s goes with --admin-address", insecureTCPAdminFlag)
+	case controlDir != "" && filepath.Dir(filepath.Clean(socket)) == filepath.Clean(controlDir):
+		// The control directory is llmvoy's, 0750: Envoy enters it but
+		// cannot create its socket there.
+		return fmt.Errorf("--admin-socket %s: not in --control-dir, which Envoy cannot write; use a directory of Envoy's own (e.g. /run/envoy/%s on an emptyDir only Envoy mounts)", socket, envoy.AdminSocketName)
+	}
+	o.AdminSocket = socket
+	return nil
 }

@@ -91,6 +91,10 @@ func isUnix(addr string) bool { return strings.HasPrefix(addr, "unix://") }
 
 // controlPlane is where llmvoy's gRPC servers listen, and how.
 type controlPlane struct {
+	// dir is the control directory; "" when both servers have addresses
+	// of their own (--no-envoy only: a supervised Envoy's admin socket
+	// always needs the directory).
+	dir          string
 	xds, extproc net.Listener
 	creds        credentials.TransportCredentials // nil: plaintext
 	// cleanup removes what was created for the control plane (a
@@ -107,7 +111,8 @@ func (cp *controlPlane) serverOptions() []grpc.ServerOption {
 }
 
 // openControlPlane creates the control directory when needed and listens.
-// supervised says the Envoy is llmvoy's child (same user).
+// supervised says the Envoy is llmvoy's child (same user): its admin socket
+// goes in the directory too, so there always is one.
 func openControlPlane(c controlFlags, supervised bool, log *slog.Logger) (*controlPlane, error) {
 	dirMode, sockMode := sharedDirMode, sharedSocketMode
 	if supervised {
@@ -115,7 +120,7 @@ func openControlPlane(c controlFlags, supervised bool, log *slog.Logger) (*contr
 	}
 	cp := &controlPlane{cleanup: func() {}}
 	dir := c.dir
-	needDir := c.xdsAddr == "" || c.extprocAddr == ""
+	needDir := supervised || c.xdsAddr == "" || c.extprocAddr == ""
 	switch {
 	case needDir && dir == "":
 		tmp, err := makeTempControlDir()
@@ -128,6 +133,7 @@ func openControlPlane(c controlFlags, supervised bool, log *slog.Logger) (*contr
 			return nil, err
 		}
 	}
+	cp.dir = dir
 	xdsAddr, procAddr := c.xdsAddr, c.extprocAddr
 	if xdsAddr == "" {
 		xdsAddr = "unix://" + filepath.Join(dir, xdsSocketName)

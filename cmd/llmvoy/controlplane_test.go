@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/llmvoy/llmvoy/envoy"
 	"github.com/llmvoy/llmvoy/internal/pki"
 )
 
@@ -89,12 +90,31 @@ func TestOpenControlPlaneSupervised(t *testing.T) {
 	require.Equal(t, fs.FileMode(0o600), mode(t, unixPath(cp.xds)))
 	require.Equal(t, fs.FileMode(0o600), mode(t, unixPath(cp.extproc)))
 	require.Less(t, len(unixPath(cp.extproc)), 100, "unix socket paths are short")
+	require.Equal(t, dir, cp.dir, "Envoy's admin socket goes there too")
 
 	cp.xds.Close()
 	cp.extproc.Close()
 	cp.cleanup()
 	_, err = os.Stat(dir)
 	require.ErrorIs(t, err, fs.ErrNotExist, "the directory is removed on exit")
+}
+
+// A supervised Envoy's admin socket needs the private directory even when
+// both of llmvoy's servers have addresses of their own.
+func TestOpenControlPlaneSupervisedAlwaysHasADir(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	sockDir := t.TempDir()
+	cp, err := openControlPlane(controlFlags{
+		xdsAddr:     "unix://" + filepath.Join(sockDir, "x.sock"),
+		extprocAddr: "unix://" + filepath.Join(sockDir, "e.sock"),
+	}, true, discardLog())
+	require.NoError(t, err)
+	defer cp.cleanup()
+	defer cp.xds.Close()
+	defer cp.extproc.Close()
+	require.NotEmpty(t, cp.dir)
+	require.Equal(t, os.Getenv("XDG_RUNTIME_DIR"), filepath.Dir(cp.dir))
+	require.Equal(t, fs.FileMode(0o700), mode(t, cp.dir))
 }
 
 // With --no-envoy the directory (a shared volume's subdirectory) is made or
@@ -334,15 +354,59 @@ func TestNoEnvoyPlaintextNeedsTheLoudFlag(t *testing.T) {
 
 func TestBootstrapCommandRefusesPlaintextTCP(t *testing.T) {
 	var stderr bytes.Buffer
-	err := run(context.Background(), []string{"bootstrap", "--xds", "llmvoy:18000", "--extproc", "llmvoy:18001"}, io.Discard, &stderr)
+	err := run(context.Background(), []string{"bootstrap", "--xds", "llmvoy:18000", "--extproc", "llmvoy:18001", "--admin-socket", "/run/envoy/admin.sock"}, io.Discard, &stderr)
 	require.ErrorIs(t, err, errUsage)
 	require.Contains(t, stderr.String(), "--insecure-plaintext-control-plane")
 
 	var out bytes.Buffer
-	require.NoError(t, run(context.Background(), []string{"bootstrap", "--control-dir", "/run/llmvoy/control", "--max-heap", "192MiB"}, &out, io.Discard))
+	require.NoError(t, run(context.Background(), []string{"bootstrap", "--control-dir", "/run/llmvoy/control", "--admin-socket", "/run/envoy/admin.sock", "--max-heap", "192MiB"}, &out, io.Discard))
 	require.Contains(t, out.String(), `path: "/run/llmvoy/control/xds.sock"`)
 	require.Contains(t, out.String(), `path: "/run/llmvoy/control/extproc.sock"`)
 	require.Contains(t, out.String(), "max_heap_size_bytes: 201326592")
+}
+
+// TestBootstrapCommandAdmin: a platform-started Envoy's admin interface is
+// a unix socket the operator names, outside llmvoy's control directory;
+// loopback TCP only by the loud flag; --admin-port is gone.
+func TestBootstrapCommandAdmin(t *testing.T) {
+	bootstrap := func(args ...string) (string, string, error) {
+		var out, stderr bytes.Buffer
+		err := run(context.Background(), append([]string{"bootstrap", "--control-dir", "/run/llmvoy/control"}, args...), &out, &stderr)
+		return out.String(), stderr.String(), err
+	}
+	out, _, err := bootstrap("--admin-socket", "/run/envoy/admin.sock")
+	require.NoError(t, err)
+	require.Contains(t, out, "pipe:\n      path: \"/run/envoy/admin.sock\"\n      mode: 384\n")
+	require.NotContains(t, out, "port_value", "no TCP anywhere")
+
+	for name, tt := range map[string]struct {
+		args []string
+		want string
+	}{
+		"no admin":                  {nil, "--admin-socket PATH is required"},
+		"in the control directory":  {[]string{"--admin-socket", "/run/llmvoy/control/admin.sock"}, "not in --control-dir"},
+		"tcp without the loud flag": {[]string{"--admin-address", "127.0.0.1:9901"}, "--insecure-tcp-admin"},
+		"both":                      {[]string{"--admin-socket", "/run/envoy/admin.sock", "--admin-address", "127.0.0.1:9901", "--insecure-tcp-admin"}, "exclusive"},
+		"the loud flag alone":       {[]string{"--admin-socket", "/run/envoy/admin.sock", "--insecure-tcp-admin"}, "goes with --admin-address"},
+		"the old port flag":         {[]string{"--admin-port", "9901"}, "removed"},
+	} {
+		_, stderr, err := bootstrap(tt.args...)
+		require.ErrorIs(t, err, errUsage, name)
+		require.Contains(t, stderr, tt.want, name)
+	}
+
+	out, _, err = bootstrap("--admin-address", "127.0.0.1:9901", "--insecure-tcp-admin")
+	require.NoError(t, err)
+	require.Contains(t, out, "socket_address:\n      address: \"127.0.0.1\"\n      port_value: 9901\n")
+	_, _, err = bootstrap("--admin-address", "0.0.0.0:9901", "--insecure-tcp-admin")
+	require.ErrorIs(t, err, envoy.ErrAdminNotLoopback)
+}
+
+func TestRunRefusesAdminPort(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run(context.Background(), []string{"run", "--config", "x.yaml", "--admin-port", "9901"}, io.Discard, &stderr)
+	require.ErrorIs(t, err, errUsage)
+	require.Contains(t, stderr.String(), "Envoy's admin interface is a unix socket now")
 }
 
 func freePort(t *testing.T) int {

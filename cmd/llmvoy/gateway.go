@@ -37,7 +37,6 @@ type gatewayFlags struct {
 	configPath    string
 	host          string
 	port          int
-	adminPort     int
 	logLevel      string
 	envoyLogLevel string
 	caFile        string
@@ -58,7 +57,7 @@ func parseGatewayFlags(args []string, stderr io.Writer) (gatewayFlags, error) {
 	fs.StringVar(&f.configPath, "config", "", "LiteLLM config.yaml to serve (required)")
 	fs.StringVar(&f.host, "host", "0.0.0.0", "address the gateway listens on")
 	fs.IntVar(&f.port, "port", 4000, "port the gateway listens on (LiteLLM's default)")
-	fs.IntVar(&f.adminPort, "admin-port", 0, "Envoy admin port on 127.0.0.1 (0 = any free port; the log says which)")
+	fs.Func("admin-port", "removed: Envoy's admin interface is the control directory's "+envoy.AdminSocketName+" (the log's envoy_admin=unix://...)", removedAdminPort)
 	fs.StringVar(&f.logLevel, "log-level", "info", "llmvoy log level: debug, info, warn, error")
 	fs.StringVar(&f.envoyLogLevel, "envoy-log-level", "warn", "Envoy log level")
 	fs.StringVar(&f.caFile, "ca-file", "", "CA bundle for https api_bases (default: $SSL_CERT_FILE or the system bundle)")
@@ -214,7 +213,10 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	log.Info("control plane for the supervised Envoy", "xds", grpcAddress(xdsLn), "ext_proc", grpcAddress(procLn))
-	boot := envoy.BootstrapOptions{AdminAddress: "127.0.0.1", AdminPort: f.adminPort, MaxHeapBytes: uint64(f.envoyMaxHeap)}
+	// Envoy's admin interface is unauthenticated (it can make Envoy log
+	// every key, or stop it): a socket next to llmvoy's, not loopback TCP.
+	// Envoy replaces a stale one left by a crash.
+	boot := envoy.BootstrapOptions{AdminSocket: filepath.Join(cp.dir, envoy.AdminSocketName), MaxHeapBytes: uint64(f.envoyMaxHeap)}
 	boot.XDSAddress, boot.XDSPort = splitGRPCAddress(grpcAddress(xdsLn))
 	boot.ExtProcAddress, boot.ExtProcPort = splitGRPCAddress(grpcAddress(procLn))
 	bootstrap, err := envoy.RenderBootstrap(boot)

@@ -5,7 +5,8 @@
 //	llmvoy run --config FILE [--port N]    start the gateway (supervises Envoy)
 //	llmvoy validate --config FILE          check a config (exit 0 valid, 1 invalid)
 //	llmvoy mock [--port N]                 a fake OpenAI-compatible provider
-//	llmvoy bootstrap --control-dir DIR     the bootstrap of a platform-started Envoy
+//	llmvoy bootstrap --control-dir DIR --admin-socket PATH
+//	                                       the bootstrap of a platform-started Envoy
 //	llmvoy certs --dir DIR                 a CA and certificates for mutual TLS with Envoy
 //	llmvoy version
 package main
@@ -58,9 +59,9 @@ commands:
   validate   check a config file: llmvoy validate --config FILE
   mock       serve a fake OpenAI-compatible provider: llmvoy mock [--port N]
   bootstrap  print the bootstrap of a platform-started Envoy (next to run --no-envoy):
-             llmvoy bootstrap --control-dir DIR [--port N]            (unix sockets)
-             llmvoy bootstrap --xds HOST:PORT --extproc HOST:PORT \
-               --tls-cert F --tls-key F --tls-ca F [--port N]        (mutual TLS)
+             llmvoy bootstrap --control-dir DIR --admin-socket PATH [--port N]   (unix sockets)
+             llmvoy bootstrap --xds HOST:PORT --extproc HOST:PORT --admin-socket PATH \
+               --tls-cert F --tls-key F --tls-ca F [--port N]                   (mutual TLS)
   certs      write a CA and the certificates of mutual TLS between llmvoy and Envoy:
              llmvoy certs --dir DIR [--hosts llmvoy,localhost,127.0.0.1]
   version    print the version
