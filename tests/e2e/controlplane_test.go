@@ -1,20 +1,22 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmvoy/llmvoy/envoy"
 	"github.com/llmvoy/llmvoy/mock"
 )
 
@@ -100,35 +102,30 @@ model_list:
 	// Another deployment's client certificate, with this deployment's CA
 	// to check llmvoy: the closest a neighbour gets.
 	port := freePort(t)
-	admin := freePort(t)
-	startEnvoyWithAdmin(t, bin, envoyBin, dir, "intruder", port, admin, "--xds", xdsAddr, "--extproc", procAddr,
+	admin := startEnvoy(t, bin, envoyBin, dir, "intruder", port, "--xds", xdsAddr, "--extproc", procAddr,
 		"--tls-cert", filepath.Join(other, "envoy.pem"), "--tls-key", filepath.Join(other, "envoy-key.pem"), "--tls-ca", filepath.Join(pki, "ca.pem"))
 
 	// Envoy keeps retrying; give it a few seconds, then look at what it has.
 	time.Sleep(3 * time.Second)
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/config_dump?resource=dynamic_active_clusters", admin))
+	ctx := context.Background()
+	body, err := admin.Get(ctx, "/config_dump?resource=dynamic_active_clusters")
 	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	require.NotContains(t, string(body), "group_", "no model-group cluster reached the intruder")
-	secrets, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/config_dump?include_eds&mask=", admin))
+	all, err := admin.Get(ctx, "/config_dump?include_eds&mask=")
 	require.NoError(t, err)
-	all, _ := io.ReadAll(secrets.Body)
-	secrets.Body.Close()
 	require.NotContains(t, string(all), "sk-provider-secret")
-	stats, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/stats?filter=llmvoy_xds.*ssl", admin))
+	st, err := admin.Get(ctx, "/stats?filter=llmvoy_xds.*ssl")
 	require.NoError(t, err)
-	st, _ := io.ReadAll(stats.Body)
-	stats.Body.Close()
 	require.Regexp(t, `cluster\.llmvoy_xds\.ssl\.connection_error: [1-9]`, string(st), "Envoy's handshakes were refused")
 	_, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/health/liveliness", port))
 	require.Error(t, err, "no listener: the intruder got no configuration")
 	require.NotContains(t, cp.String(), "sk-provider-secret")
 }
 
-// TestSupervisedControlPlaneIsPrivate: under `llmvoy run` xDS and ext_proc
-// are unix sockets in a new 0700 directory (sockets 0600), llmvoy itself
-// listens on no TCP port, and the directory is gone after it stops.
+// TestSupervisedControlPlaneIsPrivate: under `llmvoy run` xDS, ext_proc and
+// Envoy's admin interface are unix sockets in a new 0700 directory (sockets
+// 0600), llmvoy itself listens on no TCP port and Envoy on the gateway port
+// only, and the directory is gone after it stops.
 func TestSupervisedControlPlaneIsPrivate(t *testing.T) {
 	bin := llmvoyBinary(t)
 	dir := t.TempDir()
@@ -154,6 +151,10 @@ model_list:
 	require.NotNil(t, m, "the log names the control sockets:\n%s", out.String())
 	controlDir := filepath.Dir(m[1])
 	require.Equal(t, controlDir, filepath.Dir(m[2]))
+	a := regexp.MustCompile(`envoy_admin=unix://(\S+)`).FindStringSubmatch(out.String())
+	require.NotNil(t, a, "the log names Envoy's admin socket:\n%s", out.String())
+	require.Equal(t, filepath.Join(controlDir, "admin.sock"), a[1])
+	m = append(m, a[1])
 	st, err := os.Stat(controlDir)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o700), st.Mode().Perm())
@@ -164,6 +165,20 @@ model_list:
 		require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 	}
 	require.Empty(t, listeningTCPPorts(t, cmd.Process.Pid), "llmvoy listens on no TCP port (the gateway port is Envoy's)")
+
+	// The socket is Envoy's admin interface, and Envoy has no other: its
+	// only TCP port is the gateway's.
+	admin, err := envoy.NewAdminClient("unix://"+a[1], 5*time.Second)
+	require.NoError(t, err)
+	ready, err := admin.Get(context.Background(), "/ready")
+	require.NoError(t, err)
+	require.Equal(t, "LIVE", strings.TrimSpace(string(ready)))
+	envoyPid := childNamed(t, cmd.Process.Pid, "envoy")
+	gateway := fmt.Sprintf(":%04X", port)
+	for _, local := range listeningTCPPorts(t, envoyPid) {
+		require.True(t, strings.HasSuffix(local, gateway), "Envoy listens on %s, not only on the gateway port %d", local, port)
+	}
+	require.NotEmpty(t, listeningTCPPorts(t, envoyPid), "Envoy listens on the gateway port")
 
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))
 	deadline := time.Now().Add(20 * time.Second)
@@ -176,9 +191,33 @@ model_list:
 	}
 }
 
-// listeningTCPPorts are the TCP ports process pid itself listens on: its
-// socket inodes (/proc/PID/fd) matched against the listening sockets of
-// /proc/net/tcp and tcp6.
+// childNamed is the pid of the child of ppid whose command is comm.
+func childNamed(t *testing.T, ppid int, comm string) int {
+	t.Helper()
+	// Each thread lists the children it forked: Go forks from any thread.
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", ppid))
+	require.NoError(t, err)
+	var b []byte
+	for _, task := range tasks {
+		c, _ := os.ReadFile(task) // a thread that exited meanwhile has none
+		b = append(append(b, c...), ' ')
+	}
+	for _, f := range strings.Fields(string(b)) {
+		name, _ := os.ReadFile("/proc/" + f + "/comm")
+		if strings.TrimSpace(string(name)) == comm {
+			pid, err := strconv.Atoi(f)
+			require.NoError(t, err)
+			return pid
+		}
+	}
+	t.Fatalf("process %d has no %s child (children: %s)", ppid, comm, b)
+	return 0
+}
+
+// listeningTCPPorts are the local addresses (/proc/net/tcp's hex
+// "ADDR:PORT") process pid itself listens on: its socket inodes
+// (/proc/PID/fd) matched against the listening sockets of /proc/net/tcp and
+// tcp6.
 func listeningTCPPorts(t *testing.T, pid int) []string {
 	t.Helper()
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
@@ -191,7 +230,7 @@ func listeningTCPPorts(t *testing.T, pid int) []string {
 			inodes[strings.TrimSuffix(inode, "]")] = true
 		}
 	}
-	require.NotEmpty(t, inodes, "llmvoy has sockets (its unix listeners at least)")
+	require.NotEmpty(t, inodes, "process %d has sockets (its unix listeners at least)", pid)
 	var ports []string
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := os.ReadFile(table)
@@ -218,12 +257,16 @@ func startControlPlane(t *testing.T, bin string, args ...string) *syncBuffer {
 	return &out
 }
 
-func startEnvoy(t *testing.T, bin, envoyBin, dir, node string, port int, bootstrapArgs ...string) {
-	startEnvoyWithAdmin(t, bin, envoyBin, dir, node, port, freePort(t), bootstrapArgs...)
-}
-
-func startEnvoyWithAdmin(t *testing.T, bin, envoyBin, dir, node string, port, admin int, bootstrapArgs ...string) {
-	args := append([]string{"bootstrap", "--port", fmt.Sprint(port), "--node-id", node, "--admin-port", fmt.Sprint(admin)}, bootstrapArgs...)
+// startEnvoy runs the bootstrap `llmvoy bootstrap` prints for bootstrapArgs
+// with its admin interface on a socket in a private directory of its own,
+// as the examples mount one, and returns a client of that admin interface.
+func startEnvoy(t *testing.T, bin, envoyBin, dir, node string, port int, bootstrapArgs ...string) *envoy.AdminClient {
+	// Unix socket paths are limited to ~100 bytes; t.TempDir() can be long.
+	adminDir, err := os.MkdirTemp("", "llmvoy-envoy")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(adminDir) })
+	adminSocket := filepath.Join(adminDir, "admin.sock")
+	args := append([]string{"bootstrap", "--port", fmt.Sprint(port), "--node-id", node, "--admin-socket", adminSocket}, bootstrapArgs...)
 	boot, err := exec.Command(bin, args...).Output()
 	require.NoError(t, err, "llmvoy %v", args)
 	file := filepath.Join(dir, node+".yaml")
@@ -233,6 +276,9 @@ func startEnvoyWithAdmin(t *testing.T, bin, envoyBin, dir, node string, port, ad
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	stopOnCleanup(t, cmd, "envoy "+node, &out)
+	admin, err := envoy.NewAdminClient("unix://"+adminSocket, 5*time.Second)
+	require.NoError(t, err)
+	return admin
 }
 
 func stopOnCleanup(t *testing.T, cmd *exec.Cmd, name string, out *syncBuffer) {
