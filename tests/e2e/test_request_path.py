@@ -16,11 +16,8 @@ client's key or llmvoy's own headers.
 
 Uses the per-test gateway and mocks of test_routing.py (`fleet`)."""
 
-import re
-import urllib.request
-
 from conftest import MASTER_KEY
-from test_routing import chat, chat_attempts, config, configure, deployment, fleet  # noqa: F401  (fleet is a fixture)
+from test_routing import chat, chat_attempts, config, configure, deployment, envoy_admin_get, fleet  # noqa: F401  (fleet is a fixture)
 
 
 def uniform(group, dep_id, mock, key="sk-mock"):
@@ -40,9 +37,7 @@ def upstream_messages(fleet):
 
 
 def envoy_admin(fleet, path):
-    admin = re.search(r"envoy_admin=(\S+)", fleet.llmvoy.output()).group(1)
-    with urllib.request.urlopen(admin + path) as r:
-        return r.read().decode()
+    return envoy_admin_get(fleet.llmvoy.output(), path)
 
 
 def assert_provider_got(mock, key):

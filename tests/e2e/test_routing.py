@@ -13,8 +13,10 @@ Statistical checks state their tolerance next to the assertion."""
 
 import collections
 import concurrent.futures
+import http.client
 import json
 import re
+import socket
 import time
 import urllib.parse
 import urllib.request
@@ -27,6 +29,35 @@ from conftest import LLMVOY, MASTER_KEY, Mock, Proc, free_port
 # Enough in flight at once that 2,000 requests take seconds, few enough that
 # the two cores this runs on are not drowned in context switches.
 CONCURRENCY = 24
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket: Envoy's admin interface under `llmvoy run`."""
+
+    def __init__(self, path, timeout=10):
+        super().__init__("envoy-admin", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def envoy_admin_get(llmvoy_log, path):
+    """GET `path` from the admin interface of llmvoy's Envoy, named by the
+    `envoy_admin=unix:///...` of llmvoy's log (a private socket, not TCP)."""
+    admin = re.search(r"envoy_admin=(\S+)", llmvoy_log).group(1)
+    assert admin.startswith("unix:///"), f"Envoy's admin is not a unix socket: {admin}"
+    conn = _UnixHTTPConnection(admin.removeprefix("unix://"))
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        body = r.read().decode()
+        assert r.status == 200, f"GET {path}: {r.status} {body[:200]}"
+        return body
+    finally:
+        conn.close()
 
 
 class Fleet:
@@ -95,14 +126,11 @@ class Fleet:
         """The gateway's Envoy counters for the model group cluster(s) whose
         name starts with `prefix` after the cluster name, e.g.
         "upstream_rq_retry": {"upstream_rq_retry_overflow": 3, ...}."""
-        found = re.search(r"envoy_admin=(\S+)", self.llmvoy.output())
-        if not found:  # diagnostics only: never the reason a test fails
-            return {}
-        admin = found.group(1)
+        if not re.search(r"envoy_admin=(\S+)", self.llmvoy.output()):
+            return {}  # diagnostics only: never the reason a test fails
         query = urllib.parse.urlencode({"filter": rf"^cluster\.[^.]+\.{prefix}"})
-        with urllib.request.urlopen(f"{admin}/stats?{query}") as r:
-            stats = (line.split(": ") for line in r.read().decode().splitlines())
-            return {k.split(".", 2)[2]: int(v) for k, v in stats if v.isdigit() and int(v)}
+        stats = (line.split(": ") for line in envoy_admin_get(self.llmvoy.output(), f"/stats?{query}").splitlines())
+        return {k.split(".", 2)[2]: int(v) for k, v in stats if v.isdigit() and int(v)}
 
     def close(self):
         if self.client is not None:
