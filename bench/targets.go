@@ -39,8 +39,9 @@ type target struct {
 	baseURL string
 	// watch are the processes whose CPU and memory a step reports.
 	watch []watched
-	// envoyAdmin is the admin interface of the target's Envoy (llmvoy's or
-	// the plain one); "" for the others.
+	// envoyAdmin is the admin interface of the target's Envoy (llmvoy's, a
+	// unix socket, or the plain one's), as envoy.NewAdminClient takes it;
+	// "" for the others.
 	envoyAdmin string
 }
 
@@ -121,7 +122,8 @@ func startLLMvoy(ctx context.Context, ps *procs, bin, envoyBin, configPath strin
 		return t, fmt.Errorf("llmvoy (pid %d) has no envoy child process", p.pid())
 	}
 	// The soak reads Envoy's own memory counters from its admin interface,
-	// which llmvoy names when it is ready.
+	// which llmvoy names when it is ready: a unix socket in its private
+	// control directory, which this harness (the same user) may use.
 	for deadline := time.Now().Add(5 * time.Second); t.envoyAdmin == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if m := envoyAdminRe.FindStringSubmatch(p.tail(20)); m != nil {
 			t.envoyAdmin = m[1]
@@ -130,10 +132,11 @@ func startLLMvoy(ctx context.Context, ps *procs, bin, envoyBin, configPath strin
 	return t, nil
 }
 
-var envoyAdminRe = regexp.MustCompile(`envoy_admin=(http://\S+)`)
+var envoyAdminRe = regexp.MustCompile(`envoy_admin=(unix:///\S+)`)
 
 // plainBootstrap is a static Envoy config with no ext_proc: a listener and
-// one cluster to the mock. Its limits match what llmvoy gives its own Envoy
+// one cluster to the mock. Its admin interface is on loopback TCP: this
+// Envoy carries no key and lives for one benchmark run. Its limits match what llmvoy gives its own Envoy
 // (buffer limits, timeouts), so the difference between the two is llmvoy's
 // filters, routing and the ext_proc round trips.
 var plainBootstrap = template.Must(template.New("plain").Parse(`# Plain Envoy for the llmvoy benchmark (bench/targets.go): the floor.
