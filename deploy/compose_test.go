@@ -33,6 +33,7 @@ type composeService struct {
 	User        string                       `yaml:"user"`
 	Environment map[string]string            `yaml:"environment"`
 	Volumes     []string                     `yaml:"volumes"`
+	Tmpfs       []string                     `yaml:"tmpfs"`
 	Ports       []string                     `yaml:"ports"`
 	ReadOnly    bool                         `yaml:"read_only"`
 	Restart     string                       `yaml:"restart"`
@@ -218,10 +219,18 @@ func TestCompose(t *testing.T) {
 	require.Equal(t, strconv.Itoa(envoyUID), uid, "envoy: the image's envoy user")
 	require.Equal(t, strconv.Itoa(dockerfileUID(t)), gid, "envoy: in llmvoy's group, to enter the control directory")
 
+	// Envoy's admin socket is on a tmpfs of Envoy's container alone, not on
+	// the control volume (which Envoy cannot write, and llmvoy shares).
+	require.Equal(t, []string{path.Dir(adminSocket)}, envoySvc.Tmpfs, "envoy: its admin socket's directory is a tmpfs of its own")
+	for name, svc := range loadCompose(t).Services {
+		for _, v := range svc.Volumes {
+			require.NotEqual(t, path.Dir(adminSocket), strings.Split(v, ":")[1], "%s: mounts a volume at Envoy's admin socket directory", name)
+		}
+	}
 	bootArgs := []string{
 		"--control-dir", controlDir,
 		"--port", strconv.Itoa(envoyPort),
-		"--admin-port", strconv.Itoa(adminPort),
+		"--admin-socket", adminSocket,
 	}
 	bootFile := envoySvc.hostFile(t, "envoy", envoySvc.Command[2])
 	checkGenerated(t, bootFile, generatedHeader("llmvoy bootstrap "+strings.Join(bootArgs, " "))+bootstrapFor(t, bootArgs...))

@@ -167,7 +167,7 @@ func TestControlPlaneWithoutEnvoy(t *testing.T) {
 	// An Envoy whose bootstrap asks for another port than llmvoy's --port.
 	const envoyPort = 14000
 	node := bootstrapNode(t, bootstrapFor(t, "--control-dir", controlDir,
-		"--port", strconv.Itoa(envoyPort), "--admin-port", strconv.Itoa(adminPort)))
+		"--port", strconv.Itoa(envoyPort), "--admin-socket", adminSocket))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	// Envoy's side of the socket: llmvoy's user here.

@@ -3,11 +3,13 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,53 +40,85 @@ func (a *fakeAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if len(a.readings) > 1 {
 			a.readings = a.readings[1:]
 		}
-		fmt.Fprintf(w, "http.llmvoy.downstream_rq_active: %d\n", n)
+		// As Envoy does, stream it: chunked, and here with a chunk
+		// boundary inside the line, which the hook must put together.
+		fmt.Fprint(w, "http.llmvoy.downstream_")
+		w.(http.Flusher).Flush()
+		fmt.Fprintf(w, "rq_active: %d\n", n)
 	default:
 		http.Error(w, "unexpected "+r.Method+" "+r.URL.String(), http.StatusNotFound)
 	}
 }
 
-// runDrain runs the drain hook against an admin interface on port and
-// returns how long it took.
-func runDrain(t *testing.T, port, minSeconds, maxSeconds int) time.Duration {
+// serveAdmin serves h on a unix socket in a new 0700 directory, as Envoy's
+// admin interface listens, and returns the socket's path.
+func serveAdmin(t *testing.T, h http.Handler) string {
+	t.Helper()
+	// Unix socket paths are limited to ~100 bytes; t.TempDir() can be long.
+	dir, err := os.MkdirTemp("", "llmvoy-envoy")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "admin.sock")
+	ln, err := net.Listen("unix", path)
+	require.NoError(t, err)
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return path
+}
+
+// drainTools are what the hook may run besides bash: the official Envoy
+// image has perl, sed and sleep but no curl; with curl the hook uses it.
+var drainTools = map[string][]string{
+	"perl (the Envoy image)": {"perl", "sed", "sleep"},
+	"curl":                   {"curl", "sed", "sleep"},
+}
+
+// runDrain runs the drain hook, with only tools on its PATH, against an
+// admin interface on socket and returns how long it took.
+func runDrain(t *testing.T, tools []string, socket string, minSeconds, maxSeconds int) time.Duration {
 	t.Helper()
 	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash: the hook runs in Envoy's image, which has it")
+	require.NoError(t, err, "the hook runs in Envoy's image, which has bash")
+	bin := t.TempDir()
+	for _, tool := range tools {
+		p, err := exec.LookPath(tool)
+		require.NoError(t, err, "the drain hook test needs %s", tool)
+		require.NoError(t, os.Symlink(p, filepath.Join(bin, tool)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bash, drainScriptPath)
 	cmd.Dir = root
 	cmd.Env = []string{
-		"PATH=/usr/local/bin:/usr/bin:/bin",
-		"ENVOY_ADMIN_PORT=" + strconv.Itoa(port),
+		"PATH=" + bin,
+		"ENVOY_ADMIN_SOCKET=" + socket,
 		"DRAIN_MIN_SECONDS=" + strconv.Itoa(minSeconds),
 		"DRAIN_MAX_SECONDS=" + strconv.Itoa(maxSeconds),
 	}
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s:\n%s", drainScriptPath, out)
+	require.Empty(t, strings.TrimSpace(string(out)), "the hook is quiet")
 	return time.Since(start)
 }
 
-func adminPortOf(t *testing.T, srv *httptest.Server) int {
-	t.Helper()
-	u, err := url.Parse(srv.URL)
-	require.NoError(t, err)
-	p, err := strconv.Atoi(u.Port())
-	require.NoError(t, err)
-	return p
+// TestDrainHook runs Envoy's preStop hook (examples/kubernetes/envoy-drain.sh)
+// against a fake admin interface on a unix socket, with perl as in the
+// official Envoy image and with curl.
+func TestDrainHook(t *testing.T) {
+	for name, tools := range drainTools {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testDrainHook(t, tools)
+		})
+	}
 }
 
-// TestDrainHook runs Envoy's preStop hook (examples/kubernetes/envoy-drain.sh)
-// against a fake admin interface on loopback.
-func TestDrainHook(t *testing.T) {
+func testDrainHook(t *testing.T, tools []string) {
 	t.Run("waits for in-flight requests", func(t *testing.T) {
 		admin := &fakeAdmin{readings: []int{3, 1, 0, 0}}
-		srv := httptest.NewServer(admin)
-		defer srv.Close()
-		took := runDrain(t, adminPortOf(t, srv), 0, 15)
+		took := runDrain(t, tools, serveAdmin(t, admin), 0, 15)
 		require.Less(t, took, 10*time.Second)
 		admin.mu.Lock()
 		defer admin.mu.Unlock()
@@ -95,24 +129,21 @@ func TestDrainHook(t *testing.T) {
 	})
 	t.Run("gives up at DRAIN_MAX_SECONDS", func(t *testing.T) {
 		admin := &fakeAdmin{readings: []int{1}}
-		srv := httptest.NewServer(admin)
-		defer srv.Close()
-		took := runDrain(t, adminPortOf(t, srv), 0, 1)
+		took := runDrain(t, tools, serveAdmin(t, admin), 0, 1)
 		require.GreaterOrEqual(t, took, time.Second)
 		require.Less(t, took, 5*time.Second)
 	})
 	t.Run("waits DRAIN_MIN_SECONDS for stragglers", func(t *testing.T) {
 		admin := &fakeAdmin{readings: []int{0}}
-		srv := httptest.NewServer(admin)
-		defer srv.Close()
-		took := runDrain(t, adminPortOf(t, srv), 1, 10)
+		took := runDrain(t, tools, serveAdmin(t, admin), 1, 10)
 		require.GreaterOrEqual(t, took, time.Second)
 		require.Less(t, took, 5*time.Second)
 	})
 	t.Run("no admin interface", func(t *testing.T) {
-		srv := httptest.NewServer(http.NotFoundHandler())
-		port := adminPortOf(t, srv)
-		srv.Close()
-		require.Less(t, runDrain(t, port, 5, 30), 3*time.Second, "nothing to drain, nothing to wait for")
+		gone := filepath.Join(filepath.Dir(serveAdmin(t, http.NotFoundHandler())), "gone.sock")
+		require.Less(t, runDrain(t, tools, gone, 5, 30), 3*time.Second, "nothing to drain, nothing to wait for")
+	})
+	t.Run("an admin that refuses the drain", func(t *testing.T) {
+		require.Less(t, runDrain(t, tools, serveAdmin(t, http.NotFoundHandler()), 5, 30), 3*time.Second, "a drain that did not start is not waited for")
 	})
 }

@@ -45,9 +45,10 @@ const root = ".."
 // Facts the deployment files share with llmvoy. Each is checked where a file
 // states it.
 const (
-	// adminPort is the Envoy admin port every example's bootstrap asks for
-	// (on 127.0.0.1) and the drain hook talks to.
-	adminPort = 9901
+	// adminSocket is where every example's Envoy has its admin interface
+	// (a unix socket on a volume only Envoy's container mounts) and the
+	// drain hook finds it.
+	adminSocket = "/run/envoy/admin.sock"
 	// caBundle is where both images keep their CA bundle: llmvoy (distroless)
 	// finds it and tells Envoy (the official image) to read the same path.
 	caBundle = "/etc/ssl/certs/ca-certificates.crt"

@@ -471,7 +471,8 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 // envoySide is what the Envoy container of a pod tells the rest of it.
 type envoySide struct {
 	container *corev1.Container
-	port      int // the gateway listener: the OpenAI API
+	port      int    // the gateway listener: the OpenAI API
+	adminVol  string // the emptyDir of its admin socket
 }
 
 // checkEnvoy checks the Envoy container: the official image at the version
@@ -526,10 +527,15 @@ func (m *manifests) checkEnvoy(t *testing.T, d *appsv1.Deployment, c *corev1.Con
 	// what the heap does not count (stacks, the binary, page tables).
 	mem := c.Resources.Limits[corev1.ResourceMemory]
 	maxHeap := envoyMaxHeap(mem.Value())
+	// Envoy's admin socket: on an emptyDir of its own (checked, with
+	// nobody else mounting it, by gatewayPod), outside the control
+	// directory, which Envoy cannot write.
+	side.adminVol = emptyDirAbove(t, spec, c, path.Dir(adminSocket))
+	require.NotEqual(t, ll.controlVol, side.adminVol, "container %s: the admin socket is not on llmvoy's control volume", c.Name)
 	bootArgs := []string{
 		"--control-dir", ll.controlDir,
 		"--port", strconv.Itoa(side.port),
-		"--admin-port", strconv.Itoa(adminPort),
+		"--admin-socket", adminSocket,
 		"--max-heap", strconv.FormatInt(maxHeap>>20, 10) + "MiB",
 	}
 	want := map[string]string{bootKey: bootstrapFor(t, bootArgs...)}
@@ -551,7 +557,7 @@ func (m *manifests) checkEnvoy(t *testing.T, d *appsv1.Deployment, c *corev1.Con
 		sources = append(sources, drainScriptPath+"  ("+drainKey+")")
 
 		env := m.containerEnv(t, c)
-		require.Equal(t, strconv.Itoa(adminPort), envOr(env, "ENVOY_ADMIN_PORT", scriptDefault(t, script, "ENVOY_ADMIN_PORT")), "the drain hook talks to the bootstrap's admin port")
+		require.Equal(t, adminSocket, envOr(env, "ENVOY_ADMIN_SOCKET", scriptDefault(t, script, "ENVOY_ADMIN_SOCKET")), "the drain hook talks to the bootstrap's admin socket")
 		drainMax, err := strconv.Atoi(envOr(env, "DRAIN_MAX_SECONDS", scriptDefault(t, script, "DRAIN_MAX_SECONDS")))
 		require.NoError(t, err)
 		drainMin, err := strconv.Atoi(envOr(env, "DRAIN_MIN_SECONDS", scriptDefault(t, script, "DRAIN_MIN_SECONDS")))
@@ -655,7 +661,7 @@ func drainScript(t *testing.T) string {
 // scriptDefault reads the default of a ${NAME:-default} in the drain script.
 func scriptDefault(t *testing.T, script, name string) string {
 	t.Helper()
-	m := regexp.MustCompile(`\$\{` + name + `:-([0-9]+)\}`).FindStringSubmatch(script)
+	m := regexp.MustCompile(`\$\{` + name + `:-([^}]+)\}`).FindStringSubmatch(script)
 	require.NotNil(t, m, "%s: no default for %s", drainScriptPath, name)
 	return m[1]
 }
@@ -708,13 +714,16 @@ func (m *manifests) gatewayPod(t *testing.T, d *appsv1.Deployment, served bool) 
 	port := envoyProbePort(t, envoyC)
 	ll := m.checkLLMVoy(t, d, llmvoyC, port)
 	ev := m.checkEnvoy(t, d, envoyC, ll, served)
-	// Nobody else in the pod mounts the control sockets.
+	// Nobody else in the pod mounts the control sockets, nor (llmvoy
+	// included) Envoy's admin socket.
 	for _, c := range podContainers(spec) {
-		if c == llmvoyC || c == envoyC {
-			continue
-		}
 		for _, vm := range c.VolumeMounts {
-			require.NotEqual(t, ll.controlVol, vm.Name, "container %s must not mount llmvoy's control sockets", c.Name)
+			if c != llmvoyC && c != envoyC {
+				require.NotEqual(t, ll.controlVol, vm.Name, "container %s must not mount llmvoy's control sockets", c.Name)
+			}
+			if c != envoyC {
+				require.NotEqual(t, ev.adminVol, vm.Name, "container %s must not mount Envoy's admin socket", c.Name)
+			}
 		}
 	}
 	require.Equal(t, "llmvoy", gatewayStatPrefix(t, ll.compiled.resources), "the drain hook counts requests by this stat prefix")
