@@ -1,0 +1,17 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The soak finds llmvoy's Envoy's admin socket in the `gateway ready` line;
+// a TCP admin (which llmvoy no longer has) is not picked up.
+func TestEnvoyAdminFromLog(t *testing.T) {
+	line := `time=2026-12-07T18:21:26.061Z level=INFO msg="gateway ready" listen=127.0.0.1:40205 model_groups=1 deployments=1 envoy_admin=unix:///tmp/llmvoy-3843552969/admin.sock`
+	m := envoyAdminRe.FindStringSubmatch(line)
+	require.NotNil(t, m)
+	require.Equal(t, "unix:///tmp/llmvoy-3843552969/admin.sock", m[1])
+	require.Nil(t, envoyAdminRe.FindStringSubmatch(`envoy_admin=http://127.0.0.1:9901`))
+}
