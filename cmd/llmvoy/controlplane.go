@@ -237,6 +237,14 @@ func listenGRPC(addr string, mode fs.FileMode) (net.Listener, error) {
 	return ln, nil
 }
 
+// removeSocket removes path if it is a unix socket; any other file is left
+// alone.
+func removeSocket(path string) {
+	if st, err := os.Lstat(path); err == nil && st.Mode().Type() == fs.ModeSocket {
+		_ = os.Remove(path)
+	}
+}
+
 func isLoopback(a net.Addr) bool {
 	ap, err := netip.ParseAddrPort(a.String())
 	return err == nil && ap.Addr().IsLoopback()

@@ -416,3 +416,26 @@ func freePort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// removeSocket clears the admin socket Envoy leaves behind, and nothing
+// else that might stand at its path.
+func TestRemoveSocket(t *testing.T) {
+	dir, err := os.MkdirTemp("", "llmvoy")
+	require.NoError(t, err)
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "admin.sock")
+	ln, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	removeSocket(sock)
+	_, err = os.Lstat(sock)
+	require.ErrorIs(t, err, fs.ErrNotExist)
+
+	file := filepath.Join(dir, "not-a-socket")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	removeSocket(file)
+	_, err = os.Lstat(file)
+	require.NoError(t, err)
+	removeSocket(filepath.Join(dir, "missing"))
+}

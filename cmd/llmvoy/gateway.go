@@ -216,7 +216,8 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// Envoy's admin interface is unauthenticated (it can make Envoy log
 	// every key, or stop it): a socket next to llmvoy's, not loopback TCP.
 	// Envoy replaces a stale one left by a crash.
-	boot := envoy.BootstrapOptions{AdminSocket: filepath.Join(cp.dir, envoy.AdminSocketName), MaxHeapBytes: uint64(f.envoyMaxHeap)}
+	adminSocket := filepath.Join(cp.dir, envoy.AdminSocketName)
+	boot := envoy.BootstrapOptions{AdminSocket: adminSocket, MaxHeapBytes: uint64(f.envoyMaxHeap)}
 	boot.XDSAddress, boot.XDSPort = splitGRPCAddress(grpcAddress(xdsLn))
 	boot.ExtProcAddress, boot.ExtProcPort = splitGRPCAddress(grpcAddress(procLn))
 	bootstrap, err := envoy.RenderBootstrap(boot)
@@ -233,6 +234,10 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	// Envoy leaves its socket behind, which would outlive llmvoy in a
+	// --control-dir of the operator's. Deferred after Start: it runs once
+	// Envoy has stopped.
+	defer removeSocket(adminSocket)
 	envoyDone := make(chan error, 1)
 	go func() { envoyDone <- proc.Wait() }()
 
