@@ -414,8 +414,28 @@ func (g *gateway) retrieveModel(id string) *extprocv3.ProcessingResponse {
 var errInvalidUTF8 = errors.New("the body is not valid UTF-8")
 
 // clientPathMetadata is the dynamic metadata that tells Envoy's access log
-// which path the client called.
+// which path the client called, without its query (the log has no use for
+// it). The few paths a model request can have are built once: messages
+// only read them.
 func clientPathMetadata(path string) *structpb.Struct {
+	path, _, _ = strings.Cut(path, "?")
+	if md, ok := clientPaths[path]; ok {
+		return md
+	}
+	return newClientPathMetadata(path)
+}
+
+var clientPaths = func() map[string]*structpb.Struct {
+	m := make(map[string]*structpb.Struct)
+	for _, ep := range []translate.Endpoint{translate.ChatCompletions, translate.Completions, translate.Embeddings} {
+		for _, p := range []string{string(ep), "/v1" + string(ep)} {
+			m[p] = newClientPathMetadata(p)
+		}
+	}
+	return m
+}()
+
+func newClientPathMetadata(path string) *structpb.Struct {
 	return &structpb.Struct{Fields: map[string]*structpb.Value{
 		xds.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
 			xds.ClientPathMetadataKey: structpb.NewStringValue(path),

@@ -69,6 +69,8 @@ func chatBody(model string) []byte {
 // group's cluster: only the route header changes, and the route is
 // recomputed from it.
 func routeResponse(group, clientPath string, removed ...string) *extprocv3.ProcessingResponse {
+	// The access log gets the client's path without its query.
+	clientPath, _, _ = strings.Cut(clientPath, "?")
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{
 		RequestBody: &extprocv3.BodyResponse{Response: &extprocv3.CommonResponse{
 			HeaderMutation: &extprocv3.HeaderMutation{

@@ -57,7 +57,7 @@ type Server struct {
 	requests *requests
 	// bodies counts the request body bytes the gateway streams hold.
 	bodies heldBodies
-	log      *slog.Logger
+	log    *slog.Logger
 	// metrics counts fallbacks and is what /metrics serves; nil serves none.
 	metrics *metrics.Metrics
 	// keys are the virtual keys and spend; nil: only the master key.
