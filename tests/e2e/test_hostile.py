@@ -299,3 +299,27 @@ def test_a_retried_request_is_charged_once(fleet):
         assert not [h for h in provider_headers(request) if h.startswith("x-llmvoy-")]
     logs = admin(c, "GET", "/spend/logs", params={"api_key": k["key"]}).json()
     assert len(logs) == 8 and all(l["spend"] > 0 for l in logs), logs
+
+
+def test_a_fallback_carries_nothing_of_the_client_or_of_llmvoy(fleet):
+    """After an internal redirect (a fallback), the next group's provider gets
+    the same allowlist: not the client's headers, not the signed fallback
+    state, not Envoy's x-envoy-original-url, not the failed deployment's key."""
+    bad, good = fleet.mock("bad", status=500), fleet.mock("good")
+    c = root(fleet.gateway(config(
+        keyed("primary", "p1", bad, "sk-primary"), keyed("backup", "b1", good, "sk-backup"),
+        router='  num_retries: 0\n  disable_cooldowns: true\n  fallbacks: [{"primary": ["backup"]}]\n')))
+    k = generate(c)["key"]
+    r = c.post("/v1/chat/completions?x=1", headers={**HOSTILE_HEADERS, "authorization": f"Bearer {k}"},
+               json={"model": "primary", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 200 and r.headers["x-llmvoy-model-id"] == "b1", r.text
+    assert chat_requests(bad), "the primary was tried first"
+    (got,) = chat_requests(good)
+    assert got["path"] == "/v1/chat/completions" and got.get("query", "") == ""
+    h = provider_headers(got)
+    assert not [k for k in h if k.startswith("x-llmvoy-") or k.startswith("x-envoy-")], h
+    assert h["authorization"] == ["Bearer sk-backup"], "the backup's key, not the primary's or the client's"
+    for name in ("cookie", "openai-organization", "x-forwarded-for", "x-custom-thing", "user-agent"):
+        assert name not in h, name
+    logs = admin(c, "GET", "/spend/logs", params={"api_key": k}).json()
+    assert len(logs) == 1 and logs[0]["model_id"] == "b1", logs
