@@ -48,15 +48,6 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// freePort is a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // configMapVolume lays a config out the way the kubelet projects a
 // ConfigMap: the file is a symlink through ..data to a timestamped directory,
 // and an update swaps ..data atomically.

@@ -208,16 +208,6 @@ func flagValue(t *testing.T, verb string, given map[string]string, name string) 
 	return f.def
 }
 
-// hostPort splits HOST:PORT into its host and numeric port.
-func hostPort(t *testing.T, addr string) (string, int) {
-	t.Helper()
-	host, port, err := net.SplitHostPort(addr)
-	require.NoError(t, err, "address %q", addr)
-	n, err := strconv.Atoi(port)
-	require.NoError(t, err, "port of %q", addr)
-	return host, n
-}
-
 var envRef = regexp.MustCompile(`os\.environ/([A-Za-z_][A-Za-z0-9_]*)`)
 
 // envRefs are the environment variables a config's os.environ/ references
