@@ -16,6 +16,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/llmvoy/llmvoy/admin"
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
 	"github.com/llmvoy/llmvoy/metrics"
@@ -53,12 +54,10 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	path, _, _ := strings.Cut(headerValue(h, ":path"), "?")
 
 	// LiteLLM's probes answer without a key: orchestrators call them.
-	switch path {
-	case "/health/liveliness", "/health/liveness":
-		return replyJSON(200, "I'm alive!")
-	case "/health/readiness":
-		return replyJSON(200, map[string]any{"status": "healthy", "db": "Not connected", "cache": nil, "llmvoy_version": Version})
-	case "/metrics":
+	if resp, ok := probe(path); ok {
+		return resp
+	}
+	if path == "/metrics" {
 		// As LiteLLM's, for Prometheus scrapers, which send no key: counts
 		// by model group and deployment, nothing a key would protect.
 		return g.serveMetrics()
@@ -82,8 +81,8 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 		}
 		g.caller = c
 	}
-	if isAdminPath(path) {
-		return g.adminHeaders(method, headerValue(h, ":path"), h.GetEndOfStream())
+	if e := admin.Find(path); e != nil {
+		return g.adminHeaders(e, method, headerValue(h, ":path"), h.GetEndOfStream())
 	}
 
 	if ep, ok := modelEndpoint(path); ok {
@@ -106,22 +105,12 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 			id = unescaped
 		}
 		return g.retrieveModel(id)
-	case path == "/health":
-		// LiteLLM's admin route: it calls every deployment with its
-		// credentials and lists where they are.
-		if g.state.hasKey && !g.caller.master {
-			return replyError(apiError{Status: 401, Type: "auth_error", Code: "401",
-				Message: "Authentication Error, only the master key may call /health"})
-		}
-		return replyJSON(200, checkHealth(g.state.cfg))
-	case isInfoPath(path):
-		return g.serveInfo(method, headerValue(h, ":path"))
 	}
 	return replyError(apiError{Status: 404, Message: "unknown path " + path, Type: "invalid_request_error", Code: "not_found"})
 }
 
 func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.ProcessingResponse {
-	if g.admin.path != "" {
+	if g.admin.endpoint != nil {
 		return g.serveAdmin(b.GetBody())
 	}
 	fields, err := jsonscan.Fields(b.GetBody())

@@ -1,12 +1,10 @@
-package extproc
+package admin
 
 import (
+	"context"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
-
-	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/pricing"
@@ -16,72 +14,69 @@ import (
 // built-in price table. They describe deployments, never their
 // credentials: litellm_params are rebuilt from what routing reads (a list
 // of fields known to be safe), not copied from the file.
-const (
-	pathModelInfo      = "/model/info"
-	pathModelInfoV1    = "/v1/model/info"
-	pathModelGroupInfo = "/model_group/info"
-)
 
-func isInfoPath(path string) bool {
-	switch path {
-	case pathModelInfo, pathModelInfoV1, pathModelGroupInfo:
-		return true
-	}
-	return false
-}
-
-// serveInfo answers /model/info (?litellm_model_id=) and /model_group/info
-// (?model_group=). A virtual key sees only the model groups it may call,
-// as in LiteLLM.
-func (g *gateway) serveInfo(method, rawPath string) *extprocv3.ProcessingResponse {
-	path, rawQuery, _ := strings.Cut(rawPath, "?")
-	if method != "GET" {
-		return replyError(apiError{Status: 405, Type: "invalid_request_error", Message: "method " + method + " not allowed on " + path + "; use GET"})
-	}
-	query, _ := url.ParseQuery(rawQuery)
-	cfg := g.state.cfg
+// modelInfo answers /model/info, every deployment or one
+// (?litellm_model_id=). A virtual key sees only the deployments of the
+// model groups it may call, as in LiteLLM.
+func (h *Handler) modelInfo(_ context.Context, r Request) (any, error) {
+	cfg := h.Config
 	redact := newRedactor(cfg)
-	if path == pathModelGroupInfo {
-		names := cfg.Groups()
-		if want := query.Get("model_group"); want != "" {
-			names = nil
-			// A hidden alias is served but never shown.
-			if _, ok := g.state.groups[g.state.resolve(want)]; ok && !cfg.Router.Aliases[want].Hidden {
-				names = []string{want}
-			}
-		}
-		data := []modelGroupInfo{}
-		for _, name := range names {
-			if g.allowsGroup(name) {
-				data = append(data, groupInfo(cfg, name, g.state.resolve(name), redact))
-			}
-		}
-		return replyJSON(200, map[string]any{"data": data})
-	}
-
 	deployments := cfg.Deployments
-	if id := query.Get("litellm_model_id"); id != "" {
+	if id := r.Query.Get("litellm_model_id"); id != "" {
 		d := cfg.Deployment(id)
-		if d == nil || !g.allowsGroup(d.ModelName) {
-			return replyError(apiError{Status: 404, Type: "not_found_error", Param: "litellm_model_id", Code: "404",
-				Message: "Model id = " + id + " not found on llmvoy"})
+		if d == nil || !r.Caller.allows(d.ModelName) {
+			e := errorf(404, "Model id = %s not found on llmvoy", id)
+			e.Param = "litellm_model_id"
+			return nil, e
 		}
 		deployments = []*config.Deployment{d}
 	}
 	data := []deploymentInfo{}
 	for _, d := range deployments {
-		if g.allowsGroup(d.ModelName) {
-			data = append(data, modelInfo(d, redact))
+		if r.Caller.allows(d.ModelName) {
+			data = append(data, deploymentEntry(d, redact))
 		}
 	}
-	return replyJSON(200, map[string]any{"data": data})
+	return map[string]any{"data": data}, nil
 }
 
-// allowsGroup reports whether the caller may see a model group: the master
-// key (or no key configured) sees all of them, a virtual key those it may
-// call.
-func (g *gateway) allowsGroup(name string) bool {
-	return g.caller.key == nil || g.caller.key.Allows(name)
+// modelGroupInfo answers /model_group/info, every model group or one
+// (?model_group=, a group or an alias). A virtual key sees only the groups
+// it may call.
+func (h *Handler) modelGroupInfo(_ context.Context, r Request) (any, error) {
+	cfg := h.Config
+	redact := newRedactor(cfg)
+	names := cfg.Groups()
+	if want := r.Query.Get("model_group"); want != "" {
+		names = nil
+		// A hidden alias is served but never shown.
+		if slices.Contains(cfg.Groups(), resolve(cfg, want)) && !cfg.Router.Aliases[want].Hidden {
+			names = []string{want}
+		}
+	}
+	data := []modelGroupInfo{}
+	for _, name := range names {
+		if r.Caller.allows(name) {
+			data = append(data, groupInfo(cfg, name, resolve(cfg, name), redact))
+		}
+	}
+	return map[string]any{"data": data}, nil
+}
+
+// resolve maps a requested model to its model group: an alias's group, else
+// the name itself (as the gateway routes it).
+func resolve(cfg *config.Config, model string) string {
+	if a, ok := cfg.Router.Aliases[model]; ok {
+		return a.Group
+	}
+	return model
+}
+
+// allows reports whether the caller may see a model group: the master key
+// (or anyone when there is none) sees all of them, a virtual key those it
+// may call.
+func (c Caller) allows(group string) bool {
+	return c.Key == nil || c.Key.Allows(group)
 }
 
 // deploymentInfo is one entry of /model/info, as LiteLLM returns it.
@@ -100,10 +95,10 @@ var supportFlags = []string{
 	"supports_computer_use", "supports_audio_input", "supports_reasoning", "supports_web_search",
 }
 
-// modelInfo is a deployment's /model/info entry: the table's fields for its
+// deploymentEntry is a deployment's /model/info entry: the table's fields for its
 // model, overridden by the config's model_info (LiteLLM's order), with the
 // price llmvoy charges and the id it routes by.
-func modelInfo(d *config.Deployment, redact redactor) deploymentInfo {
+func deploymentEntry(d *config.Deployment, redact redactor) deploymentInfo {
 	info := map[string]any{}
 	if key, fields, ok := pricing.Model(d); ok {
 		maps.Copy(info, fields)
@@ -211,7 +206,7 @@ func groupInfo(cfg *config.Config, name, group string, redact redactor) modelGro
 		if d.Provider != "" && !slices.Contains(gi.Providers, d.Provider) {
 			gi.Providers = append(gi.Providers, d.Provider)
 		}
-		info := modelInfo(d, redact).ModelInfo
+		info := deploymentEntry(d, redact).ModelInfo
 		gi.MaxInputTokens = maxOf(gi.MaxInputTokens, toInt(info["max_input_tokens"]))
 		gi.MaxOutputTokens = maxOf(gi.MaxOutputTokens, toInt(info["max_output_tokens"]))
 		gi.InputCostPerToken = maxOf(gi.InputCostPerToken, toFloat(info["input_cost_per_token"]))
@@ -339,4 +334,24 @@ func (r redactor) value(v any) any {
 		return out
 	}
 	return v
+}
+
+// liteLLMModel is the deployment's litellm_params.model as LiteLLM names
+// it: provider/model.
+func liteLLMModel(d *config.Deployment) string {
+	if d.Provider == "" {
+		return d.UpstreamModel
+	}
+	return d.Provider + "/" + d.UpstreamModel
+}
+
+// apiBase is the deployment's api_base without credentials or query (a
+// base may carry a key in either).
+func apiBase(d *config.Deployment) string {
+	if d.APIBase == nil {
+		return ""
+	}
+	u := *d.APIBase
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }
