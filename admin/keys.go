@@ -181,7 +181,7 @@ func (h *Handler) generateKey(ctx context.Context, r Request) (any, error) {
 	if err := h.Keys.Store().Insert(ctx, k); err != nil {
 		switch {
 		case errors.Is(err, keys.ErrAliasTaken):
-			return nil, errorf(400, "key_alias %q is already used by another key", *k.KeyAlias)
+			return nil, errAliasTaken(*k.KeyAlias)
 		case errors.Is(err, keys.ErrExists):
 			return nil, errorf(400, "this key already exists")
 		}
@@ -195,6 +195,12 @@ func (h *Handler) generateKey(ctx context.Context, r Request) (any, error) {
 		TokenID string `json:"token_id"`
 		keyView
 	}{secret, k.Token, viewOf(k)}, nil
+}
+
+// errAliasTaken refuses a key_alias another key has: the store keeps them
+// unique, so a key can be deleted by its alias.
+func errAliasTaken(alias string) *Error {
+	return errorf(400, "key_alias %q is already used by another key", alias)
 }
 
 // tokenOf reads a key reference: a secret ("sk-...") or its token.
@@ -232,7 +238,7 @@ func (h *Handler) updateKey(ctx context.Context, r Request) (any, error) {
 	k.UpdatedAt = now
 	if err := h.Keys.Store().Update(ctx, k); err != nil {
 		if errors.Is(err, keys.ErrAliasTaken) {
-			return nil, errorf(400, "key_alias %q is already used by another key", *k.KeyAlias)
+			return nil, errAliasTaken(*k.KeyAlias)
 		}
 		return nil, err
 	}
