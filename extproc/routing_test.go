@@ -189,9 +189,9 @@ func TestPreCallChecksRouteLongPromptsToTheContextWindowChain(t *testing.T) {
 	long := func(model string) []byte {
 		return []byte(`{"model":"` + model + `","messages":[{"role":"user","content":[{"type":"text","text":"` + strings.Repeat("abcd", 20) + `"}]}]}`)
 	}
-	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("small"), bearer))
+	cluster, _ := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("small"), bearer))
 	require.Equal(t, xds.ClusterName("small"), cluster, "a short prompt fits")
-	cluster, fb = routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", long("small"), bearer))
+	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", long("small"), bearer))
 	require.Equal(t, xds.DirectRouteName("big"), cluster, "about 20 tokens do not fit 10")
 	require.Empty(t, fb, "a direct route cannot fall back further, and its provider gets no fallback header")
 

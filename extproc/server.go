@@ -215,9 +215,6 @@ func closerOf(h handler) closer {
 	case inTurn:
 		c, _ := h.p.(closer)
 		return c
-	case *fullDuplex:
-		c, _ := h.p.(closer)
-		return c
 	}
 	return nil
 }

@@ -186,7 +186,7 @@ func TestAzureRequestBody(t *testing.T) {
 			} else {
 				require.NotNil(t, resp)
 			}
-			require.Equal(t, "o_series/my-o3" == tt.model, d.UpstreamModel == "o_series/my-o3", "the deployment is not modified")
+			require.Equal(t, tt.model == "o_series/my-o3", d.UpstreamModel == "o_series/my-o3", "the deployment is not modified")
 		})
 	}
 
@@ -323,7 +323,7 @@ func TestQueryKeys(t *testing.T) {
 
 // Deployments read from a LiteLLM config get the Azure translators.
 func TestAzureFromConfig(t *testing.T) {
-	cfg, warnings, err := config.Parse([]byte(`
+	_, _, err := config.Parse([]byte(`
 model_list:
   - model_name: gpt-4o
     litellm_params:
@@ -355,9 +355,8 @@ model_list:
 	})
 	require.Error(t, err, "azure_ai without api_base is an error: it has no default")
 	require.Contains(t, err.Error(), `model_list[3].litellm_params.api_base: missing; provider "azure_ai" has no default api_base`)
-	_ = warnings
 
-	cfg, warnings, err = config.Parse([]byte(`
+	cfg, warnings, err := config.Parse([]byte(`
 model_list:
   - model_name: gpt-4o
     litellm_params:
