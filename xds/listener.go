@@ -88,8 +88,8 @@ func makeListener(o Options) *listenerv3.Listener {
 		}}},
 		// Whole request bodies are buffered (the model name is in them, and
 		// retries and fallbacks replay them), so the per-connection limit is
-		// the request size limit; past it the buffer filter ahead of the
-		// gateway answers 413, reshaped by localReplyConfig.
+		// the request size limit; the gateway processor answers 413 past it
+		// (it gathers the body of an authenticated request itself).
 		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxRequestBytes),
 		FilterChains: []*listenerv3.FilterChain{{
 			Filters: []*listenerv3.Filter{{

@@ -55,7 +55,7 @@ type State struct {
 	Unavailable map[string]bool
 	// Slow holds the deployments that get traffic only when no other
 	// deployment of their priority is available (latency-based routing);
-	// their endpoints are served as degraded.
+	// their endpoints are served one priority level down (see levels).
 	Slow map[string]bool
 }
 
