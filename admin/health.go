@@ -44,12 +44,7 @@ func (h *Handler) health(ctx context.Context, _ Request) (any, error) {
 	var wg sync.WaitGroup
 	for i, d := range cfg.Deployments {
 		wg.Go(func() {
-			results[i] = endpointHealth{Model: d.Provider + "/" + d.UpstreamModel, ModelName: d.ModelName, ModelID: d.ID}
-			if d.APIBase != nil {
-				// Scheme, host and path only: user info or a query string
-				// in an api_base can hold credentials.
-				results[i].APIBase = d.APIBase.Scheme + "://" + d.APIBase.Host + d.APIBase.Path
-			}
+			results[i] = endpointHealth{Model: d.LiteLLMModel(), ModelName: d.ModelName, ModelID: d.ID, APIBase: d.PublicAPIBase()}
 			if err := probe(ctx, d); err != nil {
 				results[i].Error = err.Error()
 			}

@@ -140,8 +140,8 @@ func deploymentEntry(d *config.Deployment, redact redactor) deploymentInfo {
 // fields known to be safe, and api_base without user info or query, where
 // some servers take keys.
 func liteLLMParams(d *config.Deployment, redact redactor) map[string]any {
-	p := map[string]any{"model": liteLLMModel(d)}
-	if base := apiBase(d); base != "" {
+	p := map[string]any{"model": d.LiteLLMModel()}
+	if base := d.PublicAPIBase(); base != "" {
 		p["api_base"] = redact.string(base)
 	}
 	set := func(key string, v any, isSet bool) {
@@ -336,22 +336,3 @@ func (r redactor) value(v any) any {
 	return v
 }
 
-// liteLLMModel is the deployment's litellm_params.model as LiteLLM names
-// it: provider/model.
-func liteLLMModel(d *config.Deployment) string {
-	if d.Provider == "" {
-		return d.UpstreamModel
-	}
-	return d.Provider + "/" + d.UpstreamModel
-}
-
-// apiBase is the deployment's api_base without credentials or query (a
-// base may carry a key in either).
-func apiBase(d *config.Deployment) string {
-	if d.APIBase == nil {
-		return ""
-	}
-	u := *d.APIBase
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return u.String()
-}

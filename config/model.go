@@ -69,3 +69,12 @@ func splitModel(model, custom string, hasBase bool) (provider, upstream, problem
 	}
 	return "", "", fmt.Sprintf("cannot tell the provider of %q; add a provider prefix, e.g. openai/%s", model, model)
 }
+
+// LiteLLMModel is the deployment's model as LiteLLM names it in its info
+// and spend logs: provider/model.
+func (d *Deployment) LiteLLMModel() string {
+	if d.Provider == "" {
+		return d.UpstreamModel
+	}
+	return d.Provider + "/" + d.UpstreamModel
+}

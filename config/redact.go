@@ -33,3 +33,15 @@ func (d Deployment) Format(f fmt.State, verb rune) {
 	}
 	fmt.Fprint(f, s)
 }
+
+// PublicAPIBase is the deployment's api_base as it may be shown (info
+// endpoints, spend logs, /health): without user info, query or fragment,
+// which can carry a credential.
+func (d *Deployment) PublicAPIBase() string {
+	if d.APIBase == nil {
+		return ""
+	}
+	u := *d.APIBase
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
+}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/keys"
 	"github.com/llmvoy/llmvoy/pricing"
@@ -47,7 +46,7 @@ func (u *upstream) recordSpend(prompt, completion int, response []byte) float64 
 	cost, _ := pricing.Cost(d, prompt, completion)
 	l := keys.SpendLog{
 		RequestID: u.requestID, APIKey: u.spend.token, CallType: callType(u.endpoint),
-		ModelGroup: d.ModelName, Model: liteLLMModel(d), ModelID: d.ID, APIBase: apiBase(d),
+		ModelGroup: d.ModelName, Model: d.LiteLLMModel(), ModelID: d.ID, APIBase: d.PublicAPIBase(),
 		PromptTokens: int64(prompt), CompletionTokens: int64(completion), TotalTokens: int64(prompt + completion),
 		Spend: cost, StartTime: u.spend.start, EndTime: time.Now(),
 	}
@@ -72,26 +71,6 @@ func (u *upstream) recordSpend(prompt, completion int, response []byte) float64 
 	}
 	u.server.summaries.put(l.RequestID, summary{KeyAlias: l.KeyAlias, KeyName: keyName(k), PromptTokens: prompt, CompletionTokens: completion, Cost: cost})
 	return cost
-}
-
-// liteLLMModel is the deployment's litellm_params.model as LiteLLM names
-// it: provider/model.
-func liteLLMModel(d *config.Deployment) string {
-	if d.Provider == "" {
-		return d.UpstreamModel
-	}
-	return d.Provider + "/" + d.UpstreamModel
-}
-
-// apiBase is the deployment's api_base without credentials or query (a
-// base may carry a key in either).
-func apiBase(d *config.Deployment) string {
-	if d.APIBase == nil {
-		return ""
-	}
-	u := *d.APIBase
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return u.String()
 }
 
 func keyName(k *keys.Key) string {
