@@ -2,20 +2,17 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"time"
 
@@ -23,6 +20,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/controlplane"
 	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/envoy"
 	"github.com/llmvoy/llmvoy/extproc"
@@ -103,7 +101,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(f.configPath, log)
+	cfg, err := controlplane.Load(f.configPath, log)
 	if err != nil {
 		return err
 	}
@@ -145,7 +143,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cooldowns, balance := router.NewCooldowns(cfg), router.NewBalance(cfg)
 	// Limits (per key, per deployment), shared by the replicas through
 	// Redis when configured. Opened once: a reload that changes the Redis
-	// settings is logged as needing a restart (see publisher.follow).
+	// settings is logged as needing a restart (see controlplane.Options).
 	shared := counters.Open(cfg.Router.Redis, log)
 	procSrv := extproc.NewServer(cfg, cooldowns, balance, log)
 	// Fed by Envoy's access logs, served as /metrics by the gateway
@@ -187,14 +185,12 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer xdsGRPC.Stop()
 	defer procGRPC.Stop()
 
-	opts := xds.Options{
-		ListenAddress:  f.host,
-		ListenPort:     uint32(f.port),
-		ExtProcCluster: envoy.ExtProcClusterName,
-		CAFile:         caFile,
-	}
-	pub := &publisher{xds: xdsSrv, opts: opts, log: log, cooldowns: cooldowns, balance: balance, redis: cfg.Router.Redis}
-	if err := pub.publish(ctx, cfg, pub.resolve(ctx, cfg)); err != nil {
+	loop := controlplane.New(cfg, controlplane.Parts{Snapshots: xdsSrv, Processor: procSrv, Cooldowns: cooldowns, Balance: balance},
+		controlplane.Options{
+			Path: f.configPath, ReloadEvery: f.reloadEvery, ResolveEvery: f.resolveEvery, Redis: cfg.Router.Redis,
+			XDS: xds.Options{ListenAddress: f.host, ListenPort: uint32(f.port), ExtProcCluster: envoy.ExtProcClusterName, CAFile: caFile},
+		}, log)
+	if err := loop.Start(ctx); err != nil {
 		return err
 	}
 
@@ -202,7 +198,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		log.Info("serving xDS and ext_proc; start Envoy with the bootstrap `llmvoy bootstrap` prints",
 			"xds", grpcAddress(xdsLn), "ext_proc", grpcAddress(procLn), "gateway_port", f.port)
 		fmt.Fprintf(stdout, "llmvoy control plane: xDS on %s, ext_proc on %s\n", grpcAddress(xdsLn), grpcAddress(procLn))
-		go pub.follow(ctx, f.configPath, f.reloadEvery, f.resolveEvery, procSrv)
+		go loop.Run(ctx)
 		<-ctx.Done()
 		// Envoys may still be draining requests through ext_proc: let
 		// their streams finish, up to the drain timeout.
@@ -253,7 +249,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		"model_groups", len(cfg.Groups()), "deployments", len(cfg.Deployments), "envoy_admin", proc.AdminURL())
 	fmt.Fprintf(stdout, "llmvoy is listening on http://%s (OpenAI base_url: http://%s/v1)\n", listen, local)
 
-	go pub.follow(ctx, f.configPath, f.reloadEvery, f.resolveEvery, procSrv)
+	go loop.Run(ctx)
 
 	select {
 	case err := <-envoyDone:
@@ -281,22 +277,6 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
-func loadConfig(path string, log *slog.Logger) (*config.Config, error) {
-	cfg, warnings, err := config.Load(path)
-	for _, w := range warnings {
-		log.Warn("config: " + w.String())
-	}
-	if err == nil {
-		for _, g := range xds.MaxParallelConflicts(cfg) {
-			log.Warn("config: max_parallel_requests is applied per model group when all its deployments set the same value; they differ in this group, so none is applied", "model_group", g)
-		}
-		for _, g := range xds.TimeoutGaps(cfg) {
-			log.Warn("config: litellm_params.timeout is applied per model group when all its deployments set one; some in this group do not, so none is applied", "model_group", g)
-		}
-	}
-	return cfg, err
 }
 
 // defaultDataDir is $LLMVOY_DATA_DIR, else llmvoy under the user's data
@@ -389,149 +369,6 @@ func newGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 	}, extra...)...)
 }
 
-// publisher resolves deployment addresses and serves the resulting Envoy
-// resources; it remembers the config and addresses it last served.
-type publisher struct {
-	xds       *xds.Server
-	opts      xds.Options
-	log       *slog.Logger
-	cooldowns *router.Cooldowns
-	balance   *router.Balance
-	decision  router.Decision
-	cfg       *config.Config
-	addrs     map[string]netip.AddrPort
-	cooling   map[string]bool
-	// redis is the Redis the counters store was opened on.
-	redis config.RedisSettings
-}
-
-func (p *publisher) publish(ctx context.Context, cfg *config.Config, addrs map[string]netip.AddrPort) error {
-	cooling := make(map[string]bool)
-	for id, until := range p.cooldowns.Active() {
-		cooling[id] = true
-		if !p.cooling[id] {
-			p.log.Warn("deployment cooling down: it failed more than allowed_fails times in a minute", "deployment", id, "until", until.Format(time.RFC3339))
-		}
-	}
-	for id := range p.cooling {
-		if !cooling[id] {
-			p.log.Info("deployment back in rotation after its cooldown", "deployment", id)
-		}
-	}
-	unavailable := maps.Clone(cooling)
-	for id := range p.decision.OverLimit {
-		unavailable[id] = true
-	}
-	res, err := xds.Translate(cfg, xds.State{Addrs: addrs, Unavailable: unavailable, Slow: p.decision.Slow}, p.opts)
-	if err != nil {
-		return err
-	}
-	if err := p.xds.Set(ctx, res); err != nil {
-		return err
-	}
-	p.cfg, p.addrs, p.cooling = cfg, addrs, cooling
-	return nil
-}
-
-func (p *publisher) resolve(ctx context.Context, cfg *config.Config) map[string]netip.AddrPort {
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	addrs, errs := xds.Resolve(rctx, cfg, net.DefaultResolver)
-	for _, err := range errs {
-		p.log.Warn("deployment gets no traffic until its host resolves", "err", err)
-	}
-	return addrs
-}
-
-// follow applies config file changes and DNS changes of api_base hosts, one
-// at a time on this goroutine. A file that fails to load is logged and
-// ignored: the last good config keeps serving.
-func (p *publisher) follow(ctx context.Context, path string, reloadEvery, resolveEvery time.Duration, proc *extproc.Server) {
-	reload, resolve := tick(reloadEvery), tick(resolveEvery)
-	// Latencies move and minutes roll over without an event: look again
-	// this often.
-	balance := tick(time.Second)
-	last := fileDigest(path)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-reload:
-			d := fileDigest(path)
-			if d == last {
-				continue
-			}
-			last = d
-			next, err := loadConfig(path, p.log)
-			if err != nil {
-				p.log.Error("config reload rejected; still serving the previous config", "file", path, "err", err)
-				continue
-			}
-			// ext_proc learns the new deployments before Envoy can route
-			// to them.
-			proc.SetConfig(next)
-			p.cooldowns.SetConfig(next)
-			p.balance.SetConfig(next)
-			p.decision = p.balance.Decide()
-			if err := p.publish(ctx, next, p.resolve(ctx, next)); err != nil {
-				p.log.Error("config reload not applied to Envoy", "err", err)
-				continue
-			}
-			p.log.Info("config reloaded", "model_groups", len(next.Groups()), "deployments", len(next.Deployments))
-			if next.Router.Redis != p.redis {
-				// Reopening would drop this minute's counts and split the
-				// replicas between two stores while they reload one by one.
-				p.log.Warn("router_settings.redis_* changed: restart llmvoy to apply it; limits are still counted where they were")
-			}
-		case <-p.balance.Changed():
-			p.decide(ctx, true)
-		case <-balance:
-			p.decide(ctx, false)
-		case <-p.cooldowns.Changed():
-			if err := p.publish(ctx, p.cfg, p.addrs); err != nil {
-				p.log.Error("cooldown change not applied to Envoy", "err", err)
-			}
-		case <-resolve:
-			addrs := p.resolve(ctx, p.cfg)
-			if maps.Equal(addrs, p.addrs) {
-				continue
-			}
-			if err := p.publish(ctx, p.cfg, addrs); err != nil {
-				p.log.Error("address change not applied to Envoy", "err", err)
-			}
-		}
-	}
-}
-
-// decide serves the balance's current decision when it changed (or when
-// forced: a deployment just reached its rpm).
-func (p *publisher) decide(ctx context.Context, force bool) {
-	d := p.balance.Decide()
-	if !force && maps.Equal(d.OverLimit, p.decision.OverLimit) && maps.Equal(d.Slow, p.decision.Slow) {
-		return
-	}
-	if !maps.Equal(d.Slow, p.decision.Slow) {
-		p.log.Debug("latency-based routing: slower deployments get traffic only when no faster one is available", "slow", slices.Sorted(maps.Keys(d.Slow)))
-	}
-	for id := range d.OverLimit {
-		if !p.decision.OverLimit[id] {
-			p.log.Info("deployment reached its rpm for this minute; out of rotation until the minute ends", "deployment", id)
-		}
-	}
-	p.decision = d
-	if err := p.publish(ctx, p.cfg, p.addrs); err != nil {
-		p.log.Error("routing change not applied to Envoy", "err", err)
-	}
-}
-
-// tick returns a ticker channel, or nil (never fires) for a zero interval.
-func tick(every time.Duration) <-chan time.Time {
-	if every <= 0 {
-		return nil
-	}
-	return time.NewTicker(every).C
-}
-
 // waitGateway waits until Envoy serves the gateway listener: the liveliness
 // probe answers only once LDS, RDS and the gateway ext_proc all work.
 func waitGateway(ctx context.Context, hostPort string, envoyDone <-chan error) error {
@@ -553,14 +390,6 @@ func waitGateway(ctx context.Context, hostPort string, envoyDone <-chan error) e
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-func fileDigest(path string) [sha256.Size]byte {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return [sha256.Size]byte{}
-	}
-	return sha256.Sum256(b)
 }
 
 // gracefulStop stops g once its streams end, or at the timeout.
