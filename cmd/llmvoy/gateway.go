@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -194,81 +191,12 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 
+	g := &gateway{flags: f, cfg: cfg, log: log, stdout: stdout, stderr: stderr, loop: loop,
+		procGRPC: procGRPC, xdsAddr: grpcAddress(xdsLn), procAddr: grpcAddress(procLn), controlDir: cp.dir}
 	if f.noEnvoy {
-		log.Info("serving xDS and ext_proc; start Envoy with the bootstrap `llmvoy bootstrap` prints",
-			"xds", grpcAddress(xdsLn), "ext_proc", grpcAddress(procLn), "gateway_port", f.port)
-		fmt.Fprintf(stdout, "llmvoy control plane: xDS on %s, ext_proc on %s\n", grpcAddress(xdsLn), grpcAddress(procLn))
-		go loop.Run(ctx)
-		<-ctx.Done()
-		// Envoys may still be draining requests through ext_proc: let
-		// their streams finish, up to the drain timeout.
-		log.Info("shutting down: waiting for in-flight ext_proc streams", "timeout", f.drainTimeout)
-		gracefulStop(procGRPC, f.drainTimeout)
-		log.Info("stopped")
-		return nil
+		return g.serveForPlatformEnvoy(ctx)
 	}
-
-	log.Info("control plane for the supervised Envoy", "xds", grpcAddress(xdsLn), "ext_proc", grpcAddress(procLn))
-	// Envoy's admin interface is unauthenticated (it can make Envoy log
-	// every key, or stop it): a socket next to llmvoy's, not loopback TCP.
-	// Envoy replaces a stale one left by a crash.
-	adminSocket := filepath.Join(cp.dir, envoy.AdminSocketName)
-	boot := envoy.BootstrapOptions{AdminSocket: adminSocket, MaxHeapBytes: uint64(f.envoyMaxHeap)}
-	boot.XDSAddress, boot.XDSPort = splitGRPCAddress(grpcAddress(xdsLn))
-	boot.ExtProcAddress, boot.ExtProcPort = splitGRPCAddress(grpcAddress(procLn))
-	bootstrap, err := envoy.RenderBootstrap(boot)
-	if err != nil {
-		return err
-	}
-	proc, err := envoy.Start(ctx, envoy.ProcessOptions{
-		Bin:          bin,
-		Bootstrap:    bootstrap,
-		LogLevel:     f.envoyLogLevel,
-		Stderr:       stderr,
-		DrainTimeout: f.drainTimeout,
-	})
-	if err != nil {
-		return err
-	}
-	// Envoy leaves its socket behind, which would outlive llmvoy in a
-	// --control-dir of the operator's. Deferred after Start: it runs once
-	// Envoy has stopped.
-	defer removeSocket(adminSocket)
-	envoyDone := make(chan error, 1)
-	go func() { envoyDone <- proc.Wait() }()
-
-	local := net.JoinHostPort(reachable(f.host), strconv.Itoa(f.port))
-	readyCtx, readyCancel := context.WithTimeout(ctx, 30*time.Second)
-	err = waitGateway(readyCtx, local, envoyDone)
-	readyCancel()
-	if err != nil {
-		_ = proc.Shutdown(context.Background())
-		return err
-	}
-	log.Info("gateway ready", "listen", listen,
-		"model_groups", len(cfg.Groups()), "deployments", len(cfg.Deployments), "envoy_admin", proc.AdminURL())
-	fmt.Fprintf(stdout, "llmvoy is listening on http://%s (OpenAI base_url: http://%s/v1)\n", listen, local)
-
-	go loop.Run(ctx)
-
-	select {
-	case err := <-envoyDone:
-		if ctx.Err() == nil {
-			if err == nil {
-				err = errors.New("exited unexpectedly")
-			}
-			return fmt.Errorf("envoy stopped: %w", err)
-		}
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: draining in-flight requests", "timeout", f.drainTimeout)
-	shutdownCtx, shutdownCancel := context.WithTimeout(context.Background(), f.drainTimeout+10*time.Second)
-	defer shutdownCancel()
-	if err := proc.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("envoy shutdown: %w", err)
-	}
-	log.Info("stopped")
-	return nil
+	return g.superviseEnvoy(ctx, bin)
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
@@ -369,29 +297,6 @@ func newGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 	}, extra...)...)
 }
 
-// waitGateway waits until Envoy serves the gateway listener: the liveliness
-// probe answers only once LDS, RDS and the gateway ext_proc all work.
-func waitGateway(ctx context.Context, hostPort string, envoyDone <-chan error) error {
-	url := "http://" + hostPort + "/health/liveliness"
-	client := &http.Client{Timeout: time.Second}
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case err := <-envoyDone:
-			return fmt.Errorf("envoy exited before the gateway was ready: %w", err)
-		case <-ctx.Done():
-			return fmt.Errorf("gateway not ready on %s: %w", hostPort, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 // gracefulStop stops g once its streams end, or at the timeout.
 func gracefulStop(g *grpc.Server, timeout time.Duration) {
 	done := make(chan struct{})
@@ -401,15 +306,6 @@ func gracefulStop(g *grpc.Server, timeout time.Duration) {
 	case <-time.After(timeout):
 		g.Stop()
 	}
-}
-
-// reachable is an address a local client can use for a listen address: the
-// wildcard addresses are reached through loopback.
-func reachable(host string) string {
-	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
-		return "127.0.0.1"
-	}
-	return host
 }
 
 // findCABundle returns the system's CA bundle, which Envoy needs to verify
