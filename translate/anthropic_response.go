@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,7 +13,7 @@ import (
 type anthropicResponse struct {
 	// includeUsage is the client's stream_options.include_usage.
 	includeUsage bool
-	// jsonMode: a call of anthropicJSONTool is the answer's content.
+	// jsonMode: a call of jsonModeTool is the answer's content.
 	jsonMode bool
 	// created is the "created" of every object sent to the client.
 	created int64
@@ -76,50 +75,6 @@ type (
 	}
 )
 
-// OpenAI shapes written to clients.
-type (
-	anthropicCompletion struct {
-		ID      string                    `json:"id"`
-		Object  string                    `json:"object"`
-		Created int64                     `json:"created"`
-		Model   string                    `json:"model"`
-		Choices []anthropicCompletionItem `json:"choices"`
-		Usage   anthropicOpenAIUsage      `json:"usage"`
-	}
-	anthropicCompletionItem struct {
-		Index        int                    `json:"index"`
-		Message      anthropicOpenAIMessage `json:"message"`
-		Logprobs     *struct{}              `json:"logprobs"`
-		FinishReason *string                `json:"finish_reason"`
-	}
-	anthropicOpenAIMessage struct {
-		Role             string                    `json:"role"`
-		Content          *string                   `json:"content"`
-		ToolCalls        []anthropicOpenAIToolCall `json:"tool_calls,omitempty"`
-		ReasoningContent *string                   `json:"reasoning_content,omitempty"`
-		ThinkingBlocks   []json.RawMessage         `json:"thinking_blocks,omitempty"`
-	}
-	anthropicOpenAIToolCall struct {
-		ID       string `json:"id"`
-		Type     string `json:"type"`
-		Function struct {
-			Name      string `json:"name"`
-			Arguments string `json:"arguments"`
-		} `json:"function"`
-	}
-	anthropicOpenAIUsage struct {
-		PromptTokens        int64 `json:"prompt_tokens"`
-		CompletionTokens    int64 `json:"completion_tokens"`
-		TotalTokens         int64 `json:"total_tokens"`
-		PromptTokensDetails struct {
-			CachedTokens int64 `json:"cached_tokens"`
-		} `json:"prompt_tokens_details"`
-		// LiteLLM reports Anthropic's cache counts beside OpenAI's.
-		CacheCreationInputTokens int64 `json:"cache_creation_input_tokens"`
-		CacheReadInputTokens     int64 `json:"cache_read_input_tokens"`
-	}
-)
-
 func (r *anthropicResponse) Body(status int, body []byte) ([]byte, error) {
 	if status < 200 || status >= 300 {
 		return anthropicError(status, body), nil
@@ -134,14 +89,14 @@ func (r *anthropicResponse) Body(status int, body []byte) ([]byte, error) {
 	if msg.Type != "message" {
 		return nil, fmt.Errorf("anthropic message: unexpected type %q", msg.Type)
 	}
-	out := anthropicCompletion{
+	out := openAICompletion{
 		ID:      msg.ID,
 		Object:  "chat.completion",
 		Created: r.created,
 		Model:   msg.Model,
 		Usage:   msg.Usage.openAI(),
 	}
-	m := anthropicOpenAIMessage{Role: "assistant"}
+	m := openAIMessage{Role: "assistant"}
 	var text, reasoning strings.Builder
 	hasReasoning := false
 	for _, raw := range msg.Content {
@@ -153,9 +108,9 @@ func (r *anthropicResponse) Body(status int, body []byte) ([]byte, error) {
 		case "text":
 			text.WriteString(b.Text)
 		case "tool_use":
-			tc := anthropicOpenAIToolCall{ID: b.ID, Type: "function"}
+			tc := openAIToolCall{ID: b.ID, Type: "function"}
 			tc.Function.Name = b.Name
-			tc.Function.Arguments = anthropicArguments(b.Input)
+			tc.Function.Arguments = toolArguments(b.Input)
 			m.ToolCalls = append(m.ToolCalls, tc)
 		case "thinking", "redacted_thinking":
 			// Kept whole (signature included) so the client can send
@@ -173,7 +128,7 @@ func (r *anthropicResponse) Body(status int, body []byte) ([]byte, error) {
 		m.Content = &s
 	}
 	stopReason := msg.StopReason
-	if r.jsonMode && len(m.ToolCalls) == 1 && m.ToolCalls[0].Function.Name == anthropicJSONTool {
+	if r.jsonMode && len(m.ToolCalls) == 1 && m.ToolCalls[0].Function.Name == jsonModeTool {
 		// The JSON response_format asked for, as LiteLLM returns it.
 		s, stop := m.ToolCalls[0].Function.Arguments, "end_turn"
 		m.Content, m.ToolCalls, stopReason = &s, nil, &stop
@@ -187,24 +142,12 @@ func (r *anthropicResponse) Body(status int, body []byte) ([]byte, error) {
 		f := anthropicFinishReason(*stopReason)
 		finish = &f
 	}
-	out.Choices = []anthropicCompletionItem{{Index: 0, Message: m, FinishReason: finish}}
-	return anthropicMarshal(out)
+	out.Choices = []openAIChoice{{Index: 0, Message: m, FinishReason: finish}}
+	return marshalJSON(out)
 }
 
 func (r *anthropicResponse) Chunk(data []byte, end bool) ([]byte, error) {
 	return r.stream.chunk(r, data, end)
-}
-
-// anthropicArguments is a tool_use input as OpenAI's arguments string.
-func anthropicArguments(input json.RawMessage) string {
-	if anthropicIsNull(input) {
-		return "{}"
-	}
-	var buf bytes.Buffer
-	if json.Compact(&buf, input) != nil {
-		return string(input)
-	}
-	return buf.String()
 }
 
 // anthropicFinishReason maps a stop_reason as LiteLLM's map_finish_reason
@@ -227,14 +170,14 @@ func anthropicFinishReason(stop string) string {
 // excludes the tokens written to and read from the prompt cache; OpenAI's
 // prompt_tokens includes cached tokens, so both are added back, as LiteLLM
 // does, and cached_tokens is the cache reads.
-func (u anthropicUsage) openAI() anthropicOpenAIUsage {
+func (u anthropicUsage) openAI() openAIUsage {
 	v := func(p *int64) int64 {
 		if p == nil {
 			return 0
 		}
 		return *p
 	}
-	var o anthropicOpenAIUsage
+	var o openAIUsage
 	o.CacheCreationInputTokens = v(u.CacheCreationInputTokens)
 	o.CacheReadInputTokens = v(u.CacheReadInputTokens)
 	o.PromptTokens = v(u.InputTokens) + o.CacheCreationInputTokens + o.CacheReadInputTokens
@@ -373,6 +316,6 @@ func anthropicOpenAIError(status int, typ, message string) []byte {
 	if code != "" {
 		e.Error.Code = &code
 	}
-	b, _ := anthropicMarshal(e) // strings only: cannot fail
+	b, _ := marshalJSON(e) // strings only: cannot fail
 	return b
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-
-	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // anthropicStream turns Anthropic's SSE events (message_start,
@@ -170,14 +168,14 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 		switch b.kind {
 		case "text":
 			if ev.ContentBlock.Text != "" {
-				out = s.delta(r, out, anthropicDeltaJSON("content", ev.ContentBlock.Text), "")
+				out = s.delta(r, out, chunkDeltaJSON("content", ev.ContentBlock.Text), "")
 			}
 		case "thinking":
 			if ev.ContentBlock.Thinking != "" {
-				out = s.delta(r, out, anthropicDeltaJSON("reasoning_content", ev.ContentBlock.Thinking), "")
+				out = s.delta(r, out, chunkDeltaJSON("reasoning_content", ev.ContentBlock.Thinking), "")
 			}
 		case "tool_use":
-			if r.jsonMode && ev.ContentBlock.Name == anthropicJSONTool {
+			if r.jsonMode && ev.ContentBlock.Name == jsonModeTool {
 				// response_format's JSON streams as content.
 				b.kind = "json"
 				s.jsonContent = true
@@ -187,9 +185,9 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 			s.tools++
 			d := append([]byte(`{"tool_calls":[{"index":`), strconv.Itoa(b.tool)...)
 			d = append(d, `,"id":`...)
-			d = append(d, anthropicQuote(ev.ContentBlock.ID)...)
+			d = append(d, jsonQuote(ev.ContentBlock.ID)...)
 			d = append(d, `,"type":"function","function":{"name":`...)
-			d = append(d, anthropicQuote(ev.ContentBlock.Name)...)
+			d = append(d, jsonQuote(ev.ContentBlock.Name)...)
 			d = append(d, `,"arguments":""}}]}`...)
 			out = s.delta(r, out, d, "")
 		}
@@ -202,16 +200,16 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 		switch ev.Delta.Type {
 		case "text_delta":
 			if ev.Delta.Text != "" {
-				out = s.delta(r, out, anthropicDeltaJSON("content", ev.Delta.Text), "")
+				out = s.delta(r, out, chunkDeltaJSON("content", ev.Delta.Text), "")
 			}
 		case "thinking_delta":
 			if ev.Delta.Thinking != "" {
-				out = s.delta(r, out, anthropicDeltaJSON("reasoning_content", ev.Delta.Thinking), "")
+				out = s.delta(r, out, chunkDeltaJSON("reasoning_content", ev.Delta.Thinking), "")
 			}
 		case "signature_delta":
 			// The signature the client must send back with the thinking
 			// block, in LiteLLM's thinking_blocks.
-			d := append([]byte(`{"thinking_blocks":[{"type":"thinking","thinking":"","signature":`), anthropicQuote(ev.Delta.Signature)...)
+			d := append([]byte(`{"thinking_blocks":[{"type":"thinking","thinking":"","signature":`), jsonQuote(ev.Delta.Signature)...)
 			out = s.delta(r, out, append(d, `}]}`...), "")
 		case "input_json_delta":
 			if b == nil || ev.Delta.PartialJSON == "" {
@@ -219,14 +217,14 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 			}
 			if b.kind == "json" {
 				b.gotArgs = true
-				out = s.delta(r, out, anthropicDeltaJSON("content", ev.Delta.PartialJSON), "")
+				out = s.delta(r, out, chunkDeltaJSON("content", ev.Delta.PartialJSON), "")
 				return out, nil
 			}
 			if b.kind != "tool_use" {
 				return out, nil
 			}
 			b.gotArgs = true
-			out = s.delta(r, out, anthropicArgsDelta(b.tool, ev.Delta.PartialJSON), "")
+			out = s.delta(r, out, chunkArgsDelta(b.tool, ev.Delta.PartialJSON), "")
 		}
 	case "content_block_stop":
 		// A tool called without arguments streams no input_json_delta;
@@ -235,9 +233,9 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 		if b := s.blocks[ev.Index]; b != nil && !b.gotArgs {
 			switch b.kind {
 			case "tool_use":
-				out = s.delta(r, out, anthropicArgsDelta(b.tool, "{}"), "")
+				out = s.delta(r, out, chunkArgsDelta(b.tool, "{}"), "")
 			case "json":
-				out = s.delta(r, out, anthropicDeltaJSON("content", "{}"), "")
+				out = s.delta(r, out, chunkDeltaJSON("content", "{}"), "")
 			}
 			b.gotArgs = true
 		}
@@ -256,7 +254,7 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 		}
 		out = s.delta(r, out, []byte(`{}`), finish)
 		if r.includeUsage {
-			u, _ := anthropicMarshal(s.usage.openAI())
+			u, _ := marshalJSON(s.usage.openAI())
 			out = append(out, s.prefix...)
 			out = append(out, `[],"usage":`...)
 			out = append(out, u...)
@@ -287,11 +285,11 @@ func (s *anthropicStream) start(r *anthropicResponse, out []byte) []byte {
 		return out
 	}
 	s.started = true
-	p := append([]byte(`data: {"id":`), anthropicQuote(s.id)...)
+	p := append([]byte(`data: {"id":`), jsonQuote(s.id)...)
 	p = append(p, `,"object":"chat.completion.chunk","created":`...)
 	p = strconv.AppendInt(p, r.created, 10)
 	p = append(p, `,"model":`...)
-	p = append(p, anthropicQuote(s.model)...)
+	p = append(p, jsonQuote(s.model)...)
 	s.prefix = append(p, `,"choices":`...)
 	return s.delta(r, out, []byte(`{"role":"assistant","content":""}`), "")
 }
@@ -307,24 +305,22 @@ func (s *anthropicStream) delta(r *anthropicResponse, out, delta []byte, finish 
 	if finish == "" {
 		out = append(out, "null"...)
 	} else {
-		out = append(out, anthropicQuote(finish)...)
+		out = append(out, jsonQuote(finish)...)
 	}
 	return append(out, "}]}\n\n"...)
 }
 
-// anthropicDeltaJSON is {"key":"value"}.
-func anthropicDeltaJSON(key, value string) []byte {
+// chunkDeltaJSON is {"key":"value"}.
+func chunkDeltaJSON(key, value string) []byte {
 	b := append([]byte(`{"`), key...)
 	b = append(b, `":`...)
-	b = append(b, anthropicQuote(value)...)
+	b = append(b, jsonQuote(value)...)
 	return append(b, '}')
 }
 
-func anthropicArgsDelta(tool int, args string) []byte {
+func chunkArgsDelta(tool int, args string) []byte {
 	d := append([]byte(`{"tool_calls":[{"index":`), strconv.Itoa(tool)...)
 	d = append(d, `,"function":{"arguments":`...)
-	d = append(d, anthropicQuote(args)...)
+	d = append(d, jsonQuote(args)...)
 	return append(d, `}}]}`...)
 }
-
-func anthropicQuote(s string) []byte { return jsonscan.QuoteString(s) }

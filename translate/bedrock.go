@@ -102,7 +102,7 @@ func (bedrock) RequestBody(d *config.Deployment, ep Endpoint, body []byte) ([]by
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	out, err := anthropicMarshal(req.out)
+	out, err := marshalJSON(req.out)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}

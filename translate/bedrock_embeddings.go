@@ -115,7 +115,7 @@ func bedrockEmbeddingsRequest(d *config.Deployment, body []byte) ([]byte, Respon
 		r.promptEstimate = estimateTokens(req.inputs)
 		payload = c
 	}
-	out, err := anthropicMarshal(payload)
+	out, err := marshalJSON(payload)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}

@@ -11,8 +11,8 @@ import (
 )
 
 // The OpenAI chat completion → Converse request translation, after
-// LiteLLM's AmazonConverseConfig. The generic JSON helpers (anthropicIsNull,
-// anthropicKind, anthropicMarshal, ...) are shared with the Anthropic
+// LiteLLM's AmazonConverseConfig. The generic JSON helpers (jsonIsNull,
+// jsonKind, marshalJSON, ...) are shared with the Anthropic
 // translator.
 
 // bedrockRequest is a Converse request, in the order fields are sent. The
@@ -111,7 +111,7 @@ type bedrockTranslated struct {
 	stream       bool
 	includeUsage bool
 	// jsonMode: response_format asked for JSON, which comes back as a
-	// call of anthropicJSONTool and goes to the client as content.
+	// call of jsonModeTool and goes to the client as content.
 	jsonMode bool
 }
 
@@ -150,7 +150,7 @@ func bedrockTranslateRequest(body []byte, modelID string) (bedrockTranslated, er
 		return t, err
 	}
 	get := func(key string) []byte {
-		if f, ok := jsonscan.Get(fields, key); ok && !anthropicIsNull(f.Value) {
+		if f, ok := jsonscan.Get(fields, key); ok && !jsonIsNull(f.Value) {
 			return f.Value
 		}
 		return nil
@@ -161,9 +161,9 @@ func bedrockTranslateRequest(body []byte, modelID string) (bedrockTranslated, er
 	if raw == nil {
 		return t, fmt.Errorf("messages: required")
 	}
-	var msgs []anthropicClientMessage
+	var msgs []openAIChatMessage
 	if err := json.Unmarshal(raw, &msgs); err != nil {
-		return t, fmt.Errorf("messages: %v", anthropicJSONError(err))
+		return t, fmt.Errorf("messages: %v", jsonErrorText(err))
 	}
 	if out.System, out.Messages, err = bedrockMessages(msgs); err != nil {
 		return t, err
@@ -176,7 +176,7 @@ func bedrockTranslateRequest(body []byte, modelID string) (bedrockTranslated, er
 	}{{"temperature", &ic.Temperature}, {"top_p", &ic.TopP}} {
 		if v := get(p.key); v != nil {
 			if v[0] != '-' && (v[0] < '0' || v[0] > '9') {
-				return t, fmt.Errorf("%s: want a number, got %s", p.key, anthropicKind(v))
+				return t, fmt.Errorf("%s: want a number, got %s", p.key, jsonKind(v))
 			}
 			*p.dst = v
 		}
@@ -201,7 +201,7 @@ func bedrockTranslateRequest(body []byte, modelID string) (bedrockTranslated, er
 	if v := get("stream"); v != nil {
 		b, ok := jsonscan.Bool(v)
 		if !ok {
-			return t, fmt.Errorf("stream: want a boolean, got %s", anthropicKind(v))
+			return t, fmt.Errorf("stream: want a boolean, got %s", jsonKind(v))
 		}
 		t.stream = b
 	}
@@ -210,7 +210,7 @@ func bedrockTranslateRequest(body []byte, modelID string) (bedrockTranslated, er
 			IncludeUsage *bool `json:"include_usage"`
 		}
 		if err := json.Unmarshal(v, &so); err != nil {
-			return t, fmt.Errorf("stream_options: %v", anthropicJSONError(err))
+			return t, fmt.Errorf("stream_options: %v", jsonErrorText(err))
 		}
 		t.includeUsage = so.IncludeUsage != nil && *so.IncludeUsage
 	}
@@ -249,7 +249,7 @@ func bedrockTranslateRequest(body []byte, modelID string) (bedrockTranslated, er
 		}
 	} else if v := get("reasoning_effort"); v != nil && anthropicModel {
 		effort, _ := jsonscan.String(v)
-		if n, ok := anthropicThinkingBudgets[effort]; ok {
+		if n, ok := thinkingBudgets[effort]; ok {
 			extra["thinking"] = map[string]any{"type": "enabled", "budget_tokens": n}
 			thinking, budget = true, n
 		}
@@ -260,14 +260,14 @@ func bedrockTranslateRequest(body []byte, modelID string) (bedrockTranslated, er
 	if ic.MaxTokens == nil && budget >= 0 {
 		// Anthropic wants max_tokens above the thinking budget; LiteLLM
 		// adds its default to the budget.
-		ic.MaxTokens = json.RawMessage(strconv.Itoa(budget + anthropicDefaultMaxTokens))
+		ic.MaxTokens = json.RawMessage(strconv.Itoa(budget + messagesDefaultMaxTokens))
 	}
 	if ic.MaxTokens != nil || ic.Temperature != nil || ic.TopP != nil || ic.StopSequences != nil {
 		out.InferenceConfig = &ic
 	}
 
 	if v := get("response_format"); v != nil {
-		schema, ok, err := anthropicResponseFormat(v)
+		schema, ok, err := responseFormatSchema(v)
 		if err != nil {
 			return t, err
 		}
@@ -276,11 +276,11 @@ func bedrockTranslateRequest(body []byte, modelID string) (bedrockTranslated, er
 			if out.ToolConfig == nil {
 				out.ToolConfig = &bedrockToolConfig{}
 			}
-			out.ToolConfig.Tools = append(out.ToolConfig.Tools, bedrockTool{ToolSpec: bedrockToolSpec{Name: anthropicJSONTool, InputSchema: bedrockJSON{JSON: schema}}})
+			out.ToolConfig.Tools = append(out.ToolConfig.Tools, bedrockTool{ToolSpec: bedrockToolSpec{Name: jsonModeTool, InputSchema: bedrockJSON{JSON: schema}}})
 			// Forced, as LiteLLM does, unless extended thinking is on,
 			// which allows only an automatic tool choice.
 			if !thinking {
-				out.ToolConfig.ToolChoice = json.RawMessage(`{"tool":{"name":"` + anthropicJSONTool + `"}}`)
+				out.ToolConfig.ToolChoice = json.RawMessage(`{"tool":{"name":"` + jsonModeTool + `"}}`)
 			}
 		}
 	}
@@ -301,7 +301,7 @@ func bedrockStop(v []byte, anthropicModel bool) ([]string, error) {
 		s, _ := jsonscan.String(v)
 		list = []string{s}
 	} else if err := json.Unmarshal(v, &list); err != nil {
-		return nil, fmt.Errorf("stop: want a string or a list of strings, got %s", anthropicKind(v))
+		return nil, fmt.Errorf("stop: want a string or a list of strings, got %s", jsonKind(v))
 	}
 	var out []string
 	for _, s := range list {
@@ -321,7 +321,7 @@ func bedrockIsAnthropic(modelID string) bool {
 
 // bedrockMessages splits OpenAI messages into Converse's system blocks and
 // alternating user and assistant turns.
-func bedrockMessages(msgs []anthropicClientMessage) ([]json.RawMessage, []bedrockMessage, error) {
+func bedrockMessages(msgs []openAIChatMessage) ([]json.RawMessage, []bedrockMessage, error) {
 	var system []json.RawMessage
 	out := make([]bedrockMessage, 0, len(msgs))
 	add := func(role string, blocks []json.RawMessage) {
@@ -343,13 +343,13 @@ func bedrockMessages(msgs []anthropicClientMessage) ([]json.RawMessage, []bedroc
 		where := "messages[" + strconv.Itoa(i) + "]"
 		switch m.Role {
 		case "system", "developer":
-			parts, err := anthropicTextParts(where, m.Content)
+			parts, err := textParts(where, m.Content)
 			if err != nil {
 				return nil, nil, err
 			}
 			for j, p := range parts {
 				system = append(system, bedrockText(p.Text))
-				if len(p.CacheControl) > 0 || (j == len(parts)-1 && !anthropicIsNull(m.CacheControl)) {
+				if len(p.CacheControl) > 0 || (j == len(parts)-1 && !jsonIsNull(m.CacheControl)) {
 					system = append(system, bedrockCachePoint)
 				}
 			}
@@ -358,7 +358,7 @@ func bedrockMessages(msgs []anthropicClientMessage) ([]json.RawMessage, []bedroc
 			if err != nil {
 				return nil, nil, err
 			}
-			if len(blocks) > 0 && !anthropicIsNull(m.CacheControl) {
+			if len(blocks) > 0 && !jsonIsNull(m.CacheControl) {
 				blocks = append(blocks, bedrockCachePoint)
 			}
 			add("user", blocks)
@@ -384,14 +384,14 @@ func bedrockMessages(msgs []anthropicClientMessage) ([]json.RawMessage, []bedroc
 }
 
 func bedrockText(s string) json.RawMessage {
-	b, _ := anthropicMarshal(bedrockTextBlock{Text: s}) // a string: cannot fail
+	b, _ := marshalJSON(bedrockTextBlock{Text: s}) // a string: cannot fail
 	return b
 }
 
 // bedrockUserContent turns a user message's content into blocks. Empty
 // text is dropped: Bedrock refuses blank text blocks.
 func bedrockUserContent(where string, content json.RawMessage, docs *int) ([]json.RawMessage, error) {
-	if anthropicIsNull(content) {
+	if jsonIsNull(content) {
 		return nil, nil
 	}
 	if content[0] == '"' {
@@ -400,9 +400,9 @@ func bedrockUserContent(where string, content json.RawMessage, docs *int) ([]jso
 		}
 		return nil, nil
 	}
-	var parts []anthropicClientPart
+	var parts []openAIContentPart
 	if err := json.Unmarshal(content, &parts); err != nil {
-		return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, anthropicKind(content))
+		return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, jsonKind(content))
 	}
 	var out []json.RawMessage
 	for j, p := range parts {
@@ -431,7 +431,7 @@ func bedrockUserContent(where string, content json.RawMessage, docs *int) ([]jso
 			return nil, err
 		}
 		out = append(out, block)
-		if !anthropicIsNull(p.CacheControl) {
+		if !jsonIsNull(p.CacheControl) {
 			out = append(out, bedrockCachePoint)
 		}
 	}
@@ -443,7 +443,7 @@ func bedrockUserContent(where string, content json.RawMessage, docs *int) ([]jso
 // Remote URLs are refused: Bedrock takes bytes or S3 locations only, and
 // fetching the image on the request path (what LiteLLM does) would stall
 // it.
-func bedrockImage(where string, p anthropicClientPart, docs *int) (json.RawMessage, error) {
+func bedrockImage(where string, p openAIContentPart, docs *int) (json.RawMessage, error) {
 	var u string
 	if len(p.ImageURL) > 0 && p.ImageURL[0] == '"' {
 		u, _ = jsonscan.String(p.ImageURL)
@@ -452,14 +452,14 @@ func bedrockImage(where string, p anthropicClientPart, docs *int) (json.RawMessa
 			URL string `json:"url"`
 		}
 		if err := json.Unmarshal(p.ImageURL, &iu); err != nil {
-			return nil, fmt.Errorf("%s.image_url: want an object with url, got %s", where, anthropicKind(p.ImageURL))
+			return nil, fmt.Errorf("%s.image_url: want an object with url, got %s", where, jsonKind(p.ImageURL))
 		}
 		u = iu.URL
 	}
 	if !strings.HasPrefix(u, "data:") {
 		return nil, fmt.Errorf("%s.image_url.url: Bedrock deployments take images as base64 data: URLs (data:image/png;base64,...), not remote URLs", where)
 	}
-	mediaType, data, err := anthropicDataURL(u)
+	mediaType, data, err := parseDataURL(u)
 	if err != nil {
 		return nil, fmt.Errorf("%s.image_url.url: %v", where, err)
 	}
@@ -468,17 +468,17 @@ func bedrockImage(where string, p anthropicClientPart, docs *int) (json.RawMessa
 
 // bedrockFile turns a file part carrying file_data (a base64 data: URL)
 // into a document or image block. File ids name OpenAI's file store.
-func bedrockFile(where string, p anthropicClientPart, docs *int) (json.RawMessage, error) {
+func bedrockFile(where string, p openAIContentPart, docs *int) (json.RawMessage, error) {
 	var f struct {
 		FileData string `json:"file_data"`
 	}
 	if err := json.Unmarshal(p.File, &f); err != nil {
-		return nil, fmt.Errorf("%s.file: want an object, got %s", where, anthropicKind(p.File))
+		return nil, fmt.Errorf("%s.file: want an object, got %s", where, jsonKind(p.File))
 	}
 	if f.FileData == "" {
 		return nil, fmt.Errorf("%s.file: only file_data (a base64 data: URL) is supported for Bedrock deployments", where)
 	}
-	mediaType, data, err := anthropicDataURL(f.FileData)
+	mediaType, data, err := parseDataURL(f.FileData)
 	if err != nil {
 		return nil, fmt.Errorf("%s.file.file_data: %v", where, err)
 	}
@@ -488,23 +488,23 @@ func bedrockFile(where string, p anthropicClientPart, docs *int) (json.RawMessag
 func bedrockMediaBlock(where, mediaType, data string, docs *int) (json.RawMessage, error) {
 	mediaType = strings.ToLower(mediaType)
 	if format, ok := bedrockImageFormats[mediaType]; ok {
-		return anthropicMarshal(bedrockImageBlock{Image: bedrockMedia{Format: format, Source: bedrockSource{Bytes: data}}})
+		return marshalJSON(bedrockImageBlock{Image: bedrockMedia{Format: format, Source: bedrockSource{Bytes: data}}})
 	}
 	if format, ok := bedrockDocumentFormats[mediaType]; ok {
 		// Bedrock wants a name per document, unique in the request.
 		*docs++
 		name := "document-" + strconv.Itoa(*docs)
-		return anthropicMarshal(bedrockDocumentBlock{Document: bedrockMedia{Format: format, Name: name, Source: bedrockSource{Bytes: data}}})
+		return marshalJSON(bedrockDocumentBlock{Document: bedrockMedia{Format: format, Name: name, Source: bedrockSource{Bytes: data}}})
 	}
 	return nil, fmt.Errorf("%s: media type %q is not one Bedrock takes (images: png, jpeg, gif, webp; documents: pdf, csv, doc, docx, xls, xlsx, html, txt, md)", where, mediaType)
 }
 
-func bedrockAssistantContent(where string, m anthropicClientMessage) ([]json.RawMessage, error) {
+func bedrockAssistantContent(where string, m openAIChatMessage) ([]json.RawMessage, error) {
 	var out []json.RawMessage
 	// Reasoning from an earlier answer (LiteLLM's thinking_blocks) goes
 	// back first, signature included, as extended thinking requires.
 	for j, tb := range m.ThinkingBlocks {
-		if anthropicIsNull(tb) {
+		if jsonIsNull(tb) {
 			continue
 		}
 		var b struct {
@@ -514,7 +514,7 @@ func bedrockAssistantContent(where string, m anthropicClientMessage) ([]json.Raw
 			Data      string `json:"data"`
 		}
 		if err := json.Unmarshal(tb, &b); err != nil {
-			return nil, fmt.Errorf("%s.thinking_blocks[%d]: want an object, got %s", where, j, anthropicKind(tb))
+			return nil, fmt.Errorf("%s.thinking_blocks[%d]: want an object, got %s", where, j, jsonKind(tb))
 		}
 		var r bedrockReasoningBlock
 		switch b.Type {
@@ -528,21 +528,21 @@ func bedrockAssistantContent(where string, m anthropicClientMessage) ([]json.Raw
 		default:
 			return nil, fmt.Errorf("%s.thinking_blocks[%d].type: want thinking or redacted_thinking, got %q", where, j, b.Type)
 		}
-		block, err := anthropicMarshal(r)
+		block, err := marshalJSON(r)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, block)
 	}
-	if !anthropicIsNull(m.Content) {
+	if !jsonIsNull(m.Content) {
 		if m.Content[0] == '"' {
 			if s, _ := jsonscan.String(m.Content); s != "" {
 				out = append(out, bedrockText(s))
 			}
 		} else {
-			var parts []anthropicClientPart
+			var parts []openAIContentPart
 			if err := json.Unmarshal(m.Content, &parts); err != nil {
-				return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, anthropicKind(m.Content))
+				return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, jsonKind(m.Content))
 			}
 			for j, p := range parts {
 				text := ""
@@ -568,22 +568,22 @@ func bedrockAssistantContent(where string, m anthropicClientMessage) ([]json.Raw
 		if tc.ID == "" {
 			return nil, fmt.Errorf("%s.id: required", twhere)
 		}
-		input, err := anthropicToolInput(tc.Function.Arguments)
+		input, err := toolArgumentsObject(tc.Function.Arguments)
 		if err != nil {
 			return nil, fmt.Errorf("%s.function.arguments: %v", twhere, err)
 		}
 		var b bedrockToolUseBlock
 		b.ToolUse.ToolUseID, b.ToolUse.Name, b.ToolUse.Input = tc.ID, tc.Function.Name, input
-		block, err := anthropicMarshal(b)
+		block, err := marshalJSON(b)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, block)
 	}
-	if len(m.FunctionCall) > 0 && !anthropicIsNull(m.FunctionCall) {
+	if len(m.FunctionCall) > 0 && !jsonIsNull(m.FunctionCall) {
 		return nil, fmt.Errorf("%s.function_call: deprecated and not supported for Bedrock deployments; use tool_calls", where)
 	}
-	if len(out) > 0 && !anthropicIsNull(m.CacheControl) {
+	if len(out) > 0 && !jsonIsNull(m.CacheControl) {
 		out = append(out, bedrockCachePoint)
 	}
 	return out, nil
@@ -591,20 +591,20 @@ func bedrockAssistantContent(where string, m anthropicClientMessage) ([]json.Raw
 
 // bedrockToolResult turns a tool message into a toolResult block with the
 // result's text; the caller puts it in a user turn.
-func bedrockToolResult(where string, m anthropicClientMessage) (json.RawMessage, error) {
+func bedrockToolResult(where string, m openAIChatMessage) (json.RawMessage, error) {
 	if m.ToolCallID == "" {
 		return nil, fmt.Errorf("%s.tool_call_id: required", where)
 	}
 	var b bedrockToolResultBlock
 	b.ToolResult.ToolUseID = m.ToolCallID
 	switch {
-	case anthropicIsNull(m.Content):
+	case jsonIsNull(m.Content):
 		b.ToolResult.Content = []bedrockTextBlock{{Text: ""}}
 	case m.Content[0] == '"':
 		s, _ := jsonscan.String(m.Content)
 		b.ToolResult.Content = []bedrockTextBlock{{Text: s}}
 	default:
-		parts, err := anthropicTextParts(where, m.Content)
+		parts, err := textParts(where, m.Content)
 		if err != nil {
 			return nil, err
 		}
@@ -614,13 +614,13 @@ func bedrockToolResult(where string, m anthropicClientMessage) (json.RawMessage,
 		}
 		b.ToolResult.Content = []bedrockTextBlock{{Text: text.String()}}
 	}
-	return anthropicMarshal(b)
+	return marshalJSON(b)
 }
 
 func bedrockTools(v []byte) ([]bedrockTool, error) {
-	var tools []anthropicClientTool
+	var tools []openAIChatTool
 	if err := json.Unmarshal(v, &tools); err != nil {
-		return nil, fmt.Errorf("tools: want a list of tools, got %s", anthropicKind(v))
+		return nil, fmt.Errorf("tools: want a list of tools, got %s", jsonKind(v))
 	}
 	out := make([]bedrockTool, 0, len(tools))
 	for i, t := range tools {
@@ -631,10 +631,10 @@ func bedrockTools(v []byte) ([]bedrockTool, error) {
 			return nil, fmt.Errorf("tools[%d].function.name: required", i)
 		}
 		schema := t.Function.Parameters
-		if anthropicIsNull(schema) {
+		if jsonIsNull(schema) {
 			schema = json.RawMessage(`{"type":"object","properties":{}}`)
 		} else if bytes.TrimSpace(schema)[0] != '{' {
-			return nil, fmt.Errorf("tools[%d].function.parameters: want a JSON schema object, got %s", i, anthropicKind(schema))
+			return nil, fmt.Errorf("tools[%d].function.parameters: want a JSON schema object, got %s", i, jsonKind(schema))
 		}
 		out = append(out, bedrockTool{ToolSpec: bedrockToolSpec{Name: t.Function.Name, Description: t.Function.Description, InputSchema: bedrockJSON{JSON: schema}}})
 	}
@@ -669,7 +669,7 @@ func bedrockToolChoice(choice []byte) (json.RawMessage, error) {
 	if err := json.Unmarshal(choice, &named); err != nil || named.Function.Name == "" {
 		return nil, fmt.Errorf("tool_choice: want auto, none, required or {\"type\":\"function\",\"function\":{\"name\":...}}")
 	}
-	return anthropicMarshal(map[string]any{"tool": map[string]string{"name": named.Function.Name}})
+	return marshalJSON(map[string]any{"tool": map[string]string{"name": named.Function.Name}})
 }
 
 // bedrockHasToolBlocks reports whether any turn carries a toolUse or a

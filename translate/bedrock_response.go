@@ -103,7 +103,7 @@ func (r *bedrockResponse) Body(status int, body []byte) ([]byte, error) {
 	if resp.Output == nil || resp.Output.Message == nil {
 		return nil, fmt.Errorf("bedrock converse response: no output.message")
 	}
-	m := anthropicOpenAIMessage{Role: "assistant"}
+	m := openAIMessage{Role: "assistant"}
 	var text, reasoning strings.Builder
 	hasReasoning := false
 	for _, raw := range resp.Output.Message.Content {
@@ -115,9 +115,9 @@ func (r *bedrockResponse) Body(status int, body []byte) ([]byte, error) {
 		case b.Text != nil:
 			text.WriteString(*b.Text)
 		case b.ToolUse != nil:
-			tc := anthropicOpenAIToolCall{ID: b.ToolUse.ToolUseID, Type: "function"}
+			tc := openAIToolCall{ID: b.ToolUse.ToolUseID, Type: "function"}
 			tc.Function.Name = b.ToolUse.Name
-			tc.Function.Arguments = anthropicArguments(b.ToolUse.Input)
+			tc.Function.Arguments = toolArguments(b.ToolUse.Input)
 			m.ToolCalls = append(m.ToolCalls, tc)
 		case b.ReasoningContent != nil:
 			// As LiteLLM: reasoning_content, and thinking_blocks the
@@ -125,10 +125,10 @@ func (r *bedrockResponse) Body(status int, body []byte) ([]byte, error) {
 			if rt := b.ReasoningContent.ReasoningText; rt != nil {
 				reasoning.WriteString(rt.Text)
 				hasReasoning = true
-				tb, _ := anthropicMarshal(map[string]string{"type": "thinking", "thinking": rt.Text, "signature": rt.Signature})
+				tb, _ := marshalJSON(map[string]string{"type": "thinking", "thinking": rt.Text, "signature": rt.Signature})
 				m.ThinkingBlocks = append(m.ThinkingBlocks, tb)
 			} else if rc := b.ReasoningContent.RedactedContent; rc != "" {
-				tb, _ := anthropicMarshal(map[string]string{"type": "redacted_thinking", "data": rc})
+				tb, _ := marshalJSON(map[string]string{"type": "redacted_thinking", "data": rc})
 				m.ThinkingBlocks = append(m.ThinkingBlocks, tb)
 			}
 		}
@@ -138,7 +138,7 @@ func (r *bedrockResponse) Body(status int, body []byte) ([]byte, error) {
 		m.Content = &s
 	}
 	stop := resp.StopReason
-	if r.jsonMode && len(m.ToolCalls) == 1 && m.ToolCalls[0].Function.Name == anthropicJSONTool {
+	if r.jsonMode && len(m.ToolCalls) == 1 && m.ToolCalls[0].Function.Name == jsonModeTool {
 		// The JSON response_format asked for, as LiteLLM returns it.
 		s := m.ToolCalls[0].Function.Arguments
 		m.Content, m.ToolCalls, stop = &s, nil, "end_turn"
@@ -148,17 +148,17 @@ func (r *bedrockResponse) Body(status int, body []byte) ([]byte, error) {
 		m.ReasoningContent = &s
 	}
 	finish := bedrockFinishReason(stop)
-	out := anthropicCompletion{
+	out := openAICompletion{
 		ID:      r.id,
 		Object:  "chat.completion",
 		Created: r.created,
 		Model:   r.model,
-		Choices: []anthropicCompletionItem{{Index: 0, Message: m, FinishReason: &finish}},
+		Choices: []openAIChoice{{Index: 0, Message: m, FinishReason: &finish}},
 	}
 	if resp.Usage != nil {
 		out.Usage = resp.Usage.openAI()
 	}
-	return anthropicMarshal(out)
+	return marshalJSON(out)
 }
 
 func (r *bedrockResponse) Chunk(data []byte, end bool) ([]byte, error) {
@@ -183,8 +183,8 @@ func bedrockFinishReason(stop string) string {
 // openAI converts Bedrock's token counts: inputTokens leaves out the
 // prompt cache's reads and writes, which OpenAI's prompt_tokens counts, so
 // they are added back, as LiteLLM does.
-func (u bedrockUsage) openAI() anthropicOpenAIUsage {
-	var o anthropicOpenAIUsage
+func (u bedrockUsage) openAI() openAIUsage {
+	var o openAIUsage
 	o.CacheCreationInputTokens = u.CacheWriteInputTokens
 	o.CacheReadInputTokens = u.CacheReadInputTokens
 	o.PromptTokens = u.InputTokens + u.CacheReadInputTokens + u.CacheWriteInputTokens
@@ -261,7 +261,7 @@ func bedrockError(status int, typ string, body []byte) ([]byte, int) {
 	if code != "" {
 		out.Error.Code = &code
 	}
-	b, _ := anthropicMarshal(out) // strings only: cannot fail
+	b, _ := marshalJSON(out) // strings only: cannot fail
 	if status == 0 || k.status == 0 {
 		return b, status
 	}

@@ -111,7 +111,7 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 	case "error":
 		code, _ := msg.Header(":error-code")
 		text, _ := msg.Header(":error-message")
-		body, _ := anthropicMarshal(map[string]string{"message": text})
+		body, _ := marshalJSON(map[string]string{"message": text})
 		e, _ := bedrockError(0, code, body)
 		s.done = true
 		return append(append(append(out, "data: "...), e...), "\n\n"...), nil
@@ -136,7 +136,7 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 			s.blocks = make(map[int]*bedrockStreamBlock)
 		}
 		s.blocks[ev.ContentBlockIndex] = b
-		if r.jsonMode && ev.Start.ToolUse.Name == anthropicJSONTool {
+		if r.jsonMode && ev.Start.ToolUse.Name == jsonModeTool {
 			// response_format's JSON streams as content.
 			b.kind = "json"
 			s.jsonContent = true
@@ -146,9 +146,9 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 		s.tools++
 		d := append([]byte(`{"tool_calls":[{"index":`), strconv.Itoa(b.tool)...)
 		d = append(d, `,"id":`...)
-		d = append(d, anthropicQuote(ev.Start.ToolUse.ToolUseID)...)
+		d = append(d, jsonQuote(ev.Start.ToolUse.ToolUseID)...)
 		d = append(d, `,"type":"function","function":{"name":`...)
-		d = append(d, anthropicQuote(ev.Start.ToolUse.Name)...)
+		d = append(d, jsonQuote(ev.Start.ToolUse.Name)...)
 		d = append(d, `,"arguments":""}}]}`...)
 		out = s.delta(r, out, d, "")
 	case "contentBlockDelta":
@@ -159,7 +159,7 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 		switch d := ev.Delta; {
 		case d.Text != nil:
 			if *d.Text != "" {
-				out = s.delta(r, out, anthropicDeltaJSON("content", *d.Text), "")
+				out = s.delta(r, out, chunkDeltaJSON("content", *d.Text), "")
 			}
 		case d.ToolUse != nil:
 			b := s.blocks[ev.ContentBlockIndex]
@@ -168,22 +168,22 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 			}
 			b.gotArgs = true
 			if b.kind == "json" {
-				out = s.delta(r, out, anthropicDeltaJSON("content", d.ToolUse.Input), "")
+				out = s.delta(r, out, chunkDeltaJSON("content", d.ToolUse.Input), "")
 			} else {
-				out = s.delta(r, out, anthropicArgsDelta(b.tool, d.ToolUse.Input), "")
+				out = s.delta(r, out, chunkArgsDelta(b.tool, d.ToolUse.Input), "")
 			}
 		case d.ReasoningContent != nil:
 			rc := d.ReasoningContent
 			switch {
 			case rc.Text != nil && *rc.Text != "":
-				out = s.delta(r, out, anthropicDeltaJSON("reasoning_content", *rc.Text), "")
+				out = s.delta(r, out, chunkDeltaJSON("reasoning_content", *rc.Text), "")
 			case rc.Signature != nil:
 				// The signature the client sends back with the thinking
 				// block, in LiteLLM's thinking_blocks.
-				tb := append([]byte(`{"thinking_blocks":[{"type":"thinking","thinking":"","signature":`), anthropicQuote(*rc.Signature)...)
+				tb := append([]byte(`{"thinking_blocks":[{"type":"thinking","thinking":"","signature":`), jsonQuote(*rc.Signature)...)
 				out = s.delta(r, out, append(tb, `}]}`...), "")
 			case rc.RedactedContent != nil:
-				tb := append([]byte(`{"thinking_blocks":[{"type":"redacted_thinking","data":`), anthropicQuote(*rc.RedactedContent)...)
+				tb := append([]byte(`{"thinking_blocks":[{"type":"redacted_thinking","data":`), jsonQuote(*rc.RedactedContent)...)
 				out = s.delta(r, out, append(tb, `}]}`...), "")
 			}
 		}
@@ -192,9 +192,9 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 		// clients parse the arguments, so they get {}.
 		if b := s.blocks[ev.ContentBlockIndex]; b != nil && !b.gotArgs {
 			if b.kind == "json" {
-				out = s.delta(r, out, anthropicDeltaJSON("content", "{}"), "")
+				out = s.delta(r, out, chunkDeltaJSON("content", "{}"), "")
 			} else {
-				out = s.delta(r, out, anthropicArgsDelta(b.tool, "{}"), "")
+				out = s.delta(r, out, chunkArgsDelta(b.tool, "{}"), "")
 			}
 			b.gotArgs = true
 		}
@@ -221,7 +221,7 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 			if ev.Usage != nil {
 				u = *ev.Usage
 			}
-			b, _ := anthropicMarshal(u.openAI())
+			b, _ := marshalJSON(u.openAI())
 			out = append(out, s.prefix...)
 			out = append(out, `[],"usage":`...)
 			out = append(out, b...)
@@ -241,11 +241,11 @@ func (s *bedrockStream) start(r *bedrockResponse, out []byte) []byte {
 		return out
 	}
 	s.started = true
-	p := append([]byte(`data: {"id":`), anthropicQuote(r.id)...)
+	p := append([]byte(`data: {"id":`), jsonQuote(r.id)...)
 	p = append(p, `,"object":"chat.completion.chunk","created":`...)
 	p = strconv.AppendInt(p, r.created, 10)
 	p = append(p, `,"model":`...)
-	p = append(p, anthropicQuote(r.model)...)
+	p = append(p, jsonQuote(r.model)...)
 	s.prefix = append(p, `,"choices":`...)
 	return s.delta(r, out, []byte(`{"role":"assistant","content":""}`), "")
 }
@@ -261,7 +261,7 @@ func (s *bedrockStream) delta(r *bedrockResponse, out, delta []byte, finish stri
 	if finish == "" {
 		out = append(out, "null"...)
 	} else {
-		out = append(out, anthropicQuote(finish)...)
+		out = append(out, jsonQuote(finish)...)
 	}
 	return append(out, "}]}\n\n"...)
 }

@@ -1,0 +1,345 @@
+package translate
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
+)
+
+// anthropicRequest is a Messages API request, in the order fields are sent.
+type anthropicRequest struct {
+	Model         string             `json:"model"`
+	System        json.RawMessage    `json:"system,omitempty"`
+	Messages      []anthropicMessage `json:"messages"`
+	MaxTokens     json.RawMessage    `json:"max_tokens"`
+	StopSequences []string           `json:"stop_sequences,omitempty"`
+	Temperature   json.RawMessage    `json:"temperature,omitempty"`
+	TopP          json.RawMessage    `json:"top_p,omitempty"`
+	TopK          json.RawMessage    `json:"top_k,omitempty"`
+	Stream        bool               `json:"stream,omitempty"`
+	Metadata      *anthropicMetadata `json:"metadata,omitempty"`
+	Thinking      json.RawMessage    `json:"thinking,omitempty"`
+	Tools         []anthropicTool    `json:"tools,omitempty"`
+	ToolChoice    json.RawMessage    `json:"tool_choice,omitempty"`
+}
+
+type anthropicMessage struct {
+	Role    string            `json:"role"`
+	Content []json.RawMessage `json:"content"`
+}
+
+type anthropicMetadata struct {
+	UserID string `json:"user_id"`
+}
+
+type anthropicTool struct {
+	Name         string          `json:"name"`
+	Description  *string         `json:"description,omitempty"`
+	InputSchema  json.RawMessage `json:"input_schema"`
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
+}
+
+// Content blocks llmvoy writes.
+type (
+	anthropicTextBlock struct {
+		Type         string          `json:"type"` // "text"
+		Text         string          `json:"text"`
+		CacheControl json.RawMessage `json:"cache_control,omitempty"`
+	}
+	anthropicSourceBlock struct {
+		Type         string          `json:"type"` // "image" or "document"
+		Source       anthropicSource `json:"source"`
+		CacheControl json.RawMessage `json:"cache_control,omitempty"`
+	}
+	anthropicSource struct {
+		Type      string `json:"type"` // "base64" or "url"
+		MediaType string `json:"media_type,omitempty"`
+		Data      string `json:"data,omitempty"`
+		URL       string `json:"url,omitempty"`
+	}
+	anthropicToolUseBlock struct {
+		Type  string          `json:"type"` // "tool_use"
+		ID    string          `json:"id"`
+		Name  string          `json:"name"`
+		Input json.RawMessage `json:"input"`
+	}
+	anthropicToolResultBlock struct {
+		Type         string          `json:"type"` // "tool_result"
+		ToolUseID    string          `json:"tool_use_id"`
+		Content      json.RawMessage `json:"content"`
+		CacheControl json.RawMessage `json:"cache_control,omitempty"`
+	}
+)
+
+// anthropicTranslated is a translated request and the request facts the
+// response translation needs.
+type anthropicTranslated struct {
+	out          anthropicRequest
+	includeUsage bool
+	// jsonMode: response_format asked for JSON, which comes back as a call
+	// of the jsonModeTool tool and goes to the client as content.
+	jsonMode bool
+}
+
+func anthropicTranslateRequest(fields []jsonscan.Field, model string) (anthropicTranslated, error) {
+	var t anthropicTranslated
+	out := &t.out
+	out.Model = model
+	get := func(key string) []byte {
+		if f, ok := jsonscan.Get(fields, key); ok && !jsonIsNull(f.Value) {
+			return f.Value
+		}
+		return nil
+	}
+
+	raw := get("messages")
+	if raw == nil {
+		return t, fmt.Errorf("messages: required")
+	}
+	var msgs []openAIChatMessage
+	if err := json.Unmarshal(raw, &msgs); err != nil {
+		return t, fmt.Errorf("messages: %v", jsonErrorText(err))
+	}
+	system, messages, err := anthropicMessages(msgs)
+	if err != nil {
+		return t, err
+	}
+	out.System, out.Messages = system, messages
+
+	// Sampling parameters go as the client wrote them; Anthropic checks
+	// their ranges (its temperature stops at 1, OpenAI's at 2).
+	for _, p := range []struct {
+		key string
+		dst *json.RawMessage
+	}{{"temperature", &out.Temperature}, {"top_p", &out.TopP}, {"top_k", &out.TopK}} {
+		if v := get(p.key); v != nil {
+			if v[0] != '-' && (v[0] < '0' || v[0] > '9') {
+				return t, fmt.Errorf("%s: want a number, got %s", p.key, jsonKind(v))
+			}
+			*p.dst = v
+		}
+	}
+
+	if v := get("stop"); v != nil {
+		if out.StopSequences, err = anthropicStop(v); err != nil {
+			return t, err
+		}
+	}
+
+	if v := get("stream"); v != nil {
+		b, ok := jsonscan.Bool(v)
+		if !ok {
+			return t, fmt.Errorf("stream: want a boolean, got %s", jsonKind(v))
+		}
+		out.Stream = b
+	}
+	if v := get("stream_options"); v != nil && out.Stream {
+		var so struct {
+			IncludeUsage *bool `json:"include_usage"`
+		}
+		if err := json.Unmarshal(v, &so); err != nil {
+			return t, fmt.Errorf("stream_options: %v", jsonErrorText(err))
+		}
+		t.includeUsage = so.IncludeUsage != nil && *so.IncludeUsage
+	}
+
+	// LiteLLM sends user as metadata.user_id unless it looks like an email
+	// or a phone number, which Anthropic refuses.
+	if v := get("user"); v != nil {
+		if user, ok := jsonscan.String(v); ok && user != "" && !anthropicEmail.MatchString(user) && !anthropicPhone.MatchString(user) {
+			out.Metadata = &anthropicMetadata{UserID: user}
+		}
+	}
+
+	budget := -1
+	if v := get("thinking"); v != nil {
+		out.Thinking = v
+		var th struct {
+			Type         string          `json:"type"`
+			BudgetTokens json.RawMessage `json:"budget_tokens"`
+		}
+		if json.Unmarshal(v, &th) == nil && th.Type == "enabled" {
+			// A budget past any context window is Anthropic's to refuse;
+			// it must not overflow the max_tokens computed below.
+			if n, err := strconv.Atoi(string(th.BudgetTokens)); err == nil && n >= 0 && n < 1<<30 {
+				budget = n
+			}
+		}
+	} else if v := get("reasoning_effort"); v != nil {
+		effort, _ := jsonscan.String(v)
+		if n, ok := thinkingBudgets[effort]; ok {
+			out.Thinking = json.RawMessage(`{"type":"enabled","budget_tokens":` + strconv.Itoa(n) + `}`)
+			budget = n
+		}
+	}
+
+	// max_completion_tokens replaced max_tokens in OpenAI's API; with
+	// both, it wins.
+	if out.MaxTokens = get("max_completion_tokens"); out.MaxTokens == nil {
+		out.MaxTokens = get("max_tokens")
+	}
+	switch {
+	case out.MaxTokens != nil:
+	case budget >= 0:
+		// Anthropic wants max_tokens above the thinking budget; LiteLLM
+		// adds its default to the budget.
+		out.MaxTokens = json.RawMessage(strconv.Itoa(budget + messagesDefaultMaxTokens))
+	default:
+		out.MaxTokens = json.RawMessage(strconv.Itoa(messagesDefaultMaxTokens))
+	}
+
+	if v := get("tools"); v != nil {
+		if out.Tools, err = anthropicTools(v); err != nil {
+			return t, err
+		}
+	}
+	// Anthropic refuses tool_choice without tools.
+	if len(out.Tools) > 0 {
+		if out.ToolChoice, err = anthropicToolChoice(get("tool_choice"), get("parallel_tool_calls")); err != nil {
+			return t, err
+		}
+	}
+	if v := get("response_format"); v != nil {
+		schema, ok, err := responseFormatSchema(v)
+		if err != nil {
+			return t, err
+		}
+		if ok {
+			t.jsonMode = true
+			out.Tools = append(out.Tools, anthropicTool{Name: jsonModeTool, InputSchema: schema})
+			// LiteLLM forces the tool unless extended thinking is on,
+			// which Anthropic allows only with tool_choice auto.
+			if budget < 0 {
+				out.ToolChoice = json.RawMessage(`{"type":"tool","name":"` + jsonModeTool + `"}`)
+			}
+		}
+	}
+	return t, nil
+}
+
+// LiteLLM's _valid_user_id patterns.
+var (
+	anthropicEmail = regexp.MustCompile(`^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$`)
+	anthropicPhone = regexp.MustCompile(`^\+?[\d\s\(\)-]{7,}$`)
+)
+
+// anthropicStop reads stop (a string or a list of strings). Whitespace-only
+// sequences, which Anthropic refuses, are dropped, as LiteLLM does.
+func anthropicStop(v []byte) ([]string, error) {
+	var list []string
+	if v[0] == '"' {
+		s, _ := jsonscan.String(v)
+		list = []string{s}
+	} else if err := json.Unmarshal(v, &list); err != nil {
+		return nil, fmt.Errorf("stop: want a string or a list of strings, got %s", jsonKind(v))
+	}
+	out := list[:0]
+	for _, s := range list {
+		if strings.TrimSpace(s) != "" {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// anthropicMessages splits OpenAI messages into Anthropic's top-level system
+// prompt and alternating user and assistant turns.
+func anthropicMessages(msgs []openAIChatMessage) (json.RawMessage, []anthropicMessage, error) {
+	var system []anthropicTextBlock
+	out := make([]anthropicMessage, 0, len(msgs))
+	add := func(role string, blocks []json.RawMessage) {
+		if len(blocks) == 0 {
+			// Anthropic refuses empty turns; an empty message (an
+			// assistant's "" between tool calls) says nothing anyway.
+			return
+		}
+		// Anthropic wants user and assistant to alternate: consecutive
+		// messages of one role (several tool results, a tool result and
+		// the user's next question) become one turn.
+		if n := len(out); n > 0 && out[n-1].Role == role {
+			out[n-1].Content = append(out[n-1].Content, blocks...)
+			return
+		}
+		out = append(out, anthropicMessage{Role: role, Content: blocks})
+	}
+	for i, m := range msgs {
+		where := "messages[" + strconv.Itoa(i) + "]"
+		switch m.Role {
+		case "system", "developer":
+			parts, err := textParts(where, m.Content)
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(m.CacheControl) > 0 && len(parts) > 0 {
+				parts[len(parts)-1].CacheControl = m.CacheControl
+			}
+			system = append(system, parts...)
+		case "user":
+			blocks, err := anthropicUserContent(where, m.Content)
+			if err != nil {
+				return nil, nil, err
+			}
+			anthropicCacheLast(blocks, m.CacheControl)
+			add("user", blocks)
+		case "assistant":
+			blocks, err := anthropicAssistantContent(where, m)
+			if err != nil {
+				return nil, nil, err
+			}
+			add("assistant", blocks)
+		case "tool":
+			block, err := anthropicToolResult(where, m)
+			if err != nil {
+				return nil, nil, err
+			}
+			add("user", []json.RawMessage{block})
+		case "function":
+			return nil, nil, fmt.Errorf("%s: role \"function\" is deprecated and not supported for Anthropic deployments; use tool messages", where)
+		default:
+			return nil, nil, fmt.Errorf("%s.role: unknown role %q", where, m.Role)
+		}
+	}
+	sys, err := anthropicSystem(system)
+	return sys, out, err
+}
+
+// anthropicSystem is the top-level system prompt: the system messages' text
+// joined by blank lines, or, when some part asks for prompt caching, one
+// text block per part so the cache breakpoints stay where the client put
+// them.
+func anthropicSystem(parts []anthropicTextBlock) (json.RawMessage, error) {
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	cached := false
+	for _, p := range parts {
+		cached = cached || len(p.CacheControl) > 0
+	}
+	if cached {
+		return marshalJSON(parts)
+	}
+	texts := make([]string, len(parts))
+	for i, p := range parts {
+		texts[i] = p.Text
+	}
+	return jsonscan.QuoteString(strings.Join(texts, "\n\n")), nil
+}
+
+func anthropicMarshalBlocks(blocks []anthropicTextBlock) ([]json.RawMessage, error) {
+	out := make([]json.RawMessage, 0, len(blocks))
+	for _, b := range blocks {
+		raw, err := marshalJSON(b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, raw)
+	}
+	return out, nil
+}

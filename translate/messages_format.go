@@ -1,0 +1,130 @@
+package translate
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
+)
+
+// Logic of Anthropic's Messages format that Anthropic's API and Bedrock's
+// Converse API (for Anthropic's and other models) read the same way: LiteLLM
+// maps both from one set of rules, so llmvoy keeps one copy of them here.
+
+// messagesDefaultMaxTokens is max_tokens when the client sets neither
+// max_tokens nor max_completion_tokens. Anthropic requires the field; LiteLLM
+// fills in DEFAULT_ANTHROPIC_CHAT_MAX_TOKENS, 4096, and so does llmvoy.
+const messagesDefaultMaxTokens = 4096
+
+// jsonModeTool is the tool LiteLLM adds for response_format
+// (RESPONSE_FORMAT_TOOL_NAME): Anthropic has no JSON mode, but a forced
+// tool call's input is JSON that follows the tool's schema.
+const jsonModeTool = "json_tool_call"
+
+// Thinking budgets for reasoning_effort: LiteLLM's
+// DEFAULT_REASONING_EFFORT_{LOW,MEDIUM,HIGH}_THINKING_BUDGET.
+var thinkingBudgets = map[string]int{"low": 1024, "medium": 2048, "high": 4096}
+
+// responseFormatSchema reads response_format: json_schema gives its
+// schema, json_object any object (LiteLLM's schema for it), text nothing.
+func responseFormatSchema(v []byte) (json.RawMessage, bool, error) {
+	var rf struct {
+		Type       string `json:"type"`
+		JSONSchema *struct {
+			Schema json.RawMessage `json:"schema"`
+		} `json:"json_schema"`
+	}
+	if err := json.Unmarshal(v, &rf); err != nil {
+		return nil, false, fmt.Errorf("response_format: want an object with a type, got %s", jsonKind(v))
+	}
+	switch rf.Type {
+	case "text":
+		return nil, false, nil
+	case "json_object":
+		return json.RawMessage(`{"type":"object","additionalProperties":true,"properties":{}}`), true, nil
+	case "json_schema":
+		if rf.JSONSchema == nil || jsonIsNull(rf.JSONSchema.Schema) {
+			return json.RawMessage(`{"type":"object","additionalProperties":true,"properties":{}}`), true, nil
+		}
+		if bytes.TrimSpace(rf.JSONSchema.Schema)[0] != '{' {
+			return nil, false, fmt.Errorf("response_format.json_schema.schema: want an object")
+		}
+		return rf.JSONSchema.Schema, true, nil
+	}
+	return nil, false, fmt.Errorf("response_format.type: want text, json_object or json_schema, got %q", rf.Type)
+}
+
+// textParts reads content that may only hold text: a string or a
+// list of text parts. Empty text is dropped: Anthropic refuses empty text
+// blocks.
+func textParts(where string, content json.RawMessage) ([]anthropicTextBlock, error) {
+	if jsonIsNull(content) {
+		return nil, nil
+	}
+	if content[0] == '"' {
+		s, _ := jsonscan.String(content)
+		if s == "" {
+			return nil, nil
+		}
+		return []anthropicTextBlock{{Type: "text", Text: s}}, nil
+	}
+	var parts []openAIContentPart
+	if err := json.Unmarshal(content, &parts); err != nil {
+		return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, jsonKind(content))
+	}
+	var out []anthropicTextBlock
+	for j, p := range parts {
+		if p.Type != "text" || p.Text == nil {
+			return nil, fmt.Errorf("%s.content[%d]: want a text part, got type %q", where, j, p.Type)
+		}
+		if *p.Text != "" {
+			out = append(out, anthropicTextBlock{Type: "text", Text: *p.Text, CacheControl: p.CacheControl})
+		}
+	}
+	return out, nil
+}
+
+// parseDataURL splits data:MEDIA;base64,DATA.
+func parseDataURL(u string) (mediaType, data string, err error) {
+	head, data, ok := strings.Cut(strings.TrimPrefix(u, "data:"), ",")
+	mediaType, isBase64 := strings.CutSuffix(head, ";base64")
+	if !ok || !isBase64 || mediaType == "" {
+		return "", "", fmt.Errorf("want a base64 data: URL (data:<media type>;base64,<data>)")
+	}
+	return mediaType, data, nil
+}
+
+// toolArgumentsObject turns OpenAI's arguments (a string of JSON) into a
+// tool_use input, which must be an object. Empty arguments are {}.
+func toolArgumentsObject(args json.RawMessage) (json.RawMessage, error) {
+	if jsonIsNull(args) {
+		return json.RawMessage(`{}`), nil
+	}
+	raw := []byte(args)
+	if args[0] == '"' {
+		s, _ := jsonscan.String(args)
+		if strings.TrimSpace(s) == "" {
+			return json.RawMessage(`{}`), nil
+		}
+		raw = []byte(s)
+	}
+	raw = bytes.TrimSpace(raw)
+	if !json.Valid(raw) || raw[0] != '{' {
+		return nil, fmt.Errorf("want a JSON object")
+	}
+	return raw, nil
+}
+
+// toolArguments is a tool_use input as OpenAI's arguments string.
+func toolArguments(input json.RawMessage) string {
+	if jsonIsNull(input) {
+		return "{}"
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, input) != nil {
+		return string(input)
+	}
+	return buf.String()
+}
