@@ -18,11 +18,8 @@ type anthropicStream struct {
 	data    []byte // data lines of the event being read
 	hasData bool
 
-	started bool // the role chunk went out
-	done    bool // [DONE] or an error went out: nothing more is sent
-	id      string
-	model   string
-	prefix  []byte // `data: {"id":...,"choices":` shared by every chunk
+	done bool        // [DONE] or an error went out: nothing more is sent
+	w    chunkWriter // id and model from message_start
 
 	blocks      map[int]*anthropicStreamBlock // by Anthropic content index
 	tools       int                           // tool calls so far: the next OpenAI index
@@ -72,6 +69,9 @@ func (s *anthropicStream) chunk(r *anthropicResponse, data []byte, end bool) ([]
 	if s.done {
 		return nil, nil
 	}
+	// created is the response's (the request's time), the same in a
+	// folded answer and a stream.
+	s.w.created = r.created
 	s.pending = append(s.pending, data...)
 	var out []byte
 	var err error
@@ -151,12 +151,12 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 	switch ev.Type {
 	case "message_start":
 		if ev.Message != nil {
-			s.id, s.model = ev.Message.ID, ev.Message.Model
+			s.w.id, s.w.model = ev.Message.ID, ev.Message.Model
 			s.usage.merge(&ev.Message.Usage)
 		}
-		out = s.start(r, out)
+		out = s.w.start(out)
 	case "content_block_start":
-		out = s.start(r, out)
+		out = s.w.start(out)
 		if ev.ContentBlock == nil {
 			return out, nil
 		}
@@ -168,11 +168,11 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 		switch b.kind {
 		case "text":
 			if ev.ContentBlock.Text != "" {
-				out = s.delta(r, out, chunkDeltaJSON("content", ev.ContentBlock.Text), "")
+				out = s.w.delta(out, chunkDeltaJSON("content", ev.ContentBlock.Text), "")
 			}
 		case "thinking":
 			if ev.ContentBlock.Thinking != "" {
-				out = s.delta(r, out, chunkDeltaJSON("reasoning_content", ev.ContentBlock.Thinking), "")
+				out = s.w.delta(out, chunkDeltaJSON("reasoning_content", ev.ContentBlock.Thinking), "")
 			}
 		case "tool_use":
 			if r.jsonMode && ev.ContentBlock.Name == jsonModeTool {
@@ -189,10 +189,10 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 			d = append(d, `,"type":"function","function":{"name":`...)
 			d = append(d, jsonQuote(ev.ContentBlock.Name)...)
 			d = append(d, `,"arguments":""}}]}`...)
-			out = s.delta(r, out, d, "")
+			out = s.w.delta(out, d, "")
 		}
 	case "content_block_delta":
-		out = s.start(r, out)
+		out = s.w.start(out)
 		if ev.Delta == nil {
 			return out, nil
 		}
@@ -200,31 +200,31 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 		switch ev.Delta.Type {
 		case "text_delta":
 			if ev.Delta.Text != "" {
-				out = s.delta(r, out, chunkDeltaJSON("content", ev.Delta.Text), "")
+				out = s.w.delta(out, chunkDeltaJSON("content", ev.Delta.Text), "")
 			}
 		case "thinking_delta":
 			if ev.Delta.Thinking != "" {
-				out = s.delta(r, out, chunkDeltaJSON("reasoning_content", ev.Delta.Thinking), "")
+				out = s.w.delta(out, chunkDeltaJSON("reasoning_content", ev.Delta.Thinking), "")
 			}
 		case "signature_delta":
 			// The signature the client must send back with the thinking
 			// block, in LiteLLM's thinking_blocks.
 			d := append([]byte(`{"thinking_blocks":[{"type":"thinking","thinking":"","signature":`), jsonQuote(ev.Delta.Signature)...)
-			out = s.delta(r, out, append(d, `}]}`...), "")
+			out = s.w.delta(out, append(d, `}]}`...), "")
 		case "input_json_delta":
 			if b == nil || ev.Delta.PartialJSON == "" {
 				return out, nil
 			}
 			if b.kind == "json" {
 				b.gotArgs = true
-				out = s.delta(r, out, chunkDeltaJSON("content", ev.Delta.PartialJSON), "")
+				out = s.w.delta(out, chunkDeltaJSON("content", ev.Delta.PartialJSON), "")
 				return out, nil
 			}
 			if b.kind != "tool_use" {
 				return out, nil
 			}
 			b.gotArgs = true
-			out = s.delta(r, out, chunkArgsDelta(b.tool, ev.Delta.PartialJSON), "")
+			out = s.w.delta(out, chunkArgsDelta(b.tool, ev.Delta.PartialJSON), "")
 		}
 	case "content_block_stop":
 		// A tool called without arguments streams no input_json_delta;
@@ -233,9 +233,9 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 		if b := s.blocks[ev.Index]; b != nil && !b.gotArgs {
 			switch b.kind {
 			case "tool_use":
-				out = s.delta(r, out, chunkArgsDelta(b.tool, "{}"), "")
+				out = s.w.delta(out, chunkArgsDelta(b.tool, "{}"), "")
 			case "json":
-				out = s.delta(r, out, chunkDeltaJSON("content", "{}"), "")
+				out = s.w.delta(out, chunkDeltaJSON("content", "{}"), "")
 			}
 			b.gotArgs = true
 		}
@@ -245,22 +245,19 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 		}
 		s.usage.merge(ev.Usage)
 	case "message_stop":
-		out = s.start(r, out)
+		out = s.w.start(out)
 		finish := "stop"
 		// The tool call that carried response_format's JSON is no tool
 		// call for the client.
 		if s.stopReason != "" && !(s.jsonContent && s.tools == 0 && s.stopReason == "tool_use") {
 			finish = anthropicFinishReason(s.stopReason)
 		}
-		out = s.delta(r, out, []byte(`{}`), finish)
+		out = s.w.delta(out, []byte(`{}`), finish)
 		if r.includeUsage {
 			u, _ := marshalJSON(s.usage.openAI())
-			out = append(out, s.prefix...)
-			out = append(out, `[],"usage":`...)
-			out = append(out, u...)
-			out = append(out, "}\n\n"...)
+			out = s.w.usage(out, u)
 		}
-		out = append(out, "data: [DONE]\n\n"...)
+		out = append(out, chunkDone...)
 		s.done = true
 	case "error":
 		typ, message := "", "the provider's stream failed"
@@ -269,58 +266,10 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 		}
 		// The client already has a 200: the error travels as an event,
 		// which the OpenAI SDKs raise as an APIError.
-		out = append(out, "data: "...)
-		out = append(out, anthropicOpenAIError(0, typ, message)...)
-		out = append(out, "\n\n"...)
+		out = appendEvent(out, anthropicOpenAIError(0, typ, message))
 		s.done = true
 	}
 	// ping, and event types added after this was written, carry nothing
 	// for the client.
 	return out, nil
-}
-
-// start sends the role chunk once, before anything else.
-func (s *anthropicStream) start(r *anthropicResponse, out []byte) []byte {
-	if s.started {
-		return out
-	}
-	s.started = true
-	p := append([]byte(`data: {"id":`), jsonQuote(s.id)...)
-	p = append(p, `,"object":"chat.completion.chunk","created":`...)
-	p = strconv.AppendInt(p, r.created, 10)
-	p = append(p, `,"model":`...)
-	p = append(p, jsonQuote(s.model)...)
-	s.prefix = append(p, `,"choices":`...)
-	return s.delta(r, out, []byte(`{"role":"assistant","content":""}`), "")
-}
-
-// delta appends a chunk with one choice carrying delta (raw JSON) and
-// finish_reason ("" for null).
-func (s *anthropicStream) delta(r *anthropicResponse, out, delta []byte, finish string) []byte {
-	out = s.start(r, out)
-	out = append(out, s.prefix...)
-	out = append(out, `[{"index":0,"delta":`...)
-	out = append(out, delta...)
-	out = append(out, `,"logprobs":null,"finish_reason":`...)
-	if finish == "" {
-		out = append(out, "null"...)
-	} else {
-		out = append(out, jsonQuote(finish)...)
-	}
-	return append(out, "}]}\n\n"...)
-}
-
-// chunkDeltaJSON is {"key":"value"}.
-func chunkDeltaJSON(key, value string) []byte {
-	b := append([]byte(`{"`), key...)
-	b = append(b, `":`...)
-	b = append(b, jsonQuote(value)...)
-	return append(b, '}')
-}
-
-func chunkArgsDelta(tool int, args string) []byte {
-	d := append([]byte(`{"tool_calls":[{"index":`), strconv.Itoa(tool)...)
-	d = append(d, `,"function":{"arguments":`...)
-	d = append(d, jsonQuote(args)...)
-	return append(d, `}}]}`...)
 }

@@ -17,10 +17,9 @@ import (
 type bedrockStream struct {
 	dec eventstream.Decoder
 
-	started bool // the role chunk went out
 	stopped bool // messageStop came: the finish chunk went out
 	done    bool // [DONE] or an error went out: nothing more is sent
-	prefix  []byte
+	w       chunkWriter
 
 	blocks      map[int]*bedrockStreamBlock // by contentBlockIndex
 	tools       int                         // tool calls so far: the next OpenAI index
@@ -67,6 +66,10 @@ func (s *bedrockStream) chunk(r *bedrockResponse, data []byte, end bool) ([]byte
 	if s.done {
 		return nil, nil
 	}
+	if !s.w.started() {
+		// Converse's stream names neither: they are the request's.
+		s.w.id, s.w.model, s.w.created = r.id, r.model, r.created
+	}
 	s.dec.Write(data)
 	var out []byte
 	for !s.done {
@@ -92,7 +95,7 @@ func (s *bedrockStream) chunk(r *bedrockResponse, data []byte, end bool) ([]byte
 			return out, errBedrockStreamCut
 		}
 		// messageStop came but no metadata (usage): the answer is whole.
-		out = append(out, "data: [DONE]\n\n"...)
+		out = append(out, chunkDone...)
 	}
 	return out, nil
 }
@@ -125,9 +128,9 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 	}
 	switch typ {
 	case "messageStart":
-		out = s.start(r, out)
+		out = s.w.start(out)
 	case "contentBlockStart":
-		out = s.start(r, out)
+		out = s.w.start(out)
 		if ev.Start == nil || ev.Start.ToolUse == nil {
 			return out, nil
 		}
@@ -150,16 +153,16 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 		d = append(d, `,"type":"function","function":{"name":`...)
 		d = append(d, jsonQuote(ev.Start.ToolUse.Name)...)
 		d = append(d, `,"arguments":""}}]}`...)
-		out = s.delta(r, out, d, "")
+		out = s.w.delta(out, d, "")
 	case "contentBlockDelta":
-		out = s.start(r, out)
+		out = s.w.start(out)
 		if ev.Delta == nil {
 			return out, nil
 		}
 		switch d := ev.Delta; {
 		case d.Text != nil:
 			if *d.Text != "" {
-				out = s.delta(r, out, chunkDeltaJSON("content", *d.Text), "")
+				out = s.w.delta(out, chunkDeltaJSON("content", *d.Text), "")
 			}
 		case d.ToolUse != nil:
 			b := s.blocks[ev.ContentBlockIndex]
@@ -168,23 +171,23 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 			}
 			b.gotArgs = true
 			if b.kind == "json" {
-				out = s.delta(r, out, chunkDeltaJSON("content", d.ToolUse.Input), "")
+				out = s.w.delta(out, chunkDeltaJSON("content", d.ToolUse.Input), "")
 			} else {
-				out = s.delta(r, out, chunkArgsDelta(b.tool, d.ToolUse.Input), "")
+				out = s.w.delta(out, chunkArgsDelta(b.tool, d.ToolUse.Input), "")
 			}
 		case d.ReasoningContent != nil:
 			rc := d.ReasoningContent
 			switch {
 			case rc.Text != nil && *rc.Text != "":
-				out = s.delta(r, out, chunkDeltaJSON("reasoning_content", *rc.Text), "")
+				out = s.w.delta(out, chunkDeltaJSON("reasoning_content", *rc.Text), "")
 			case rc.Signature != nil:
 				// The signature the client sends back with the thinking
 				// block, in LiteLLM's thinking_blocks.
 				tb := append([]byte(`{"thinking_blocks":[{"type":"thinking","thinking":"","signature":`), jsonQuote(*rc.Signature)...)
-				out = s.delta(r, out, append(tb, `}]}`...), "")
+				out = s.w.delta(out, append(tb, `}]}`...), "")
 			case rc.RedactedContent != nil:
 				tb := append([]byte(`{"thinking_blocks":[{"type":"redacted_thinking","data":`), jsonQuote(*rc.RedactedContent)...)
-				out = s.delta(r, out, append(tb, `}]}`...), "")
+				out = s.w.delta(out, append(tb, `}]}`...), "")
 			}
 		}
 	case "contentBlockStop":
@@ -192,14 +195,14 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 		// clients parse the arguments, so they get {}.
 		if b := s.blocks[ev.ContentBlockIndex]; b != nil && !b.gotArgs {
 			if b.kind == "json" {
-				out = s.delta(r, out, chunkDeltaJSON("content", "{}"), "")
+				out = s.w.delta(out, chunkDeltaJSON("content", "{}"), "")
 			} else {
-				out = s.delta(r, out, chunkArgsDelta(b.tool, "{}"), "")
+				out = s.w.delta(out, chunkArgsDelta(b.tool, "{}"), "")
 			}
 			b.gotArgs = true
 		}
 	case "messageStop":
-		out = s.start(r, out)
+		out = s.w.start(out)
 		stop := ""
 		if ev.StopReason != nil {
 			stop = *ev.StopReason
@@ -209,7 +212,7 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 		if s.jsonContent && s.tools == 0 && stop == "tool_use" {
 			stop = "end_turn"
 		}
-		out = s.delta(r, out, []byte(`{}`), bedrockFinishReason(stop))
+		out = s.w.delta(out, []byte(`{}`), bedrockFinishReason(stop))
 		s.stopped = true
 	case "metadata":
 		// The last event: usage, then the end of the stream.
@@ -222,46 +225,12 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 				u = *ev.Usage
 			}
 			b, _ := marshalJSON(u.openAI())
-			out = append(out, s.prefix...)
-			out = append(out, `[],"usage":`...)
-			out = append(out, b...)
-			out = append(out, "}\n\n"...)
+			out = s.w.usage(out, b)
 		}
-		out = append(out, "data: [DONE]\n\n"...)
+		out = append(out, chunkDone...)
 		s.done = true
 	}
 	// Event types added after this was written carry nothing for the
 	// client.
 	return out, nil
-}
-
-// start sends the role chunk once, before anything else.
-func (s *bedrockStream) start(r *bedrockResponse, out []byte) []byte {
-	if s.started {
-		return out
-	}
-	s.started = true
-	p := append([]byte(`data: {"id":`), jsonQuote(r.id)...)
-	p = append(p, `,"object":"chat.completion.chunk","created":`...)
-	p = strconv.AppendInt(p, r.created, 10)
-	p = append(p, `,"model":`...)
-	p = append(p, jsonQuote(r.model)...)
-	s.prefix = append(p, `,"choices":`...)
-	return s.delta(r, out, []byte(`{"role":"assistant","content":""}`), "")
-}
-
-// delta appends a chunk with one choice carrying delta (raw JSON) and
-// finish_reason ("" for null).
-func (s *bedrockStream) delta(r *bedrockResponse, out, delta []byte, finish string) []byte {
-	out = s.start(r, out)
-	out = append(out, s.prefix...)
-	out = append(out, `[{"index":0,"delta":`...)
-	out = append(out, delta...)
-	out = append(out, `,"logprobs":null,"finish_reason":`...)
-	if finish == "" {
-		out = append(out, "null"...)
-	} else {
-		out = append(out, jsonQuote(finish)...)
-	}
-	return append(out, "}]}\n\n"...)
 }

@@ -116,7 +116,7 @@ func openAIEmbeddingList(model string, vectors [][]json.Number, asBase64 bool, p
 			}
 		}
 	}
-	return geminiMarshal(out)
+	return marshalJSON(out)
 }
 
 // decodeNumbers decodes a provider answer keeping numbers as written, so

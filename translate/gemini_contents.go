@@ -123,7 +123,7 @@ type gemOAContentPart struct {
 // geminiContentParts decodes a content value: nil for null, one text part for a
 // string, the parts of an array.
 func geminiContentParts(raw json.RawMessage, at string) ([]gemOAContentPart, error) {
-	if geminiIsNull(raw) {
+	if jsonIsNull(raw) {
 		return nil, nil
 	}
 	if raw = bytes.TrimLeft(raw, " \t\r\n"); raw[0] == '"' {
@@ -213,7 +213,7 @@ func geminiUserParts(raw json.RawMessage, at string) ([]gmPart, error) {
 // geminiImageURL reads image_url, a string or {"url", "detail", "format"}
 // (format is LiteLLM's way to give the media type).
 func geminiImageURL(raw json.RawMessage, at string) (u, format string, err error) {
-	if geminiIsNull(raw) {
+	if jsonIsNull(raw) {
 		return "", "", geminiBadRequest("%s.image_url: missing", at)
 	}
 	if err := json.Unmarshal(raw, &u); err == nil {
@@ -408,7 +408,7 @@ func geminiToolResult(m gemOAMessage, i int, callNames map[string]string) (gmPar
 		_ = json.Compact(&buf, []byte(t))
 		response = buf.Bytes()
 	} else {
-		response, _ = geminiMarshal(map[string]string{"content": text})
+		response, _ = marshalJSON(map[string]string{"content": text})
 	}
 	return gmPart{FunctionResponse: &gmFunctionResponse{Name: name, Response: response}}, nil
 }

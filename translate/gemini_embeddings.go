@@ -35,7 +35,7 @@ func geminiEmbeddingsRequest(d *config.Deployment, body []byte) ([]byte, Respons
 			TaskType:             req.TaskType,
 		}
 	}
-	out, err := geminiMarshal(batch)
+	out, err := marshalJSON(batch)
 	if err != nil {
 		return nil, nil, geminiBadRequest("%v", err)
 	}

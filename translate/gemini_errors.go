@@ -81,7 +81,7 @@ func geminiOpenAIError(message, typ, code string) []byte {
 		Param   *string `json:"param"`
 		Code    string  `json:"code"`
 	}
-	b, _ := geminiMarshal(struct {
+	b, _ := marshalJSON(struct {
 		Error inner `json:"error"`
 	}{inner{Message: message, Type: typ, Code: code}})
 	return b

@@ -26,7 +26,7 @@ func geminiGenerationConfig(d *config.Deployment, req *gemOAChatRequest, budget 
 	if c.MaxOutputTokens == nil {
 		c.MaxOutputTokens = req.MaxTokens
 	}
-	if !geminiIsNull(req.Stop) {
+	if !jsonIsNull(req.Stop) {
 		var one string
 		if json.Unmarshal(req.Stop, &one) == nil {
 			if one != "" {
@@ -57,7 +57,7 @@ func geminiGenerationConfig(d *config.Deployment, req *gemOAChatRequest, budget 
 // MIME type, a schema becomes responseSchema (with propertyOrdering, so
 // fields come back in the order written).
 func geminiResponseFormat(c *gmGenerationConfig, raw json.RawMessage, budget *geminiSchemaBudget) error {
-	if geminiIsNull(raw) {
+	if jsonIsNull(raw) {
 		return nil
 	}
 	var rf struct {
@@ -84,10 +84,10 @@ func geminiResponseFormat(c *gmGenerationConfig, raw json.RawMessage, budget *ge
 	default:
 		return geminiBadRequest("response_format.type: unsupported value %q", rf.Type)
 	}
-	if !geminiIsNull(rf.ResponseSchema) {
+	if !jsonIsNull(rf.ResponseSchema) {
 		c.ResponseMimeType, schema = "application/json", rf.ResponseSchema
 	}
-	if geminiIsNull(schema) {
+	if jsonIsNull(schema) {
 		return nil
 	}
 	out, err := geminiSchema(schema, true, budget)

@@ -169,7 +169,7 @@ func geminiChatRequest(d *config.Deployment, body []byte, path func(d *config.De
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := geminiMarshal(g)
+	out, err := marshalJSON(g)
 	if err != nil {
 		return nil, nil, geminiBadRequest("%v", err)
 	}
@@ -215,7 +215,7 @@ func geminiRequestFrom(d *config.Deployment, req *gemOAChatRequest) (*gmRequest,
 		return nil, err
 	}
 	choice, field := req.ToolChoice, "tool_choice"
-	if geminiIsNull(choice) {
+	if jsonIsNull(choice) {
 		choice, field = req.FunctionCall, "function_call"
 	}
 	if g.ToolConfig, err = geminiToolConfig(choice, field); err != nil {
@@ -224,7 +224,7 @@ func geminiRequestFrom(d *config.Deployment, req *gemOAChatRequest) (*gmRequest,
 	if g.GenerationConfig, err = geminiGenerationConfig(d, req, budget); err != nil {
 		return nil, err
 	}
-	if !geminiIsNull(req.SafetySettings) {
+	if !jsonIsNull(req.SafetySettings) {
 		var settings []map[string]json.RawMessage
 		if err := json.Unmarshal(req.SafetySettings, &settings); err != nil {
 			return nil, geminiBadRequest("safety_settings: want an array of {category, threshold}")
@@ -235,20 +235,3 @@ func geminiRequestFrom(d *config.Deployment, req *gemOAChatRequest) (*gmRequest,
 }
 
 func geminiIsSystem(role string) bool { return role == "system" || role == "developer" }
-
-func geminiIsNull(raw []byte) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) == 0 || string(raw) == "null"
-}
-
-// geminiMarshal encodes v without HTML escaping: "<" and "&" in prompts go
-// out as written.
-func geminiMarshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
-}

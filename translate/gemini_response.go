@@ -99,22 +99,6 @@ type gemOACompletionTokensDetails struct {
 	ReasoningTokens int64 `json:"reasoning_tokens"`
 }
 
-type gemOAChunk struct {
-	ID      string             `json:"id"`
-	Object  string             `json:"object"`
-	Created int64              `json:"created"`
-	Model   string             `json:"model"`
-	Choices []gemOAChunkChoice `json:"choices"`
-	Usage   *gemOAUsage        `json:"usage,omitempty"`
-}
-
-type gemOAChunkChoice struct {
-	Index        int        `json:"index"`
-	Delta        gemOADelta `json:"delta"`
-	Logprobs     *struct{}  `json:"logprobs"`
-	FinishReason *string    `json:"finish_reason"`
-}
-
 type gemOADelta struct {
 	Role             string              `json:"role,omitempty"`
 	Content          *string             `json:"content,omitempty"`
@@ -187,8 +171,7 @@ type geminiChatResponse struct {
 	bodyStatus int
 
 	sse      geminiSSE
-	id       string
-	created  int64
+	w        chunkWriter
 	started  map[int]bool
 	finished map[int]bool
 	tools    map[int]int // tool calls sent, per candidate
@@ -369,7 +352,7 @@ func (t *geminiChatResponse) fold(events []gmResponse) ([]byte, error) {
 	} else {
 		resp.Usage = &gemOAUsage{}
 	}
-	return geminiMarshal(resp)
+	return marshalJSON(resp)
 }
 
 func geminiBlocked(r gmResponse) bool {
@@ -388,7 +371,7 @@ func geminiCandidateIndex(c gmCandidate, position int) int {
 // signature after the separator.
 func geminiToolCall(p gmPart) gemOARespToolCall {
 	args := "{}"
-	if len(p.FunctionCall.Args) > 0 && !geminiIsNull(p.FunctionCall.Args) {
+	if len(p.FunctionCall.Args) > 0 && !jsonIsNull(p.FunctionCall.Args) {
 		var buf bytes.Buffer
 		if json.Compact(&buf, p.FunctionCall.Args) == nil {
 			args = buf.String()
@@ -443,9 +426,10 @@ func (t *geminiChatResponse) Chunk(data []byte, end bool) ([]byte, error) {
 		if t.usage != nil {
 			u = t.usage.openAI()
 		}
-		out = t.appendChunk(out, gemOAChunk{Choices: []gemOAChunkChoice{}, Usage: u})
+		b, _ := marshalJSON(u)
+		out = t.w.usage(out, b)
 	}
-	return append(out, "data: [DONE]\n\n"...), nil
+	return append(out, chunkDone...), nil
 }
 
 func (t *geminiChatResponse) event(out, data []byte) ([]byte, error) {
@@ -461,18 +445,20 @@ func (t *geminiChatResponse) event(out, data []byte) ([]byte, error) {
 		raw, _ := json.Marshal(map[string]*gmError{"error": r.Error})
 		body, _ := geminiError(status, raw)
 		t.done = true
-		return geminiAppendEvent(out, body), nil
+		return appendEvent(out, body), nil
 	}
 	if geminiBlocked(r) {
 		t.done = true
-		return geminiAppendEvent(out, geminiBlockedError(r.PromptFeedback)), nil
+		return appendEvent(out, geminiBlockedError(r.PromptFeedback)), nil
 	}
-	if t.id == "" {
-		t.id = r.ResponseID
-		if t.id == "" {
-			t.id = geminiCompletionID()
+	if !t.w.started() {
+		t.w.id = r.ResponseID
+		if t.w.id == "" {
+			t.w.id = geminiCompletionID()
 		}
-		t.created = time.Now().Unix()
+		t.w.created, t.w.model = time.Now().Unix(), t.model
+		// Each candidate sends its own role chunk, with its first delta.
+		t.w.open()
 		t.started, t.finished, t.tools = map[int]bool{}, map[int]bool{}, map[int]int{}
 	}
 	if r.UsageMetadata != nil {
@@ -518,25 +504,14 @@ func (t *geminiChatResponse) event(out, data []byte) ([]byte, error) {
 			delta.Content = &empty
 		}
 		if delta.Role != "" || delta.Content != nil || delta.ReasoningContent != nil || delta.ToolCalls != nil {
-			out = t.appendChunk(out, gemOAChunk{Choices: []gemOAChunkChoice{{Index: idx, Delta: delta}}})
+			b, _ := marshalJSON(delta)
+			out = t.w.choice(out, idx, b, "")
 		}
 		if c.FinishReason != "" {
 			t.finished[idx] = true
 			finish := geminiFinishReason(c.FinishReason, t.tools[idx] > 0)
-			out = t.appendChunk(out, gemOAChunk{Choices: []gemOAChunkChoice{{Index: idx, FinishReason: &finish}}})
+			out = t.w.choice(out, idx, []byte(`{}`), finish)
 		}
 	}
 	return out, nil
-}
-
-func (t *geminiChatResponse) appendChunk(out []byte, c gemOAChunk) []byte {
-	c.ID, c.Object, c.Created, c.Model = t.id, "chat.completion.chunk", t.created, t.model
-	b, _ := geminiMarshal(c)
-	return geminiAppendEvent(out, b)
-}
-
-func geminiAppendEvent(out, data []byte) []byte {
-	out = append(out, "data: "...)
-	out = append(out, data...)
-	return append(out, "\n\n"...)
 }

@@ -355,7 +355,7 @@ func (o *geminiObject) appendJSON(buf *bytes.Buffer) error {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		kb, err := geminiMarshal(k)
+		kb, err := marshalJSON(k)
 		if err != nil {
 			return err
 		}
@@ -386,7 +386,7 @@ func geminiAppendValue(buf *bytes.Buffer, v any) error {
 		buf.WriteByte(']')
 		return nil
 	}
-	b, err := geminiMarshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ func (t *gemOATool) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	if raw, ok := m["function"]; ok {
-		if typ := m["type"]; !geminiIsNull(typ) {
+		if typ := m["type"]; !jsonIsNull(typ) {
 			if err := json.Unmarshal(typ, &t.Type); err != nil {
 				return fmt.Errorf("type: %w", err)
 			}
@@ -69,7 +69,7 @@ func geminiTools(tools []gemOATool, functions []gemOAFunction, budget *geminiSch
 			return geminiBadRequest("%s.name: missing", at)
 		}
 		decl := gmFunctionDeclaration{Name: f.Name, Description: f.Description}
-		if !geminiIsNull(f.Parameters) {
+		if !jsonIsNull(f.Parameters) {
 			// LiteLLM sends {"type": "object"} for parameters of "".
 			if string(bytes.TrimSpace(f.Parameters)) == `""` {
 				decl.Parameters = json.RawMessage(`{"type":"object"}`)
@@ -111,7 +111,7 @@ func geminiTools(tools []gemOATool, functions []gemOAFunction, budget *geminiSch
 // geminiToolConfig maps tool_choice (or the legacy function_call) to the
 // function calling mode, as LiteLLM's map_tool_choice_values does.
 func geminiToolConfig(raw json.RawMessage, field string) (*gmToolConfig, error) {
-	if geminiIsNull(raw) {
+	if jsonIsNull(raw) {
 		return nil, nil
 	}
 	var s string

@@ -63,7 +63,7 @@ func vertexEmbeddingsRequest(d *config.Deployment, body []byte) ([]byte, Respons
 	if req.Dimensions != nil || req.AutoTruncate != nil {
 		out.Parameters = &vertexEmbedParameters{OutputDimensionality: req.Dimensions, AutoTruncate: req.AutoTruncate}
 	}
-	b, err := geminiMarshal(out)
+	b, err := marshalJSON(out)
 	if err != nil {
 		return nil, nil, geminiBadRequest("%v", err)
 	}
