@@ -5,8 +5,8 @@
 // cooldowns and the balancing strategies' decisions, and serves each change
 // as a new snapshot.
 //
-// A reload is transactional: the next config is loaded, resolved, translated
-// and checked as a whole before anything is swapped; then the processors,
+// A reload is transactional: the next config is loaded, planned, resolved,
+// translated and checked as a whole before anything is swapped; then the processors,
 // the router state and the snapshot take it together. A failure anywhere
 // before the swap changes nothing, and the previous config keeps serving.
 package controlplane
@@ -23,13 +23,14 @@ import (
 	"time"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
 )
 
 // Processor is the ext_proc server's side of a reload (extproc.Server).
 type Processor interface {
-	SetConfig(*config.Config)
+	SetPlan(*plan.Plan)
 }
 
 // Cooldowns is the router's cooldown state (router.Cooldowns).
@@ -88,25 +89,26 @@ type Loop struct {
 	digest [sha256.Size]byte // of the config file last loaded
 
 	// What the snapshot served last was built from.
-	cfg      *config.Config
+	plan     *plan.Plan
 	addrs    map[string]netip.AddrPort
 	cooling  map[string]time.Time // deployment → end of its cooldown
 	decision router.Decision
 }
 
-// New makes a loop serving cfg, the config loaded from opts.Path.
-func New(cfg *config.Config, parts Parts, opts Options, log *slog.Logger) *Loop {
+// New makes a loop serving p, the plan of the config loaded from
+// opts.Path.
+func New(p *plan.Plan, parts Parts, opts Options, log *slog.Logger) *Loop {
 	if opts.Resolve == nil {
 		opts.Resolve = func(ctx context.Context, cfg *config.Config) (map[string]netip.AddrPort, []error) {
 			return xds.Resolve(ctx, cfg, net.DefaultResolver)
 		}
 	}
-	return &Loop{parts: parts, opts: opts, log: log, cfg: cfg, digest: fileDigest(opts.Path)}
+	return &Loop{parts: parts, opts: opts, log: log, plan: p, digest: fileDigest(opts.Path)}
 }
 
-// Start serves the first snapshot, of the config New was given.
+// Start serves the first snapshot, of the plan New was given.
 func (l *Loop) Start(ctx context.Context) error {
-	return l.publish(ctx, l.cfg, l.resolve(ctx, l.cfg))
+	return l.publish(ctx, l.plan, l.resolve(ctx, l.plan.Config))
 }
 
 // Versions are the snapshot versions each connected Envoy accepted and
@@ -135,7 +137,7 @@ func (l *Loop) Run(ctx context.Context) {
 		case <-balance:
 			l.decide(ctx, false)
 		case <-l.parts.Cooldowns.Changed():
-			if err := l.publish(ctx, l.cfg, l.addrs); err != nil {
+			if err := l.publish(ctx, l.plan, l.addrs); err != nil {
 				l.log.Error("cooldown change not applied to Envoy", "err", err)
 			}
 		case <-resolve:
@@ -164,7 +166,7 @@ func (l *Loop) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	addrs := l.resolve(ctx, next)
+	addrs := l.resolve(ctx, next.Config)
 	cooling := l.activeCooldowns()
 	checked, err := l.build(next, addrs, cooling)
 	if err != nil {
@@ -175,39 +177,39 @@ func (l *Loop) reload(ctx context.Context) error {
 	// them. The router takes the new config next: its decisions for it
 	// (cooldowns of removed deployments ended, latencies per new group)
 	// arrive through Changed, and are served right after this snapshot.
-	l.parts.Processor.SetConfig(next)
-	l.parts.Cooldowns.SetConfig(next)
-	l.parts.Balance.SetConfig(next)
+	l.parts.Processor.SetPlan(next)
+	l.parts.Cooldowns.SetConfig(next.Config)
+	l.parts.Balance.SetConfig(next.Config)
 	if err := l.parts.Snapshots.Serve(ctx, checked); err != nil {
 		l.log.Error("config reload not applied to Envoy", "err", err)
 		return nil
 	}
 	l.served(next, addrs, cooling)
-	l.log.Info("config reloaded", "model_groups", len(next.Groups()), "deployments", len(next.Deployments),
+	l.log.Info("config reloaded", "model_groups", len(next.Groups), "deployments", len(next.Config.Deployments),
 		"version", l.parts.Snapshots.Version())
-	if next.Router.Redis != l.opts.Redis {
+	if next.Config.Router.Redis != l.opts.Redis {
 		l.log.Warn("router_settings.redis_* changed: restart llmvoy to apply it; limits are still counted where they were")
 	}
 	return nil
 }
 
-// publish serves cfg with the current router state and addrs.
-func (l *Loop) publish(ctx context.Context, cfg *config.Config, addrs map[string]netip.AddrPort) error {
+// publish serves p with the current router state and addrs.
+func (l *Loop) publish(ctx context.Context, p *plan.Plan, addrs map[string]netip.AddrPort) error {
 	cooling := l.activeCooldowns()
-	checked, err := l.build(cfg, addrs, cooling)
+	checked, err := l.build(p, addrs, cooling)
 	if err != nil {
 		return err
 	}
 	if err := l.parts.Snapshots.Serve(ctx, checked); err != nil {
 		return err
 	}
-	l.served(cfg, addrs, cooling)
+	l.served(p, addrs, cooling)
 	return nil
 }
 
-// build translates cfg with the live endpoint state into Envoy resources
+// build translates p with the live endpoint state into Envoy resources
 // and checks them, serving nothing.
-func (l *Loop) build(cfg *config.Config, addrs map[string]netip.AddrPort, cooling map[string]time.Time) (*xds.Checked, error) {
+func (l *Loop) build(p *plan.Plan, addrs map[string]netip.AddrPort, cooling map[string]time.Time) (*xds.Checked, error) {
 	unavailable := make(map[string]bool, len(cooling)+len(l.decision.OverLimit))
 	for id := range cooling {
 		unavailable[id] = true
@@ -215,7 +217,7 @@ func (l *Loop) build(cfg *config.Config, addrs map[string]netip.AddrPort, coolin
 	for id := range l.decision.OverLimit {
 		unavailable[id] = true
 	}
-	res, err := xds.Translate(cfg, xds.State{Addrs: addrs, Unavailable: unavailable, Slow: l.decision.Slow}, l.opts.XDS)
+	res, err := xds.Translate(p, xds.State{Addrs: addrs, Unavailable: unavailable, Slow: l.decision.Slow}, l.opts.XDS)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +226,7 @@ func (l *Loop) build(cfg *config.Config, addrs map[string]netip.AddrPort, coolin
 
 // served records what the snapshot just served was built from, and says
 // which deployments it took out of rotation or put back.
-func (l *Loop) served(cfg *config.Config, addrs map[string]netip.AddrPort, cooling map[string]time.Time) {
+func (l *Loop) served(p *plan.Plan, addrs map[string]netip.AddrPort, cooling map[string]time.Time) {
 	for _, id := range slices.Sorted(maps.Keys(cooling)) {
 		if _, was := l.cooling[id]; !was {
 			l.log.Warn("deployment cooling down: it failed more than allowed_fails times in a minute",
@@ -236,7 +238,7 @@ func (l *Loop) served(cfg *config.Config, addrs map[string]netip.AddrPort, cooli
 			l.log.Info("deployment back in rotation after its cooldown", "deployment", id)
 		}
 	}
-	l.cfg, l.addrs, l.cooling = cfg, addrs, cooling
+	l.plan, l.addrs, l.cooling = p, addrs, cooling
 }
 
 // activeCooldowns are the deployments cooling down now, with the end of
@@ -257,11 +259,11 @@ func (l *Loop) resolve(ctx context.Context, cfg *config.Config) map[string]netip
 
 // reresolve serves the deployments' new addresses when DNS moved them.
 func (l *Loop) reresolve(ctx context.Context) {
-	addrs := l.resolve(ctx, l.cfg)
+	addrs := l.resolve(ctx, l.plan.Config)
 	if maps.Equal(addrs, l.addrs) {
 		return
 	}
-	if err := l.publish(ctx, l.cfg, addrs); err != nil {
+	if err := l.publish(ctx, l.plan, addrs); err != nil {
 		l.log.Error("address change not applied to Envoy", "err", err)
 	}
 }
@@ -282,7 +284,7 @@ func (l *Loop) decide(ctx context.Context, force bool) {
 		}
 	}
 	l.decision = d
-	if err := l.publish(ctx, l.cfg, l.addrs); err != nil {
+	if err := l.publish(ctx, l.plan, l.addrs); err != nil {
 		l.log.Error("routing change not applied to Envoy", "err", err)
 	}
 }

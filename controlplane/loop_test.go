@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
 )
@@ -29,10 +30,10 @@ type fakeProcessor struct {
 	at    []string
 }
 
-func (p *fakeProcessor) SetConfig(cfg *config.Config) {
+func (p *fakeProcessor) SetPlan(next *plan.Plan) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.cfgs = append(p.cfgs, cfg)
+	p.cfgs = append(p.cfgs, next.Config)
 	p.at = append(p.at, p.snaps.Version())
 }
 
@@ -126,11 +127,11 @@ func start(t *testing.T, yaml string) *harness {
 		cooldowns: newFakeRouter(), balance: newFakeRouter()}
 	write(t, h.path, yaml)
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg, err := Load(h.path, log)
+	p, err := Load(h.path, log)
 	require.NoError(t, err)
 	h.snaps = xds.NewServer(context.Background(), log)
 	h.proc = &fakeProcessor{snaps: h.snaps}
-	h.loop = New(cfg, Parts{Snapshots: h.snaps, Processor: h.proc, Cooldowns: h.cooldowns, Balance: h.balance},
+	h.loop = New(p, Parts{Snapshots: h.snaps, Processor: h.proc, Cooldowns: h.cooldowns, Balance: h.balance},
 		Options{Path: h.path, XDS: xds.Options{ExtProcCluster: "llmvoy_extproc", ListenPort: 4000}, Resolve: h.resolve}, log)
 	require.NoError(t, h.loop.Start(context.Background()))
 	require.Equal(t, "1", h.snaps.Version())
@@ -194,11 +195,11 @@ func invalidResources() string {
 
 func TestAGoodReloadSwapsProcessorRouterAndSnapshotTogether(t *testing.T) {
 	h := start(t, oneGroup)
-	first := h.loop.cfg
+	first := h.loop.plan.Config
 	write(t, h.path, twoGroups)
 	h.loop.reloadIfChanged(context.Background())
 
-	next := h.loop.cfg
+	next := h.loop.plan.Config
 	require.NotSame(t, first, next)
 	require.Equal(t, []string{"gpt", "claude"}, next.Groups())
 	require.Equal(t, []*config.Config{next}, h.proc.configs())
@@ -225,11 +226,11 @@ func TestARejectedReloadChangesNothing(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := start(t, oneGroup)
-			served := h.loop.cfg
+			served := h.loop.plan
 			write(t, h.path, yaml)
 			h.loop.reloadIfChanged(context.Background())
 
-			require.Same(t, served, h.loop.cfg)
+			require.Same(t, served, h.loop.plan)
 			require.Empty(t, h.proc.configs())
 			require.Empty(t, h.cooldowns.configs())
 			require.Empty(t, h.balance.configs())
@@ -251,10 +252,10 @@ func TestTheSamplesOfARejectedReloadAreWhatTheyClaim(t *testing.T) {
 	for name, yaml := range map[string]string{"untranslatable": untranslatable, "invalid": invalidResources()} {
 		path := filepath.Join(t.TempDir(), "config.yaml")
 		write(t, path, yaml)
-		cfg, err := Load(path, log)
+		p, err := Load(path, log)
 		require.NoError(t, err, name)
-		addrs, _ := (&harness{}).resolve(context.Background(), cfg)
-		res, err := xds.Translate(cfg, xds.State{Addrs: addrs}, xds.Options{ExtProcCluster: "llmvoy_extproc"})
+		addrs, _ := (&harness{}).resolve(context.Background(), p.Config)
+		res, err := xds.Translate(p, xds.State{Addrs: addrs}, xds.Options{ExtProcCluster: "llmvoy_extproc"})
 		if name == "untranslatable" {
 			require.ErrorContains(t, err, "no CA bundle")
 			continue
@@ -269,10 +270,10 @@ func TestStartRefusesAConfigItCannotServe(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	write(t, path, untranslatable)
 	log := slog.New(slog.DiscardHandler)
-	cfg, err := Load(path, log)
+	p, err := Load(path, log)
 	require.NoError(t, err)
 	snaps := xds.NewServer(context.Background(), log)
-	l := New(cfg, Parts{Snapshots: snaps, Processor: &fakeProcessor{snaps: snaps}, Cooldowns: newFakeRouter(), Balance: newFakeRouter()},
+	l := New(p, Parts{Snapshots: snaps, Processor: &fakeProcessor{snaps: snaps}, Cooldowns: newFakeRouter(), Balance: newFakeRouter()},
 		Options{Path: path, XDS: xds.Options{ExtProcCluster: "llmvoy_extproc"}}, log)
 	require.ErrorContains(t, l.Start(context.Background()), "no CA bundle")
 	require.Equal(t, "0", snaps.Version())

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
 
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/xds"
 )
 
@@ -204,7 +205,7 @@ func TestControlPlaneWithoutEnvoy(t *testing.T) {
 	hasGroups := func(groups ...string) func(adsState) bool {
 		return func(s adsState) bool {
 			for _, g := range groups {
-				if !slices.Contains(s.clusters, xds.ClusterName(g)) {
+				if !slices.Contains(s.clusters, plan.ClusterName(g)) {
 					return false
 				}
 			}

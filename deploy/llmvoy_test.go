@@ -33,6 +33,7 @@ import (
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/envoy"
 	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
 )
@@ -242,7 +243,9 @@ func compileConfig(t *testing.T, data []byte, path string, env map[string]string
 		return v, ok
 	})
 	require.NoError(t, err, "%s: llmvoy rejects this config", path)
-	res, err := xds.Translate(cfg, xds.State{Addrs: documentationAddrs(t, cfg)}, xds.Options{
+	p, err := plan.Build(cfg)
+	require.NoError(t, err, "%s", path)
+	res, err := xds.Translate(p, xds.State{Addrs: documentationAddrs(t, cfg)}, xds.Options{
 		ListenAddress:  "0.0.0.0",
 		ListenPort:     uint32(listenPort),
 		ExtProcCluster: envoy.ExtProcClusterName,
@@ -309,8 +312,10 @@ func gatewayStatPrefix(t *testing.T, res *xds.Resources) string {
 func gatewayStatus(t *testing.T, cfg *config.Config, path string) int {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
+	p, err := plan.Build(cfg)
+	require.NoError(t, err)
 	g := grpc.NewServer()
-	extproc.NewServer(cfg, router.NewCooldowns(cfg), router.NewBalance(cfg), slog.New(slog.NewTextHandler(io.Discard, nil))).Register(g)
+	extproc.NewServer(p, router.NewCooldowns(cfg), router.NewBalance(cfg), slog.New(slog.NewTextHandler(io.Discard, nil))).Register(g)
 	go g.Serve(lis)
 	defer g.Stop()
 	conn, err := grpc.NewClient("passthrough:///gateway",
@@ -321,7 +326,7 @@ func gatewayStatus(t *testing.T, cfg *config.Config, path string) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ctx = metadata.AppendToOutgoingContext(ctx, xds.ProcessorHeader, xds.ProcessorGateway)
+	ctx = metadata.AppendToOutgoingContext(ctx, plan.ProcessorHeader, plan.ProcessorGateway)
 	stream, err := extprocv3.NewExternalProcessorClient(conn).Process(ctx)
 	require.NoError(t, err)
 	var headers []*corev3.HeaderValue

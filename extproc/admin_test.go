@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	llmkeys "github.com/llmvoy/llmvoy/keys"
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // What the admin endpoints answer is package admin's (admin/*_test.go);
@@ -40,7 +40,7 @@ func TestAdminWaitsForTheBody(t *testing.T) {
 	require.NotContains(t, string(models.body), `"claude"`)
 
 	// No body at all: answered at the headers.
-	stream := h.open(t, xds.ProcessorGateway)
+	stream := h.open(t, plan.ProcessorGateway)
 	r = requireImmediate(t, exchange(t, stream, requestHeaders("POST", "/key/generate", true, bearer)))
 	require.Equal(t, 200, r.status, "body: %s", r.body)
 	finish(t, stream)
@@ -53,12 +53,12 @@ func TestAdminRefusesAtTheHeaders(t *testing.T) {
 	virtual := header{"authorization", "Bearer sk-app-spend"}
 	body := []byte(`{"key_alias":"mine"}`)
 	for _, path := range []string{"/key/generate", "/key/update", "/key/delete", "/key/block", "/key/unblock"} {
-		stream := h.open(t, xds.ProcessorGateway)
+		stream := h.open(t, plan.ProcessorGateway)
 		e := requireAPIError(t, exchange(t, stream, postHeaders(path, body, virtual)), 401, "auth_error")
 		require.Equal(t, "Authentication Error, only the master key may call "+path, e.Message)
 		finish(t, stream)
 
-		stream = h.open(t, xds.ProcessorGateway)
+		stream = h.open(t, plan.ProcessorGateway)
 		e = requireAPIError(t, exchange(t, stream, requestHeaders("GET", path, true, bearer)), 405, "invalid_request_error")
 		require.Equal(t, "method GET not allowed on "+path+"; use POST", e.Message)
 		finish(t, stream)

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // attributes are the Envoy attributes sent with a phase, keyed by filter name.
@@ -19,13 +19,13 @@ type attributes map[string]*structpb.Struct
 // message in protobuf text format.
 func (a attributes) deploymentID() (string, error) {
 	for _, s := range a {
-		v, ok := s.GetFields()[xds.AttrUpstreamHostMetadata]
+		v, ok := s.GetFields()[plan.AttrUpstreamHostMetadata]
 		if !ok {
 			continue
 		}
 		return hostIDs.lookup(v.GetStringValue())
 	}
-	return "", fmt.Errorf("envoy sent no %s attribute", xds.AttrUpstreamHostMetadata)
+	return "", fmt.Errorf("envoy sent no %s attribute", plan.AttrUpstreamHostMetadata)
 }
 
 // hostIDs caches the deployment id parsed from each metadata text: the text
@@ -53,9 +53,9 @@ func (c *idCache) lookup(text string) (string, error) {
 	if err := prototext.Unmarshal([]byte(text), &md); err != nil {
 		return "", fmt.Errorf("parse upstream host metadata: %w", err)
 	}
-	id = md.GetFilterMetadata()[xds.MetadataNamespace].GetFields()[xds.MetadataDeploymentID].GetStringValue()
+	id = md.GetFilterMetadata()[plan.MetadataNamespace].GetFields()[plan.MetadataDeploymentID].GetStringValue()
 	if id == "" {
-		return "", fmt.Errorf("upstream host has no %s.%s metadata", xds.MetadataNamespace, xds.MetadataDeploymentID)
+		return "", fmt.Errorf("upstream host has no %s.%s metadata", plan.MetadataNamespace, plan.MetadataDeploymentID)
 	}
 	c.mu.Lock()
 	if len(c.ids) >= maxCachedHosts {

@@ -8,13 +8,13 @@ import (
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 func metadataText(t *testing.T, id string) string {
 	t.Helper()
 	b, err := prototext.Marshal(&corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
-		xds.MetadataNamespace: {Fields: map[string]*structpb.Value{xds.MetadataDeploymentID: structpb.NewStringValue(id)}},
+		plan.MetadataNamespace: {Fields: map[string]*structpb.Value{plan.MetadataDeploymentID: structpb.NewStringValue(id)}},
 	}})
 	require.NoError(t, err)
 	return string(b)

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmvoy/llmvoy/mock"
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 const bedrockConfig = `
@@ -45,7 +45,7 @@ func TestUpstreamSignsBedrockAttempts(t *testing.T) {
 		{"converse-stream", `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}`, "/model/us.anthropic.claude-3-7-sonnet-20250219-v1%3A0/converse-stream"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			stream := h.open(t, xds.ProcessorUpstream)
+			stream := h.open(t, plan.ProcessorUpstream)
 			body := []byte(tt.body)
 			resp := exchange(t, stream, attempt(t, "dep-br", "/v1/chat/completions", body, clientCredentials...))
 			m := flattenMutation(t, resp.GetRequestHeaders().GetResponse().GetHeaderMutation())

@@ -8,7 +8,7 @@ import (
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // handler answers one ext_proc stream's messages: none, one or several
@@ -40,7 +40,7 @@ const maxHeldBodyBytes = 32 * maxRequestBytes
 
 // maxRequestBytes is the largest request body the gateway takes (Envoy's
 // listener buffers as much per connection).
-const maxRequestBytes = xds.DefaultMaxRequestBytes
+const maxRequestBytes = plan.DefaultMaxRequestBytes
 
 // errUnexpectedPhase is a phase the processor did not ask Envoy for: a
 // config and processor mismatch, which fails the request loudly rather than

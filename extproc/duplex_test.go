@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/llmvoy/llmvoy/extproc"
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 func bodyChunk(b []byte, eos bool) *extprocv3.ProcessingRequest {
@@ -24,7 +24,7 @@ func bodyChunk(b []byte, eos bool) *extprocv3.ProcessingRequest {
 // the stream's end: the trailers are) and the trailers, in that order.
 func TestGatewayFullDuplexChunksAndTrailers(t *testing.T) {
 	h := startGateway(t)
-	stream := h.open(t, xds.ProcessorGateway)
+	stream := h.open(t, plan.ProcessorGateway)
 	body := chatBody("gpt-4o")
 	sendHeaders(t, stream, postHeaders("/v1/chat/completions", body, bearer))
 	require.NoError(t, stream.Send(bodyChunk(body[:10], false)))
@@ -56,7 +56,7 @@ func TestGatewayFullDuplexChunksAndTrailers(t *testing.T) {
 // request at its headers: they need none, and the stream ends cleanly.
 func TestGatewayFullDuplexAnswerAtHeaders(t *testing.T) {
 	h := startGateway(t)
-	stream := h.open(t, xds.ProcessorGateway)
+	stream := h.open(t, plan.ProcessorGateway)
 	body := chatBody("gpt-4o")
 	require.NoError(t, stream.Send(postHeaders("/v1/chat/completions", body, header{"authorization", "Bearer sk-wrong"})))
 	require.NoError(t, stream.Send(requestBody(body)))
@@ -66,7 +66,7 @@ func TestGatewayFullDuplexAnswerAtHeaders(t *testing.T) {
 
 func TestGatewayFullDuplexBodyBeforeHeaders(t *testing.T) {
 	h := startGateway(t)
-	stream := h.open(t, xds.ProcessorGateway)
+	stream := h.open(t, plan.ProcessorGateway)
 	require.NoError(t, stream.Send(requestBody(chatBody("gpt-4o"))))
 	_, err := stream.Recv()
 	require.Equal(t, codes.Internal, status.Code(err), "err: %v", err)
@@ -87,7 +87,7 @@ func TestGatewayBoundsTheBodiesItHolds(t *testing.T) {
 	h := startServerWith(t, parseConfig(t, gatewayConfig, testEnv), func(s *extproc.Server) {
 		s.SetHeldBodyLimit(int64(len(body) + 10))
 	})
-	first := h.open(t, xds.ProcessorGateway)
+	first := h.open(t, plan.ProcessorGateway)
 	for len(h.received) > 0 {
 		<-h.received
 	}
@@ -101,7 +101,7 @@ func TestGatewayBoundsTheBodiesItHolds(t *testing.T) {
 		}
 	}
 
-	second := h.open(t, xds.ProcessorGateway)
+	second := h.open(t, plan.ProcessorGateway)
 	sendHeaders(t, second, postHeaders("/v1/chat/completions", body, bearer))
 	r := requireImmediate(t, exchange(t, second, bodyChunk(body, true)))
 	requireAPIErrorReply(t, r, 503, "service_unavailable")

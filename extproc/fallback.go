@@ -16,7 +16,7 @@ import (
 )
 
 // fallback is a request's place in a fallback chain, carried in
-// xds.FallbackHeader from the gateway processor to the upstream processor,
+// plan.FallbackHeader from the gateway processor to the upstream processor,
 // and through Envoy's internal redirect back to the gateway processor.
 type fallback struct {
 	// origin is the model group the client asked for (after aliases); the

@@ -20,8 +20,8 @@ import (
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
 	"github.com/llmvoy/llmvoy/metrics"
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/translate"
-	"github.com/llmvoy/llmvoy/xds"
 )
 
 // gateway handles one client request: authentication, local endpoints, and
@@ -64,7 +64,7 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	}
 
 	g.requestID = headerValue(h, "x-request-id")
-	if v := headerValue(h, xds.FallbackHeader); v != "" {
+	if v := headerValue(h, plan.FallbackHeader); v != "" {
 		// Only a header this process signed for this request id counts;
 		// anything else a client sent is removed with the other
 		// x-llmvoy-* headers (headerPolicy).
@@ -172,24 +172,24 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		name := fb.group(r)
 		tried = append(tried, name)
 		grp, ok := g.state.groups[name]
-		if ok && grp.maxInputTokens > 0 && tokens > grp.maxInputTokens {
+		if ok && grp.MaxInputTokens > 0 && tokens > grp.MaxInputTokens {
 			// LiteLLM's pre-call check: the prompt fits no deployment of
 			// the group, so the group's context-window chain serves.
 			next, more := fb.next(r, config.FallbackContextWindow)
 			if !more {
 				return replyError(apiError{Status: 400, Type: "invalid_request_error", Code: "context_length_exceeded", Param: "messages",
-					Message: fmt.Sprintf("ContextWindowExceededError: the prompt has about %d tokens; the deployments of model group %s take at most %d (model_info.max_input_tokens), and it has no context_window_fallbacks left", tokens, name, grp.maxInputTokens)})
+					Message: fmt.Sprintf("ContextWindowExceededError: the prompt has about %d tokens; the deployments of model group %s take at most %d (model_info.max_input_tokens), and it has no context_window_fallbacks left", tokens, name, grp.MaxInputTokens)})
 			}
 			fb = next
 			continue
 		}
-		if ok && grp.unservable == "" && g.state.available(name, cooling, over) {
+		if ok && grp.Unroutable == "" && g.state.available(name, cooling, over) {
 			break
 		}
 		next, more := fb.next(r, config.FallbackGeneric)
 		if !more {
-			if ok && grp.unservable != "" && fb.step == 0 {
-				return replyError(apiError{Status: 501, Message: "model group " + name + " has no deployment llmvoy can serve: " + grp.unservable, Type: "not_implemented", Param: "model"})
+			if ok && grp.Unroutable != "" && fb.step == 0 {
+				return replyError(apiError{Status: 501, Message: "model group " + name + " has no deployment llmvoy can serve: " + grp.Unroutable, Type: "not_implemented", Param: "model"})
 			}
 			return g.noDeployments(model, tried, cooling, over)
 		}
@@ -197,21 +197,21 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	targetName := fb.group(r)
 	target := g.state.groups[targetName]
-	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(xds.RouteHeader, target.cluster)}}
-	if target.streamTimeout > 0 && isStream(fields) {
+	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(plan.RouteHeader, target.Cluster)}}
+	if target.StreamTimeout > 0 && isStream(fields) {
 		// stream_timeout replaces the route's per-attempt timeout (which
 		// is litellm_params.timeout) for this streaming request: Envoy's
 		// router reads it from this header.
-		m.SetHeaders = append(m.SetHeaders, setHeader(perTryTimeoutHeader, strconv.FormatInt(target.streamTimeout.Milliseconds(), 10)))
+		m.SetHeaders = append(m.SetHeaders, setHeader(perTryTimeoutHeader, strconv.FormatInt(target.StreamTimeout.Milliseconds(), 10)))
 	}
 	var body []byte
 	// Not on a fallback's pass: Envoy replays the body as this filter left
 	// it, and a later pass must still find the client's model there.
-	rewrite := target.bodyModel != "" && !g.isRedirect
+	rewrite := target.BodyModel != "" && !g.isRedirect
 	if rewrite {
 		// Envoy's buffer filter behind the gateway filter sets the new
 		// content-length (see fullDuplex).
-		body = translate.SetModel(b.GetBody(), fields, target.bodyModel)
+		body = translate.SetModel(b.GetBody(), fields, target.BodyModel)
 	}
 	forward := g.state.cfg.General.ForwardsClientHeaders(targetName)
 	// The path the deployment's request is made from. The client's query
@@ -223,7 +223,7 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		path, _, _ = strings.Cut(path, "?")
 	}
 	// Not for a virtual key: its answer is priced by the upstream processor.
-	if rewrite && target.direct != nil && g.caller.key == nil {
+	if rewrite && target.directRoute != "" && g.caller.key == nil {
 		// No upstream processor runs there to read a fallback header (or
 		// to fall back): it is not set, so no provider gets it.
 		if refused := g.direct(m, target, path); refused != nil {
@@ -231,13 +231,13 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		}
 	} else {
 		if r.HasFallbacks(origin) {
-			m.SetHeaders = append(m.SetHeaders, setHeader(xds.FallbackHeader, fb.encode(g.server.fallbackToken, g.requestID, time.Now())))
+			m.SetHeaders = append(m.SetHeaders, setHeader(plan.FallbackHeader, fb.encode(g.server.fallbackToken, g.requestID, time.Now())))
 		}
 		// For the attempts' upstream processors, which cannot read it from
 		// headers (see routed).
 		rt := routed{clientPath: path, keyToken: fb.caller}
 		if rewrite {
-			rt.bodyModel = target.bodyModel
+			rt.bodyModel = target.BodyModel
 		}
 		g.server.requests.put(g.requestID, rt)
 	}
@@ -255,7 +255,7 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 // processor runs: m gets what that processor would have set for every
 // deployment of the group alike (Envoy sets the authority and the key).
 func (g *gateway) direct(m *extprocv3.HeaderMutation, target group, path string) *extprocv3.ProcessingResponse {
-	d := target.direct.Deployment
+	d := target.Direct.Deployment
 	_, query, _ := strings.Cut(path, "?")
 	tr, err := translate.For(d)
 	if err != nil {
@@ -265,7 +265,7 @@ func (g *gateway) direct(m *extprocv3.HeaderMutation, target group, path string)
 	if err != nil {
 		return replyError(translateError(d.ID, err))
 	}
-	m.SetHeaders[0] = setHeader(xds.RouteHeader, target.directRoute)
+	m.SetHeaders[0] = setHeader(plan.RouteHeader, target.directRoute)
 	// The client's gateway key never reaches the provider (headerPolicy
 	// removes it); the deployments' own key, if any, is added by Envoy.
 	m.SetHeaders = append(m.SetHeaders, setHeader(":path", head.Path))
@@ -426,8 +426,8 @@ var clientPaths = func() map[string]*structpb.Struct {
 
 func newClientPathMetadata(path string) *structpb.Struct {
 	return &structpb.Struct{Fields: map[string]*structpb.Value{
-		xds.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-			xds.ClientPathMetadataKey: structpb.NewStringValue(path),
+		plan.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			plan.ClientPathMetadataKey: structpb.NewStringValue(path),
 		}}),
 	}}
 }

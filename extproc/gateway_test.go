@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmvoy/llmvoy/extproc"
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // gatewayConfig has a group of two deployments, a group whose name needs a
@@ -74,14 +74,14 @@ func routeResponse(group, clientPath string, removed ...string) *extprocv3.Proce
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{
 		RequestBody: &extprocv3.BodyResponse{Response: &extprocv3.CommonResponse{
 			HeaderMutation: &extprocv3.HeaderMutation{
-				SetHeaders:    []*corev3.HeaderValueOption{overwrite(xds.RouteHeader, xds.ClusterName(group))},
+				SetHeaders:    []*corev3.HeaderValueOption{overwrite(plan.RouteHeader, plan.ClusterName(group))},
 				RemoveHeaders: append(slices.Clone(defaultRemoved), removed...),
 			},
 			ClearRouteCache: true,
 		}},
 	}, DynamicMetadata: &structpb.Struct{Fields: map[string]*structpb.Value{
-		xds.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-			xds.ClientPathMetadataKey: structpb.NewStringValue(clientPath),
+		plan.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			plan.ClientPathMetadataKey: structpb.NewStringValue(clientPath),
 		}}),
 	}}}
 }
@@ -107,7 +107,7 @@ func rewriteResponse(group string, out []byte, clientPath string, removed ...str
 func directResponse(group string, out []byte, path, clientPath string, removed ...string) *extprocv3.ProcessingResponse {
 	resp := routeResponse(group, clientPath, removed...)
 	c := resp.GetRequestBody().GetResponse()
-	c.HeaderMutation.SetHeaders[0] = overwrite(xds.RouteHeader, xds.DirectRouteName(group))
+	c.HeaderMutation.SetHeaders[0] = overwrite(plan.RouteHeader, plan.DirectRouteName(group))
 	if out != nil {
 		c.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: out}}
 	}
@@ -123,7 +123,7 @@ func overwrite(key, value string) *corev3.HeaderValueOption {
 // gateway's answer to it (see bodyAnswer).
 func postThroughGateway(t *testing.T, h *harness, path string, body []byte, extra ...header) *extprocv3.ProcessingResponse {
 	t.Helper()
-	stream := h.open(t, xds.ProcessorGateway)
+	stream := h.open(t, plan.ProcessorGateway)
 	sendHeaders(t, stream, postHeaders(path, body, extra...))
 	resp := bodyAnswer(t, stream, body)
 	finish(t, stream)
@@ -134,7 +134,7 @@ func postThroughGateway(t *testing.T, h *harness, path string, body []byte, extr
 // answer itself.
 func getThroughGateway(t *testing.T, h *harness, method, path string, extra ...header) localReply {
 	t.Helper()
-	stream := h.open(t, xds.ProcessorGateway)
+	stream := h.open(t, plan.ProcessorGateway)
 	r := requireImmediate(t, exchange(t, stream, requestHeaders(method, path, true, extra...)))
 	require.Equal(t, "application/json", r.headers["content-type"])
 	finish(t, stream)
@@ -195,7 +195,7 @@ func TestGatewayAuth(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// A local endpoint and a routed one: both are guarded.
 			models := getThroughGateway(t, h, "GET", "/v1/models", tt.headers...)
-			stream := h.open(t, xds.ProcessorGateway)
+			stream := h.open(t, plan.ProcessorGateway)
 			body := chatBody("gpt-4o")
 			if tt.wantOK {
 				require.Equal(t, 200, models.status)
@@ -354,7 +354,7 @@ func TestGatewayRoutesModelRequests(t *testing.T) {
 func TestGatewayOverwritesClientRouteHeader(t *testing.T) {
 	h := startGateway(t)
 	resp := postThroughGateway(t, h, "/v1/chat/completions", chatBody("gpt-4o"), bearer,
-		header{xds.RouteHeader, xds.ClusterName("claude")}, header{"x-llmvoy-client-path", "/v1/embeddings"},
+		header{plan.RouteHeader, plan.ClusterName("claude")}, header{"x-llmvoy-client-path", "/v1/embeddings"},
 		header{"x-llmvoy-key", "forged-token"}, header{"x-llmvoy-body-model", "forged"}, header{"x-llmvoy-anything", "x"})
 	requireProtoEqual(t, routeResponse("gpt-4o", "/v1/chat/completions", "authorization", "x-llmvoy-client-path", "x-llmvoy-key", "x-llmvoy-body-model", "x-llmvoy-anything"), resp)
 }
@@ -426,7 +426,7 @@ func TestGatewayRejectsByHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stream := h.open(t, xds.ProcessorGateway)
+			stream := h.open(t, plan.ProcessorGateway)
 			resp := exchange(t, stream, requestHeaders(tt.method, tt.path, tt.eos, bearer))
 			e := requireAPIError(t, resp, tt.status, "invalid_request_error")
 			require.Equal(t, tt.code, *e.Code)
@@ -442,7 +442,7 @@ func TestGatewayRejectsByHeaders(t *testing.T) {
 // headers and the body of one request does not change its answer.
 func TestGatewayKeepsConfigForRequest(t *testing.T) {
 	h := startGateway(t)
-	stream := h.open(t, xds.ProcessorGateway)
+	stream := h.open(t, plan.ProcessorGateway)
 	body := chatBody("claude")
 	sendHeaders(t, stream, postHeaders("/v1/chat/completions", body, bearer))
 	select {
@@ -452,7 +452,7 @@ func TestGatewayKeepsConfigForRequest(t *testing.T) {
 	}
 
 	// The new config serves claude through an OpenAI-compatible server.
-	h.server.SetConfig(parseConfig(t, strings.Replace(gatewayConfig, "model: sagemaker/jumpstart-dft-meta-textgeneration-llama-2-7b", "model: openai/claude-3-5-sonnet\n      api_base: http://h3:3", 1), testEnv))
+	h.server.SetPlan(mustPlan(t, parseConfig(t, strings.Replace(gatewayConfig, "model: sagemaker/jumpstart-dft-meta-textgeneration-llama-2-7b", "model: openai/claude-3-5-sonnet\n      api_base: http://h3:3", 1), testEnv)))
 
 	requireAPIError(t, bodyAnswer(t, stream, body), 501, "not_implemented")
 	finish(t, stream)
@@ -463,7 +463,7 @@ func TestGatewayKeepsConfigForRequest(t *testing.T) {
 
 func TestGatewayReloadChangesMasterKey(t *testing.T) {
 	h := startGateway(t)
-	h.server.SetConfig(parseConfig(t, gatewayConfig, map[string]string{"MASTER_KEY": "sk-rotated", "OPENAI_API_KEY": deploymentKey}))
+	h.server.SetPlan(mustPlan(t, parseConfig(t, gatewayConfig, map[string]string{"MASTER_KEY": "sk-rotated", "OPENAI_API_KEY": deploymentKey})))
 	require.Equal(t, 401, getThroughGateway(t, h, "GET", "/v1/models", bearer).status)
 	require.Equal(t, 200, getThroughGateway(t, h, "GET", "/v1/models", header{"authorization", "Bearer sk-rotated"}).status)
 }
@@ -526,6 +526,6 @@ func TestGatewayDirectRoutes(t *testing.T) {
 
 	// A group with a chain: its attempts may redirect.
 	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", []byte(`{"model":"chained"}`), bearer))
-	require.Equal(t, xds.ClusterName("chained"), cluster)
+	require.Equal(t, plan.ClusterName("chained"), cluster)
 	require.NotEmpty(t, fb)
 }

@@ -7,6 +7,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/translate"
 )
 
@@ -25,10 +26,6 @@ import (
 // Envoy's router finds no route for a request without it.
 var keptHeaders = []string{"content-type", "content-length", "accept", "x-request-id", "x-forwarded-proto"}
 
-// InternalHeaderPrefix starts every header that carries llmvoy's own state
-// between its filters; no client may set one and no provider gets one.
-const InternalHeaderPrefix = "x-llmvoy-"
-
 // forwardable reports whether a client header is passed on to the providers
 // of a model group that forwards client headers
 // (forward_client_headers_to_llm_api): LiteLLM's rule, x-* except
@@ -41,7 +38,7 @@ func forwardable(name string) bool {
 		return true
 	case !strings.HasPrefix(name, "x-"),
 		strings.HasPrefix(name, "x-stainless-"),
-		strings.HasPrefix(name, InternalHeaderPrefix),
+		strings.HasPrefix(name, plan.InternalHeaderPrefix),
 		strings.HasPrefix(name, "x-envoy-"),
 		strings.HasPrefix(name, "x-forwarded-"),
 		strings.HasPrefix(name, "x-litellm-"),

@@ -28,8 +28,8 @@ import (
 
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
-	"github.com/llmvoy/llmvoy/xds"
 )
 
 // Secrets the test configs resolve through os.environ/ references. Tests
@@ -41,7 +41,7 @@ const (
 )
 
 // maxMessage is the gRPC message limit of llmvoy run and of Envoy's side.
-const maxMessage = xds.DefaultMaxRequestBytes + 1<<20
+const maxMessage = plan.DefaultMaxRequestBytes + 1<<20
 
 // extProcFilterName is the key Envoy files request attributes under: the
 // name of the ext_proc filter that asked for them.
@@ -62,6 +62,14 @@ func parseConfig(t testing.TB, yaml string, env map[string]string) *config.Confi
 	})
 	require.NoError(t, err)
 	return cfg
+}
+
+// mustPlan plans cfg, as the control loop does before the server gets it.
+func mustPlan(t testing.TB, cfg *config.Config) *plan.Plan {
+	t.Helper()
+	p, err := plan.Build(cfg)
+	require.NoError(t, err)
+	return p
 }
 
 // harness is a real extproc.Server behind a loopback gRPC listener, and a
@@ -116,7 +124,7 @@ func newHarness(t testing.TB, cfg *config.Config, c *router.Cooldowns, setup fun
 	logs := &syncBuffer{}
 	// Debug level, so the debug-only log lines run too (and are checked for
 	// secrets).
-	srv := extproc.NewServer(cfg, c, router.NewBalance(cfg), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	srv := extproc.NewServer(mustPlan(t, cfg), c, router.NewBalance(cfg), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if setup != nil {
 		setup(srv)
 	}
@@ -156,7 +164,7 @@ func (h *harness) open(t testing.TB, processor string) extprocv3.ExternalProcess
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	if processor != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, xds.ProcessorHeader, processor)
+		ctx = metadata.AppendToOutgoingContext(ctx, plan.ProcessorHeader, processor)
 	}
 	stream, err := h.client.Process(ctx)
 	require.NoError(t, err)
@@ -223,8 +231,8 @@ func requestBody(body []byte) *extprocv3.ProcessingRequest {
 func hostMetadataText(t testing.TB, deploymentID string) string {
 	t.Helper()
 	md := &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
-		xds.MetadataNamespace: {Fields: map[string]*structpb.Value{
-			xds.MetadataDeploymentID: structpb.NewStringValue(deploymentID),
+		plan.MetadataNamespace: {Fields: map[string]*structpb.Value{
+			plan.MetadataDeploymentID: structpb.NewStringValue(deploymentID),
 		}},
 	}}
 	text, err := prototext.Marshal(md)
@@ -236,7 +244,7 @@ func hostMetadataText(t testing.TB, deploymentID string) string {
 // request_headers message, with the host metadata given as text.
 func hostAttributes(metadataText string) map[string]*structpb.Struct {
 	return map[string]*structpb.Struct{extProcFilterName: {Fields: map[string]*structpb.Value{
-		xds.AttrUpstreamHostMetadata: structpb.NewStringValue(metadataText),
+		plan.AttrUpstreamHostMetadata: structpb.NewStringValue(metadataText),
 	}}}
 }
 
@@ -246,7 +254,7 @@ func hostAttributes(metadataText string) map[string]*structpb.Struct {
 func attempt(t testing.TB, deploymentID, path string, body []byte, extra ...header) *extprocv3.ProcessingRequest {
 	t.Helper()
 	req := postHeaders(path, body, append([]header{
-		{xds.RouteHeader, "group_gpt-4o"},
+		{plan.RouteHeader, "group_gpt-4o"},
 		{"x-envoy-expected-rq-timeout-ms", "600000"},
 	}, extra...)...)
 	req.Attributes = hostAttributes(hostMetadataText(t, deploymentID))

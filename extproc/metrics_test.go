@@ -14,8 +14,8 @@ import (
 
 	"github.com/llmvoy/llmvoy/extproc"
 	"github.com/llmvoy/llmvoy/metrics"
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
-	"github.com/llmvoy/llmvoy/xds"
 )
 
 // startServerWithMetrics is startServer with metrics, set before serving
@@ -25,7 +25,7 @@ func startServerWithMetrics(t *testing.T, yaml string) *harness {
 	cfg := parseConfig(t, yaml, testEnv)
 	c, b := router.NewCooldowns(cfg), router.NewBalance(cfg)
 	logs := &syncBuffer{}
-	srv := extproc.NewServer(cfg, c, b, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	srv := extproc.NewServer(mustPlan(t, cfg), c, b, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	srv.SetMetrics(metrics.New(cfg, c, b))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -42,7 +42,7 @@ func startServerWithMetrics(t *testing.T, yaml string) *harness {
 // scrapeGateway is GET /metrics through the gateway processor.
 func scrapeGateway(t *testing.T, h *harness, extra ...header) string {
 	t.Helper()
-	stream := h.open(t, xds.ProcessorGateway)
+	stream := h.open(t, plan.ProcessorGateway)
 	r := requireImmediate(t, exchange(t, stream, requestHeaders("GET", "/metrics", true, extra...)))
 	finish(t, stream)
 	require.Equal(t, 200, r.status, "body: %s", r.body)
@@ -63,12 +63,12 @@ func TestGatewayServesMetricsWithoutKey(t *testing.T) {
 		require.NotContains(t, body, deploymentKey)
 	}
 	// A reload relabels: the new deployment has its gauges.
-	h.server.SetConfig(parseConfig(t, strings.Replace(gatewayConfig, "id: dep-b", "id: dep-z", 1), testEnv))
+	h.server.SetPlan(mustPlan(t, parseConfig(t, strings.Replace(gatewayConfig, "id: dep-b", "id: dep-z", 1), testEnv)))
 	require.Contains(t, scrapeGateway(t, h), `llmvoy_deployment_cooling_down{deployment="dep-z",model_group="gpt-4o"} 0`)
 
 	// Without metrics, an empty exposition.
 	plain := startGateway(t)
-	stream := plain.open(t, xds.ProcessorGateway)
+	stream := plain.open(t, plan.ProcessorGateway)
 	r := requireImmediate(t, exchange(t, stream, requestHeaders("GET", "/metrics", true)))
 	finish(t, stream)
 	require.Equal(t, 200, r.status)
@@ -79,14 +79,14 @@ func TestGatewayServesMetricsWithoutKey(t *testing.T) {
 // redirect Envoy's log sees in its place.
 func TestFallbackIsCounted(t *testing.T) {
 	h := startServerWithMetrics(t, strings.Replace(routingConfig, "num_retries: 1", "num_retries: 0", 1))
-	gw := h.open(t, xds.ProcessorGateway)
+	gw := h.open(t, plan.ProcessorGateway)
 	body := chatBody("primary")
 	sendHeaders(t, gw, postHeaders("/v1/chat/completions", body, bearer, header{"x-request-id", "r1"}))
 	_, fb := routedTo(t, bodyAnswer(t, gw, body))
 	finish(t, gw)
 
-	up := h.open(t, xds.ProcessorUpstream)
-	exchange(t, up, attempt(t, "p1", "/v1/chat/completions", body, header{xds.FallbackHeader, fb}, header{"x-request-id", "r1"}))
+	up := h.open(t, plan.ProcessorUpstream)
+	exchange(t, up, attempt(t, "p1", "/v1/chat/completions", body, header{plan.FallbackHeader, fb}, header{"x-request-id", "r1"}))
 	exchange(t, up, requestBody(body))
 	resp := exchange(t, up, responseHeaders(503))
 	require.Equal(t, "307", flattenMutation(t, resp.GetResponseHeaders().GetResponse().GetHeaderMutation()).set[":status"])

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // panicking makes every message of a stream whose request headers carry
@@ -36,14 +36,14 @@ func panicking(t *testing.T, h *harness) {
 // logged once with the request id and the stack; the server lives on and
 // serves the next stream.
 func TestServerPanicFailsOnlyItsRequest(t *testing.T) {
-	for _, processor := range []string{xds.ProcessorGateway, xds.ProcessorUpstream} {
+	for _, processor := range []string{plan.ProcessorGateway, plan.ProcessorUpstream} {
 		t.Run(processor, func(t *testing.T) {
 			h := startServer(t, parseConfig(t, upstreamConfig, testEnv))
 			panicking(t, h)
 			body := chatBody("gpt-4o")
 			stream := h.open(t, processor)
 			req := postHeaders("/v1/chat/completions", body, bearer, header{"x-test-panic", "request_headers"}, header{"x-request-id", "req-panic-1"})
-			if processor == xds.ProcessorUpstream {
+			if processor == plan.ProcessorUpstream {
 				req = attempt(t, "dep-a", "/v1/chat/completions", body, header{"x-test-panic", "request_headers"}, header{"x-request-id", "req-panic-1"})
 			}
 			e := requireAPIError(t, exchange(t, stream, req), 500, "internal_error")
@@ -58,11 +58,11 @@ func TestServerPanicFailsOnlyItsRequest(t *testing.T) {
 			require.NotContains(t, logs, masterKey)
 
 			// The same server serves the next request.
-			if processor == xds.ProcessorGateway {
+			if processor == plan.ProcessorGateway {
 				route := postThroughGateway(t, h, "/v1/chat/completions", body, bearer)
 				require.NotNil(t, route.GetRequestBody(), "want the request routed, got %v", route)
 			} else {
-				next := h.open(t, xds.ProcessorUpstream)
+				next := h.open(t, plan.ProcessorUpstream)
 				resp := exchange(t, next, attempt(t, "dep-a", "/v1/chat/completions", body))
 				require.NotNil(t, resp.GetRequestHeaders(), "want the headers answer, got %v", resp)
 				finish(t, next)
@@ -78,7 +78,7 @@ func TestServerPanicMidStreamEndsTheStream(t *testing.T) {
 	h := startServer(t, parseConfig(t, usageConfig, testEnv))
 	panicking(t, h)
 	body := []byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}`)
-	stream := h.open(t, xds.ProcessorUpstream)
+	stream := h.open(t, plan.ProcessorUpstream)
 	require.NotNil(t, exchange(t, stream, attempt(t, "dep-t", "/v1/chat/completions", body)).GetRequestHeaders())
 	require.NotNil(t, exchange(t, stream, requestBody(body)).GetRequestBody())
 	resp := exchange(t, stream, streamHeaders(200, "text/event-stream"))
@@ -94,7 +94,7 @@ func TestServerPanicMidStreamEndsTheStream(t *testing.T) {
 	}
 	require.Equal(t, 1, strings.Count(h.logs.String(), "request failed by a panic"))
 
-	next := h.open(t, xds.ProcessorUpstream)
+	next := h.open(t, plan.ProcessorUpstream)
 	require.NotNil(t, exchange(t, next, attempt(t, "dep-t", "/v1/chat/completions", body)).GetRequestHeaders())
 	finish(t, next)
 }

@@ -10,8 +10,8 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
-	"github.com/llmvoy/llmvoy/xds"
 )
 
 const routingConfig = `
@@ -44,7 +44,7 @@ func startRouting(t *testing.T) (*harness, *router.Cooldowns) {
 func routedTo(t *testing.T, resp *extprocv3.ProcessingResponse) (cluster, fallback string) {
 	t.Helper()
 	m := flattenMutation(t, resp.GetRequestBody().GetResponse().GetHeaderMutation())
-	return m.set[xds.RouteHeader], m.set[xds.FallbackHeader]
+	return m.set[plan.RouteHeader], m.set[plan.FallbackHeader]
 }
 
 func TestAliasesRouteToTheirGroup(t *testing.T) {
@@ -52,7 +52,7 @@ func TestAliasesRouteToTheirGroup(t *testing.T) {
 	for _, name := range []string{"gpt-4", "internal", "primary"} {
 		cluster, _ := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody(name), bearer))
 		// backup has no fallbacks of its own: its direct route.
-		want := map[string]string{"gpt-4": xds.ClusterName("primary"), "internal": xds.DirectRouteName("backup"), "primary": xds.ClusterName("primary")}[name]
+		want := map[string]string{"gpt-4": plan.ClusterName("primary"), "internal": plan.DirectRouteName("backup"), "primary": plan.ClusterName("primary")}[name]
 		require.Equal(t, want, cluster, name)
 	}
 	models := getThroughGateway(t, h, "GET", "/v1/models", bearer)
@@ -66,8 +66,8 @@ func TestGroupWithFallbacksCarriesItsPlaceInTheChain(t *testing.T) {
 	require.Equal(t, "|0|primary", fallbackOf(fb), fb)
 	// A client's own fallback header is replaced, never trusted.
 	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer,
-		header{xds.FallbackHeader, "forged;generic;1;primary"}))
-	require.Equal(t, xds.ClusterName("primary"), cluster)
+		header{plan.FallbackHeader, "forged;generic;1;primary"}))
+	require.Equal(t, plan.ClusterName("primary"), cluster)
 	require.Equal(t, "|0|primary", fallbackOf(fb), fb)
 }
 
@@ -78,16 +78,16 @@ func TestRedirectedPassMustCarryItsSignedOrigin(t *testing.T) {
 	h, _ := startRouting(t)
 	_, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer))
 	require.NotEmpty(t, fb)
-	cluster, _ := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), header{xds.FallbackHeader, fb}))
-	require.Equal(t, xds.ClusterName("primary"), cluster, "the redirect of the request it was signed for")
+	cluster, _ := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), header{plan.FallbackHeader, fb}))
+	require.Equal(t, plan.ClusterName("primary"), cluster, "the redirect of the request it was signed for")
 
-	resp := postThroughGateway(t, h, "/v1/chat/completions", chatBody("backup"), header{xds.FallbackHeader, fb})
+	resp := postThroughGateway(t, h, "/v1/chat/completions", chatBody("backup"), header{plan.FallbackHeader, fb})
 	requireAPIError(t, resp, 401, "auth_error")
 	// Nor for another request id (a client's cannot be chosen; this is a
 	// replay into another request).
-	stream := h.open(t, xds.ProcessorGateway)
+	stream := h.open(t, plan.ProcessorGateway)
 	body := chatBody("primary")
-	requireAPIError(t, exchange(t, stream, postHeaders("/v1/chat/completions", body, header{xds.FallbackHeader, fb}, header{"x-request-id", "another-request"})), 401, "auth_error")
+	requireAPIError(t, exchange(t, stream, postHeaders("/v1/chat/completions", body, header{plan.FallbackHeader, fb}, header{"x-request-id", "another-request"})), 401, "auth_error")
 	finish(t, stream)
 }
 
@@ -96,13 +96,13 @@ func TestCoolingGroupFallsBackAtTheGateway(t *testing.T) {
 	c.Record(router.Outcome{Deployment: "p1", Status: 500})
 	c.Record(router.Outcome{Deployment: "p2", Status: 0})
 	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer))
-	require.Equal(t, xds.DirectRouteName("backup"), cluster, "every deployment of primary is cooling down")
+	require.Equal(t, plan.DirectRouteName("backup"), cluster, "every deployment of primary is cooling down")
 	require.Empty(t, fb, "a direct route cannot fall back further, and its provider gets no fallback header")
 
 	// Nothing left in the chain: LiteLLM's 429, with when to try again.
 	c.Record(router.Outcome{Deployment: "b1", Status: 429, RetryAfter: 10 * time.Second})
 	c.Record(router.Outcome{Deployment: "b2", Status: 503})
-	stream := h.open(t, xds.ProcessorGateway)
+	stream := h.open(t, plan.ProcessorGateway)
 	body := chatBody("primary")
 	sendHeaders(t, stream, postHeaders("/v1/chat/completions", body, bearer))
 	r := requireImmediate(t, bodyAnswer(t, stream, body))
@@ -117,7 +117,7 @@ func TestCoolingGroupFallsBackAtTheGateway(t *testing.T) {
 func TestUpstreamFallsBackAfterTheLastRetry(t *testing.T) {
 	h, c := startRouting(t)
 	// What the gateway set on the request.
-	gw := h.open(t, xds.ProcessorGateway)
+	gw := h.open(t, plan.ProcessorGateway)
 	body := chatBody("primary")
 	sendHeaders(t, gw, postHeaders("/v1/chat/completions", body, bearer, header{"x-request-id", "r1"}))
 	_, fb := routedTo(t, bodyAnswer(t, gw, body))
@@ -128,8 +128,8 @@ func TestUpstreamFallsBackAfterTheLastRetry(t *testing.T) {
 	}
 	// Attempt 1 carries the header; the retry does not (the first attempt
 	// removed it from the router's shared headers).
-	for i, extra := range [][]header{{{xds.FallbackHeader, fb}, {"x-request-id", "r1"}}, {{"x-request-id", "r1"}}} {
-		up := h.open(t, xds.ProcessorUpstream)
+	for i, extra := range [][]header{{{plan.FallbackHeader, fb}, {"x-request-id", "r1"}}, {{"x-request-id", "r1"}}} {
+		up := h.open(t, plan.ProcessorUpstream)
 		resp := exchange(t, up, attempt(t, "p1", "/v1/chat/completions", body, extra...))
 		require.NotNil(t, resp.GetModeOverride(), "attempt %d asks for the response headers", i+1)
 		exchange(t, up, requestBody(body))
@@ -146,8 +146,8 @@ func TestUpstreamFallsBackAfterTheLastRetry(t *testing.T) {
 	require.Contains(t, c.Active(), "p1")
 
 	// The header is good for its own request only.
-	up := h.open(t, xds.ProcessorUpstream)
-	resp := exchange(t, up, attempt(t, "p2", "/v1/chat/completions", body, header{xds.FallbackHeader, fb}, header{"x-request-id", "r2"}))
+	up := h.open(t, plan.ProcessorUpstream)
+	resp := exchange(t, up, attempt(t, "p2", "/v1/chat/completions", body, header{plan.FallbackHeader, fb}, header{"x-request-id", "r2"}))
 	require.Nil(t, resp.GetModeOverride(), "a header signed for r1 is ignored for r2")
 	finish(t, up)
 }
@@ -190,13 +190,13 @@ func TestPreCallChecksRouteLongPromptsToTheContextWindowChain(t *testing.T) {
 		return []byte(`{"model":"` + model + `","messages":[{"role":"user","content":[{"type":"text","text":"` + strings.Repeat("abcd", 20) + `"}]}]}`)
 	}
 	cluster, _ := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("small"), bearer))
-	require.Equal(t, xds.ClusterName("small"), cluster, "a short prompt fits")
+	require.Equal(t, plan.ClusterName("small"), cluster, "a short prompt fits")
 	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", long("small"), bearer))
-	require.Equal(t, xds.DirectRouteName("big"), cluster, "about 20 tokens do not fit 10")
+	require.Equal(t, plan.DirectRouteName("big"), cluster, "about 20 tokens do not fit 10")
 	require.Empty(t, fb, "a direct route cannot fall back further, and its provider gets no fallback header")
 
 	// No chain left: the 400 LiteLLM's pre-call check raises.
-	stream := h.open(t, xds.ProcessorGateway)
+	stream := h.open(t, plan.ProcessorGateway)
 	body := long("tiny")
 	sendHeaders(t, stream, postHeaders("/v1/chat/completions", body, bearer))
 	e := requireAPIErrorReply(t, requireImmediate(t, bodyAnswer(t, stream, body)), 400, "invalid_request_error")

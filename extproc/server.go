@@ -21,11 +21,10 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/keys"
 	"github.com/llmvoy/llmvoy/metrics"
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
-	"github.com/llmvoy/llmvoy/xds"
 )
 
 // processor handles one HTTP request (gateway) or one attempt (upstream): one
@@ -77,26 +76,26 @@ var _ extprocv3.ExternalProcessorServer = (*Server)(nil)
 // NewServer returns a Server serving cfg. It reads which deployments are
 // cooling down from cooldowns (and records there the failures it turns into
 // fallbacks) and which are past their rpm from balance.
-func NewServer(cfg *config.Config, cooldowns *router.Cooldowns, balance *router.Balance, log *slog.Logger) *Server {
+func NewServer(p *plan.Plan, cooldowns *router.Cooldowns, balance *router.Balance, log *slog.Logger) *Server {
 	s := &Server{log: log, cooldowns: cooldowns, balance: balance, fallbackToken: newFallbackToken()}
 	s.bodies.limit = maxHeldBodyBytes
 	s.requests = newRequests(func() time.Duration { return routeTTL(s.state.Load().cfg.Router.Timeout) })
-	s.SetConfig(cfg)
+	s.SetPlan(p)
 	return s
 }
 
-// SetConfig makes cfg the config for requests that start from now on.
-func (s *Server) SetConfig(cfg *config.Config) {
-	var prev *config.Config
+// SetPlan makes p's config the one for requests that start from now on.
+func (s *Server) SetPlan(p *plan.Plan) {
+	var prev *plan.Plan
 	if old := s.state.Load(); old != nil {
-		prev = old.cfg
+		prev = old.plan
 	}
-	s.state.Store(newState(cfg, prev))
-	s.metrics.SetConfig(cfg)
+	s.state.Store(newState(p, prev))
+	s.metrics.SetConfig(p.Config)
 }
 
 // SetMetrics makes m the metrics the processors report to and /metrics
-// serves; call it before serving. SetConfig keeps m's labels current.
+// serves; call it before serving. SetPlan keeps m's labels current.
 func (s *Server) SetMetrics(m *metrics.Metrics) { s.metrics = m }
 
 // Register adds the service to g.
@@ -223,10 +222,10 @@ func (s *Server) handlerFor(stream extprocv3.ExternalProcessor_ProcessServer) (h
 	// ValueFromIncomingContext reads the one key without copying all the
 	// stream's metadata (it showed in the profile).
 	st := s.state.Load()
-	switch kind := first(metadata.ValueFromIncomingContext(stream.Context(), xds.ProcessorHeader)); kind {
-	case xds.ProcessorGateway:
+	switch kind := first(metadata.ValueFromIncomingContext(stream.Context(), plan.ProcessorHeader)); kind {
+	case plan.ProcessorGateway:
 		return &fullDuplex{p: &gateway{state: st, server: s}, held: &s.bodies}, nil
-	case xds.ProcessorUpstream:
+	case plan.ProcessorUpstream:
 		return inTurn{&upstream{state: st, server: s}}, nil
 	default:
 		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("llmvoy: unknown processor %q", kind))

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 func TestServerRejectsUnknownProcessor(t *testing.T) {
@@ -35,7 +35,7 @@ func TestServerRejectsUnknownProcessor(t *testing.T) {
 
 func TestServerFailsOnPhaseNotAskedFor(t *testing.T) {
 	h := startGateway(t)
-	stream := h.open(t, xds.ProcessorGateway)
+	stream := h.open(t, plan.ProcessorGateway)
 	require.NoError(t, stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseHeaders{
 		ResponseHeaders: &extprocv3.HttpHeaders{},
 	}}))
@@ -47,7 +47,7 @@ func TestServerFailsOnPhaseNotAskedFor(t *testing.T) {
 // returns without an error of its own and goes on serving.
 func TestServerEndsWithClientCancel(t *testing.T) {
 	h := startGateway(t)
-	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), xds.ProcessorHeader, xds.ProcessorGateway))
+	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), plan.ProcessorHeader, plan.ProcessorGateway))
 	defer cancel()
 	stream, err := h.client.Process(ctx)
 	require.NoError(t, err)
@@ -87,6 +87,7 @@ func TestServerConcurrentStreams(t *testing.T) {
 
 	attemptMsg := attempt(t, "dep-a", "/v1/chat/completions", nil)
 	stop := make(chan struct{})
+	p := mustPlan(t, cfg)
 	var reloads sync.WaitGroup
 	reloads.Go(func() {
 		for {
@@ -94,7 +95,7 @@ func TestServerConcurrentStreams(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				h.server.SetConfig(cfg)
+				h.server.SetPlan(p)
 				time.Sleep(100 * time.Microsecond)
 			}
 		}
@@ -125,7 +126,7 @@ func TestServerConcurrentStreams(t *testing.T) {
 func oneRequest(ctx context.Context, client extprocv3.ExternalProcessorClient, i int, attemptHeaders *extprocv3.ProcessingRequest) error {
 	body := fmt.Appendf(nil, `{"model":"gpt-4o","messages":[{"role":"user","content":"request %d"}]}`, i)
 
-	gw, err := client.Process(metadata.AppendToOutgoingContext(ctx, xds.ProcessorHeader, xds.ProcessorGateway))
+	gw, err := client.Process(metadata.AppendToOutgoingContext(ctx, plan.ProcessorHeader, plan.ProcessorGateway))
 	if err != nil {
 		return err
 	}
@@ -141,7 +142,7 @@ func oneRequest(ctx context.Context, client extprocv3.ExternalProcessorClient, i
 		return fmt.Errorf("gateway: unexpected route answer %v", route)
 	}
 
-	up, err := client.Process(metadata.AppendToOutgoingContext(ctx, xds.ProcessorHeader, xds.ProcessorUpstream))
+	up, err := client.Process(metadata.AppendToOutgoingContext(ctx, plan.ProcessorHeader, plan.ProcessorUpstream))
 	if err != nil {
 		return err
 	}

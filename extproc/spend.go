@@ -10,6 +10,7 @@ import (
 
 	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/keys"
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/pricing"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/translate"
@@ -17,7 +18,7 @@ import (
 
 // CostHeaders carry a non-streaming answer's cost in USD: LiteLLM's name,
 // which its clients read, and llmvoy's.
-var CostHeaders = []string{"x-litellm-response-cost", "x-llmvoy-response-cost"}
+var CostHeaders = []string{plan.LiteLLMResponseCostHeader, plan.ResponseCostHeader}
 
 // spender is what an attempt made with a virtual key needs to record its
 // spend once the answer is complete.

@@ -18,8 +18,8 @@ import (
 	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/extproc"
 	llmkeys "github.com/llmvoy/llmvoy/keys"
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
-	"github.com/llmvoy/llmvoy/xds"
 )
 
 // usageConfig has a priced deployment whose tokens are counted (a tpm limit
@@ -140,7 +140,7 @@ func spendOf(t *testing.T, k *llmkeys.Keys, token string) float64 {
 // llmvoy asked for does not reach the client.
 func TestUpstreamAsksPricedStreamsForUsage(t *testing.T) {
 	h, k, token := withKey(t, usageConfig)
-	stream := h.open(t, xds.ProcessorUpstream)
+	stream := h.open(t, plan.ProcessorUpstream)
 	sent := startStream(t, h.server, stream, token, `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}`)
 	require.JSONEq(t, `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}`, sent)
 
@@ -159,7 +159,7 @@ func TestUpstreamAsksPricedStreamsForUsage(t *testing.T) {
 // A client that asked for usage gets the stream as the provider sent it.
 func TestUpstreamKeepsUsageTheClientAskedFor(t *testing.T) {
 	h, k, token := withKey(t, usageConfig)
-	stream := h.open(t, xds.ProcessorUpstream)
+	stream := h.open(t, plan.ProcessorUpstream)
 	body := `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}`
 	require.Equal(t, body, startStream(t, h.server, stream, token, body))
 	for i, p := range []string{contentChunk, usageChunk, doneChunk} {
@@ -175,7 +175,7 @@ func TestUpstreamKeepsUsageTheClientAskedFor(t *testing.T) {
 // text are charged, once.
 func TestUpstreamChargesAnAbandonedStream(t *testing.T) {
 	h, k, token := withKey(t, usageConfig)
-	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), xds.ProcessorHeader, xds.ProcessorUpstream))
+	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), plan.ProcessorHeader, plan.ProcessorUpstream))
 	defer cancel()
 	stream, err := h.client.Process(ctx)
 	require.NoError(t, err)
@@ -194,7 +194,7 @@ func TestUpstreamChargesAnAbandonedStream(t *testing.T) {
 	require.InDelta(t, 100*0.001+20*0.002, spendOf(t, k, token), 1e-9)
 
 	// The stream seen to its end is charged once, not again when it closes.
-	stream = h.open(t, xds.ProcessorUpstream)
+	stream = h.open(t, plan.ProcessorUpstream)
 	startStream(t, h.server, stream, token, `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}`)
 	exchange(t, stream, responseChunk(contentChunk+usageChunk+doneChunk, true))
 	finish(t, stream)
@@ -208,7 +208,7 @@ func TestUpstreamChargesAnAbandonedStream(t *testing.T) {
 // An answer that failed, or that never began, costs nothing.
 func TestUpstreamDoesNotChargeAnAnswerThatNeverBegan(t *testing.T) {
 	h, k, token := withKey(t, usageConfig)
-	stream := h.open(t, xds.ProcessorUpstream)
+	stream := h.open(t, plan.ProcessorUpstream)
 	body := []byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}`)
 	h.server.Routed("req-never-began", "/v1/chat/completions", token, "")
 	exchange(t, stream, attempt(t, "dep-t", "/v1/chat/completions", body, header{"x-request-id", "req-never-began"}))

@@ -11,14 +11,15 @@ import (
 	"time"
 
 	"github.com/llmvoy/llmvoy/config"
-	"github.com/llmvoy/llmvoy/translate"
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // state is everything the processors derive from one config, computed once
-// per (re)load instead of once per request.
+// per (re)load instead of once per request. The per-group facts are the
+// plan's; state adds what only the processors need.
 type state struct {
-	cfg *config.Config
+	plan *plan.Plan
+	cfg  *config.Config
 	// prev is the config before the last reload. Envoy may still pick an
 	// endpoint of the old config for a moment after a reload; attempts on it
 	// are served rather than failed.
@@ -29,35 +30,15 @@ type state struct {
 	// modelsBody is the /v1/models answer; modelIDs are the ids it lists.
 	modelsBody []byte
 	modelIDs   []string
-	// hasFallbacks: some group has a fallback chain.
-	hasFallbacks bool
-	masterKey    [sha256.Size]byte
-	hasKey       bool
+	masterKey  [sha256.Size]byte
+	hasKey     bool
 }
 
+// group is a model group as the gateway routes to it.
 type group struct {
-	cluster string
-	// deployments are the ids of the group's servable deployments.
-	deployments []string
-	// streamTimeout is the per-attempt timeout of streaming requests:
-	// litellm_params.stream_timeout when every deployment sets one (the
-	// largest), else 0.
-	streamTimeout time.Duration
-	// maxInputTokens is the largest prompt a deployment of the group takes;
-	// 0 when a deployment does not say.
-	maxInputTokens int
-	// unservable explains why no deployment of the group can be served
-	// (its providers are not supported yet); empty when servable.
-	unservable string
-	// bodyModel is set when every deployment of the group is
-	// OpenAI-compatible and wants this same model, and the group has no
-	// fallbacks: the gateway then writes the model into the body once
-	// (except on a fallback's pass into the group), and the attempts skip
-	// their body phase (one ext_proc round trip less).
-	bodyModel string
-	// direct is set when the group's attempts can skip the upstream
-	// processor (see xds.DirectGroup) and Envoy has the route for it.
-	direct      *xds.Direct
+	*plan.Group
+	// directRoute is the route on which the group's attempts skip the
+	// upstream processor (plan.Group.Direct), set once Envoy has it.
 	directRoute string
 }
 
@@ -96,41 +77,25 @@ func (st *state) modelsFor(c caller) []byte {
 // model group in /v1/models; clients that diff the two gateways see no change.
 const liteLLMModelCreated = 1677610602
 
-func newState(cfg, prev *config.Config) *state {
-	st := &state{cfg: cfg, prev: prev, groups: make(map[string]group)}
+func newState(p, prev *plan.Plan) *state {
+	st := &state{plan: p, cfg: p.Config, groups: make(map[string]group)}
+	if prev != nil {
+		st.prev = prev.Config
+	}
 	models := []model{}
-	for _, name := range cfg.Groups() {
-		g := group{cluster: xds.ClusterName(name)}
-		var reasons []string
-		servable := false
-		for _, d := range cfg.Group(name) {
-			if _, err := translate.For(d); err != nil {
-				reasons = append(reasons, err.Error())
-			} else {
-				servable = true
-				g.deployments = append(g.deployments, d.ID)
-			}
+	for _, pg := range p.Groups {
+		g := group{Group: pg}
+		if pg.Direct != nil && wasDirect(prev, pg.Name) {
+			g.directRoute = plan.DirectRouteName(pg.Name)
 		}
-		if !servable {
-			g.unservable = strings.Join(reasons, "; ")
-		}
-		g.maxInputTokens = maxInputTokens(cfg, g.deployments)
-		if !cfg.Router.HasFallbacks(name) {
-			g.bodyModel = xds.UniformModel(cfg.Group(name))
-		}
-		if d, ok := xds.DirectGroup(cfg, name); ok && wasDirect(prev, name) {
-			g.direct, g.directRoute = &d, xds.DirectRouteName(name)
-		}
-		g.streamTimeout = streamTimeout(cfg.Group(name))
-		st.groups[name] = g
-		st.hasFallbacks = st.hasFallbacks || cfg.Router.HasFallbacks(name)
-		st.groupNames = append(st.groupNames, name)
-		models = append(models, model{ID: name, Object: "model", Created: liteLLMModelCreated, OwnedBy: "openai"})
+		st.groups[pg.Name] = g
+		st.groupNames = append(st.groupNames, pg.Name)
+		models = append(models, model{ID: pg.Name, Object: "model", Created: liteLLMModelCreated, OwnedBy: "openai"})
 	}
 	// LiteLLM lists aliases beside the groups, except hidden ones.
-	aliases := slices.Sorted(maps.Keys(cfg.Router.Aliases))
+	aliases := slices.Sorted(maps.Keys(p.Config.Router.Aliases))
 	for _, name := range aliases {
-		if _, isGroup := st.groups[name]; !isGroup && !cfg.Router.Aliases[name].Hidden {
+		if _, isGroup := st.groups[name]; !isGroup && !p.Config.Router.Aliases[name].Hidden {
 			models = append(models, model{ID: name, Object: "model", Created: liteLLMModelCreated, OwnedBy: "openai"})
 		}
 	}
@@ -138,7 +103,7 @@ func newState(cfg, prev *config.Config) *state {
 	for _, m := range models {
 		st.modelIDs = append(st.modelIDs, m.ID)
 	}
-	if key := cfg.General.MasterKey.Reveal(); key != "" {
+	if key := p.Config.General.MasterKey.Reveal(); key != "" {
 		st.masterKey, st.hasKey = sha256.Sum256([]byte(key)), true
 	}
 	return st
@@ -148,39 +113,12 @@ func newState(cfg, prev *config.Config) *state {
 // processor learns a config before Envoy does, so a group that just became
 // direct has no direct route in Envoy yet: it keeps the other route until
 // the next reload.
-func wasDirect(prev *config.Config, group string) bool {
+func wasDirect(prev *plan.Plan, group string) bool {
 	if prev == nil {
 		return true
 	}
-	_, ok := xds.DirectGroup(prev, group)
-	return ok
-}
-
-// streamTimeout is the largest stream_timeout of the deployments, 0 when
-// one of them sets none.
-func streamTimeout(ds []*config.Deployment) time.Duration {
-	var most time.Duration
-	for _, d := range ds {
-		if d.StreamTimeout == 0 {
-			return 0
-		}
-		most = max(most, d.StreamTimeout)
-	}
-	return most
-}
-
-// maxInputTokens is the largest prompt any of the deployments takes, 0 when
-// one of them does not say (it may take anything).
-func maxInputTokens(cfg *config.Config, ids []string) int {
-	most := 0
-	for _, id := range ids {
-		n := cfg.Deployment(id).MaxInputTokens
-		if n == 0 {
-			return 0
-		}
-		most = max(most, n)
-	}
-	return most
+	g := prev.Group(group)
+	return g != nil && g.Direct != nil
 }
 
 // resolve maps a requested model to its model group: an alias's group, else
@@ -195,7 +133,7 @@ func (st *state) resolve(model string) string {
 // available reports whether a group has a deployment that is neither
 // cooling down nor past its rpm.
 func (st *state) available(name string, cooling map[string]time.Time, overLimit map[string]bool) bool {
-	for _, id := range st.groups[name].deployments {
+	for _, id := range st.groups[name].Routable {
 		if _, ok := cooling[id]; !ok && !overLimit[id] {
 			return true
 		}

@@ -15,9 +15,9 @@ import (
 
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/translate"
-	"github.com/llmvoy/llmvoy/xds"
 )
 
 // upstream adapts one attempt for the deployment Envoy picked: path,
@@ -104,12 +104,12 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 		setHeader(":authority", head.Authority),
 	}}
 	u.clientPath = clientPath
-	if fb := headerValue(h, xds.FallbackHeader); fb != "" {
+	if fb := headerValue(h, plan.FallbackHeader); fb != "" {
 		// Only llmvoy reads it; the provider does not get it.
-		m.RemoveHeaders = append(m.RemoveHeaders, xds.FallbackHeader)
+		m.RemoveHeaders = append(m.RemoveHeaders, plan.FallbackHeader)
 		u.fallback, u.hasFallback = parseFallback(fb, u.server.fallbackToken, u.requestID, time.Now())
 	}
-	if u.state.hasFallbacks {
+	if u.state.plan.HasFallbacks {
 		// Envoy makes num_retries + 1 attempts at each step of the chain.
 		n := 1
 		if u.hasFallback {
@@ -380,9 +380,9 @@ func (u *upstream) redirect(next fallback) *extprocv3.HeaderMutation {
 	u.server.metrics.Fallback(u.deployment.ID, u.status, next.kind)
 	return &extprocv3.HeaderMutation{
 		SetHeaders: []*corev3.HeaderValueOption{
-			setHeader(":status", strconv.Itoa(xds.FallbackStatus)),
+			setHeader(":status", strconv.Itoa(plan.FallbackStatus)),
 			setHeader("location", "http://"+fallbackAuthority+u.clientPath),
-			setHeader(xds.FallbackHeader, next.encode(u.server.fallbackToken, u.requestID, time.Now())),
+			setHeader(plan.FallbackHeader, next.encode(u.server.fallbackToken, u.requestID, time.Now())),
 		},
 		RemoveHeaders: []string{"content-length"},
 	}

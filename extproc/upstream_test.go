@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // upstreamConfig has deployments with and without a key and a path in their
@@ -80,7 +80,7 @@ func TestUpstreamRewritesHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stream := h.open(t, xds.ProcessorUpstream)
+			stream := h.open(t, plan.ProcessorUpstream)
 			body := chatBody("gpt-4o")
 			resp := exchange(t, stream, attempt(t, tt.deployment, tt.path, body, clientCredentials...))
 			common := resp.GetRequestHeaders().GetResponse()
@@ -134,7 +134,7 @@ func TestUpstreamRewritesModel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stream := h.open(t, xds.ProcessorUpstream)
+			stream := h.open(t, plan.ProcessorUpstream)
 			body := []byte(tt.body)
 			exchange(t, stream, attempt(t, tt.deployment, "/v1/chat/completions", body))
 			resp := exchange(t, stream, requestBody(body))
@@ -178,17 +178,17 @@ func TestUpstreamErrors(t *testing.T) {
 		{"unknown deployment", attempt(t, "dep-gone", "/v1/chat/completions", body), 503, "service_unavailable", "dep-gone"},
 		{"unsupported provider", attempt(t, "dep-c", "/v1/chat/completions", body), 501, "not_implemented", "dep-c"},
 		{"unknown path", attempt(t, "dep-a", "/v1/models", body), 404, "invalid_request_error", "/v1/models"},
-		{"no attributes", withAttrs(nil), 500, "internal_error", xds.AttrUpstreamHostMetadata},
+		{"no attributes", withAttrs(nil), 500, "internal_error", plan.AttrUpstreamHostMetadata},
 		{"attributes without host metadata", withAttrs(map[string]*structpb.Struct{extProcFilterName: {Fields: map[string]*structpb.Value{
 			"request.path": structpb.NewStringValue("/v1/chat/completions"),
-		}}}), 500, "internal_error", xds.AttrUpstreamHostMetadata},
+		}}}), 500, "internal_error", plan.AttrUpstreamHostMetadata},
 		{"host without llmvoy metadata", withAttrs(otherNamespace), 500, "internal_error", "llmvoy.deployment_id"},
 		{"host without any metadata", withAttrs(hostAttributes("")), 500, "internal_error", "llmvoy.deployment_id"},
 		{"metadata not in text format", withAttrs(hostAttributes(`{"filter_metadata":{}}`)), 500, "internal_error", "parse upstream host metadata"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stream := h.open(t, xds.ProcessorUpstream)
+			stream := h.open(t, plan.ProcessorUpstream)
 			e := requireAPIError(t, exchange(t, stream, tt.req), tt.status, tt.typ)
 			assert.Contains(t, e.Message, tt.msg)
 			assert.NotContains(t, e.Message, deploymentKey)
@@ -200,7 +200,7 @@ func TestUpstreamErrors(t *testing.T) {
 // The attribute exactly as Envoy 1.40 sends it, copied from a real stream.
 func TestUpstreamReadsEnvoyHostMetadata(t *testing.T) {
 	h := startUpstream(t)
-	stream := h.open(t, xds.ProcessorUpstream)
+	stream := h.open(t, plan.ProcessorUpstream)
 	body := chatBody("gpt-4o")
 	req := postHeaders("/v1/chat/completions", body)
 	req.Attributes = hostAttributes(`filter_metadata { key: "llmvoy" value { fields { key: "deployment_id" value { string_value: "dep-a" } } } } `)
@@ -213,7 +213,7 @@ func TestUpstreamReadsEnvoyHostMetadata(t *testing.T) {
 // skip headers) cannot be served: there is no deployment yet.
 func TestUpstreamBodyBeforeHeaders(t *testing.T) {
 	h := startUpstream(t)
-	stream := h.open(t, xds.ProcessorUpstream)
+	stream := h.open(t, plan.ProcessorUpstream)
 	requireAPIError(t, exchange(t, stream, requestBody(chatBody("gpt-4o"))), 500, "internal_error")
 	finish(t, stream)
 }
@@ -235,7 +235,7 @@ func TestUpstreamServesPreviousConfigOnce(t *testing.T) {
 
 	h := startServer(t, full)
 	authority := func(id string) (string, *extprocv3.ProcessingResponse) {
-		stream := h.open(t, xds.ProcessorUpstream)
+		stream := h.open(t, plan.ProcessorUpstream)
 		resp := exchange(t, stream, attempt(t, id, "/v1/chat/completions", chatBody("gpt-4o")))
 		finish(t, stream)
 		return flattenMutation(t, resp.GetRequestHeaders().GetResponse().GetHeaderMutation()).set[":authority"], resp
@@ -244,13 +244,13 @@ func TestUpstreamServesPreviousConfigOnce(t *testing.T) {
 	got, _ := authority("dep-b")
 	require.Equal(t, "h2:2", got)
 
-	h.server.SetConfig(withoutB)
+	h.server.SetPlan(mustPlan(t, withoutB))
 	got, _ = authority("dep-b")
 	require.Equal(t, "h2:2", got, "removed by the last reload: still served")
 	got, _ = authority("dep-a")
 	require.Equal(t, "h-new:1", got, "the current config wins over the previous one")
 
-	h.server.SetConfig(withoutB)
+	h.server.SetPlan(mustPlan(t, withoutB))
 	_, resp := authority("dep-b")
 	requireAPIError(t, resp, 503, "service_unavailable")
 	got, _ = authority("dep-a")
@@ -261,11 +261,11 @@ func TestUpstreamServesPreviousConfigOnce(t *testing.T) {
 // between its headers and its body.
 func TestUpstreamKeepsDeploymentForAttempt(t *testing.T) {
 	h := startUpstream(t)
-	stream := h.open(t, xds.ProcessorUpstream)
+	stream := h.open(t, plan.ProcessorUpstream)
 	body := chatBody("gpt-4o")
 	exchange(t, stream, attempt(t, "dep-a", "/v1/chat/completions", body))
-	h.server.SetConfig(parseConfig(t, strings.Replace(upstreamConfig, "openai/gpt-4o-2024-08-06", "openai/gpt-4o-2024-11-20", 1), testEnv))
-	h.server.SetConfig(parseConfig(t, strings.Replace(upstreamConfig, "openai/gpt-4o-2024-08-06", "openai/gpt-4o-2024-11-20", 1), testEnv))
+	h.server.SetPlan(mustPlan(t, parseConfig(t, strings.Replace(upstreamConfig, "openai/gpt-4o-2024-08-06", "openai/gpt-4o-2024-11-20", 1), testEnv)))
+	h.server.SetPlan(mustPlan(t, parseConfig(t, strings.Replace(upstreamConfig, "openai/gpt-4o-2024-08-06", "openai/gpt-4o-2024-11-20", 1), testEnv)))
 	resp := exchange(t, stream, requestBody(body))
 	require.Equal(t, `{"model":"gpt-4o-2024-08-06","messages":[{"role":"user","content":"hi"}],"stream":false}`, string(resp.GetRequestBody().GetResponse().GetBodyMutation().GetBody()))
 	finish(t, stream)
@@ -274,7 +274,7 @@ func TestUpstreamKeepsDeploymentForAttempt(t *testing.T) {
 func TestUpstreamNeverLeaksKeys(t *testing.T) {
 	h := startUpstream(t)
 	for _, id := range []string{"dep-a", "dep-b", "dep-gone"} {
-		stream := h.open(t, xds.ProcessorUpstream)
+		stream := h.open(t, plan.ProcessorUpstream)
 		body := chatBody("gpt-4o")
 		resp := exchange(t, stream, attempt(t, id, "/v1/chat/completions", body, clientCredentials...))
 		if resp.GetImmediateResponse() == nil {
@@ -296,7 +296,7 @@ func TestUpstreamNeverLeaksKeys(t *testing.T) {
 func TestUpstreamCredentialHeadersAreAccountedFor(t *testing.T) {
 	h := startUpstream(t)
 	for _, id := range []string{"dep-a", "dep-b"} {
-		stream := h.open(t, xds.ProcessorUpstream)
+		stream := h.open(t, plan.ProcessorUpstream)
 		resp := exchange(t, stream, attempt(t, id, "/v1/chat/completions", chatBody("gpt-4o"), clientCredentials...))
 		m := flattenMutation(t, resp.GetRequestHeaders().GetResponse().GetHeaderMutation())
 		for _, c := range clientCredentials {
@@ -328,7 +328,7 @@ func TestUpstreamSkipsBodyTheGatewayWrote(t *testing.T) {
 		{"written for another model", "gpt-4o-2024-08-06", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			stream := h.open(t, xds.ProcessorUpstream)
+			stream := h.open(t, plan.ProcessorUpstream)
 			id := "req-" + t.Name()
 			h.server.Routed(id, "/v1/chat/completions", "", tt.header)
 			resp := exchange(t, stream, attempt(t, "dep-b", "/v1/chat/completions", body, header{"x-request-id", id}))

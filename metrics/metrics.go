@@ -23,8 +23,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
-	"github.com/llmvoy/llmvoy/xds"
 )
 
 // Label values that are not names from the config.
@@ -332,7 +332,7 @@ type deploymentNames struct{ group, provider string }
 func newNames(cfg *config.Config) *names {
 	n := &names{groups: make(map[string]string), deployments: make(map[string]deploymentNames)}
 	for _, g := range cfg.Groups() {
-		n.groups[xds.ClusterName(g)] = g
+		n.groups[plan.ClusterName(g)] = g
 	}
 	for _, d := range cfg.Deployments {
 		provider := d.Provider

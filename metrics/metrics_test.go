@@ -15,8 +15,8 @@ import (
 
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/metrics"
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
-	"github.com/llmvoy/llmvoy/xds"
 )
 
 // testConfig has two groups; gpt has two deployments, so one of them can
@@ -108,13 +108,13 @@ func labelValues(families map[string]*dto.MetricFamily, name, label string) map[
 
 func TestRequestsMoveByGroupDeploymentAndClass(t *testing.T) {
 	f := newFixture(t)
-	ok := router.Request{Path: "/v1/chat/completions", Code: 200, Cluster: xds.ClusterName("gpt"), Deployment: "a", Attempts: 1,
+	ok := router.Request{Path: "/v1/chat/completions", Code: 200, Cluster: plan.ClusterName("gpt"), Deployment: "a", Attempts: 1,
 		Duration: 300 * time.Millisecond}
 	for range 3 {
 		f.m.ObserveRequest(ok)
 	}
-	f.m.ObserveRequest(router.Request{Path: "/chat/completions", Code: 504, Failure: router.FailureTimeout, Cluster: xds.ClusterName("gpt"), Deployment: "b", Attempts: 3})
-	f.m.ObserveRequest(router.Request{Path: "/v1/embeddings", Code: 429, Cluster: xds.ClusterName("claude"), Deployment: "c", Attempts: 1})
+	f.m.ObserveRequest(router.Request{Path: "/chat/completions", Code: 504, Failure: router.FailureTimeout, Cluster: plan.ClusterName("gpt"), Deployment: "b", Attempts: 3})
+	f.m.ObserveRequest(router.Request{Path: "/v1/embeddings", Code: 429, Cluster: plan.ClusterName("claude"), Deployment: "c", Attempts: 1})
 	// Answered by llmvoy itself: a bad key, no attempt.
 	f.m.ObserveRequest(router.Request{Path: "/v1/chat/completions", Code: 401})
 	// Not calls of a model.
@@ -140,7 +140,7 @@ func TestRequestsMoveByGroupDeploymentAndClass(t *testing.T) {
 
 func TestTimeToFirstTokenCountsSuccessfulStreamsOnly(t *testing.T) {
 	f := newFixture(t)
-	stream := router.Request{Path: "/v1/chat/completions", Code: 200, Cluster: xds.ClusterName("gpt"), Deployment: "a", Attempts: 1,
+	stream := router.Request{Path: "/v1/chat/completions", Code: 200, Cluster: plan.ClusterName("gpt"), Deployment: "a", Attempts: 1,
 		Stream: true, FirstByte: 80 * time.Millisecond, Duration: time.Second}
 	f.m.ObserveRequest(stream)
 	plain := stream
@@ -161,11 +161,11 @@ func TestFallbackCountsTheAttemptBehindTheRedirect(t *testing.T) {
 	f := newFixture(t)
 	// The pass that fell back: its attempts are retries, the request is
 	// counted once, by its last pass.
-	f.m.ObserveRequest(router.Request{Path: "/v1/chat/completions", Code: 307, Cluster: xds.ClusterName("gpt"), Deployment: "a", Attempts: 2, Redirected: true})
-	f.m.ObserveRequest(router.Request{Path: "/v1/chat/completions", Code: 200, Cluster: xds.ClusterName("claude"), Deployment: "c", Attempts: 1})
+	f.m.ObserveRequest(router.Request{Path: "/v1/chat/completions", Code: 307, Cluster: plan.ClusterName("gpt"), Deployment: "a", Attempts: 2, Redirected: true})
+	f.m.ObserveRequest(router.Request{Path: "/v1/chat/completions", Code: 200, Cluster: plan.ClusterName("claude"), Deployment: "c", Attempts: 1})
 	f.m.Fallback("a", 500, config.FallbackGeneric)
 	// The access log sees the redirect in place of the deployment's 500.
-	f.m.ObserveAttempt(router.Attempt{Deployment: "a", Code: 307, Cluster: xds.ClusterName("gpt")})
+	f.m.ObserveAttempt(router.Attempt{Deployment: "a", Code: 307, Cluster: plan.ClusterName("gpt")})
 	f.m.Fallback("a", 400, "made-up")
 
 	s := scrape(t, f.m)
@@ -190,7 +190,7 @@ func TestAttemptsAndCooldowns(t *testing.T) {
 		f.cooldowns.Record(o)
 		f.balance.Record(o)
 		f.m.ObserveAttempt(router.Attempt{Outcome: o, Counted: true, Deployment: id, Code: code, Failure: failure,
-			Cluster: xds.ClusterName(f.cfg.Deployment(id).ModelName), Duration: 50 * time.Millisecond})
+			Cluster: plan.ClusterName(f.cfg.Deployment(id).ModelName), Duration: 50 * time.Millisecond})
 	}
 	s := scrape(t, f.m)
 	require.Zero(t, value(s, "llmvoy_deployment_cooling_down", map[string]string{"model_group": "gpt", "deployment": "b"}))
@@ -230,7 +230,7 @@ func TestAttemptsAndCooldowns(t *testing.T) {
 func TestLabelsAreBounded(t *testing.T) {
 	f := newFixture(t)
 	f.m.ObserveAttempt(router.Attempt{Deployment: "removed-by-reload", Code: 200, Cluster: "group_gone"})
-	f.m.ObserveAttempt(router.Attempt{Deployment: "removed-by-reload", Code: 200, Cluster: xds.ClusterName("gpt")})
+	f.m.ObserveAttempt(router.Attempt{Deployment: "removed-by-reload", Code: 200, Cluster: plan.ClusterName("gpt")})
 	f.m.ObserveRequest(router.Request{Path: "/v1/chat/completions", Code: 200, Cluster: "group_gone", Deployment: "x"})
 	f.m.ObserveRequest(router.Request{Path: "/v1/chat/completions/../../sk-secret", Code: 404})
 	f.m.ObserveRequest(router.Request{Path: "/v1/chat/completions", Code: 418})

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // AccessLog receives Envoy's access logs, streamed off the request path:
@@ -67,7 +67,7 @@ func (a *AccessLog) StreamAccessLogs(stream alsv3.AccessLogService_StreamAccessL
 			return err
 		}
 		if id := msg.GetIdentifier(); id != nil {
-			downstream = id.GetLogName() == xds.DownstreamLogName
+			downstream = id.GetLogName() == plan.DownstreamLogName
 		}
 		for _, e := range msg.GetHttpLogs().GetLogEntry() {
 			a.entry(e, downstream)
@@ -162,7 +162,7 @@ type Attempt struct {
 
 func attemptOf(e *accesslogv3.HTTPAccessLogEntry, o Outcome, counted bool) Attempt {
 	common := e.GetCommonProperties()
-	id := common.GetCustomTags()[xds.DeploymentTag]
+	id := common.GetCustomTags()[plan.DeploymentTag]
 	if id == "-" {
 		id = ""
 	}
@@ -212,12 +212,12 @@ func requestOf(e *accesslogv3.HTTPAccessLogEntry) Request {
 	// The upstream processor rewrites :path for the deployment on the
 	// router's headers, which the log sees; it keeps the client's path
 	// aside, and the log tags it.
-	path := common.GetCustomTags()[xds.ClientPathTag]
+	path := common.GetCustomTags()[plan.ClientPathTag]
 	if path == "" || path == "-" {
 		path = e.GetRequest().GetPath()
 	}
 	path, _, _ = strings.Cut(path, "?")
-	id := common.GetCustomTags()[xds.DeploymentTag]
+	id := common.GetCustomTags()[plan.DeploymentTag]
 	if id == "-" {
 		id = ""
 	}
@@ -251,7 +251,7 @@ func startOf(common *accesslogv3.AccessLogCommon) time.Time {
 // fallbacks (the upstream processor records the failure behind them).
 func outcomeOf(e *accesslogv3.HTTPAccessLogEntry) (Outcome, bool) {
 	common := e.GetCommonProperties()
-	id := common.GetCustomTags()[xds.DeploymentTag]
+	id := common.GetCustomTags()[plan.DeploymentTag]
 	flags := common.GetResponseFlags()
 	code := int(e.GetResponse().GetResponseCode().GetValue())
 	switch {

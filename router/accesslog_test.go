@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/llmvoy/llmvoy/config"
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // logStream plays one of Envoy's access log streams: its messages, then EOF.
@@ -72,9 +72,9 @@ func (r *recorder) ObserveRequest(q Request) {
 func logEntry(deployment string, code uint32, flags *accesslogv3.ResponseFlags) *accesslogv3.HTTPAccessLogEntry {
 	return &accesslogv3.HTTPAccessLogEntry{
 		CommonProperties: &accesslogv3.AccessLogCommon{
-			CustomTags:      map[string]string{xds.DeploymentTag: deployment},
+			CustomTags:      map[string]string{plan.DeploymentTag: deployment},
 			ResponseFlags:   flags,
-			UpstreamCluster: xds.ClusterName("gpt"),
+			UpstreamCluster: plan.ClusterName("gpt"),
 			Duration:        durationpb.New(120 * time.Millisecond),
 		},
 		Response: &accesslogv3.HTTPResponseProperties{ResponseCode: wrapperspb.UInt32(code)},
@@ -90,17 +90,17 @@ func TestAccessLogTellsAttemptsFromRequests(t *testing.T) {
 	// it must not count toward a's cooldown, however many entries come.
 	req := logEntry("a", 504, &accesslogv3.ResponseFlags{UpstreamRequestTimeout: true})
 	req.CommonProperties.UpstreamRequestAttemptCount = 3
-	req.CommonProperties.CustomTags[xds.ClientPathTag] = "/v1/chat/completions?x=1"
+	req.CommonProperties.CustomTags[plan.ClientPathTag] = "/v1/chat/completions?x=1"
 	req.CommonProperties.TimeToFirstDownstreamTxByte = durationpb.New(80 * time.Millisecond)
 	req.Request = &accesslogv3.HTTPRequestProperties{Path: "/openai/deployments/x/chat/completions?api-version=1"}
 	req.Response.ResponseHeaders = map[string]string{"content-type": "text/event-stream; charset=utf-8"}
 	redirected := logEntry("a", 307, nil)
 	redirected.Response.ResponseCodeDetails = "internal_redirect"
-	require.NoError(t, al.StreamAccessLogs(stream(xds.DownstreamLogName, []*accesslogv3.HTTPAccessLogEntry{req}, []*accesslogv3.HTTPAccessLogEntry{req, redirected})))
+	require.NoError(t, al.StreamAccessLogs(stream(plan.DownstreamLogName, []*accesslogv3.HTTPAccessLogEntry{req}, []*accesslogv3.HTTPAccessLogEntry{req, redirected})))
 	require.Empty(t, c.Active())
 	require.Len(t, obs.requests, 3)
 	require.Empty(t, obs.attempts)
-	require.Equal(t, Request{Path: "/v1/chat/completions", Code: 504, Failure: FailureTimeout, Cluster: xds.ClusterName("gpt"), Deployment: "a",
+	require.Equal(t, Request{Path: "/v1/chat/completions", Code: 504, Failure: FailureTimeout, Cluster: plan.ClusterName("gpt"), Deployment: "a",
 		Attempts: 3, Stream: true, Duration: 120 * time.Millisecond, FirstByte: 80 * time.Millisecond}, obs.requests[0])
 	require.True(t, obs.requests[2].Redirected)
 
@@ -110,12 +110,12 @@ func TestAccessLogTellsAttemptsFromRequests(t *testing.T) {
 	require.NoError(t, al.StreamAccessLogs(stream("llmvoy_upstream", []*accesslogv3.HTTPAccessLogEntry{fail, gone})))
 	require.Contains(t, c.Active(), "a")
 	require.Equal(t, []Attempt{
-		{Outcome: Outcome{Deployment: "a"}, Counted: true, Deployment: "a", Code: 503, Failure: FailureConnection, Cluster: xds.ClusterName("gpt"), Duration: 120 * time.Millisecond},
-		{Deployment: "b", Failure: FailureCancelled, Cluster: xds.ClusterName("gpt"), Duration: 120 * time.Millisecond},
+		{Outcome: Outcome{Deployment: "a"}, Counted: true, Deployment: "a", Code: 503, Failure: FailureConnection, Cluster: plan.ClusterName("gpt"), Duration: 120 * time.Millisecond},
+		{Deployment: "b", Failure: FailureCancelled, Cluster: plan.ClusterName("gpt"), Duration: 120 * time.Millisecond},
 	}, obs.attempts, "the observer sees what router state ignored too")
 
 	// No observer: nothing to tell.
-	require.NoError(t, NewAccessLog(c, b, nil).StreamAccessLogs(stream(xds.DownstreamLogName, []*accesslogv3.HTTPAccessLogEntry{req})))
+	require.NoError(t, NewAccessLog(c, b, nil).StreamAccessLogs(stream(plan.DownstreamLogName, []*accesslogv3.HTTPAccessLogEntry{req})))
 }
 
 func TestFailureOfFlags(t *testing.T) {
@@ -155,7 +155,7 @@ func TestAccessLogSurvivesAPanic(t *testing.T) {
 		e.Request = &accesslogv3.HTTPRequestProperties{RequestId: id}
 		return e
 	}
-	require.NoError(t, al.StreamAccessLogs(stream(xds.DownstreamLogName,
+	require.NoError(t, al.StreamAccessLogs(stream(plan.DownstreamLogName,
 		[]*accesslogv3.HTTPAccessLogEntry{entry("one"), entry("bad"), entry("two")}, []*accesslogv3.HTTPAccessLogEntry{entry("three")})))
 	var ids []string
 	for _, r := range obs.requests {

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/llmvoy/llmvoy/config"
-	"github.com/llmvoy/llmvoy/xds"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 type clock struct{ t time.Time }
@@ -111,7 +111,7 @@ func TestFailedClassification(t *testing.T) {
 func TestOutcomeOfAccessLogEntry(t *testing.T) {
 	entry := func(code uint32, flags *accesslogv3.ResponseFlags, headers map[string]string) *accesslogv3.HTTPAccessLogEntry {
 		return &accesslogv3.HTTPAccessLogEntry{
-			CommonProperties: &accesslogv3.AccessLogCommon{CustomTags: map[string]string{xds.DeploymentTag: "a"}, ResponseFlags: flags},
+			CommonProperties: &accesslogv3.AccessLogCommon{CustomTags: map[string]string{plan.DeploymentTag: "a"}, ResponseFlags: flags},
 			Response:         &accesslogv3.HTTPResponseProperties{ResponseCode: wrapperspb.UInt32(code), ResponseHeaders: headers},
 		}
 	}

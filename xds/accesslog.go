@@ -9,11 +9,9 @@ import (
 	metadatav3 "github.com/envoyproxy/go-control-plane/envoy/type/metadata/v3"
 	tracingv3 "github.com/envoyproxy/go-control-plane/envoy/type/tracing/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
-)
 
-// DeploymentTag is the custom tag of the upstream access log that names the
-// deployment of each attempt (from the upstream host's metadata).
-const DeploymentTag = "llmvoy_deployment"
+	"github.com/llmvoy/llmvoy/plan"
+)
 
 // upstreamLogFlush is how long Envoy may hold attempt outcomes before
 // sending them: the delay before a failing deployment's cooldown starts.
@@ -27,19 +25,19 @@ func upstreamLog(o Options) *accesslogv3.AccessLog {
 		Name: "envoy.access_loggers.http_grpc",
 		ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(&grpcalsv3.HttpGrpcAccessLogConfig{
 			CommonConfig: &grpcalsv3.CommonGrpcAccessLogConfig{
-				LogName: "llmvoy_upstream",
+				LogName: plan.UpstreamLogName,
 				GrpcService: &corev3.GrpcService{
 					TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: o.ExtProcCluster}},
 				},
 				TransportApiVersion: corev3.ApiVersion_V3,
 				BufferFlushInterval: durationpb.New(upstreamLogFlush),
 				CustomTags: []*tracingv3.CustomTag{{
-					Tag: DeploymentTag,
+					Tag: plan.DeploymentTag,
 					Type: &tracingv3.CustomTag_Metadata_{Metadata: &tracingv3.CustomTag_Metadata{
 						Kind: &metadatav3.MetadataKind{Kind: &metadatav3.MetadataKind_Host_{Host: &metadatav3.MetadataKind_Host{}}},
 						MetadataKey: &metadatav3.MetadataKey{
-							Key:  MetadataNamespace,
-							Path: []*metadatav3.MetadataKey_PathSegment{{Segment: &metadatav3.MetadataKey_PathSegment_Key{Key: MetadataDeploymentID}}},
+							Key:  plan.MetadataNamespace,
+							Path: []*metadatav3.MetadataKey_PathSegment{{Segment: &metadatav3.MetadataKey_PathSegment_Key{Key: plan.MetadataDeploymentID}}},
 						},
 					}},
 				}},

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 const connectTimeout = 5 * time.Second
@@ -26,14 +27,14 @@ const connectTimeout = 5 * time.Second
 // makeCluster builds the cluster of one model group: its endpoints are the
 // group's deployments (served by EDS), and its upstream filter chain runs the
 // upstream processor once per attempt, after Envoy picked the deployment.
-func makeCluster(group string, cfg *config.Config, o Options) *clusterv3.Cluster {
-	name := ClusterName(group)
+func makeCluster(g *plan.Group, p *plan.Plan, o Options) *clusterv3.Cluster {
+	name := g.Cluster
 	c := &clusterv3.Cluster{
 		Name:                 name,
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
 		EdsClusterConfig:     &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsSource(), ServiceName: name},
 		ConnectTimeout:       durationpb.New(connectTimeout),
-		LoadBalancingPolicy:  lbPolicy(cfg.Router.RoutingStrategy),
+		LoadBalancingPolicy:  lbPolicy(p.Config.Router.RoutingStrategy),
 		CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{
 			// Envoy's default (50%) sends traffic to ejected deployments once
 			// half of a group is ejected. A cooling-down deployment must get
@@ -42,14 +43,14 @@ func makeCluster(group string, cfg *config.Config, o Options) *clusterv3.Cluster
 		},
 		// Cooldowns are LiteLLM's (failures per minute, 429s included),
 		// counted in Go and served as endpoint health: see package router.
-		CircuitBreakers:               circuitBreakers(cfg.Group(group)),
+		CircuitBreakers:               circuitBreakers(g),
 		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxRequestBytes),
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
 			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(&httpv3.HttpProtocolOptions{
 				UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
 					ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{HttpProtocolOptions: &corev3.Http1ProtocolOptions{}},
 				}},
-				HttpFilters: upstreamFilters(group, cfg, o),
+				HttpFilters: upstreamFilters(g, o),
 			}),
 		},
 	}
@@ -73,10 +74,10 @@ func makeCluster(group string, cfg *config.Config, o Options) *clusterv3.Cluster
 // upstreamFilters run once per attempt: the upstream processor, and for a
 // direct group with a key the filter that adds it on the direct route
 // (where the processor is off; on the other route both set the same key).
-func upstreamFilters(group string, cfg *config.Config, o Options) []*hcmv3.HttpFilter {
-	filters := []*hcmv3.HttpFilter{{Name: UpstreamFilterName, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(upstreamExtProc(o))}}}
-	if d, ok := DirectGroup(cfg, group); ok && d.Credential.Key != "" {
-		filters = append(filters, credentialFilter(group, d.Credential))
+func upstreamFilters(g *plan.Group, o Options) []*hcmv3.HttpFilter {
+	filters := []*hcmv3.HttpFilter{{Name: plan.UpstreamFilterName, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(upstreamExtProc(o))}}}
+	if g.Direct != nil && g.Direct.Credential.Key != "" {
+		filters = append(filters, credentialFilter(g.Name, g.Direct.Credential))
 	}
 	return append(filters, &hcmv3.HttpFilter{Name: "envoy.filters.http.upstream_codec", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&upstreamcodecv3.UpstreamCodec{})}})
 }
@@ -127,47 +128,18 @@ func lbPolicy(strategy string) *clusterv3.LoadBalancingPolicy {
 // caps its requests in flight, and the requests past it wait in the
 // cluster's queue as they would on the semaphore. Envoy applies one per-host
 // value to every host of a cluster, so it is set when the group's
-// deployments agree on it (see MaxParallelConflicts).
-func circuitBreakers(deployments []*config.Deployment) *clusterv3.CircuitBreakers {
+// deployments agree on it (plan.Group.MaxParallel).
+func circuitBreakers(g *plan.Group) *clusterv3.CircuitBreakers {
 	cb := &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
 		MaxConnections:     wrapperspb.UInt32(maxInFlight),
 		MaxPendingRequests: wrapperspb.UInt32(maxInFlight),
 		MaxRequests:        wrapperspb.UInt32(maxInFlight),
 		MaxRetries:         wrapperspb.UInt32(maxInFlight),
 	}}}
-	if n, ok := uniformMaxParallel(deployments); ok && n > 0 {
+	if n := g.MaxParallel; !g.MaxParallelConflict && n > 0 {
 		cb.PerHostThresholds = []*clusterv3.CircuitBreakers_Thresholds{{MaxConnections: wrapperspb.UInt32(uint32(n))}}
 	}
 	return cb
-}
-
-// uniformMaxParallel is the max_parallel_requests every deployment of a
-// group sets, if they all set the same one.
-func uniformMaxParallel(deployments []*config.Deployment) (int, bool) {
-	if len(deployments) == 0 {
-		return 0, false
-	}
-	n := deployments[0].MaxParallelRequests
-	for _, d := range deployments[1:] {
-		if d.MaxParallelRequests != n {
-			return 0, false
-		}
-	}
-	return n, true
-}
-
-// MaxParallelConflicts names the model groups whose deployments set
-// different max_parallel_requests (or some set none): llmvoy cannot apply
-// them, and the caller should say so.
-func MaxParallelConflicts(cfg *config.Config) []string {
-	var out []string
-	for _, g := range cfg.Groups() {
-		ds := cfg.Group(g)
-		if _, ok := uniformMaxParallel(ds); !ok {
-			out = append(out, g)
-		}
-	}
-	return out
 }
 
 const maxInFlight = 100_000

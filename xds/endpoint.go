@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // strictPriority is the overprovisioning factor (in percent) that makes
@@ -26,7 +27,8 @@ const strictPriority = 100_000
 // deployment id rides along as metadata for the upstream processor.
 //
 // It also returns the egresses its endpoints use (see egress.go).
-func makeLoadAssignment(group, strategy string, deployments []*config.Deployment, st State) (*endpointv3.ClusterLoadAssignment, []egress) {
+func makeLoadAssignment(g *plan.Group, strategy string, st State) (*endpointv3.ClusterLoadAssignment, []egress) {
+	deployments := g.Deployments
 	priorities := levels(deployments, strategy, st)
 	weights := lbWeights(deployments, strategy)
 	var localities []*endpointv3.LocalityLbEndpoints
@@ -34,7 +36,7 @@ func makeLoadAssignment(group, strategy string, deployments []*config.Deployment
 	taken := make(map[netip.AddrPort]bool)
 	for i, d := range deployments {
 		addr, ok := st.Addrs[d.ID]
-		if !ok || !servable(d) {
+		if !ok || !plan.Servable(d) {
 			continue
 		}
 		p := priorities[i]
@@ -63,7 +65,7 @@ func makeLoadAssignment(group, strategy string, deployments []*config.Deployment
 	// Envoy wants contiguous priorities; a priority whose deployments all
 	// failed to resolve stays as an empty level rather than shifting the rest.
 	return &endpointv3.ClusterLoadAssignment{
-		ClusterName: ClusterName(group),
+		ClusterName: g.Cluster,
 		Endpoints:   localities,
 		Policy: &endpointv3.ClusterLoadAssignment_Policy{
 			OverprovisioningFactor: wrapperspb.UInt32(strictPriority),
@@ -73,8 +75,8 @@ func makeLoadAssignment(group, strategy string, deployments []*config.Deployment
 
 func makeEndpoint(d *config.Deployment, addr netip.AddrPort, weight uint32) *endpointv3.LbEndpoint {
 	filterMetadata := map[string]*structpb.Struct{
-		MetadataNamespace: {Fields: map[string]*structpb.Value{
-			MetadataDeploymentID: structpb.NewStringValue(d.ID),
+		plan.MetadataNamespace: {Fields: map[string]*structpb.Value{
+			plan.MetadataDeploymentID: structpb.NewStringValue(d.ID),
 		}},
 	}
 	if d.APIBase.Scheme == "https" {
@@ -87,7 +89,7 @@ func makeEndpoint(d *config.Deployment, addr netip.AddrPort, weight uint32) *end
 			Address: socketAddress(addr),
 			// The hostname drives SNI and certificate checks (auto_host_sni)
 			// and the :authority of direct routes (auto_host_rewrite).
-			Hostname: endpointHostname(d.APIBase),
+			Hostname: plan.EndpointHostname(d.APIBase),
 		}},
 		Metadata:            &corev3.Metadata{FilterMetadata: filterMetadata},
 		LoadBalancingWeight: wrapperspb.UInt32(weight),

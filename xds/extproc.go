@@ -8,6 +8,8 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // extProcMessageTimeout bounds each ext_proc round trip. Envoy's 200 ms
@@ -25,7 +27,7 @@ const extProcMessageTimeout = 10 * time.Second
 // buffer filters around this one take care of (see makeListener).
 func gatewayExtProc(o Options) *extprocv3.ExternalProcessor {
 	return &extprocv3.ExternalProcessor{
-		GrpcService:    extProcService(o, ProcessorGateway),
+		GrpcService:    extProcService(o, plan.ProcessorGateway),
 		MessageTimeout: durationpb.New(extProcMessageTimeout),
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
@@ -40,7 +42,7 @@ func gatewayExtProc(o Options) *extprocv3.ExternalProcessor {
 		MutationRules: &mutationv3.HeaderMutationRules{AllowEnvoy: wrapperspb.Bool(true)},
 		// The client's path, for the access log (ClientPathMetadataKey).
 		MetadataOptions: &extprocv3.MetadataOptions{ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{
-			Untyped: []string{MetadataNamespace},
+			Untyped: []string{plan.MetadataNamespace},
 		}},
 		StatPrefix: "gateway",
 	}
@@ -54,7 +56,7 @@ func gatewayExtProc(o Options) *extprocv3.ExternalProcessor {
 // them.
 func upstreamExtProc(o Options) *extprocv3.ExternalProcessor {
 	return &extprocv3.ExternalProcessor{
-		GrpcService:    extProcService(o, ProcessorUpstream),
+		GrpcService:    extProcService(o, plan.ProcessorUpstream),
 		MessageTimeout: durationpb.New(extProcMessageTimeout),
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
@@ -64,7 +66,7 @@ func upstreamExtProc(o Options) *extprocv3.ExternalProcessor {
 			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
 			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
 		},
-		RequestAttributes: []string{AttrUpstreamHostMetadata},
+		RequestAttributes: []string{plan.AttrUpstreamHostMetadata},
 		// Providers with their own wire format ask, per attempt, for the
 		// response phases they need to translate (mode_override).
 		AllowModeOverride: true,
@@ -77,6 +79,6 @@ func upstreamExtProc(o Options) *extprocv3.ExternalProcessor {
 func extProcService(o Options, processor string) *corev3.GrpcService {
 	return &corev3.GrpcService{
 		TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: o.ExtProcCluster}},
-		InitialMetadata: []*corev3.HeaderValue{{Key: ProcessorHeader, Value: processor}},
+		InitialMetadata: []*corev3.HeaderValue{{Key: plan.ProcessorHeader, Value: processor}},
 	}
 }

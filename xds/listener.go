@@ -16,6 +16,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 func makeListener(o Options) *listenerv3.Listener {
@@ -75,10 +77,10 @@ func makeListener(o Options) *listenerv3.Listener {
 		CommonHttpProtocolOptions: &corev3.HttpProtocolOptions{
 			HeadersWithUnderscoresAction: corev3.HttpProtocolOptions_DROP_HEADER,
 		},
-		RequestTimeout:        durationpb.New(requestReceiveTimeout),
-		NormalizePath:         wrapperspb.Bool(true),
-		MergeSlashes:          true,
-		LocalReplyConfig:      localReplyConfig(o),
+		RequestTimeout:   durationpb.New(requestReceiveTimeout),
+		NormalizePath:    wrapperspb.Bool(true),
+		MergeSlashes:     true,
+		LocalReplyConfig: localReplyConfig(o),
 	}
 	return &listenerv3.Listener{
 		Name: ListenerName,
@@ -100,16 +102,6 @@ func makeListener(o Options) *listenerv3.Listener {
 	}
 }
 
-// DownstreamLogName names the access log of client requests on the gateway
-// listener; the upstream log has one entry per attempt instead.
-const DownstreamLogName = "llmvoy_downstream"
-
-// ClientPathTag is the custom tag of the downstream log that holds the path
-// the client called: by the time a request is logged, its :path is the one
-// rewritten for the deployment (by the upstream processor, or by the
-// gateway for a direct group).
-const ClientPathTag = "llmvoy_client_path"
-
 // downstreamLog streams one entry per client request (status, path, how
 // many attempts it took, timings, the deployment of its last attempt) to
 // the same service as the upstream log, under its own log name.
@@ -118,28 +110,28 @@ func downstreamLog(o Options) *accesslogv3.AccessLog {
 		Name: "envoy.access_loggers.http_grpc",
 		ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(&grpcalsv3.HttpGrpcAccessLogConfig{
 			CommonConfig: &grpcalsv3.CommonGrpcAccessLogConfig{
-				LogName: DownstreamLogName,
+				LogName: plan.DownstreamLogName,
 				GrpcService: &corev3.GrpcService{
 					TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: o.ExtProcCluster}},
 				},
 				TransportApiVersion: corev3.ApiVersion_V3,
 				BufferFlushInterval: durationpb.New(upstreamLogFlush),
 				CustomTags: []*tracingv3.CustomTag{{
-					Tag: ClientPathTag,
+					Tag: plan.ClientPathTag,
 					Type: &tracingv3.CustomTag_Metadata_{Metadata: &tracingv3.CustomTag_Metadata{
 						Kind: &metadatav3.MetadataKind{Kind: &metadatav3.MetadataKind_Request_{Request: &metadatav3.MetadataKind_Request{}}},
 						MetadataKey: &metadatav3.MetadataKey{
-							Key:  MetadataNamespace,
-							Path: []*metadatav3.MetadataKey_PathSegment{{Segment: &metadatav3.MetadataKey_PathSegment_Key{Key: ClientPathMetadataKey}}},
+							Key:  plan.MetadataNamespace,
+							Path: []*metadatav3.MetadataKey_PathSegment{{Segment: &metadatav3.MetadataKey_PathSegment_Key{Key: plan.ClientPathMetadataKey}}},
 						},
 					}},
 				}, {
-					Tag: DeploymentTag,
+					Tag: plan.DeploymentTag,
 					Type: &tracingv3.CustomTag_Metadata_{Metadata: &tracingv3.CustomTag_Metadata{
 						Kind: &metadatav3.MetadataKind{Kind: &metadatav3.MetadataKind_Host_{Host: &metadatav3.MetadataKind_Host{}}},
 						MetadataKey: &metadatav3.MetadataKey{
-							Key:  MetadataNamespace,
-							Path: []*metadatav3.MetadataKey_PathSegment{{Segment: &metadatav3.MetadataKey_PathSegment_Key{Key: MetadataDeploymentID}}},
+							Key:  plan.MetadataNamespace,
+							Path: []*metadatav3.MetadataKey_PathSegment{{Segment: &metadatav3.MetadataKey_PathSegment_Key{Key: plan.MetadataDeploymentID}}},
 						},
 					}},
 				}},

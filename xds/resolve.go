@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // Resolve finds the address of every deployment's api_base. Envoy's EDS takes
@@ -21,7 +22,7 @@ func Resolve(ctx context.Context, cfg *config.Config, r *net.Resolver) (map[stri
 	cache := make(map[string]netip.Addr)
 	var errs []error
 	for _, d := range cfg.Deployments {
-		if !servable(d) {
+		if !plan.Servable(d) {
 			continue
 		}
 		host := d.APIBase.Hostname()
@@ -42,12 +43,6 @@ func Resolve(ctx context.Context, cfg *config.Config, r *net.Resolver) (map[stri
 		out[d.ID] = netip.AddrPortFrom(ip, port)
 	}
 	return out, errs
-}
-
-// servable reports whether llmvoy can send traffic to d: deployments of
-// providers it does not speak yet get no endpoint (the gateway answers 501).
-func servable(d *config.Deployment) bool {
-	return d.API != "" && d.APIBase != nil
 }
 
 func lookup(ctx context.Context, r *net.Resolver, host string) (netip.Addr, error) {

@@ -3,7 +3,6 @@ package xds
 import (
 	"slices"
 	"strings"
-	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -14,22 +13,20 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/plan"
 )
-
-// defaultRequestTimeout is LiteLLM's default request timeout.
-const defaultRequestTimeout = 600 * time.Second
 
 // notFoundBody answers requests that reach the router without a model group.
 // The gateway processor routes or answers every request itself, so this is a
 // safety net, not a code path clients should see.
 const notFoundBody = `{"error":{"message":"no route for this request","type":"invalid_request_error","param":null,"code":"not_found"}}`
 
-func makeRouteConfig(cfg *config.Config, st State) *routev3.RouteConfiguration {
+func makeRouteConfig(p *plan.Plan, st State) *routev3.RouteConfiguration {
 	var routes []*routev3.Route
-	for _, group := range cfg.Groups() {
-		routes = append(routes, makeGroupRoute(group, cfg, st))
-		if _, ok := DirectGroup(cfg, group); ok {
-			routes = append(routes, makeDirectRoute(group, cfg, st))
+	for _, g := range p.Groups {
+		routes = append(routes, makeGroupRoute(g, p, st))
+		if g.Direct != nil {
+			routes = append(routes, makeDirectRoute(g, p, st))
 		}
 	}
 	routes = append(routes, &routev3.Route{
@@ -41,7 +38,7 @@ func makeRouteConfig(cfg *config.Config, st State) *routev3.RouteConfiguration {
 		}},
 		ResponseHeadersToAdd: []*corev3.HeaderValueOption{header("content-type", "application/json")},
 	})
-	servedBy := "%UPSTREAM_METADATA(" + MetadataNamespace + ":" + MetadataDeploymentID + ")%"
+	servedBy := "%UPSTREAM_METADATA(" + plan.MetadataNamespace + ":" + plan.MetadataDeploymentID + ")%"
 	return &routev3.RouteConfiguration{
 		Name: RouteConfigName,
 		VirtualHosts: []*routev3.VirtualHost{{
@@ -52,26 +49,23 @@ func makeRouteConfig(cfg *config.Config, st State) *routev3.RouteConfiguration {
 			// another deployment is reported correctly. Empty values (local
 			// replies) are dropped by Envoy.
 			ResponseHeadersToAdd: []*corev3.HeaderValueOption{
-				header(ModelIDHeader, servedBy),
-				header(LiteLLMModelIDHeader, servedBy),
+				header(plan.ModelIDHeader, servedBy),
+				header(plan.LiteLLMModelIDHeader, servedBy),
 			},
 			ResponseHeadersToRemove: internalHeaders,
 		}},
 	}
 }
 
-func makeGroupRoute(group string, cfg *config.Config, st State) *routev3.Route {
-	cluster := ClusterName(group)
-	timeout := cfg.Router.Timeout
-	if timeout == 0 {
-		timeout = defaultRequestTimeout
-	}
+func makeGroupRoute(g *plan.Group, p *plan.Plan, st State) *routev3.Route {
+	cluster := g.Cluster
+	timeout := p.RouteTimeout
 	action := &routev3.RouteAction{
 		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: cluster},
 		Timeout:          durationpb.New(timeout),
-		RetryPolicy:      makeRetryPolicy(cfg.Router, levels(cfg.Group(group), cfg.Router.RoutingStrategy, st)),
+		RetryPolicy:      makeRetryPolicy(p.Config.Router, levels(g.Deployments, p.Config.Router.RoutingStrategy, st)),
 	}
-	if t := attemptTimeout(cfg.Group(group)); t > 0 {
+	if t := g.AttemptTimeout; t > 0 {
 		if action.RetryPolicy != nil {
 			action.RetryPolicy.PerTryTimeout = durationpb.New(t)
 		} else if t < timeout {
@@ -79,14 +73,14 @@ func makeGroupRoute(group string, cfg *config.Config, st State) *routev3.Route {
 			action.Timeout = durationpb.New(t)
 		}
 	}
-	if hasFallbacks(cfg) {
+	if p.HasFallbacks {
 		// A fallback is an internal redirect: Envoy replays the buffered
 		// request through the gateway processor, which picks the next group.
 		action.InternalRedirectPolicy = &routev3.InternalRedirectPolicy{
-			MaxInternalRedirects:     wrapperspb.UInt32(uint32(cfg.Router.MaxFallbacks)),
-			RedirectResponseCodes:    []uint32{FallbackStatus},
+			MaxInternalRedirects:     wrapperspb.UInt32(uint32(p.Config.Router.MaxFallbacks)),
+			RedirectResponseCodes:    []uint32{plan.FallbackStatus},
 			AllowCrossSchemeRedirect: true,
-			ResponseHeadersToCopy:    []string{FallbackHeader},
+			ResponseHeadersToCopy:    []string{plan.FallbackHeader},
 		}
 	}
 	return &routev3.Route{
@@ -94,14 +88,14 @@ func makeGroupRoute(group string, cfg *config.Config, st State) *routev3.Route {
 		Match: &routev3.RouteMatch{
 			PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"},
 			Headers: []*routev3.HeaderMatcher{{
-				Name: RouteHeader,
+				Name: plan.RouteHeader,
 				HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
 					MatchPattern: &matcherv3.StringMatcher_Exact{Exact: cluster},
 				}},
 			}},
 		},
 		Action:                 &routev3.Route_Route{Route: action},
-		RequestHeadersToRemove: []string{RouteHeader},
+		RequestHeadersToRemove: []string{plan.RouteHeader},
 	}
 }
 
@@ -188,42 +182,6 @@ func retryConditions(r config.RouterSettings) ([]string, []uint32) {
 	}
 	slices.Sort(codes)
 	return on, codes
-}
-
-// attemptTimeout is the group's per-attempt timeout: litellm_params.timeout
-// when every deployment sets one (the largest; Envoy has one per route).
-func attemptTimeout(deployments []*config.Deployment) time.Duration {
-	var most time.Duration
-	for _, d := range deployments {
-		if d.Timeout == 0 {
-			return 0
-		}
-		most = max(most, d.Timeout)
-	}
-	return most
-}
-
-// TimeoutGaps names the model groups where some deployments set
-// litellm_params.timeout and others do not: Envoy's per-attempt timeout is
-// per group, so none is applied there, and the caller should say so.
-func TimeoutGaps(cfg *config.Config) []string {
-	var out []string
-	for _, g := range cfg.Groups() {
-		ds := cfg.Group(g)
-		if attemptTimeout(ds) == 0 && slices.ContainsFunc(ds, func(d *config.Deployment) bool { return d.Timeout > 0 }) {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-func hasFallbacks(cfg *config.Config) bool {
-	for _, g := range cfg.Groups() {
-		if cfg.Router.HasFallbacks(g) {
-			return true
-		}
-	}
-	return false
 }
 
 func header(key, value string) *corev3.HeaderValueOption {

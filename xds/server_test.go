@@ -39,7 +39,7 @@ func TestNACKIsLoggedOnce(t *testing.T) {
 func basicResources(t *testing.T) *Resources {
 	t.Helper()
 	cfg := loadGoldenConfig(t, "testdata/in/basic.yaml")
-	res, err := Translate(cfg, State{Addrs: goldenAddrs(cfg)}, goldenOptions)
+	res, err := Translate(mustPlan(t, cfg), State{Addrs: goldenAddrs(cfg)}, goldenOptions)
 	require.NoError(t, err)
 	return res
 }

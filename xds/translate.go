@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
-	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // Options are the facts about this llmvoy instance that the config file does
@@ -29,9 +29,6 @@ type Options struct {
 	// a 413. Vision requests carry megabytes of base64, so it is generous.
 	MaxRequestBytes uint32
 }
-
-// DefaultMaxRequestBytes is the request body limit when Options leave it 0.
-const DefaultMaxRequestBytes = 32 << 20
 
 // Resources is one complete, self-consistent set of Envoy resources.
 type Resources struct {
@@ -59,31 +56,31 @@ type State struct {
 	Slow map[string]bool
 }
 
-// Translate compiles cfg into Envoy resources. Translate is pure: same
-// inputs, same output.
-func Translate(cfg *config.Config, st State, o Options) (*Resources, error) {
+// Translate compiles a plan, with the live endpoint state, into Envoy
+// resources. Translate is pure: same inputs, same output.
+func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 	if o.MaxRequestBytes == 0 {
-		o.MaxRequestBytes = DefaultMaxRequestBytes
+		o.MaxRequestBytes = plan.DefaultMaxRequestBytes
 	}
 	if o.ExtProcCluster == "" {
 		return nil, fmt.Errorf("xds: no ext_proc cluster name")
 	}
-	for _, d := range cfg.Deployments {
-		if servable(d) && d.APIBase.Scheme == "https" && o.CAFile == "" {
+	for _, d := range p.Config.Deployments {
+		if plan.Servable(d) && d.APIBase.Scheme == "https" && o.CAFile == "" {
 			return nil, fmt.Errorf("xds: deployment %q uses https but no CA bundle was found to verify it", d.ID)
 		}
 	}
 	r := &Resources{
 		Listeners: []types.Resource{makeListener(o)},
-		Routes:    []types.Resource{makeRouteConfig(cfg, st)},
+		Routes:    []types.Resource{makeRouteConfig(p, st)},
 	}
 	seen := make(map[string]bool)
-	for _, group := range cfg.Groups() {
-		cla, egresses := makeLoadAssignment(group, cfg.Router.RoutingStrategy, cfg.Group(group), st)
-		r.Clusters = append(r.Clusters, makeCluster(group, cfg, o))
+	for _, g := range p.Groups {
+		cla, egresses := makeLoadAssignment(g, p.Config.Router.RoutingStrategy, st)
+		r.Clusters = append(r.Clusters, makeCluster(g, p, o))
 		r.Endpoints = append(r.Endpoints, cla)
-		if d, ok := DirectGroup(cfg, group); ok && d.Credential.Key != "" {
-			r.Secrets = append(r.Secrets, makeCredentialSecret(group, d.Credential))
+		if g.Direct != nil && g.Direct.Credential.Key != "" {
+			r.Secrets = append(r.Secrets, makeCredentialSecret(g.Name, g.Direct.Credential))
 		}
 		for _, e := range egresses {
 			if !seen[e.name] {

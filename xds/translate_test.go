@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/out from the current output (and delete stale files)")
@@ -60,16 +62,61 @@ func loadGoldenConfig(t *testing.T, path string) *config.Config {
 	return cfg
 }
 
+func mustPlan(t *testing.T, cfg *config.Config) *plan.Plan {
+	t.Helper()
+	p, err := plan.Build(cfg)
+	require.NoError(t, err)
+	return p
+}
+
+// goldenState is an input's endpoint state: what the router learned at run
+// time, from the optional NAME.state.yaml beside NAME.yaml. Addresses are
+// always goldenAddrs'.
+type goldenState struct {
+	// Cooling are deployments cooling down or past their rpm (served as
+	// unhealthy); Slow are the ones latency-based routing serves one
+	// priority level down.
+	Cooling []string `yaml:"cooling"`
+	Slow    []string `yaml:"slow"`
+}
+
+const stateSuffix = ".state.yaml"
+
+func loadGoldenState(t *testing.T, in string, cfg *config.Config) State {
+	t.Helper()
+	st := State{Addrs: goldenAddrs(cfg)}
+	data, err := os.ReadFile(strings.TrimSuffix(in, ".yaml") + stateSuffix)
+	if os.IsNotExist(err) {
+		return st
+	}
+	require.NoError(t, err)
+	var gs goldenState
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	require.NoError(t, dec.Decode(&gs))
+	st.Unavailable, st.Slow = map[string]bool{}, map[string]bool{}
+	for _, id := range gs.Cooling {
+		require.NotNil(t, cfg.Deployment(id), "%s names no deployment %q", in, id)
+		st.Unavailable[id] = true
+	}
+	for _, id := range gs.Slow {
+		require.NotNil(t, cfg.Deployment(id), "%s names no deployment %q", in, id)
+		st.Slow[id] = true
+	}
+	return st
+}
+
 func TestTranslateGolden(t *testing.T) {
 	inputs, err := filepath.Glob("testdata/in/*.yaml")
 	require.NoError(t, err)
 	require.NotEmpty(t, inputs)
 	want := map[string]bool{}
+	inputs = slices.DeleteFunc(inputs, func(in string) bool { return strings.HasSuffix(in, stateSuffix) })
 	for _, in := range inputs {
 		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
 		t.Run(name, func(t *testing.T) {
 			cfg := loadGoldenConfig(t, in)
-			res, err := Translate(cfg, State{Addrs: goldenAddrs(cfg)}, goldenOptions)
+			res, err := Translate(mustPlan(t, cfg), loadGoldenState(t, in, cfg), goldenOptions)
 			require.NoError(t, err)
 			require.NoError(t, res.Validate())
 			for kind, set := range map[string][]types.Resource{

@@ -23,6 +23,7 @@ import (
 	"github.com/llmvoy/llmvoy/extproc"
 	"github.com/llmvoy/llmvoy/keys"
 	"github.com/llmvoy/llmvoy/metrics"
+	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
 )
@@ -98,10 +99,11 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	cfg, err := controlplane.Load(f.configPath, log)
+	p, err := controlplane.Load(f.configPath, log)
 	if err != nil {
 		return err
 	}
+	cfg := p.Config
 	var bin string
 	if !f.noEnvoy {
 		if bin, err = envoy.Find(); err != nil {
@@ -142,9 +144,9 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// Redis when configured. Opened once: a reload that changes the Redis
 	// settings is logged as needing a restart (see controlplane.Options).
 	shared := counters.Open(cfg.Router.Redis, log)
-	procSrv := extproc.NewServer(cfg, cooldowns, balance, log)
+	procSrv := extproc.NewServer(p, cooldowns, balance, log)
 	// Fed by Envoy's access logs, served as /metrics by the gateway
-	// processor, relabelled on reload by procSrv.SetConfig.
+	// processor, relabelled on reload by procSrv.SetPlan.
 	stats := metrics.New(cfg, cooldowns, balance)
 	procSrv.SetMetrics(stats)
 	if redis, ok := shared.(*counters.Redis); ok {
@@ -182,7 +184,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer xdsGRPC.Stop()
 	defer procGRPC.Stop()
 
-	loop := controlplane.New(cfg, controlplane.Parts{Snapshots: xdsSrv, Processor: procSrv, Cooldowns: cooldowns, Balance: balance},
+	loop := controlplane.New(p, controlplane.Parts{Snapshots: xdsSrv, Processor: procSrv, Cooldowns: cooldowns, Balance: balance},
 		controlplane.Options{
 			Path: f.configPath, ReloadEvery: f.reloadEvery, ResolveEvery: f.resolveEvery, Redis: cfg.Router.Redis,
 			XDS: xds.Options{ListenAddress: f.host, ListenPort: uint32(f.port), ExtProcCluster: envoy.ExtProcClusterName, CAFile: caFile},
@@ -288,8 +290,8 @@ func (o observers) ObserveRequest(r router.Request) {
 // secures it (mutual TLS).
 func newGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 	return grpc.NewServer(append([]grpc.ServerOption{
-		grpc.MaxRecvMsgSize(xds.DefaultMaxRequestBytes + (1 << 20)),
-		grpc.MaxSendMsgSize(xds.DefaultMaxRequestBytes + (1 << 20)),
+		grpc.MaxRecvMsgSize(plan.DefaultMaxRequestBytes + (1 << 20)),
+		grpc.MaxSendMsgSize(plan.DefaultMaxRequestBytes + (1 << 20)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: envoy.GRPCKeepaliveInterval / 2, PermitWithoutStream: true}),
 		// Reuse goroutines (and their grown stacks) across ext_proc
 		// streams instead of starting one per stream.

@@ -1,0 +1,117 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// The contract between the Envoy configuration package xds generates and
+// the Go code on Envoy's request path (the ext_proc processors, the access
+// log service, the metrics): every header, metadata key, access-log tag and
+// name both sides must agree on, in this one file. Everything Envoy-only
+// (listener and route config names, transport socket matches) stays in xds.
+const (
+	// InternalHeaderPrefix starts every header that carries llmvoy's own
+	// state between its filters; no client may set one and no provider
+	// gets one.
+	InternalHeaderPrefix = "x-llmvoy-"
+
+	// RouteHeader carries the cluster (or direct route) chosen by the
+	// gateway processor; the route table matches on it. The gateway always
+	// overwrites or removes it, so a client cannot pick a cluster by
+	// sending it.
+	RouteHeader = "x-llmvoy-route"
+
+	// FallbackHeader carries a request's place in its fallback chain. The
+	// upstream processor answers a failed attempt with a redirect carrying
+	// it, Envoy copies it into the redirected request, and the gateway
+	// processor routes that request to the next group of the chain.
+	FallbackHeader = "x-llmvoy-fallback"
+	// FallbackStatus is the status of those redirects (307 keeps the
+	// method and the body).
+	FallbackStatus = 307
+
+	// ProcessorHeader is sent as gRPC initial metadata by each ext_proc
+	// filter so one ext_proc server can tell the two filters apart.
+	ProcessorHeader   = "x-llmvoy-processor"
+	ProcessorGateway  = "gateway"
+	ProcessorUpstream = "upstream"
+
+	// UpstreamFilterName names the upstream processor's filter in the
+	// group clusters. Not Envoy's canonical ext_proc name: the direct
+	// routes turn this filter off by name, and the gateway's filter,
+	// listed under the canonical one, must stay on.
+	UpstreamFilterName = "llmvoy.upstream"
+
+	// ModelIDHeader and LiteLLMModelIDHeader name the deployment that
+	// served. ModelIDHeader is one of the two x-llmvoy-* headers clients
+	// get.
+	ModelIDHeader        = "x-llmvoy-model-id"
+	LiteLLMModelIDHeader = "x-litellm-model-id"
+
+	// ResponseCostHeader and LiteLLMResponseCostHeader carry a
+	// non-streaming answer's cost in USD: llmvoy's name, and LiteLLM's,
+	// which its clients read.
+	ResponseCostHeader        = "x-llmvoy-response-cost"
+	LiteLLMResponseCostHeader = "x-litellm-response-cost"
+
+	// MetadataNamespace and MetadataDeploymentID locate the deployment id
+	// in endpoint metadata: the upstream processor reads it from the
+	// AttrUpstreamHostMetadata attribute, the response headers name the
+	// deployment through %UPSTREAM_METADATA%, the access logs tag it.
+	MetadataNamespace    = "llmvoy"
+	MetadataDeploymentID = "deployment_id"
+	// ClientPathMetadataKey is the key, under MetadataNamespace in the
+	// request's dynamic metadata, of the path the client called: the
+	// gateway processor sets it and the downstream access log reads it.
+	ClientPathMetadataKey = "client_path"
+
+	// AttrUpstreamHostMetadata is the Envoy attribute the upstream
+	// processor asks for to learn which deployment Envoy picked for this
+	// attempt.
+	AttrUpstreamHostMetadata = "xds.upstream_host_metadata"
+
+	// DownstreamLogName names the access log of client requests on the
+	// gateway listener; the upstream log, one entry per attempt, is
+	// UpstreamLogName.
+	DownstreamLogName = "llmvoy_downstream"
+	UpstreamLogName   = "llmvoy_upstream"
+	// DeploymentTag is the custom tag of both access logs that names the
+	// deployment of an attempt (from the upstream host's metadata).
+	DeploymentTag = "llmvoy_deployment"
+	// ClientPathTag is the custom tag of the downstream log that holds the
+	// path the client called: by the time a request is logged, its :path
+	// is the one rewritten for the deployment.
+	ClientPathTag = "llmvoy_client_path"
+
+	// DefaultMaxRequestBytes is the request body limit: the gateway
+	// processor gathers bodies up to it, Envoy's buffers are sized by it.
+	// Vision requests carry megabytes of base64, so it is generous.
+	DefaultMaxRequestBytes = 32 << 20
+)
+
+// ClusterName is the Envoy cluster of a model group, and the value of
+// RouteHeader that routes to it. Group names are free text ("gpt-4o",
+// "openai/gpt-4", "my model"), and cluster names end up in stat names, where
+// a dot would split the name when Envoy extracts the cluster_name tag. So
+// anything outside a safe alphabet is replaced and a short hash keeps
+// distinct groups distinct.
+func ClusterName(group string) string {
+	safe := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		}
+		return '_'
+	}, group)
+	if safe == group && group != "" {
+		return "group_" + group
+	}
+	sum := sha256.Sum256([]byte(group))
+	return "group_" + safe + "_" + hex.EncodeToString(sum[:4])
+}
+
+// DirectRouteName is the route of a direct group's requests that skip the
+// upstream processor; the gateway names it in RouteHeader.
+func DirectRouteName(group string) string { return ClusterName(group) + "/direct" }
