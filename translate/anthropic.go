@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/llmvoy/llmvoy/config"
-	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // anthropic speaks Anthropic's Messages API (POST {api_base}/v1/messages):
@@ -78,11 +77,11 @@ func (anthropic) RequestBody(d *config.Deployment, ep Endpoint, body []byte) ([]
 	if ep != ChatCompletions {
 		return nil, nil, fmt.Errorf("%w: deployment %s speaks Anthropic's Messages API, which serves /chat/completions only, not %s", ErrBadRequest, d.ID, ep)
 	}
-	fields, err := jsonscan.Fields(body)
+	in, err := readOpenAIRequest(body)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	req, err := anthropicTranslateRequest(fields, d.UpstreamModel)
+	req, err := anthropicTranslateRequest(in, d.UpstreamModel)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}

@@ -85,24 +85,15 @@ type anthropicTranslated struct {
 	jsonMode bool
 }
 
-func anthropicTranslateRequest(fields []jsonscan.Field, model string) (anthropicTranslated, error) {
+func anthropicTranslateRequest(in openAIRequest, model string) (anthropicTranslated, error) {
 	var t anthropicTranslated
 	out := &t.out
 	out.Model = model
-	get := func(key string) []byte {
-		if f, ok := jsonscan.Get(fields, key); ok && !jsonIsNull(f.Value) {
-			return f.Value
-		}
-		return nil
-	}
+	get := in.get
 
-	raw := get("messages")
-	if raw == nil {
-		return t, fmt.Errorf("messages: required")
-	}
-	var msgs []openAIChatMessage
-	if err := json.Unmarshal(raw, &msgs); err != nil {
-		return t, fmt.Errorf("messages: %v", jsonErrorText(err))
+	msgs, err := in.messages()
+	if err != nil {
+		return t, err
 	}
 	system, messages, err := anthropicMessages(msgs)
 	if err != nil {
@@ -116,11 +107,8 @@ func anthropicTranslateRequest(fields []jsonscan.Field, model string) (anthropic
 		key string
 		dst *json.RawMessage
 	}{{"temperature", &out.Temperature}, {"top_p", &out.TopP}, {"top_k", &out.TopK}} {
-		if v := get(p.key); v != nil {
-			if v[0] != '-' && (v[0] < '0' || v[0] > '9') {
-				return t, fmt.Errorf("%s: want a number, got %s", p.key, jsonKind(v))
-			}
-			*p.dst = v
+		if *p.dst, err = in.number(p.key); err != nil {
+			return t, err
 		}
 	}
 
@@ -130,21 +118,8 @@ func anthropicTranslateRequest(fields []jsonscan.Field, model string) (anthropic
 		}
 	}
 
-	if v := get("stream"); v != nil {
-		b, ok := jsonscan.Bool(v)
-		if !ok {
-			return t, fmt.Errorf("stream: want a boolean, got %s", jsonKind(v))
-		}
-		out.Stream = b
-	}
-	if v := get("stream_options"); v != nil && out.Stream {
-		var so struct {
-			IncludeUsage *bool `json:"include_usage"`
-		}
-		if err := json.Unmarshal(v, &so); err != nil {
-			return t, fmt.Errorf("stream_options: %v", jsonErrorText(err))
-		}
-		t.includeUsage = so.IncludeUsage != nil && *so.IncludeUsage
+	if out.Stream, t.includeUsage, err = in.stream(); err != nil {
+		return t, err
 	}
 
 	// LiteLLM sends user as metadata.user_id unless it looks like an email
@@ -155,33 +130,16 @@ func anthropicTranslateRequest(fields []jsonscan.Field, model string) (anthropic
 		}
 	}
 
-	budget := -1
-	if v := get("thinking"); v != nil {
-		out.Thinking = v
-		var th struct {
-			Type         string          `json:"type"`
-			BudgetTokens json.RawMessage `json:"budget_tokens"`
-		}
-		if json.Unmarshal(v, &th) == nil && th.Type == "enabled" {
-			// A budget past any context window is Anthropic's to refuse;
-			// it must not overflow the max_tokens computed below.
-			if n, err := strconv.Atoi(string(th.BudgetTokens)); err == nil && n >= 0 && n < 1<<30 {
-				budget = n
-			}
-		}
-	} else if v := get("reasoning_effort"); v != nil {
-		effort, _ := jsonscan.String(v)
-		if n, ok := thinkingBudgets[effort]; ok {
-			out.Thinking = json.RawMessage(`{"type":"enabled","budget_tokens":` + strconv.Itoa(n) + `}`)
-			budget = n
-		}
+	th := readThinking(in)
+	budget := th.budget
+	if th.raw != nil {
+		out.Thinking = th.raw
+	} else if th.effort >= 0 {
+		out.Thinking = json.RawMessage(`{"type":"enabled","budget_tokens":` + strconv.Itoa(th.effort) + `}`)
+		budget = th.effort
 	}
 
-	// max_completion_tokens replaced max_tokens in OpenAI's API; with
-	// both, it wins.
-	if out.MaxTokens = get("max_completion_tokens"); out.MaxTokens == nil {
-		out.MaxTokens = get("max_tokens")
-	}
+	_, out.MaxTokens = in.maxTokens()
 	switch {
 	case out.MaxTokens != nil:
 	case budget >= 0:

@@ -145,25 +145,16 @@ var bedrockDocumentFormats = map[string]string{
 // keys.
 func bedrockTranslateRequest(body []byte, modelID string) (bedrockTranslated, error) {
 	var t bedrockTranslated
-	fields, err := jsonscan.Fields(body)
+	in, err := readOpenAIRequest(body)
 	if err != nil {
 		return t, err
 	}
-	get := func(key string) []byte {
-		if f, ok := jsonscan.Get(fields, key); ok && !jsonIsNull(f.Value) {
-			return f.Value
-		}
-		return nil
-	}
+	get := in.get
 	out := &t.out
 
-	raw := get("messages")
-	if raw == nil {
-		return t, fmt.Errorf("messages: required")
-	}
-	var msgs []openAIChatMessage
-	if err := json.Unmarshal(raw, &msgs); err != nil {
-		return t, fmt.Errorf("messages: %v", jsonErrorText(err))
+	msgs, err := in.messages()
+	if err != nil {
+		return t, err
 	}
 	if out.System, out.Messages, err = bedrockMessages(msgs); err != nil {
 		return t, err
@@ -174,18 +165,12 @@ func bedrockTranslateRequest(body []byte, modelID string) (bedrockTranslated, er
 		key string
 		dst *json.RawMessage
 	}{{"temperature", &ic.Temperature}, {"top_p", &ic.TopP}} {
-		if v := get(p.key); v != nil {
-			if v[0] != '-' && (v[0] < '0' || v[0] > '9') {
-				return t, fmt.Errorf("%s: want a number, got %s", p.key, jsonKind(v))
-			}
-			*p.dst = v
+		if *p.dst, err = in.number(p.key); err != nil {
+			return t, err
 		}
 	}
-	maxKey := "max_completion_tokens"
-	if ic.MaxTokens = get(maxKey); ic.MaxTokens == nil {
-		maxKey = "max_tokens"
-		ic.MaxTokens = get(maxKey)
-	}
+	maxKey, maxTokens := in.maxTokens()
+	ic.MaxTokens = maxTokens
 	if ic.MaxTokens != nil {
 		if n, err := strconv.ParseUint(string(ic.MaxTokens), 10, 31); err != nil || n == 0 {
 			return t, fmt.Errorf("%s: want a positive integer, got %s", maxKey, ic.MaxTokens)
@@ -198,21 +183,8 @@ func bedrockTranslateRequest(body []byte, modelID string) (bedrockTranslated, er
 		}
 	}
 
-	if v := get("stream"); v != nil {
-		b, ok := jsonscan.Bool(v)
-		if !ok {
-			return t, fmt.Errorf("stream: want a boolean, got %s", jsonKind(v))
-		}
-		t.stream = b
-	}
-	if v := get("stream_options"); v != nil && t.stream {
-		var so struct {
-			IncludeUsage *bool `json:"include_usage"`
-		}
-		if err := json.Unmarshal(v, &so); err != nil {
-			return t, fmt.Errorf("stream_options: %v", jsonErrorText(err))
-		}
-		t.includeUsage = so.IncludeUsage != nil && *so.IncludeUsage
+	if t.stream, t.includeUsage, err = in.stream(); err != nil {
+		return t, err
 	}
 
 	if v := get("tools"); v != nil {
@@ -235,24 +207,12 @@ func bedrockTranslateRequest(body []byte, modelID string) (bedrockTranslated, er
 		extra["top_k"] = json.RawMessage(v)
 	}
 	thinking, budget := false, -1
-	if v := get("thinking"); v != nil && anthropicModel {
-		extra["thinking"] = json.RawMessage(v)
-		var th struct {
-			Type         string          `json:"type"`
-			BudgetTokens json.RawMessage `json:"budget_tokens"`
-		}
-		if json.Unmarshal(v, &th) == nil && th.Type == "enabled" {
-			thinking = true
-			if n, err := strconv.Atoi(string(th.BudgetTokens)); err == nil && n >= 0 && n < 1<<30 {
-				budget = n
-			}
-		}
-	} else if v := get("reasoning_effort"); v != nil && anthropicModel {
-		effort, _ := jsonscan.String(v)
-		if n, ok := thinkingBudgets[effort]; ok {
-			extra["thinking"] = map[string]any{"type": "enabled", "budget_tokens": n}
-			thinking, budget = true, n
-		}
+	if th := readThinking(in); anthropicModel && th.raw != nil {
+		extra["thinking"] = th.raw
+		thinking, budget = th.enabled, th.budget
+	} else if anthropicModel && th.effort >= 0 {
+		extra["thinking"] = map[string]any{"type": "enabled", "budget_tokens": th.effort}
+		thinking, budget = true, th.effort
 	}
 	if len(extra) > 0 {
 		out.AdditionalModelRequestFields = extra

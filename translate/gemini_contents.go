@@ -16,7 +16,7 @@ import (
 // consecutive user messages merge into one user turn, consecutive
 // assistant messages into one model turn, and consecutive tool results into
 // one turn of functionResponse parts.
-func geminiContents(msgs []gemOAMessage) ([]gmContent, error) {
+func geminiContents(msgs []openAIChatMessage) ([]gmContent, error) {
 	// Tool call id → function name, across the conversation: a tool result
 	// names its call only by id, and Gemini wants the name.
 	callNames := make(map[string]string)
@@ -333,7 +333,7 @@ func geminiMIMEFromExtension(ref string) string {
 
 // geminiModelParts converts an assistant message: its text, then its tool
 // calls as functionCall parts (the legacy function_call too).
-func geminiModelParts(m gemOAMessage, i int) ([]gmPart, error) {
+func geminiModelParts(m openAIChatMessage, i int) ([]gmPart, error) {
 	at := fmt.Sprintf("messages[%d]", i)
 	var out []gmPart
 	parts, err := geminiContentParts(m.Content, at+".content")
@@ -348,14 +348,23 @@ func geminiModelParts(m gemOAMessage, i int) ([]gmPart, error) {
 		}
 	}
 	for j, tc := range m.ToolCalls {
-		part, err := geminiFunctionCallPart(tc.ID, tc.Function, fmt.Sprintf("%s.tool_calls[%d]", at, j))
+		tat := fmt.Sprintf("%s.tool_calls[%d]", at, j)
+		args, err := geminiString(tc.Function.Arguments, tat+".function.arguments")
+		if err != nil {
+			return nil, err
+		}
+		part, err := geminiFunctionCallPart(tc.ID, gemOAFunctionCall{Name: tc.Function.Name, Arguments: args}, tat)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, part)
 	}
-	if m.FunctionCall != nil && len(m.ToolCalls) == 0 {
-		part, err := geminiFunctionCallPart("", *m.FunctionCall, at+".function_call")
+	if !jsonIsNull(m.FunctionCall) && len(m.ToolCalls) == 0 {
+		var fc gemOAFunctionCall
+		if err := json.Unmarshal(m.FunctionCall, &fc); err != nil {
+			return nil, geminiBadRequest("%s.function_call: %v", at, jsonErrorText(err))
+		}
+		part, err := geminiFunctionCallPart("", fc, at+".function_call")
 		if err != nil {
 			return nil, err
 		}
@@ -389,7 +398,7 @@ func geminiFunctionCallPart(id string, fc gemOAFunctionCall, at string) (gmPart,
 // functionResponse part. A result that is a JSON object is the response
 // itself; anything else is wrapped as {"content": text} (LiteLLM's
 // convert_to_gemini_tool_call_result).
-func geminiToolResult(m gemOAMessage, i int, callNames map[string]string) (gmPart, error) {
+func geminiToolResult(m openAIChatMessage, i int, callNames map[string]string) (gmPart, error) {
 	at := fmt.Sprintf("messages[%d]", i)
 	text, err := geminiTextOf(m.Content, at+".content")
 	if err != nil {
@@ -397,7 +406,9 @@ func geminiToolResult(m gemOAMessage, i int, callNames map[string]string) (gmPar
 	}
 	name := callNames[m.ToolCallID]
 	if name == "" {
-		name = m.Name
+		if name, err = geminiString(m.Name, at+".name"); err != nil {
+			return gmPart{}, err
+		}
 	}
 	if name == "" {
 		return gmPart{}, geminiBadRequest("%s: no assistant tool call has id %q; Gemini needs the function name of every tool result", at, m.ToolCallID)
@@ -411,4 +422,14 @@ func geminiToolResult(m gemOAMessage, i int, callNames map[string]string) (gmPar
 		response, _ = marshalJSON(map[string]string{"content": text})
 	}
 	return gmPart{FunctionResponse: &gmFunctionResponse{Name: name, Response: response}}, nil
+}
+
+// geminiString reads a message member Gemini takes as a string (a tool
+// call's arguments, a function message's name); null is "".
+func geminiString(raw json.RawMessage, at string) (string, error) {
+	var s string
+	if !jsonIsNull(raw) && json.Unmarshal(raw, &s) != nil {
+		return "", geminiBadRequest("%s: want a string, got %s", at, jsonKind(raw))
+	}
+	return s, nil
 }

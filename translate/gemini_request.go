@@ -12,26 +12,26 @@ import (
 // Gemini has no counterpart for (user, metadata, store, logit_bias,
 // parallel_tool_calls, ...) are dropped, as LiteLLM does with drop_params.
 type gemOAChatRequest struct {
-	Messages            []gemOAMessage   `json:"messages"`
-	Stream              *bool            `json:"stream"`
-	StreamOptions       *gemOAStreamOpts `json:"stream_options"`
-	Temperature         *float64         `json:"temperature"`
-	TopP                *float64         `json:"top_p"`
-	MaxTokens           *int64           `json:"max_tokens"`
-	MaxCompletionTokens *int64           `json:"max_completion_tokens"`
-	Stop                json.RawMessage  `json:"stop"`
-	N                   *int64           `json:"n"`
-	ResponseFormat      json.RawMessage  `json:"response_format"`
-	Tools               []gemOATool      `json:"tools"`
-	Functions           []gemOAFunction  `json:"functions"`
-	ToolChoice          json.RawMessage  `json:"tool_choice"`
-	FunctionCall        json.RawMessage  `json:"function_call"`
-	FrequencyPenalty    *float64         `json:"frequency_penalty"`
-	PresencePenalty     *float64         `json:"presence_penalty"`
-	Seed                *int64           `json:"seed"`
-	Logprobs            *bool            `json:"logprobs"`
-	TopLogprobs         *int64           `json:"top_logprobs"`
-	ReasoningEffort     *string          `json:"reasoning_effort"`
+	Messages            []openAIChatMessage `json:"messages"`
+	Stream              *bool               `json:"stream"`
+	StreamOptions       *gemOAStreamOpts    `json:"stream_options"`
+	Temperature         *float64            `json:"temperature"`
+	TopP                *float64            `json:"top_p"`
+	MaxTokens           *int64              `json:"max_tokens"`
+	MaxCompletionTokens *int64              `json:"max_completion_tokens"`
+	Stop                json.RawMessage     `json:"stop"`
+	N                   *int64              `json:"n"`
+	ResponseFormat      json.RawMessage     `json:"response_format"`
+	Tools               []gemOATool         `json:"tools"`
+	Functions           []gemOAFunction     `json:"functions"`
+	ToolChoice          json.RawMessage     `json:"tool_choice"`
+	FunctionCall        json.RawMessage     `json:"function_call"`
+	FrequencyPenalty    *float64            `json:"frequency_penalty"`
+	PresencePenalty     *float64            `json:"presence_penalty"`
+	Seed                *int64              `json:"seed"`
+	Logprobs            *bool               `json:"logprobs"`
+	TopLogprobs         *int64              `json:"top_logprobs"`
+	ReasoningEffort     *string             `json:"reasoning_effort"`
 	// SafetySettings is LiteLLM's safety_settings parameter, Gemini's
 	// safetySettings as is.
 	SafetySettings json.RawMessage `json:"safety_settings"`
@@ -39,21 +39,6 @@ type gemOAChatRequest struct {
 
 type gemOAStreamOpts struct {
 	IncludeUsage bool `json:"include_usage"`
-}
-
-type gemOAMessage struct {
-	Role         string             `json:"role"`
-	Content      json.RawMessage    `json:"content"`
-	Name         string             `json:"name"`
-	ToolCalls    []gemOAToolCall    `json:"tool_calls"`
-	ToolCallID   string             `json:"tool_call_id"`
-	FunctionCall *gemOAFunctionCall `json:"function_call"`
-}
-
-type gemOAToolCall struct {
-	ID       string            `json:"id"`
-	Type     string            `json:"type"`
-	Function gemOAFunctionCall `json:"function"`
 }
 
 type gemOAFunctionCall struct {

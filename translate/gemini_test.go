@@ -216,6 +216,9 @@ func TestGeminiRequestErrors(t *testing.T) {
 		{"reasoning_effort unknown", `{"messages":[{"role":"user","content":"x"}],"reasoning_effort":"max"}`, `unsupported value "max"`},
 		{"safety_settings not a list", `{"messages":[{"role":"user","content":"x"}],"safety_settings":{"category":"x"}}`, "safety_settings"},
 		{"temperature a string", `{"messages":[{"role":"user","content":"x"}],"temperature":"hot"}`, "cannot unmarshal"},
+		{"arguments not a string", `{"messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":{"a":1}}}]}]}`, "messages[0].tool_calls[0].function.arguments: want a string, got an object"},
+		{"function_call not an object", `{"messages":[{"role":"assistant","function_call":"f"}]}`, "messages[0].function_call: "},
+		{"function name not a string", `{"messages":[{"role":"user","content":"x"},{"role":"function","name":7,"content":"r"}]}`, "messages[1].name: want a string, got a number"},
 	}
 	d := geminiDeployment(t, "http://h:1", "k", "gemini-2.0-flash")
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
@@ -22,6 +23,44 @@ const messagesDefaultMaxTokens = 4096
 // (RESPONSE_FORMAT_TOOL_NAME): Anthropic has no JSON mode, but a forced
 // tool call's input is JSON that follows the tool's schema.
 const jsonModeTool = "json_tool_call"
+
+// thinking is what a request asks of the extended thinking of Anthropic's
+// models: LiteLLM's thinking parameter as written, or else reasoning_effort.
+type thinking struct {
+	raw     json.RawMessage // thinking as the client wrote it; nil when absent
+	enabled bool            // raw says {"type":"enabled"}
+	// budget is raw's budget_tokens, -1 when it is not enabled or its
+	// budget cannot be read.
+	budget int
+	// effort is reasoning_effort's budget when thinking is absent, -1 when
+	// neither asks.
+	effort int
+}
+
+func readThinking(in openAIRequest) thinking {
+	th := thinking{budget: -1, effort: -1}
+	if v := in.get("thinking"); v != nil {
+		th.raw = v
+		var t struct {
+			Type         string          `json:"type"`
+			BudgetTokens json.RawMessage `json:"budget_tokens"`
+		}
+		if json.Unmarshal(v, &t) == nil && t.Type == "enabled" {
+			th.enabled = true
+			// A budget past any context window is Anthropic's to refuse;
+			// it must not overflow the max_tokens computed from it.
+			if n, err := strconv.Atoi(string(t.BudgetTokens)); err == nil && n >= 0 && n < 1<<30 {
+				th.budget = n
+			}
+		}
+	} else if v := in.get("reasoning_effort"); v != nil {
+		effort, _ := jsonscan.String(v)
+		if n, ok := thinkingBudgets[effort]; ok {
+			th.effort = n
+		}
+	}
+	return th
+}
 
 // Thinking budgets for reasoning_effort: LiteLLM's
 // DEFAULT_REASONING_EFFORT_{LOW,MEDIUM,HIGH}_THINKING_BUDGET.

@@ -2,18 +2,104 @@ package translate
 
 import (
 	"encoding/json"
+	"fmt"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
-// The OpenAI chat completion request as clients send it, one schema for
-// every translator that rewrites it; a provider's quirks stay in its file.
+// The OpenAI chat completion request as clients send it, one reader and one
+// schema for every translator that rewrites it (Anthropic, Bedrock, Gemini
+// and Vertex AI); what a provider makes of a value stays in its file.
 
-// The parts of an OpenAI chat completion request the translation reads.
+// openAIRequest is a chat completion request read member by member: a
+// translator decodes only the members it maps, and each as LiteLLM reads
+// it, so one malformed member it drops does not refuse the request.
+type openAIRequest struct {
+	fields []jsonscan.Field
+}
+
+// readOpenAIRequest reads body's top-level members, without decoding them.
+func readOpenAIRequest(body []byte) (openAIRequest, error) {
+	fields, err := jsonscan.Fields(body)
+	return openAIRequest{fields: fields}, err
+}
+
+// get is a member's value as the client wrote it; nil when it is absent or
+// null (OpenAI's SDKs send null for an unset parameter).
+func (r openAIRequest) get(key string) []byte {
+	if f, ok := jsonscan.Get(r.fields, key); ok && !jsonIsNull(f.Value) {
+		return f.Value
+	}
+	return nil
+}
+
+// messages decodes the conversation, which every chat completion needs.
+func (r openAIRequest) messages() ([]openAIChatMessage, error) {
+	raw := r.get("messages")
+	if raw == nil {
+		return nil, fmt.Errorf("messages: required")
+	}
+	var msgs []openAIChatMessage
+	if err := json.Unmarshal(raw, &msgs); err != nil {
+		return nil, fmt.Errorf("messages: %v", jsonErrorText(err))
+	}
+	return msgs, nil
+}
+
+// number is a sampling parameter as the client wrote it (nil when absent):
+// the provider checks its range, which is not OpenAI's (Anthropic's
+// temperature stops at 1, OpenAI's at 2).
+func (r openAIRequest) number(key string) (json.RawMessage, error) {
+	v := r.get(key)
+	if v != nil && v[0] != '-' && (v[0] < '0' || v[0] > '9') {
+		return nil, fmt.Errorf("%s: want a number, got %s", key, jsonKind(v))
+	}
+	return v, nil
+}
+
+// stream reads stream, and for a stream whether stream_options asks for a
+// last chunk with the usage.
+func (r openAIRequest) stream() (stream, includeUsage bool, err error) {
+	if v := r.get("stream"); v != nil {
+		b, ok := jsonscan.Bool(v)
+		if !ok {
+			return false, false, fmt.Errorf("stream: want a boolean, got %s", jsonKind(v))
+		}
+		stream = b
+	}
+	if v := r.get("stream_options"); v != nil && stream {
+		var so struct {
+			IncludeUsage *bool `json:"include_usage"`
+		}
+		if err := json.Unmarshal(v, &so); err != nil {
+			return false, false, fmt.Errorf("stream_options: %v", jsonErrorText(err))
+		}
+		includeUsage = so.IncludeUsage != nil && *so.IncludeUsage
+	}
+	return stream, includeUsage, nil
+}
+
+// maxTokens is max_completion_tokens, which replaced max_tokens in OpenAI's
+// API and wins when a client sends both, else max_tokens; key names the
+// member it came from, for errors.
+func (r openAIRequest) maxTokens() (key string, v json.RawMessage) {
+	if v = r.get("max_completion_tokens"); v != nil {
+		return "max_completion_tokens", v
+	}
+	return "max_tokens", r.get("max_tokens")
+}
+
+// The messages, tools and content parts of a request, as the translators
+// decode them. Members one provider reads and another does not (name,
+// function_call) stay raw, so a value one provider would refuse does not
+// refuse the request at another.
 type (
 	openAIChatMessage struct {
 		Role           string               `json:"role"`
 		Content        json.RawMessage      `json:"content"`
 		ToolCalls      []openAIChatToolCall `json:"tool_calls"`
 		ToolCallID     string               `json:"tool_call_id"`
+		Name           json.RawMessage      `json:"name"`
 		CacheControl   json.RawMessage      `json:"cache_control"`
 		ThinkingBlocks []json.RawMessage    `json:"thinking_blocks"`
 		FunctionCall   json.RawMessage      `json:"function_call"`
