@@ -128,14 +128,18 @@ func makeRetryPolicy(r config.RouterSettings, priorities []uint32) *routev3.Retr
 	// within a priority first): without this, Envoy keeps retrying the first
 	// priority until a cooldown takes it out.
 	if slices.Max(append(priorities, 0)) > 0 {
-		perOrder := make(map[uint32]uint32)
+		perLevel := make(map[uint32]uint32)
 		for _, p := range priorities {
-			perOrder[p]++
+			perLevel[p]++
 		}
+		// The first level holding deployments, which is not always 0: when
+		// every deployment of the first order is slower than one of a later
+		// order, latency-based routing leaves level 0 empty, and Envoy
+		// refuses an update frequency of 0.
 		p.RetryPriority = &routev3.RetryPolicy_RetryPriority{
 			Name: "envoy.retry_priorities.previous_priorities",
 			ConfigType: &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: mustAny(&previousprioritiesv3.PreviousPrioritiesConfig{
-				UpdateFrequency: int32(perOrder[0]),
+				UpdateFrequency: int32(perLevel[slices.Min(priorities)]),
 			})},
 		}
 	}

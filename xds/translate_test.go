@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
 	"gopkg.in/yaml.v3"
 
 	"github.com/llmvoy/llmvoy/config"
@@ -119,6 +121,9 @@ func TestTranslateGolden(t *testing.T) {
 			res, err := Translate(mustPlan(t, cfg), loadGoldenState(t, in, cfg), goldenOptions)
 			require.NoError(t, err)
 			require.NoError(t, res.Validate())
+			for _, r := range res.All() {
+				validateTypedConfigs(t, r)
+			}
 			for kind, set := range map[string][]types.Resource{
 				"listeners": res.Listeners, "routes": res.Routes, "clusters": res.Clusters, "endpoints": res.Endpoints, "secrets": res.Secrets,
 			} {
@@ -143,6 +148,42 @@ func TestTranslateGolden(t *testing.T) {
 			}
 		}
 	}
+}
+
+// validateTypedConfigs runs the validation rules of every message packed in
+// an Any inside m (filter and extension configs), which ValidateAll does not
+// look into and Envoy does: a rule broken there is a NACK.
+func validateTypedConfigs(t *testing.T, m proto.Message) {
+	t.Helper()
+	var walk func(protoreflect.Message)
+	walk = func(msg protoreflect.Message) {
+		if a, ok := msg.Interface().(*anypb.Any); ok {
+			inner, err := a.UnmarshalNew()
+			require.NoError(t, err)
+			v, ok := inner.(interface{ ValidateAll() error })
+			require.True(t, ok, "%T has no validation", inner)
+			require.NoError(t, v.ValidateAll(), "in %s", a.GetTypeUrl())
+			walk(inner.ProtoReflect())
+			return
+		}
+		msg.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			switch {
+			case fd.IsList() && fd.Message() != nil:
+				for i := range v.List().Len() {
+					walk(v.List().Get(i).Message())
+				}
+			case fd.IsMap() && fd.MapValue().Message() != nil:
+				v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
+					walk(e.Message())
+					return true
+				})
+			case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
+				walk(v.Message())
+			}
+			return true
+		})
+	}
+	walk(m.ProtoReflect())
 }
 
 func toYAML[T proto.Message](t *testing.T, msgs []T) []byte {
