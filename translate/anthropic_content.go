@@ -126,33 +126,13 @@ func anthropicAssistantContent(where string, m openAIChatMessage) ([]json.RawMes
 			out = append(out, tb)
 		}
 	}
-	if !jsonIsNull(m.Content) {
-		if m.Content[0] == '"' {
-			if s, _ := jsonscan.String(m.Content); s != "" {
-				b, _ := marshalJSON(anthropicTextBlock{Type: "text", Text: s})
-				out = append(out, b)
-			}
-		} else {
-			var parts []openAIContentPart
-			if err := json.Unmarshal(m.Content, &parts); err != nil {
-				return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, jsonKind(m.Content))
-			}
-			for j, p := range parts {
-				text := ""
-				switch {
-				case p.Type == "text" && p.Text != nil:
-					text = *p.Text
-				case p.Type == "refusal" && p.Refusal != nil:
-					text = *p.Refusal
-				default:
-					return nil, fmt.Errorf("%s.content[%d]: want a text or refusal part, got type %q", where, j, p.Type)
-				}
-				if text != "" {
-					b, _ := marshalJSON(anthropicTextBlock{Type: "text", Text: text, CacheControl: p.CacheControl})
-					out = append(out, b)
-				}
-			}
-		}
+	texts, err := assistantText(where, m.Content)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range texts {
+		b, _ := marshalJSON(t)
+		out = append(out, b)
 	}
 	for j, tc := range m.ToolCalls {
 		twhere := fmt.Sprintf("%s.tool_calls[%d]", where, j)

@@ -14,7 +14,7 @@ import (
 type anthropicRequest struct {
 	Model         string             `json:"model"`
 	System        json.RawMessage    `json:"system,omitempty"`
-	Messages      []anthropicMessage `json:"messages"`
+	Messages      []messagesTurn     `json:"messages"`
 	MaxTokens     json.RawMessage    `json:"max_tokens"`
 	StopSequences []string           `json:"stop_sequences,omitempty"`
 	Temperature   json.RawMessage    `json:"temperature,omitempty"`
@@ -25,11 +25,6 @@ type anthropicRequest struct {
 	Thinking      json.RawMessage    `json:"thinking,omitempty"`
 	Tools         []anthropicTool    `json:"tools,omitempty"`
 	ToolChoice    json.RawMessage    `json:"tool_choice,omitempty"`
-}
-
-type anthropicMessage struct {
-	Role    string            `json:"role"`
-	Content []json.RawMessage `json:"content"`
 }
 
 type anthropicMetadata struct {
@@ -209,24 +204,10 @@ func anthropicStop(v []byte) ([]string, error) {
 
 // anthropicMessages splits OpenAI messages into Anthropic's top-level system
 // prompt and alternating user and assistant turns.
-func anthropicMessages(msgs []openAIChatMessage) (json.RawMessage, []anthropicMessage, error) {
+func anthropicMessages(msgs []openAIChatMessage) (json.RawMessage, []messagesTurn, error) {
 	var system []anthropicTextBlock
-	out := make([]anthropicMessage, 0, len(msgs))
-	add := func(role string, blocks []json.RawMessage) {
-		if len(blocks) == 0 {
-			// Anthropic refuses empty turns; an empty message (an
-			// assistant's "" between tool calls) says nothing anyway.
-			return
-		}
-		// Anthropic wants user and assistant to alternate: consecutive
-		// messages of one role (several tool results, a tool result and
-		// the user's next question) become one turn.
-		if n := len(out); n > 0 && out[n-1].Role == role {
-			out[n-1].Content = append(out[n-1].Content, blocks...)
-			return
-		}
-		out = append(out, anthropicMessage{Role: role, Content: blocks})
-	}
+	out := make([]messagesTurn, 0, len(msgs))
+	add := func(role string, blocks []json.RawMessage) { out = appendTurn(out, role, blocks) }
 	for i, m := range msgs {
 		where := "messages[" + strconv.Itoa(i) + "]"
 		switch m.Role {

@@ -8,17 +8,14 @@ import (
 )
 
 func anthropicTools(v []byte) ([]anthropicTool, error) {
-	var tools []openAIChatTool
-	if err := json.Unmarshal(v, &tools); err != nil {
-		return nil, fmt.Errorf("tools: want a list of tools, got %s", jsonKind(v))
+	tools, err := readTools(v)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]anthropicTool, 0, len(tools))
 	for i, t := range tools {
-		if t.Type != "function" || t.Function == nil {
-			return nil, fmt.Errorf("tools[%d]: only function tools are supported for Anthropic deployments, got type %q", i, t.Type)
-		}
-		if t.Function.Name == "" {
-			return nil, fmt.Errorf("tools[%d].function.name: required", i)
+		if err := t.checkFunction(i, "Anthropic"); err != nil {
+			return nil, err
 		}
 		schema := t.Function.Parameters
 		if jsonIsNull(schema) {
@@ -48,28 +45,17 @@ func anthropicToolChoice(choice, parallel []byte) (json.RawMessage, error) {
 		Name                   string `json:"name,omitempty"`
 		DisableParallelToolUse *bool  `json:"disable_parallel_tool_use,omitempty"`
 	}
-	switch {
-	case choice == nil:
-	case choice[0] == '"':
-		s, _ := jsonscan.String(choice)
-		switch s {
-		case "auto", "none":
-			tc.Type = s
-		case "required":
-			tc.Type = "any"
-		default:
-			return nil, fmt.Errorf("tool_choice: want auto, none, required or a function, got %q", s)
-		}
-	default:
-		var named struct {
-			Function struct {
-				Name string `json:"name"`
-			} `json:"function"`
-		}
-		if err := json.Unmarshal(choice, &named); err != nil || named.Function.Name == "" {
-			return nil, fmt.Errorf("tool_choice: want auto, none, required or {\"type\":\"function\",\"function\":{\"name\":...}}")
-		}
-		tc.Type, tc.Name = "tool", named.Function.Name
+	mode, function, err := readToolChoice(choice)
+	if err != nil {
+		return nil, err
+	}
+	switch mode {
+	case "auto", "none":
+		tc.Type = mode
+	case "required":
+		tc.Type = "any"
+	case "function":
+		tc.Type, tc.Name = "tool", function
 	}
 	if parallel != nil && tc.Type != "none" {
 		p, ok := jsonscan.Bool(parallel)

@@ -18,16 +18,11 @@ import (
 // bedrockRequest is a Converse request, in the order fields are sent. The
 // model id is in the path, not the body.
 type bedrockRequest struct {
-	Messages                     []bedrockMessage        `json:"messages"`
+	Messages                     []messagesTurn          `json:"messages"`
 	System                       []json.RawMessage       `json:"system,omitempty"`
 	InferenceConfig              *bedrockInferenceConfig `json:"inferenceConfig,omitempty"`
 	ToolConfig                   *bedrockToolConfig      `json:"toolConfig,omitempty"`
 	AdditionalModelRequestFields map[string]any          `json:"additionalModelRequestFields,omitempty"`
-}
-
-type bedrockMessage struct {
-	Role    string            `json:"role"`
-	Content []json.RawMessage `json:"content"`
 }
 
 type bedrockInferenceConfig struct {
@@ -281,23 +276,10 @@ func bedrockIsAnthropic(modelID string) bool {
 
 // bedrockMessages splits OpenAI messages into Converse's system blocks and
 // alternating user and assistant turns.
-func bedrockMessages(msgs []openAIChatMessage) ([]json.RawMessage, []bedrockMessage, error) {
+func bedrockMessages(msgs []openAIChatMessage) ([]json.RawMessage, []messagesTurn, error) {
 	var system []json.RawMessage
-	out := make([]bedrockMessage, 0, len(msgs))
-	add := func(role string, blocks []json.RawMessage) {
-		if len(blocks) == 0 {
-			// Bedrock refuses empty turns; an empty message says nothing.
-			return
-		}
-		// Bedrock wants the roles to alternate: consecutive messages of
-		// one role (tool results, then the user's next question) become
-		// one turn.
-		if n := len(out); n > 0 && out[n-1].Role == role {
-			out[n-1].Content = append(out[n-1].Content, blocks...)
-			return
-		}
-		out = append(out, bedrockMessage{Role: role, Content: blocks})
-	}
+	out := make([]messagesTurn, 0, len(msgs))
+	add := func(role string, blocks []json.RawMessage) { out = appendTurn(out, role, blocks) }
 	docs := 0
 	for i, m := range msgs {
 		where := "messages[" + strconv.Itoa(i) + "]"
@@ -494,31 +476,12 @@ func bedrockAssistantContent(where string, m openAIChatMessage) ([]json.RawMessa
 		}
 		out = append(out, block)
 	}
-	if !jsonIsNull(m.Content) {
-		if m.Content[0] == '"' {
-			if s, _ := jsonscan.String(m.Content); s != "" {
-				out = append(out, bedrockText(s))
-			}
-		} else {
-			var parts []openAIContentPart
-			if err := json.Unmarshal(m.Content, &parts); err != nil {
-				return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, jsonKind(m.Content))
-			}
-			for j, p := range parts {
-				text := ""
-				switch {
-				case p.Type == "text" && p.Text != nil:
-					text = *p.Text
-				case p.Type == "refusal" && p.Refusal != nil:
-					text = *p.Refusal
-				default:
-					return nil, fmt.Errorf("%s.content[%d]: want a text or refusal part, got type %q", where, j, p.Type)
-				}
-				if text != "" {
-					out = append(out, bedrockText(text))
-				}
-			}
-		}
+	texts, err := assistantText(where, m.Content)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range texts {
+		out = append(out, bedrockText(t.Text))
 	}
 	for j, tc := range m.ToolCalls {
 		twhere := fmt.Sprintf("%s.tool_calls[%d]", where, j)
@@ -578,17 +541,14 @@ func bedrockToolResult(where string, m openAIChatMessage) (json.RawMessage, erro
 }
 
 func bedrockTools(v []byte) ([]bedrockTool, error) {
-	var tools []openAIChatTool
-	if err := json.Unmarshal(v, &tools); err != nil {
-		return nil, fmt.Errorf("tools: want a list of tools, got %s", jsonKind(v))
+	tools, err := readTools(v)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]bedrockTool, 0, len(tools))
 	for i, t := range tools {
-		if t.Type != "function" || t.Function == nil {
-			return nil, fmt.Errorf("tools[%d]: only function tools are supported for Bedrock deployments, got type %q", i, t.Type)
-		}
-		if t.Function.Name == "" {
-			return nil, fmt.Errorf("tools[%d].function.name: required", i)
+		if err := t.checkFunction(i, "Bedrock"); err != nil {
+			return nil, err
 		}
 		schema := t.Function.Parameters
 		if jsonIsNull(schema) {
@@ -606,35 +566,23 @@ func bedrockTools(v []byte) ([]bedrockTool, error) {
 // has no "none": it is dropped (LiteLLM with drop_params), which leaves
 // the choice to the model.
 func bedrockToolChoice(choice []byte) (json.RawMessage, error) {
+	mode, function, err := readToolChoice(choice)
 	switch {
-	case choice == nil:
-		return nil, nil
-	case choice[0] == '"':
-		s, _ := jsonscan.String(choice)
-		switch s {
-		case "auto":
-			return json.RawMessage(`{"auto":{}}`), nil
-		case "required":
-			return json.RawMessage(`{"any":{}}`), nil
-		case "none":
-			return nil, nil
-		}
-		return nil, fmt.Errorf("tool_choice: want auto, none, required or a function, got %q", s)
+	case err != nil:
+		return nil, err
+	case mode == "auto":
+		return json.RawMessage(`{"auto":{}}`), nil
+	case mode == "required":
+		return json.RawMessage(`{"any":{}}`), nil
+	case mode == "function":
+		return marshalJSON(map[string]any{"tool": map[string]string{"name": function}})
 	}
-	var named struct {
-		Function struct {
-			Name string `json:"name"`
-		} `json:"function"`
-	}
-	if err := json.Unmarshal(choice, &named); err != nil || named.Function.Name == "" {
-		return nil, fmt.Errorf("tool_choice: want auto, none, required or {\"type\":\"function\",\"function\":{\"name\":...}}")
-	}
-	return marshalJSON(map[string]any{"tool": map[string]string{"name": named.Function.Name}})
+	return nil, nil
 }
 
 // bedrockHasToolBlocks reports whether any turn carries a toolUse or a
 // toolResult block.
-func bedrockHasToolBlocks(msgs []bedrockMessage) bool {
+func bedrockHasToolBlocks(msgs []messagesTurn) bool {
 	for _, m := range msgs {
 		for _, b := range m.Content {
 			if bytes.HasPrefix(b, []byte(`{"toolUse":`)) || bytes.HasPrefix(b, []byte(`{"toolResult":`)) {

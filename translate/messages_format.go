@@ -167,3 +167,61 @@ func toolArguments(input json.RawMessage) string {
 	}
 	return buf.String()
 }
+
+// messagesTurn is one turn of a conversation, the same in Anthropic's
+// Messages API and Bedrock's Converse API: a role and its content blocks.
+type messagesTurn struct {
+	Role    string            `json:"role"`
+	Content []json.RawMessage `json:"content"`
+}
+
+// appendTurn adds a message's blocks to the conversation. Both APIs refuse
+// empty turns (an empty message, an assistant's "" between tool calls, says
+// nothing anyway) and want user and assistant to alternate: consecutive
+// messages of one role (several tool results, a tool result and the user's
+// next question) become one turn.
+func appendTurn(turns []messagesTurn, role string, blocks []json.RawMessage) []messagesTurn {
+	if len(blocks) == 0 {
+		return turns
+	}
+	if n := len(turns); n > 0 && turns[n-1].Role == role {
+		turns[n-1].Content = append(turns[n-1].Content, blocks...)
+		return turns
+	}
+	return append(turns, messagesTurn{Role: role, Content: blocks})
+}
+
+// assistantText reads an assistant message's content as text blocks: a
+// string, or text and refusal parts (a refusal goes back to the model as
+// text). Empty text is dropped: both APIs refuse empty text blocks.
+func assistantText(where string, content json.RawMessage) ([]anthropicTextBlock, error) {
+	if jsonIsNull(content) {
+		return nil, nil
+	}
+	if content[0] == '"' {
+		if s, _ := jsonscan.String(content); s != "" {
+			return []anthropicTextBlock{{Type: "text", Text: s}}, nil
+		}
+		return nil, nil
+	}
+	var parts []openAIContentPart
+	if err := json.Unmarshal(content, &parts); err != nil {
+		return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, jsonKind(content))
+	}
+	var out []anthropicTextBlock
+	for j, p := range parts {
+		text := ""
+		switch {
+		case p.Type == "text" && p.Text != nil:
+			text = *p.Text
+		case p.Type == "refusal" && p.Refusal != nil:
+			text = *p.Refusal
+		default:
+			return nil, fmt.Errorf("%s.content[%d]: want a text or refusal part, got type %q", where, j, p.Type)
+		}
+		if text != "" {
+			out = append(out, anthropicTextBlock{Type: "text", Text: text, CacheControl: p.CacheControl})
+		}
+	}
+	return out, nil
+}

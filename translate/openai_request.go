@@ -89,6 +89,53 @@ func (r openAIRequest) maxTokens() (key string, v json.RawMessage) {
 	return "max_tokens", r.get("max_tokens")
 }
 
+// readTools decodes tools; each translator checks the tools it takes.
+func readTools(v []byte) ([]openAIChatTool, error) {
+	var tools []openAIChatTool
+	if err := json.Unmarshal(v, &tools); err != nil {
+		return nil, fmt.Errorf("tools: want a list of tools, got %s", jsonKind(v))
+	}
+	return tools, nil
+}
+
+// checkFunction refuses tools[i] unless it is a named function, the only
+// tool provider's deployments take.
+func (t openAIChatTool) checkFunction(i int, provider string) error {
+	if t.Type != "function" || t.Function == nil {
+		return fmt.Errorf("tools[%d]: only function tools are supported for %s deployments, got type %q", i, provider, t.Type)
+	}
+	if t.Function.Name == "" {
+		return fmt.Errorf("tools[%d].function.name: required", i)
+	}
+	return nil
+}
+
+// readToolChoice reads tool_choice (nil when absent): mode is auto, none or
+// required, or "function" for a function the client forces, which function
+// names; "" when absent.
+func readToolChoice(v []byte) (mode, function string, err error) {
+	switch {
+	case v == nil:
+		return "", "", nil
+	case v[0] == '"':
+		s, _ := jsonscan.String(v)
+		switch s {
+		case "auto", "none", "required":
+			return s, "", nil
+		}
+		return "", "", fmt.Errorf("tool_choice: want auto, none, required or a function, got %q", s)
+	}
+	var named struct {
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	}
+	if err := json.Unmarshal(v, &named); err != nil || named.Function.Name == "" {
+		return "", "", fmt.Errorf("tool_choice: want auto, none, required or {\"type\":\"function\",\"function\":{\"name\":...}}")
+	}
+	return "function", named.Function.Name, nil
+}
+
 // The messages, tools and content parts of a request, as the translators
 // decode them. Members one provider reads and another does not (name,
 // function_call) stay raw, so a value one provider would refuse does not
