@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // fallback is a request's place in a fallback chain, carried in
@@ -93,19 +94,19 @@ func parseFallback(v string, token []byte, requestID string, now time.Time) (fal
 // next is the fallback after an error of the given kind, if origin's chains
 // have one left. A chain, once entered, is followed to its end whatever the
 // later errors are, as LiteLLM does.
-func (f fallback) next(r *config.RouterSettings, kind string) (fallback, bool) {
+func (f fallback) next(p *plan.Plan, kind string) (fallback, bool) {
 	if f.step > 0 {
 		kind = f.kind
 	}
-	if f.step >= len(r.FallbackChain(kind, f.origin)) {
+	if f.step >= len(p.Chain(kind, f.origin)) {
 		return fallback{}, false
 	}
 	return fallback{origin: f.origin, kind: kind, step: f.step + 1, caller: f.caller}, true
 }
 
 // group is the model group this step routes to.
-func (f fallback) group(r *config.RouterSettings) string {
-	chain := r.FallbackChain(f.kind, f.origin)
+func (f fallback) group(p *plan.Plan) string {
+	chain := p.Chain(f.kind, f.origin)
 	switch {
 	case f.step == 0:
 		return f.origin

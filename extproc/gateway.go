@@ -169,13 +169,13 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	var tried []string
 	for {
-		name := fb.group(r)
+		name := fb.group(g.state.plan)
 		tried = append(tried, name)
 		grp, ok := g.state.groups[name]
 		if ok && grp.MaxInputTokens > 0 && tokens > grp.MaxInputTokens {
 			// LiteLLM's pre-call check: the prompt fits no deployment of
 			// the group, so the group's context-window chain serves.
-			next, more := fb.next(r, config.FallbackContextWindow)
+			next, more := fb.next(g.state.plan, config.FallbackContextWindow)
 			if !more {
 				return replyError(apiError{Status: 400, Type: "invalid_request_error", Code: "context_length_exceeded", Param: "messages",
 					Message: fmt.Sprintf("ContextWindowExceededError: the prompt has about %d tokens; the deployments of model group %s take at most %d (model_info.max_input_tokens), and it has no context_window_fallbacks left", tokens, name, grp.MaxInputTokens)})
@@ -186,7 +186,7 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		if ok && grp.Unroutable == "" && g.state.available(name, cooling, over) {
 			break
 		}
-		next, more := fb.next(r, config.FallbackGeneric)
+		next, more := fb.next(g.state.plan, config.FallbackGeneric)
 		if !more {
 			if ok && grp.Unroutable != "" && fb.step == 0 {
 				return replyError(apiError{Status: 501, Message: "model group " + name + " has no deployment llmvoy can serve: " + grp.Unroutable, Type: "not_implemented", Param: "model"})
@@ -195,7 +195,7 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		}
 		fb = next
 	}
-	targetName := fb.group(r)
+	targetName := fb.group(g.state.plan)
 	target := g.state.groups[targetName]
 	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(plan.RouteHeader, target.Cluster)}}
 	if target.StreamTimeout > 0 && isStream(fields) {
@@ -230,7 +230,7 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 			return refused
 		}
 	} else {
-		if r.HasFallbacks(origin) {
+		if g.state.groups[origin].HasFallbacks() {
 			m.SetHeaders = append(m.SetHeaders, setHeader(plan.FallbackHeader, fb.encode(g.server.fallbackToken, g.requestID, time.Now())))
 		}
 		// For the attempts' upstream processors, which cannot read it from

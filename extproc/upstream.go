@@ -206,7 +206,7 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 	if u.hasFallback && u.status >= 400 {
 		o.RetryAfter = router.ParseRetryAfter(headerValue(h, "retry-after"))
 		if o.Failed() && last {
-			if next, ok := u.fallback.next(r, config.FallbackGeneric); ok {
+			if next, ok := u.fallback.next(u.state.plan, config.FallbackGeneric); ok {
 				// Envoy's upstream log sees only the redirect: count the
 				// failure here.
 				u.server.cooldowns.Record(o)
@@ -217,8 +217,8 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 		}
 		// A context-window or content-policy error is a 400; its body says
 		// which.
-		u.classify = !o.Failed() && (len(r.FallbackChain(config.FallbackContextWindow, u.fallback.origin)) > 0 ||
-			len(r.FallbackChain(config.FallbackContentPolicy, u.fallback.origin)) > 0 || u.fallback.step > 0)
+		u.classify = !o.Failed() && (len(u.state.plan.Chain(config.FallbackContextWindow, u.fallback.origin)) > 0 ||
+			len(u.state.plan.Chain(config.FallbackContentPolicy, u.fallback.origin)) > 0 || u.fallback.step > 0)
 	}
 	if u.usage != nil {
 		if u.status >= 300 {
@@ -399,7 +399,7 @@ func (u *upstream) classifiedRedirect(body []byte) *extprocv3.HeaderMutation {
 		// Inside a chain any error moves on to the chain's next group.
 		kind = u.fallback.kind
 	}
-	next, ok := u.fallback.next(&u.state.cfg.Router, kind)
+	next, ok := u.fallback.next(u.state.plan, kind)
 	if !ok {
 		return nil
 	}

@@ -135,6 +135,16 @@ func Build(cfg *config.Config) (*Plan, error) {
 // Group is the named model group, nil when there is none.
 func (p *Plan) Group(name string) *Group { return p.byName[name] }
 
+// Chain is the fallback chain of group for errors of kind. A group this
+// plan does not have (a request that began under the previous config) gets
+// the chain the config's rules give it, as before the reload.
+func (p *Plan) Chain(kind, group string) []string {
+	if g := p.byName[group]; g != nil {
+		return g.Chains[kind]
+	}
+	return p.Config.Router.FallbackChain(kind, group)
+}
+
 // MaxParallelConflicts and TimeoutGaps name the groups where a per-group
 // setting cannot be applied because their deployments disagree on it.
 func (p *Plan) MaxParallelConflicts() []string {

@@ -110,6 +110,12 @@ func TestChains(t *testing.T) {
 	require.False(t, p.Group("b").HasFallbacks())
 
 	require.False(t, build(t, dep("g", shared), "").HasFallbacks)
+
+	// A group gone in a reload keeps the chain the rules give it ("*"), for
+	// the requests that began before.
+	require.Equal(t, []string{"a", "b"}, p.Chain(config.FallbackGeneric, "g"))
+	require.Equal(t, []string{"b"}, p.Chain(config.FallbackContentPolicy, "removed"))
+	require.Nil(t, p.Chain(config.FallbackGeneric, "removed"))
 }
 
 func TestTimeoutsAndLimits(t *testing.T) {
