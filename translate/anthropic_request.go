@@ -206,47 +206,27 @@ func anthropicStop(v []byte) ([]string, error) {
 // prompt and alternating user and assistant turns.
 func anthropicMessages(msgs []openAIChatMessage) (json.RawMessage, []messagesTurn, error) {
 	var system []anthropicTextBlock
-	out := make([]messagesTurn, 0, len(msgs))
-	add := func(role string, blocks []json.RawMessage) { out = appendTurn(out, role, blocks) }
-	for i, m := range msgs {
-		where := "messages[" + strconv.Itoa(i) + "]"
-		switch m.Role {
-		case "system", "developer":
-			parts, err := textParts(where, m.Content)
-			if err != nil {
-				return nil, nil, err
-			}
+	turns, err := messagesRoles{
+		provider: "Anthropic",
+		system: func(parts []anthropicTextBlock, m openAIChatMessage) {
 			if len(m.CacheControl) > 0 && len(parts) > 0 {
 				parts[len(parts)-1].CacheControl = m.CacheControl
 			}
 			system = append(system, parts...)
-		case "user":
+		},
+		user: func(where string, m openAIChatMessage) ([]json.RawMessage, error) {
 			blocks, err := anthropicUserContent(where, m.Content)
-			if err != nil {
-				return nil, nil, err
-			}
 			anthropicCacheLast(blocks, m.CacheControl)
-			add("user", blocks)
-		case "assistant":
-			blocks, err := anthropicAssistantContent(where, m)
-			if err != nil {
-				return nil, nil, err
-			}
-			add("assistant", blocks)
-		case "tool":
-			block, err := anthropicToolResult(where, m)
-			if err != nil {
-				return nil, nil, err
-			}
-			add("user", []json.RawMessage{block})
-		case "function":
-			return nil, nil, fmt.Errorf("%s: role \"function\" is deprecated and not supported for Anthropic deployments; use tool messages", where)
-		default:
-			return nil, nil, fmt.Errorf("%s.role: unknown role %q", where, m.Role)
-		}
+			return blocks, err
+		},
+		assistant:  anthropicAssistantContent,
+		toolResult: anthropicToolResult,
+	}.turns(msgs)
+	if err != nil {
+		return nil, nil, err
 	}
 	sys, err := anthropicSystem(system)
-	return sys, out, err
+	return sys, turns, err
 }
 
 // anthropicSystem is the top-level system prompt: the system messages' text

@@ -278,51 +278,31 @@ func bedrockIsAnthropic(modelID string) bool {
 // alternating user and assistant turns.
 func bedrockMessages(msgs []openAIChatMessage) ([]json.RawMessage, []messagesTurn, error) {
 	var system []json.RawMessage
-	out := make([]messagesTurn, 0, len(msgs))
-	add := func(role string, blocks []json.RawMessage) { out = appendTurn(out, role, blocks) }
 	docs := 0
-	for i, m := range msgs {
-		where := "messages[" + strconv.Itoa(i) + "]"
-		switch m.Role {
-		case "system", "developer":
-			parts, err := textParts(where, m.Content)
-			if err != nil {
-				return nil, nil, err
-			}
+	turns, err := messagesRoles{
+		provider: "Bedrock",
+		system: func(parts []anthropicTextBlock, m openAIChatMessage) {
 			for j, p := range parts {
 				system = append(system, bedrockText(p.Text))
 				if len(p.CacheControl) > 0 || (j == len(parts)-1 && !jsonIsNull(m.CacheControl)) {
 					system = append(system, bedrockCachePoint)
 				}
 			}
-		case "user":
+		},
+		user: func(where string, m openAIChatMessage) ([]json.RawMessage, error) {
 			blocks, err := bedrockUserContent(where, m.Content, &docs)
-			if err != nil {
-				return nil, nil, err
-			}
 			if len(blocks) > 0 && !jsonIsNull(m.CacheControl) {
 				blocks = append(blocks, bedrockCachePoint)
 			}
-			add("user", blocks)
-		case "assistant":
-			blocks, err := bedrockAssistantContent(where, m)
-			if err != nil {
-				return nil, nil, err
-			}
-			add("assistant", blocks)
-		case "tool":
-			block, err := bedrockToolResult(where, m)
-			if err != nil {
-				return nil, nil, err
-			}
-			add("user", []json.RawMessage{block})
-		case "function":
-			return nil, nil, fmt.Errorf("%s: role \"function\" is deprecated and not supported for Bedrock deployments; use tool messages", where)
-		default:
-			return nil, nil, fmt.Errorf("%s.role: unknown role %q", where, m.Role)
-		}
+			return blocks, err
+		},
+		assistant:  bedrockAssistantContent,
+		toolResult: bedrockToolResult,
+	}.turns(msgs)
+	if err != nil {
+		return nil, nil, err
 	}
-	return system, out, nil
+	return system, turns, nil
 }
 
 func bedrockText(s string) json.RawMessage {

@@ -175,6 +175,58 @@ type messagesTurn struct {
 	Content []json.RawMessage `json:"content"`
 }
 
+// messagesRoles is what a translator writes for each role of an OpenAI
+// message; turns walks a conversation with it.
+type messagesRoles struct {
+	provider   string // named in errors
+	system     func(parts []anthropicTextBlock, m openAIChatMessage)
+	user       func(where string, m openAIChatMessage) ([]json.RawMessage, error)
+	assistant  func(where string, m openAIChatMessage) ([]json.RawMessage, error)
+	toolResult func(where string, m openAIChatMessage) (json.RawMessage, error)
+}
+
+// turns splits a conversation as both APIs take it: system and developer
+// messages apart (their text goes to r.system), user messages and tool
+// results as user turns, assistant messages as assistant turns.
+// function messages (deprecated) are refused.
+func (r messagesRoles) turns(msgs []openAIChatMessage) ([]messagesTurn, error) {
+	out := make([]messagesTurn, 0, len(msgs))
+	for i, m := range msgs {
+		where := "messages[" + strconv.Itoa(i) + "]"
+		var role string
+		var blocks []json.RawMessage
+		var err error
+		switch m.Role {
+		case "system", "developer":
+			var parts []anthropicTextBlock
+			if parts, err = textParts(where, m.Content); err == nil {
+				r.system(parts, m)
+			}
+		case "user":
+			role = "user"
+			blocks, err = r.user(where, m)
+		case "assistant":
+			role = "assistant"
+			blocks, err = r.assistant(where, m)
+		case "tool":
+			var block json.RawMessage
+			role = "user"
+			if block, err = r.toolResult(where, m); err == nil {
+				blocks = []json.RawMessage{block}
+			}
+		case "function":
+			err = fmt.Errorf("%s: role \"function\" is deprecated and not supported for %s deployments; use tool messages", where, r.provider)
+		default:
+			err = fmt.Errorf("%s.role: unknown role %q", where, m.Role)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = appendTurn(out, role, blocks)
+	}
+	return out, nil
+}
+
 // appendTurn adds a message's blocks to the conversation. Both APIs refuse
 // empty turns (an empty message, an assistant's "" between tool calls, says
 // nothing anyway) and want user and assistant to alternate: consecutive
