@@ -26,7 +26,7 @@ func startServerWithMetrics(t *testing.T, yaml string) *harness {
 	c, b := router.NewCooldowns(cfg), router.NewBalance(cfg)
 	logs := &syncBuffer{}
 	srv := extproc.NewServer(mustPlan(t, cfg), c, b, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	srv.SetMetrics(metrics.New(cfg, c, b))
+	srv.SetMetrics(metrics.New(mustPlan(t, cfg), c, b))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	g := grpc.NewServer()

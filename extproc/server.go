@@ -91,7 +91,7 @@ func (s *Server) SetPlan(p *plan.Plan) {
 		prev = old.plan
 	}
 	s.state.Store(newState(p, prev))
-	s.metrics.SetConfig(p.Config)
+	s.metrics.SetPlan(p)
 }
 
 // SetMetrics makes m the metrics the processors report to and /metrics

@@ -89,9 +89,9 @@ type Metrics struct {
 
 var _ router.Observer = (*Metrics)(nil)
 
-// New returns the metrics of a gateway serving cfg, reading cooldowns and
+// New returns the metrics of a gateway serving p, reading cooldowns and
 // rpm/tpm limits from c and b when scraped.
-func New(cfg *config.Config, c *router.Cooldowns, b *router.Balance) *Metrics {
+func New(p *plan.Plan, c *router.Cooldowns, b *router.Balance) *Metrics {
 	m := &Metrics{
 		reg:       prometheus.NewRegistry(),
 		cooldowns: c,
@@ -140,7 +140,7 @@ func New(cfg *config.Config, c *router.Cooldowns, b *router.Balance) *Metrics {
 			Buckets: durationBuckets,
 		}, []string{"gen_ai_provider_name", "model_group", "deployment", "error_type"}),
 	}
-	m.SetConfig(cfg)
+	m.SetPlan(p)
 	m.reg.MustRegister(m.requests, m.attempts, m.retries, m.fallbacks, m.cooldownsTotal,
 		m.requestDuration, m.firstToken, m.attemptDuration, m.tokens, m.spend, stateCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -163,12 +163,12 @@ func (m *Metrics) WatchRedis(healthy func() bool) {
 	}))
 }
 
-// SetConfig makes cfg's model groups and deployments the label values.
-func (m *Metrics) SetConfig(cfg *config.Config) {
+// SetPlan makes p's model groups and deployments the label values.
+func (m *Metrics) SetPlan(p *plan.Plan) {
 	if m == nil {
 		return
 	}
-	m.names.Store(newNames(cfg))
+	m.names.Store(newNames(p))
 }
 
 // Exposition is the text Prometheus scrapes.
@@ -329,12 +329,12 @@ type names struct {
 
 type deploymentNames struct{ group, provider string }
 
-func newNames(cfg *config.Config) *names {
+func newNames(p *plan.Plan) *names {
 	n := &names{groups: make(map[string]string), deployments: make(map[string]deploymentNames)}
-	for _, g := range cfg.Groups() {
-		n.groups[plan.ClusterName(g)] = g
+	for _, g := range p.Groups {
+		n.groups[g.Cluster] = g.Name
 	}
-	for _, d := range cfg.Deployments {
+	for _, d := range p.Config.Deployments {
 		provider := d.Provider
 		if provider == "" {
 			provider = Unknown

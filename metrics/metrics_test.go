@@ -32,6 +32,13 @@ func testConfig() *config.Config {
 	}
 }
 
+func planOf(t *testing.T, cfg *config.Config) *plan.Plan {
+	t.Helper()
+	p, err := plan.Build(cfg)
+	require.NoError(t, err)
+	return p
+}
+
 type fixture struct {
 	m         *metrics.Metrics
 	cooldowns *router.Cooldowns
@@ -44,7 +51,7 @@ func newFixture(t *testing.T) fixture {
 	cfg := testConfig()
 	cfg.Router.RoutingStrategy = config.RoutingUsageBasedV2
 	c, b := router.NewCooldowns(cfg), router.NewBalance(cfg)
-	return fixture{m: metrics.New(cfg, c, b), cooldowns: c, balance: b, cfg: cfg}
+	return fixture{m: metrics.New(planOf(t, cfg), c, b), cooldowns: c, balance: b, cfg: cfg}
 }
 
 // scrape parses the exposition.
@@ -218,7 +225,7 @@ func TestAttemptsAndCooldowns(t *testing.T) {
 	next := testConfig()
 	next.Deployments = []*config.Deployment{next.Deployments[0], next.Deployments[2]}
 	f.cooldowns.SetConfig(next)
-	f.m.SetConfig(next)
+	f.m.SetPlan(planOf(t, next))
 	s = scrape(t, f.m)
 	require.Equal(t, map[string]bool{"a": true, "c": true}, labelValues(s, "llmvoy_deployment_cooling_down", "deployment"))
 	require.Equal(t, 1.0, value(s, "llmvoy_cooldowns_total", map[string]string{"model_group": "gpt", "deployment": "b"}), "counters keep their history")
@@ -276,7 +283,7 @@ func TestNilMetricsDoNothing(t *testing.T) {
 	m.ObserveAttempt(router.Attempt{Code: 200})
 	m.ObserveRequest(router.Request{Path: "/v1/chat/completions"})
 	m.Fallback("a", 500, config.FallbackGeneric)
-	m.SetConfig(testConfig())
+	m.SetPlan(planOf(t, testConfig()))
 	body, err := m.Exposition()
 	require.NoError(t, err)
 	require.Empty(t, body)

@@ -147,7 +147,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	procSrv := extproc.NewServer(p, cooldowns, balance, log)
 	// Fed by Envoy's access logs, served as /metrics by the gateway
 	// processor, relabelled on reload by procSrv.SetPlan.
-	stats := metrics.New(cfg, cooldowns, balance)
+	stats := metrics.New(p, cooldowns, balance)
 	procSrv.SetMetrics(stats)
 	if redis, ok := shared.(*counters.Redis); ok {
 		// usage-based routing's rpm/tpm counts are the replicas' totals.
