@@ -90,6 +90,17 @@ type Group struct {
 	// MaxParallelConflict is set when they do not, and none is applied.
 	MaxParallel         int
 	MaxParallelConflict bool
+
+	// Ranks, Weights and Pricier are per deployment, in Deployments'
+	// order. Ranks are the `order` values ranked densely from 0, with the
+	// deployments without an order after every ordered one (Envoy's
+	// priorities, before a Go-driven strategy's levels). Weights are Envoy
+	// endpoint weights from weight, or rpm or tpm under simple-shuffle.
+	// Pricier marks, under cost-based routing, the deployments that cost
+	// more per token than the cheapest of their order.
+	Ranks   []uint32
+	Weights []uint32
+	Pricier []bool
 }
 
 // HasFallbacks reports whether any fallback chain starts at the group.
@@ -201,6 +212,9 @@ func buildGroup(cfg *config.Config, name string) *Group {
 	g.StreamTimeout = largestIfAll(ds, func(d *config.Deployment) time.Duration { return d.StreamTimeout })
 	g.MaxInputTokens = maxInputTokens(cfg, g.Routable)
 	g.MaxParallel, g.MaxParallelConflict = uniformMaxParallel(ds)
+	g.Ranks = ranks(ds)
+	g.Weights = weights(ds, cfg.Router.RoutingStrategy)
+	g.Pricier = pricierThanCheapest(ds, g.Ranks, cfg.Router.RoutingStrategy)
 	return g
 }
 

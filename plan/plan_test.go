@@ -204,3 +204,48 @@ func TestBuildNil(t *testing.T) {
 	_, err := Build(nil)
 	require.Error(t, err)
 }
+
+func TestStrategyInputs(t *testing.T) {
+	withID := func(id, params string) string {
+		return "  - model_name: g\n    litellm_params: {" + params + "}\n    model_info: {id: " + id + "}\n"
+	}
+	base := func(host string) string { return "model: openai/m, api_base: http://" + host + ":1/v1" }
+	tests := []struct {
+		name        string
+		deployments string
+		rest        string
+		ranks       []uint32
+		weights     []uint32
+		pricier     []bool
+	}{
+		{"orders ranked densely, unordered last",
+			withID("a", base("a")+", order: 5") + withID("b", base("b")+", order: 1") + withID("c", base("c")) + withID("d", base("d")+", order: 5"),
+			"", []uint32{1, 0, 2, 1}, []uint32{1, 1, 1, 1}, []bool{false, false, false, false}},
+		{"fractional weights keep their ratio",
+			withID("a", base("a")+", weight: 0.25") + withID("b", base("b")+", weight: 0.75"),
+			"", []uint32{0, 0}, []uint32{250, 750}, []bool{false, false}},
+		{"simple-shuffle splits by rpm without weights",
+			withID("a", base("a")+", rpm: 30") + withID("b", base("b")+", rpm: 10"),
+			"", []uint32{0, 0}, []uint32{30, 10}, []bool{false, false}},
+		// Envoy sums a priority's weights in 32 bits.
+		{"weights capped at a million",
+			withID("a", base("a")+", tpm: 20000000") + withID("b", base("b")+", tpm: 2000000"),
+			"", []uint32{0, 0}, []uint32{1_000_000, 100_000}, []bool{false, false}},
+		{"cost-based: the cheapest of each order is preferred",
+			withID("a", base("a")+", order: 1, input_cost_per_token: 0.002, output_cost_per_token: 0.002") +
+				withID("b", base("b")+", order: 1, input_cost_per_token: 0.001, output_cost_per_token: 0.001") +
+				withID("c", base("c")+", order: 2, input_cost_per_token: 0.003, output_cost_per_token: 0.003"),
+			"router_settings:\n  routing_strategy: cost-based-routing\n", []uint32{0, 0, 1}, []uint32{1, 1, 1}, []bool{true, false, false}},
+		{"prices matter only to cost-based routing",
+			withID("a", base("a")+", input_cost_per_token: 0.002") + withID("b", base("b")+", input_cost_per_token: 0.001"),
+			"", []uint32{0, 0}, []uint32{1, 1}, []bool{false, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := build(t, tt.deployments, tt.rest).Group("g")
+			require.Equal(t, tt.ranks, g.Ranks)
+			require.Equal(t, tt.weights, g.Weights)
+			require.Equal(t, tt.pricier, g.Pricier)
+		})
+	}
+}

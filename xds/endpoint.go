@@ -1,9 +1,7 @@
 package xds
 
 import (
-	"math"
 	"net/netip"
-	"slices"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -29,8 +27,8 @@ const strictPriority = 100_000
 // It also returns the egresses its endpoints use (see egress.go).
 func makeLoadAssignment(g *plan.Group, strategy string, st State) (*endpointv3.ClusterLoadAssignment, []egress) {
 	deployments := g.Deployments
-	priorities := levels(deployments, strategy, st)
-	weights := lbWeights(deployments, strategy)
+	priorities := levels(g, strategy, st)
+	weights := g.Weights
 	var localities []*endpointv3.LocalityLbEndpoints
 	var egresses []egress
 	taken := make(map[netip.AddrPort]bool)
@@ -112,99 +110,18 @@ func socketAddress(addr netip.AddrPort) *corev3.Address {
 // less (slower for latency-based, pricier for cost-based routing) sit one
 // level below the preferred ones: they serve only when no preferred one can,
 // and a retry still reaches them (previous_priorities), which Envoy's
-// degraded hosts would not allow.
-func levels(deployments []*config.Deployment, strategy string, st State) []uint32 {
-	ranks := priorityOf(deployments)
+// degraded hosts would not allow. Which are slower is live state; ranks and
+// prices are the plan's.
+func levels(g *plan.Group, strategy string, st State) []uint32 {
 	if strategy != config.RoutingLatencyBased && strategy != config.RoutingCostBased {
-		return ranks
+		return g.Ranks
 	}
-	pricier := pricierThanCheapest(deployments, ranks, strategy)
-	out := make([]uint32, len(deployments))
-	for i, d := range deployments {
-		out[i] = 2 * ranks[i]
-		if st.Slow[d.ID] || pricier[i] {
+	out := make([]uint32, len(g.Deployments))
+	for i, d := range g.Deployments {
+		out[i] = 2 * g.Ranks[i]
+		if st.Slow[d.ID] || g.Pricier[i] {
 			out[i]++
 		}
-	}
-	return out
-}
-
-// priorityOf ranks the distinct `order` values densely from 0; deployments
-// without an order come after every ordered one.
-func priorityOf(deployments []*config.Deployment) []uint32 {
-	var orders []int
-	for _, d := range deployments {
-		if d.Order > 0 && !slices.Contains(orders, d.Order) {
-			orders = append(orders, d.Order)
-		}
-	}
-	slices.Sort(orders)
-	out := make([]uint32, len(deployments))
-	for i, d := range deployments {
-		if d.Order > 0 {
-			out[i] = uint32(slices.Index(orders, d.Order))
-		} else {
-			out[i] = uint32(len(orders))
-		}
-	}
-	return out
-}
-
-// pricierThanCheapest marks, for cost-based-routing, the deployments that
-// cost more per token than the cheapest of their order: like LiteLLM, the
-// cheapest deployment serves, and the others only when it cannot.
-func pricierThanCheapest(deployments []*config.Deployment, priorities []uint32, strategy string) []bool {
-	out := make([]bool, len(deployments))
-	if strategy != config.RoutingCostBased {
-		return out
-	}
-	cheapest := make(map[uint32]float64)
-	for i, d := range deployments {
-		if c, ok := cheapest[priorities[i]]; !ok || d.RoutingCost() < c {
-			cheapest[priorities[i]] = d.RoutingCost()
-		}
-	}
-	for i, d := range deployments {
-		out[i] = d.RoutingCost() > cheapest[priorities[i]]
-	}
-	return out
-}
-
-const maxWeight = 1_000_000
-
-// lbWeights turns LiteLLM weights (any positive number; unset = 1) into
-// Envoy's integer weights. Fractional weights are scaled so that their ratios
-// survive rounding. Like LiteLLM's simple-shuffle, a group without weights
-// is split by rpm, else by tpm, when its deployments set them.
-func lbWeights(deployments []*config.Deployment, strategy string) []uint32 {
-	weight := func(d *config.Deployment) float64 { return d.Weight }
-	if strategy == config.RoutingSimpleShuffle && !slices.ContainsFunc(deployments, func(d *config.Deployment) bool { return d.Weight > 0 }) {
-		switch {
-		case slices.ContainsFunc(deployments, func(d *config.Deployment) bool { return d.RPM > 0 }):
-			weight = func(d *config.Deployment) float64 { return float64(d.RPM) }
-		case slices.ContainsFunc(deployments, func(d *config.Deployment) bool { return d.TPM > 0 }):
-			weight = func(d *config.Deployment) float64 { return float64(d.TPM) }
-		}
-	}
-	scale, largest := 1.0, 0.0
-	for _, d := range deployments {
-		if w := weight(d); w != math.Trunc(w) {
-			scale = 1000
-		}
-		largest = max(largest, weight(d))
-	}
-	// Envoy sums a locality's weights in 32 bits: keep each at most 1e6
-	// (tpm limits run into the millions).
-	if largest*scale > maxWeight {
-		scale = maxWeight / largest
-	}
-	out := make([]uint32, len(deployments))
-	for i, d := range deployments {
-		w := weight(d)
-		if w <= 0 {
-			w = 1
-		}
-		out[i] = uint32(max(1, math.Round(w*scale)))
 	}
 	return out
 }

@@ -63,7 +63,7 @@ func makeGroupRoute(g *plan.Group, p *plan.Plan, st State) *routev3.Route {
 	action := &routev3.RouteAction{
 		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: cluster},
 		Timeout:          durationpb.New(timeout),
-		RetryPolicy:      makeRetryPolicy(p.Config.Router, levels(g.Deployments, p.Config.Router.RoutingStrategy, st)),
+		RetryPolicy:      makeRetryPolicy(p.Config.Router, levels(g, p.Config.Router.RoutingStrategy, st)),
 	}
 	if t := g.AttemptTimeout; t > 0 {
 		if action.RetryPolicy != nil {
