@@ -1,20 +1,15 @@
 package translate
 
 import (
-	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/credentials"
 )
 
 // bedrock speaks Amazon Bedrock's Converse API (LiteLLM's "bedrock/"
@@ -170,39 +165,18 @@ func bedrockAuthority(u *url.URL) string {
 	return host
 }
 
-// bedrockSign returns the SigV4 headers for POST path with body: the
-// authority it signed for, Authorization, X-Amz-Date,
-// X-Amz-Content-Sha256, and X-Amz-Security-Token for temporary
-// credentials. Only host and the x-amz-* headers are signed, so nothing
-// Envoy adds or normalizes on the way can break the signature. Without
-// credentials (the config warned) the request goes unsigned.
+// bedrockSign returns the headers of a signed POST of body to path: the
+// authority signed for, then the SigV4 headers (none without credentials).
 func bedrockSign(d *config.Deployment, path string, body []byte, now time.Time) ([]Header, error) {
 	authority := bedrockAuthority(d.APIBase)
-	headers := []Header{{Key: ":authority", Value: authority}}
-	c := d.AWS
-	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
-		return headers, nil
-	}
-	u, err := url.Parse(d.APIBase.Scheme + "://" + authority + path)
+	signed, err := credentials.SigV4(d.AWS, bedrockService, d.APIBase.Scheme, authority, path, body, now)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(body)
-	payloadHash := hex.EncodeToString(sum[:])
-	req := &http.Request{Method: http.MethodPost, URL: u, Host: authority, Header: http.Header{}}
-	req.Header.Set("X-Amz-Content-Sha256", payloadHash)
-	creds := aws.Credentials{AccessKeyID: c.AccessKeyID.Reveal(), SecretAccessKey: c.SecretAccessKey.Reveal(), SessionToken: c.SessionToken.Reveal()}
-	// A signer per request: the SDK's signer caches the derived key by
-	// access key id, region and day, not by secret, so a shared one would
-	// keep signing with a secret a config reload has corrected. Deriving
-	// the key is four HMACs.
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, payloadHash, bedrockService, c.Region, now); err != nil {
-		return nil, err
-	}
-	for _, name := range []string{"Authorization", "X-Amz-Date", "X-Amz-Content-Sha256", "X-Amz-Security-Token"} {
-		if v := req.Header.Get(name); v != "" {
-			headers = append(headers, Header{Key: strings.ToLower(name), Value: v})
-		}
+	headers := make([]Header, 0, 1+len(signed))
+	headers = append(headers, Header{Key: ":authority", Value: authority})
+	for _, h := range signed {
+		headers = append(headers, Header(h))
 	}
 	return headers, nil
 }

@@ -1,7 +1,12 @@
 // Package translate adapts OpenAI-format requests (what clients send) to the
-// wire format of each provider, and provider responses back. One file per
-// provider API; bytes in, bytes out; no Envoy types. The upstream processor
-// picks a Translator per attempt, so one fallback chain can cross providers.
+// wire format of each provider, and provider responses back. A provider's
+// files carry its name and hold only its mapping; what every translator
+// reads or writes alike is shared: the OpenAI request (openai_request.go),
+// the stream chunks (openai_chunk.go), Anthropic's Messages format that
+// Bedrock's Converse shares (messages_format.go) and the JSON helpers.
+// Bytes in, bytes out; no Envoy types; tokens and signatures come from
+// package credentials. The upstream processor picks a Translator per
+// attempt, so one fallback chain can cross providers.
 package translate
 
 import (
@@ -9,6 +14,7 @@ import (
 	"fmt"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/credentials"
 )
 
 // Endpoint is the OpenAI API a client called, without the /v1 prefix.
@@ -104,8 +110,9 @@ var ErrBadRequest = errors.New("bad request")
 // ErrUnavailable marks a deployment that cannot be called for a reason of
 // its own, found before any request reached it (Google's token endpoint
 // gave no access token); the client gets a 503, and the retry policy moves
-// on to another deployment.
-var ErrUnavailable = errors.New("deployment unavailable")
+// on to another deployment. It is credentials.ErrUnavailable, which the
+// credentials a translator asks for wrap.
+var ErrUnavailable = credentials.ErrUnavailable
 
 // translators maps a wire API (config.API*) to its translator. Each
 // provider file registers its own in init, so adding a provider touches one

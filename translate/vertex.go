@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/credentials"
 )
 
 // vertex speaks Gemini on Google Cloud's Vertex AI (LiteLLM's "vertex_ai/"
@@ -28,6 +29,10 @@ func init() { register(config.APIVertex, vertex{}) }
 // vertexTokenWait bounds how long a request waits for an access token when
 // none is cached (the first request, or one after a long idle time).
 const vertexTokenWait = 10 * time.Second
+
+// vertexTokens are the access tokens of Vertex AI deployments, kept across
+// requests and config reloads; tests replace it.
+var vertexTokens = credentials.NewGoogleTokens(nil)
 
 func (vertex) RequestHead(d *config.Deployment, ep Endpoint, _ string) (RequestHead, error) {
 	if d.APIBase == nil {
@@ -53,7 +58,7 @@ func (vertex) RequestHead(d *config.Deployment, ep Endpoint, _ string) (RequestH
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), vertexTokenWait)
 	defer cancel()
-	token, err := vertexTokenSource(d).Token(ctx)
+	token, err := vertexTokens.Token(ctx, d)
 	if err != nil {
 		return RequestHead{}, err
 	}

@@ -1,4 +1,4 @@
-package translate
+package credentials
 
 import (
 	"context"
@@ -42,8 +42,8 @@ const (
 	vertexDefaultLifetime = 5 * time.Minute
 )
 
-// fetchFunc gets a new access token.
-type fetchFunc func(ctx context.Context) (*oauth2.Token, error)
+// FetchFunc gets a new access token.
+type FetchFunc func(ctx context.Context) (*oauth2.Token, error)
 
 // tokenSource caches one deployment's access token. Token returns the
 // cached token while it is valid and starts at most one background refresh
@@ -52,7 +52,7 @@ type fetchFunc func(ctx context.Context) (*oauth2.Token, error)
 // at a time).
 type tokenSource struct {
 	deployment string // for messages and logs; never a credential
-	fetch      fetchFunc
+	fetch      FetchFunc
 	now        func() time.Time
 	log        *slog.Logger
 
@@ -67,7 +67,7 @@ type tokenSource struct {
 	lastUsed  time.Time
 }
 
-func newTokenSource(deployment string, fetch fetchFunc) *tokenSource {
+func newTokenSource(deployment string, fetch FetchFunc) *tokenSource {
 	return &tokenSource{deployment: deployment, fetch: fetch, now: time.Now, log: slog.Default()}
 }
 
@@ -158,51 +158,66 @@ func (s *tokenSource) startFetch() {
 	}()
 }
 
-// vertexSources holds one token source per deployment and credentials, so
+// GoogleTokens holds one token source per deployment and credentials, so
 // a config reload that keeps a deployment keeps its token, and one that
 // changes its credentials gets a new source.
-var vertexSources = struct {
-	sync.Mutex
-	m map[string]*tokenSource
-}{m: map[string]*tokenSource{}}
+type GoogleTokens struct {
+	fetcher func(config.Secret) FetchFunc
 
-// vertexFetcher makes a deployment's fetch function; tests replace it.
-var vertexFetcher = googleFetcher
+	mu sync.Mutex
+	m  map[string]*tokenSource
+}
 
-// vertexTokenSource returns the token source of deployment d.
-func vertexTokenSource(d *config.Deployment) *tokenSource {
+// NewGoogleTokens makes an empty cache whose sources fetch with fetcher;
+// nil is Google's token endpoints (GoogleFetcher).
+func NewGoogleTokens(fetcher func(config.Secret) FetchFunc) *GoogleTokens {
+	if fetcher == nil {
+		fetcher = GoogleFetcher
+	}
+	return &GoogleTokens{fetcher: fetcher, m: map[string]*tokenSource{}}
+}
+
+// Token returns a valid access token for Vertex AI deployment d, waiting
+// until ctx is done for one when none is cached. Errors wrap ErrUnavailable
+// and name the deployment.
+func (g *GoogleTokens) Token(ctx context.Context, d *config.Deployment) (string, error) {
+	return g.source(d).Token(ctx)
+}
+
+// source returns the token source of deployment d.
+func (g *GoogleTokens) source(d *config.Deployment) *tokenSource {
 	sum := sha256.Sum256([]byte(d.Vertex.Credentials.Reveal()))
 	key := d.ID + "\x00" + hex.EncodeToString(sum[:])
-	vertexSources.Lock()
-	defer vertexSources.Unlock()
-	if s, ok := vertexSources.m[key]; ok {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if s, ok := g.m[key]; ok {
 		return s
 	}
-	for k, s := range vertexSources.m {
+	for k, s := range g.m {
 		s.mu.Lock()
 		idle := s.inflight == nil && time.Since(s.lastUsed) > vertexIdle
 		s.mu.Unlock()
 		if idle {
-			delete(vertexSources.m, k)
+			delete(g.m, k)
 		}
 	}
-	s := newTokenSource(d.ID, vertexFetcher(d.Vertex.Credentials))
+	s := newTokenSource(d.ID, g.fetcher(d.Vertex.Credentials))
 	s.lastUsed = time.Now()
-	vertexSources.m[key] = s
+	g.m[key] = s
 	return s
 }
 
 // vertexHTTPClient talks to Google's token endpoint (and metadata server).
 var vertexHTTPClient = &http.Client{Timeout: vertexFetchTimeout}
 
-// googleFetcher gets access tokens with golang.org/x/oauth2/google: for a
+// GoogleFetcher gets access tokens with golang.org/x/oauth2/google: for a
 // service account key, a JWT signed with its private key (RS256) exchanged
 // at its token_uri; for gcloud's authorized_user, its refresh token; with
 // no credentials, Google's application default credentials. Each fetch
 // builds its token source anew: the library's own caching would hand back
 // the old token until ten seconds before it expires, and the cache here
 // refreshes earlier.
-func googleFetcher(creds config.Secret) fetchFunc {
+func GoogleFetcher(creds config.Secret) FetchFunc {
 	return func(ctx context.Context) (*oauth2.Token, error) {
 		ctx = context.WithValue(ctx, oauth2.HTTPClient, vertexHTTPClient)
 		var c *google.Credentials
