@@ -77,7 +77,7 @@ func makeCluster(g *plan.Group, p *plan.Plan, o Options) *clusterv3.Cluster {
 func upstreamFilters(g *plan.Group, o Options) []*hcmv3.HttpFilter {
 	filters := []*hcmv3.HttpFilter{{Name: plan.UpstreamFilterName, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(upstreamExtProc(o))}}}
 	if g.Direct != nil && g.Direct.Credential.Key != "" {
-		filters = append(filters, credentialFilter(g.Name, g.Direct.Credential))
+		filters = append(filters, credentialFilter(g))
 	}
 	return append(filters, &hcmv3.HttpFilter{Name: "envoy.filters.http.upstream_codec", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&upstreamcodecv3.UpstreamCodec{})}})
 }

@@ -13,26 +13,25 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/llmvoy/llmvoy/plan"
-	"github.com/llmvoy/llmvoy/translate"
 )
 
 // A model group is direct (plan.Group.Direct) when Envoy alone can send its
 // attempts: every deployment takes OpenAI's format as is, wants the same
 // model, the same path and the same credential, and nothing needs the
 // answer (no fallback chain to redirect into, no tokens to count). Such a
-// group has a second route, to the same cluster, on which the upstream processor is off: the
-// gateway writes the model into the body and the path, Envoy puts the
-// picked deployment's host in :authority (auto_host_rewrite, per attempt),
-// and a credential_injector filter adds the key from an SDS secret, which
-// Envoy's config_dump redacts. One gRPC stream per request instead of one
-// per attempt more.
+// group has a second route, to the same cluster, on which the upstream
+// processor is off: the gateway writes the model into the body and the
+// path, Envoy puts the picked deployment's host in :authority
+// (auto_host_rewrite, per attempt), and a credential_injector filter adds
+// the key from an SDS secret, which Envoy's config_dump redacts. One gRPC
+// stream per request instead of one per attempt more.
 //
 // The gateway takes the direct route only for requests nothing in the
 // upstream processor is needed for: not a fallback's pass into the group,
 // not a virtual key's request (its spend is read from the answer).
 
 // credentialSecretName is the SDS secret holding a direct group's key.
-func credentialSecretName(group string) string { return plan.ClusterName(group) + "/credential" }
+func credentialSecretName(g *plan.Group) string { return g.Cluster + "/credential" }
 
 // makeDirectRoute is the group's route with the upstream processor off.
 func makeDirectRoute(g *plan.Group, p *plan.Plan, st State) *routev3.Route {
@@ -50,7 +49,7 @@ func makeDirectRoute(g *plan.Group, p *plan.Plan, st State) *routev3.Route {
 }
 
 // credentialFilter is the upstream filter that adds a direct group's key.
-func credentialFilter(group string, h translate.Header) *hcmv3.HttpFilter {
+func credentialFilter(g *plan.Group) *hcmv3.HttpFilter {
 	return &hcmv3.HttpFilter{
 		Name: "envoy.filters.http.credential_injector",
 		ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&credentialinjectorv3.CredentialInjector{
@@ -59,8 +58,8 @@ func credentialFilter(group string, h translate.Header) *hcmv3.HttpFilter {
 			Credential: &corev3.TypedExtensionConfig{
 				Name: "envoy.http.injected_credentials.generic",
 				TypedConfig: mustAny(&genericv3.Generic{
-					Credential: &tlsv3.SdsSecretConfig{Name: credentialSecretName(group), SdsConfig: adsSource()},
-					Header:     h.Key,
+					Credential: &tlsv3.SdsSecretConfig{Name: credentialSecretName(g), SdsConfig: adsSource()},
+					Header:     g.Direct.Credential.Key,
 				}),
 			},
 		})},
@@ -68,11 +67,11 @@ func credentialFilter(group string, h translate.Header) *hcmv3.HttpFilter {
 }
 
 // makeCredentialSecret is the SDS secret behind credentialFilter.
-func makeCredentialSecret(group string, h translate.Header) *tlsv3.Secret {
+func makeCredentialSecret(g *plan.Group) *tlsv3.Secret {
 	return &tlsv3.Secret{
-		Name: credentialSecretName(group),
+		Name: credentialSecretName(g),
 		Type: &tlsv3.Secret_GenericSecret{GenericSecret: &tlsv3.GenericSecret{
-			Secret: &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: h.Value}},
+			Secret: &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: g.Direct.Credential.Value}},
 		}},
 	}
 }

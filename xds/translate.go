@@ -80,7 +80,7 @@ func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 		r.Clusters = append(r.Clusters, makeCluster(g, p, o))
 		r.Endpoints = append(r.Endpoints, cla)
 		if g.Direct != nil && g.Direct.Credential.Key != "" {
-			r.Secrets = append(r.Secrets, makeCredentialSecret(g.Name, g.Direct.Credential))
+			r.Secrets = append(r.Secrets, makeCredentialSecret(g))
 		}
 		for _, e := range egresses {
 			if !seen[e.name] {
