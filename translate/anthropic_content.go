@@ -16,9 +16,9 @@ func anthropicUserContent(where string, content json.RawMessage) ([]json.RawMess
 		}
 		return anthropicMarshalBlocks(parts)
 	}
-	var parts []openAIContentPart
-	if err := json.Unmarshal(content, &parts); err != nil {
-		return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, jsonKind(content))
+	parts, err := contentParts(where, content)
+	if err != nil {
+		return nil, err
 	}
 	var out []json.RawMessage
 	for j, p := range parts {

@@ -109,9 +109,9 @@ func textParts(where string, content json.RawMessage) ([]anthropicTextBlock, err
 		}
 		return []anthropicTextBlock{{Type: "text", Text: s}}, nil
 	}
-	var parts []openAIContentPart
-	if err := json.Unmarshal(content, &parts); err != nil {
-		return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, jsonKind(content))
+	parts, err := contentParts(where, content)
+	if err != nil {
+		return nil, err
 	}
 	var out []anthropicTextBlock
 	for j, p := range parts {
@@ -256,9 +256,9 @@ func assistantText(where string, content json.RawMessage) ([]anthropicTextBlock,
 		}
 		return nil, nil
 	}
-	var parts []openAIContentPart
-	if err := json.Unmarshal(content, &parts); err != nil {
-		return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, jsonKind(content))
+	parts, err := contentParts(where, content)
+	if err != nil {
+		return nil, err
 	}
 	var out []anthropicTextBlock
 	for j, p := range parts {

@@ -136,6 +136,16 @@ func readToolChoice(v []byte) (mode, function string, err error) {
 	return "function", named.Function.Name, nil
 }
 
+// contentParts decodes a message's content that is not a string: a list of
+// content parts.
+func contentParts(where string, content json.RawMessage) ([]openAIContentPart, error) {
+	var parts []openAIContentPart
+	if err := json.Unmarshal(content, &parts); err != nil {
+		return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, jsonKind(content))
+	}
+	return parts, nil
+}
+
 // The messages, tools and content parts of a request, as the translators
 // decode them. Members one provider reads and another does not (name,
 // function_call) stay raw, so a value one provider would refuse does not
