@@ -13,6 +13,7 @@ import (
 
 	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/keys"
+	"github.com/llmvoy/llmvoy/plan"
 )
 
 // Counters is where per-key rpm and tpm are counted: in process, or in Redis
@@ -29,7 +30,7 @@ type Counters interface {
 // in counters; call it before serving.
 func (s *Server) SetKeys(k *keys.Keys, counters Counters) {
 	s.keys, s.counters = k, counters
-	s.parallel = newInFlight(func() time.Duration { return s.state.Load().cfg.Router.Timeout })
+	s.parallel = newInFlight(func() time.Duration { return s.state.Load().plan.RouteTimeout })
 	s.summaries = newSummaries()
 }
 
@@ -197,15 +198,12 @@ type inFlight struct {
 // request's access-log entry.
 const slotMargin = time.Minute
 
-// defaultRouteTimeout is Envoy's route timeout when router_settings.timeout
-// is unset: LiteLLM's default request timeout (as xds sets it).
-const defaultRouteTimeout = 600 * time.Second
-
 // routeTTL is how long state kept for a request in flight may wait for its
-// end: its route's timeout (defaultRouteTimeout when unset) and slotMargin.
+// end: its route's timeout (plan.Plan.RouteTimeout, the one Envoy has) and
+// slotMargin.
 func routeTTL(routeTimeout time.Duration) time.Duration {
 	if routeTimeout <= 0 {
-		routeTimeout = defaultRouteTimeout
+		routeTimeout = plan.DefaultRouteTimeout
 	}
 	return routeTimeout + slotMargin
 }

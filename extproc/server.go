@@ -79,7 +79,7 @@ var _ extprocv3.ExternalProcessorServer = (*Server)(nil)
 func NewServer(p *plan.Plan, cooldowns *router.Cooldowns, balance *router.Balance, log *slog.Logger) *Server {
 	s := &Server{log: log, cooldowns: cooldowns, balance: balance, fallbackToken: newFallbackToken()}
 	s.bodies.limit = maxHeldBodyBytes
-	s.requests = newRequests(func() time.Duration { return routeTTL(s.state.Load().cfg.Router.Timeout) })
+	s.requests = newRequests(func() time.Duration { return routeTTL(s.state.Load().plan.RouteTimeout) })
 	s.SetPlan(p)
 	return s
 }
