@@ -32,7 +32,7 @@ func anthropicUserContent(where string, content json.RawMessage) ([]json.RawMess
 			if *p.Text == "" {
 				continue
 			}
-			block = anthropicTextBlock{Type: "text", Text: *p.Text, CacheControl: p.CacheControl}
+			block = messagesTextBlock{Type: "text", Text: *p.Text, CacheControl: p.CacheControl}
 		case "image_url":
 			b, err := anthropicImage(pwhere, p)
 			if err != nil {

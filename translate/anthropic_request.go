@@ -38,13 +38,8 @@ type anthropicTool struct {
 	CacheControl json.RawMessage `json:"cache_control,omitempty"`
 }
 
-// Content blocks llmvoy writes.
+// Content blocks llmvoy writes (text blocks: messagesTextBlock).
 type (
-	anthropicTextBlock struct {
-		Type         string          `json:"type"` // "text"
-		Text         string          `json:"text"`
-		CacheControl json.RawMessage `json:"cache_control,omitempty"`
-	}
 	anthropicSourceBlock struct {
 		Type         string          `json:"type"` // "image" or "document"
 		Source       anthropicSource `json:"source"`
@@ -205,10 +200,10 @@ func anthropicStop(v []byte) ([]string, error) {
 // anthropicMessages splits OpenAI messages into Anthropic's top-level system
 // prompt and alternating user and assistant turns.
 func anthropicMessages(msgs []openAIChatMessage) (json.RawMessage, []messagesTurn, error) {
-	var system []anthropicTextBlock
+	var system []messagesTextBlock
 	turns, err := messagesRoles{
 		provider: "Anthropic",
-		system: func(parts []anthropicTextBlock, m openAIChatMessage) {
+		system: func(parts []messagesTextBlock, m openAIChatMessage) {
 			if len(m.CacheControl) > 0 && len(parts) > 0 {
 				parts[len(parts)-1].CacheControl = m.CacheControl
 			}
@@ -233,7 +228,7 @@ func anthropicMessages(msgs []openAIChatMessage) (json.RawMessage, []messagesTur
 // joined by blank lines, or, when some part asks for prompt caching, one
 // text block per part so the cache breakpoints stay where the client put
 // them.
-func anthropicSystem(parts []anthropicTextBlock) (json.RawMessage, error) {
+func anthropicSystem(parts []messagesTextBlock) (json.RawMessage, error) {
 	if len(parts) == 0 {
 		return nil, nil
 	}
@@ -251,7 +246,7 @@ func anthropicSystem(parts []anthropicTextBlock) (json.RawMessage, error) {
 	return jsonscan.QuoteString(strings.Join(texts, "\n\n")), nil
 }
 
-func anthropicMarshalBlocks(blocks []anthropicTextBlock) ([]json.RawMessage, error) {
+func anthropicMarshalBlocks(blocks []messagesTextBlock) ([]json.RawMessage, error) {
 	out := make([]json.RawMessage, 0, len(blocks))
 	for _, b := range blocks {
 		raw, err := marshalJSON(b)

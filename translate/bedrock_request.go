@@ -281,7 +281,7 @@ func bedrockMessages(msgs []openAIChatMessage) ([]json.RawMessage, []messagesTur
 	docs := 0
 	turns, err := messagesRoles{
 		provider: "Bedrock",
-		system: func(parts []anthropicTextBlock, m openAIChatMessage) {
+		system: func(parts []messagesTextBlock, m openAIChatMessage) {
 			for j, p := range parts {
 				system = append(system, bedrockText(p.Text))
 				if len(p.CacheControl) > 0 || (j == len(parts)-1 && !jsonIsNull(m.CacheControl)) {

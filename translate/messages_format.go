@@ -98,7 +98,7 @@ func responseFormatSchema(v []byte) (json.RawMessage, bool, error) {
 // textParts reads content that may only hold text: a string or a
 // list of text parts. Empty text is dropped: Anthropic refuses empty text
 // blocks.
-func textParts(where string, content json.RawMessage) ([]anthropicTextBlock, error) {
+func textParts(where string, content json.RawMessage) ([]messagesTextBlock, error) {
 	if jsonIsNull(content) {
 		return nil, nil
 	}
@@ -107,19 +107,19 @@ func textParts(where string, content json.RawMessage) ([]anthropicTextBlock, err
 		if s == "" {
 			return nil, nil
 		}
-		return []anthropicTextBlock{{Type: "text", Text: s}}, nil
+		return []messagesTextBlock{{Type: "text", Text: s}}, nil
 	}
 	parts, err := contentParts(where, content)
 	if err != nil {
 		return nil, err
 	}
-	var out []anthropicTextBlock
+	var out []messagesTextBlock
 	for j, p := range parts {
 		if p.Type != "text" || p.Text == nil {
 			return nil, fmt.Errorf("%s.content[%d]: want a text part, got type %q", where, j, p.Type)
 		}
 		if *p.Text != "" {
-			out = append(out, anthropicTextBlock{Type: "text", Text: *p.Text, CacheControl: p.CacheControl})
+			out = append(out, messagesTextBlock{Type: "text", Text: *p.Text, CacheControl: p.CacheControl})
 		}
 	}
 	return out, nil
@@ -168,6 +168,14 @@ func toolArguments(input json.RawMessage) string {
 	return buf.String()
 }
 
+// messagesTextBlock is a text block as Anthropic's Messages API takes it;
+// Bedrock reads its text and cache_control into Converse's blocks.
+type messagesTextBlock struct {
+	Type         string          `json:"type"` // "text"
+	Text         string          `json:"text"`
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
+}
+
 // messagesTurn is one turn of a conversation, the same in Anthropic's
 // Messages API and Bedrock's Converse API: a role and its content blocks.
 type messagesTurn struct {
@@ -179,7 +187,7 @@ type messagesTurn struct {
 // message; turns walks a conversation with it.
 type messagesRoles struct {
 	provider   string // named in errors
-	system     func(parts []anthropicTextBlock, m openAIChatMessage)
+	system     func(parts []messagesTextBlock, m openAIChatMessage)
 	user       func(where string, m openAIChatMessage) ([]json.RawMessage, error)
 	assistant  func(where string, m openAIChatMessage) ([]json.RawMessage, error)
 	toolResult func(where string, m openAIChatMessage) (json.RawMessage, error)
@@ -198,7 +206,7 @@ func (r messagesRoles) turns(msgs []openAIChatMessage) ([]messagesTurn, error) {
 		var err error
 		switch m.Role {
 		case "system", "developer":
-			var parts []anthropicTextBlock
+			var parts []messagesTextBlock
 			if parts, err = textParts(where, m.Content); err == nil {
 				r.system(parts, m)
 			}
@@ -246,13 +254,13 @@ func appendTurn(turns []messagesTurn, role string, blocks []json.RawMessage) []m
 // assistantText reads an assistant message's content as text blocks: a
 // string, or text and refusal parts (a refusal goes back to the model as
 // text). Empty text is dropped: both APIs refuse empty text blocks.
-func assistantText(where string, content json.RawMessage) ([]anthropicTextBlock, error) {
+func assistantText(where string, content json.RawMessage) ([]messagesTextBlock, error) {
 	if jsonIsNull(content) {
 		return nil, nil
 	}
 	if content[0] == '"' {
 		if s, _ := jsonscan.String(content); s != "" {
-			return []anthropicTextBlock{{Type: "text", Text: s}}, nil
+			return []messagesTextBlock{{Type: "text", Text: s}}, nil
 		}
 		return nil, nil
 	}
@@ -260,7 +268,7 @@ func assistantText(where string, content json.RawMessage) ([]anthropicTextBlock,
 	if err != nil {
 		return nil, err
 	}
-	var out []anthropicTextBlock
+	var out []messagesTextBlock
 	for j, p := range parts {
 		text := ""
 		switch {
@@ -272,7 +280,7 @@ func assistantText(where string, content json.RawMessage) ([]anthropicTextBlock,
 			return nil, fmt.Errorf("%s.content[%d]: want a text or refusal part, got type %q", where, j, p.Type)
 		}
 		if text != "" {
-			out = append(out, anthropicTextBlock{Type: "text", Text: text, CacheControl: p.CacheControl})
+			out = append(out, messagesTextBlock{Type: "text", Text: text, CacheControl: p.CacheControl})
 		}
 	}
 	return out, nil
