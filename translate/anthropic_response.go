@@ -96,9 +96,7 @@ func (r *anthropicResponse) Body(status int, body []byte) ([]byte, error) {
 		Model:   msg.Model,
 		Usage:   msg.Usage.openAI(),
 	}
-	m := openAIMessage{Role: "assistant"}
-	var text, reasoning strings.Builder
-	hasReasoning := false
+	var a answer
 	for _, raw := range msg.Content {
 		var b anthropicBlock
 		if err := json.Unmarshal(raw, &b); err != nil {
@@ -106,36 +104,23 @@ func (r *anthropicResponse) Body(status int, body []byte) ([]byte, error) {
 		}
 		switch b.Type {
 		case "text":
-			text.WriteString(b.Text)
+			a.text.WriteString(b.Text)
 		case "tool_use":
-			tc := openAIToolCall{ID: b.ID, Type: "function"}
-			tc.Function.Name = b.Name
-			tc.Function.Arguments = toolArguments(b.Input)
-			m.ToolCalls = append(m.ToolCalls, tc)
+			a.toolCall(b.ID, b.Name, b.Input)
 		case "thinking", "redacted_thinking":
 			// Kept whole (signature included) so the client can send
 			// them back in the next turn, as LiteLLM's thinking_blocks.
-			m.ThinkingBlocks = append(m.ThinkingBlocks, raw)
+			a.thinkingBlocks = append(a.thinkingBlocks, raw)
 			if b.Thinking != nil {
-				reasoning.WriteString(*b.Thinking)
-				hasReasoning = true
+				a.reason(*b.Thinking)
 			}
 		}
 	}
-	// As LiteLLM: no text at all is a null content (a tool-only answer).
-	if text.Len() > 0 {
-		s := text.String()
-		m.Content = &s
-	}
+	m, jsonContent := a.message(r.jsonMode)
 	stopReason := msg.StopReason
-	if r.jsonMode && len(m.ToolCalls) == 1 && m.ToolCalls[0].Function.Name == jsonModeTool {
-		// The JSON response_format asked for, as LiteLLM returns it.
-		s, stop := m.ToolCalls[0].Function.Arguments, "end_turn"
-		m.Content, m.ToolCalls, stopReason = &s, nil, &stop
-	}
-	if hasReasoning {
-		s := reasoning.String()
-		m.ReasoningContent = &s
+	if jsonContent {
+		stop := "end_turn"
+		stopReason = &stop
 	}
 	var finish *string
 	if stopReason != nil {

@@ -103,9 +103,7 @@ func (r *bedrockResponse) Body(status int, body []byte) ([]byte, error) {
 	if resp.Output == nil || resp.Output.Message == nil {
 		return nil, fmt.Errorf("bedrock converse response: no output.message")
 	}
-	m := openAIMessage{Role: "assistant"}
-	var text, reasoning strings.Builder
-	hasReasoning := false
+	var a answer
 	for _, raw := range resp.Output.Message.Content {
 		var b bedrockBlock
 		if err := json.Unmarshal(raw, &b); err != nil {
@@ -113,39 +111,26 @@ func (r *bedrockResponse) Body(status int, body []byte) ([]byte, error) {
 		}
 		switch {
 		case b.Text != nil:
-			text.WriteString(*b.Text)
+			a.text.WriteString(*b.Text)
 		case b.ToolUse != nil:
-			tc := openAIToolCall{ID: b.ToolUse.ToolUseID, Type: "function"}
-			tc.Function.Name = b.ToolUse.Name
-			tc.Function.Arguments = toolArguments(b.ToolUse.Input)
-			m.ToolCalls = append(m.ToolCalls, tc)
+			a.toolCall(b.ToolUse.ToolUseID, b.ToolUse.Name, b.ToolUse.Input)
 		case b.ReasoningContent != nil:
 			// As LiteLLM: reasoning_content, and thinking_blocks the
 			// client can send back, signature included.
 			if rt := b.ReasoningContent.ReasoningText; rt != nil {
-				reasoning.WriteString(rt.Text)
-				hasReasoning = true
+				a.reason(rt.Text)
 				tb, _ := marshalJSON(map[string]string{"type": "thinking", "thinking": rt.Text, "signature": rt.Signature})
-				m.ThinkingBlocks = append(m.ThinkingBlocks, tb)
+				a.thinkingBlocks = append(a.thinkingBlocks, tb)
 			} else if rc := b.ReasoningContent.RedactedContent; rc != "" {
 				tb, _ := marshalJSON(map[string]string{"type": "redacted_thinking", "data": rc})
-				m.ThinkingBlocks = append(m.ThinkingBlocks, tb)
+				a.thinkingBlocks = append(a.thinkingBlocks, tb)
 			}
 		}
 	}
-	if text.Len() > 0 {
-		s := text.String()
-		m.Content = &s
-	}
+	m, jsonContent := a.message(r.jsonMode)
 	stop := resp.StopReason
-	if r.jsonMode && len(m.ToolCalls) == 1 && m.ToolCalls[0].Function.Name == jsonModeTool {
-		// The JSON response_format asked for, as LiteLLM returns it.
-		s := m.ToolCalls[0].Function.Arguments
-		m.Content, m.ToolCalls, stop = &s, nil, "end_turn"
-	}
-	if hasReasoning {
-		s := reasoning.String()
-		m.ReasoningContent = &s
+	if jsonContent {
+		stop = "end_turn"
 	}
 	finish := bedrockFinishReason(stop)
 	out := openAICompletion{

@@ -285,3 +285,49 @@ func assistantText(where string, content json.RawMessage) ([]messagesTextBlock, 
 	}
 	return out, nil
 }
+
+// answer gathers the blocks of a Messages-format answer (Anthropic's
+// content, Converse's output message), in the order they come, into
+// OpenAI's assistant message.
+type answer struct {
+	text           strings.Builder
+	reasoning      strings.Builder
+	hasReasoning   bool
+	toolCalls      []openAIToolCall
+	thinkingBlocks []json.RawMessage
+}
+
+// toolCall adds a tool_use block.
+func (a *answer) toolCall(id, name string, input json.RawMessage) {
+	tc := openAIToolCall{ID: id, Type: "function"}
+	tc.Function.Name = name
+	tc.Function.Arguments = toolArguments(input)
+	a.toolCalls = append(a.toolCalls, tc)
+}
+
+// reason adds thinking text.
+func (a *answer) reason(text string) {
+	a.reasoning.WriteString(text)
+	a.hasReasoning = true
+}
+
+// message is the assistant message. As LiteLLM: no text at all is a null
+// content (a tool-only answer); with jsonMode, a lone call of jsonModeTool
+// is the JSON response_format asked for, returned as content
+// (jsonContent), and the answer ended its turn rather than called a tool.
+func (a *answer) message(jsonMode bool) (m openAIMessage, jsonContent bool) {
+	m = openAIMessage{Role: "assistant", ToolCalls: a.toolCalls, ThinkingBlocks: a.thinkingBlocks}
+	if a.text.Len() > 0 {
+		s := a.text.String()
+		m.Content = &s
+	}
+	if jsonMode && len(m.ToolCalls) == 1 && m.ToolCalls[0].Function.Name == jsonModeTool {
+		s := m.ToolCalls[0].Function.Arguments
+		m.Content, m.ToolCalls, jsonContent = &s, nil, true
+	}
+	if a.hasReasoning {
+		s := a.reasoning.String()
+		m.ReasoningContent = &s
+	}
+	return m, jsonContent
+}
