@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strconv"
 )
 
 // anthropicStream turns Anthropic's SSE events (message_start,
@@ -183,13 +182,7 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 			}
 			b.tool = s.tools
 			s.tools++
-			d := append([]byte(`{"tool_calls":[{"index":`), strconv.Itoa(b.tool)...)
-			d = append(d, `,"id":`...)
-			d = append(d, jsonQuote(ev.ContentBlock.ID)...)
-			d = append(d, `,"type":"function","function":{"name":`...)
-			d = append(d, jsonQuote(ev.ContentBlock.Name)...)
-			d = append(d, `,"arguments":""}}]}`...)
-			out = s.w.delta(out, d, "")
+			out = s.w.delta(out, chunkToolCall(b.tool, ev.ContentBlock.ID, ev.ContentBlock.Name), "")
 		}
 	case "content_block_delta":
 		out = s.w.start(out)
@@ -209,8 +202,7 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 		case "signature_delta":
 			// The signature the client must send back with the thinking
 			// block, in LiteLLM's thinking_blocks.
-			d := append([]byte(`{"thinking_blocks":[{"type":"thinking","thinking":"","signature":`), jsonQuote(ev.Delta.Signature)...)
-			out = s.w.delta(out, append(d, `}]}`...), "")
+			out = s.w.delta(out, chunkSignatureDelta(ev.Delta.Signature), "")
 		case "input_json_delta":
 			if b == nil || ev.Delta.PartialJSON == "" {
 				return out, nil

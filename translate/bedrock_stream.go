@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/llmvoy/llmvoy/internal/eventstream"
 )
@@ -147,13 +146,7 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 		}
 		b.tool = s.tools
 		s.tools++
-		d := append([]byte(`{"tool_calls":[{"index":`), strconv.Itoa(b.tool)...)
-		d = append(d, `,"id":`...)
-		d = append(d, jsonQuote(ev.Start.ToolUse.ToolUseID)...)
-		d = append(d, `,"type":"function","function":{"name":`...)
-		d = append(d, jsonQuote(ev.Start.ToolUse.Name)...)
-		d = append(d, `,"arguments":""}}]}`...)
-		out = s.w.delta(out, d, "")
+		out = s.w.delta(out, chunkToolCall(b.tool, ev.Start.ToolUse.ToolUseID, ev.Start.ToolUse.Name), "")
 	case "contentBlockDelta":
 		out = s.w.start(out)
 		if ev.Delta == nil {
@@ -183,8 +176,7 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 			case rc.Signature != nil:
 				// The signature the client sends back with the thinking
 				// block, in LiteLLM's thinking_blocks.
-				tb := append([]byte(`{"thinking_blocks":[{"type":"thinking","thinking":"","signature":`), jsonQuote(*rc.Signature)...)
-				out = s.w.delta(out, append(tb, `}]}`...), "")
+				out = s.w.delta(out, chunkSignatureDelta(*rc.Signature), "")
 			case rc.RedactedContent != nil:
 				tb := append([]byte(`{"thinking_blocks":[{"type":"redacted_thinking","data":`), jsonQuote(*rc.RedactedContent)...)
 				out = s.w.delta(out, append(tb, `}]}`...), "")

@@ -104,3 +104,22 @@ func chunkArgsDelta(tool int, args string) []byte {
 	d = append(d, jsonQuote(args)...)
 	return append(d, `}}]}`...)
 }
+
+// chunkToolCall is a delta opening tool call tool: its id and function
+// name, with empty arguments that chunkArgsDelta then streams.
+func chunkToolCall(tool int, id, name string) []byte {
+	d := append([]byte(`{"tool_calls":[{"index":`), strconv.Itoa(tool)...)
+	d = append(d, `,"id":`...)
+	d = append(d, jsonQuote(id)...)
+	d = append(d, `,"type":"function","function":{"name":`...)
+	d = append(d, jsonQuote(name)...)
+	return append(d, `,"arguments":""}}]}`...)
+}
+
+// chunkSignatureDelta is a delta carrying a thinking block's signature,
+// which the client must send back with the block, in LiteLLM's
+// thinking_blocks.
+func chunkSignatureDelta(signature string) []byte {
+	d := append([]byte(`{"thinking_blocks":[{"type":"thinking","thinking":"","signature":`), jsonQuote(signature)...)
+	return append(d, `}]}`...)
+}
