@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/llmvoy/llmvoy/envoy"
+	"github.com/llmvoy/llmvoy/internal/controlsock"
 )
 
 // runBootstrap prints the Envoy bootstrap for an Envoy the platform starts
@@ -30,7 +31,7 @@ func runBootstrap(args []string, stdout, stderr io.Writer) error {
 	tlsKey := fs.String("tls-key", "", "the client certificate's private key (PEM, absolute path)")
 	tlsCA := fs.String("tls-ca", "", "the CA llmvoy's server certificate must chain to (PEM, absolute path)")
 	serverName := fs.String("tls-server-name", "", "the name llmvoy's server certificate must carry (default: the host of --xds and --extproc)")
-	insecure := fs.Bool(insecurePlaintextFlag, false, "allow plaintext TCP to llmvoy: the provider keys cross the network readable")
+	insecure := fs.Bool(controlsock.InsecurePlaintextFlag, false, "allow plaintext TCP to llmvoy: the provider keys cross the network readable")
 	maxHeap := byteSize(envoy.DefaultMaxHeapBytes)
 	fs.Var(&maxHeap, "max-heap", "Envoy's heap limit: from 90% it returns memory to the system, from 95% it answers new requests 503 (set it below the container's memory limit)")
 	if err := fs.Parse(args); err != nil {
@@ -46,13 +47,13 @@ func runBootstrap(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "llmvoy bootstrap:", err)
 		return errUsage
 	}
-	o.XDSAddress, o.XDSPort = splitGRPCAddress(xds)
-	o.ExtProcAddress, o.ExtProcPort = splitGRPCAddress(proc)
+	o.XDSAddress, o.XDSPort = controlsock.SplitAddress(xds)
+	o.ExtProcAddress, o.ExtProcPort = controlsock.SplitAddress(proc)
 	if *tlsCert != "" || *tlsKey != "" || *tlsCA != "" || *serverName != "" {
 		o.TLS = &envoy.ClientTLS{CertFile: *tlsCert, KeyFile: *tlsKey, CAFile: *tlsCA, ServerName: *serverName}
 	}
-	if o.TLS == nil && !*insecure && (!isUnix(xds) || !isUnix(proc)) {
-		fmt.Fprintf(stderr, "llmvoy bootstrap: plaintext TCP to llmvoy carries provider keys readable by the network: use --control-dir (unix sockets), --tls-cert, --tls-key and --tls-ca, or --%s\n", insecurePlaintextFlag)
+	if o.TLS == nil && !*insecure && (!controlsock.IsUnix(xds) || !controlsock.IsUnix(proc)) {
+		fmt.Fprintf(stderr, "llmvoy bootstrap: plaintext TCP to llmvoy carries provider keys readable by the network: use --control-dir (unix sockets), --tls-cert, --tls-key and --tls-ca, or --%s\n", controlsock.InsecurePlaintextFlag)
 		return errUsage
 	}
 	b, err := envoy.RenderBootstrap(o)
@@ -71,10 +72,10 @@ func bootstrapAddresses(dir, xds, proc string) (string, string, error) {
 	}
 	if dir != "" {
 		if xds == "" {
-			xds = "unix://" + filepath.Join(dir, xdsSocketName)
+			xds = "unix://" + filepath.Join(dir, controlsock.XDSSocketName)
 		}
 		if proc == "" {
-			proc = "unix://" + filepath.Join(dir, extprocSocketName)
+			proc = "unix://" + filepath.Join(dir, controlsock.ExtProcSocketName)
 		}
 	}
 	if xds == "" || proc == "" {

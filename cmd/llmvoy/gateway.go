@@ -21,6 +21,7 @@ import (
 	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/envoy"
 	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/internal/controlsock"
 	"github.com/llmvoy/llmvoy/keys"
 	"github.com/llmvoy/llmvoy/metrics"
 	"github.com/llmvoy/llmvoy/plan"
@@ -40,7 +41,7 @@ type gatewayFlags struct {
 	resolveEvery  time.Duration
 	drainTimeout  time.Duration
 	noEnvoy       bool
-	control       controlFlags
+	control       controlsock.Config
 	envoyMaxHeap  byteSize
 	dataDir       string
 	accessLog     string
@@ -61,13 +62,13 @@ func parseGatewayFlags(args []string, stderr io.Writer) (gatewayFlags, error) {
 	fs.DurationVar(&f.resolveEvery, "resolve-interval", 30*time.Second, "how often api_base host names are resolved again")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 15*time.Second, "on shutdown, how long in-flight requests may take to finish")
 	fs.BoolVar(&f.noEnvoy, "no-envoy", false, "serve xDS and ext_proc only; the platform starts Envoy with the bootstrap llmvoy bootstrap prints")
-	fs.StringVar(&f.control.dir, "control-dir", "", "directory of the xDS and ext_proc unix sockets (xds.sock, extproc.sock); made 0700, or 0750 with --no-envoy for an Envoy in llmvoy's group (default: a new private temporary directory, removed on exit; with --no-envoy, required unless both addresses are given)")
-	fs.StringVar(&f.control.xdsAddr, "xds-address", "", "xDS (ADS) gRPC address instead of the control directory's socket: unix:///path, or HOST:PORT with --tls-cert, --tls-key and --tls-ca")
-	fs.StringVar(&f.control.extprocAddr, "extproc-address", "", "ext_proc gRPC address instead of the control directory's socket: unix:///path, or HOST:PORT with --tls-cert, --tls-key and --tls-ca")
-	fs.StringVar(&f.control.tlsCert, "tls-cert", "", "with --no-envoy: llmvoy's server certificate (PEM) for mutual TLS with Envoy (llmvoy certs makes one)")
-	fs.StringVar(&f.control.tlsKey, "tls-key", "", "with --no-envoy: the server certificate's private key (PEM)")
-	fs.StringVar(&f.control.tlsCA, "tls-ca", "", "with --no-envoy: the CA Envoy's client certificate must chain to (PEM); nothing else is served")
-	fs.BoolVar(&f.control.insecurePlaintext, insecurePlaintextFlag, false, "allow xDS and ext_proc on plaintext TCP: whoever connects gets every provider key (never on a shared host or network)")
+	fs.StringVar(&f.control.Dir, "control-dir", "", "directory of the xDS and ext_proc unix sockets (xds.sock, extproc.sock); made 0700, or 0750 with --no-envoy for an Envoy in llmvoy's group (default: a new private temporary directory, removed on exit; with --no-envoy, required unless both addresses are given)")
+	fs.StringVar(&f.control.XDSAddress, "xds-address", "", "xDS (ADS) gRPC address instead of the control directory's socket: unix:///path, or HOST:PORT with --tls-cert, --tls-key and --tls-ca")
+	fs.StringVar(&f.control.ExtProcAddress, "extproc-address", "", "ext_proc gRPC address instead of the control directory's socket: unix:///path, or HOST:PORT with --tls-cert, --tls-key and --tls-ca")
+	fs.StringVar(&f.control.TLSCert, "tls-cert", "", "with --no-envoy: llmvoy's server certificate (PEM) for mutual TLS with Envoy (llmvoy certs makes one)")
+	fs.StringVar(&f.control.TLSKey, "tls-key", "", "with --no-envoy: the server certificate's private key (PEM)")
+	fs.StringVar(&f.control.TLSCA, "tls-ca", "", "with --no-envoy: the CA Envoy's client certificate must chain to (PEM); nothing else is served")
+	fs.BoolVar(&f.control.InsecurePlaintext, controlsock.InsecurePlaintextFlag, false, "allow xDS and ext_proc on plaintext TCP: whoever connects gets every provider key (never on a shared host or network)")
 	f.envoyMaxHeap = envoy.DefaultMaxHeapBytes
 	fs.Var(&f.envoyMaxHeap, "envoy-max-heap", "heap limit of the supervised Envoy: from 90% it returns memory to the system, from 95% it answers new requests 503")
 	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "directory of the SQLite store of virtual keys and spend (when general_settings.database_url is unset)")
@@ -79,7 +80,7 @@ func parseGatewayFlags(args []string, stderr io.Writer) (gatewayFlags, error) {
 		fmt.Fprintln(stderr, "llmvoy run: --config is required")
 		return f, errUsage
 	}
-	if err := checkControlFlags(&f.control, f.noEnvoy); err != nil {
+	if err := f.control.Check(!f.noEnvoy); err != nil {
 		fmt.Fprintln(stderr, "llmvoy run:", err)
 		return f, errUsage
 	}
@@ -131,13 +132,13 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	// xDS and ext_proc get their own listeners: Envoy reaches both through
 	// static clusters in its bootstrap.
-	cp, err := openControlPlane(f.control, !f.noEnvoy, log)
+	cp, err := controlsock.Open(f.control, !f.noEnvoy, log)
 	if err != nil {
 		return err
 	}
 	// Deferred first, so it runs last: after the servers stopped.
-	defer cp.cleanup()
-	xdsLn, procLn := cp.xds, cp.extproc
+	defer cp.Close()
+	xdsLn, procLn := cp.XDS, cp.ExtProc
 	xdsSrv := xds.NewServer(ctx, log)
 	cooldowns, balance := router.NewCooldowns(cfg), router.NewBalance(cfg)
 	// Limits (per key, per deployment), shared by the replicas through
@@ -173,7 +174,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if accessLog != nil {
 		procSrv.SetAccessLog(accessLog)
 	}
-	xdsGRPC, procGRPC := newGRPCServer(cp.serverOptions()...), newGRPCServer(cp.serverOptions()...)
+	xdsGRPC, procGRPC := newGRPCServer(cp.ServerOptions()...), newGRPCServer(cp.ServerOptions()...)
 	xdsSrv.Register(xdsGRPC)
 	procSrv.Register(procGRPC)
 	als := router.NewAccessLog(cooldowns, balance, observers{stats, procSrv})
@@ -194,7 +195,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	g := &gateway{flags: f, cfg: cfg, log: log, stdout: stdout, stderr: stderr, loop: loop,
-		procGRPC: procGRPC, xdsAddr: grpcAddress(xdsLn), procAddr: grpcAddress(procLn), controlDir: cp.dir}
+		procGRPC: procGRPC, xdsAddr: controlsock.Address(xdsLn), procAddr: controlsock.Address(procLn), controlDir: cp.Dir}
 	if f.noEnvoy {
 		return g.serveForPlatformEnvoy(ctx)
 	}

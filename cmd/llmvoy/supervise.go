@@ -18,6 +18,7 @@ import (
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/controlplane"
 	"github.com/llmvoy/llmvoy/envoy"
+	"github.com/llmvoy/llmvoy/internal/controlsock"
 )
 
 // gateway is a running control plane, ready to serve an Envoy: one llmvoy
@@ -62,8 +63,8 @@ func (g *gateway) superviseEnvoy(ctx context.Context, bin string) error {
 	// Envoy replaces a stale one left by a crash.
 	adminSocket := filepath.Join(g.controlDir, envoy.AdminSocketName)
 	boot := envoy.BootstrapOptions{AdminSocket: adminSocket, MaxHeapBytes: uint64(f.envoyMaxHeap)}
-	boot.XDSAddress, boot.XDSPort = splitGRPCAddress(g.xdsAddr)
-	boot.ExtProcAddress, boot.ExtProcPort = splitGRPCAddress(g.procAddr)
+	boot.XDSAddress, boot.XDSPort = controlsock.SplitAddress(g.xdsAddr)
+	boot.ExtProcAddress, boot.ExtProcPort = controlsock.SplitAddress(g.procAddr)
 	bootstrap, err := envoy.RenderBootstrap(boot)
 	if err != nil {
 		return err
@@ -81,7 +82,7 @@ func (g *gateway) superviseEnvoy(ctx context.Context, bin string) error {
 	// Envoy leaves its socket behind, which would outlive llmvoy in a
 	// --control-dir of the operator's. Deferred after Start: it runs once
 	// Envoy has stopped.
-	defer removeSocket(adminSocket)
+	defer controlsock.RemoveSocket(adminSocket)
 	envoyDone := make(chan error, 1)
 	go func() { envoyDone <- proc.Wait() }()
 

@@ -1,4 +1,12 @@
-package main
+// Package controlsock opens the listeners of llmvoy's control plane so that
+// only the gateway's own Envoy can reach them: unix sockets in a private
+// directory (0700/0600 for a supervised Envoy, 0750/0660 for one in
+// llmvoy's group), or TCP with mutual TLS; plaintext TCP only when the
+// operator says so by name. xDS carries the SDS secrets that hold provider
+// keys, ext_proc adds credentials to upstream requests, and the access-log
+// service moves cooldowns, limits and spend: a neighbour reaching any of
+// them owns the gateway.
+package controlsock
 
 import (
 	"errors"
@@ -18,17 +26,10 @@ import (
 	"github.com/llmvoy/llmvoy/internal/pki"
 )
 
-// llmvoy's control plane (xDS with the SDS secrets that hold provider keys;
-// ext_proc, which adds credentials to upstream requests; the access-log
-// service, which moves cooldowns, limits and spend) must answer only the
-// gateway's own Envoy. It listens on unix sockets in a directory nobody
-// else can enter, or on TCP with mutual TLS; plaintext TCP only when the
-// operator says so by name.
-
 // Socket names inside the control directory.
 const (
-	xdsSocketName     = "xds.sock"
-	extprocSocketName = "extproc.sock"
+	XDSSocketName     = "xds.sock"
+	ExtProcSocketName = "extproc.sock"
 )
 
 // Modes of the control directory and its sockets. A supervised Envoy is
@@ -42,85 +43,98 @@ const (
 	sharedSocketMode  fs.FileMode = 0o660
 )
 
-// insecurePlaintextFlag is the flag that allows plaintext TCP; its name is
+// InsecurePlaintextFlag is the flag that allows plaintext TCP; its name is
 // meant to be read aloud in a review.
-const insecurePlaintextFlag = "insecure-plaintext-control-plane"
+const InsecurePlaintextFlag = "insecure-plaintext-control-plane"
 
-// errUnsafeControlDir is returned for a control directory others can enter
+// ErrUnsafeDir is returned for a control directory others can enter
 // or that is not llmvoy's own.
-var errUnsafeControlDir = errors.New("unsafe control directory")
+var ErrUnsafeDir = errors.New("unsafe control directory")
 
-// controlFlags are the flags of where and how the control plane listens.
-type controlFlags struct {
-	dir                  string
-	xdsAddr, extprocAddr string
-	tlsCert, tlsKey      string
-	tlsCA                string
-	insecurePlaintext    bool
+// Config is where and how the control plane listens, as the operator's
+// flags say.
+type Config struct {
+	// Dir is the control directory of the sockets (absolute); "" for a
+	// new temporary one where a directory is needed.
+	Dir string
+	// XDSAddress and ExtProcAddress replace a socket of Dir: unix:///path,
+	// or HOST:PORT (mutual TLS, or InsecurePlaintext).
+	XDSAddress, ExtProcAddress string
+	// TLSCert, TLSKey and TLSCA are the server's PEM files for mutual TLS.
+	TLSCert, TLSKey, TLSCA string
+	// InsecurePlaintext allows plaintext TCP.
+	InsecurePlaintext bool
 }
 
-func (c controlFlags) tls() bool { return c.tlsCert != "" || c.tlsKey != "" || c.tlsCA != "" }
+func (c Config) tls() bool { return c.TLSCert != "" || c.TLSKey != "" || c.TLSCA != "" }
 
-// checkControlFlags fills in the socket addresses and refuses a control
-// plane a neighbour could reach. Its message is for the operator.
-func checkControlFlags(c *controlFlags, noEnvoy bool) error {
-	if c.tls() && (c.tlsCert == "" || c.tlsKey == "" || c.tlsCA == "") {
+// Check refuses a control plane a neighbour could reach, or one the Envoy
+// cannot use; supervised says the Envoy is llmvoy's child. Its messages
+// are for the operator and name llmvoy run's flags.
+func (c *Config) Check(supervised bool) error {
+	noEnvoy := !supervised
+	if c.tls() && (c.TLSCert == "" || c.TLSKey == "" || c.TLSCA == "") {
 		return errors.New("--tls-cert, --tls-key and --tls-ca go together")
 	}
 	if c.tls() && !noEnvoy {
 		return errors.New("--tls-cert, --tls-key and --tls-ca are for --no-envoy: the Envoy llmvoy starts reaches it over private unix sockets")
 	}
-	if noEnvoy && c.dir == "" && (c.xdsAddr == "" || c.extprocAddr == "") {
+	if noEnvoy && c.Dir == "" && (c.XDSAddress == "" || c.ExtProcAddress == "") {
 		return errors.New("--no-envoy needs --control-dir DIR (unix sockets on a volume shared with Envoy) or --xds-address and --extproc-address (TCP with --tls-cert, --tls-key and --tls-ca)")
 	}
-	if c.dir != "" && !filepath.IsAbs(c.dir) {
+	if c.Dir != "" && !filepath.IsAbs(c.Dir) {
 		// Envoy's bootstrap names the sockets by absolute path.
-		return fmt.Errorf("--control-dir %q must be an absolute path", c.dir)
+		return fmt.Errorf("--control-dir %q must be an absolute path", c.Dir)
 	}
-	for _, a := range []*string{&c.xdsAddr, &c.extprocAddr} {
-		if *a == "" || isUnix(*a) || c.tls() || c.insecurePlaintext {
+	for _, a := range []*string{&c.XDSAddress, &c.ExtProcAddress} {
+		if *a == "" || IsUnix(*a) || c.tls() || c.InsecurePlaintext {
 			continue
 		}
-		return fmt.Errorf("%s is plaintext TCP: anyone who reaches it gets every provider key; use --control-dir (unix sockets), add --tls-cert, --tls-key and --tls-ca (mutual TLS), or accept the risk with --%s", *a, insecurePlaintextFlag)
+		return fmt.Errorf("%s is plaintext TCP: anyone who reaches it gets every provider key; use --control-dir (unix sockets), add --tls-cert, --tls-key and --tls-ca (mutual TLS), or accept the risk with --%s", *a, InsecurePlaintextFlag)
 	}
 	return nil
 }
 
-// isUnix says whether a control address is a unix socket (unix:///path).
-func isUnix(addr string) bool { return strings.HasPrefix(addr, "unix://") }
+// IsUnix says whether a control address is a unix socket (unix:///path).
+func IsUnix(addr string) bool { return strings.HasPrefix(addr, "unix://") }
 
-// controlPlane is where llmvoy's gRPC servers listen, and how.
-type controlPlane struct {
-	// dir is the control directory; "" when both servers have addresses
+// Listeners is where llmvoy's gRPC servers listen, and how.
+type Listeners struct {
+	// Dir is the control directory; "" when both servers have addresses
 	// of their own (--no-envoy only: a supervised Envoy's admin socket
 	// always needs the directory).
-	dir          string
-	xds, extproc net.Listener
+	Dir          string
+	XDS, ExtProc net.Listener
 	creds        credentials.TransportCredentials // nil: plaintext
 	// cleanup removes what was created for the control plane (a
 	// temporary directory); the listeners unlink their own sockets.
 	cleanup func()
 }
 
-// serverOptions are the gRPC options that secure a server of cp.
-func (cp *controlPlane) serverOptions() []grpc.ServerOption {
+// Close removes what Open created (a temporary directory) once the servers
+// have stopped; the listeners are closed by their servers and unlink their
+// own sockets.
+func (cp *Listeners) Close() { cp.cleanup() }
+
+// ServerOptions are the gRPC options that secure a server of cp.
+func (cp *Listeners) ServerOptions() []grpc.ServerOption {
 	if cp.creds == nil {
 		return nil
 	}
 	return []grpc.ServerOption{grpc.Creds(cp.creds)}
 }
 
-// openControlPlane creates the control directory when needed and listens.
+// Open creates the control directory when needed and listens.
 // supervised says the Envoy is llmvoy's child (same user): its admin socket
 // goes in the directory too, so there always is one.
-func openControlPlane(c controlFlags, supervised bool, log *slog.Logger) (*controlPlane, error) {
+func Open(c Config, supervised bool, log *slog.Logger) (*Listeners, error) {
 	dirMode, sockMode := sharedDirMode, sharedSocketMode
 	if supervised {
 		dirMode, sockMode = privateDirMode, privateSocketMode
 	}
-	cp := &controlPlane{cleanup: func() {}}
-	dir := c.dir
-	needDir := supervised || c.xdsAddr == "" || c.extprocAddr == ""
+	cp := &Listeners{cleanup: func() {}}
+	dir := c.Dir
+	needDir := supervised || c.XDSAddress == "" || c.ExtProcAddress == ""
 	switch {
 	case needDir && dir == "":
 		tmp, err := makeTempControlDir()
@@ -133,16 +147,16 @@ func openControlPlane(c controlFlags, supervised bool, log *slog.Logger) (*contr
 			return nil, err
 		}
 	}
-	cp.dir = dir
-	xdsAddr, procAddr := c.xdsAddr, c.extprocAddr
+	cp.Dir = dir
+	xdsAddr, procAddr := c.XDSAddress, c.ExtProcAddress
 	if xdsAddr == "" {
-		xdsAddr = "unix://" + filepath.Join(dir, xdsSocketName)
+		xdsAddr = "unix://" + filepath.Join(dir, XDSSocketName)
 	}
 	if procAddr == "" {
-		procAddr = "unix://" + filepath.Join(dir, extprocSocketName)
+		procAddr = "unix://" + filepath.Join(dir, ExtProcSocketName)
 	}
 	if c.tls() {
-		cfg, err := pki.ServerConfig(pki.ServerFiles{Cert: c.tlsCert, Key: c.tlsKey, CA: c.tlsCA})
+		cfg, err := pki.ServerConfig(pki.ServerFiles{Cert: c.TLSCert, Key: c.TLSKey, CA: c.TLSCA})
 		if err != nil {
 			cp.cleanup()
 			return nil, fmt.Errorf("control plane tls: %w", err)
@@ -150,18 +164,18 @@ func openControlPlane(c controlFlags, supervised bool, log *slog.Logger) (*contr
 		cp.creds = credentials.NewTLS(cfg)
 	}
 	var err error
-	if cp.xds, err = listenGRPC(xdsAddr, sockMode); err != nil {
+	if cp.XDS, err = listenGRPC(xdsAddr, sockMode); err != nil {
 		cp.cleanup()
 		return nil, fmt.Errorf("xds: %w", err)
 	}
-	if cp.extproc, err = listenGRPC(procAddr, sockMode); err != nil {
-		cp.xds.Close()
+	if cp.ExtProc, err = listenGRPC(procAddr, sockMode); err != nil {
+		cp.XDS.Close()
 		cp.cleanup()
 		return nil, fmt.Errorf("ext_proc: %w", err)
 	}
-	for _, ln := range []net.Listener{cp.xds, cp.extproc} {
+	for _, ln := range []net.Listener{cp.XDS, cp.ExtProc} {
 		if ln.Addr().Network() == "tcp" && cp.creds == nil {
-			log.Warn("INSECURE: the control plane serves plaintext TCP (--"+insecurePlaintextFlag+"); anyone who can connect gets every provider key and can forge access logs",
+			log.Warn("INSECURE: the control plane serves plaintext TCP (--"+InsecurePlaintextFlag+"); anyone who can connect gets every provider key and can forge access logs",
 				"address", ln.Addr().String(), "loopback", isLoopback(ln.Addr()))
 		}
 	}
@@ -200,10 +214,10 @@ func ensureControlDir(dir string, mode fs.FileMode) error {
 		return fmt.Errorf("control directory: %w", err)
 	}
 	if !st.IsDir() {
-		return fmt.Errorf("control directory %s is not a directory (a symlink?): %w", dir, errUnsafeControlDir)
+		return fmt.Errorf("control directory %s is not a directory (a symlink?): %w", dir, ErrUnsafeDir)
 	}
 	if uid, ok := fileOwner(st); ok && uid != os.Getuid() {
-		return fmt.Errorf("control directory %s belongs to uid %d, not llmvoy's %d (name a subdirectory of a shared volume: llmvoy creates it): %w", dir, uid, os.Getuid(), errUnsafeControlDir)
+		return fmt.Errorf("control directory %s belongs to uid %d, not llmvoy's %d (name a subdirectory of a shared volume: llmvoy creates it): %w", dir, uid, os.Getuid(), ErrUnsafeDir)
 	}
 	if err := os.Chmod(dir, mode); err != nil {
 		return fmt.Errorf("control directory: %w", err)
@@ -237,9 +251,9 @@ func listenGRPC(addr string, mode fs.FileMode) (net.Listener, error) {
 	return ln, nil
 }
 
-// removeSocket removes path if it is a unix socket; any other file is left
+// RemoveSocket removes path if it is a unix socket; any other file is left
 // alone.
-func removeSocket(path string) {
+func RemoveSocket(path string) {
 	if st, err := os.Lstat(path); err == nil && st.Mode().Type() == fs.ModeSocket {
 		_ = os.Remove(path)
 	}
@@ -250,18 +264,18 @@ func isLoopback(a net.Addr) bool {
 	return err == nil && ap.Addr().IsLoopback()
 }
 
-// grpcAddress is a listener's address in the form the flags take.
-func grpcAddress(ln net.Listener) string {
+// Address is a listener's address in the form the flags take.
+func Address(ln net.Listener) string {
 	if ln.Addr().Network() == "unix" {
 		return "unix://" + ln.Addr().String()
 	}
 	return ln.Addr().String()
 }
 
-// splitGRPCAddress turns HOST:PORT or unix:///path into the bootstrap's
+// SplitAddress turns HOST:PORT or unix:///path into the bootstrap's
 // address and port.
-func splitGRPCAddress(addr string) (string, int) {
-	if isUnix(addr) {
+func SplitAddress(addr string) (string, int) {
+	if IsUnix(addr) {
 		return addr, 0
 	}
 	host, port, err := net.SplitHostPort(addr)
