@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/controlplane"
 	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/envoy"
@@ -114,7 +113,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	caFile := f.caFile
 	if caFile == "" {
-		caFile = findCABundle()
+		caFile = envoy.FindCABundle()
 	}
 	listen := net.JoinHostPort(f.host, strconv.Itoa(f.port))
 	if !f.noEnvoy {
@@ -156,7 +155,9 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		stats.WatchRedis(redis.Healthy)
 		defer redis.Close()
 	}
-	vkeys, closeKeys, err := openKeys(ctx, cfg, f.dataDir, log)
+	vkeys, closeKeys, err := keys.OpenForGateway(ctx,
+		keys.GatewayStore{MasterKey: cfg.General.MasterKey != "", DatabaseURL: cfg.General.DatabaseURL.Reveal(), DataDir: f.dataDir},
+		keys.Options{KeepLogs: !cfg.General.DisableSpendLogs, Log: log})
 	if err != nil {
 		return err
 	}
@@ -225,36 +226,6 @@ func defaultDataDir() string {
 	return ".llmvoy"
 }
 
-// openKeys opens the store of virtual keys and spend when the gateway has a
-// master key (keys need it) or a database_url; nil otherwise.
-func openKeys(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (*keys.Keys, func(), error) {
-	if cfg.General.MasterKey == "" && cfg.General.DatabaseURL == "" {
-		return nil, func() {}, nil
-	}
-	store, err := keys.Open(ctx, cfg.General.DatabaseURL.Reveal(), dataDir)
-	if err != nil && cfg.General.DatabaseURL == "" {
-		// Nobody asked for keys: a gateway that served with its master key
-		// before keeps doing so (a read-only root file system, say).
-		log.Error("virtual keys and spend are off: the SQLite store cannot be opened; set --data-dir (or $LLMVOY_DATA_DIR) to a writable directory, or general_settings.database_url", "err", err)
-		return nil, func() {}, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("key store: %w", err)
-	}
-	log.Info("virtual keys and spend", "store", store.Where)
-	k := keys.New(store, keys.Options{KeepLogs: !cfg.General.DisableSpendLogs, Log: log})
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() { k.Run(runCtx); close(done) }()
-	// Stop writes what is still recorded, then closes the store.
-	stop := func() {
-		cancel()
-		<-done
-		store.Close()
-	}
-	return k, stop, nil
-}
-
 // openAccessLog opens --access-log's destination; nil for none.
 func openAccessLog(path string, stdout io.Writer) (io.Writer, func(), error) {
 	switch path {
@@ -309,22 +280,6 @@ func gracefulStop(g *grpc.Server, timeout time.Duration) {
 	case <-time.After(timeout):
 		g.Stop()
 	}
-}
-
-// findCABundle returns the system's CA bundle, which Envoy needs to verify
-// https providers (it has no trust store of its own).
-func findCABundle() string {
-	candidates := []string{os.Getenv("SSL_CERT_FILE"),
-		"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"}
-	for _, c := range candidates {
-		if c == "" {
-			continue
-		}
-		if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() {
-			return c
-		}
-	}
-	return ""
 }
 
 // shareCPUsWithEnvoy gives the Go runtime half the CPUs it would take (at

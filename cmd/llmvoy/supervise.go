@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -89,7 +88,7 @@ func (g *gateway) superviseEnvoy(ctx context.Context, bin string) error {
 	listen := net.JoinHostPort(f.host, strconv.Itoa(f.port))
 	local := net.JoinHostPort(reachable(f.host), strconv.Itoa(f.port))
 	readyCtx, readyCancel := context.WithTimeout(ctx, 30*time.Second)
-	err = waitGateway(readyCtx, local, envoyDone)
+	err = envoy.WaitGateway(readyCtx, local, envoyDone)
 	readyCancel()
 	if err != nil {
 		_ = proc.Shutdown(context.Background())
@@ -119,29 +118,6 @@ func (g *gateway) superviseEnvoy(ctx context.Context, bin string) error {
 	}
 	g.log.Info("stopped")
 	return nil
-}
-
-// waitGateway waits until Envoy serves the gateway listener: the liveliness
-// probe answers only once LDS, RDS and the gateway ext_proc all work.
-func waitGateway(ctx context.Context, hostPort string, envoyDone <-chan error) error {
-	url := "http://" + hostPort + "/health/liveliness"
-	client := &http.Client{Timeout: time.Second}
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case err := <-envoyDone:
-			return fmt.Errorf("envoy exited before the gateway was ready: %w", err)
-		case <-ctx.Done():
-			return fmt.Errorf("gateway not ready on %s: %w", hostPort, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 // reachable is an address a local client can use for a listen address: the
