@@ -45,6 +45,38 @@ func Resolve(ctx context.Context, cfg *config.Config, r *net.Resolver) (map[stri
 	return out, errs
 }
 
+// Placeholders gives every deployment Resolve would resolve an address
+// without asking DNS, so that a config can be translated offline with all
+// its endpoints (llmvoy validate). A host that is an IP address keeps it;
+// each host name gets an address of its own in 100.64.0.0/10 (shared
+// address space, never a provider's), so deployments share an address, and
+// an egress, exactly when they share a host and port.
+func Placeholders(cfg *config.Config) map[string]netip.AddrPort {
+	out := make(map[string]netip.AddrPort, len(cfg.Deployments))
+	hosts := make(map[string]netip.Addr)
+	for _, d := range cfg.Deployments {
+		if !plan.Servable(d) {
+			continue
+		}
+		port, err := portOf(d)
+		if err != nil {
+			// Resolve leaves it out too.
+			continue
+		}
+		host := d.APIBase.Hostname()
+		ip, ok := hosts[host]
+		if !ok {
+			if ip, err = netip.ParseAddr(host); err != nil {
+				n := len(hosts)
+				ip = netip.AddrFrom4([4]byte{100, 64 | byte(n>>16&0x3f), byte(n >> 8), byte(n)})
+			}
+			hosts[host] = ip
+		}
+		out[d.ID] = netip.AddrPortFrom(ip, port)
+	}
+	return out
+}
+
 func lookup(ctx context.Context, r *net.Resolver, host string) (netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return ip, nil

@@ -147,13 +147,21 @@ type Checked struct{ res *Resources }
 // swaps other state along with the snapshot checks first, so that a
 // refused snapshot changes nothing.
 func (s *Server) Check(r *Resources) (*Checked, error) {
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	if _, err := s.snapshot(r, 0, 0); err != nil {
+	if err := r.Check(); err != nil {
 		return nil, err
 	}
 	return &Checked{res: r}, nil
+}
+
+// Check checks r as Server.Check does, for a caller that serves nothing
+// (llmvoy validate): every resource's own rules, then a snapshot of them
+// and its consistency (a route naming a missing cluster, ...).
+func (r *Resources) Check() error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	_, err := snapshot(r, 0, 0)
+	return err
 }
 
 // Serve makes checked resources the next snapshot of every Envoy. It fails
@@ -202,7 +210,7 @@ func (s *Server) ensureSnapshot(key string) error {
 }
 
 func (s *Server) setLocked(ctx context.Context, key string) error {
-	snap, err := s.snapshot(s.res, listenPortOf(key), s.version)
+	snap, err := snapshot(s.res, listenPortOf(key), s.version)
 	if err != nil {
 		return err
 	}
@@ -214,7 +222,7 @@ func (s *Server) setLocked(ctx context.Context, key string) error {
 
 // snapshot builds a consistent snapshot of r whose gateway listener listens
 // on port (0: as translated).
-func (s *Server) snapshot(r *Resources, port uint32, version int) (*cachev3.Snapshot, error) {
+func snapshot(r *Resources, port uint32, version int) (*cachev3.Snapshot, error) {
 	listeners := r.Listeners
 	if port != 0 {
 		listeners = make([]types.Resource, len(r.Listeners))

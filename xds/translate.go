@@ -7,6 +7,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -113,7 +114,7 @@ func (r *Resources) Validate() error {
 			return fmt.Errorf("xds: %T has no validation", res)
 		}
 		if err := v.ValidateAll(); err != nil {
-			return fmt.Errorf("xds: invalid %T: %w", res, err)
+			return &InvalidError{Type: fmt.Sprintf("%T", res), Name: cachev3.GetResourceName(res), Err: err}
 		}
 	}
 	clusters := make(map[string]bool, len(r.Clusters))
@@ -131,6 +132,21 @@ func (r *Resources) Validate() error {
 	}
 	return nil
 }
+
+// InvalidError is a resource that breaks its own rules (a priority past
+// Envoy's 128, say). Name is the resource's: a cluster's (and its
+// endpoints') is a model group's plan.Group.Cluster, which lets a caller
+// name the group.
+type InvalidError struct {
+	Type, Name string
+	Err        error
+}
+
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("xds: invalid %s %q: %v", e.Type, e.Name, e.Err)
+}
+
+func (e *InvalidError) Unwrap() error { return e.Err }
 
 // mustAny wraps a message in an Any. Marshalling a well-formed generated
 // message cannot fail, so a failure is a programming error.

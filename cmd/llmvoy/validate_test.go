@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,4 +81,40 @@ func wantedError(t *testing.T, path string) string {
 	}
 	t.Fatalf("%s has no '# want:' line", path)
 	return ""
+}
+
+// A config that parses but that a reload would refuse, since Envoy cannot
+// take its resources, is invalid too: a group with 130 distinct orders
+// needs more priorities than Envoy's 129 (0-128). 129 orders are fine.
+func TestValidateTranslatesAndChecks(t *testing.T) {
+	manyOrders := func(n int) string {
+		var b strings.Builder
+		b.WriteString("model_list:\n")
+		for i := 1; i <= n; i++ {
+			fmt.Fprintf(&b, "  - model_name: many\n    litellm_params:\n      model: openai/m%d\n"+
+				"      api_base: http://127.0.0.1:%d/v1\n      api_key: sk-mock\n      order: %d\n"+
+				"    model_info:\n      id: many-%d\n", i, 20000+i, i, i)
+		}
+		return b.String()
+	}
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		orders int
+		valid  bool
+	}{{129, true}, {130, false}} {
+		path := filepath.Join(dir, fmt.Sprintf("orders-%d.yaml", tt.orders))
+		require.NoError(t, os.WriteFile(path, []byte(manyOrders(tt.orders)), 0o600))
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), []string{"validate", "--config", path}, &stdout, &stderr)
+		if tt.valid {
+			require.NoError(t, err, "stderr:\n%s", stderr.String())
+			require.Contains(t, stdout.String(), "valid (1 model groups, 129 deployments")
+			continue
+		}
+		require.Error(t, err)
+		require.Equal(t, 1, exitCode(err))
+		require.Contains(t, err.Error(), path)
+		require.Contains(t, err.Error(), `model group "many"`)
+		require.Contains(t, err.Error(), "Priority")
+	}
 }
