@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 )
 
 // GatewayStore says where a gateway keeps its keys and spend.
@@ -52,4 +54,20 @@ func OpenForGateway(ctx context.Context, where GatewayStore, opts Options) (k *K
 		store.Close()
 	}
 	return k, stop, nil
+}
+
+// DefaultDataDir is where a gateway keeps its SQLite store when not told:
+// $LLMVOY_DATA_DIR, else llmvoy under the user's data directory
+// ($XDG_DATA_HOME or ~/.local/share).
+func DefaultDataDir() string {
+	if d := os.Getenv("LLMVOY_DATA_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "llmvoy")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "llmvoy")
+	}
+	return ".llmvoy"
 }

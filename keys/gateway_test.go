@@ -61,3 +61,14 @@ func TestOpenForGatewayFailures(t *testing.T) {
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "secret-pw", "the URL's password stays out of errors")
 }
+
+func TestDefaultDataDir(t *testing.T) {
+	t.Setenv("LLMVOY_DATA_DIR", "/data/llmvoy")
+	require.Equal(t, "/data/llmvoy", DefaultDataDir())
+	t.Setenv("LLMVOY_DATA_DIR", "")
+	t.Setenv("XDG_DATA_HOME", "/home/u/.data")
+	require.Equal(t, "/home/u/.data/llmvoy", DefaultDataDir())
+	t.Setenv("XDG_DATA_HOME", "")
+	t.Setenv("HOME", "/home/u")
+	require.Equal(t, "/home/u/.local/share/llmvoy", DefaultDataDir())
+}

@@ -41,6 +41,23 @@ type Observer interface {
 	ObserveRequest(Request)
 }
 
+// Observers tells several observers, in order.
+type Observers []Observer
+
+var _ Observer = Observers(nil)
+
+func (o Observers) ObserveAttempt(a Attempt) {
+	for _, x := range o {
+		x.ObserveAttempt(a)
+	}
+}
+
+func (o Observers) ObserveRequest(r Request) {
+	for _, x := range o {
+		x.ObserveRequest(r)
+	}
+}
+
 // NewAccessLog returns the access log service recording into c and b, and
 // telling obs (which may be nil) what it saw.
 func NewAccessLog(c *Cooldowns, b *Balance, obs Observer) *AccessLog {

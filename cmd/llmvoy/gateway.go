@@ -8,13 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/keepalive"
 
 	"github.com/llmvoy/llmvoy/controlplane"
 	"github.com/llmvoy/llmvoy/counters"
@@ -70,7 +66,7 @@ func parseGatewayFlags(args []string, stderr io.Writer) (gatewayFlags, error) {
 	fs.BoolVar(&f.control.InsecurePlaintext, controlsock.InsecurePlaintextFlag, false, "allow xDS and ext_proc on plaintext TCP: whoever connects gets every provider key (never on a shared host or network)")
 	f.envoyMaxHeap = envoy.DefaultMaxHeapBytes
 	fs.Var(&f.envoyMaxHeap, "envoy-max-heap", "heap limit of the supervised Envoy: from 90% it returns memory to the system, from 95% it answers new requests 503")
-	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "directory of the SQLite store of virtual keys and spend (when general_settings.database_url is unset)")
+	fs.StringVar(&f.dataDir, "data-dir", keys.DefaultDataDir(), "directory of the SQLite store of virtual keys and spend (when general_settings.database_url is unset)")
 	fs.StringVar(&f.accessLog, "access-log", "", "write a JSON access-log line per request to this file (- for stdout; default none)")
 	if err := fs.Parse(args); err != nil {
 		return f, errUsage
@@ -175,10 +171,12 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if accessLog != nil {
 		procSrv.SetAccessLog(accessLog)
 	}
-	xdsGRPC, procGRPC := newGRPCServer(cp.ServerOptions()...), newGRPCServer(cp.ServerOptions()...)
+	// Bodies of vision requests travel in single ext_proc messages.
+	maxMsg := plan.DefaultMaxRequestBytes + (1 << 20)
+	xdsGRPC, procGRPC := cp.NewServer(maxMsg), cp.NewServer(maxMsg)
 	xdsSrv.Register(xdsGRPC)
 	procSrv.Register(procGRPC)
-	als := router.NewAccessLog(cooldowns, balance, observers{stats, procSrv})
+	als := router.NewAccessLog(cooldowns, balance, router.Observers{stats, procSrv})
 	als.SetLog(log)
 	als.Register(procGRPC)
 	go xdsGRPC.Serve(xdsLn)
@@ -211,21 +209,6 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// defaultDataDir is $LLMVOY_DATA_DIR, else llmvoy under the user's data
-// directory ($XDG_DATA_HOME or ~/.local/share).
-func defaultDataDir() string {
-	if d := os.Getenv("LLMVOY_DATA_DIR"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "llmvoy")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "share", "llmvoy")
-	}
-	return ".llmvoy"
-}
-
 // openAccessLog opens --access-log's destination; nil for none.
 func openAccessLog(path string, stdout io.Writer) (io.Writer, func(), error) {
 	switch path {
@@ -239,47 +222,6 @@ func openAccessLog(path string, stdout io.Writer) (io.Writer, func(), error) {
 		return nil, nil, fmt.Errorf("--access-log: %w", err)
 	}
 	return f, func() { f.Close() }, nil
-}
-
-// observers passes Envoy's access-log entries to several observers.
-type observers []router.Observer
-
-func (o observers) ObserveAttempt(a router.Attempt) {
-	for _, x := range o {
-		x.ObserveAttempt(a)
-	}
-}
-
-func (o observers) ObserveRequest(r router.Request) {
-	for _, x := range o {
-		x.ObserveRequest(r)
-	}
-}
-
-// newGRPCServer serves Envoy. Bodies of vision requests travel in single
-// ext_proc messages, hence the large message limit; Envoy pings its gRPC
-// connections, which grpc-go would otherwise answer with GOAWAY. extra
-// secures it (mutual TLS).
-func newGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
-	return grpc.NewServer(append([]grpc.ServerOption{
-		grpc.MaxRecvMsgSize(plan.DefaultMaxRequestBytes + (1 << 20)),
-		grpc.MaxSendMsgSize(plan.DefaultMaxRequestBytes + (1 << 20)),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: envoy.GRPCKeepaliveInterval / 2, PermitWithoutStream: true}),
-		// Reuse goroutines (and their grown stacks) across ext_proc
-		// streams instead of starting one per stream.
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
-	}, extra...)...)
-}
-
-// gracefulStop stops g once its streams end, or at the timeout.
-func gracefulStop(g *grpc.Server, timeout time.Duration) {
-	done := make(chan struct{})
-	go func() { g.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(timeout):
-		g.Stop()
-	}
 }
 
 // shareCPUsWithEnvoy gives the Go runtime half the CPUs it would take (at

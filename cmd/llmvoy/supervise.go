@@ -46,7 +46,7 @@ func (g *gateway) serveForPlatformEnvoy(ctx context.Context) error {
 	// Envoys may still be draining requests through ext_proc: let
 	// their streams finish, up to the drain timeout.
 	g.log.Info("shutting down: waiting for in-flight ext_proc streams", "timeout", g.flags.drainTimeout)
-	gracefulStop(g.procGRPC, g.flags.drainTimeout)
+	controlsock.GracefulStop(g.procGRPC, g.flags.drainTimeout)
 	g.log.Info("stopped")
 	return nil
 }

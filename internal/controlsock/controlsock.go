@@ -5,7 +5,8 @@
 // operator says so by name. xDS carries the SDS secrets that hold provider
 // keys, ext_proc adds credentials to upstream requests, and the access-log
 // service moves cooldowns, limits and spend: a neighbour reaching any of
-// them owns the gateway.
+// them owns the gateway. The gRPC servers on these listeners come from
+// here too (Listeners.NewServer), so none is left unsecured.
 package controlsock
 
 import (
@@ -17,11 +18,16 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/llmvoy/llmvoy/envoy"
 
 	"github.com/llmvoy/llmvoy/internal/pki"
 )
@@ -116,12 +122,35 @@ type Listeners struct {
 // own sockets.
 func (cp *Listeners) Close() { cp.cleanup() }
 
-// ServerOptions are the gRPC options that secure a server of cp.
-func (cp *Listeners) ServerOptions() []grpc.ServerOption {
-	if cp.creds == nil {
-		return nil
+// NewServer is a gRPC server for Envoy on cp's listeners, secured as they
+// are (mutual TLS, or nothing on private sockets), taking messages up to
+// maxMsgBytes. Envoy pings its gRPC connections, which grpc-go would
+// otherwise answer with GOAWAY.
+func (cp *Listeners) NewServer(maxMsgBytes int) *grpc.Server {
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxMsgBytes),
+		grpc.MaxSendMsgSize(maxMsgBytes),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: envoy.GRPCKeepaliveInterval / 2, PermitWithoutStream: true}),
+		// Reuse goroutines (and their grown stacks) across ext_proc
+		// streams instead of starting one per stream.
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 	}
-	return []grpc.ServerOption{grpc.Creds(cp.creds)}
+	if cp.creds != nil {
+		opts = append(opts, grpc.Creds(cp.creds))
+	}
+	return grpc.NewServer(opts...)
+}
+
+// GracefulStop stops g once its streams end (Envoys draining their
+// requests through it), or at the timeout.
+func GracefulStop(g *grpc.Server, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() { g.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		g.Stop()
+	}
 }
 
 // Open creates the control directory when needed and listens.
