@@ -31,3 +31,22 @@ func WaitGateway(ctx context.Context, hostPort string, envoyDone <-chan error) e
 		}
 	}
 }
+
+// StartGateway starts Envoy as o says and waits, up to timeout, until it
+// serves llmvoy's gateway listener at hostPort (WaitGateway). An Envoy that
+// does not get there is stopped again.
+func StartGateway(ctx context.Context, o ProcessOptions, hostPort string, timeout time.Duration) (*Process, error) {
+	proc, err := Start(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- proc.Wait() }()
+	readyCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := WaitGateway(readyCtx, hostPort, exited); err != nil {
+		_ = proc.Shutdown(context.Background())
+		return nil, err
+	}
+	return proc, nil
+}

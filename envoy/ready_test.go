@@ -3,10 +3,12 @@ package envoy
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -55,4 +57,19 @@ func TestFindCABundle(t *testing.T) {
 	// A directory is not a bundle: the system's is used instead.
 	t.Setenv("SSL_CERT_FILE", t.TempDir())
 	require.NotEqual(t, os.Getenv("SSL_CERT_FILE"), FindCABundle())
+}
+
+// An Envoy that never serves the gateway (no xDS server here) fails the
+// start at the timeout.
+func TestStartGatewayNotReadyStopsEnvoy(t *testing.T) {
+	bin := envoyBin(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := lis.Addr().(*net.TCPAddr).Port
+	lis.Close()
+	boot := bootstrapFor(t, &adsServer{Address: "127.0.0.1", Port: port})
+	p, err := StartGateway(context.Background(), ProcessOptions{Bin: bin, Bootstrap: boot, DrainTimeout: time.Second},
+		net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 500*time.Millisecond)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Nil(t, p)
 }

@@ -68,30 +68,20 @@ func (g *gateway) superviseEnvoy(ctx context.Context, bin string) error {
 	if err != nil {
 		return err
 	}
-	proc, err := envoy.Start(ctx, envoy.ProcessOptions{
+	// Envoy leaves its socket behind, which would outlive llmvoy in a
+	// --control-dir of the operator's. Deferred first: it runs once Envoy
+	// has stopped.
+	defer controlsock.RemoveSocket(adminSocket)
+	listen := net.JoinHostPort(f.host, strconv.Itoa(f.port))
+	local := net.JoinHostPort(reachable(f.host), strconv.Itoa(f.port))
+	proc, err := envoy.StartGateway(ctx, envoy.ProcessOptions{
 		Bin:          bin,
 		Bootstrap:    bootstrap,
 		LogLevel:     f.envoyLogLevel,
 		Stderr:       g.stderr,
 		DrainTimeout: f.drainTimeout,
-	})
+	}, local, 30*time.Second)
 	if err != nil {
-		return err
-	}
-	// Envoy leaves its socket behind, which would outlive llmvoy in a
-	// --control-dir of the operator's. Deferred after Start: it runs once
-	// Envoy has stopped.
-	defer controlsock.RemoveSocket(adminSocket)
-	envoyDone := make(chan error, 1)
-	go func() { envoyDone <- proc.Wait() }()
-
-	listen := net.JoinHostPort(f.host, strconv.Itoa(f.port))
-	local := net.JoinHostPort(reachable(f.host), strconv.Itoa(f.port))
-	readyCtx, readyCancel := context.WithTimeout(ctx, 30*time.Second)
-	err = envoy.WaitGateway(readyCtx, local, envoyDone)
-	readyCancel()
-	if err != nil {
-		_ = proc.Shutdown(context.Background())
 		return err
 	}
 	g.log.Info("gateway ready", "listen", listen,
@@ -101,8 +91,9 @@ func (g *gateway) superviseEnvoy(ctx context.Context, bin string) error {
 	go g.loop.Run(ctx)
 
 	select {
-	case err := <-envoyDone:
+	case <-proc.Done():
 		if ctx.Err() == nil {
+			err := proc.Wait()
 			if err == nil {
 				err = errors.New("exited unexpectedly")
 			}
