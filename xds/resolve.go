@@ -49,8 +49,8 @@ func Resolve(ctx context.Context, cfg *config.Config, r *net.Resolver) (map[stri
 // without asking DNS, so that a config can be translated offline with all
 // its endpoints (llmvoy validate). A host that is an IP address keeps it;
 // each host name gets an address of its own in 100.64.0.0/10 (shared
-// address space, never a provider's), so deployments share an address, and
-// an egress, exactly when they share a host and port.
+// address space, not a provider's), so deployments share an address, and
+// so an egress, when they share a host and port, as with real addresses.
 func Placeholders(cfg *config.Config) map[string]netip.AddrPort {
 	out := make(map[string]netip.AddrPort, len(cfg.Deployments))
 	hosts := make(map[string]netip.Addr)
