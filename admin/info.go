@@ -335,4 +335,3 @@ func (r redactor) value(v any) any {
 	}
 	return v
 }
-

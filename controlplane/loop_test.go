@@ -1,7 +1,6 @@
 package controlplane
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/syncbuf"
 	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
@@ -90,31 +90,13 @@ func (r *fakeRouter) set(active map[string]time.Time, d router.Decision) {
 	r.changed <- struct{}{}
 }
 
-// syncBuffer is a log the loop's goroutine and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 type harness struct {
 	loop               *Loop
 	snaps              *xds.Server
 	proc               *fakeProcessor
 	cooldowns, balance *fakeRouter
 	path               string
-	logs               *syncBuffer
+	logs               *syncbuf.Buffer
 	mu                 sync.Mutex
 	addrs              map[string]netip.AddrPort // what "DNS" answers
 }
@@ -123,7 +105,7 @@ type harness struct {
 // a real xDS server (no Envoy needed: nothing connects to it).
 func start(t *testing.T, yaml string) *harness {
 	t.Helper()
-	h := &harness{path: filepath.Join(t.TempDir(), "config.yaml"), logs: &syncBuffer{},
+	h := &harness{path: filepath.Join(t.TempDir(), "config.yaml"), logs: &syncbuf.Buffer{},
 		cooldowns: newFakeRouter(), balance: newFakeRouter()}
 	write(t, h.path, yaml)
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

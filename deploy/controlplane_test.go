@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,27 +26,10 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
 
+	"github.com/llmvoy/llmvoy/internal/syncbuf"
 	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/xds"
 )
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // configMapVolume lays a config out the way the kubelet projects a
 // ConfigMap: the file is a symlink through ..data to a timestamped directory,
@@ -124,7 +106,7 @@ func TestControlPlaneWithoutEnvoy(t *testing.T) {
 	cmd.Dir = dir
 	// No ENVOY_BIN, no envoy on PATH, no .venv: like the distroless image.
 	cmd.Env = []string{"PATH=" + dir, "HOME=" + dir, "LLMVOY_MASTER_KEY=sk-test"}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)

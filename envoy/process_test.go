@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmvoy/llmvoy/internal/syncbuf"
 )
 
 func TestProcessLifecycle(t *testing.T) {
@@ -36,7 +38,7 @@ func TestProcessLifecycle(t *testing.T) {
 				boot, err = RenderBootstrap(BootstrapOptions{InsecureTCPAdmin: true, XDSAddress: ads.Address, XDSPort: ads.Port, ExtProcPort: 1})
 				require.NoError(t, err)
 			}
-			var log syncBuffer
+			var log syncbuf.Buffer
 			p := startEnvoy(t, ProcessOptions{
 				Bin:          bin,
 				Bootstrap:    boot,
@@ -122,7 +124,7 @@ func TestProcessADSUnreachable(t *testing.T) {
 func TestProcessKilled(t *testing.T) {
 	bin := envoyBin(t)
 	ads := startADS(t, "tcp")
-	var log syncBuffer
+	var log syncbuf.Buffer
 	p := startEnvoy(t, ProcessOptions{Bin: bin, Bootstrap: bootstrapFor(t, ads), LogLevel: "info", Stderr: &log})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -172,7 +174,7 @@ func TestProcessAdminPortInUse(t *testing.T) {
 		XDSPort:          1, ExtProcPort: 1,
 	})
 	require.NoError(t, err)
-	var log syncBuffer
+	var log syncbuf.Buffer
 	p := startEnvoy(t, ProcessOptions{Bin: bin, Bootstrap: b, Stderr: &log})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

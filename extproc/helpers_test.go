@@ -11,7 +11,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +27,7 @@ import (
 
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/internal/syncbuf"
 	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
 )
@@ -77,7 +77,7 @@ func mustPlan(t testing.TB, cfg *config.Config) *plan.Plan {
 type harness struct {
 	server *extproc.Server
 	client extprocv3.ExternalProcessorClient
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	// ended receives what each Process call returned, in the order the
 	// streams ended (dropped when nobody reads).
 	ended chan error
@@ -121,7 +121,7 @@ func newHarness(t testing.TB, cfg *config.Config, c *router.Cooldowns, setup fun
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	// Debug level, so the debug-only log lines run too (and are checked for
 	// secrets).
 	srv := extproc.NewServer(mustPlan(t, cfg), c, router.NewBalance(cfg), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
@@ -420,24 +420,6 @@ func requireAPIErrorReply(t testing.TB, r localReply, status int, typ string) op
 	require.NotEmpty(t, e.Error.Message)
 	require.NotNil(t, e.Error.Code, "body: %s", r.body)
 	return e.Error
-}
-
-// syncBuffer collects log output written from the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // visionBody is a chat request with an inline image of about n bytes of

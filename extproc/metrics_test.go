@@ -13,6 +13,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/internal/syncbuf"
 	"github.com/llmvoy/llmvoy/metrics"
 	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
@@ -24,7 +25,7 @@ func startServerWithMetrics(t *testing.T, yaml string) *harness {
 	t.Helper()
 	cfg := parseConfig(t, yaml, testEnv)
 	c, b := router.NewCooldowns(cfg), router.NewBalance(cfg)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	srv := extproc.NewServer(mustPlan(t, cfg), c, b, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	srv.SetMetrics(metrics.New(mustPlan(t, cfg), c, b))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

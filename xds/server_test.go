@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/llmvoy/llmvoy/internal/syncbuf"
 )
 
 func TestNACKIsLoggedOnce(t *testing.T) {
@@ -114,26 +115,8 @@ func (e *fakeEnvoy) recv() *discoverygrpc.DiscoveryResponse {
 	return resp
 }
 
-// syncBuffer is a log destination the server's goroutines and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestVersionsRecordWhatEachEnvoyAckedAndNacked(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	ctx := context.Background()
 	s := NewServer(ctx, slog.New(slog.NewTextHandler(&logs, nil)))
 	s.nackPause = 0

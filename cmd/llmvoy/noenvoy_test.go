@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 
 	"github.com/llmvoy/llmvoy/envoy"
 	"github.com/llmvoy/llmvoy/internal/pki"
+	"github.com/llmvoy/llmvoy/internal/syncbuf"
 )
 
 func TestByteSize(t *testing.T) {
@@ -45,27 +45,9 @@ func TestByteSize(t *testing.T) {
 	require.Equal(t, "1000", byteSize(1000).String())
 }
 
-// syncBuffer is an io.Writer the test reads while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startNoEnvoy runs `llmvoy run --no-envoy` in-process until the test ends
 // and returns its output once it serves.
-func startNoEnvoy(t *testing.T, args ...string) *syncBuffer {
+func startNoEnvoy(t *testing.T, args ...string) *syncbuf.Buffer {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(`
@@ -74,7 +56,7 @@ model_list:
     litellm_params: {model: openai/gpt-4o, api_base: "http://127.0.0.1:9/v1", api_key: sk-provider-secret}
 `), 0o600))
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"run", "--no-envoy", "--config", cfg, "--data-dir", t.TempDir(), "--reload-interval", "0"}, args...), out, out)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmvoy/llmvoy/envoy"
+	"github.com/llmvoy/llmvoy/internal/syncbuf"
 	"github.com/llmvoy/llmvoy/mock"
 )
 
@@ -138,7 +139,7 @@ model_list:
     litellm_params: {model: openai/gpt-4o-mini, api_base: "%s/v1"}
 `, provider.URL)), 0o600))
 	port := freePort(t)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd := exec.Command(bin, "run", "--config", cfg, "--host", "127.0.0.1", "--port", fmt.Sprint(port), "--data-dir", dir)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
@@ -247,8 +248,8 @@ func listeningTCPPorts(t *testing.T, pid int) []string {
 	return ports
 }
 
-func startControlPlane(t *testing.T, bin string, args ...string) *syncBuffer {
-	var out syncBuffer
+func startControlPlane(t *testing.T, bin string, args ...string) *syncbuf.Buffer {
+	var out syncbuf.Buffer
 	cmd := exec.Command(bin, append([]string{"run", "--no-envoy"}, args...)...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
@@ -271,7 +272,7 @@ func startEnvoy(t *testing.T, bin, envoyBin, dir, node string, port int, bootstr
 	require.NoError(t, err, "llmvoy %v", args)
 	file := filepath.Join(dir, node+".yaml")
 	require.NoError(t, os.WriteFile(file, boot, 0o600))
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd := exec.Command(envoyBin, "-c", file, "--disable-hot-restart", "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
@@ -281,7 +282,7 @@ func startEnvoy(t *testing.T, bin, envoyBin, dir, node string, port int, bootstr
 	return admin
 }
 
-func stopOnCleanup(t *testing.T, cmd *exec.Cmd, name string, out *syncBuffer) {
+func stopOnCleanup(t *testing.T, cmd *exec.Cmd, name string, out *syncbuf.Buffer) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -298,7 +299,7 @@ func stopOnCleanup(t *testing.T, cmd *exec.Cmd, name string, out *syncBuffer) {
 	})
 }
 
-func waitFor(t *testing.T, out *syncBuffer, text string) {
+func waitFor(t *testing.T, out *syncbuf.Buffer, text string) {
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), text) {
 		if time.Now().After(deadline) {

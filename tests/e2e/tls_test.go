@@ -29,6 +29,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmvoy/llmvoy/internal/syncbuf"
 	"github.com/llmvoy/llmvoy/mock"
 )
 
@@ -159,7 +160,7 @@ func freePort(t *testing.T) int {
 // startGateway runs `llmvoy run` until the test ends; its output is shown
 // only when the test fails.
 func startGateway(t *testing.T, bin string, args ...string) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd := exec.Command(bin, append([]string{"run"}, args...)...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
@@ -179,21 +180,4 @@ func chat(t *testing.T, port int, model string) (int, string) {
 	var b bytes.Buffer
 	_, _ = b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
