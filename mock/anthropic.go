@@ -33,7 +33,10 @@ import (
 // "any" or "tool", the reply is a tool_use of that tool (or the first one),
 // whose input has every required property of the schema (all of them when
 // none is required) set from the last user text: strings to it, numbers to
-// its length in runes, booleans to true, arrays and objects empty.
+// its length in runes, booleans to true, arrays and objects empty. Before
+// both, a MOCK_TOOL_CALL line in the last user turn asks for a tool_use of a
+// given tool and input, and after a forced tool_choice, the answer to a turn
+// of tool_result blocks quotes them (toolscript.go).
 func init() {
 	providerRoutes = append(providerRoutes, providerRoute{
 		match: func(method, path string) bool { return method == http.MethodPost && path == "/v1/messages" },
@@ -119,6 +122,11 @@ type anthropicCall struct {
 	lastUser     string
 	tool         *anthropicToolSpec // set: answer with a tool_use of it
 	contextLimit int
+
+	// For the tool-call script (toolscript.go):
+	toolNames  []string // the tools offered
+	lastTexts  []string // the last turn's text blocks, when it is the user's and holds no tool result
+	toolResult *string  // the text of the last turn's tool results, when it holds any
 }
 
 type anthropicToolSpec struct {
@@ -215,6 +223,9 @@ func parseAnthropic(body []byte) (anthropicCall, *anthropicError) {
 		}
 	}
 	c.inputTokens = tokensForRunes(runes)
+	if last := msgs[len(msgs)-1]; last.Role == "user" {
+		c.lastTexts, c.toolResult = anthropicLastTurn(last.Content)
+	}
 
 	if tools := fields["tools"]; !isNull(tools) {
 		var specs []anthropicToolSpec
@@ -225,6 +236,7 @@ func parseAnthropic(body []byte) (anthropicCall, *anthropicError) {
 			if t.Name == "" || isNull(t.InputSchema) {
 				return c, invalidAnthropic("tools." + strconv.Itoa(i) + ": name and input_schema are required")
 			}
+			c.toolNames = append(c.toolNames, t.Name)
 		}
 		if choice := fields["tool_choice"]; !isNull(choice) {
 			var tc struct {
@@ -326,6 +338,35 @@ func anthropicContentText(where string, raw json.RawMessage) (string, *anthropic
 	return strings.Join(texts, " "), nil
 }
 
+// anthropicLastTurn splits a (valid) user turn's content for the tool-call
+// script: its text blocks, or, when it holds tool_result blocks, their text.
+func anthropicLastTurn(raw json.RawMessage) (texts []string, toolResult *string) {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return []string{s}, nil
+	}
+	var blocks []anthropicBlockIn
+	_ = json.Unmarshal(raw, &blocks)
+	var results []string
+	hasResult := false
+	for _, b := range blocks {
+		switch b.Type {
+		case "text":
+			texts = append(texts, *b.Text)
+		case "tool_result":
+			hasResult = true
+			if t, _ := anthropicToolResultText("", b.Content); t != "" {
+				results = append(results, t)
+			}
+		}
+	}
+	if hasResult {
+		result := strings.Join(results, " ")
+		return nil, &result
+	}
+	return texts, nil
+}
+
 func anthropicToolResultText(where string, raw json.RawMessage) (string, *anthropicError) {
 	if isNull(raw) {
 		return "", nil
@@ -399,9 +440,19 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request, body 
 		return
 	}
 
+	script, isCall, problem := scriptToolCall(call.lastTexts, call.toolNames)
+	if problem != "" {
+		s.writeAnthropicError(w, invalidAnthropic(problem))
+		return
+	}
 	reply := anthropicReply{text: Reply(opts.Name, call.lastUser)}
-	if call.tool != nil {
+	switch {
+	case isCall:
+		reply = anthropicReply{toolID: s.newID("toolu_01", 22), toolName: script.name, input: script.args}
+	case call.tool != nil:
 		reply = anthropicReply{toolID: s.newID("toolu_01", 22), toolName: call.tool.Name, input: anthropicToolInput(call.tool.InputSchema, call.lastUser)}
+	case call.toolResult != nil:
+		reply = anthropicReply{text: ToolResultReply(opts.Name, *call.toolResult)}
 	}
 	id := s.newID("msg_01", 22)
 	if call.stream {

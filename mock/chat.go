@@ -75,6 +75,7 @@ type chatRequest struct {
 	Messages      json.RawMessage `json:"messages"`
 	Stream        json.RawMessage `json:"stream"`
 	StreamOptions json.RawMessage `json:"stream_options"`
+	Tools         json.RawMessage `json:"tools"`
 }
 
 type chatMessage struct {
@@ -95,6 +96,11 @@ type chatCall struct {
 	obfuscate    bool
 	promptTokens int
 	lastUser     string
+
+	// For the tool-call script (toolscript.go):
+	tools      []string // the function tools offered
+	lastTexts  []string // the last message's texts, when it is the user's
+	toolResult *string  // the last message's text, when it is a tool result
 }
 
 // parseChat validates body enough to catch a gateway that sends something
@@ -131,6 +137,29 @@ func parseChat(body []byte) (chatCall, *apiError) {
 		}
 	}
 	c.promptTokens = tokensForRunes(runes)
+	switch last := msgs[len(msgs)-1]; *last.Role {
+	case "user":
+		c.lastTexts = textsOf(last.Content)
+	case "tool":
+		text := textOf(last.Content)
+		c.toolResult = &text
+	}
+	if !isNull(req.Tools) {
+		var tools []struct {
+			Type     string `json:"type"`
+			Function struct {
+				Name string `json:"name"`
+			} `json:"function"`
+		}
+		if err := json.Unmarshal(req.Tools, &tools); err != nil {
+			return c, invalidType("tools", "an array of objects", req.Tools)
+		}
+		for _, t := range tools {
+			if t.Type == "function" && t.Function.Name != "" {
+				c.tools = append(c.tools, t.Function.Name)
+			}
+		}
+	}
 
 	if !isNull(req.Stream) {
 		if err := json.Unmarshal(req.Stream, &c.stream); err != nil {
@@ -179,20 +208,23 @@ func diagnoseMessages(raw json.RawMessage) *apiError {
 
 // textOf returns the text of a message content: a string, or the text parts of
 // an array of content parts joined by spaces. Other shapes count as no text.
-func textOf(raw json.RawMessage) string {
+func textOf(raw json.RawMessage) string { return strings.Join(textsOf(raw), " ") }
+
+// textsOf returns the texts of a message content, one per text part.
+func textsOf(raw json.RawMessage) []string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
-		return ""
+		return nil
 	}
 	switch raw[0] {
 	case '"':
 		var s string
 		_ = json.Unmarshal(raw, &s)
-		return s
+		return []string{s}
 	case '[':
 		var parts []contentPart
 		if json.Unmarshal(raw, &parts) != nil {
-			return ""
+			return nil
 		}
 		var texts []string
 		for _, p := range parts {
@@ -200,9 +232,9 @@ func textOf(raw json.RawMessage) string {
 				texts = append(texts, p.Text)
 			}
 		}
-		return strings.Join(texts, " ")
+		return texts
 	}
-	return ""
+	return nil
 }
 
 type usage struct {
@@ -249,9 +281,21 @@ type chatChoice struct {
 
 type assistantMessage struct {
 	Role        string     `json:"role"`
-	Content     string     `json:"content"`
+	Content     *string    `json:"content"`
 	Refusal     *string    `json:"refusal"`
 	Annotations []struct{} `json:"annotations"`
+	ToolCalls   []toolCall `json:"tool_calls,omitempty"`
+}
+
+type toolCall struct {
+	ID       string       `json:"id"`
+	Type     string       `json:"type"`
+	Function functionCall `json:"function"`
+}
+
+type functionCall struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
 }
 
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request, body []byte, opts *Options) {
@@ -293,9 +337,22 @@ func (s *Server) answerChat(w http.ResponseWriter, r *http.Request, call chatCal
 			return
 		}
 	}
+	script, isCall, problem := scriptToolCall(call.lastTexts, call.tools)
+	if problem != "" {
+		writeError(w, invalidRequest(problem, "messages", ""))
+		return
+	}
+	var tc *toolCall
 	content := Reply(opts.Name, call.lastUser)
+	switch {
+	case isCall:
+		tc = &toolCall{ID: s.newID("call_", 24), Type: "function", Function: functionCall{Name: script.name, Arguments: string(script.args)}}
+		content = ""
+	case call.toolResult != nil:
+		content = ToolResultReply(opts.Name, *call.toolResult)
+	}
 	if call.stream {
-		s.streamChat(w, r, call, a, opts, content)
+		s.streamChat(w, r, call, a, opts, content, tc)
 		return
 	}
 	if !wait(r, a.latency) {
@@ -304,16 +361,23 @@ func (s *Server) answerChat(w http.ResponseWriter, r *http.Request, call chatCal
 	if a.failStreamAfter >= 0 {
 		panic(http.ErrAbortHandler) // reset before any response byte
 	}
+	choice := chatChoice{
+		Message:      assistantMessage{Role: "assistant", Content: &content, Annotations: []struct{}{}},
+		FinishReason: "stop",
+	}
+	completion := EstimateTokens(content)
+	if tc != nil {
+		choice.Message.Content, choice.Message.ToolCalls = nil, []toolCall{*tc}
+		choice.FinishReason = "tool_calls"
+		completion = EstimateTokens(tc.Function.Name + tc.Function.Arguments)
+	}
 	resp := chatCompletion{
-		ID:      s.newID("chatcmpl-", 29),
-		Object:  "chat.completion",
-		Created: time.Now().Unix(),
-		Model:   call.model,
-		Choices: []chatChoice{{
-			Message:      assistantMessage{Role: "assistant", Content: content, Annotations: []struct{}{}},
-			FinishReason: "stop",
-		}},
-		Usage:             newUsage(call.promptTokens, EstimateTokens(content)),
+		ID:                s.newID("chatcmpl-", 29),
+		Object:            "chat.completion",
+		Created:           time.Now().Unix(),
+		Model:             call.model,
+		Choices:           []chatChoice{choice},
+		Usage:             newUsage(call.promptTokens, completion),
 		ServiceTier:       "default",
 		SystemFingerprint: "mock:" + opts.Name,
 	}
@@ -322,8 +386,11 @@ func (s *Server) answerChat(w http.ResponseWriter, r *http.Request, call chatCal
 
 // streamChat writes the reply as OpenAI's chat.completion.chunk SSE stream:
 // a role chunk, a.chunks content chunks, a finish chunk, a usage chunk if
-// asked for, then [DONE]. Every event is flushed on its own.
-func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call chatCall, a attempt, opts *Options, content string) {
+// asked for, then [DONE]. Every event is flushed on its own. A tool call (tc
+// set) goes as OpenAI streams one: the role chunk carries the call's index,
+// id, type, name and empty arguments, the content chunks carry pieces of the
+// arguments, and the finish reason is tool_calls.
+func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call chatCall, a attempt, opts *Options, content string, tc *toolCall) {
 	if !wait(r, a.latency) {
 		return
 	}
@@ -343,7 +410,16 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call chatCal
 	st.prefix = jsonscan.AppendString(st.prefix, "mock:"+opts.Name)
 	st.prefix = append(st.prefix, `,"choices":`...)
 
-	if !st.choice(`{"role":"assistant","content":"","refusal":null}`, "null") {
+	role, finish, completion := `{"role":"assistant","content":"","refusal":null}`, `"stop"`, EstimateTokens(content)
+	if tc != nil {
+		b := append([]byte(`{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":`), jsonscan.AppendString(nil, tc.ID)...)
+		b = append(b, `,"type":"function","function":{"name":`...)
+		b = jsonscan.AppendString(b, tc.Function.Name)
+		role = string(append(b, `,"arguments":""}}],"refusal":null}`...))
+		finish, content = `"tool_calls"`, tc.Function.Arguments
+		completion = EstimateTokens(tc.Function.Name + tc.Function.Arguments)
+	}
+	if !st.choice(role, "null") {
 		return
 	}
 	parts := splitRunes(content, a.chunks)
@@ -354,18 +430,25 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call chatCal
 		if i > 0 && !wait(r, a.chunkDelay) {
 			return
 		}
-		if !st.content(part) {
+		ok := true
+		switch {
+		case tc == nil:
+			ok = st.content(part)
+		case part != "": // fewer runes than chunks: no empty argument pieces
+			ok = st.arguments(part)
+		}
+		if !ok {
 			return
 		}
 	}
 	if a.failStreamAfter >= 0 {
 		panic(http.ErrAbortHandler)
 	}
-	if !st.choice(`{}`, `"stop"`) {
+	if !st.choice(`{}`, finish) {
 		return
 	}
 	if call.includeUsage {
-		u, _ := json.Marshal(newUsage(call.promptTokens, EstimateTokens(content)))
+		u, _ := json.Marshal(newUsage(call.promptTokens, completion))
 		st.buf = append(append(st.buf[:0], st.prefix...), `[],"usage":`...)
 		st.buf = append(st.buf, u...)
 		if !st.end() {
@@ -396,6 +479,14 @@ func (st *sseWriter) choice(delta, finish string) bool {
 func (st *sseWriter) content(text string) bool {
 	b := append(st.startChoice(), `{"content":`...)
 	st.buf = append(jsonscan.AppendString(b, text), '}')
+	return st.endChoice("null")
+}
+
+// arguments writes a chunk with one choice whose delta carries a piece of
+// the arguments of tool call 0.
+func (st *sseWriter) arguments(piece string) bool {
+	b := append(st.startChoice(), `{"tool_calls":[{"index":0,"function":{"arguments":`...)
+	st.buf = append(jsonscan.AppendString(b, piece), "}}]}"...)
 	return st.endChoice("null")
 }
 

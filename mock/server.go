@@ -1,6 +1,7 @@
 // Package mock is a fake LLM provider that speaks OpenAI's wire format
-// (chat completions with and without SSE streaming, embeddings, models) with
-// knobs for latency, streaming pace and failures. The quickstart runs it as the
+// (chat completions with and without SSE streaming, Responses, embeddings,
+// models) with knobs for latency, streaming pace and failures, and a script
+// that makes it call a client's tools (toolscript.go). The quickstart runs it as the
 // deployments behind llmvoy, the e2e tests put it behind a real Envoy, and the
 // benchmarks drive thousands of requests a second through it, so the request
 // path takes no lock except the one guarding the bounded request log.
@@ -8,6 +9,7 @@
 // Routes:
 //
 //	POST   /v1/chat/completions   chat.completion, or chat.completion.chunk SSE with "stream": true
+//	POST   /v1/responses          response, or the Responses event stream (responses.go)
 //	POST   /v1/embeddings         embeddings list (float or base64 encoding)
 //	GET    /v1/models             one model, "mock-model"
 //	GET    /v1/models/{id}        that model, or 404
