@@ -8,7 +8,7 @@ ENVOY_VERSION := 1.40.0
 ENVOY_BIN ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin/envoy)
 export ENVOY_BIN
 
-.PHONY: build run test bench fuzz envoy pydeps servers vet lint unit e2e clean
+.PHONY: build run test bench fuzz envoy pydeps clients servers vet lint unit e2e clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/llmvoy ./cmd/llmvoy
@@ -28,6 +28,21 @@ envoy: $(VENV)/bin/python
 
 pydeps: $(VENV)/bin/python
 	$(VENV)/bin/pip install -q -r tests/e2e/requirements.txt
+
+# The agent CLIs the e2e tests drive llmvoy with (Claude Code, Codex), pinned
+# in .clients/package.json and package-lock.json and installed by `npm ci`
+# into .clients/node_modules (tests/e2e/agents.py runs them from there). A
+# copy of the lock file marks the install, so a changed pin installs again.
+CLIENTS_STAMP := .clients/node_modules/.llmvoy-installed-lock.json
+
+clients:
+	@if cmp -s .clients/package-lock.json $(CLIENTS_STAMP); then \
+		echo "clients: $$(cd .clients && node -p 'Object.entries(require("./package.json").dependencies).map(e => e.join("@")).join(" ")')"; \
+	else \
+		echo "installing the agent CLIs into .clients"; \
+		(cd .clients && NPM_CONFIG_UPDATE_NOTIFIER=false npm ci --no-audit --no-fund --loglevel=error) && \
+		cp .clients/package-lock.json $(CLIENTS_STAMP); \
+	fi
 
 # The quickstart: two mock providers and the gateway on port 4000.
 run: build envoy
@@ -89,7 +104,7 @@ fuzz:
 		done; \
 	done
 
-test: envoy pydeps servers vet lint unit fuzz e2e
+test: envoy pydeps clients servers vet lint unit fuzz e2e
 
 # The benchmark harness: direct, plain Envoy and llmvoy (and LiteLLM when
 # installed) in one run; see docs/performance.md.
