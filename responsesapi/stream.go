@@ -65,7 +65,7 @@ type chatChunk struct {
 		} `json:"delta"`
 		FinishReason *string `json:"finish_reason"`
 	} `json:"choices"`
-	Usage *chatUsage    `json:"usage"`
+	Usage *chatUsage     `json:"usage"`
 	Error *providerError `json:"error"`
 }
 
