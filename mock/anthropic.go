@@ -112,7 +112,7 @@ var anthropicKeys = map[string]bool{
 	"model": true, "messages": true, "max_tokens": true, "system": true, "metadata": true,
 	"stop_sequences": true, "stream": true, "temperature": true, "top_p": true, "top_k": true,
 	"tools": true, "tool_choice": true, "thinking": true, "service_tier": true, "container": true,
-	"mcp_servers": true, "context_management": true,
+	"mcp_servers": true, "context_management": true, "output_config": true,
 }
 
 type anthropicCall struct {
@@ -205,13 +205,19 @@ func parseAnthropic(body []byte) (anthropicCall, *anthropicError) {
 	if len(msgs) == 0 {
 		return c, invalidAnthropic("messages: at least one message is required")
 	}
+	// A "system" message between turns (Claude Code sends one after the first
+	// user turn) is an instruction, not a turn: it does not break alternation.
+	prevRole, lastTurn := "", -1
 	for i, m := range msgs {
 		where := "messages." + strconv.Itoa(i)
-		if m.Role != "user" && m.Role != "assistant" {
+		if m.Role != "user" && m.Role != "assistant" && (m.Role != "system" || i == 0) {
 			return c, invalidAnthropic(where + ".role: Input should be 'user' or 'assistant'")
 		}
-		if i > 0 && msgs[i-1].Role == m.Role {
-			return c, invalidAnthropic(`messages: roles must alternate between "user" and "assistant", but found multiple "` + m.Role + `" roles in a row`)
+		if m.Role != "system" {
+			if prevRole == m.Role {
+				return c, invalidAnthropic(`messages: roles must alternate between "user" and "assistant", but found multiple "` + m.Role + `" roles in a row`)
+			}
+			prevRole, lastTurn = m.Role, i
 		}
 		text, e := anthropicContentText(where, m.Content)
 		if e != nil {
@@ -223,7 +229,7 @@ func parseAnthropic(body []byte) (anthropicCall, *anthropicError) {
 		}
 	}
 	c.inputTokens = tokensForRunes(runes)
-	if last := msgs[len(msgs)-1]; last.Role == "user" {
+	if last := msgs[lastTurn]; last.Role == "user" {
 		c.lastTexts, c.toolResult = anthropicLastTurn(last.Content)
 	}
 

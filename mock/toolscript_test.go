@@ -264,3 +264,25 @@ func TestAnthropicStreamScriptedToolUse(t *testing.T) {
 	require.Equal(t, `{"command":"echo hi"}`, input.String())
 	require.Equal(t, "tool_use", evs[8].data["delta"].(map[string]any)["stop_reason"])
 }
+
+// Claude Code's first request: output_config, and a "system" message after
+// the prompt turn, which is still the last turn.
+func TestAnthropicScriptAfterSystemMessage(t *testing.T) {
+	s := New(Options{})
+	body := `{"model":"claude","max_tokens":32000,"stream":false,"output_config":{"effort":"high"},` + anthropicToolsJSON + `,"messages":[` +
+		anthropicMarker + `,{"role":"system","content":[{"type":"text","text":"# Environment"}]}]}`
+	rec := serve(s, http.MethodPost, "/v1/messages", body, anthropicHeaders...)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), `"stop_reason":"tool_use"`)
+	require.Contains(t, rec.Body.String(), `"input":{"command":"echo hi"}`)
+
+	// It does not break alternation, and cannot open the conversation.
+	body = `{"model":"claude","max_tokens":9,"messages":[{"role":"user","content":"a"},{"role":"system","content":"s"},{"role":"user","content":"b"}]}`
+	rec = serve(s, http.MethodPost, "/v1/messages", body, anthropicHeaders...)
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	require.Contains(t, rec.Body.String(), `multiple \"user\" roles in a row`)
+	body = `{"model":"claude","max_tokens":9,"messages":[{"role":"system","content":"s"},{"role":"user","content":"b"}]}`
+	rec = serve(s, http.MethodPost, "/v1/messages", body, anthropicHeaders...)
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	require.Contains(t, rec.Body.String(), `messages.0.role`)
+}
