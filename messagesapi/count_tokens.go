@@ -18,8 +18,8 @@ const (
 
 // CountTokens answers POST /v1/messages/count_tokens for deployments that
 // have no counting endpoint, with an estimate: {"input_tokens": N}, N the
-// bytes of every string in system and messages (text, tool inputs and
-// results; not the type, id and cache_control fields) plus the bytes of
+// bytes of every string in system and messages (roles, text, tool names,
+// inputs and results; not the type, id and cache_control fields) plus the bytes of
 // the tools' JSON, divided by four and rounded up, plus 1,600 for each
 // image or document sent as data. Errors wrap translate.ErrBadRequest.
 func CountTokens(body []byte) ([]byte, error) {

@@ -81,12 +81,12 @@ func FromOpenAIError(status int, body []byte) []byte {
 // its message. The status decides the type when it is an error status;
 // inside a stream (status 0) OpenAI's type and code do.
 func openAIErrorKind(status int, body []byte) (typ, message string) {
+	var a anthropicError
+	if json.Unmarshal(body, &a) == nil && a.Type == "error" && a.Error.Type != "" && a.Error.Message != "" {
+		return a.Error.Type, a.Error.Message // already Anthropic's
+	}
 	var e openAIError
 	if json.Unmarshal(body, &e) != nil || e.Error == nil {
-		var a anthropicError
-		if json.Unmarshal(body, &a) == nil && a.Type == "error" && a.Error.Message != "" {
-			return a.Error.Type, a.Error.Message // already Anthropic's
-		}
 		snippet := strings.TrimSpace(string(body))
 		if len(snippet) > 200 {
 			snippet = snippet[:200] + "..."
