@@ -33,7 +33,9 @@
 //     blank line: every OpenAI-compatible server takes a string. Content
 //     with images or documents goes as parts.
 //   - Images in a tool_result go to a user message right after the tool
-//     messages: chat completions' tool messages carry text only.
+//     messages: chat completions' tool messages carry text only. The text
+//     blocks of a tool_result are joined with a newline; is_error puts
+//     "Error: " before them.
 //   - A PDF document goes as a chat "file" part; a plain-text document as
 //     text; documents and images by file_id (Files API) or a PDF by URL are
 //     refused with a 400, since no chat server can fetch them.
@@ -41,7 +43,7 @@
 //     than four.
 //   - max_tokens goes as max_tokens, which every OpenAI-compatible server
 //     reads (the provider translators rename it where a provider needs).
-//   - metadata.user_id goes as user, cut to maxUserLen bytes.
+//   - metadata.user_id goes as user, cut to 256 bytes.
 //
 // Answers:
 //

@@ -118,6 +118,8 @@ type chatUsage struct {
 	} `json:"prompt_tokens_details"`
 }
 
+// count is a token count; a nonsense one (negative, NaN, past 2^31) is 0
+// rather than a spend that could never have happened.
 func count(f float64) int64 {
 	if !(f > 0) || f > math.MaxInt32 {
 		return 0
