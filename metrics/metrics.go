@@ -163,6 +163,15 @@ func (m *Metrics) WatchRedis(healthy func() bool) {
 	}))
 }
 
+// WatchEnvoyRestarts adds llmvoy_envoy_restarts_total, read from restarts
+// at each scrape: how often the supervised Envoy died and was started again.
+func (m *Metrics) WatchEnvoyRestarts(restarts func() int64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "llmvoy_envoy_restarts_total",
+		Help: "Times the Envoy llmvoy supervises died and was started again.",
+	}, func() float64 { return float64(restarts()) }))
+}
+
 // SetPlan makes p's model groups and deployments the label values.
 func (m *Metrics) SetPlan(p *plan.Plan) {
 	if m == nil {

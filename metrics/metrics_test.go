@@ -314,3 +314,13 @@ func TestRedisUpIsReadAtScrapeTime(t *testing.T) {
 	require.Contains(t, families, "llmvoy_redis_up")
 	require.EqualValues(t, 0, value(families, "llmvoy_redis_up", nil))
 }
+
+// llmvoy_envoy_restarts_total counts what the supervisor reports.
+func TestEnvoyRestartsAreCounted(t *testing.T) {
+	f := newFixture(t)
+	var n int64 = 2
+	f.m.WatchEnvoyRestarts(func() int64 { return n })
+	require.EqualValues(t, 2, value(scrape(t, f.m), "llmvoy_envoy_restarts_total", nil))
+	n = 3
+	require.EqualValues(t, 3, value(scrape(t, f.m), "llmvoy_envoy_restarts_total", nil))
+}

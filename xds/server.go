@@ -2,6 +2,8 @@ package xds
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -55,11 +57,15 @@ func listenPortOf(key string) uint32 {
 // Server serves the latest Resources to every connected Envoy over ADS, and
 // records what each Envoy made of them (Versions).
 type Server struct {
-	cache    cachev3.SnapshotCache
-	xds      serverv3.Server
-	log      *slog.Logger
-	mu       sync.Mutex
-	version  int
+	cache   cachev3.SnapshotCache
+	xds     serverv3.Server
+	log     *slog.Logger
+	mu      sync.Mutex
+	version int
+	// epoch prefixes every version this process serves: a restarted
+	// llmvoy counts from 1 again, and an Envoy that kept version "3" from
+	// the last one must not take the new "3" for what it already has.
+	epoch    string
 	res      *Resources      // the resources last Set
 	keys     map[string]bool // snapshot keys of the Envoys seen so far
 	lastNACK string          // node, type and message of the last NACK logged
@@ -70,7 +76,7 @@ type Server struct {
 
 // NewServer makes a Server; Register it on a gRPC server and Set resources.
 func NewServer(ctx context.Context, log *slog.Logger) *Server {
-	s := &Server{log: log, nackPause: time.Second, keys: map[string]bool{defaultKey: true}, acks: newAcks()}
+	s := &Server{log: log, nackPause: time.Second, keys: map[string]bool{defaultKey: true}, acks: newAcks(), epoch: newEpoch()}
 	s.cache = cachev3.NewSnapshotCache(true, byListenPort{}, slogAdapter{log})
 	s.xds = serverv3.NewServer(ctx, s.cache, serverv3.CallbackFuncs{
 		StreamRequestFunc:  s.onRequest,
@@ -122,11 +128,21 @@ func (s *Server) onClosed(stream int64, _ *corev3.Node) { s.acks.closed(stream) 
 // accepted and rejected.
 func (s *Server) Versions() map[string]NodeVersions { return s.acks.versions() }
 
-// Version is the version of the snapshot last Set ("0" before the first).
+// Version is the version of the snapshot last Set: this process's epoch
+// and a count ("EPOCH-0" before the first).
 func (s *Server) Version() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return strconv.Itoa(s.version)
+	return s.versionLocked()
+}
+
+func (s *Server) versionLocked() string { return s.epoch + "-" + strconv.Itoa(s.version) }
+
+// newEpoch is a random name for this process's run of versions.
+func newEpoch() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // Register adds the ADS service (and the per-type services, for Envoys
@@ -160,7 +176,7 @@ func (r *Resources) Check() error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	_, err := snapshot(r, 0, 0)
+	_, err := snapshot(r, 0, "check")
 	return err
 }
 
@@ -179,7 +195,7 @@ func (s *Server) Serve(ctx context.Context, c *Checked) error {
 			return err
 		}
 	}
-	s.log.Debug("xds snapshot set", "version", s.version, "clusters", len(c.res.Clusters), "listen_ports", len(s.keys))
+	s.log.Debug("xds snapshot set", "version", s.versionLocked(), "clusters", len(c.res.Clusters), "listen_ports", len(s.keys))
 	return nil
 }
 
@@ -210,7 +226,7 @@ func (s *Server) ensureSnapshot(key string) error {
 }
 
 func (s *Server) setLocked(ctx context.Context, key string) error {
-	snap, err := snapshot(s.res, listenPortOf(key), s.version)
+	snap, err := snapshot(s.res, listenPortOf(key), s.versionLocked())
 	if err != nil {
 		return err
 	}
@@ -222,7 +238,7 @@ func (s *Server) setLocked(ctx context.Context, key string) error {
 
 // snapshot builds a consistent snapshot of r whose gateway listener listens
 // on port (0: as translated).
-func snapshot(r *Resources, port uint32, version int) (*cachev3.Snapshot, error) {
+func snapshot(r *Resources, port uint32, version string) (*cachev3.Snapshot, error) {
 	listeners := r.Listeners
 	if port != 0 {
 		listeners = make([]types.Resource, len(r.Listeners))
@@ -236,7 +252,7 @@ func snapshot(r *Resources, port uint32, version int) (*cachev3.Snapshot, error)
 			listeners[i] = l
 		}
 	}
-	snap, err := cachev3.NewSnapshot(strconv.Itoa(version), map[resource.Type][]types.Resource{
+	snap, err := cachev3.NewSnapshot(version, map[resource.Type][]types.Resource{
 		resource.ListenerType: listeners,
 		resource.RouteType:    r.Routes,
 		resource.ClusterType:  r.Clusters,

@@ -3,6 +3,7 @@ package xds
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -54,7 +55,7 @@ func TestSetRefusesInvalidResources(t *testing.T) {
 	res.Clusters = res.Clusters[:1]
 	res.Endpoints = res.Endpoints[:1]
 	require.ErrorContains(t, s.Set(context.Background(), res), "inconsistent")
-	require.Equal(t, "1", s.Version(), "the refused snapshot is not served")
+	require.Equal(t, s.epoch+"-1", s.Version(), "the refused snapshot is not served")
 }
 
 // Check serves nothing: the control loop checks a reload's resources
@@ -63,16 +64,16 @@ func TestCheckThenServe(t *testing.T) {
 	s := NewServer(context.Background(), slog.New(slog.DiscardHandler))
 	c, err := s.Check(basicResources(t))
 	require.NoError(t, err)
-	require.Equal(t, "0", s.Version())
+	require.Equal(t, s.epoch+"-0", s.Version())
 	require.NoError(t, s.Serve(context.Background(), c))
-	require.Equal(t, "1", s.Version())
+	require.Equal(t, s.epoch+"-1", s.Version())
 
 	bad := basicResources(t)
 	bad.Clusters = bad.Clusters[:1]
 	_, err = s.Check(bad)
 	require.ErrorContains(t, err, "inconsistent")
 	require.Error(t, s.Serve(context.Background(), nil))
-	require.Equal(t, "1", s.Version())
+	require.Equal(t, s.epoch+"-1", s.Version())
 }
 
 // An ADS client over an in-memory connection, playing Envoy: it accepts or
@@ -125,42 +126,51 @@ func TestVersionsRecordWhatEachEnvoyAckedAndNacked(t *testing.T) {
 
 	envoy.send(&discoverygrpc.DiscoveryRequest{})
 	first := envoy.recv()
-	require.Equal(t, "1", first.GetVersionInfo())
-	envoy.send(&discoverygrpc.DiscoveryRequest{VersionInfo: "1", ResponseNonce: first.GetNonce()})
-	require.Eventually(t, func() bool { return s.Versions()["sidecar-1"].Acked[resource.ClusterType] == "1" },
+	require.Equal(t, s.epoch+"-1", first.GetVersionInfo())
+	envoy.send(&discoverygrpc.DiscoveryRequest{VersionInfo: s.epoch + "-1", ResponseNonce: first.GetNonce()})
+	require.Eventually(t, func() bool { return s.Versions()["sidecar-1"].Acked[resource.ClusterType] == s.epoch+"-1" },
 		5*time.Second, 10*time.Millisecond)
 
 	require.NoError(t, s.Set(ctx, basicResources(t)))
 	second := envoy.recv()
-	require.Equal(t, "2", second.GetVersionInfo())
-	envoy.send(&discoverygrpc.DiscoveryRequest{VersionInfo: "1", ResponseNonce: second.GetNonce(),
+	require.Equal(t, s.epoch+"-2", second.GetVersionInfo())
+	envoy.send(&discoverygrpc.DiscoveryRequest{VersionInfo: s.epoch + "-1", ResponseNonce: second.GetNonce(),
 		ErrorDetail: &statuspb.Status{Message: "cluster llmvoy_gpt: bad TLS context"}})
-	want := NACK{Version: "2", Error: "cluster llmvoy_gpt: bad TLS context"}
+	want := NACK{Version: s.epoch + "-2", Error: "cluster llmvoy_gpt: bad TLS context"}
 	require.Eventually(t, func() bool { return s.Versions()["sidecar-1"].Nacked[resource.ClusterType] == want },
 		5*time.Second, 10*time.Millisecond)
 	v := s.Versions()["sidecar-1"]
-	require.Equal(t, "1", v.Acked[resource.ClusterType], "a NACK leaves the Envoy on the version it accepted before")
+	require.Equal(t, s.epoch+"-1", v.Acked[resource.ClusterType], "a NACK leaves the Envoy on the version it accepted before")
 	require.Contains(t, logs.String(), "level=ERROR")
 	require.Contains(t, logs.String(), "node=sidecar-1")
-	require.Contains(t, logs.String(), "version=2")
+	require.Contains(t, logs.String(), "version="+s.epoch+"-2")
 	require.Contains(t, logs.String(), "bad TLS context")
 
 	// The snapshot is sent again after a NACK; accepting a later version
 	// clears the rejection.
 	require.NoError(t, s.Set(ctx, basicResources(t)))
 	third := envoy.recv()
-	for third.GetVersionInfo() != "3" {
-		envoy.send(&discoverygrpc.DiscoveryRequest{VersionInfo: "1", ResponseNonce: third.GetNonce(),
+	for third.GetVersionInfo() != s.epoch+"-3" {
+		envoy.send(&discoverygrpc.DiscoveryRequest{VersionInfo: s.epoch + "-1", ResponseNonce: third.GetNonce(),
 			ErrorDetail: &statuspb.Status{Message: "cluster llmvoy_gpt: bad TLS context"}})
 		third = envoy.recv()
 	}
-	envoy.send(&discoverygrpc.DiscoveryRequest{VersionInfo: "3", ResponseNonce: third.GetNonce()})
+	envoy.send(&discoverygrpc.DiscoveryRequest{VersionInfo: s.epoch + "-3", ResponseNonce: third.GetNonce()})
 	require.Eventually(t, func() bool {
 		v := s.Versions()["sidecar-1"]
-		return v.Acked[resource.ClusterType] == "3" && len(v.Nacked) == 0
+		return v.Acked[resource.ClusterType] == s.epoch+"-3" && len(v.Nacked) == 0
 	}, 5*time.Second, 10*time.Millisecond)
 
 	// A disconnected Envoy is forgotten.
 	require.NoError(t, envoy.stream.CloseSend())
 	require.Eventually(t, func() bool { return len(s.Versions()) == 0 }, 5*time.Second, 10*time.Millisecond)
+}
+
+// A restarted llmvoy counts its snapshots from 1 again: an Envoy that kept
+// the last process's "3" must not take the new process's third snapshot
+// for what it already has.
+func TestVersionsOfTwoProcessesNeverCollide(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, b := NewServer(context.Background(), log), NewServer(context.Background(), log)
+	require.NotEqual(t, a.Version(), b.Version())
 }

@@ -13,15 +13,10 @@ import (
 	"time"
 
 	"github.com/llmvoy/llmvoy/controlplane"
-	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/envoy"
-	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/gateway"
 	"github.com/llmvoy/llmvoy/internal/controlsock"
 	"github.com/llmvoy/llmvoy/keys"
-	"github.com/llmvoy/llmvoy/metrics"
-	"github.com/llmvoy/llmvoy/plan"
-	"github.com/llmvoy/llmvoy/router"
-	"github.com/llmvoy/llmvoy/xds"
 )
 
 // gatewayFlags are `llmvoy run`'s flags.
@@ -99,106 +94,52 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	cfg := p.Config
 	var bin string
 	if !f.noEnvoy {
 		if bin, err = envoy.Find(); err != nil {
 			return err
 		}
 		shareCPUsWithEnvoy()
-	}
-	caFile := f.caFile
-	if caFile == "" {
-		caFile = envoy.FindCABundle()
-	}
-	listen := net.JoinHostPort(f.host, strconv.Itoa(f.port))
-	if !f.noEnvoy {
 		// Envoy would only log that it cannot bind, and a probe could then
 		// reach whatever else holds the port; say so before starting.
+		listen := net.JoinHostPort(f.host, strconv.Itoa(f.port))
 		probe, err := net.Listen("tcp", listen)
 		if err != nil {
 			return fmt.Errorf("cannot listen on %s: %w", listen, err)
 		}
 		probe.Close()
 	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	// xDS and ext_proc get their own listeners: Envoy reaches both through
-	// static clusters in its bootstrap.
-	cp, err := controlsock.Open(f.control, !f.noEnvoy, log)
-	if err != nil {
-		return err
-	}
-	// Deferred first, so it runs last: after the servers stopped.
-	defer cp.Close()
-	xdsLn, procLn := cp.XDS, cp.ExtProc
-	xdsSrv := xds.NewServer(ctx, log)
-	cooldowns, balance := router.NewCooldowns(cfg), router.NewBalance(cfg)
-	// Limits (per key, per deployment), shared by the replicas through
-	// Redis when configured. Opened once: a reload that changes the Redis
-	// settings is logged as needing a restart (see controlplane.Options).
-	shared := counters.Open(cfg.Router.Redis, log)
-	procSrv := extproc.NewServer(p, cooldowns, balance, log)
-	// Fed by Envoy's access logs, served as /metrics by the gateway
-	// processor, relabelled on reload by procSrv.SetPlan.
-	stats := metrics.New(p, cooldowns, balance)
-	procSrv.SetMetrics(stats)
-	if redis, ok := shared.(*counters.Redis); ok {
-		// usage-based routing's rpm/tpm counts are the replicas' totals.
-		balance.Share(shared)
-		stats.WatchRedis(redis.Healthy)
-		defer redis.Close()
-	}
-	vkeys, closeKeys, err := keys.OpenForGateway(ctx,
-		keys.GatewayStore{MasterKey: cfg.General.MasterKey != "", DatabaseURL: cfg.General.DatabaseURL.Reveal(), DataDir: f.dataDir},
-		keys.Options{KeepLogs: !cfg.General.DisableSpendLogs, Log: log})
-	if err != nil {
-		return err
-	}
-	// Deferred before the gRPC servers' stops, so it runs after them: the
-	// last answers' spend is recorded before it is written.
-	defer closeKeys()
-	if vkeys != nil {
-		procSrv.SetKeys(vkeys, shared)
+	caFile := f.caFile
+	if caFile == "" {
+		caFile = envoy.FindCABundle()
 	}
 	accessLog, closeAccessLog, err := openAccessLog(f.accessLog, stdout)
 	if err != nil {
 		return err
 	}
 	defer closeAccessLog()
-	if accessLog != nil {
-		procSrv.SetAccessLog(accessLog)
-	}
-	// Bodies of vision requests travel in single ext_proc messages.
-	maxMsg := plan.DefaultMaxRequestBytes + (1 << 20)
-	xdsGRPC, procGRPC := cp.NewServer(maxMsg), cp.NewServer(maxMsg)
-	xdsSrv.Register(xdsGRPC)
-	procSrv.Register(procGRPC)
-	als := router.NewAccessLog(cooldowns, balance, router.Observers{stats, procSrv})
-	als.SetLog(log)
-	als.Register(procGRPC)
-	go xdsGRPC.Serve(xdsLn)
-	go procGRPC.Serve(procLn)
-	defer xdsGRPC.Stop()
-	defer procGRPC.Stop()
 
-	loop := controlplane.New(p, controlplane.Parts{Snapshots: xdsSrv, Processor: procSrv, Cooldowns: cooldowns, Balance: balance},
-		controlplane.Options{
-			Path: f.configPath, ReloadEvery: f.reloadEvery, ResolveEvery: f.resolveEvery, Redis: cfg.Router.Redis,
-			XDS: xds.Options{ListenAddress: f.host, ListenPort: uint32(f.port), ExtProcCluster: envoy.ExtProcClusterName, CAFile: caFile},
-		}, log)
-	if err := loop.Start(ctx); err != nil {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, err := gateway.Open(ctx, p, gateway.Options{
+		ConfigPath: f.configPath, Host: f.host, Port: f.port, CAFile: caFile,
+		ReloadEvery: f.reloadEvery, ResolveEvery: f.resolveEvery, DrainTimeout: f.drainTimeout,
+		Control: f.control, SupervisedEnvoy: !f.noEnvoy, DataDir: f.dataDir, AccessLog: accessLog,
+	}, log)
+	if err != nil {
 		return err
 	}
-
-	g := &gateway{flags: f, cfg: cfg, log: log, stdout: stdout, stderr: stderr, loop: loop,
-		procGRPC: procGRPC, xdsAddr: controlsock.Address(xdsLn), procAddr: controlsock.Address(procLn), controlDir: cp.Dir}
+	defer g.Close()
 	if f.noEnvoy {
-		return g.serveForPlatformEnvoy(ctx)
+		fmt.Fprintf(stdout, "llmvoy control plane: xDS on %s, ext_proc on %s\n", g.XDSAddress(), g.ExtProcAddress())
+		return g.ServePlatformEnvoy(ctx)
 	}
-	return g.superviseEnvoy(ctx, bin)
+	return g.SuperviseEnvoy(ctx, gateway.EnvoyOptions{
+		Bin: bin, LogLevel: f.envoyLogLevel, MaxHeapBytes: uint64(f.envoyMaxHeap), Stderr: stderr,
+		Ready: func(listen, local string) {
+			fmt.Fprintf(stdout, "llmvoy is listening on http://%s (OpenAI base_url: http://%s/v1)\n", listen, local)
+		},
+	})
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {

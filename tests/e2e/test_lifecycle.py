@@ -1,5 +1,5 @@
-"""llmvoy as a process: it drains in-flight requests on SIGTERM, stops with a
-clear error when Envoy dies, follows config file changes and refuses a broken
+"""llmvoy as a process: it drains in-flight requests on SIGTERM, restarts
+Envoy when it dies, follows config file changes and refuses a broken
 file without dropping the config it serves."""
 
 import signal
@@ -82,14 +82,33 @@ def test_sigterm_drains_in_flight_stream(lone_gateway):
         httpx.get(f"http://127.0.0.1:{lone_gateway.port}/health/liveliness")
 
 
-def test_envoy_crash_stops_llmvoy_with_a_clear_error(lone_gateway):
-    children = subprocess.run(["pgrep", "-P", str(lone_gateway.p.pid)], capture_output=True, text=True).stdout.split()
-    envoys = [pid for pid in children if "envoy" in open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")]
-    assert len(envoys) == 1, children
+def supervised_envoys(gateway):
+    children = subprocess.run(["pgrep", "-P", str(gateway.p.pid)], capture_output=True, text=True).stdout.split()
+    return [pid for pid in children if "envoy" in open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")]
+
+
+def test_a_killed_envoy_is_restarted_and_serves_again_within_5s(lone_gateway):
+    envoys = supervised_envoys(lone_gateway)
+    assert len(envoys) == 1, envoys
     subprocess.run(["kill", "-KILL", envoys[0]], check=True)
-    assert lone_gateway.p.wait(20) == 1
+    killed = time.monotonic()
+    reply = None
+    while time.monotonic() - killed < 5:
+        try:
+            reply = lone_gateway.client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "back?"}])
+            break
+        except (openai.APIConnectionError, openai.InternalServerError):
+            time.sleep(0.05)
+    assert reply is not None, f"not serving 5 s after Envoy was killed\n{lone_gateway.output()}"
+    assert "back?" in reply.choices[0].message.content
+    assert lone_gateway.p.poll() is None, "llmvoy keeps running"
+    new = supervised_envoys(lone_gateway)
+    assert len(new) == 1 and new != envoys, (envoys, new)
     out = lone_gateway.output()
-    assert "envoy stopped" in out and "killed" in out, out
+    assert "envoy stopped; restarting it" in out and "killed" in out, out
+    metrics = httpx.get(f"http://127.0.0.1:{lone_gateway.port}/metrics").text
+    assert "llmvoy_envoy_restarts_total 1" in metrics, metrics
 
 
 def test_config_reload_follows_the_file_and_rejects_a_broken_one(lone_gateway, mock_a):

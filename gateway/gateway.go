@@ -1,0 +1,178 @@
+// Package gateway assembles a running llmvoy: the control plane's private
+// listeners, the xDS and ext_proc servers on them, the stores (virtual
+// keys, shared counters), metrics, the control loop, and — unless the
+// platform starts Envoy itself — the Envoy it supervises and restarts.
+// It holds no logic of its own: each part is its package's; this one
+// decides only the order things open, start and close.
+package gateway
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/controlplane"
+	"github.com/llmvoy/llmvoy/counters"
+	"github.com/llmvoy/llmvoy/envoy"
+	"github.com/llmvoy/llmvoy/extproc"
+	"github.com/llmvoy/llmvoy/internal/controlsock"
+	"github.com/llmvoy/llmvoy/keys"
+	"github.com/llmvoy/llmvoy/metrics"
+	"github.com/llmvoy/llmvoy/plan"
+	"github.com/llmvoy/llmvoy/router"
+	"github.com/llmvoy/llmvoy/xds"
+)
+
+// Options are what `llmvoy run` was told.
+type Options struct {
+	// ConfigPath is the LiteLLM config.yaml served and followed.
+	ConfigPath string
+	// Host and Port are the gateway listener's address (Envoy's).
+	Host string
+	Port int
+	// CAFile is the CA bundle for https api_bases.
+	CAFile string
+	// ReloadEvery and ResolveEvery are how often the config file is checked
+	// and api_base host names resolved again (0: never).
+	ReloadEvery, ResolveEvery time.Duration
+	// DrainTimeout bounds how long in-flight requests may take on shutdown.
+	DrainTimeout time.Duration
+	// Control is where xDS and ext_proc listen.
+	Control controlsock.Config
+	// SupervisedEnvoy is true when llmvoy starts Envoy itself (false:
+	// --no-envoy): the control plane is then private to that Envoy.
+	SupervisedEnvoy bool
+	// DataDir holds the SQLite key store when no database_url is set.
+	DataDir string
+	// AccessLog receives a JSON line per request; nil for none.
+	AccessLog io.Writer
+}
+
+// Gateway is a control plane serving xDS and ext_proc, following its config.
+type Gateway struct {
+	opts Options
+	log  *slog.Logger
+	// plan is the config as loaded at start (the loop follows changes).
+	plan *plan.Plan
+	loop *controlplane.Loop
+
+	control          *controlsock.Listeners
+	xdsGRPC          *grpc.Server
+	procGRPC         *grpc.Server
+	closeKeys, redis func()
+	// envoyRestarts counts how often the supervised Envoy was restarted.
+	envoyRestarts atomic.Int64
+}
+
+// Open loads the config and starts everything but Envoy: the control
+// listeners and their gRPC servers, the stores, metrics and the first
+// snapshot. Close releases what Open acquired; Open releases it itself when
+// it fails.
+func Open(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger) (_ *Gateway, err error) {
+	cfg := p.Config
+	g := &Gateway{opts: opts, log: log, plan: p, closeKeys: func() {}, redis: func() {}}
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
+	if g.control, err = controlsock.Open(opts.Control, opts.SupervisedEnvoy, log); err != nil {
+		return nil, err
+	}
+	xdsSrv := xds.NewServer(ctx, log)
+	cooldowns, balance := router.NewCooldowns(cfg), router.NewBalance(cfg)
+	// Limits (per key, per deployment), shared by the replicas through
+	// Redis when configured. Opened once: a reload that changes the Redis
+	// settings is logged as needing a restart (see controlplane.Options).
+	shared := counters.Open(cfg.Router.Redis, log)
+	procSrv := extproc.NewServer(p, cooldowns, balance, log)
+	// Fed by Envoy's access logs, served as /metrics by the gateway
+	// processor, relabelled on reload by procSrv.SetPlan.
+	stats := metrics.New(p, cooldowns, balance)
+	procSrv.SetMetrics(stats)
+	if opts.SupervisedEnvoy {
+		stats.WatchEnvoyRestarts(g.envoyRestarts.Load)
+	}
+	if redis, ok := shared.(*counters.Redis); ok {
+		// usage-based routing's rpm/tpm counts are the replicas' totals.
+		balance.Share(shared)
+		stats.WatchRedis(redis.Healthy)
+		g.redis = func() { redis.Close() }
+	}
+	vkeys, closeKeys, err := keys.OpenForGateway(ctx,
+		keys.GatewayStore{MasterKey: cfg.General.MasterKey != "", DatabaseURL: cfg.General.DatabaseURL.Reveal(), DataDir: opts.DataDir},
+		keys.Options{KeepLogs: !cfg.General.DisableSpendLogs, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	g.closeKeys = closeKeys
+	if vkeys != nil {
+		procSrv.SetKeys(vkeys, shared)
+	}
+	if opts.AccessLog != nil {
+		procSrv.SetAccessLog(opts.AccessLog)
+	}
+	// Bodies of vision requests travel in single ext_proc messages.
+	maxMsg := plan.DefaultMaxRequestBytes + (1 << 20)
+	g.xdsGRPC, g.procGRPC = g.control.NewServer(maxMsg), g.control.NewServer(maxMsg)
+	xdsSrv.Register(g.xdsGRPC)
+	procSrv.Register(g.procGRPC)
+	als := router.NewAccessLog(cooldowns, balance, router.Observers{stats, procSrv})
+	als.SetLog(log)
+	als.Register(g.procGRPC)
+	go g.xdsGRPC.Serve(g.control.XDS)
+	go g.procGRPC.Serve(g.control.ExtProc)
+
+	g.loop = controlplane.New(p, controlplane.Parts{Snapshots: xdsSrv, Processor: procSrv, Cooldowns: cooldowns, Balance: balance},
+		controlplane.Options{
+			Path: opts.ConfigPath, ReloadEvery: opts.ReloadEvery, ResolveEvery: opts.ResolveEvery, Redis: cfg.Router.Redis,
+			XDS: xds.Options{ListenAddress: opts.Host, ListenPort: uint32(opts.Port), ExtProcCluster: envoy.ExtProcClusterName, CAFile: opts.CAFile},
+		}, log)
+	if err := g.loop.Start(ctx); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Close stops the gRPC servers, then writes the last spend and closes the
+// stores, then removes the control listeners: in that order, so the last
+// answers' spend is recorded before the store closes.
+func (g *Gateway) Close() {
+	if g.xdsGRPC != nil {
+		g.xdsGRPC.Stop()
+		g.procGRPC.Stop()
+	}
+	g.closeKeys()
+	g.redis()
+	if g.control != nil {
+		g.control.Close()
+	}
+}
+
+// Config is the config the gateway started with.
+func (g *Gateway) Config() *config.Config { return g.plan.Config }
+
+// XDSAddress and ExtProcAddress are the gRPC addresses Envoy reaches.
+func (g *Gateway) XDSAddress() string { return controlsock.Address(g.control.XDS) }
+
+// ExtProcAddress is ext_proc's gRPC address (ALS shares it).
+func (g *Gateway) ExtProcAddress() string { return controlsock.Address(g.control.ExtProc) }
+
+// ServePlatformEnvoy follows the config until ctx ends, for Envoys the
+// platform starts (run --no-envoy), then lets their ext_proc streams
+// finish, up to the drain timeout.
+func (g *Gateway) ServePlatformEnvoy(ctx context.Context) error {
+	g.log.Info("serving xDS and ext_proc; start Envoy with the bootstrap `llmvoy bootstrap` prints",
+		"xds", g.XDSAddress(), "ext_proc", g.ExtProcAddress(), "gateway_port", g.opts.Port)
+	go g.loop.Run(ctx)
+	<-ctx.Done()
+	g.log.Info("shutting down: waiting for in-flight ext_proc streams", "timeout", g.opts.DrainTimeout)
+	controlsock.GracefulStop(g.procGRPC, g.opts.DrainTimeout)
+	g.log.Info("stopped")
+	return nil
+}
