@@ -19,6 +19,7 @@ import (
 	"github.com/llmvoy/llmvoy/admin"
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
+	"github.com/llmvoy/llmvoy/messagesapi"
 	"github.com/llmvoy/llmvoy/metrics"
 	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/translate"
@@ -45,13 +46,26 @@ type gateway struct {
 	path     string
 	endpoint translate.Endpoint
 	headers  headerPolicy
+	// anthropicBeta is a Messages client's anthropic-beta header.
+	anthropicBeta string
 }
 
 var _ processor = (*gateway)(nil)
 
-func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extprocv3.ProcessingResponse {
+func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *extprocv3.ProcessingResponse {
+	return inClientShape(g.endpoint, g.requestHeaders(h, attrs))
+}
+
+func (g *gateway) RequestBody(b *extprocv3.HttpBody, attrs attributes) *extprocv3.ProcessingResponse {
+	return inClientShape(g.endpoint, g.requestBody(b, attrs))
+}
+
+func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extprocv3.ProcessingResponse {
 	method := headerValue(h, ":method")
 	path, _, _ := strings.Cut(headerValue(h, ":path"), "?")
+	// Known first: every error, authentication's included, is in the
+	// shape of the API the client called.
+	g.endpoint, _ = modelEndpoint(path)
 
 	// LiteLLM's probes answer without a key: orchestrators call them.
 	if resp, ok := probe(path); ok {
@@ -87,6 +101,9 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 
 	if ep, ok := modelEndpoint(path); ok {
 		g.path, g.endpoint, g.headers = headerValue(h, ":path"), ep, newHeaderPolicy(h)
+		if ep == translate.Messages {
+			g.anthropicBeta = headerValue(h, "anthropic-beta")
+		}
 		if method != "POST" {
 			return replyError(apiError{Status: 405, Message: "method " + method + " not allowed on " + path + "; use POST", Type: "invalid_request_error"})
 		}
@@ -109,7 +126,7 @@ func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	return replyError(apiError{Status: 404, Message: "unknown path " + path, Type: "invalid_request_error", Code: "not_found"})
 }
 
-func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.ProcessingResponse {
+func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.ProcessingResponse {
 	if g.admin.endpoint != nil {
 		return g.serveAdmin(b.GetBody())
 	}
@@ -149,6 +166,16 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	if g.caller.key != nil && !g.isRedirect {
 		if refused := g.admitKey(model, origin); refused != nil {
 			return refused
+		}
+	}
+	if isAgentAPI(g.endpoint) && !g.isRedirect {
+		if refused := checkAgentRequest(g.endpoint, b.GetBody()); refused != nil {
+			return replyError(*refused)
+		}
+		if g.endpoint == countTokens {
+			// An estimate for every deployment: see messagesapi.CountTokens.
+			count, _ := messagesapi.CountTokens(b.GetBody())
+			return reply(200, "application/json", count)
 		}
 	}
 	fb := fallback{origin: origin}
@@ -223,7 +250,8 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		path, _, _ = strings.Cut(path, "?")
 	}
 	// Not for a virtual key: its answer is priced by the upstream processor.
-	if rewrite && target.directRoute != "" && g.caller.key == nil {
+	// Nor for an agent API: it is bridged or passed through per deployment.
+	if rewrite && target.directRoute != "" && g.caller.key == nil && !isAgentAPI(g.endpoint) {
 		// No upstream processor runs there to read a fallback header (or
 		// to fall back): it is not set, so no provider gets it.
 		if refused := g.direct(m, target, path); refused != nil {
@@ -235,7 +263,7 @@ func (g *gateway) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		}
 		// For the attempts' upstream processors, which cannot read it from
 		// headers (see routed).
-		rt := routed{clientPath: path, keyToken: fb.caller}
+		rt := routed{clientPath: path, keyToken: fb.caller, anthropicBeta: g.anthropicBeta}
 		if rewrite {
 			rt.bodyModel = target.BodyModel
 		}
@@ -416,7 +444,7 @@ func clientPathMetadata(path string) *structpb.Struct {
 
 var clientPaths = func() map[string]*structpb.Struct {
 	m := make(map[string]*structpb.Struct)
-	for _, ep := range []translate.Endpoint{translate.ChatCompletions, translate.Completions, translate.Embeddings} {
+	for _, ep := range []translate.Endpoint{translate.ChatCompletions, translate.Completions, translate.Embeddings, translate.Messages, translate.Responses, countTokens} {
 		for _, p := range []string{string(ep), "/v1" + string(ep)} {
 			m[p] = newClientPathMetadata(p)
 		}
@@ -444,7 +472,7 @@ func (g *gateway) mayCall(model, group string) bool {
 func modelEndpoint(path string) (translate.Endpoint, bool) {
 	p := strings.TrimPrefix(path, "/v1")
 	switch ep := translate.Endpoint(p); ep {
-	case translate.ChatCompletions, translate.Completions, translate.Embeddings:
+	case translate.ChatCompletions, translate.Completions, translate.Embeddings, translate.Messages, translate.Responses, countTokens:
 		return ep, true
 	}
 	return "", false

@@ -419,7 +419,7 @@ func TestGatewayRejectsByHeaders(t *testing.T) {
 		{"POST without body", "POST", "/v1/chat/completions", true, 400, "400"},
 		{"POST completions without body", "POST", "/completions", true, 400, "400"},
 		{"unknown path", "GET", "/v2/chat/completions", true, 404, "not_found"},
-		{"unknown POST path", "POST", "/v1/responses", false, 404, "not_found"},
+		{"unknown POST path", "POST", "/v1/batches", false, 404, "not_found"},
 		{"trailing slash", "POST", "/v1/chat/completions/", false, 404, "not_found"},
 		{"double /v1", "POST", "/v1/v1/chat/completions", false, 404, "not_found"},
 		{"root", "GET", "/", true, 404, "not_found"},

@@ -22,7 +22,10 @@ type routed struct {
 	// bodyModel is the model the gateway already wrote into the body (see
 	// group.bodyModel); empty when it did not.
 	bodyModel string
-	expires   time.Time
+	// anthropicBeta is a Messages client's anthropic-beta header, for a
+	// deployment that speaks Messages natively; no other provider gets it.
+	anthropicBeta string
+	expires       time.Time
 }
 
 // requests holds the routing decision of each request in flight, by the

@@ -36,6 +36,10 @@ func callType(ep translate.Endpoint) string {
 		return "aembedding"
 	case translate.Completions:
 		return "atext_completion"
+	case translate.Messages:
+		return "anthropic_messages"
+	case translate.Responses:
+		return "aresponses"
 	}
 	return "acompletion"
 }

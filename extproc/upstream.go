@@ -33,8 +33,19 @@ type upstream struct {
 	// response translates the provider's answer; nil when it is already
 	// OpenAI's.
 	response translate.ResponseTranslator
-	status   int
-	stream   bool
+	// clientEP is the endpoint the client called; endpoint the one the
+	// deployment is called on (ChatCompletions for a bridged agent API).
+	clientEP translate.Endpoint
+	// native: an agent API passed through to a deployment that speaks it.
+	native bool
+	// client translates the chat answer of a bridged agent API request
+	// into the client's API; nil otherwise.
+	client translate.ResponseTranslator
+	status int
+	// chatStatus is the status once the provider's translator had its
+	// say (Anthropic's 529 is a 500 in OpenAI's world).
+	chatStatus int
+	stream     bool
 
 	// fallback is the attempt's place in its fallback chain; hasFallback
 	// when the group the client asked for has chains at all.
@@ -63,6 +74,10 @@ type upstream struct {
 var _ responseProcessor = (*upstream)(nil)
 
 func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *extprocv3.ProcessingResponse {
+	return inClientShape(u.clientEP, u.requestHeaders(h, attrs))
+}
+
+func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *extprocv3.ProcessingResponse {
 	id, err := attrs.deploymentID()
 	if err != nil {
 		return replyError(apiError{Status: 500, Message: "llmvoy: cannot tell which deployment was picked: " + err.Error(), Type: "internal_error"})
@@ -93,6 +108,15 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	if !ok {
 		return replyError(apiError{Status: 404, Message: "unknown path " + path, Type: "invalid_request_error", Code: "not_found"})
 	}
+	u.clientEP = ep
+	if isAgentAPI(ep) {
+		// The query (Claude Code's ?beta=true) is the client API's, not
+		// the provider's.
+		query = ""
+		if u.native = translate.NativeAPI(d, ep); !u.native {
+			ep = translate.ChatCompletions
+		}
+	}
 	head, err := tr.RequestHead(d, ep, query)
 	if err != nil {
 		return replyError(translateError(id, err))
@@ -122,6 +146,15 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	for _, hd := range head.Set {
 		m.SetHeaders = append(m.SetHeaders, setHeader(hd.Key, hd.Value))
 	}
+	if u.clientEP == translate.Messages {
+		// Only Anthropic's API reads anthropic-beta (a forwarding group
+		// passed it on): a bridged request must not carry it.
+		if u.native && r.anthropicBeta != "" {
+			m.SetHeaders = append(m.SetHeaders, setHeader("anthropic-beta", r.anthropicBeta))
+		} else if !u.native {
+			m.RemoveHeaders = append(m.RemoveHeaders, "anthropic-beta")
+		}
+	}
 	// The client's gateway key never leaves llmvoy: drop every credential
 	// header the translator did not set for the deployment.
 	for _, name := range translate.ClientCredentialHeaders {
@@ -141,7 +174,8 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 		u.usage = &usageCounter{}
 	}
 	resp := continueHeaders(m, false)
-	if r.bodyModel != "" && r.bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback {
+	bridged := isAgentAPI(u.clientEP) && !u.native
+	if r.bodyModel != "" && r.bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback && !bridged {
 		// The gateway already wrote this deployment's model into the body,
 		// and nothing else here needs it or the answer: no more phases.
 		resp.ModeOverride = &extprocfilterv3.ProcessingMode{
@@ -154,7 +188,7 @@ func (u *upstream) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 		}
 		return resp
 	}
-	if tr.TranslatesResponses(d) || u.hasFallback || u.usage != nil {
+	if (tr.TranslatesResponses(d) && !u.native) || bridged || u.hasFallback || u.usage != nil {
 		// Ask for the response headers of this attempt only; the body mode
 		// is chosen once the headers say whether it is a stream.
 		resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_NONE)
@@ -227,7 +261,7 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 			u.usage.stream = strings.HasPrefix(headerValue(h, "content-type"), "text/event-stream")
 		}
 	}
-	if u.response == nil {
+	if u.response == nil && u.client == nil {
 		resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
 		switch {
 		case u.classify:
@@ -240,8 +274,12 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 		}
 		return resp
 	}
-	stream, set := u.response.Headers(u.status, headerValue(h, "content-type"))
+	stream, set := u.translatedHeaders(headerValue(h, "content-type"))
 	u.stream = stream
+	if u.usage != nil {
+		// The counter reads the translated answer, in OpenAI's format.
+		u.usage.stream = stream
+	}
 	m := &extprocv3.HeaderMutation{RemoveHeaders: []string{"content-length"}}
 	for _, hd := range set {
 		m.SetHeaders = append(m.SetHeaders, setHeader(hd.Key, hd.Value))
@@ -258,8 +296,43 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 	}
 }
 
-func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+// translatedHeaders asks the provider's translator (provider → OpenAI
+// chat), then the client's (chat → the client's API), what the answer's
+// headers become; the client's win. stream is whether the provider's answer
+// is translated chunk by chunk.
+func (u *upstream) translatedHeaders(contentType string) (stream bool, set []translate.Header) {
+	u.chatStatus = u.status
+	if u.response != nil {
+		stream, set = u.response.Headers(u.status, contentType)
+		for _, hd := range set {
+			switch hd.Key {
+			case "content-type":
+				contentType = hd.Value
+			case ":status":
+				u.chatStatus, _ = strconv.Atoi(hd.Value)
+			}
+		}
+	}
+	if u.client == nil {
+		return stream, set
+	}
+	clientStream, clientSet := u.client.Headers(u.chatStatus, contentType)
 	if u.response == nil {
+		stream = clientStream
+	}
+	for _, hd := range clientSet {
+		set = slices.DeleteFunc(set, func(old translate.Header) bool { return old.Key == hd.Key })
+		set = append(set, hd)
+	}
+	return stream, set
+}
+
+func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	return inClientShape(u.clientEP, u.responseBody(b))
+}
+
+func (u *upstream) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	if u.response == nil && u.client == nil {
 		if u.classify {
 			if m := u.classifiedRedirect(b.GetBody()); m != nil {
 				return responseBody(m, nil)
@@ -282,22 +355,34 @@ func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{
 			Response: &extprocv3.CommonResponse{HeaderMutation: m}}}}
 	}
+	end := b.GetEndOfStream()
 	if u.stream {
-		out, err := u.response.Chunk(b.GetBody(), b.GetEndOfStream())
-		if err != nil {
-			// The client already has the stream's headers: end it with an
-			// error event rather than a silent cut.
-			u.server.log.Warn("malformed provider stream", "deployment", u.deployment.ID, "err", err)
-			out = append(out, streamError("malformed response from the provider: "+err.Error())...)
+		out := b.GetBody()
+		if u.response != nil {
+			var err error
+			if out, err = u.response.Chunk(out, end); err != nil {
+				// The client already has the stream's headers: end it with an
+				// error event rather than a silent cut.
+				u.server.log.Warn("malformed provider stream", "deployment", u.deployment.ID, "err", err)
+				out = append(out, streamError("malformed response from the provider: "+err.Error())...)
+			}
 		}
-		u.countUsage(out, b.GetEndOfStream())
+		u.countUsage(out, end)
+		if u.client != nil {
+			// The client API's translators turn errors into its own
+			// events; they return none.
+			out, _ = u.client.Chunk(out, end)
+		}
 		return responseBody(nil, out)
 	}
-	out, err := u.response.Body(u.status, b.GetBody())
-	if err != nil {
-		u.server.log.Warn("malformed provider response", "deployment", u.deployment.ID, "err", err)
-		return replyError(apiError{Status: 502, Type: "bad_gateway",
-			Message: "malformed response from the provider of deployment " + u.deployment.ID + ": " + err.Error()})
+	out := b.GetBody()
+	if u.response != nil {
+		var err error
+		if out, err = u.response.Body(u.status, out); err != nil {
+			u.server.log.Warn("malformed provider response", "deployment", u.deployment.ID, "err", err)
+			return replyError(apiError{Status: 502, Type: "bad_gateway",
+				Message: "malformed response from the provider of deployment " + u.deployment.ID + ": " + err.Error()})
+		}
 	}
 	if u.classify {
 		if m := u.classifiedRedirect(out); m != nil {
@@ -305,17 +390,35 @@ func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 		}
 	}
 	cost, recorded := u.countUsage(out, true)
+	status := 0
+	if so, ok := u.response.(translate.StatusOverrider); ok {
+		status = so.BodyStatus()
+	}
+	if u.client != nil {
+		chatStatus := u.chatStatus
+		if status != 0 {
+			chatStatus = status
+		}
+		out, _ = u.client.Body(chatStatus, out)
+		if so, ok := u.client.(translate.StatusOverrider); ok && so.BodyStatus() != 0 {
+			status = so.BodyStatus()
+		}
+	}
 	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-length", strconv.Itoa(len(out)))}}
 	if recorded {
 		m.SetHeaders = append(m.SetHeaders, costHeaders(cost)...)
 	}
-	if so, ok := u.response.(translate.StatusOverrider); ok && so.BodyStatus() != 0 {
-		m.SetHeaders = append(m.SetHeaders, setHeader(":status", strconv.Itoa(so.BodyStatus())))
+	if status != 0 {
+		m.SetHeaders = append(m.SetHeaders, setHeader(":status", strconv.Itoa(status)))
 	}
 	return responseBody(m, out)
 }
 
-func (u *upstream) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.ProcessingResponse {
+func (u *upstream) RequestBody(b *extprocv3.HttpBody, attrs attributes) *extprocv3.ProcessingResponse {
+	return inClientShape(u.clientEP, u.requestBody(b, attrs))
+}
+
+func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.ProcessingResponse {
 	if u.deployment == nil {
 		return replyError(apiError{Status: 500, Message: "llmvoy: request body before headers", Type: "internal_error"})
 	}
@@ -328,12 +431,31 @@ func (u *upstream) RequestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 			u.usage.promptEstimate = promptTokens(fields)
 		}
 	}
-	body, response, err := u.translator.RequestBody(u.deployment, u.endpoint, b.GetBody())
-	if err != nil {
-		return replyError(translateError(u.deployment.ID, err))
+	in := b.GetBody()
+	var body []byte
+	var response translate.ResponseTranslator
+	var err error
+	switch {
+	case u.native && u.clientEP == translate.Messages:
+		// Anthropic's own API: only the model changes.
+		if fields, err := jsonscan.Fields(in); err == nil {
+			body = translate.SetModel(in, fields, u.deployment.UpstreamModel)
+		}
+	case isAgentAPI(u.clientEP) && !u.native:
+		if in, u.client, err = bridge(u.clientEP, in); err != nil {
+			return replyError(translateError(u.deployment.ID, err))
+		}
+		fallthrough
+	default:
+		if body, response, err = u.translator.RequestBody(u.deployment, u.endpoint, in); err != nil {
+			return replyError(translateError(u.deployment.ID, err))
+		}
+		if body == nil && u.client != nil {
+			body = in // the chat request, as the deployment takes it
+		}
 	}
 	u.response = response
-	if u.usage != nil && response == nil && u.deployment.API == config.APIOpenAI &&
+	if u.usage != nil && response == nil && u.client == nil && u.deployment.API == config.APIOpenAI &&
 		(u.endpoint == translate.ChatCompletions || u.endpoint == translate.Completions) {
 		// A priced or tpm-counted stream is counted from the provider's
 		// usage, not from an estimate of its text.

@@ -66,19 +66,58 @@ func (c *usageCounter) event(ev []byte) {
 	}
 }
 
-// readUsage takes the usage of a completion or chunk.
+// usageObject is a usage in any format an answer can reach the counter in:
+// OpenAI chat's (prompt_tokens, completion_tokens, total_tokens), or, for
+// an agent API passed through to a deployment that speaks it, Anthropic
+// Messages' (input_tokens without the cached ones, output_tokens) and
+// OpenAI Responses' (input_tokens with them).
+type usageObject struct {
+	PromptTokens        int `json:"prompt_tokens"`
+	CompletionTokens    int `json:"completion_tokens"`
+	TotalTokens         int `json:"total_tokens"`
+	InputTokens         int `json:"input_tokens"`
+	OutputTokens        int `json:"output_tokens"`
+	CacheReadTokens     int `json:"cache_read_input_tokens"`
+	CacheCreationTokens int `json:"cache_creation_input_tokens"`
+}
+
+// readUsage takes the usage of a completion or chunk; of a Messages
+// message_start or message_delta event (Anthropic splits it between the
+// two); of a Responses response or its response.completed event.
 func (c *usageCounter) readUsage(b []byte) bool {
 	var v struct {
-		Usage *struct {
-			PromptTokens     int `json:"prompt_tokens"`
-			CompletionTokens int `json:"completion_tokens"`
-			TotalTokens      int `json:"total_tokens"`
-		} `json:"usage"`
+		Usage   *usageObject `json:"usage"`
+		Message *struct {
+			Usage *usageObject `json:"usage"`
+		} `json:"message"`
+		Response *struct {
+			Usage *usageObject `json:"usage"`
+		} `json:"response"`
 	}
-	if json.Unmarshal(b, &v) != nil || v.Usage == nil || v.Usage.TotalTokens <= 0 {
+	if json.Unmarshal(b, &v) != nil {
 		return false
 	}
-	c.total, c.prompt, c.completion = v.Usage.TotalTokens, v.Usage.PromptTokens, v.Usage.CompletionTokens
+	u := v.Usage
+	switch {
+	case u != nil:
+	case v.Message != nil && v.Message.Usage != nil:
+		u = v.Message.Usage
+	case v.Response != nil && v.Response.Usage != nil:
+		u = v.Response.Usage
+	default:
+		return false
+	}
+	if u.TotalTokens > 0 && u.InputTokens == 0 && u.OutputTokens == 0 {
+		c.total, c.prompt, c.completion = u.TotalTokens, u.PromptTokens, u.CompletionTokens
+		return true
+	}
+	prompt := u.InputTokens + u.CacheReadTokens + u.CacheCreationTokens
+	if prompt+u.OutputTokens <= 0 {
+		return false
+	}
+	// Anthropic's later events repeat or grow the counts: keep the largest.
+	c.prompt, c.completion = max(c.prompt, prompt), max(c.completion, u.OutputTokens)
+	c.total = c.prompt + c.completion
 	return true
 }
 

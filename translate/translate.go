@@ -25,7 +25,27 @@ const (
 	ChatCompletions Endpoint = "/chat/completions"
 	Completions     Endpoint = "/completions"
 	Embeddings      Endpoint = "/embeddings"
+	// Messages (Anthropic's) and Responses (OpenAI's) are the agent
+	// clients' APIs. A translator sees them only for a deployment that
+	// speaks them natively (see NativeAPI); every other deployment gets
+	// the request as ChatCompletions, bridged by the gateway.
+	Messages  Endpoint = "/messages"
+	Responses Endpoint = "/responses"
 )
+
+// NativeAPI reports whether a deployment speaks a client API as it is, so
+// the request passes through unbridged: Messages to Anthropic's API,
+// Responses to OpenAI's own (not every OpenAI-compatible server has it, as
+// LiteLLM assumes too).
+func NativeAPI(d *config.Deployment, ep Endpoint) bool {
+	switch ep {
+	case Messages:
+		return d.API == config.APIAnthropic
+	case Responses:
+		return d.API == config.APIOpenAI && d.Provider == "openai"
+	}
+	return true
+}
 
 // Header is one header to set on the upstream request.
 type Header struct{ Key, Value string }

@@ -10,6 +10,7 @@ import (
 	bufferv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/buffer/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	metadatav3 "github.com/envoyproxy/go-control-plane/envoy/type/metadata/v3"
 	tracingv3 "github.com/envoyproxy/go-control-plane/envoy/type/tracing/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
@@ -172,23 +173,79 @@ func adsSource() *corev3.ConfigSource {
 // shape, so SDKs raise their usual typed errors. Mappers match on response
 // flags or on 413, never on status alone: the gateway processor's own
 // immediate responses are already OpenAI-shaped and must pass untouched.
+//
+// A Messages client (Claude Code) gets the same replies in Anthropic's
+// shape: the gateway processor put the path it called in the request's
+// metadata, and those mappers come first.
 func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
-	return &hcmv3.LocalReplyConfig{Mappers: []*hcmv3.ResponseMapper{
-		errorMapper(statusFilter(413), 413, "invalid_request_error",
-			"request body too large: the limit is "+byteSize(o.MaxRequestBytes)),
-		errorMapper(flagFilter("UH", "NR"), 503, "service_unavailable",
-			"no deployment is available for this model group right now (all are cooling down or unhealthy)"),
-		errorMapper(flagFilter("UT", "SI"), 504, "timeout",
-			"the model deployment did not answer in time"),
-		errorMapper(flagFilter("UO"), 503, "service_unavailable",
-			"llmvoy is at its limit of requests in flight for this model group; retry shortly"),
-		errorMapper(flagFilter("OM"), 503, "service_unavailable",
-			"llmvoy is overloaded (its memory limit); retry shortly"),
+	type reply struct {
+		filter        *accessLogFilter
+		status        uint32
+		typ, anthropic string
+		message       string
+	}
+	replies := []reply{
+		{statusFilter(413), 413, "invalid_request_error", "request_too_large",
+			"request body too large: the limit is " + byteSize(o.MaxRequestBytes)},
+		{flagFilter("UH", "NR"), 503, "service_unavailable", "overloaded_error",
+			"no deployment is available for this model group right now (all are cooling down or unhealthy)"},
+		{flagFilter("UT", "SI"), 504, "timeout", "timeout_error",
+			"the model deployment did not answer in time"},
+		{flagFilter("UO"), 503, "service_unavailable", "overloaded_error",
+			"llmvoy is at its limit of requests in flight for this model group; retry shortly"},
+		{flagFilter("OM"), 503, "service_unavailable", "overloaded_error",
+			"llmvoy is overloaded (its memory limit); retry shortly"},
 		// Envoy's reason (a reset, a refused connection) goes to the
 		// access log, not to clients: it names Envoy's internals.
-		errorMapper(flagFilter("UF", "UC", "URX", "UR", "LR", "UPE", "UMSDR"), 502, "bad_gateway",
-			"could not get a response from the model deployment"),
+		{flagFilter("UF", "UC", "URX", "UR", "LR", "UPE", "UMSDR"), 502, "bad_gateway", "api_error",
+			"could not get a response from the model deployment"},
+	}
+	var mappers []*hcmv3.ResponseMapper
+	for _, r := range replies {
+		mappers = append(mappers, anthropicErrorMapper(r.filter, r.status, r.anthropic, r.message))
+	}
+	for _, r := range replies {
+		mappers = append(mappers, errorMapper(r.filter, r.status, r.typ, r.message))
+	}
+	return &hcmv3.LocalReplyConfig{Mappers: mappers}
+}
+
+// messagesClient matches a request to Anthropic's Messages API, by the
+// client path the gateway processor recorded in its metadata.
+func messagesClient() *accessLogFilter {
+	return &accessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_MetadataFilter{MetadataFilter: &accesslogv3.MetadataFilter{
+		Matcher: &matcherv3.MetadataMatcher{
+			Filter: plan.MetadataNamespace,
+			Path:   []*matcherv3.MetadataMatcher_PathSegment{{Segment: &matcherv3.MetadataMatcher_PathSegment_Key{Key: plan.ClientPathMetadataKey}}},
+			Value: &matcherv3.ValueMatcher{MatchPattern: &matcherv3.ValueMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
+				MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: `^(/v1)?/messages(/count_tokens)?$`}},
+			}}},
+		},
+		MatchIfKeyNotFound: wrapperspb.Bool(false),
+	}}}
+}
+
+// anthropicErrorMapper is errorMapper for Messages clients: Anthropic's
+// {"type":"error","error":{"type","message"}}.
+func anthropicErrorMapper(filter *accessLogFilter, status uint32, typ, message string) *hcmv3.ResponseMapper {
+	body := &structpb.Struct{Fields: map[string]*structpb.Value{
+		"type": structpb.NewStringValue("error"),
+		"error": structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			"type":    structpb.NewStringValue(typ),
+			"message": structpb.NewStringValue(message),
+		}}),
 	}}
+	and := &accessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_AndFilter{AndFilter: &accesslogv3.AndFilter{
+		Filters: []*accessLogFilter{messagesClient(), filter},
+	}}}
+	return &hcmv3.ResponseMapper{
+		Filter:     and,
+		StatusCode: wrapperspb.UInt32(status),
+		BodyFormatOverride: &corev3.SubstitutionFormatString{
+			Format:      &corev3.SubstitutionFormatString_JsonFormat{JsonFormat: body},
+			ContentType: "application/json",
+		},
+	}
 }
 
 func errorMapper(filter *accessLogFilter, status uint32, typ, message string) *hcmv3.ResponseMapper {
