@@ -179,10 +179,10 @@ func adsSource() *corev3.ConfigSource {
 // metadata, and those mappers come first.
 func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 	type reply struct {
-		filter        *accessLogFilter
-		status        uint32
+		filter         *accessLogFilter
+		status         uint32
 		typ, anthropic string
-		message       string
+		message        string
 	}
 	replies := []reply{
 		{statusFilter(413), 413, "invalid_request_error", "request_too_large",
