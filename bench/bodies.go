@@ -24,6 +24,20 @@ func chatBody(stream bool) []byte {
 		`"tool_choice":"auto","temperature":0.7,"top_p":1,"max_tokens":512,"n":1,"user":"user-1234",` + tail + `}`)
 }
 
+// messagesBody is chatBody(true) as Anthropic's Messages API has it, as
+// Claude Code sends it (always streaming).
+func messagesBody() []byte {
+	return []byte(`{"model":"` + benchModel + `","max_tokens":512,"stream":true,` +
+		`"system":[{"type":"text","text":"You are a helpful travel assistant. Answer briefly, cite sources when you can, and ask a clarifying question when the request is ambiguous."}],` +
+		`"messages":[` +
+		`{"role":"user","content":"I am flying into Lisbon on Friday evening and leaving on Monday morning. What should I not miss?"},` +
+		`{"role":"assistant","content":[{"type":"text","text":"Belem Tower and the Jeronimos Monastery, the Alfama district with a fado evening, a tram 28 ride, and a day trip to Sintra if the weather is good."}]},` +
+		`{"role":"user","content":[{"type":"text","text":"Sintra sounds great. How do I get there from the city centre, and how long should I plan for it?"}]}],` +
+		`"tools":[{"name":"get_train_times","description":"Train departures between two stations",` +
+		`"input_schema":{"type":"object","properties":{"from":{"type":"string"},"to":{"type":"string"},"date":{"type":"string","format":"date"}},"required":["from","to"]}}],` +
+		`"tool_choice":{"type":"auto"},"temperature":0.7,"top_p":1,"metadata":{"user_id":"user-1234"}}`)
+}
+
 // visionBody is a chat completion carrying one base64 image, about size
 // bytes in all, as vision requests from the OpenAI SDK look.
 func visionBody(size int) []byte {

@@ -55,7 +55,7 @@ func (d jsonDuration) MarshalJSON() ([]byte, error) { return json.Marshal(d.Stri
 func parseFlags(args []string, root string, stderr io.Writer) (settings, error) {
 	s := settings{
 		Rates:     []float64{200, 500, 1000, 2000},
-		Scenarios: []string{scenarioChat, scenarioMax, scenarioStream, scenarioVision},
+		Scenarios: []string{scenarioChat, scenarioMax, scenarioStream, scenarioMessages, scenarioVision},
 		Targets:   []string{targetDirect, targetEnvoy, targetLLMvoy, targetLiteLLM},
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -83,9 +83,9 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 	fs.IntVar(&s.MaxInflight, "max-inflight", 5000, "open loop: requests outstanding before further ones are counted as errors unsent")
 	fs.Float64Var(&s.NoiseThreshold, "noise-threshold", 0.15, "share of the machine's CPU that other processes may use during a step before it counts as noisy")
 	fs.IntVar(&s.NoiseRetries, "noise-retries", 1, "times a noisy step is run again (the quietest attempt is kept)")
-	fs.Func("scenarios", "comma-separated: chat,max,stream,vision,soak (default all but soak)", func(v string) error {
+	fs.Func("scenarios", "comma-separated: chat,max,stream,messages,vision,soak (default all but soak)", func(v string) error {
 		s.Scenarios = splitList(v)
-		return checkNames(s.Scenarios, scenarioChat, scenarioMax, scenarioStream, scenarioVision, scenarioSoak)
+		return checkNames(s.Scenarios, scenarioChat, scenarioMax, scenarioStream, scenarioMessages, scenarioVision, scenarioSoak)
 	})
 	fs.Float64Var(&s.SoakRate, "soak-rate", 1000, "rate of the soak, requests/s (scenario soak: llmvoy, then plain Envoy as the control)")
 	durationVar(fs, &s.SoakDuration, "soak-duration", 10*time.Minute, "length of the soak")

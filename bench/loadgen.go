@@ -23,6 +23,8 @@ type call struct {
 	header http.Header // shared read-only by all sends; net/http does not write to it
 	body   []byte
 	stream bool
+	// messages: the stream is Anthropic's Messages events, not chat chunks.
+	messages bool
 }
 
 // sample is one request's outcome.
@@ -87,7 +89,7 @@ func send(ctx context.Context, client *http.Client, c *call, intended time.Time)
 		_, _ = io.Copy(io.Discard, resp.Body)
 		s.err = fmt.Errorf("HTTP %d", resp.StatusCode)
 	} else if c.stream {
-		s.ttft, s.gaps, s.err = readStream(resp.Body, intended)
+		s.ttft, s.gaps, s.err = readStream(resp.Body, intended, c.messages)
 	} else {
 		_, s.err = io.Copy(io.Discard, resp.Body)
 	}
@@ -99,18 +101,25 @@ func send(ctx context.Context, client *http.Client, c *call, intended time.Time)
 // readStream reads an SSE chat completion stream and times its content
 // chunks: the first one from intended (time to first token), the rest from
 // the chunk before.
-func readStream(body io.Reader, intended time.Time) (ttft time.Duration, gaps []time.Duration, err error) {
+//
+// A Messages stream (messages) ends with message_stop instead of [DONE] and
+// carries its tokens in text_delta events.
+func readStream(body io.Reader, intended time.Time, messages bool) (ttft time.Duration, gaps []time.Duration, err error) {
 	r := bufio.NewReaderSize(body, 16<<10)
 	var last time.Time
 	sawDone := false
+	done, content := []byte("data: [DONE]"), hasContent
+	if messages {
+		done, content = []byte(`data: {"type":"message_stop"`), hasTextDelta
+	}
 	for {
 		line, err := r.ReadSlice('\n')
 		if len(line) > 0 && bytes.HasPrefix(line, []byte("data: ")) {
 			now := time.Now()
 			switch {
-			case bytes.HasPrefix(line, []byte("data: [DONE]")):
+			case bytes.HasPrefix(line, done):
 				sawDone = true
-			case hasContent(line):
+			case content(line):
 				if last.IsZero() {
 					ttft = now.Sub(intended)
 				} else {
@@ -124,7 +133,7 @@ func readStream(body io.Reader, intended time.Time) (ttft time.Duration, gaps []
 			continue
 		case errors.Is(err, io.EOF):
 			if !sawDone {
-				return ttft, gaps, errors.New("stream ended without [DONE]")
+				return ttft, gaps, fmt.Errorf("stream ended without %s", done[len("data: "):])
 			}
 			if last.IsZero() {
 				return ttft, gaps, errors.New("stream had no content chunk")
@@ -134,6 +143,11 @@ func readStream(body io.Reader, intended time.Time) (ttft time.Duration, gaps []
 			return ttft, gaps, err
 		}
 	}
+}
+
+// hasTextDelta reports whether a Messages data line carries text.
+func hasTextDelta(line []byte) bool {
+	return bytes.Contains(line, []byte(`"type":"text_delta","text":"`)) && !bytes.Contains(line, []byte(`"text":""`))
 }
 
 // hasContent reports whether an SSE data line carries a non-empty delta

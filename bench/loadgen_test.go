@@ -128,15 +128,43 @@ func TestReadStream(t *testing.T) {
 		`data: [DONE]`,
 		``, ``,
 	}, "\n")
-	ttft, gaps, err := readStream(strings.NewReader(stream), time.Now().Add(-time.Millisecond))
+	ttft, gaps, err := readStream(strings.NewReader(stream), time.Now().Add(-time.Millisecond), false)
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, ttft, time.Millisecond)
 	require.Len(t, gaps, 1)
 
-	_, _, err = readStream(strings.NewReader(`data: {"choices":[{"delta":{"content":"x"}}]}`+"\n\n"), time.Now())
+	_, _, err = readStream(strings.NewReader(`data: {"choices":[{"delta":{"content":"x"}}]}`+"\n\n"), time.Now(), false)
 	require.ErrorContains(t, err, "without [DONE]")
-	_, _, err = readStream(strings.NewReader("data: [DONE]\n\n"), time.Now())
+	_, _, err = readStream(strings.NewReader("data: [DONE]\n\n"), time.Now(), false)
 	require.ErrorContains(t, err, "no content chunk")
+}
+
+// A Messages stream is timed by its text deltas and ends with
+// message_stop.
+func TestReadMessagesStream(t *testing.T) {
+	stream := strings.Join([]string{
+		`event: message_start`,
+		`data: {"type":"message_start","message":{"content":[]}}`,
+		``,
+		`event: content_block_start`,
+		`data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
+		``,
+		`event: content_block_delta`,
+		`data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}`,
+		``,
+		`event: content_block_delta`,
+		`data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"lo"}}`,
+		``,
+		`event: message_stop`,
+		`data: {"type":"message_stop"}`,
+		``, ``,
+	}, "\n")
+	ttft, gaps, err := readStream(strings.NewReader(stream), time.Now().Add(-time.Millisecond), true)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, ttft, time.Millisecond)
+	require.Len(t, gaps, 1)
+	_, _, err = readStream(strings.NewReader(`data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}`+"\n\n"), time.Now(), true)
+	require.ErrorContains(t, err, "without")
 }
 
 func TestHasContent(t *testing.T) {

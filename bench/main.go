@@ -194,14 +194,19 @@ func (b *bench) runScenarios(ctx context.Context, chat, vision []byte) error {
 			}
 		}
 	}
-	if has(scenarioStream) {
+	if has(scenarioStream) || has(scenarioMessages) {
 		stream := map[string]any{"latency": b.s.StreamLatency.String(), "chunk_delay": b.s.StreamChunkDelay.String(), "chunks": b.s.StreamChunks}
 		if err := b.configureMocks(ctx, stream); err != nil {
 			return err
 		}
-		for _, t := range b.targets {
-			if err := b.step(ctx, t, scenarioStream, openLoop{rate: b.s.StreamRate}, chatBody(true), true); err != nil {
-				return err
+		for _, sc := range []string{scenarioStream, scenarioMessages} {
+			if !has(sc) {
+				continue
+			}
+			for _, t := range b.targets {
+				if err := b.step(ctx, t, sc, openLoop{rate: b.s.StreamRate}, chatBody(true), true); err != nil {
+					return err
+				}
 			}
 		}
 		if err := b.configureMocks(ctx, map[string]any{"latency": b.s.MockLatency.String(), "chunk_delay": "0s"}); err != nil {
@@ -273,6 +278,11 @@ func (b *bench) measureStep(ctx context.Context, t target, scenario string, l lo
 		return Step{}, err
 	}
 	c := &call{url: t.baseURL + "/v1/chat/completions", header: requestHeader(), body: body, stream: stream}
+	if scenario == scenarioMessages && t.name != targetDirect && t.name != targetEnvoy {
+		// The gateways get the Messages request; the transports have no
+		// API to bridge it to and get the chat request it becomes.
+		c.url, c.body, c.messages = t.baseURL+"/v1/messages", messagesBody(), true
+	}
 	warmup, dur := time.Duration(b.s.Warmup), time.Duration(b.s.Duration)
 	start := time.Now().Add(10 * time.Millisecond)
 	w := window{from: start.Add(warmup), to: start.Add(warmup + dur)}

@@ -18,6 +18,11 @@ const (
 	scenarioChat   = "chat"   // ~1 KB non-streaming chat completion, open loop at each rate
 	scenarioMax    = "max"    // the same request, closed loop: maximum throughput
 	scenarioStream = "stream" // streaming chat completion, open loop
+	// scenarioMessages is the streaming request of scenarioStream as
+	// Anthropic's Messages API (Claude Code's), which llmvoy bridges to the
+	// chat-completions mock; direct and plain Envoy get the chat request,
+	// so the added time to first token is the bridge's cost.
+	scenarioMessages = "messages"
 	scenarioVision = "vision" // ~1 MB request (a base64 image), open loop
 	scenarioSoak   = "soak"   // the chat request at one rate for minutes: does memory grow? (not run by default)
 )

@@ -50,7 +50,7 @@ func (u *upstream) recordSpend(prompt, completion int, response []byte) float64 
 	d := u.deployment
 	cost, _ := pricing.Cost(d, prompt, completion)
 	l := keys.SpendLog{
-		RequestID: u.requestID, APIKey: u.spend.token, CallType: callType(u.endpoint),
+		RequestID: u.requestID, APIKey: u.spend.token, CallType: callType(u.clientEP),
 		ModelGroup: d.ModelName, Model: d.LiteLLMModel(), ModelID: d.ID, APIBase: d.PublicAPIBase(),
 		PromptTokens: int64(prompt), CompletionTokens: int64(completion), TotalTokens: int64(prompt + completion),
 		Spend: cost, StartTime: u.spend.start, EndTime: time.Now(),
