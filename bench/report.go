@@ -23,8 +23,8 @@ const (
 	// chat-completions mock; direct and plain Envoy get the chat request,
 	// so the added time to first token is the bridge's cost.
 	scenarioMessages = "messages"
-	scenarioVision = "vision" // ~1 MB request (a base64 image), open loop
-	scenarioSoak   = "soak"   // the chat request at one rate for minutes: does memory grow? (not run by default)
+	scenarioVision   = "vision" // ~1 MB request (a base64 image), open loop
+	scenarioSoak     = "soak"   // the chat request at one rate for minutes: does memory grow? (not run by default)
 )
 
 // Step is one (scenario, target, load) measurement.
