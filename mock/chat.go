@@ -137,7 +137,13 @@ func parseChat(body []byte) (chatCall, *apiError) {
 		}
 	}
 	c.promptTokens = tokensForRunes(runes)
-	switch last := msgs[len(msgs)-1]; *last.Role {
+	// The last turn is the last message but system ones: a system message
+	// may follow the user's (Claude Code's first turn, bridged, ends so).
+	lastTurn := len(msgs) - 1
+	for lastTurn > 0 && (*msgs[lastTurn].Role == "system" || *msgs[lastTurn].Role == "developer") {
+		lastTurn--
+	}
+	switch last := msgs[lastTurn]; *last.Role {
 	case "user":
 		c.lastTexts = textsOf(last.Content)
 	case "tool":

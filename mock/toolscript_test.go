@@ -286,3 +286,13 @@ func TestAnthropicScriptAfterSystemMessage(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, rec.Code)
 	require.Contains(t, rec.Body.String(), `messages.0.role`)
 }
+
+// A system message after the user's (Claude Code's first turn, bridged to
+// chat completions) does not hide the user's turn from the script.
+func TestChatScriptAfterSystemMessage(t *testing.T) {
+	s := New(Options{})
+	rec := serve(s, http.MethodPost, "/v1/chat/completions", chatToolBody(false, chatMarker+`,{"role":"system","content":"# Environment"}`))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), `"finish_reason":"tool_calls"`)
+	require.Contains(t, rec.Body.String(), `get_weather`)
+}
