@@ -479,7 +479,16 @@ func modelEndpoint(path string) (translate.Endpoint, bool) {
 }
 
 // presentedKey is the gateway key from any header LiteLLM accepts it in.
+// x-litellm-api-key comes first, as in LiteLLM: a client whose
+// Authorization header belongs to someone else (a cloud SDK's) names its
+// gateway key there.
 func presentedKey(h *extprocv3.HttpHeaders) string {
+	if v := headerValue(h, "x-litellm-api-key"); v != "" {
+		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+			return strings.TrimSpace(v[7:])
+		}
+		return strings.TrimSpace(v)
+	}
 	if v := headerValue(h, "authorization"); v != "" {
 		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
 			return strings.TrimSpace(v[7:])

@@ -180,6 +180,12 @@ func TestGatewayAuth(t *testing.T) {
 		{name: "raw authorization", headers: []header{{"authorization", masterKey}}, wantOK: true},
 		{name: "api-key", headers: []header{{"api-key", masterKey}}, wantOK: true},
 		{name: "x-api-key", headers: []header{{"x-api-key", masterKey}}, wantOK: true},
+		{name: "x-litellm-api-key bearer", headers: []header{{"x-litellm-api-key", "Bearer " + masterKey}}, wantOK: true},
+		{name: "x-litellm-api-key raw", headers: []header{{"x-litellm-api-key", masterKey}}, wantOK: true},
+		// x-litellm-api-key is read first, as LiteLLM does: the
+		// authorization header may be a cloud SDK's.
+		{name: "x-litellm-api-key over authorization", headers: []header{{"authorization", "Bearer ya29.google"}, {"x-litellm-api-key", masterKey}}, wantOK: true},
+		{name: "wrong x-litellm-api-key, right authorization", headers: []header{{"authorization", "Bearer " + masterKey}, {"x-litellm-api-key", "sk-wrong"}}, wantMsg: "Authentication Error, Invalid proxy server token passed."},
 		{name: "wrong bearer", headers: []header{{"authorization", "Bearer sk-wrong"}}, wantMsg: "Authentication Error, Invalid proxy server token passed."},
 		{name: "prefix of the key", headers: []header{{"authorization", "Bearer " + masterKey[:len(masterKey)-1]}}, wantMsg: "Authentication Error, Invalid proxy server token passed."},
 		{name: "key with suffix", headers: []header{{"authorization", "Bearer " + masterKey + "x"}}, wantMsg: "Authentication Error, Invalid proxy server token passed."},
