@@ -148,6 +148,13 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	if !ok {
 		return replyError(apiError{Status: 400, Message: "model must be a string", Type: "invalid_request_error", Param: "model"})
 	}
+	var body []byte
+	if !isAgentAPI(g.endpoint) && !g.isRedirect {
+		// Once: a fallback's pass gets the body as this pass left it.
+		if stripped, sf, ok := stripLiteLLMParams(b.GetBody(), fields); ok {
+			body, fields = stripped, sf
+		}
+	}
 	origin := g.state.resolve(model)
 	if g.isRedirect && g.fallback.origin != origin {
 		// Envoy replays the body of the request the header was signed
@@ -231,14 +238,19 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		// router reads it from this header.
 		m.SetHeaders = append(m.SetHeaders, setHeader(perTryTimeoutHeader, strconv.FormatInt(target.StreamTimeout.Milliseconds(), 10)))
 	}
-	var body []byte
 	// Not on a fallback's pass: Envoy replays the body as this filter left
 	// it, and a later pass must still find the client's model there.
 	rewrite := target.BodyModel != "" && !g.isRedirect
 	if rewrite {
 		// Envoy's buffer filter behind the gateway filter sets the new
 		// content-length (see fullDuplex).
-		body = translate.SetModel(b.GetBody(), fields, target.BodyModel)
+		src := body
+		if src == nil {
+			src = b.GetBody()
+		}
+		if set := translate.SetModel(src, fields, target.BodyModel); set != nil {
+			body = set
+		}
 	}
 	forward := g.state.cfg.General.ForwardsClientHeaders(targetName)
 	// The path the deployment's request is made from. The client's query

@@ -341,7 +341,7 @@ func TestGatewayRoutesModelRequests(t *testing.T) {
 		// the upstream processor removes the others.
 		{"duplicate model", "/v1/chat/completions", `{"model":"claude","messages":[],"model":"gpt-4o"}`, "gpt-4o", ""},
 		{"vision body", "/v1/chat/completions", visionBody("gpt-4o", 5<<20), "gpt-4o", ""},
-		{"model nested elsewhere too", "/v1/chat/completions", `{"metadata":{"model":"claude"},"model":"gpt-4o"}`, "gpt-4o", ""},
+		{"model nested elsewhere too", "/v1/chat/completions", `{"prediction":{"model":"claude"},"model":"gpt-4o"}`, "gpt-4o", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -355,6 +355,22 @@ func TestGatewayRoutesModelRequests(t *testing.T) {
 			require.Nil(t, resp.GetRequestBody().GetResponse().GetBodyMutation())
 		})
 	}
+}
+
+// LiteLLM's own body fields never reach a provider: OpenAI-compatible
+// servers refuse parameters they do not know. A body without them is left
+// alone.
+func TestGatewayStripsLiteLLMParams(t *testing.T) {
+	h := startGateway(t)
+	body := `{"model":"gpt-4o","metadata":{"user":"u"},"messages":[{"role":"user","content":"hi"}],"tags":["a"],` +
+		`"num_retries":2,"fallbacks":["claude"],"mock_testing_rate_limit_error":true,"caching":false,"temperature":0.2}`
+	resp := postThroughGateway(t, h, "/v1/chat/completions", []byte(body), bearer)
+	got := resp.GetRequestBody().GetResponse().GetBodyMutation().GetBody()
+	require.JSONEq(t, `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0.2}`, string(got))
+
+	// On a direct group the model is rewritten in the same body.
+	resp = postThroughGateway(t, h, "/v1/embeddings", []byte(`{"model":"openai/text-embedding-3-small","input":"a","metadata":{}}`), bearer)
+	require.JSONEq(t, `{"model":"text-embedding-3-small","input":"a"}`, string(resp.GetRequestBody().GetResponse().GetBodyMutation().GetBody()))
 }
 
 // A client cannot choose a cluster by sending the route header itself: the
