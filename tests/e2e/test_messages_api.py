@@ -65,10 +65,36 @@ model_list:
       output_cost_per_token: {cc}
     model_info:
       id: gpt-dep
+  # The same mocks under other groups, for injected failures (x-mock-*
+  # headers): their cooldowns never touch the groups above.
+  - model_name: chat-only-faults
+    litellm_params:
+      model: hosted_vllm/{vllm}
+      api_base: http://127.0.0.1:{chat}/v1
+      api_key: sk-chat-deployment
+    model_info:
+      id: chat-only-faults-dep
+  - model_name: claude-faults
+    litellm_params:
+      model: anthropic/{claude}
+      api_base: http://127.0.0.1:{claude_port}
+      api_key: sk-ant-deployment
+    model_info:
+      id: claude-faults-dep
+  - model_name: gpt-faults
+    litellm_params:
+      model: openai/{gpt}
+      api_base: http://127.0.0.1:{gpt_port}/v1
+      api_key: sk-openai-deployment
+    model_info:
+      id: gpt-faults-dep
 router_settings:
   num_retries: 0
 general_settings:
   master_key: {master}
+  # The fault tests steer the mocks with x-mock-* headers, which a provider
+  # gets only when client headers are forwarded.
+  forward_client_headers_to_llm_api: true
 """
 
 DEPLOYMENT_KEYS = {"chat-only": "sk-chat-deployment", "claude": "sk-ant-deployment", "gpt": "sk-openai-deployment"}
@@ -331,6 +357,56 @@ def test_invalid_bodies_are_4xx_never_5xx(fleet, body):
     assert 400 <= r.status_code < 500, (r.status_code, r.text)
     body = r.json()
     assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error", body
+
+
+FAULT_GROUPS = ["chat-only-faults", "claude-faults", "gpt-faults"]
+
+
+@pytest.mark.parametrize("status,exc,typ", [
+    (400, anthropic.BadRequestError, "invalid_request_error"),
+    (401, anthropic.AuthenticationError, "authentication_error"),
+    (429, anthropic.RateLimitError, "rate_limit_error"),
+    (500, anthropic.InternalServerError, "api_error"),
+    (529, anthropic.InternalServerError, "overloaded_error"),
+])
+@pytest.mark.parametrize("group", FAULT_GROUPS)
+def test_provider_errors_in_anthropic_shape(client, group, status, exc, typ):
+    # The deployment fails (OpenAI's or Anthropic's error body): the client
+    # gets the status and Anthropic's shape, whatever the provider spoke.
+    with pytest.raises(exc) as info:
+        client.messages.create(model=group, max_tokens=16, messages=[{"role": "user", "content": "hi"}],
+                               extra_headers={"x-mock-status": str(status)})
+    err = info.value
+    assert err.status_code == status
+    body = err.response.json()
+    assert body["type"] == "error" and body["error"]["type"] == typ, body
+    assert body["error"]["message"]
+
+
+@pytest.mark.parametrize("group", FAULT_GROUPS)
+def test_stream_cut_by_provider_raises(client, group):
+    # The provider resets the connection after two deltas: the client must
+    # not take what came for a whole answer.
+    events = []
+    with pytest.raises((anthropic.APIError, httpx.HTTPError)):
+        with client.messages.stream(model=group, max_tokens=64, messages=[{"role": "user", "content": "hi"}],
+                                    extra_headers={"x-mock-chunks": "4", "x-mock-chunk-delay-ms": "100",
+                                                   "x-mock-fail-stream-after": "2"}) as stream:
+            for event in stream:
+                events.append(event.type)
+    assert "message_stop" not in events, events
+
+
+def test_error_event_mid_stream_raises(client):
+    # Anthropic's own overloaded_error event, passed through natively.
+    text = []
+    with pytest.raises(anthropic.APIStatusError) as info:
+        with client.messages.stream(model="claude-faults", max_tokens=64, messages=[{"role": "user", "content": "hi"}],
+                                    extra_headers={"x-mock-chunks": "4", "x-mock-stream-error-after": "2"}) as stream:
+            for t in stream.text_stream:
+                text.append(t)
+    assert "Overloaded" in str(info.value)
+    assert text, "the deltas before the error arrive"
 
 
 # --- count_tokens ------------------------------------------------------------

@@ -296,6 +296,49 @@ def test_invalid_input_is_400_never_5xx(fleet, group, extra):
     assert r.json()["error"]["type"] == "invalid_request_error", r.text
 
 
+FAULT_GROUPS = ["chat-only-faults", "claude-faults", "gpt-faults"]
+
+
+@pytest.mark.parametrize("status,exc", [
+    (400, openai.BadRequestError), (401, openai.AuthenticationError), (429, openai.RateLimitError),
+    (500, openai.InternalServerError),
+])
+@pytest.mark.parametrize("group", FAULT_GROUPS)
+def test_provider_errors_in_openai_shape(client, group, status, exc):
+    with pytest.raises(exc) as info:
+        client.responses.create(model=group, input="hi", extra_headers={"x-mock-status": str(status)})
+    err = info.value
+    assert err.status_code == status
+    body = err.response.json()["error"]
+    assert body["message"] and body["type"]
+
+
+@pytest.mark.parametrize("group", FAULT_GROUPS)
+def test_stream_cut_by_provider_raises(client, group):
+    types = []
+    with pytest.raises((openai.APIError, httpx.HTTPError)):
+        stream = client.responses.create(model=group, input="hi", stream=True,
+                                         extra_headers={"x-mock-chunks": "4", "x-mock-chunk-delay-ms": "100",
+                                                        "x-mock-fail-stream-after": "2"})
+        for event in stream:
+            types.append(event.type)
+    assert "response.completed" not in types, types
+
+
+def test_error_event_mid_stream_is_response_failed(client):
+    # A bridged Anthropic stream that ends with Anthropic's error event ends
+    # with response.failed, never a silent cut or a completed response.
+    stream = client.responses.create(model="claude-faults", input="hi", stream=True,
+                                     extra_headers={"x-mock-chunks": "4", "x-mock-stream-error-after": "2"})
+    events = list(stream)
+    types = [e.type for e in events]
+    assert "response.output_text.delta" in types
+    assert types[-1] == "response.failed", types
+    assert "response.completed" not in types
+    failed = events[-1].response
+    assert failed.status == "failed" and "Overloaded" in failed.error.message
+
+
 def test_unknown_model_is_400(client):
     with pytest.raises(openai.BadRequestError) as info:
         client.responses.create(model="no-such-model", input="hi")
