@@ -1,16 +1,23 @@
 package extproc_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
+	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/credentials"
+	"github.com/llmvoy/llmvoy/extproc"
 	"github.com/llmvoy/llmvoy/plan"
 )
 
@@ -243,4 +250,43 @@ func TestMessagesClientsGetAnthropicShapes(t *testing.T) {
 	sendHeaders(t, stream, postHeaders("/v1/responses", []byte(prev), bearer))
 	oe := requireAPIError(t, bodyAnswer(t, stream, []byte(prev)), 400, "invalid_request_error")
 	assert.Contains(t, oe.Message, "previous_response_id")
+}
+
+// A Vertex AI attempt carries the deployment's Google access token, which
+// the upstream processor gets from the token cache (translators do no
+// I/O); a token endpoint that fails makes the attempt a 503, for the retry
+// policy to move on.
+func TestUpstreamAddsGoogleToken(t *testing.T) {
+	const vertexConfig = `
+model_list:
+  - model_name: flash
+    litellm_params:
+      model: vertex_ai/gemini-2.0-flash
+      vertex_project: p
+      vertex_location: us-central1
+      vertex_credentials: '{"type":"service_account","client_email":"sa@p.iam.gserviceaccount.com","private_key":"unused"}'
+      api_base: http://vertex:4
+    model_info:
+      id: dep-vx
+general_settings:
+  master_key: os.environ/MASTER_KEY
+`
+	tokens := credentials.NewGoogleTokens(func(config.Secret) credentials.FetchFunc {
+		return func(context.Context) (*oauth2.Token, error) {
+			return &oauth2.Token{AccessToken: "ya29.test", Expiry: time.Now().Add(time.Hour)}, nil
+		}
+	})
+	h := newHarness(t, parseConfig(t, vertexConfig, testEnv), nil, func(s *extproc.Server) { s.SetGoogleTokens(tokens) })
+	stream := h.open(t, plan.ProcessorUpstream)
+	resp := exchange(t, stream, attempt(t, "dep-vx", "/v1/chat/completions", chatBody("flash")))
+	m := flattenMutation(t, resp.GetRequestHeaders().GetResponse().GetHeaderMutation())
+	assert.Equal(t, "Bearer ya29.test", m.set["authorization"])
+
+	other := credentials.NewGoogleTokens(func(config.Secret) credentials.FetchFunc {
+		return func(context.Context) (*oauth2.Token, error) { return nil, errors.New("token endpoint said no") }
+	})
+	h = newHarness(t, parseConfig(t, vertexConfig, testEnv), nil, func(s *extproc.Server) { s.SetGoogleTokens(other) })
+	stream = h.open(t, plan.ProcessorUpstream)
+	e := requireAPIError(t, exchange(t, stream, attempt(t, "dep-vx", "/v1/chat/completions", chatBody("flash"))), 503, "service_unavailable")
+	assert.Contains(t, e.Message, "dep-vx")
 }

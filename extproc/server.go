@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/llmvoy/llmvoy/credentials"
 	"github.com/llmvoy/llmvoy/keys"
 	"github.com/llmvoy/llmvoy/metrics"
 	"github.com/llmvoy/llmvoy/plan"
@@ -66,6 +67,9 @@ type Server struct {
 	summaries *summaries
 	// accessLog gets a JSON line per client request; nil: none.
 	accessLog *jsonLog
+	// googleTokens are the access tokens of Vertex AI deployments, kept
+	// across requests and config reloads.
+	googleTokens *credentials.GoogleTokens
 	// beforePhase, when set, sees each message before its processor does:
 	// tests make a phase panic with it. Always nil outside tests.
 	beforePhase func(*extprocv3.ProcessingRequest)
@@ -77,7 +81,8 @@ var _ extprocv3.ExternalProcessorServer = (*Server)(nil)
 // cooling down from cooldowns (and records there the failures it turns into
 // fallbacks) and which are past their rpm from balance.
 func NewServer(p *plan.Plan, cooldowns *router.Cooldowns, balance *router.Balance, log *slog.Logger) *Server {
-	s := &Server{log: log, cooldowns: cooldowns, balance: balance, fallbackToken: newFallbackToken()}
+	s := &Server{log: log, cooldowns: cooldowns, balance: balance, fallbackToken: newFallbackToken(),
+		googleTokens: credentials.NewGoogleTokens(nil)}
 	s.bodies.limit = maxHeldBodyBytes
 	s.requests = newRequests(func() time.Duration { return routeTTL(s.state.Load().plan.RouteTimeout) })
 	s.SetPlan(p)

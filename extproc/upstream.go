@@ -14,6 +14,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/credentials"
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
 	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/router"
@@ -118,6 +119,9 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 		}
 	}
 	head, err := tr.RequestHead(d, ep, query)
+	if err == nil {
+		err = u.addToken(&head, d)
+	}
 	if err != nil {
 		return replyError(translateError(id, err))
 	}
@@ -196,6 +200,26 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	return resp
 }
 
+// googleTokenWait bounds how long a request waits for an access token when
+// none is cached (the first request, or one after a long idle time).
+const googleTokenWait = 10 * time.Second
+
+// addToken adds the access token head asks for, from the process's token
+// cache (fetched, and refreshed ahead of expiry, by package credentials).
+func (u *upstream) addToken(head *translate.RequestHead, d *config.Deployment) error {
+	if head.Token != translate.GoogleToken {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), googleTokenWait)
+	defer cancel()
+	token, err := u.server.googleTokens.Token(ctx, d)
+	if err != nil {
+		return err
+	}
+	head.Set = append(head.Set, translate.Header{Key: "authorization", Value: "Bearer " + token})
+	return nil
+}
+
 // translateError is what the client sees when a request cannot be
 // translated for a deployment. A bad request and a feature the provider
 // lacks (embeddings on Anthropic) are 400s: a 5xx would count toward the
@@ -206,7 +230,7 @@ func translateError(id string, err error) apiError {
 		return apiError{Status: 400, Message: err.Error(), Type: "invalid_request_error"}
 	case errors.Is(err, translate.ErrUnsupported):
 		return apiError{Status: 400, Message: "deployment " + id + ": " + err.Error(), Type: "invalid_request_error"}
-	case errors.Is(err, translate.ErrUnavailable):
+	case errors.Is(err, credentials.ErrUnavailable):
 		// No credential to call it with (a Vertex AI access token); the
 		// message names the deployment.
 		return apiError{Status: 503, Message: err.Error(), Type: "service_unavailable"}

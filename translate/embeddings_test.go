@@ -2,6 +2,7 @@ package translate
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/credentials"
 	"github.com/llmvoy/llmvoy/mock"
 )
 
@@ -140,7 +142,6 @@ func TestBedrockEmbeddingsStatus(t *testing.T) {
 // a 502 naming the deployment), never a made-up embedding.
 func TestEmbeddingsMalformedAnswers(t *testing.T) {
 	fixBedrock(t)
-	fakeVertexTokens(t)
 	for _, tt := range []struct {
 		name, model, request, body, msg string
 		tr                              Translator
@@ -284,8 +285,6 @@ func TestBedrockEmbeddingsAtTheMock(t *testing.T) {
 // service account key, at the mock's token endpoint) on :predict, and the
 // mock's answer translated with its token counts.
 func TestVertexEmbeddingsAtTheMock(t *testing.T) {
-	resetVertexSources()
-	t.Cleanup(resetVertexSources)
 	m := mock.New(mock.Options{Name: "vertex"})
 	ts := httptest.NewServer(m)
 	t.Cleanup(ts.Close)
@@ -295,10 +294,13 @@ func TestVertexEmbeddingsAtTheMock(t *testing.T) {
 	head, err := vertex{}.RequestHead(d, Embeddings, "")
 	require.NoError(t, err)
 	require.True(t, strings.HasSuffix(head.Path, "/publishers/google/models/text-embedding-005:predict"), head.Path)
+	require.Equal(t, GoogleToken, head.Token)
+	token, err := credentials.NewGoogleTokens(nil).Token(context.Background(), d)
+	require.NoError(t, err)
 	body, resp, err := vertex{}.RequestBody(d, Embeddings, []byte(`{"input":["What is life?","a"],"dimensions":16,"input_type":"RETRIEVAL_QUERY"}`))
 	require.NoError(t, err)
 	req := httptest.NewRequest(http.MethodPost, head.Path, bytes.NewReader(body))
-	req.Header.Set("Authorization", headerOf(head.Set, "authorization"))
+	req.Header.Set("Authorization", "Bearer "+token)
 	rec := httptest.NewRecorder()
 	m.ServeHTTP(rec, req)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
@@ -321,7 +323,7 @@ func TestVertexEmbeddingsAtTheMock(t *testing.T) {
 	body, resp, err = vertex{}.RequestBody(d, Embeddings, []byte(`{"input":"x","dimensions":769}`))
 	require.NoError(t, err)
 	req = httptest.NewRequest(http.MethodPost, head.Path, bytes.NewReader(body))
-	req.Header.Set("Authorization", headerOf(head.Set, "authorization"))
+	req.Header.Set("Authorization", "Bearer "+token)
 	rec = httptest.NewRecorder()
 	m.ServeHTTP(rec, req)
 	require.Equal(t, 400, rec.Code)

@@ -4,9 +4,11 @@
 // reads or writes alike is shared: the OpenAI request (openai_request.go),
 // the stream chunks (openai_chunk.go), Anthropic's Messages format that
 // Bedrock's Converse shares (messages_format.go) and the JSON helpers.
-// Bytes in, bytes out; no Envoy types; tokens and signatures come from
-// package credentials. The upstream processor picks a Translator per
-// attempt, so one fallback chain can cross providers.
+// Bytes in, bytes out, and no I/O: a request head names the access token
+// it needs (RequestHead.Token), which the caller gets; a signature over the
+// body (SigV4) is computed by package credentials from the deployment's
+// keys and the time. No Envoy types. The upstream processor picks a
+// Translator per attempt, so one fallback chain can cross providers.
 package translate
 
 import (
@@ -14,7 +16,6 @@ import (
 	"fmt"
 
 	"github.com/llmvoy/llmvoy/config"
-	"github.com/llmvoy/llmvoy/credentials"
 )
 
 // Endpoint is the OpenAI API a client called, without the /v1 prefix.
@@ -58,7 +59,22 @@ type RequestHead struct {
 	Authority string
 	// Set are headers to set (credentials, api versions).
 	Set []Header
+	// Token is an access token the request also needs, which the caller
+	// gets from package credentials and sets as authorization: Bearer:
+	// a translator does no I/O.
+	Token Token
 }
+
+// Token names an access token a deployment's requests carry.
+type Token int
+
+const (
+	// NoToken: the deployment's credential, if any, is in Set.
+	NoToken Token = iota
+	// GoogleToken: an OAuth access token of the deployment's Google
+	// credentials (Vertex AI), credentials.GoogleTokens.
+	GoogleToken
+)
 
 // ClientCredentialHeaders are the headers a client may put its gateway key
 // in, and the AWS signature headers an earlier attempt may have left (Envoy
@@ -126,13 +142,6 @@ var ErrUnsupported = errors.New("provider not supported yet")
 // ErrBadRequest marks a client body that cannot be translated; the client
 // gets a 400 with the wrapped message.
 var ErrBadRequest = errors.New("bad request")
-
-// ErrUnavailable marks a deployment that cannot be called for a reason of
-// its own, found before any request reached it (Google's token endpoint
-// gave no access token); the client gets a 503, and the retry policy moves
-// on to another deployment. It is credentials.ErrUnavailable, which the
-// credentials a translator asks for wrap.
-var ErrUnavailable = credentials.ErrUnavailable
 
 // translators maps a wire API (config.API*) to its translator. Each
 // provider file registers its own in init, so adding a provider touches one

@@ -1,14 +1,11 @@
 package translate
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/llmvoy/llmvoy/config"
-	"github.com/llmvoy/llmvoy/credentials"
 )
 
 // vertex speaks Gemini on Google Cloud's Vertex AI (LiteLLM's "vertex_ai/"
@@ -16,23 +13,13 @@ import (
 // (gemini_request.go, gemini_response.go), embeddings are Vertex AI's
 // text embeddings API (vertex_embeddings.go); the model lives under the
 // deployment's project and location, and the credential is an OAuth access
-// token of the deployment's Google credentials in Authorization: Bearer.
-// Tokens come from a token source per deployment (vertex_token.go), cached
-// and refreshed before they expire, so a request waits for Google's token
-// endpoint only when no valid token is at hand.
+// token of the deployment's Google credentials in Authorization: Bearer,
+// which the caller gets from package credentials (RequestHead.Token).
 type vertex struct{}
 
 var _ Translator = vertex{}
 
 func init() { register(config.APIVertex, vertex{}) }
-
-// vertexTokenWait bounds how long a request waits for an access token when
-// none is cached (the first request, or one after a long idle time).
-const vertexTokenWait = 10 * time.Second
-
-// vertexTokens are the access tokens of Vertex AI deployments, kept across
-// requests and config reloads; tests replace it.
-var vertexTokens = credentials.NewGoogleTokens(nil)
 
 func (vertex) RequestHead(d *config.Deployment, ep Endpoint, _ string) (RequestHead, error) {
 	if d.APIBase == nil {
@@ -56,13 +43,7 @@ func (vertex) RequestHead(d *config.Deployment, ep Endpoint, _ string) (RequestH
 	default:
 		return h, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), vertexTokenWait)
-	defer cancel()
-	token, err := vertexTokens.Token(ctx, d)
-	if err != nil {
-		return RequestHead{}, err
-	}
-	h.Set = append(h.Set, Header{Key: "authorization", Value: "Bearer " + token})
+	h.Token = GoogleToken
 	return h, nil
 }
 

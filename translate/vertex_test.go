@@ -12,12 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/oauth2"
 
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/credentials"
@@ -33,26 +31,6 @@ func vertexDeployment(t testing.TB, base, model string) *config.Deployment {
 	}
 }
 
-// fakeVertexTokens replaces the token fetcher for the test: every fetch
-// returns "tok-N" (N counts fetches) valid for an hour, and the cache
-// starts empty.
-func fakeVertexTokens(t *testing.T) *atomic.Int32 {
-	t.Helper()
-	var n atomic.Int32
-	vertexTokens = credentials.NewGoogleTokens(func(config.Secret) credentials.FetchFunc {
-		return func(context.Context) (*oauth2.Token, error) {
-			i := n.Add(1)
-			return &oauth2.Token{AccessToken: "tok-" + string(rune('0'+i)), Expiry: time.Now().Add(time.Hour)}, nil
-		}
-	})
-	t.Cleanup(resetVertexSources)
-	return &n
-}
-
-// resetVertexSources empties the token cache, fetching from Google's
-// endpoints (the tests point them at the mock).
-func resetVertexSources() { vertexTokens = credentials.NewGoogleTokens(nil) }
-
 func TestVertexRegistered(t *testing.T) {
 	tr, err := For(vertexDeployment(t, "https://europe-west4-aiplatform.googleapis.com", "gemini-2.0-flash"))
 	require.NoError(t, err)
@@ -61,9 +39,7 @@ func TestVertexRegistered(t *testing.T) {
 }
 
 func TestVertexRequestHead(t *testing.T) {
-	fakeVertexTokens(t)
 	const project = "/v1/projects/my-project/locations/europe-west4"
-	bearer := []Header{{"authorization", "Bearer tok-1"}}
 	tests := []struct {
 		name, base, model string
 		ep                Endpoint
@@ -71,31 +47,31 @@ func TestVertexRequestHead(t *testing.T) {
 	}{
 		{
 			name: "regional host, chat streams", base: "https://europe-west4-aiplatform.googleapis.com", model: "gemini-2.0-flash", ep: ChatCompletions,
-			want: RequestHead{Path: project + "/publishers/google/models/gemini-2.0-flash:streamGenerateContent?alt=sse", Authority: "europe-west4-aiplatform.googleapis.com", Set: bearer},
+			want: RequestHead{Path: project + "/publishers/google/models/gemini-2.0-flash:streamGenerateContent?alt=sse", Authority: "europe-west4-aiplatform.googleapis.com", Token: GoogleToken},
 		},
 		{
 			name: "api_base mounted under a path", base: "http://127.0.0.1:8080/vertex/", model: "gemini-2.5-pro", ep: ChatCompletions,
-			want: RequestHead{Path: "/vertex" + project + "/publishers/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse", Authority: "127.0.0.1:8080", Set: bearer},
+			want: RequestHead{Path: "/vertex" + project + "/publishers/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse", Authority: "127.0.0.1:8080", Token: GoogleToken},
 		},
 		{
 			name: "api_base naming the model, LiteLLM's form", base: "https://gw.example.com/v1/projects/p/locations/us-east5/publishers/google/models/gemini-2.0-flash", model: "gemini-2.0-flash", ep: ChatCompletions,
-			want: RequestHead{Path: "/v1/projects/p/locations/us-east5/publishers/google/models/gemini-2.0-flash:streamGenerateContent?alt=sse", Authority: "gw.example.com", Set: bearer},
+			want: RequestHead{Path: "/v1/projects/p/locations/us-east5/publishers/google/models/gemini-2.0-flash:streamGenerateContent?alt=sse", Authority: "gw.example.com", Token: GoogleToken},
 		},
 		{
 			name: "a tuned model's endpoint", base: "https://europe-west4-aiplatform.googleapis.com", model: "gemini/4965075652664360960", ep: ChatCompletions,
-			want: RequestHead{Path: project + "/endpoints/4965075652664360960:streamGenerateContent?alt=sse", Authority: "europe-west4-aiplatform.googleapis.com", Set: bearer},
+			want: RequestHead{Path: project + "/endpoints/4965075652664360960:streamGenerateContent?alt=sse", Authority: "europe-west4-aiplatform.googleapis.com", Token: GoogleToken},
 		},
 		{
 			name: "model name is escaped", base: "http://h:1", model: "gemini-2.0-flash@001 x", ep: ChatCompletions,
-			want: RequestHead{Path: project + "/publishers/google/models/gemini-2.0-flash@001%20x:streamGenerateContent?alt=sse", Authority: "h:1", Set: bearer},
+			want: RequestHead{Path: project + "/publishers/google/models/gemini-2.0-flash@001%20x:streamGenerateContent?alt=sse", Authority: "h:1", Token: GoogleToken},
 		},
 		{
 			name: "query of the base rides along", base: "http://h:1?tenant=t1", model: "m", ep: ChatCompletions,
-			want: RequestHead{Path: project + "/publishers/google/models/m:streamGenerateContent?tenant=t1&alt=sse", Authority: "h:1", Set: bearer},
+			want: RequestHead{Path: project + "/publishers/google/models/m:streamGenerateContent?tenant=t1&alt=sse", Authority: "h:1", Token: GoogleToken},
 		},
 		{
 			name: "embeddings go to :predict with the token", base: "http://h:1", model: "text-embedding-005", ep: Embeddings,
-			want: RequestHead{Path: project + "/publishers/google/models/text-embedding-005:predict", Authority: "h:1", Set: bearer},
+			want: RequestHead{Path: project + "/publishers/google/models/text-embedding-005:predict", Authority: "h:1", Token: GoogleToken},
 		},
 		{
 			name: "completions are refused in the body: no token asked for", base: "http://h:1", model: "gemini-2.0-flash", ep: Completions,
@@ -112,7 +88,6 @@ func TestVertexRequestHead(t *testing.T) {
 }
 
 func TestVertexGlobalLocation(t *testing.T) {
-	fakeVertexTokens(t)
 	d := vertexDeployment(t, "https://aiplatform.googleapis.com", "gemini-2.5-flash")
 	d.Vertex.Location = "global"
 	head, err := vertex{}.RequestHead(d, ChatCompletions, "")
@@ -121,10 +96,8 @@ func TestVertexGlobalLocation(t *testing.T) {
 }
 
 func TestVertexHealthProbeNotSupported(t *testing.T) {
-	n := fakeVertexTokens(t)
 	_, err := vertex{}.RequestHead(vertexDeployment(t, "http://h:1", "m"), geminiModels, "")
 	require.ErrorContains(t, err, "not supported yet")
-	require.Zero(t, n.Load(), "no token fetched for a probe that is not sent")
 }
 
 // The body, the answer and the stream are the Gemini API's: every Gemini
@@ -215,8 +188,6 @@ func testServiceAccount(t *testing.T, m *mock.Server, tokenURI string, lifetime 
 // config reads the key file, the token source signs a JWT with it and
 // exchanges it, and the mock accepts the token on its Vertex route.
 func TestVertexTokenFromServiceAccount(t *testing.T) {
-	resetVertexSources()
-	t.Cleanup(resetVertexSources)
 	m := mock.New(mock.Options{Name: "vertex"})
 	ts := httptest.NewServer(m)
 	t.Cleanup(ts.Close)
@@ -237,11 +208,15 @@ model_list:
 
 	head, err := vertex{}.RequestHead(d, ChatCompletions, "")
 	require.NoError(t, err)
-	require.Len(t, head.Set, 1)
-	require.True(t, strings.HasPrefix(head.Set[0].Value, "Bearer ya29.mock-"), head.Set[0].Value)
-	again, err := vertex{}.RequestHead(d, ChatCompletions, "")
+	require.Empty(t, head.Set)
+	require.Equal(t, GoogleToken, head.Token, "the caller adds the token")
+	tokens := credentials.NewGoogleTokens(nil)
+	token, err := tokens.Token(context.Background(), d)
 	require.NoError(t, err)
-	require.Equal(t, head.Set, again.Set, "the token is cached")
+	require.True(t, strings.HasPrefix(token, "ya29.mock-"), token)
+	again, err := tokens.Token(context.Background(), d)
+	require.NoError(t, err)
+	require.Equal(t, token, again, "the token is cached")
 	tokenRequests := 0
 	for _, r := range m.Requests() {
 		if r.Path == "/token" {
@@ -253,15 +228,13 @@ model_list:
 	body, _, err := vertex{}.RequestBody(d, ChatCompletions, []byte(geminiPlainBody))
 	require.NoError(t, err)
 	req := httptest.NewRequest("POST", head.Path, bytes.NewReader(body))
-	req.Header.Set("Authorization", head.Set[0].Value)
+	req.Header.Set("Authorization", "Bearer "+token)
 	rec := httptest.NewRecorder()
 	m.ServeHTTP(rec, req)
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 }
 
 func TestVertexTokenFailureIsUnavailable(t *testing.T) {
-	resetVertexSources()
-	t.Cleanup(resetVertexSources)
 	m := mock.New(mock.Options{Name: "vertex"})
 	ts := httptest.NewServer(m)
 	t.Cleanup(ts.Close)
@@ -269,8 +242,8 @@ func TestVertexTokenFailureIsUnavailable(t *testing.T) {
 	d := vertexDeployment(t, ts.URL, "gemini-2.0-flash")
 	d.Vertex.Credentials = config.Secret(testServiceAccount(t, other, ts.URL+"/token", 0))
 
-	_, err := vertex{}.RequestHead(d, ChatCompletions, "")
-	require.ErrorIs(t, err, ErrUnavailable)
+	_, err := credentials.NewGoogleTokens(nil).Token(context.Background(), d)
+	require.ErrorIs(t, err, credentials.ErrUnavailable)
 	require.ErrorContains(t, err, "deployment vertex-1")
 	require.ErrorContains(t, err, "account not found")
 	require.NotContains(t, err.Error(), "PRIVATE KEY")
