@@ -390,7 +390,7 @@ def test_stream_cut_by_provider_raises(client, group):
     events = []
     with pytest.raises((anthropic.APIError, httpx.HTTPError)):
         with client.messages.stream(model=group, max_tokens=64, messages=[{"role": "user", "content": "hi"}],
-                                    extra_headers={"x-mock-chunks": "4", "x-mock-chunk-delay-ms": "100",
+                                    extra_headers={"x-mock-chunks": "4", "x-mock-chunk-delay-ms": "20",
                                                    "x-mock-fail-stream-after": "2"}) as stream:
             for event in stream:
                 events.append(event.type)

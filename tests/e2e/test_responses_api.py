@@ -318,7 +318,7 @@ def test_stream_cut_by_provider_raises(client, group):
     types = []
     with pytest.raises((openai.APIError, httpx.HTTPError)):
         stream = client.responses.create(model=group, input="hi", stream=True,
-                                         extra_headers={"x-mock-chunks": "4", "x-mock-chunk-delay-ms": "100",
+                                         extra_headers={"x-mock-chunks": "4", "x-mock-chunk-delay-ms": "20",
                                                         "x-mock-fail-stream-after": "2"})
         for event in stream:
             types.append(event.type)
