@@ -62,22 +62,34 @@ in_flight() {
     sed -n 's/^http\.llmvoy\.downstream_rq_active: *\([0-9]*\).*$/\1/p'
 }
 
-start=$SECONDS
+# elapsed prints the whole seconds since the hook started. $SECONDS ticks
+# with the wall clock's second, so "one second" could end a moment after it
+# began; bash 5's $EPOCHREALTIME counts microseconds.
+start=${EPOCHREALTIME:-}
+start=${start/[.,]/}
+elapsed() {
+  if [[ -n $start ]]; then
+    local now=${EPOCHREALTIME/[.,]/}
+    echo $(( (10#$now - 10#$start) / 1000000 ))
+  else
+    echo "$SECONDS"
+  fi
+}
 if ! admin POST '/drain_listeners?graceful' >/dev/null; then
   # No admin interface: nothing to drain, and nothing to wait for.
   exit 0
 fi
 zeros=0
-while (( SECONDS - start < max )); do
+while (( $(elapsed) < max )); do
   n=$(in_flight)
   if [[ -z $n ]]; then
     # An admin that cannot report must not hold the pod until the deadline.
-    (( SECONDS - start >= min )) && exit 0
+    (( $(elapsed) >= min )) && exit 0
   elif (( n == 0 )); then
     # Two zero readings in a row: a request may arrive on a kept-alive
     # connection just after the first.
     zeros=$((zeros + 1))
-    (( zeros >= 2 && SECONDS - start >= min )) && exit 0
+    (( zeros >= 2 && $(elapsed) >= min )) && exit 0
   else
     zeros=0
   fi
