@@ -24,43 +24,53 @@ func isAgentAPI(ep translate.Endpoint) bool {
 	return ep == translate.Messages || ep == translate.Responses || ep == countTokens
 }
 
-// bridge turns an agent API request into a chat completion and returns the
-// translator of the chat answer back into the client's API.
-func bridge(ep translate.Endpoint, body []byte) ([]byte, translate.ResponseTranslator, error) {
+// bridged is an agent API request as a chat completion, made once by the
+// gateway and reused by every attempt that needs it.
+type bridged struct {
+	chat []byte
+	// answer makes an attempt's translator of the chat answer back into
+	// the client's API (each attempt's has its own state).
+	answer func() translate.ResponseTranslator
+}
+
+// bridge turns an agent API request into a chat completion.
+func bridge(ep translate.Endpoint, body []byte) (*bridged, error) {
 	switch ep {
 	case translate.Messages:
 		chat, req, err := messagesapi.ToChat(body)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return chat, messagesapi.NewResponse(req), nil
+		return &bridged{chat, func() translate.ResponseTranslator { return messagesapi.NewResponse(req) }}, nil
 	case translate.Responses:
 		chat, req, err := responsesapi.ToChat(body)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return chat, responsesapi.NewResponse(req), nil
+		return &bridged{chat, func() translate.ResponseTranslator { return responsesapi.NewResponse(req) }}, nil
 	}
-	return nil, nil, errors.New("llmvoy: no bridge for " + string(ep))
+	return nil, errors.New("llmvoy: no bridge for " + string(ep))
 }
 
 // checkAgentRequest refuses an agent API request no deployment could take,
 // before it is routed: the client gets the 400 once, in its API's shape.
-func checkAgentRequest(ep translate.Endpoint, body []byte) *apiError {
+// The request as a chat completion comes back for the attempts.
+func checkAgentRequest(ep translate.Endpoint, body []byte) (*bridged, *apiError) {
 	if ep == countTokens {
 		if _, err := messagesapi.CountTokens(body); err != nil {
-			return &apiError{Status: 400, Message: err.Error(), Type: "invalid_request_error"}
+			return nil, &apiError{Status: 400, Message: err.Error(), Type: "invalid_request_error"}
 		}
-		return nil
+		return nil, nil
 	}
-	if _, _, err := bridge(ep, body); err != nil {
+	b, err := bridge(ep, body)
+	if err != nil {
 		msg := err.Error()
 		if errors.Is(err, responsesapi.ErrNeedsStore) {
 			msg = "previous_response_id is not supported: llmvoy keeps no responses (send the whole conversation in input, as with store: false)"
 		}
-		return &apiError{Status: 400, Message: msg, Type: "invalid_request_error"}
+		return nil, &apiError{Status: 400, Message: msg, Type: "invalid_request_error"}
 	}
-	return nil
+	return b, nil
 }
 
 // inClientShape rewrites an OpenAI-shaped error llmvoy answers itself into

@@ -290,3 +290,19 @@ general_settings:
 	e := requireAPIError(t, exchange(t, stream, attempt(t, "dep-vx", "/v1/chat/completions", chatBody("flash"))), 503, "service_unavailable")
 	assert.Contains(t, e.Message, "dep-vx")
 }
+
+// The gateway's check of an agent API request makes the chat completion
+// the attempts send: an attempt after the gateway's pass sends what one
+// without it would.
+func TestBridgedRequestIsMadeOnce(t *testing.T) {
+	h := startServer(t, parseConfig(t, agentConfig, testEnv))
+	_, _, alone := upstreamAttempt(t, h, "dep-v", "/v1/messages", messagesRequest)
+
+	gw := h.open(t, plan.ProcessorGateway)
+	sendHeaders(t, gw, postHeaders("/v1/messages", []byte(messagesRequest), header{"x-api-key", masterKey}))
+	bodyAnswer(t, gw, []byte(messagesRequest))
+	finish(t, gw)
+	_, _, after := upstreamAttempt(t, h, "dep-v", "/v1/messages", messagesRequest)
+	require.Equal(t, string(alone.GetRequestBody().GetResponse().GetBodyMutation().GetBody()),
+		string(after.GetRequestBody().GetResponse().GetBodyMutation().GetBody()))
+}

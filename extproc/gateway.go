@@ -175,8 +175,10 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 			return refused
 		}
 	}
+	var bridged *bridged
 	if isAgentAPI(g.endpoint) && !g.isRedirect {
-		if refused := checkAgentRequest(g.endpoint, b.GetBody()); refused != nil {
+		var refused *apiError
+		if bridged, refused = checkAgentRequest(g.endpoint, b.GetBody()); refused != nil {
 			return replyError(*refused)
 		}
 		if g.endpoint == countTokens {
@@ -275,7 +277,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		}
 		// For the attempts' upstream processors, which cannot read it from
 		// headers (see routed).
-		rt := routed{clientPath: path, keyToken: fb.caller, anthropicBeta: g.anthropicBeta}
+		rt := routed{clientPath: path, keyToken: fb.caller, anthropicBeta: g.anthropicBeta, bridged: bridged}
 		if rewrite {
 			rt.bodyModel = target.BodyModel
 		}

@@ -25,7 +25,10 @@ type routed struct {
 	// anthropicBeta is a Messages client's anthropic-beta header, for a
 	// deployment that speaks Messages natively; no other provider gets it.
 	anthropicBeta string
-	expires       time.Time
+	// bridged is an agent API request as a chat completion, for the
+	// attempts on deployments that do not speak the client's API.
+	bridged *bridged
+	expires time.Time
 }
 
 // requests holds the routing decision of each request in flight, by the

@@ -42,7 +42,9 @@ type upstream struct {
 	// client translates the chat answer of a bridged agent API request
 	// into the client's API; nil otherwise.
 	client translate.ResponseTranslator
-	status int
+	// bridged is the gateway's chat completion of an agent API request.
+	bridged *bridged
+	status  int
 	// chatStatus is the status once the provider's translator had its
 	// say (Anthropic's 529 is a 500 in OpenAI's world).
 	chatStatus int
@@ -95,6 +97,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	}
 	u.requestID = headerValue(h, "x-request-id")
 	r, known := u.server.requests.get(u.requestID)
+	u.bridged = r.bridged
 	clientPath := r.clientPath
 	if !known {
 		// The gateway routes every request that reaches a group's route;
@@ -466,9 +469,14 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 			body = translate.SetModel(in, fields, u.deployment.UpstreamModel)
 		}
 	case isAgentAPI(u.clientEP) && !u.native:
-		if in, u.client, err = bridge(u.clientEP, in); err != nil {
-			return replyError(translateError(u.deployment.ID, err))
+		b := u.bridged
+		if b == nil {
+			// A fallback's pass, or a gateway restarted in between.
+			if b, err = bridge(u.clientEP, in); err != nil {
+				return replyError(translateError(u.deployment.ID, err))
+			}
 		}
+		in, u.client = b.chat, b.answer()
 		fallthrough
 	default:
 		if body, response, err = u.translator.RequestBody(u.deployment, u.endpoint, in); err != nil {
