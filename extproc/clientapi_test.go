@@ -294,7 +294,7 @@ general_settings:
 // The gateway's check of an agent API request makes the chat completion
 // the attempts send: an attempt after the gateway's pass sends what one
 // without it would.
-func TestBridgedRequestIsMadeOnce(t *testing.T) {
+func TestAttemptsSendTheGatewaysChatCompletion(t *testing.T) {
 	h := startServer(t, parseConfig(t, agentConfig, testEnv))
 	_, _, alone := upstreamAttempt(t, h, "dep-v", "/v1/messages", messagesRequest)
 
