@@ -78,6 +78,9 @@ func makeHopRoutes(g *plan.Group, p *plan.Plan) []*routev3.Route {
 				Timeout:                durationpb.New(p.RouteTimeout + hopTimeoutMargin),
 				InternalRedirectPolicy: fallbackRedirects(p),
 			}},
+			// With the virtual host's internal headers: a hop redirect
+			// Envoy did not follow keeps its cause to itself.
+			ResponseHeadersToRemove: []string{plan.FallbackCauseHeader},
 		})
 	}
 	return routes

@@ -22,4 +22,4 @@ const (
 // internalHeaders are llmvoy's own headers between its filters: never
 // returned to a client (a redirect that is not followed would otherwise
 // carry a signed fallback header back).
-var internalHeaders = []string{plan.RouteHeader, plan.FallbackHeader, plan.FallbackCauseHeader}
+var internalHeaders = []string{plan.RouteHeader, plan.FallbackHeader}
