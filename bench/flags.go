@@ -37,6 +37,7 @@ type settings struct {
 	Scenarios        []string     `json:"scenarios"`
 	Targets          []string     `json:"targets"`
 	KeyPerDeployment bool         `json:"key_per_deployment"`
+	Fallbacks        bool         `json:"fallbacks,omitempty"`
 	SoakRate         float64      `json:"soak_rps"`
 	SoakDuration     jsonDuration `json:"soak_duration"`
 	SoakEvery        jsonDuration `json:"soak_sample_every"`
@@ -96,6 +97,7 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 		return checkNames(s.Targets, targetDirect, targetEnvoy, targetLLMvoy, targetLiteLLM)
 	})
 	fs.BoolVar(&s.KeyPerDeployment, "key-per-deployment", false, "give each deployment its own API key (llmvoy then rewrites every attempt in its upstream processor) instead of one key for both")
+	fs.BoolVar(&s.Fallbacks, "fallbacks", false, "give the model group a fallback group (the same deployments under another name): llmvoy then sends its requests through the fallback hop, with the upstream processor on every attempt")
 	fs.StringVar(&s.llmvoyBin, "llmvoy", filepath.Join(root, "bin", "llmvoy"), "llmvoy binary (`make build`)")
 	fs.StringVar(&s.envoyBin, "envoy", "", "Envoy binary (default: $ENVOY_BIN, envoy on PATH, .venv/bin/envoy)")
 	fs.StringVar(&s.liteLLM, "litellm", "", "LiteLLM proxy command (default: litellm on PATH or in .venv; \"off\" skips it)")

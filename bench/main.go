@@ -127,7 +127,7 @@ func (b *bench) startTargets(ctx context.Context, res *Results) error {
 		b.mocks = append(b.mocks, m)
 	}
 	configPath := filepath.Join(b.s.outDir, "config.yaml")
-	if err := os.WriteFile(configPath, gatewayConfig(b.mocks, b.s.KeyPerDeployment), 0o644); err != nil {
+	if err := os.WriteFile(configPath, gatewayConfig(b.mocks, b.s.KeyPerDeployment, b.s.Fallbacks), 0o644); err != nil {
 		return err
 	}
 	want := func(name string) bool { return slices.Contains(b.s.Targets, name) }

@@ -71,11 +71,21 @@ func startMock(ctx context.Context, ps *procs, llmvoyBin, name string, latency t
 // gatewayConfig is the LiteLLM config.yaml that llmvoy and LiteLLM both
 // serve: one model group of two equally weighted deployments, two replicas
 // behind one API key (llmvoy's direct path: no upstream processor), or with
-// a key each.
-func gatewayConfig(mocks []mockDeployment, keyPerDeployment bool) []byte {
+// a key each. With fallbacks, the same deployments also form a second
+// group, the first one's fallback, which no request reaches while they are
+// healthy: what the measurement sees is the cost of having a chain.
+func gatewayConfig(mocks []mockDeployment, keyPerDeployment, fallbacks bool) []byte {
 	var b strings.Builder
 	b.WriteString("# Written by the llmvoy benchmark (bench/targets.go).\nmodel_list:\n")
-	for _, m := range mocks {
+	groups := []string{benchModel}
+	if fallbacks {
+		groups = append(groups, benchModel+"-backup")
+	}
+	for i, m := range slices.Repeat(mocks, len(groups)) {
+		group, id := groups[i/len(mocks)], m.name
+		if i >= len(mocks) {
+			id += "-backup"
+		}
 		key := "sk-bench"
 		if keyPerDeployment {
 			key = "sk-" + m.name
@@ -87,12 +97,16 @@ func gatewayConfig(mocks []mockDeployment, keyPerDeployment bool) []byte {
       api_key: %s
     model_info:
       id: %s
-`, benchModel, upstreamModel, m.baseURL(), key, m.name)
+`, group, upstreamModel, m.baseURL(), key, id)
 	}
 	fmt.Fprintf(&b, `router_settings:
   routing_strategy: simple-shuffle
   num_retries: 2
-general_settings:
+`)
+	if fallbacks {
+		fmt.Fprintf(&b, "  fallbacks: [{%q: [%q]}]\n", groups[0], groups[1])
+	}
+	fmt.Fprintf(&b, `general_settings:
   master_key: %s
 `, masterKey)
 	return []byte(b.String())

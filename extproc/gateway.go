@@ -83,6 +83,9 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 		// anything else a client sent is removed with the other
 		// x-llmvoy-* headers (headerPolicy).
 		g.fallback, g.isRedirect = parseFallback(v, g.server.fallbackToken, g.requestID, time.Now())
+		if cause := headerValue(h, plan.FallbackCauseHeader); g.isRedirect && cause != "" {
+			g.fellBackWithoutAnswer(cause)
+		}
 	}
 	// A fallback redirect was authenticated on its first pass; its
 	// credential headers now hold the failed deployment's key (upstream
@@ -234,7 +237,8 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	targetName := fb.group(g.state.plan)
 	target := g.state.groups[targetName]
 	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(plan.RouteHeader, target.Cluster)}}
-	if target.StreamTimeout > 0 && isStream(fields) {
+	streamTimeout := target.StreamTimeout > 0 && isStream(fields)
+	if streamTimeout {
 		// stream_timeout replaces the route's per-attempt timeout (which
 		// is litellm_params.timeout) for this streaming request: Envoy's
 		// router reads it from this header.
@@ -273,7 +277,11 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		}
 	} else {
 		if g.state.groups[origin].HasFallbacks() {
-			m.SetHeaders = append(m.SetHeaders, setHeader(plan.FallbackHeader, fb.encode(g.server.fallbackToken, g.requestID, time.Now())))
+			now := time.Now()
+			m.SetHeaders = append(m.SetHeaders, setHeader(plan.FallbackHeader, fb.encode(g.server.fallbackToken, g.requestID, now)))
+			if next, ok := fb.next(g.state.plan, config.FallbackGeneric); ok {
+				m.SetHeaders = viaHop(m.SetHeaders, target, streamTimeout, next.encode(g.server.fallbackToken, g.requestID, now), path)
+			}
 		}
 		// For the attempts' upstream processors, which cannot read it from
 		// headers (see routed).
@@ -312,6 +320,44 @@ func (g *gateway) direct(m *extprocv3.HeaderMutation, target group, path string)
 	// removes it); the deployments' own key, if any, is added by Envoy.
 	m.SetHeaders = append(m.SetHeaders, setHeader(":path", head.Path))
 	return nil
+}
+
+// fellBackWithoutAnswer logs and counts a fallback the hop made (the
+// upstream processor does it for the others): cause is the hop's
+// "STATUS;DEPLOYMENT" of the last attempt, the status Envoy's own.
+func (g *gateway) fellBackWithoutAnswer(cause string) {
+	status, deployment, _ := strings.Cut(cause, ";")
+	from := fallback{origin: g.fallback.origin, kind: g.fallback.kind, step: max(g.fallback.step-1, 0)}
+	group := from.group(g.state.plan)
+	g.server.log.Info("falling back", "from_deployment", deployment, "status", status, "no_answer", true,
+		"model_group", g.fallback.origin, "chain", g.fallback.kind, "step", g.fallback.step)
+	g.server.metrics.FallbackWithoutAnswer(group, g.fallback.kind)
+}
+
+// viaHop sends a request that has a next step in its fallback chain
+// through the group's fallback hop, when Envoy has it: set are the
+// gateway's headers for the group's route (the route first), next the
+// next step's signed fallback header, path the client's. The hop turns a
+// failure without an answer from the group's deployments into the
+// redirect to next (see package xds, hop.go); an answer of a deployment
+// is the upstream processor's to redirect, as on the group's route.
+func viaHop(set []*corev3.HeaderValueOption, target group, streamTimeout bool, next, path string) []*corev3.HeaderValueOption {
+	route := target.hopRoute
+	if streamTimeout {
+		route = target.hopStreamRoute
+	}
+	if route == "" {
+		return set
+	}
+	if streamTimeout {
+		// The hop's stream route has the stream_timeout: the header would
+		// bound the hop's whole answer on the gateway listener instead.
+		set = slices.DeleteFunc(set, func(h *corev3.HeaderValueOption) bool { return h.GetHeader().GetKey() == perTryTimeoutHeader })
+	}
+	set[0] = setHeader(plan.RouteHeader, route)
+	return append(set,
+		setHeader(plan.FallbackNextHeader, next),
+		setHeader(plan.FallbackLocationHeader, "http://"+plan.FallbackAuthority+path))
 }
 
 // perTryTimeoutHeader sets Envoy's per-attempt timeout for one request.

@@ -550,8 +550,8 @@ func TestGatewayDirectRoutes(t *testing.T) {
 	resp = postThroughGateway(t, h, "/v1/chat/completions", []byte(`{"model":"two-keys"}`), bearer)
 	requireProtoEqual(t, rewriteResponse("two-keys", []byte(`{"model":"gpt-4o"}`), "/v1/chat/completions", "authorization"), resp)
 
-	// A group with a chain: its attempts may redirect.
+	// A group with a chain: its attempts may redirect, through the hop.
 	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", []byte(`{"model":"chained"}`), bearer))
-	require.Equal(t, plan.ClusterName("chained"), cluster)
+	require.Equal(t, plan.HopRouteName("chained"), cluster)
 	require.NotEmpty(t, fb)
 }

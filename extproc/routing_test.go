@@ -51,8 +51,9 @@ func TestAliasesRouteToTheirGroup(t *testing.T) {
 	h, _ := startRouting(t)
 	for _, name := range []string{"gpt-4", "internal", "primary"} {
 		cluster, _ := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody(name), bearer))
-		// backup has no fallbacks of its own: its direct route.
-		want := map[string]string{"gpt-4": plan.ClusterName("primary"), "internal": plan.DirectRouteName("backup"), "primary": plan.ClusterName("primary")}[name]
+		// backup has no fallbacks of its own: its direct route. primary's
+		// requests have a next step: the fallback hop.
+		want := map[string]string{"gpt-4": plan.HopRouteName("primary"), "internal": plan.DirectRouteName("backup"), "primary": plan.HopRouteName("primary")}[name]
 		require.Equal(t, want, cluster, name)
 	}
 	models := getThroughGateway(t, h, "GET", "/v1/models", bearer)
@@ -67,7 +68,7 @@ func TestGroupWithFallbacksCarriesItsPlaceInTheChain(t *testing.T) {
 	// A client's own fallback header is replaced, never trusted.
 	cluster, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer,
 		header{plan.FallbackHeader, "forged;generic;1;primary"}))
-	require.Equal(t, plan.ClusterName("primary"), cluster)
+	require.Equal(t, plan.HopRouteName("primary"), cluster)
 	require.Equal(t, "|0|primary", fallbackOf(fb), fb)
 }
 
@@ -79,7 +80,7 @@ func TestRedirectedPassMustCarryItsSignedOrigin(t *testing.T) {
 	_, fb := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), bearer))
 	require.NotEmpty(t, fb)
 	cluster, _ := routedTo(t, postThroughGateway(t, h, "/v1/chat/completions", chatBody("primary"), header{plan.FallbackHeader, fb}))
-	require.Equal(t, plan.ClusterName("primary"), cluster, "the redirect of the request it was signed for")
+	require.Equal(t, plan.HopRouteName("primary"), cluster, "the redirect of the request it was signed for")
 
 	resp := postThroughGateway(t, h, "/v1/chat/completions", chatBody("backup"), header{plan.FallbackHeader, fb})
 	requireAPIError(t, resp, 401, "auth_error")

@@ -40,6 +40,11 @@ type group struct {
 	// directRoute is the route on which the group's attempts skip the
 	// upstream processor (plan.Group.Direct), set once Envoy has it.
 	directRoute string
+	// hopRoute and hopStreamRoute are the group's routes through the
+	// fallback hop (plan.Group.FallbackHop), for requests with a next step
+	// in their chain, set once Envoy has them; hopStreamRoute for streams
+	// with a stream_timeout.
+	hopRoute, hopStreamRoute string
 }
 
 // model is an entry of /v1/models.
@@ -88,6 +93,14 @@ func newState(p, prev *plan.Plan) *state {
 		if pg.Direct != nil && wasDirect(prev, pg.Name) {
 			g.directRoute = plan.DirectRouteName(pg.Name)
 		}
+		if pg.FallbackHop {
+			if prev := hadHop(prev, pg.Name); prev != nil {
+				g.hopRoute = plan.HopRouteName(pg.Name)
+				if pg.StreamTimeout > 0 && prev.StreamTimeout > 0 {
+					g.hopStreamRoute = plan.HopStreamRouteName(pg.Name)
+				}
+			}
+		}
 		st.groups[pg.Name] = g
 		st.groupNames = append(st.groupNames, pg.Name)
 		models = append(models, model{ID: pg.Name, Object: "model", Created: liteLLMModelCreated, OwnedBy: "openai"})
@@ -107,6 +120,20 @@ func newState(p, prev *plan.Plan) *state {
 		st.masterKey, st.hasKey = sha256.Sum256([]byte(key)), true
 	}
 	return st
+}
+
+// hadHop is the group as the previous config planned it when it had its
+// routes through the fallback hop then (or the group of this config, on the
+// first one); nil when it did not. As for direct routes, Envoy gets the hop
+// routes after the processor learns the config.
+func hadHop(prev *plan.Plan, group string) *plan.Group {
+	if prev == nil {
+		return &plan.Group{StreamTimeout: 1}
+	}
+	if g := prev.Group(group); g != nil && g.FallbackHop {
+		return g
+	}
+	return nil
 }
 
 // wasDirect reports whether a group was direct before this reload. The

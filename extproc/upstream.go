@@ -522,10 +522,6 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 	return continueBody(m, body, false)
 }
 
-// fallbackAuthority is the host of fallback redirects. Any host routes the
-// same way; this one says what the request is in Envoy's debug logs.
-const fallbackAuthority = "fallback.llmvoy.internal"
-
 // redirect turns the response into the internal redirect that sends the
 // request on to the next group of its chain.
 func (u *upstream) redirect(next fallback) *extprocv3.HeaderMutation {
@@ -535,7 +531,7 @@ func (u *upstream) redirect(next fallback) *extprocv3.HeaderMutation {
 	return &extprocv3.HeaderMutation{
 		SetHeaders: []*corev3.HeaderValueOption{
 			setHeader(":status", strconv.Itoa(plan.FallbackStatus)),
-			setHeader("location", "http://"+fallbackAuthority+u.clientPath),
+			setHeader("location", "http://"+plan.FallbackAuthority+u.clientPath),
 			setHeader(plan.FallbackHeader, next.encode(u.server.fallbackToken, u.requestID, time.Now())),
 		},
 		RemoveHeaders: []string{"content-length"},

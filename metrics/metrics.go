@@ -261,6 +261,25 @@ func (m *Metrics) Fallback(deployment string, status int, chain string) {
 	m.attempts.WithLabelValues(group, deployment, classOf(status, "")).Inc()
 }
 
+// FallbackWithoutAnswer counts a request leaving a model group for the
+// next group of chain after none of the group's deployments answered
+// (refused, reset, timed out: the fallback hop's redirect). Envoy logged
+// those attempts themselves, so only the fallback is counted here.
+func (m *Metrics) FallbackWithoutAnswer(group, chain string) {
+	if m == nil {
+		return
+	}
+	if _, ok := m.names.Load().groups[plan.ClusterName(group)]; !ok {
+		group = Unknown
+	}
+	switch chain {
+	case config.FallbackGeneric, config.FallbackContextWindow, config.FallbackContentPolicy:
+	default:
+		chain = Unknown
+	}
+	m.fallbacks.WithLabelValues(group, chain).Inc()
+}
+
 // Usage counts the tokens and cost of an answer a deployment gave.
 func (m *Metrics) Usage(deployment string, prompt, completion int, cost float64) {
 	if m == nil {
@@ -342,6 +361,10 @@ func newNames(p *plan.Plan) *names {
 	n := &names{groups: make(map[string]string), deployments: make(map[string]deploymentNames)}
 	for _, g := range p.Groups {
 		n.groups[g.Cluster] = g.Name
+		if g.FallbackHop {
+			// A request through the fallback hop is logged with it.
+			n.groups[plan.HopClusterName(g.Name)] = g.Name
+		}
 	}
 	for _, d := range p.Config.Deployments {
 		provider := d.Provider

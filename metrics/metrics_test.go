@@ -186,6 +186,18 @@ func TestFallbackCountsTheAttemptBehindTheRedirect(t *testing.T) {
 	require.Equal(t, 1.0, value(s, "llmvoy_requests_total", map[string]string{"model_group": "claude", "deployment": "c", "class": "2xx"}))
 }
 
+// The fallback hop's fallbacks: Envoy logged the attempts behind them, so
+// only the fallback is counted, under the group it left.
+func TestFallbackWithoutAnswerCountsOnlyTheFallback(t *testing.T) {
+	f := newFixture(t)
+	f.m.FallbackWithoutAnswer("gpt", config.FallbackGeneric)
+	f.m.FallbackWithoutAnswer("gone", "made-up")
+	s := scrape(t, f.m)
+	require.Equal(t, 1.0, value(s, "llmvoy_fallbacks_total", map[string]string{"model_group": "gpt", "chain": "generic"}))
+	require.Equal(t, 1.0, value(s, "llmvoy_fallbacks_total", map[string]string{"model_group": "unknown", "chain": "unknown"}))
+	require.Zero(t, value(s, "llmvoy_attempts_total", map[string]string{}))
+}
+
 func TestAttemptsAndCooldowns(t *testing.T) {
 	f := newFixture(t)
 	attempt := func(id string, code int, failure router.Failure) {

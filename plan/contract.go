@@ -31,6 +31,31 @@ const (
 	// FallbackStatus is the status of those redirects (307 keeps the
 	// method and the body).
 	FallbackStatus = 307
+	// FallbackAuthority is the host of fallback redirects. Any host routes
+	// the same way; this one says what the request is in Envoy's logs.
+	FallbackAuthority = "fallback.llmvoy.internal"
+
+	// A request whose group has a next step in its fallback chain goes
+	// through the fallback hop (HopRouteName): an Envoy internal listener
+	// whose router makes the group's attempts. When they all fail without
+	// an answer (refused, reset, timed out, no healthy deployment), that
+	// router's own error reply is turned by the hop's local_reply_config
+	// into the fallback redirect, which the gateway listener's router then
+	// follows like the upstream processor's. The gateway processor signs the
+	// next step's FallbackHeader ahead and sends it in FallbackNextHeader,
+	// and the redirect's location in FallbackLocationHeader; the hop's
+	// listener moves both into the request's metadata (under
+	// MetadataNamespace) before routing, so no attempt carries them.
+	FallbackNextHeader       = "x-llmvoy-fallback-next"
+	FallbackLocationHeader   = "x-llmvoy-fallback-location"
+	MetadataFallbackNext     = "fallback_next"
+	MetadataFallbackLocation = "fallback_location"
+	// FallbackCauseHeader is set on the hop's redirect (status and
+	// deployment of the last attempt, "STATUS;DEPLOYMENT") and copied into
+	// the redirected request, where the gateway processor counts the
+	// fallback: no upstream processor saw that failure. It only feeds the
+	// metrics, and only alongside a valid FallbackHeader.
+	FallbackCauseHeader = "x-llmvoy-fallback-cause"
 
 	// ProcessorHeader is sent as gRPC initial metadata by each ext_proc
 	// filter so one ext_proc server can tell the two filters apart.
@@ -111,6 +136,23 @@ func ClusterName(group string) string {
 	sum := sha256.Sum256([]byte(group))
 	return "group_" + safe + "_" + hex.EncodeToString(sum[:4])
 }
+
+// HopRouteName is the route through the fallback hop of a group's
+// requests that have a next step in their chain; HopStreamRouteName the
+// same for streaming requests of a group with a stream_timeout. The
+// gateway names them in RouteHeader.
+func HopRouteName(group string) string       { return ClusterName(group) + "/fallback" }
+func HopStreamRouteName(group string) string { return ClusterName(group) + "/fallback/stream" }
+
+// HopClusterName is the cluster of a group's requests through the fallback
+// hop on the gateway listener: one internal address, the hop listener.
+// One per group, so the gateway listener's access log still names the
+// group. The access log service ignores its attempts: the hop's router
+// logs the real ones, to the group's cluster.
+func HopClusterName(group string) string { return ClusterName(group) + HopClusterSuffix }
+
+// HopClusterSuffix ends every HopClusterName.
+const HopClusterSuffix = "/fallback"
 
 // DirectRouteName is the route of a direct group's requests that skip the
 // upstream processor; the gateway names it in RouteHeader.

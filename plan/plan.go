@@ -63,6 +63,13 @@ type Group struct {
 	// Chains are the group's fallback chains by kind (config.Fallback*),
 	// only the non-empty ones.
 	Chains map[string][]string
+	// FallbackHop is set when a request in this group can have a next
+	// step in a fallback chain after an error of the group: the group has
+	// a generic chain of its own, or is a member, not the last, of some
+	// group's chain. Such requests go through the fallback hop (see
+	// HopRouteName); every other request of the group, and every group
+	// without it, takes the group's route as before.
+	FallbackHop bool
 	// BodyModel is set when every deployment of the group takes OpenAI's
 	// format and wants this same model, and the group has no fallbacks:
 	// the gateway then writes the model into the body once.
@@ -139,6 +146,19 @@ func Build(cfg *config.Config) (*Plan, error) {
 		p.Groups = append(p.Groups, g)
 		p.byName[name] = g
 		p.HasFallbacks = p.HasFallbacks || g.HasFallbacks()
+	}
+	for _, g := range p.Groups {
+		if len(g.Chains[config.FallbackGeneric]) > 0 {
+			g.FallbackHop = true
+		}
+		for _, chain := range g.Chains {
+			// Once in a chain, any error moves on to its next group.
+			for _, name := range chain[:len(chain)-1] {
+				if member := p.byName[name]; member != nil {
+					member.FallbackHop = true
+				}
+			}
+		}
 	}
 	return p, nil
 }

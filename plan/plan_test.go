@@ -111,6 +111,15 @@ func TestChains(t *testing.T) {
 
 	require.False(t, build(t, dep("g", shared), "").HasFallbacks)
 
+	// The fallback hop: g has a generic chain of its own; a is in g's, not
+	// last; b is last wherever it is; c has only a content-policy chain of
+	// its own, and is last in g's context-window chain.
+	hop := map[string]bool{}
+	for _, grp := range p.Groups {
+		hop[grp.Name] = grp.FallbackHop
+	}
+	require.Equal(t, map[string]bool{"g": true, "a": true, "b": false, "c": false}, hop)
+
 	// A group gone in a reload keeps the chain the rules give it ("*"), for
 	// the requests that began before.
 	require.Equal(t, []string{"a", "b"}, p.Chain(config.FallbackGeneric, "g"))

@@ -113,6 +113,11 @@ func (a *AccessLog) entry(e *accesslogv3.HTTPAccessLogEntry, downstream bool) {
 		}
 		return
 	}
+	if strings.HasSuffix(e.GetCommonProperties().GetUpstreamCluster(), plan.HopClusterSuffix) {
+		// The gateway listener's one attempt through the fallback hop,
+		// whose router logged the deployments' attempts.
+		return
+	}
 	o, ok := outcomeOf(e)
 	if ok {
 		a.cooldowns.Record(o)
@@ -239,6 +244,11 @@ func requestOf(e *accesslogv3.HTTPAccessLogEntry) Request {
 		id = ""
 	}
 	resp := e.GetResponse()
+	if id == "" {
+		// Through the fallback hop, the host Envoy logs is the hop's; the
+		// hop named the deployment in the answer.
+		id = resp.GetResponseHeaders()[plan.ModelIDHeader]
+	}
 	return Request{
 		RequestID:  e.GetRequest().GetRequestId(),
 		Start:      startOf(common),

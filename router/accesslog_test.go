@@ -118,6 +118,30 @@ func TestAccessLogTellsAttemptsFromRequests(t *testing.T) {
 	require.NoError(t, NewAccessLog(c, b, nil).StreamAccessLogs(stream(plan.DownstreamLogName, []*accesslogv3.HTTPAccessLogEntry{req})))
 }
 
+// Through the fallback hop, the gateway listener logs one attempt (the
+// hop's, to the group's hop cluster) and the hop's router the real ones:
+// only those count. The request's deployment comes from the answer's
+// header, the hop's endpoint having none.
+func TestAccessLogThroughTheFallbackHop(t *testing.T) {
+	cfg := groupConfig(config.RouterSettings{AllowedFails: 0, CooldownTime: time.Minute})
+	c, b, obs := NewCooldowns(cfg), NewBalance(cfg), &recorder{}
+	al := NewAccessLog(c, b, obs)
+
+	hop := logEntry("", 502, nil)
+	hop.CommonProperties.UpstreamCluster = plan.HopClusterName("gpt")
+	real := logEntry("a", 200, nil)
+	require.NoError(t, al.StreamAccessLogs(stream(plan.UpstreamLogName, []*accesslogv3.HTTPAccessLogEntry{hop, real})))
+	require.Len(t, obs.attempts, 1)
+	require.Equal(t, "a", obs.attempts[0].Deployment)
+
+	req := logEntry("", 200, nil)
+	req.CommonProperties.UpstreamCluster = plan.HopClusterName("gpt")
+	req.Response.ResponseHeaders = map[string]string{plan.ModelIDHeader: "a"}
+	require.NoError(t, al.StreamAccessLogs(stream(plan.DownstreamLogName, []*accesslogv3.HTTPAccessLogEntry{req})))
+	require.Equal(t, "a", obs.requests[0].Deployment)
+	require.Equal(t, plan.HopClusterName("gpt"), obs.requests[0].Cluster)
+}
+
 func TestFailureOfFlags(t *testing.T) {
 	for want, flags := range map[Failure]*accesslogv3.ResponseFlags{
 		"":                nil,

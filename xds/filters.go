@@ -15,6 +15,12 @@ func statusFilter(code uint32) *accessLogFilter {
 	}}}
 }
 
+func statusAtLeast(code uint32) *accessLogFilter {
+	return &accessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_StatusCodeFilter{StatusCodeFilter: &accesslogv3.StatusCodeFilter{
+		Comparison: &accesslogv3.ComparisonFilter{Op: accesslogv3.ComparisonFilter_GE, Value: runtimeUInt(code)},
+	}}}
+}
+
 func flagFilter(flags ...string) *accessLogFilter {
 	return &accessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_ResponseFlagFilter{ResponseFlagFilter: &accesslogv3.ResponseFlagFilter{Flags: flags}}}
 }

@@ -138,7 +138,9 @@ func downstreamLog(o Options) *accesslogv3.AccessLog {
 				}},
 			},
 			// A stream's first byte is its first token.
-			AdditionalResponseHeadersToLog: []string{"content-type"},
+			// x-llmvoy-model-id: the deployment of a request through the
+			// fallback hop, whose host is the hop's.
+			AdditionalResponseHeadersToLog: []string{"content-type", plan.ModelIDHeader},
 		})},
 	}
 }

@@ -3,6 +3,7 @@ package xds
 import (
 	"slices"
 	"strings"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -28,6 +29,9 @@ func makeRouteConfig(p *plan.Plan, st State) *routev3.RouteConfiguration {
 		if g.Direct != nil {
 			routes = append(routes, makeDirectRoute(g, p, st))
 		}
+		if g.FallbackHop {
+			routes = append(routes, makeHopRoutes(g, p)...)
+		}
 	}
 	routes = append(routes, &routev3.Route{
 		Name:  "not_found",
@@ -38,64 +42,87 @@ func makeRouteConfig(p *plan.Plan, st State) *routev3.RouteConfiguration {
 		}},
 		ResponseHeadersToAdd: []*corev3.HeaderValueOption{header("content-type", "application/json")},
 	})
-	servedBy := "%UPSTREAM_METADATA(" + plan.MetadataNamespace + ":" + plan.MetadataDeploymentID + ")%"
 	return &routev3.RouteConfiguration{
 		Name: RouteConfigName,
 		VirtualHosts: []*routev3.VirtualHost{{
-			Name:    "llmvoy",
-			Domains: []string{"*"},
-			Routes:  routes,
-			// Formatted from the endpoint Envoy actually used, so a retry on
-			// another deployment is reported correctly. Empty values (local
-			// replies) are dropped by Envoy.
-			ResponseHeadersToAdd: []*corev3.HeaderValueOption{
-				header(plan.ModelIDHeader, servedBy),
-				header(plan.LiteLLMModelIDHeader, servedBy),
-			},
+			Name:                    "llmvoy",
+			Domains:                 []string{"*"},
+			Routes:                  routes,
+			ResponseHeadersToAdd:    servedByHeaders(),
 			ResponseHeadersToRemove: internalHeaders,
 		}},
 	}
 }
 
 func makeGroupRoute(g *plan.Group, p *plan.Plan, st State) *routev3.Route {
-	cluster := g.Cluster
-	timeout := p.RouteTimeout
-	action := &routev3.RouteAction{
-		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: cluster},
-		Timeout:          durationpb.New(timeout),
-		RetryPolicy:      makeRetryPolicy(p.Config.Router, levels(g, p.Config.Router.RoutingStrategy, st)),
-	}
-	if t := g.AttemptTimeout; t > 0 {
-		if action.RetryPolicy != nil {
-			action.RetryPolicy.PerTryTimeout = durationpb.New(t)
-		} else if t < timeout {
-			// One attempt: its timeout is the request's.
-			action.Timeout = durationpb.New(t)
-		}
-	}
+	action := groupAction(g, p, st, g.AttemptTimeout)
 	if p.HasFallbacks {
 		// A fallback is an internal redirect: Envoy replays the buffered
 		// request through the gateway processor, which picks the next group.
-		action.InternalRedirectPolicy = &routev3.InternalRedirectPolicy{
-			MaxInternalRedirects:     wrapperspb.UInt32(uint32(p.Config.Router.MaxFallbacks)),
-			RedirectResponseCodes:    []uint32{plan.FallbackStatus},
-			AllowCrossSchemeRedirect: true,
-			ResponseHeadersToCopy:    []string{plan.FallbackHeader},
-		}
+		action.InternalRedirectPolicy = fallbackRedirects(p)
 	}
 	return &routev3.Route{
-		Name: cluster,
-		Match: &routev3.RouteMatch{
-			PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"},
-			Headers: []*routev3.HeaderMatcher{{
-				Name: plan.RouteHeader,
-				HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
-					MatchPattern: &matcherv3.StringMatcher_Exact{Exact: cluster},
-				}},
-			}},
-		},
+		Name:                   g.Cluster,
+		Match:                  routeHeaderMatch(g.Cluster),
 		Action:                 &routev3.Route_Route{Route: action},
 		RequestHeadersToRemove: []string{plan.RouteHeader},
+	}
+}
+
+// groupAction sends a request to the group's cluster: its retries, its
+// per-attempt timeout and the request's.
+func groupAction(g *plan.Group, p *plan.Plan, st State, attempt time.Duration) *routev3.RouteAction {
+	timeout := p.RouteTimeout
+	action := &routev3.RouteAction{
+		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: g.Cluster},
+		Timeout:          durationpb.New(timeout),
+		RetryPolicy:      makeRetryPolicy(p.Config.Router, levels(g, p.Config.Router.RoutingStrategy, st)),
+	}
+	if attempt > 0 {
+		if action.RetryPolicy != nil {
+			action.RetryPolicy.PerTryTimeout = durationpb.New(attempt)
+		} else if attempt < timeout {
+			// One attempt: its timeout is the request's.
+			action.Timeout = durationpb.New(attempt)
+		}
+	}
+	return action
+}
+
+// fallbackRedirects follows the fallback redirects (of the upstream
+// processor, or of the fallback hop) by replaying the request through the
+// gateway listener's filters.
+func fallbackRedirects(p *plan.Plan) *routev3.InternalRedirectPolicy {
+	return &routev3.InternalRedirectPolicy{
+		MaxInternalRedirects:     wrapperspb.UInt32(uint32(p.Config.Router.MaxFallbacks)),
+		RedirectResponseCodes:    []uint32{plan.FallbackStatus},
+		AllowCrossSchemeRedirect: true,
+		ResponseHeadersToCopy:    []string{plan.FallbackHeader, plan.FallbackCauseHeader},
+	}
+}
+
+// routeHeaderMatch matches the requests the gateway processor sent to the
+// named route.
+func routeHeaderMatch(name string) *routev3.RouteMatch {
+	return &routev3.RouteMatch{
+		PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"},
+		Headers: []*routev3.HeaderMatcher{{
+			Name: plan.RouteHeader,
+			HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
+				MatchPattern: &matcherv3.StringMatcher_Exact{Exact: name},
+			}},
+		}},
+	}
+}
+
+// servedByHeaders name the deployment that served, formatted from the
+// endpoint Envoy actually used, so a retry on another deployment is
+// reported correctly. Empty values (local replies) are dropped by Envoy.
+func servedByHeaders() []*corev3.HeaderValueOption {
+	servedBy := "%UPSTREAM_METADATA(" + plan.MetadataNamespace + ":" + plan.MetadataDeploymentID + ")%"
+	return []*corev3.HeaderValueOption{
+		header(plan.ModelIDHeader, servedBy),
+		header(plan.LiteLLMModelIDHeader, servedBy),
 	}
 }
 

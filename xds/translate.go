@@ -83,6 +83,9 @@ func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 		if g.Direct != nil && g.Direct.Credential.Key != "" {
 			r.Secrets = append(r.Secrets, makeCredentialSecret(g))
 		}
+		if g.FallbackHop {
+			r.Clusters = append(r.Clusters, makeHopCluster(g, o))
+		}
 		for _, e := range egresses {
 			if !seen[e.name] {
 				seen[e.name] = true
@@ -90,6 +93,10 @@ func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 				r.Clusters = append(r.Clusters, makeEgressCluster(e, o))
 			}
 		}
+	}
+	if len(hopGroups(p)) > 0 {
+		r.Listeners = append(r.Listeners, makeHopListener(o))
+		r.Routes = append(r.Routes, makeHopRouteConfig(p, st))
 	}
 	return r, nil
 }

@@ -8,13 +8,18 @@ chain; aliases route like their group.
 
 Uses the per-test gateway and mocks of test_routing.py (`fleet`)."""
 
+import concurrent.futures
+import socket
 import time
+import types
 
 import httpx
 import openai
 import pytest
 
 from conftest import MASTER_KEY
+from test_keys import admin, generate, root
+from test_metrics import eventually, value
 from test_routing import chat, chat_attempts, configure, deployment, fleet  # noqa: F401  (fleet is a fixture)
 
 
@@ -291,3 +296,90 @@ def test_chain_through_a_group_the_gateway_rewrites(fleet):
     assert (r.status, r.deployment, r.mock) == (200, "l1", "last"), r
     assert chat_attempts(middle)[0]["body"]["model"] == "m1-model"
     assert chat_attempts(last)[0]["body"]["model"] == "l1-model"
+
+
+# --- failures without an answer: the fallback hop --------------------------------
+
+
+def refusing():
+    """A stand-in for a mock whose port refuses connections: a loopback port
+    bound and closed again, so nothing listens there."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return types.SimpleNamespace(port=s.getsockname()[1])
+
+
+def test_refused_connections_fall_back_after_the_last_retry(fleet):
+    """A group whose only deployment refuses connections: Envoy makes no
+    upstream answer to redirect on, so the request goes through the fallback
+    hop, whose error reply after the last retry becomes the redirect. Every
+    request is answered by the backup, once, and charged once."""
+    backup = fleet.mock("backup")
+    client = fleet.gateway(router_config(
+        deployment("dead", "d1", refusing()), deployment("backup", "b1", backup),
+        router='  num_retries: 1\n  fallbacks: [{"dead": ["backup"]}]\n'))
+    c = root(client)
+    key = generate(c)["key"]
+
+    def call(i):
+        r = c.post("/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                   json={"model": "dead", "messages": [{"role": "user", "content": f"refused-{i}"}]})
+        return r.status_code, r.headers.get("x-llmvoy-model-id"), r.headers.get("x-mock-name"), r.text
+
+    with concurrent.futures.ThreadPoolExecutor(5) as pool:
+        results = list(pool.map(call, range(20)))
+    assert [r[:3] for r in results] == [(200, "b1", "backup")] * 20, results
+    served = sorted(a["body"]["messages"][0]["content"] for a in chat_attempts(backup))
+    assert served == sorted(f"refused-{i}" for i in range(20)), "each request reached the backup exactly once"
+    # num_retries + 1 attempts on the group first (the only deployment, twice).
+    assert fleet.envoy_stats("upstream_cx_connect_fail").get("upstream_cx_connect_fail", 40) >= 40
+    logs = admin(c, "GET", "/spend/logs", params={"api_key": key}).json()
+    assert len(logs) == 20 and len({l["request_id"] for l in logs}) == 20, logs
+    assert {l["model_id"] for l in logs} == {"b1"}
+    wait_until(lambda: "no_answer=true" in fleet.llmvoy.output(), what="the fallback's log line")
+    # Counted once each: the fallback under the group it left, the request
+    # under the group that answered it (the hop's own attempt is not one).
+    eventually(c, "llmvoy_fallbacks_total", 20, model_group="dead", chain="generic")
+    eventually(c, "llmvoy_requests_total", 20, model_group="backup", deployment="b1", **{"class": "2xx"})
+    assert value(c, "llmvoy_requests_total") == 20
+    assert value(c, "llmvoy_attempts_total", model_group="dead", deployment="d1") == 40
+
+
+def test_timed_out_attempts_fall_back(fleet):
+    """A deployment that hangs past its timeout on every attempt: the
+    backup answers, after num_retries + 1 timeouts, not after the hang.
+    Streams too, with their stream_timeout."""
+    slow, backup = fleet.mock("slow", latency="5s"), fleet.mock("backup")
+    client = fleet.gateway(router_config(
+        deployment("slow", "s1", slow).replace("api_key: sk-mock", "api_key: sk-mock\n      timeout: 0.4\n      stream_timeout: 0.3"),
+        deployment("backup", "b1", backup),
+        router='  num_retries: 1\n  disable_cooldowns: true\n  fallbacks: [{"slow": ["backup"]}]\n'))
+    start = time.monotonic()
+    r = chat(client, "slow", "hang-1")
+    assert (r.status, r.deployment, r.mock) == (200, "b1", "backup"), r
+    assert time.monotonic() - start < 3, "two timeouts, then the backup"
+    assert len([a for a in chat_attempts(slow) if a["body"]["messages"][0]["content"] == "hang-1"]) == 2
+
+    sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
+    start = time.monotonic()
+    stream = sdk.chat.completions.create(model="slow", messages=[{"role": "user", "content": "hang-s"}], stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert "mock backup" in text
+    assert time.monotonic() - start < 3, "each stream attempt gave up after stream_timeout"
+
+
+def test_refused_connections_without_a_fallback_are_the_clients_502(fleet):
+    """LiteLLM's behaviour, unchanged: a group without fallbacks, and the
+    last group of a chain, answer the refused connection's error, in
+    OpenAI's shape, naming nothing of Envoy."""
+    client = fleet.gateway(router_config(
+        deployment("alone", "a1", refusing()),
+        deployment("first", "f1", refusing()), deployment("last", "l1", refusing()),
+        router='  num_retries: 1\n  fallbacks: [{"first": ["last"]}]\n'))
+    for group in ["alone"] * 20 + ["first"] * 3:
+        r = client.post("/chat/completions", json={"model": group, "messages": [{"role": "user", "content": "x"}]})
+        assert r.status_code == 502, (group, r.status_code, r.text)
+        assert r.json()["error"]["message"] == "could not get a response from the model deployment", r.text
+        assert "location" not in r.headers
+        assert not [h for h in r.headers if h.lower().startswith("x-llmvoy-fallback")]
+        assert "envoy" not in r.text.lower()

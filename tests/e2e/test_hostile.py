@@ -314,6 +314,14 @@ def test_a_fallback_carries_nothing_of_the_client_or_of_llmvoy(fleet):
                json={"model": "primary", "messages": [{"role": "user", "content": "hi"}]})
     assert r.status_code == 200 and r.headers["x-llmvoy-model-id"] == "b1", r.text
     assert chat_requests(bad), "the primary was tried first"
+    # The primary is reached through the fallback hop (an internal
+    # listener): the signed next step and the redirect's location stay in
+    # Envoy, and the hop adds nothing of its own.
+    hb = provider_headers(chat_requests(bad)[0])
+    assert not [k for k in hb if k.startswith("x-llmvoy-") or k.startswith("x-envoy-")], hb
+    for name in ("cookie", "x-forwarded-for", "x-custom-thing", "user-agent"):
+        assert name not in hb, name
+    assert hb["authorization"] == ["Bearer sk-primary"]
     (got,) = chat_requests(good)
     assert got["path"] == "/v1/chat/completions" and got.get("query", "") == ""
     h = provider_headers(got)
