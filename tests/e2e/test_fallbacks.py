@@ -383,3 +383,26 @@ def test_refused_connections_without_a_fallback_are_the_clients_502(fleet):
         assert "location" not in r.headers
         assert not [h for h in r.headers if h.lower().startswith("x-llmvoy-fallback")]
         assert "envoy" not in r.text.lower()
+
+
+@pytest.mark.parametrize("path,body,text_of,upstream", [
+    ("/v1/messages?beta=true",
+     {"model": "dead", "max_tokens": 64, "messages": [{"role": "user", "content": "agent-refused"}]},
+     lambda j: j["content"][0]["text"], "/v1/chat/completions"),
+    ("/v1/responses",
+     {"model": "dead", "input": "agent-refused", "store": False},
+     lambda j: j["output"][0]["content"][0]["text"], "/v1/responses"),
+], ids=["messages", "responses"])
+def test_agent_clients_fall_back_after_refused_connections(fleet, path, body, text_of, upstream):
+    """Claude Code's and Codex's APIs take the same fallback hop: the backup
+    (an OpenAI deployment: Messages bridged to chat, Responses passed
+    through) answers in the client's API."""
+    backup = fleet.mock("backup")
+    client = fleet.gateway(router_config(
+        deployment("dead", "d1", refusing()), deployment("backup", "b1", backup),
+        router='  num_retries: 1\n  fallbacks: [{"dead": ["backup"]}]\n'))
+    r = root(client).post(path, json=body, headers={"authorization": f"Bearer {MASTER_KEY}"})
+    assert r.status_code == 200, r.text
+    assert r.headers.get("x-llmvoy-model-id") == "b1"
+    assert "agent-refused" in text_of(r.json()) and "backup" in text_of(r.json())
+    assert [req["path"] for req in backup.requests()] == [upstream]
