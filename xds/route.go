@@ -76,7 +76,7 @@ func groupAction(g *plan.Group, p *plan.Plan, st State, attempt time.Duration) *
 	action := &routev3.RouteAction{
 		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: g.Cluster},
 		Timeout:          durationpb.New(timeout),
-		RetryPolicy:      makeRetryPolicy(p.Config.Router, levels(g, p.Config.Router.RoutingStrategy, st)),
+		RetryPolicy:      makeRetryPolicy(p.Config.Router, levels(g, p.Config.Router.RoutingStrategy, st), len(g.Deployments) == 1),
 	}
 	if attempt > 0 {
 		if action.RetryPolicy != nil {
@@ -130,7 +130,12 @@ func servedByHeaders() []*corev3.HeaderValueOption {
 // tried (previous_hosts), like LiteLLM's retries, and 429 counts as
 // retriable. Envoy never retries once response bytes reached the client, so a
 // started stream is never replayed.
-func makeRetryPolicy(r config.RouterSettings, priorities []uint32) *routev3.RetryPolicy {
+//
+// A group's only deployment is retried after the wait its Retry-After asks
+// for (up to a minute), as LiteLLM does when no other deployment is
+// healthy; in a group of several the retry goes to another deployment at
+// once, as in LiteLLM.
+func makeRetryPolicy(r config.RouterSettings, priorities []uint32, single bool) *routev3.RetryPolicy {
 	retryOn, codes := retryConditions(r)
 	if r.MaxRetries() <= 0 || len(retryOn) == 0 {
 		return nil
@@ -148,6 +153,12 @@ func makeRetryPolicy(r config.RouterSettings, priorities []uint32) *routev3.Retr
 	if r.RetryAfter > 0 {
 		// Envoy's jittered exponential back-off, from retry_after.
 		p.RetryBackOff = &routev3.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(r.RetryAfter)}
+	}
+	if single {
+		p.RateLimitedRetryBackOff = &routev3.RetryPolicy_RateLimitedRetryBackOff{
+			ResetHeaders: []*routev3.RetryPolicy_ResetHeader{{Name: "retry-after", Format: routev3.RetryPolicy_SECONDS}},
+			MaxInterval:  durationpb.New(maxRetryAfter),
+		}
 	}
 	// With several priorities (orders, or the levels of latency- and
 	// cost-based routing), a retry moves to the next one once every
@@ -172,6 +183,10 @@ func makeRetryPolicy(r config.RouterSettings, priorities []uint32) *routev3.Retr
 	}
 	return p
 }
+
+// maxRetryAfter is the longest Retry-After a retry waits for; LiteLLM
+// ignores a longer one (and backs off exponentially instead).
+const maxRetryAfter = time.Minute
 
 // retryConditions are Envoy's retry_on conditions and retriable status codes
 // for the error classes that get retries (config.RouterSettings.RetriesFor

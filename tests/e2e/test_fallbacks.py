@@ -406,3 +406,28 @@ def test_agent_clients_fall_back_after_refused_connections(fleet, path, body, te
     assert r.headers.get("x-llmvoy-model-id") == "b1"
     assert "agent-refused" in text_of(r.json()) and "backup" in text_of(r.json())
     assert [req["path"] for req in backup.requests()] == [upstream]
+
+
+def test_only_deployment_is_retried_after_its_retry_after(fleet):
+    """A group's only deployment answering 429 with Retry-After: 1 is retried
+    a second later each time, as LiteLLM waits when no other deployment is
+    healthy (before: three attempts within 50 ms). In a group of two, the
+    retry goes to the other deployment at once."""
+    solo, a, b = (fleet.mock(n, status=429, retry_after="1s") for n in ("solo", "pair-a", "pair-b"))
+    client = fleet.gateway(router_config(
+        deployment("solo", "s1", solo), deployment("pair", "p1", a), deployment("pair", "p2", b),
+        router="  num_retries: 2\n  disable_cooldowns: true\n"))
+
+    start = time.monotonic()
+    r = chat(client, "solo", "retry-after-solo")
+    took = time.monotonic() - start
+    assert r.status == 429
+    assert len(chat_attempts(solo)) == 3
+    assert 2.0 <= took < 6, f"two waits of Retry-After: 1 s, took {took:.2f} s"
+
+    start = time.monotonic()
+    r = chat(client, "pair", "retry-after-pair")
+    took = time.monotonic() - start
+    assert r.status == 429
+    assert len(chat_attempts(a)) + len(chat_attempts(b)) == 3
+    assert took < 1.0, f"a retry on another deployment does not wait, took {took:.2f} s"
