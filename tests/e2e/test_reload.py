@@ -99,3 +99,41 @@ def test_a_config_that_parses_but_cannot_be_served_changes_nothing(fleet):
     path.write_text(router_config(deployment("gpt", "b", b)))
     wait_until(lambda: "config reloaded" in fleet.llmvoy.output(), what="the next reload")
     wait_until(lambda: chat(client, "gpt", "later").deployment == "b", what="gpt served by b")
+
+
+def test_reload_storm_under_load_loses_no_request(fleet):
+    """A valid and an invalid config alternating every 200 ms while 8
+    clients send requests: every request is answered, every valid file is
+    taken and every invalid one refused, for 3 seconds."""
+    a, b = fleet.mock("a", latency="5ms"), fleet.mock("b", latency="5ms")
+    valid = [router_config(deployment("gpt", "a", a), deployment("gpt", "b", b)),
+             router_config(deployment("gpt", "a", a))]
+    client = fleet.gateway(valid[0], args=("--reload-interval", "50ms"))
+    path = fleet.tmp_path / "config.yaml"
+
+    results, stop = [], threading.Event()
+
+    def load(worker):
+        i = 0
+        while not stop.is_set():
+            results.append(chat(client, "gpt", f"storm{worker}-{i}"))
+            i += 1
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        workers = [pool.submit(load, w) for w in range(8)]
+        deadline = time.monotonic() + 3
+        n = 0
+        while time.monotonic() < deadline:
+            # valid, invalid, the other valid one, invalid, ...
+            path.write_text(valid[(n // 2) % 2] if n % 2 == 0 else "model_list: [\n")
+            n += 1
+            time.sleep(0.2)
+        stop.set()
+        for w in workers:
+            w.result()
+
+    failed = [r for r in results if r.status != 200]
+    assert not failed, f"{len(failed)} of {len(results)} requests failed during the storm, e.g. {failed[:3]}"
+    assert len(results) > 100
+    out = fleet.llmvoy.output()
+    assert out.count("config reloaded") >= 3 and out.count("config reload rejected") >= 3, out[-2000:]
