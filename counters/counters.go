@@ -90,6 +90,8 @@ type Local struct {
 	m     map[string]*local
 	swept time.Time
 	now   func() time.Time
+	// sets holds the DeadlineStore's sets, made on first use.
+	sets map[string]map[string]time.Time
 }
 
 type local struct {

@@ -101,6 +101,7 @@ func Open(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger) (_ 
 	if redis, ok := shared.(*counters.Redis); ok {
 		// usage-based routing's rpm/tpm counts are the replicas' totals.
 		balance.Share(shared)
+		cooldowns.Share(redis) // and so are failures and cooldowns
 		stats.WatchRedis(redis.Healthy)
 		g.redis = func() { redis.Close() }
 	}

@@ -3,7 +3,8 @@
 // of every upstream attempt (from Envoy's upstream access log, and from the
 // upstream processor when it turns a failure into a fallback), applies
 // LiteLLM's cooldown rules, and says when the set of cooling deployments
-// changed so the control plane can mark them unhealthy over EDS.
+// changed so the control plane can mark them unhealthy over EDS. Replicas
+// sharing a Redis share their cooldowns (see Cooldowns.Share).
 package router
 
 import (
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/counters"
 )
 
 // failureWindow is how far back failures count toward allowed_fails:
@@ -67,6 +69,7 @@ type Cooldowns struct {
 
 	mu       sync.Mutex
 	settings config.RouterSettings
+	deployed map[string]bool        // the config's deployments
 	sole     map[string]bool        // deployments alone in their group
 	fails    map[string][]time.Time // recent failure times per deployment
 	until    map[string]time.Time   // cooldown end per cooling deployment
@@ -75,6 +78,13 @@ type Cooldowns struct {
 	// active is an immutable copy of until for readers.
 	active  atomic.Pointer[map[string]time.Time]
 	changed chan struct{}
+
+	// shared holds the failure counts and cooldowns of all replicas
+	// (Redis); nil when this replica keeps its own. Failures and
+	// cooldowns reach it off the request path, through events.
+	shared CooldownStore
+	events chan cooldownEvent
+	stop   chan struct{}
 }
 
 // NewCooldowns returns cooldown state for cfg.
@@ -82,6 +92,7 @@ func NewCooldowns(cfg *config.Config) *Cooldowns {
 	c := &Cooldowns{
 		now:      time.Now,
 		settings: cfg.Router,
+		deployed: deployments(cfg),
 		sole:     soleDeployments(cfg),
 		fails:    make(map[string][]time.Time),
 		until:    make(map[string]time.Time),
@@ -96,7 +107,7 @@ func NewCooldowns(cfg *config.Config) *Cooldowns {
 func (c *Cooldowns) SetConfig(cfg *config.Config) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.settings, c.sole = cfg.Router, soleDeployments(cfg)
+	c.settings, c.deployed, c.sole = cfg.Router, deployments(cfg), soleDeployments(cfg)
 	gone := func(id string) bool { return cfg.Deployment(id) == nil || cfg.Router.DisableCooldowns }
 	maps.DeleteFunc(c.fails, func(key string, _ []time.Time) bool {
 		id, _, _ := strings.Cut(key, "\x00") // per-class keys: id NUL class
@@ -107,6 +118,14 @@ func (c *Cooldowns) SetConfig(cfg *config.Config) {
 	if len(c.until) != n {
 		c.publishLocked()
 	}
+}
+
+func deployments(cfg *config.Config) map[string]bool {
+	m := make(map[string]bool, len(cfg.Deployments))
+	for _, d := range cfg.Deployments {
+		m[d.ID] = true
+	}
+	return m
 }
 
 func soleDeployments(cfg *config.Config) map[string]bool {
@@ -163,6 +182,8 @@ func (c *Cooldowns) Record(o Outcome) {
 	if n, ok := c.settings.AllowedFailsPolicy[o.Class()]; ok {
 		allowed, key = n, o.Deployment+"\x00"+string(o.Class())
 	}
+	c.enqueueLocked(cooldownEvent{id: o.Deployment, key: sharedFailKey(o.Deployment, key != o.Deployment, o.Class(), now),
+		allowed: allowed, status: o.Status, retryAfter: o.RetryAfter})
 	limit := allowed + 1
 	recent := c.fails[key]
 	for len(recent) > 0 && now.Sub(recent[0]) >= failureWindow {
@@ -176,17 +197,30 @@ func (c *Cooldowns) Record(o Outcome) {
 		c.fails[key] = recent
 		return
 	}
-	// More than allowed in a minute: cool down, and start counting afresh
-	// when the cooldown ends.
-	maps.DeleteFunc(c.fails, func(k string, _ []time.Time) bool {
-		return k == o.Deployment || strings.HasPrefix(k, o.Deployment+"\x00")
-	})
+	// More than allowed in a minute: cool down.
+	until := c.coolLocked(o.Deployment, o.Status, o.RetryAfter, now)
+	c.enqueueLocked(cooldownEvent{id: o.Deployment, cool: true, until: until, minute: counters.Minute(now)})
+}
+
+// coolLocked cools deployment id down from now, for cooldown_time or the
+// Retry-After of a 429 when that is longer, and starts counting its
+// failures afresh for when the cooldown ends.
+func (c *Cooldowns) coolLocked(id string, status int, retryAfter time.Duration, now time.Time) time.Time {
+	c.forgetFailsLocked(id)
 	d := c.settings.CooldownTime
-	if o.Status == 429 && o.RetryAfter > d {
-		d = min(o.RetryAfter, maxRetryAfterCooldown)
+	if status == 429 && retryAfter > d {
+		d = min(retryAfter, maxRetryAfterCooldown)
 	}
-	c.until[o.Deployment] = now.Add(d)
+	c.until[id] = now.Add(d)
 	c.publishLocked()
+	return c.until[id]
+}
+
+// forgetFailsLocked drops the failures counted against deployment id.
+func (c *Cooldowns) forgetFailsLocked(id string) {
+	maps.DeleteFunc(c.fails, func(k string, _ []time.Time) bool {
+		return k == id || strings.HasPrefix(k, id+"\x00")
+	})
 }
 
 // publishLocked drops ended cooldowns, publishes the rest to readers,
