@@ -63,7 +63,8 @@ func (o Outcome) Class() config.ErrorClass { return config.ClassOf(o.Status) }
 // cooldown_time (or for its Retry-After, when that is longer). As in
 // LiteLLM, the only deployment of a model group is never cooled down:
 // taking it out would turn every request into an error without sparing
-// anyone a failure. Safe for concurrent use; reads are lock-free.
+// anyone a failure. Replicas share their cooldowns through Share. Safe for
+// concurrent use; reads are lock-free.
 type Cooldowns struct {
 	now func() time.Time
 
@@ -182,8 +183,10 @@ func (c *Cooldowns) Record(o Outcome) {
 	if n, ok := c.settings.AllowedFailsPolicy[o.Class()]; ok {
 		allowed, key = n, o.Deployment+"\x00"+string(o.Class())
 	}
-	c.enqueueLocked(cooldownEvent{id: o.Deployment, key: sharedFailKey(o.Deployment, key != o.Deployment, o.Class(), now),
-		allowed: allowed, status: o.Status, retryAfter: o.RetryAfter})
+	if c.shared != nil {
+		c.enqueueLocked(cooldownEvent{id: o.Deployment, key: sharedFailKey(o.Deployment, key != o.Deployment, o.Class(), now),
+			allowed: allowed, status: o.Status, retryAfter: o.RetryAfter})
+	}
 	limit := allowed + 1
 	recent := c.fails[key]
 	for len(recent) > 0 && now.Sub(recent[0]) >= failureWindow {
