@@ -91,6 +91,44 @@ def test_without_redis_each_replica_allows_the_rpm_on_its_own(fleet):
     assert len(mock.requests()) == 8
 
 
+def cooldown_fleet(fleet, redis=None):
+    """Two replicas on a group whose order-1 deployment answers 500 (each
+    request then retries on order 2 and succeeds): one failure each is
+    within allowed_fails 1 for a replica alone, two together are not."""
+    bad, good = fleet.mock("bad", status=500), fleet.mock("good")
+    (a, _), (b, _) = replicas(fleet, deployment("g", "bad", bad, order=1), deployment("g", "good", good, order=2),
+                              redis=redis, num_retries=1, allowed_fails=1, cooldown_time=60)
+    return bad, a, b
+
+
+def test_cooldowns_hold_across_replicas(fleet, redis_server):
+    bad, a, b = cooldown_fleet(fleet, redis=redis_server)
+    away_from_minute_end()
+    # One failure of `bad` through each replica: together they pass
+    # allowed_fails, and whichever replica saw the second one cools it down.
+    assert paced([a, b]) == [200, 200]
+    assert len(bad.requests()) == 2
+    # The end of the cooldown, in Unix milliseconds, in the cooling set.
+    until = redis_server.command("HGET", "llmvoy:cooldowns", "bad")
+    assert until is not None and 50 < int(until) / 1000 - time.time() <= 60, until
+    time.sleep(2.5)  # each replica reads the cooling set every second, then tells its Envoy
+    # Both replicas keep it out of rotation: no more attempts on it.
+    assert paced([a, b, a, b]) == [200] * 4
+    assert len(bad.requests()) == 2
+    assert value(a, "llmvoy_deployment_cooling_down", deployment="bad") == 1
+    assert value(b, "llmvoy_deployment_cooling_down", deployment="bad") == 1
+
+
+def test_without_redis_each_replica_cools_down_on_its_own(fleet):
+    """The control of the test above: the same traffic, no Redis."""
+    bad, a, b = cooldown_fleet(fleet)
+    away_from_minute_end()
+    assert paced([a, b]) == [200, 200]
+    time.sleep(2.5)
+    assert paced([a, b]) == [200, 200]
+    assert len(bad.requests()) == 4, "one failure each: neither replica cooled it down"
+
+
 def test_deployment_limits_survive_a_redis_outage(fleet, redis_server):
     limited, free = fleet.mock("limited"), fleet.mock("free")
     (a, a_proc), (b, b_proc) = replicas(
