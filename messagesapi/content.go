@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // chatMessage is one chat completions message. Content is a string, a list
@@ -86,7 +88,7 @@ func appendTurn(out []chatMessage, where string, raw json.RawMessage) ([]chatMes
 	if err := asObject(where, raw, &t); err != nil {
 		return nil, err
 	}
-	if isNull(t.Content) {
+	if jsonscan.IsNull(t.Content) {
 		return nil, badRequest("%s.content: Field required", where)
 	}
 	switch t.Role {
@@ -117,7 +119,7 @@ func appendUser(out []chatMessage, where string, content json.RawMessage) ([]cha
 	}
 	blocks, err := asList(where, content)
 	if err != nil {
-		return nil, badRequest("%s: Input should be a valid string or list of content blocks, got %s", where, kind(content))
+		return nil, badRequest("%s: Input should be a valid string or list of content blocks, got %s", where, jsonscan.Kind(content))
 	}
 	// Images of tool results lead the user message, nearest to the
 	// results they belong to.
@@ -187,7 +189,7 @@ func userPart(where string, b block) ([]chatPart, error) {
 
 func readSource(where string, raw json.RawMessage) (source, error) {
 	var s source
-	if isNull(raw) {
+	if jsonscan.IsNull(raw) {
 		return s, badRequest("%s.source: Field required", where)
 	}
 	err := asObject(where+".source", raw, &s)
@@ -301,7 +303,7 @@ func appendAssistant(out []chatMessage, where string, content json.RawMessage) (
 	}
 	blocks, err := asList(where, content)
 	if err != nil {
-		return nil, badRequest("%s: Input should be a valid string or list of content blocks, got %s", where, kind(content))
+		return nil, badRequest("%s: Input should be a valid string or list of content blocks, got %s", where, jsonscan.Kind(content))
 	}
 	msg := chatMessage{Role: "assistant"}
 	var texts []string
@@ -344,7 +346,7 @@ func appendAssistant(out []chatMessage, where string, content json.RawMessage) (
 
 // arguments is a tool_use input as chat's arguments string.
 func arguments(input json.RawMessage) string {
-	if isNull(input) {
+	if jsonscan.IsNull(input) {
 		return "{}"
 	}
 	var buf bytes.Buffer

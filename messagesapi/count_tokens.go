@@ -3,6 +3,8 @@ package messagesapi
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // Estimate constants of CountTokens.
@@ -31,7 +33,7 @@ func CountTokens(body []byte) ([]byte, error) {
 	if firstByte(body) != '{' || json.Unmarshal(body, &in) != nil {
 		return nil, badRequest("the request body must be a JSON object")
 	}
-	if isNull(in.Messages) {
+	if jsonscan.IsNull(in.Messages) {
 		return nil, badRequest("messages: Field required")
 	}
 	if _, err := asList("messages", in.Messages); err != nil {
@@ -39,7 +41,7 @@ func CountTokens(body []byte) ([]byte, error) {
 	}
 	var c counter
 	for _, raw := range []json.RawMessage{in.System, in.Messages} {
-		if isNull(raw) {
+		if jsonscan.IsNull(raw) {
 			continue
 		}
 		var v any
@@ -47,7 +49,7 @@ func CountTokens(body []byte) ([]byte, error) {
 			c.walk(v)
 		}
 	}
-	if !isNull(in.Tools) {
+	if !jsonscan.IsNull(in.Tools) {
 		var buf bytes.Buffer
 		if json.Compact(&buf, in.Tools) == nil {
 			c.bytes += int64(buf.Len())

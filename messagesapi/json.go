@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 	"github.com/llmvoy/llmvoy/translate"
 )
 
@@ -21,59 +22,21 @@ func badRequest(format string, args ...any) error {
 	return &requestError{msg: fmt.Sprintf(format, args...)}
 }
 
-// marshalJSON encodes v as compact JSON without encoding/json's HTML
-// escaping, so text reads upstream as the client sent it.
-func marshalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
-}
-
-// mustJSON is marshalJSON for values built of strings, numbers and raw
+// mustJSON is jsonscan.Marshal for values built of strings, numbers and raw
 // JSON that was already checked: it cannot fail.
 func mustJSON(v any) []byte {
-	b, err := marshalJSON(v)
+	b, err := jsonscan.Marshal(v)
 	if err != nil {
 		panic("messagesapi: " + err.Error())
 	}
 	return b
 }
 
-func isNull(raw []byte) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) == 0 || string(raw) == "null"
-}
-
-// kind names a JSON value's type as Anthropic's validation errors do.
-func kind(raw []byte) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '"':
-		return "a string"
-	case '{':
-		return "an object"
-	case '[':
-		return "a list"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
-}
-
 // asString reads a JSON string; where names the field in the error.
 func asString(where string, raw json.RawMessage) (string, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", badRequest("%s: Input should be a valid string, got %s", where, kind(raw))
+		return "", badRequest("%s: Input should be a valid string, got %s", where, jsonscan.Kind(raw))
 	}
 	return s, nil
 }
@@ -82,7 +45,7 @@ func asString(where string, raw json.RawMessage) (string, error) {
 func asList(where string, raw json.RawMessage) ([]json.RawMessage, error) {
 	var l []json.RawMessage
 	if firstByte(raw) != '[' || json.Unmarshal(raw, &l) != nil {
-		return nil, badRequest("%s: Input should be a valid list, got %s", where, kind(raw))
+		return nil, badRequest("%s: Input should be a valid list, got %s", where, jsonscan.Kind(raw))
 	}
 	return l, nil
 }
@@ -90,7 +53,7 @@ func asList(where string, raw json.RawMessage) ([]json.RawMessage, error) {
 // asObject reads a JSON object into v (a struct of its fields).
 func asObject(where string, raw json.RawMessage, v any) error {
 	if firstByte(raw) != '{' {
-		return badRequest("%s: Input should be a valid dictionary, got %s", where, kind(raw))
+		return badRequest("%s: Input should be a valid dictionary, got %s", where, jsonscan.Kind(raw))
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		var te *json.UnmarshalTypeError

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // Request is what the gateway needs to know about a Messages request.
@@ -68,17 +70,17 @@ func ToChat(body []byte) (chat []byte, req Request, err error) {
 		return nil, Request{}, badRequest("the request body must be a JSON object")
 	}
 	out := chatRequest{}
-	if isNull(in.Model) {
+	if jsonscan.IsNull(in.Model) {
 		return nil, Request{}, badRequest("model: Field required")
 	}
 	if out.Model, err = asString("model", in.Model); err != nil {
 		return nil, Request{}, err
 	}
-	if isNull(in.MaxTokens) {
+	if jsonscan.IsNull(in.MaxTokens) {
 		return nil, Request{}, badRequest("max_tokens: Field required")
 	}
 	if err := json.Unmarshal(in.MaxTokens, &out.MaxTokens); err != nil {
-		return nil, Request{}, badRequest("max_tokens: Input should be a valid integer, got %s", kind(in.MaxTokens))
+		return nil, Request{}, badRequest("max_tokens: Input should be a valid integer, got %s", jsonscan.Kind(in.MaxTokens))
 	}
 	if out.MaxTokens < 1 {
 		return nil, Request{}, badRequest("max_tokens: Input should be greater than or equal to 1")
@@ -89,14 +91,14 @@ func ToChat(body []byte) (chat []byte, req Request, err error) {
 	if out.TopP, err = number("top_p", in.TopP); err != nil {
 		return nil, Request{}, err
 	}
-	if !isNull(in.StopSequences) {
+	if !jsonscan.IsNull(in.StopSequences) {
 		if json.Unmarshal(in.StopSequences, &out.Stop) != nil || firstByte(in.StopSequences) != '[' {
 			return nil, Request{}, badRequest("stop_sequences: Input should be a valid list of strings")
 		}
 	}
-	if !isNull(in.Stream) {
+	if !jsonscan.IsNull(in.Stream) {
 		if json.Unmarshal(in.Stream, &out.Stream) != nil {
-			return nil, Request{}, badRequest("stream: Input should be a valid boolean, got %s", kind(in.Stream))
+			return nil, Request{}, badRequest("stream: Input should be a valid boolean, got %s", jsonscan.Kind(in.Stream))
 		}
 	}
 	if out.Stream {
@@ -110,7 +112,7 @@ func ToChat(body []byte) (chat []byte, req Request, err error) {
 	if out.Messages, err = system(in.System); err != nil {
 		return nil, Request{}, err
 	}
-	if isNull(in.Messages) {
+	if jsonscan.IsNull(in.Messages) {
 		return nil, Request{}, badRequest("messages: Field required")
 	}
 	turns, err := asList("messages", in.Messages)
@@ -131,7 +133,7 @@ func ToChat(body []byte) (chat []byte, req Request, err error) {
 	if out.ToolChoice, out.ParallelToolCalls, err = toolChoice(in.ToolChoice, len(out.Tools) > 0); err != nil {
 		return nil, Request{}, err
 	}
-	chat, err = marshalJSON(out)
+	chat, err = jsonscan.Marshal(out)
 	if err != nil {
 		return nil, Request{}, badRequest("the request cannot be encoded: %v", err)
 	}
@@ -140,12 +142,12 @@ func ToChat(body []byte) (chat []byte, req Request, err error) {
 
 // number reads an optional number field.
 func number(where string, raw json.RawMessage) (*float64, error) {
-	if isNull(raw) {
+	if jsonscan.IsNull(raw) {
 		return nil, nil
 	}
 	var f float64
 	if json.Unmarshal(raw, &f) != nil {
-		return nil, badRequest("%s: Input should be a valid number, got %s", where, kind(raw))
+		return nil, badRequest("%s: Input should be a valid number, got %s", where, jsonscan.Kind(raw))
 	}
 	return &f, nil
 }
@@ -153,7 +155,7 @@ func number(where string, raw json.RawMessage) (*float64, error) {
 // user is metadata.user_id as chat's user, cut at maxUserLen on a
 // character boundary.
 func user(metadata json.RawMessage) (string, error) {
-	if isNull(metadata) {
+	if jsonscan.IsNull(metadata) {
 		return "", nil
 	}
 	var m struct {
@@ -162,7 +164,7 @@ func user(metadata json.RawMessage) (string, error) {
 	if err := asObject("metadata", metadata, &m); err != nil {
 		return "", err
 	}
-	if isNull(m.UserID) {
+	if jsonscan.IsNull(m.UserID) {
 		return "", nil
 	}
 	id, err := asString("metadata.user_id", m.UserID)
@@ -183,7 +185,7 @@ func user(metadata json.RawMessage) (string, error) {
 // with a blank line (every OpenAI-compatible server takes a string; not
 // all take parts in a system message).
 func system(raw json.RawMessage) ([]chatMessage, error) {
-	if isNull(raw) {
+	if jsonscan.IsNull(raw) {
 		return nil, nil
 	}
 	text, err := textOnly("system", raw)
@@ -204,7 +206,7 @@ func textOnly(where string, raw json.RawMessage) (string, error) {
 	}
 	blocks, err := asList(where, raw)
 	if err != nil {
-		return "", badRequest("%s: Input should be a valid string or list of text blocks, got %s", where, kind(raw))
+		return "", badRequest("%s: Input should be a valid string or list of text blocks, got %s", where, jsonscan.Kind(raw))
 	}
 	var texts []string
 	for j, b := range blocks {

@@ -23,7 +23,7 @@ type chatFunction struct {
 // type: web_search_20250305, bash_20250124, text_editor_*, computer_*,
 // code_execution_*, ...) run on Anthropic's side and are dropped.
 func tools(raw json.RawMessage) ([]chatTool, error) {
-	if isNull(raw) {
+	if jsonscan.IsNull(raw) {
 		return nil, nil
 	}
 	list, err := asList("tools", raw)
@@ -49,7 +49,7 @@ func tools(raw json.RawMessage) ([]chatTool, error) {
 			return nil, badRequest("%s.name: Field required", where)
 		}
 		if firstByte(tool.InputSchema) != '{' {
-			return nil, badRequest("%s.input_schema: Input should be a valid dictionary, got %s", where, kind(tool.InputSchema))
+			return nil, badRequest("%s.input_schema: Input should be a valid dictionary, got %s", where, jsonscan.Kind(tool.InputSchema))
 		}
 		out = append(out, chatTool{Type: "function", Function: chatFunction{
 			Name:        tool.Name,
@@ -74,7 +74,7 @@ func withoutSchemaKeyword(schema json.RawMessage) json.RawMessage {
 // toolChoice converts tool_choice and its disable_parallel_tool_use. Chat
 // servers refuse either without tools, so both go only with tools.
 func toolChoice(raw json.RawMessage, haveTools bool) (choice any, parallel *bool, err error) {
-	if isNull(raw) {
+	if jsonscan.IsNull(raw) {
 		return nil, nil, nil
 	}
 	var tc struct {

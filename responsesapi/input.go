@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // chatMessage is one message of the chat completion ToChat writes. Content
@@ -87,7 +89,7 @@ func readInput(v json.RawMessage, ts tools) ([]chatMessage, error) {
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(v, &items); err != nil {
-		return nil, fmt.Errorf("input: want a string or a list of items, got %s", kind(v))
+		return nil, fmt.Errorf("input: want a string or a list of items, got %s", jsonscan.Kind(v))
 	}
 	var c conversation
 	for i, r := range items {
@@ -105,10 +107,10 @@ func readInput(v json.RawMessage, ts tools) ([]chatMessage, error) {
 func (c *conversation) item(where string, r json.RawMessage, ts tools) error {
 	var it inputItem
 	if err := json.Unmarshal(r, &it); err != nil {
-		if kind(r) != "an object" {
-			return fmt.Errorf("%s: want an object, got %s", where, kind(r))
+		if jsonscan.Kind(r) != "an object" {
+			return fmt.Errorf("%s: want an object, got %s", where, jsonscan.Kind(r))
 		}
-		return fmt.Errorf("%s: %s", where, jsonError(err))
+		return fmt.Errorf("%s: %s", where, jsonscan.DecodeError(err))
 	}
 	switch it.Type {
 	case "message", "":
@@ -163,7 +165,7 @@ func messageContent(where, role string, v json.RawMessage) (any, error) {
 	}
 	var parts []inputPart
 	if err := json.Unmarshal(v, &parts); err != nil {
-		return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, kind(v))
+		return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, jsonscan.Kind(v))
 	}
 	out, err := chatParts(where+".content", parts)
 	if err != nil {
@@ -280,7 +282,7 @@ func (c *conversation) functionCallOutput(where string, it inputItem) error {
 	default:
 		var parts []inputPart
 		if err := json.Unmarshal(out, &parts); err != nil {
-			return fmt.Errorf("%s.output: want a string or a list of content parts, got %s", where, kind(out))
+			return fmt.Errorf("%s.output: want a string or a list of content parts, got %s", where, jsonscan.Kind(out))
 		}
 		cp, err := chatParts(where+".output", parts)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 	"github.com/llmvoy/llmvoy/translate"
 )
 
@@ -122,7 +123,7 @@ func toChat(body []byte) ([]byte, Request, error) {
 	}
 	if v := raw(in.Stream); v != nil {
 		if err := json.Unmarshal(v, &req.Stream); err != nil {
-			return nil, req, fmt.Errorf("stream: want a boolean, got %s", kind(v))
+			return nil, req, fmt.Errorf("stream: want a boolean, got %s", jsonscan.Kind(v))
 		}
 	}
 	if req.PreviousResponseID, err = optString("previous_response_id", in.PreviousResponseID); err != nil {
@@ -158,7 +159,7 @@ func toChat(body []byte) ([]byte, Request, error) {
 		if v := raw(f.v); v != nil {
 			var n json.Number
 			if err := json.Unmarshal(v, &n); err != nil || v[0] == '"' {
-				return nil, req, fmt.Errorf("%s: want a number, got %s", f.key, kind(v))
+				return nil, req, fmt.Errorf("%s: want a number, got %s", f.key, jsonscan.Kind(v))
 			}
 			*f.dst = v
 		}
@@ -174,7 +175,7 @@ func toChat(body []byte) ([]byte, Request, error) {
 		if v := raw(f.v); v != nil {
 			var b bool
 			if err := json.Unmarshal(v, &b); err != nil {
-				return nil, req, fmt.Errorf("%s: want a boolean, got %s", f.key, kind(v))
+				return nil, req, fmt.Errorf("%s: want a boolean, got %s", f.key, jsonscan.Kind(v))
 			}
 			*f.dst = v
 		}
@@ -220,7 +221,7 @@ func toChat(body []byte) ([]byte, Request, error) {
 	if out.ResponseFormat, err = responseFormat(req.Text); err != nil {
 		return nil, req, err
 	}
-	chat, err := marshal(out)
+	chat, err := jsonscan.Marshal(out)
 	if err != nil {
 		return nil, req, err
 	}
@@ -237,7 +238,7 @@ func responseFormat(text json.RawMessage) (any, error) {
 		Format json.RawMessage `json:"format"`
 	}
 	if err := json.Unmarshal(text, &t); err != nil {
-		return nil, fmt.Errorf("text: want an object, got %s", kind(text))
+		return nil, fmt.Errorf("text: want an object, got %s", jsonscan.Kind(text))
 	}
 	if raw(t.Format) == nil {
 		return nil, nil
@@ -250,7 +251,7 @@ func responseFormat(text json.RawMessage) (any, error) {
 		Strict      *bool           `json:"strict"`
 	}
 	if err := json.Unmarshal(t.Format, &f); err != nil {
-		return nil, fmt.Errorf("text.format: %v", jsonError(err))
+		return nil, fmt.Errorf("text.format: %v", jsonscan.DecodeError(err))
 	}
 	switch f.Type {
 	case "text":

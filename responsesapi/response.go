@@ -7,6 +7,7 @@ import (
 	"mime"
 	"time"
 
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 	"github.com/llmvoy/llmvoy/translate"
 )
 
@@ -109,7 +110,7 @@ func (r *response) Body(status int, body []byte) ([]byte, error) {
 	}
 	obj.finish(ch.FinishReason)
 	obj.Usage = cc.Usage.responses()
-	return marshal(obj)
+	return jsonscan.Marshal(obj)
 }
 
 func (r *response) message(id, text string) messageItem {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
+	"github.com/llmvoy/llmvoy/internal/sse"
 )
 
 // stream turns a chat completion stream (chat.completion.chunk events,
@@ -17,7 +18,7 @@ import (
 // the stream, not at the finish_reason: the usage chunk comes after it.
 type stream struct {
 	r   *response
-	sse sseReader
+	sse sse.Reader
 	seq int
 
 	started bool
@@ -85,7 +86,7 @@ func (s *stream) chunk(data []byte, end bool) []byte {
 		out = s.event(out, "response.created", field{"response", s.objectJSON()})
 		out = s.event(out, "response.in_progress", field{"response", s.objectJSON()})
 	}
-	events, err := s.sse.feed(data, end)
+	events, err := s.sse.Feed(data, end)
 	for _, ev := range events {
 		if out = s.data(out, ev); s.done {
 			return out
@@ -343,7 +344,7 @@ func (s *stream) objectJSON() []byte { return mustJSON(s.obj) }
 
 // mustJSON encodes the package's own types, which always encode.
 func mustJSON(v any) []byte {
-	b, err := marshal(v)
+	b, err := jsonscan.Marshal(v)
 	if err != nil {
 		return []byte("null")
 	}

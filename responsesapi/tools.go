@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // toolName is a function's name as the Responses API spells it: a
@@ -65,13 +67,13 @@ func readTools(v json.RawMessage) (tools, error) {
 	}
 	var list []json.RawMessage
 	if err := json.Unmarshal(v, &list); err != nil {
-		return ts, fmt.Errorf("tools: want a list of tools, got %s", kind(v))
+		return ts, fmt.Errorf("tools: want a list of tools, got %s", jsonscan.Kind(v))
 	}
 	for i, r := range list {
 		where := fmt.Sprintf("tools[%d]", i)
 		var t responsesTool
 		if err := json.Unmarshal(r, &t); err != nil {
-			return ts, fmt.Errorf("%s: %s", where, jsonError(err))
+			return ts, fmt.Errorf("%s: %s", where, jsonscan.DecodeError(err))
 		}
 		switch {
 		case t.Type == "function":
@@ -84,7 +86,7 @@ func readTools(v json.RawMessage) (tools, error) {
 			}
 			var nested []responsesTool
 			if err := json.Unmarshal(t.Tools, &nested); err != nil {
-				return ts, fmt.Errorf("%s.tools: want a list of tools, got %s", where, kind(t.Tools))
+				return ts, fmt.Errorf("%s.tools: want a list of tools, got %s", where, jsonscan.Kind(t.Tools))
 			}
 			for j, n := range nested {
 				if n.Type != "function" {
@@ -153,7 +155,7 @@ func (ts *tools) choice(v json.RawMessage) (any, error) {
 		Namespace string `json:"namespace"`
 	}
 	if err := json.Unmarshal(v, &c); err != nil {
-		return nil, fmt.Errorf("tool_choice: want auto, none, required or an object, got %s", kind(v))
+		return nil, fmt.Errorf("tool_choice: want auto, none, required or an object, got %s", jsonscan.Kind(v))
 	}
 	if c.Type == "function" {
 		name := ts.chatName(c.Namespace, c.Name)

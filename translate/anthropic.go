@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // anthropic speaks Anthropic's Messages API (POST {api_base}/v1/messages):
@@ -85,7 +86,7 @@ func (anthropic) RequestBody(d *config.Deployment, ep Endpoint, body []byte) ([]
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	out, err := marshalJSON(req.out)
+	out, err := jsonscan.Marshal(req.out)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 func anthropicUserContent(where string, content json.RawMessage) ([]json.RawMessage, error) {
-	if jsonIsNull(content) || content[0] == '"' {
+	if jsonscan.IsNull(content) || content[0] == '"' {
 		parts, err := textParts(where, content)
 		if err != nil {
 			return nil, err
@@ -50,7 +50,7 @@ func anthropicUserContent(where string, content json.RawMessage) ([]json.RawMess
 		default:
 			return nil, fmt.Errorf("%s: unsupported content part type %q", pwhere, p.Type)
 		}
-		b, err := marshalJSON(block)
+		b, err := jsonscan.Marshal(block)
 		if err != nil {
 			return nil, err
 		}
@@ -71,7 +71,7 @@ func anthropicImage(where string, p openAIContentPart) (anthropicSourceBlock, er
 			URL string `json:"url"`
 		}
 		if err := json.Unmarshal(p.ImageURL, &iu); err != nil {
-			return anthropicSourceBlock{}, fmt.Errorf("%s.image_url: want an object with url, got %s", where, jsonKind(p.ImageURL))
+			return anthropicSourceBlock{}, fmt.Errorf("%s.image_url: want an object with url, got %s", where, jsonscan.Kind(p.ImageURL))
 		}
 		url = iu.URL
 	}
@@ -101,7 +101,7 @@ func anthropicFile(where string, p openAIContentPart) (anthropicSourceBlock, err
 		FileID   string `json:"file_id"`
 	}
 	if err := json.Unmarshal(p.File, &f); err != nil {
-		return anthropicSourceBlock{}, fmt.Errorf("%s.file: want an object, got %s", where, jsonKind(p.File))
+		return anthropicSourceBlock{}, fmt.Errorf("%s.file: want an object, got %s", where, jsonscan.Kind(p.File))
 	}
 	if f.FileData == "" {
 		return anthropicSourceBlock{}, fmt.Errorf("%s.file: only file_data (a base64 data: URL) is supported for Anthropic deployments", where)
@@ -122,7 +122,7 @@ func anthropicAssistantContent(where string, m openAIChatMessage) ([]json.RawMes
 	// Thinking blocks (LiteLLM's extension, returned in earlier answers)
 	// must open the turn when extended thinking is on.
 	for _, tb := range m.ThinkingBlocks {
-		if !jsonIsNull(tb) {
+		if !jsonscan.IsNull(tb) {
 			out = append(out, tb)
 		}
 	}
@@ -131,7 +131,7 @@ func anthropicAssistantContent(where string, m openAIChatMessage) ([]json.RawMes
 		return nil, err
 	}
 	for _, t := range texts {
-		b, _ := marshalJSON(t)
+		b, _ := jsonscan.Marshal(t)
 		out = append(out, b)
 	}
 	for j, tc := range m.ToolCalls {
@@ -143,13 +143,13 @@ func anthropicAssistantContent(where string, m openAIChatMessage) ([]json.RawMes
 		if err != nil {
 			return nil, fmt.Errorf("%s.function.arguments: %v", twhere, err)
 		}
-		b, err := marshalJSON(anthropicToolUseBlock{Type: "tool_use", ID: tc.ID, Name: tc.Function.Name, Input: input})
+		b, err := jsonscan.Marshal(anthropicToolUseBlock{Type: "tool_use", ID: tc.ID, Name: tc.Function.Name, Input: input})
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, b)
 	}
-	if len(m.FunctionCall) > 0 && !jsonIsNull(m.FunctionCall) {
+	if len(m.FunctionCall) > 0 && !jsonscan.IsNull(m.FunctionCall) {
 		return nil, fmt.Errorf("%s.function_call: deprecated and not supported for Anthropic deployments; use tool_calls", where)
 	}
 	anthropicCacheLast(out, m.CacheControl)
@@ -164,7 +164,7 @@ func anthropicToolResult(where string, m openAIChatMessage) (json.RawMessage, er
 	}
 	content := json.RawMessage(`""`)
 	switch {
-	case jsonIsNull(m.Content):
+	case jsonscan.IsNull(m.Content):
 	case m.Content[0] == '"':
 		content = m.Content
 	default:
@@ -172,20 +172,20 @@ func anthropicToolResult(where string, m openAIChatMessage) (json.RawMessage, er
 		if err != nil {
 			return nil, err
 		}
-		if content, err = marshalJSON(parts); err != nil {
+		if content, err = jsonscan.Marshal(parts); err != nil {
 			return nil, err
 		}
 		if len(parts) == 0 {
 			content = json.RawMessage(`""`)
 		}
 	}
-	return marshalJSON(anthropicToolResultBlock{Type: "tool_result", ToolUseID: m.ToolCallID, Content: content, CacheControl: m.CacheControl})
+	return jsonscan.Marshal(anthropicToolResultBlock{Type: "tool_result", ToolUseID: m.ToolCallID, Content: content, CacheControl: m.CacheControl})
 }
 
 // anthropicCacheLast puts a message-level cache_control (LiteLLM's
 // extension) on the message's last block.
 func anthropicCacheLast(blocks []json.RawMessage, cc json.RawMessage) {
-	if len(blocks) == 0 || jsonIsNull(cc) {
+	if len(blocks) == 0 || jsonscan.IsNull(cc) {
 		return
 	}
 	last := blocks[len(blocks)-1]

@@ -183,7 +183,7 @@ func anthropicStop(v []byte) ([]string, error) {
 		s, _ := jsonscan.String(v)
 		list = []string{s}
 	} else if err := json.Unmarshal(v, &list); err != nil {
-		return nil, fmt.Errorf("stop: want a string or a list of strings, got %s", jsonKind(v))
+		return nil, fmt.Errorf("stop: want a string or a list of strings, got %s", jsonscan.Kind(v))
 	}
 	out := list[:0]
 	for _, s := range list {
@@ -237,7 +237,7 @@ func anthropicSystem(parts []messagesTextBlock) (json.RawMessage, error) {
 		cached = cached || len(p.CacheControl) > 0
 	}
 	if cached {
-		return marshalJSON(parts)
+		return jsonscan.Marshal(parts)
 	}
 	texts := make([]string, len(parts))
 	for i, p := range parts {
@@ -249,7 +249,7 @@ func anthropicSystem(parts []messagesTextBlock) (json.RawMessage, error) {
 func anthropicMarshalBlocks(blocks []messagesTextBlock) ([]json.RawMessage, error) {
 	out := make([]json.RawMessage, 0, len(blocks))
 	for _, b := range blocks {
-		raw, err := marshalJSON(b)
+		raw, err := jsonscan.Marshal(b)
 		if err != nil {
 			return nil, err
 		}

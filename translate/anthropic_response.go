@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // anthropicResponse translates one attempt's answer from an Anthropic
@@ -128,7 +130,7 @@ func (r *anthropicResponse) Body(status int, body []byte) ([]byte, error) {
 		finish = &f
 	}
 	out.Choices = []openAIChoice{{Index: 0, Message: m, FinishReason: finish}}
-	return marshalJSON(out)
+	return jsonscan.Marshal(out)
 }
 
 func (r *anthropicResponse) Chunk(data []byte, end bool) ([]byte, error) {
@@ -301,6 +303,6 @@ func anthropicOpenAIError(status int, typ, message string) []byte {
 	if code != "" {
 		e.Error.Code = &code
 	}
-	b, _ := marshalJSON(e) // strings only: cannot fail
+	b, _ := jsonscan.Marshal(e) // strings only: cannot fail
 	return b
 }

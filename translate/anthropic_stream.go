@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // anthropicStream turns Anthropic's SSE events (message_start,
@@ -246,7 +248,7 @@ func (s *anthropicStream) event(r *anthropicResponse, out, data []byte) ([]byte,
 		}
 		out = s.w.delta(out, []byte(`{}`), finish)
 		if r.includeUsage {
-			u, _ := marshalJSON(s.usage.openAI())
+			u, _ := jsonscan.Marshal(s.usage.openAI())
 			out = s.w.usage(out, u)
 		}
 		out = append(out, chunkDone...)

@@ -18,16 +18,16 @@ func anthropicTools(v []byte) ([]anthropicTool, error) {
 			return nil, err
 		}
 		schema := t.Function.Parameters
-		if jsonIsNull(schema) {
+		if jsonscan.IsNull(schema) {
 			// Anthropic requires a schema; a function without
 			// parameters takes an empty object.
 			schema = json.RawMessage(`{"type":"object","properties":{}}`)
 		}
 		cc := t.CacheControl
-		if jsonIsNull(cc) {
+		if jsonscan.IsNull(cc) {
 			cc = t.Function.CacheControl
 		}
-		if jsonIsNull(cc) {
+		if jsonscan.IsNull(cc) {
 			cc = nil
 		}
 		out = append(out, anthropicTool{Name: t.Function.Name, Description: t.Function.Description, InputSchema: schema, CacheControl: cc})
@@ -60,7 +60,7 @@ func anthropicToolChoice(choice, parallel []byte) (json.RawMessage, error) {
 	if parallel != nil && tc.Type != "none" {
 		p, ok := jsonscan.Bool(parallel)
 		if !ok {
-			return nil, fmt.Errorf("parallel_tool_calls: want a boolean, got %s", jsonKind(parallel))
+			return nil, fmt.Errorf("parallel_tool_calls: want a boolean, got %s", jsonscan.Kind(parallel))
 		}
 		if tc.Type == "" {
 			tc.Type = "auto"
@@ -71,5 +71,5 @@ func anthropicToolChoice(choice, parallel []byte) (json.RawMessage, error) {
 	if tc.Type == "" {
 		return nil, nil
 	}
-	return marshalJSON(tc)
+	return jsonscan.Marshal(tc)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/credentials"
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // bedrock speaks Amazon Bedrock's Converse API (LiteLLM's "bedrock/"
@@ -97,7 +98,7 @@ func (bedrock) RequestBody(d *config.Deployment, ep Endpoint, body []byte) ([]by
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	out, err := marshalJSON(req.out)
+	out, err := jsonscan.Marshal(req.out)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}

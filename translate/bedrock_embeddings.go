@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // OpenAI embeddings → Bedrock's InvokeModel (POST /model/{modelId}/invoke)
@@ -115,7 +116,7 @@ func bedrockEmbeddingsRequest(d *config.Deployment, body []byte) ([]byte, Respon
 		r.promptEstimate = estimateTokens(req.inputs)
 		payload = c
 	}
-	out, err := marshalJSON(payload)
+	out, err := jsonscan.Marshal(payload)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}

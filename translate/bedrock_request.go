@@ -256,7 +256,7 @@ func bedrockStop(v []byte, anthropicModel bool) ([]string, error) {
 		s, _ := jsonscan.String(v)
 		list = []string{s}
 	} else if err := json.Unmarshal(v, &list); err != nil {
-		return nil, fmt.Errorf("stop: want a string or a list of strings, got %s", jsonKind(v))
+		return nil, fmt.Errorf("stop: want a string or a list of strings, got %s", jsonscan.Kind(v))
 	}
 	var out []string
 	for _, s := range list {
@@ -284,14 +284,14 @@ func bedrockMessages(msgs []openAIChatMessage) ([]json.RawMessage, []messagesTur
 		system: func(parts []messagesTextBlock, m openAIChatMessage) {
 			for j, p := range parts {
 				system = append(system, bedrockText(p.Text))
-				if len(p.CacheControl) > 0 || (j == len(parts)-1 && !jsonIsNull(m.CacheControl)) {
+				if len(p.CacheControl) > 0 || (j == len(parts)-1 && !jsonscan.IsNull(m.CacheControl)) {
 					system = append(system, bedrockCachePoint)
 				}
 			}
 		},
 		user: func(where string, m openAIChatMessage) ([]json.RawMessage, error) {
 			blocks, err := bedrockUserContent(where, m.Content, &docs)
-			if len(blocks) > 0 && !jsonIsNull(m.CacheControl) {
+			if len(blocks) > 0 && !jsonscan.IsNull(m.CacheControl) {
 				blocks = append(blocks, bedrockCachePoint)
 			}
 			return blocks, err
@@ -306,14 +306,14 @@ func bedrockMessages(msgs []openAIChatMessage) ([]json.RawMessage, []messagesTur
 }
 
 func bedrockText(s string) json.RawMessage {
-	b, _ := marshalJSON(bedrockTextBlock{Text: s}) // a string: cannot fail
+	b, _ := jsonscan.Marshal(bedrockTextBlock{Text: s}) // a string: cannot fail
 	return b
 }
 
 // bedrockUserContent turns a user message's content into blocks. Empty
 // text is dropped: Bedrock refuses blank text blocks.
 func bedrockUserContent(where string, content json.RawMessage, docs *int) ([]json.RawMessage, error) {
-	if jsonIsNull(content) {
+	if jsonscan.IsNull(content) {
 		return nil, nil
 	}
 	if content[0] == '"' {
@@ -353,7 +353,7 @@ func bedrockUserContent(where string, content json.RawMessage, docs *int) ([]jso
 			return nil, err
 		}
 		out = append(out, block)
-		if !jsonIsNull(p.CacheControl) {
+		if !jsonscan.IsNull(p.CacheControl) {
 			out = append(out, bedrockCachePoint)
 		}
 	}
@@ -374,7 +374,7 @@ func bedrockImage(where string, p openAIContentPart, docs *int) (json.RawMessage
 			URL string `json:"url"`
 		}
 		if err := json.Unmarshal(p.ImageURL, &iu); err != nil {
-			return nil, fmt.Errorf("%s.image_url: want an object with url, got %s", where, jsonKind(p.ImageURL))
+			return nil, fmt.Errorf("%s.image_url: want an object with url, got %s", where, jsonscan.Kind(p.ImageURL))
 		}
 		u = iu.URL
 	}
@@ -395,7 +395,7 @@ func bedrockFile(where string, p openAIContentPart, docs *int) (json.RawMessage,
 		FileData string `json:"file_data"`
 	}
 	if err := json.Unmarshal(p.File, &f); err != nil {
-		return nil, fmt.Errorf("%s.file: want an object, got %s", where, jsonKind(p.File))
+		return nil, fmt.Errorf("%s.file: want an object, got %s", where, jsonscan.Kind(p.File))
 	}
 	if f.FileData == "" {
 		return nil, fmt.Errorf("%s.file: only file_data (a base64 data: URL) is supported for Bedrock deployments", where)
@@ -410,13 +410,13 @@ func bedrockFile(where string, p openAIContentPart, docs *int) (json.RawMessage,
 func bedrockMediaBlock(where, mediaType, data string, docs *int) (json.RawMessage, error) {
 	mediaType = strings.ToLower(mediaType)
 	if format, ok := bedrockImageFormats[mediaType]; ok {
-		return marshalJSON(bedrockImageBlock{Image: bedrockMedia{Format: format, Source: bedrockSource{Bytes: data}}})
+		return jsonscan.Marshal(bedrockImageBlock{Image: bedrockMedia{Format: format, Source: bedrockSource{Bytes: data}}})
 	}
 	if format, ok := bedrockDocumentFormats[mediaType]; ok {
 		// Bedrock wants a name per document, unique in the request.
 		*docs++
 		name := "document-" + strconv.Itoa(*docs)
-		return marshalJSON(bedrockDocumentBlock{Document: bedrockMedia{Format: format, Name: name, Source: bedrockSource{Bytes: data}}})
+		return jsonscan.Marshal(bedrockDocumentBlock{Document: bedrockMedia{Format: format, Name: name, Source: bedrockSource{Bytes: data}}})
 	}
 	return nil, fmt.Errorf("%s: media type %q is not one Bedrock takes (images: png, jpeg, gif, webp; documents: pdf, csv, doc, docx, xls, xlsx, html, txt, md)", where, mediaType)
 }
@@ -426,7 +426,7 @@ func bedrockAssistantContent(where string, m openAIChatMessage) ([]json.RawMessa
 	// Reasoning from an earlier answer (LiteLLM's thinking_blocks) goes
 	// back first, signature included, as extended thinking requires.
 	for j, tb := range m.ThinkingBlocks {
-		if jsonIsNull(tb) {
+		if jsonscan.IsNull(tb) {
 			continue
 		}
 		var b struct {
@@ -436,7 +436,7 @@ func bedrockAssistantContent(where string, m openAIChatMessage) ([]json.RawMessa
 			Data      string `json:"data"`
 		}
 		if err := json.Unmarshal(tb, &b); err != nil {
-			return nil, fmt.Errorf("%s.thinking_blocks[%d]: want an object, got %s", where, j, jsonKind(tb))
+			return nil, fmt.Errorf("%s.thinking_blocks[%d]: want an object, got %s", where, j, jsonscan.Kind(tb))
 		}
 		var r bedrockReasoningBlock
 		switch b.Type {
@@ -450,7 +450,7 @@ func bedrockAssistantContent(where string, m openAIChatMessage) ([]json.RawMessa
 		default:
 			return nil, fmt.Errorf("%s.thinking_blocks[%d].type: want thinking or redacted_thinking, got %q", where, j, b.Type)
 		}
-		block, err := marshalJSON(r)
+		block, err := jsonscan.Marshal(r)
 		if err != nil {
 			return nil, err
 		}
@@ -477,16 +477,16 @@ func bedrockAssistantContent(where string, m openAIChatMessage) ([]json.RawMessa
 		}
 		var b bedrockToolUseBlock
 		b.ToolUse.ToolUseID, b.ToolUse.Name, b.ToolUse.Input = tc.ID, tc.Function.Name, input
-		block, err := marshalJSON(b)
+		block, err := jsonscan.Marshal(b)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, block)
 	}
-	if len(m.FunctionCall) > 0 && !jsonIsNull(m.FunctionCall) {
+	if len(m.FunctionCall) > 0 && !jsonscan.IsNull(m.FunctionCall) {
 		return nil, fmt.Errorf("%s.function_call: deprecated and not supported for Bedrock deployments; use tool_calls", where)
 	}
-	if len(out) > 0 && !jsonIsNull(m.CacheControl) {
+	if len(out) > 0 && !jsonscan.IsNull(m.CacheControl) {
 		out = append(out, bedrockCachePoint)
 	}
 	return out, nil
@@ -501,7 +501,7 @@ func bedrockToolResult(where string, m openAIChatMessage) (json.RawMessage, erro
 	var b bedrockToolResultBlock
 	b.ToolResult.ToolUseID = m.ToolCallID
 	switch {
-	case jsonIsNull(m.Content):
+	case jsonscan.IsNull(m.Content):
 		b.ToolResult.Content = []bedrockTextBlock{{Text: ""}}
 	case m.Content[0] == '"':
 		s, _ := jsonscan.String(m.Content)
@@ -517,7 +517,7 @@ func bedrockToolResult(where string, m openAIChatMessage) (json.RawMessage, erro
 		}
 		b.ToolResult.Content = []bedrockTextBlock{{Text: text.String()}}
 	}
-	return marshalJSON(b)
+	return jsonscan.Marshal(b)
 }
 
 func bedrockTools(v []byte) ([]bedrockTool, error) {
@@ -531,10 +531,10 @@ func bedrockTools(v []byte) ([]bedrockTool, error) {
 			return nil, err
 		}
 		schema := t.Function.Parameters
-		if jsonIsNull(schema) {
+		if jsonscan.IsNull(schema) {
 			schema = json.RawMessage(`{"type":"object","properties":{}}`)
 		} else if bytes.TrimSpace(schema)[0] != '{' {
-			return nil, fmt.Errorf("tools[%d].function.parameters: want a JSON schema object, got %s", i, jsonKind(schema))
+			return nil, fmt.Errorf("tools[%d].function.parameters: want a JSON schema object, got %s", i, jsonscan.Kind(schema))
 		}
 		out = append(out, bedrockTool{ToolSpec: bedrockToolSpec{Name: t.Function.Name, Description: t.Function.Description, InputSchema: bedrockJSON{JSON: schema}}})
 	}
@@ -555,7 +555,7 @@ func bedrockToolChoice(choice []byte) (json.RawMessage, error) {
 	case mode == "required":
 		return json.RawMessage(`{"any":{}}`), nil
 	case mode == "function":
-		return marshalJSON(map[string]any{"tool": map[string]string{"name": function}})
+		return jsonscan.Marshal(map[string]any{"tool": map[string]string{"name": function}})
 	}
 	return nil, nil
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // bedrockResponse is one attempt on a Bedrock deployment: the signed
@@ -119,10 +121,10 @@ func (r *bedrockResponse) Body(status int, body []byte) ([]byte, error) {
 			// client can send back, signature included.
 			if rt := b.ReasoningContent.ReasoningText; rt != nil {
 				a.reason(rt.Text)
-				tb, _ := marshalJSON(map[string]string{"type": "thinking", "thinking": rt.Text, "signature": rt.Signature})
+				tb, _ := jsonscan.Marshal(map[string]string{"type": "thinking", "thinking": rt.Text, "signature": rt.Signature})
 				a.thinkingBlocks = append(a.thinkingBlocks, tb)
 			} else if rc := b.ReasoningContent.RedactedContent; rc != "" {
-				tb, _ := marshalJSON(map[string]string{"type": "redacted_thinking", "data": rc})
+				tb, _ := jsonscan.Marshal(map[string]string{"type": "redacted_thinking", "data": rc})
 				a.thinkingBlocks = append(a.thinkingBlocks, tb)
 			}
 		}
@@ -143,7 +145,7 @@ func (r *bedrockResponse) Body(status int, body []byte) ([]byte, error) {
 	if resp.Usage != nil {
 		out.Usage = resp.Usage.openAI()
 	}
-	return marshalJSON(out)
+	return jsonscan.Marshal(out)
 }
 
 func (r *bedrockResponse) Chunk(data []byte, end bool) ([]byte, error) {
@@ -246,7 +248,7 @@ func bedrockError(status int, typ string, body []byte) ([]byte, int) {
 	if code != "" {
 		out.Error.Code = &code
 	}
-	b, _ := marshalJSON(out) // strings only: cannot fail
+	b, _ := jsonscan.Marshal(out) // strings only: cannot fail
 	if status == 0 || k.status == 0 {
 		return b, status
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/llmvoy/llmvoy/internal/eventstream"
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // bedrockStream turns ConverseStream's event stream (messageStart,
@@ -113,7 +114,7 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 	case "error":
 		code, _ := msg.Header(":error-code")
 		text, _ := msg.Header(":error-message")
-		body, _ := marshalJSON(map[string]string{"message": text})
+		body, _ := jsonscan.Marshal(map[string]string{"message": text})
 		e, _ := bedrockError(0, code, body)
 		s.done = true
 		return append(append(append(out, "data: "...), e...), "\n\n"...), nil
@@ -178,7 +179,7 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 				// block, in LiteLLM's thinking_blocks.
 				out = s.w.delta(out, chunkSignatureDelta(*rc.Signature), "")
 			case rc.RedactedContent != nil:
-				tb := append([]byte(`{"thinking_blocks":[{"type":"redacted_thinking","data":`), jsonQuote(*rc.RedactedContent)...)
+				tb := append([]byte(`{"thinking_blocks":[{"type":"redacted_thinking","data":`), jsonscan.QuoteString(*rc.RedactedContent)...)
 				out = s.w.delta(out, append(tb, `}]}`...), "")
 			}
 		}
@@ -216,7 +217,7 @@ func (s *bedrockStream) message(r *bedrockResponse, out []byte, msg eventstream.
 			if ev.Usage != nil {
 				u = *ev.Usage
 			}
-			b, _ := marshalJSON(u.openAI())
+			b, _ := jsonscan.Marshal(u.openAI())
 			out = s.w.usage(out, b)
 		}
 		out = append(out, chunkDone...)

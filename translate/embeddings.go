@@ -9,6 +9,8 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // What every provider's /embeddings translation shares: reading OpenAI's
@@ -116,7 +118,7 @@ func openAIEmbeddingList(model string, vectors [][]json.Number, asBase64 bool, p
 			}
 		}
 	}
-	return marshalJSON(out)
+	return jsonscan.Marshal(out)
 }
 
 // decodeNumbers decodes a provider answer keeping numbers as written, so

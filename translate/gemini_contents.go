@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // geminiContents turns the conversation into Gemini turns the way LiteLLM
@@ -123,7 +125,7 @@ type gemOAContentPart struct {
 // geminiContentParts decodes a content value: nil for null, one text part for a
 // string, the parts of an array.
 func geminiContentParts(raw json.RawMessage, at string) ([]gemOAContentPart, error) {
-	if jsonIsNull(raw) {
+	if jsonscan.IsNull(raw) {
 		return nil, nil
 	}
 	if raw = bytes.TrimLeft(raw, " \t\r\n"); raw[0] == '"' {
@@ -213,7 +215,7 @@ func geminiUserParts(raw json.RawMessage, at string) ([]gmPart, error) {
 // geminiImageURL reads image_url, a string or {"url", "detail", "format"}
 // (format is LiteLLM's way to give the media type).
 func geminiImageURL(raw json.RawMessage, at string) (u, format string, err error) {
-	if jsonIsNull(raw) {
+	if jsonscan.IsNull(raw) {
 		return "", "", geminiBadRequest("%s.image_url: missing", at)
 	}
 	if err := json.Unmarshal(raw, &u); err == nil {
@@ -359,10 +361,10 @@ func geminiModelParts(m openAIChatMessage, i int) ([]gmPart, error) {
 		}
 		out = append(out, part)
 	}
-	if !jsonIsNull(m.FunctionCall) && len(m.ToolCalls) == 0 {
+	if !jsonscan.IsNull(m.FunctionCall) && len(m.ToolCalls) == 0 {
 		var fc gemOAFunctionCall
 		if err := json.Unmarshal(m.FunctionCall, &fc); err != nil {
-			return nil, geminiBadRequest("%s.function_call: %v", at, jsonErrorText(err))
+			return nil, geminiBadRequest("%s.function_call: %v", at, jsonscan.DecodeError(err))
 		}
 		part, err := geminiFunctionCallPart("", fc, at+".function_call")
 		if err != nil {
@@ -419,7 +421,7 @@ func geminiToolResult(m openAIChatMessage, i int, callNames map[string]string) (
 		_ = json.Compact(&buf, []byte(t))
 		response = buf.Bytes()
 	} else {
-		response, _ = marshalJSON(map[string]string{"content": text})
+		response, _ = jsonscan.Marshal(map[string]string{"content": text})
 	}
 	return gmPart{FunctionResponse: &gmFunctionResponse{Name: name, Response: response}}, nil
 }
@@ -428,8 +430,8 @@ func geminiToolResult(m openAIChatMessage, i int, callNames map[string]string) (
 // call's arguments, a function message's name); null is "".
 func geminiString(raw json.RawMessage, at string) (string, error) {
 	var s string
-	if !jsonIsNull(raw) && json.Unmarshal(raw, &s) != nil {
-		return "", geminiBadRequest("%s: want a string, got %s", at, jsonKind(raw))
+	if !jsonscan.IsNull(raw) && json.Unmarshal(raw, &s) != nil {
+		return "", geminiBadRequest("%s: want a string, got %s", at, jsonscan.Kind(raw))
 	}
 	return s, nil
 }

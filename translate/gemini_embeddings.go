@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // OpenAI embeddings → models/{model}:batchEmbedContents, one request per
@@ -35,7 +36,7 @@ func geminiEmbeddingsRequest(d *config.Deployment, body []byte) ([]byte, Respons
 			TaskType:             req.TaskType,
 		}
 	}
-	out, err := marshalJSON(batch)
+	out, err := jsonscan.Marshal(batch)
 	if err != nil {
 		return nil, nil, geminiBadRequest("%v", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // geminiError translates a Google error body ({"error": {"code", "message",
@@ -81,7 +83,7 @@ func geminiOpenAIError(message, typ, code string) []byte {
 		Param   *string `json:"param"`
 		Code    string  `json:"code"`
 	}
-	b, _ := marshalJSON(struct {
+	b, _ := jsonscan.Marshal(struct {
 		Error inner `json:"error"`
 	}{inner{Message: message, Type: typ, Code: code}})
 	return b

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 func geminiGenerationConfig(d *config.Deployment, req *gemOAChatRequest, budget *geminiSchemaBudget) (*gmGenerationConfig, error) {
@@ -26,7 +27,7 @@ func geminiGenerationConfig(d *config.Deployment, req *gemOAChatRequest, budget 
 	if c.MaxOutputTokens == nil {
 		c.MaxOutputTokens = req.MaxTokens
 	}
-	if !jsonIsNull(req.Stop) {
+	if !jsonscan.IsNull(req.Stop) {
 		var one string
 		if json.Unmarshal(req.Stop, &one) == nil {
 			if one != "" {
@@ -57,7 +58,7 @@ func geminiGenerationConfig(d *config.Deployment, req *gemOAChatRequest, budget 
 // MIME type, a schema becomes responseSchema (with propertyOrdering, so
 // fields come back in the order written).
 func geminiResponseFormat(c *gmGenerationConfig, raw json.RawMessage, budget *geminiSchemaBudget) error {
-	if jsonIsNull(raw) {
+	if jsonscan.IsNull(raw) {
 		return nil
 	}
 	var rf struct {
@@ -84,10 +85,10 @@ func geminiResponseFormat(c *gmGenerationConfig, raw json.RawMessage, budget *ge
 	default:
 		return geminiBadRequest("response_format.type: unsupported value %q", rf.Type)
 	}
-	if !jsonIsNull(rf.ResponseSchema) {
+	if !jsonscan.IsNull(rf.ResponseSchema) {
 		c.ResponseMimeType, schema = "application/json", rf.ResponseSchema
 	}
-	if jsonIsNull(schema) {
+	if jsonscan.IsNull(schema) {
 		return nil
 	}
 	out, err := geminiSchema(schema, true, budget)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // OpenAI chat completion request, as far as Gemini can use it. Fields
@@ -154,7 +155,7 @@ func geminiChatRequest(d *config.Deployment, body []byte, path func(d *config.De
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := marshalJSON(g)
+	out, err := jsonscan.Marshal(g)
 	if err != nil {
 		return nil, nil, geminiBadRequest("%v", err)
 	}
@@ -200,7 +201,7 @@ func geminiRequestFrom(d *config.Deployment, req *gemOAChatRequest) (*gmRequest,
 		return nil, err
 	}
 	choice, field := req.ToolChoice, "tool_choice"
-	if jsonIsNull(choice) {
+	if jsonscan.IsNull(choice) {
 		choice, field = req.FunctionCall, "function_call"
 	}
 	if g.ToolConfig, err = geminiToolConfig(choice, field); err != nil {
@@ -209,7 +210,7 @@ func geminiRequestFrom(d *config.Deployment, req *gemOAChatRequest) (*gmRequest,
 	if g.GenerationConfig, err = geminiGenerationConfig(d, req, budget); err != nil {
 		return nil, err
 	}
-	if !jsonIsNull(req.SafetySettings) {
+	if !jsonscan.IsNull(req.SafetySettings) {
 		var settings []map[string]json.RawMessage
 		if err := json.Unmarshal(req.SafetySettings, &settings); err != nil {
 			return nil, geminiBadRequest("safety_settings: want an array of {category, threshold}")

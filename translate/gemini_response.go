@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
+	"github.com/llmvoy/llmvoy/internal/sse"
 )
 
 // Gemini response shapes (GenerateContentResponse, and the error body every
@@ -170,7 +172,7 @@ type geminiChatResponse struct {
 
 	bodyStatus int
 
-	sse      geminiSSE
+	sse      sse.Reader
 	w        chunkWriter
 	started  map[int]bool
 	finished map[int]bool
@@ -236,8 +238,8 @@ func geminiEvents(body []byte) ([]gmResponse, error) {
 		}
 		return rs, nil
 	}
-	var p geminiSSE
-	datas, err := p.feed(body, true)
+	var p sse.Reader
+	datas, err := dropDone(p.Feed(body, true))
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +354,7 @@ func (t *geminiChatResponse) fold(events []gmResponse) ([]byte, error) {
 	} else {
 		resp.Usage = &gemOAUsage{}
 	}
-	return marshalJSON(resp)
+	return jsonscan.Marshal(resp)
 }
 
 func geminiBlocked(r gmResponse) bool {
@@ -371,7 +373,7 @@ func geminiCandidateIndex(c gmCandidate, position int) int {
 // signature after the separator.
 func geminiToolCall(p gmPart) gemOARespToolCall {
 	args := "{}"
-	if len(p.FunctionCall.Args) > 0 && !jsonIsNull(p.FunctionCall.Args) {
+	if len(p.FunctionCall.Args) > 0 && !jsonscan.IsNull(p.FunctionCall.Args) {
 		var buf bytes.Buffer
 		if json.Compact(&buf, p.FunctionCall.Args) == nil {
 			args = buf.String()
@@ -398,11 +400,23 @@ func geminiCompletionID() string {
 // asked with stream_options.include_usage) a usage chunk with no choices,
 // then [DONE]. Gemini events may be split anywhere: partial lines wait for
 // the next piece.
+// dropDone is a stream's events but "[DONE]", which a proxy in front
+// of Gemini may add and which Gemini itself never sends.
+func dropDone(events [][]byte, err error) ([][]byte, error) {
+	out := events[:0]
+	for _, ev := range events {
+		if string(ev) != "[DONE]" {
+			out = append(out, ev)
+		}
+	}
+	return out, err
+}
+
 func (t *geminiChatResponse) Chunk(data []byte, end bool) ([]byte, error) {
 	if t.done {
 		return nil, nil
 	}
-	datas, err := t.sse.feed(data, end)
+	datas, err := dropDone(t.sse.Feed(data, end))
 	var out []byte
 	for _, d := range datas {
 		if out, err = t.event(out, d); err != nil || t.done {
@@ -426,7 +440,7 @@ func (t *geminiChatResponse) Chunk(data []byte, end bool) ([]byte, error) {
 		if t.usage != nil {
 			u = t.usage.openAI()
 		}
-		b, _ := marshalJSON(u)
+		b, _ := jsonscan.Marshal(u)
 		out = t.w.usage(out, b)
 	}
 	return append(out, chunkDone...), nil
@@ -504,7 +518,7 @@ func (t *geminiChatResponse) event(out, data []byte) ([]byte, error) {
 			delta.Content = &empty
 		}
 		if delta.Role != "" || delta.Content != nil || delta.ReasoningContent != nil || delta.ToolCalls != nil {
-			b, _ := marshalJSON(delta)
+			b, _ := jsonscan.Marshal(delta)
 			out = t.w.choice(out, idx, b, "")
 		}
 		if c.FinishReason != "" {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // Gemini takes a subset of OpenAPI 3.0 schema where OpenAI takes JSON
@@ -355,7 +357,7 @@ func (o *geminiObject) appendJSON(buf *bytes.Buffer) error {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		kb, err := marshalJSON(k)
+		kb, err := jsonscan.Marshal(k)
 		if err != nil {
 			return err
 		}
@@ -386,7 +388,7 @@ func geminiAppendValue(buf *bytes.Buffer, v any) error {
 		buf.WriteByte(']')
 		return nil
 	}
-	b, err := marshalJSON(v)
+	b, err := jsonscan.Marshal(v)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/sse"
 )
 
 // -update-gemini rewrites the response and stream goldens in
@@ -552,7 +553,7 @@ func TestGeminiStreamLineTooLong(t *testing.T) {
 	r.Headers(200, "text/event-stream")
 	chunk := bytes.Repeat([]byte("x"), 1<<20)
 	var err error
-	for i := 0; i <= geminiMaxSSELine>>20 && err == nil; i++ {
+	for i := 0; i <= sse.MaxLine>>20 && err == nil; i++ {
 		_, err = r.Chunk(chunk, false)
 	}
 	require.ErrorContains(t, err, "too long")

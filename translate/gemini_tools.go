@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // gemOATool is a tools[] entry: {"type":"function","function":{...}}, or one of
@@ -23,7 +25,7 @@ func (t *gemOATool) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	if raw, ok := m["function"]; ok {
-		if typ := m["type"]; !jsonIsNull(typ) {
+		if typ := m["type"]; !jsonscan.IsNull(typ) {
 			if err := json.Unmarshal(typ, &t.Type); err != nil {
 				return fmt.Errorf("type: %w", err)
 			}
@@ -69,7 +71,7 @@ func geminiTools(tools []gemOATool, functions []gemOAFunction, budget *geminiSch
 			return geminiBadRequest("%s.name: missing", at)
 		}
 		decl := gmFunctionDeclaration{Name: f.Name, Description: f.Description}
-		if !jsonIsNull(f.Parameters) {
+		if !jsonscan.IsNull(f.Parameters) {
 			// LiteLLM sends {"type": "object"} for parameters of "".
 			if string(bytes.TrimSpace(f.Parameters)) == `""` {
 				decl.Parameters = json.RawMessage(`{"type":"object"}`)
@@ -111,7 +113,7 @@ func geminiTools(tools []gemOATool, functions []gemOAFunction, budget *geminiSch
 // geminiToolConfig maps tool_choice (or the legacy function_call) to the
 // function calling mode, as LiteLLM's map_tool_choice_values does.
 func geminiToolConfig(raw json.RawMessage, field string) (*gmToolConfig, error) {
-	if jsonIsNull(raw) {
+	if jsonscan.IsNull(raw) {
 		return nil, nil
 	}
 	var s string

@@ -76,7 +76,7 @@ func responseFormatSchema(v []byte) (json.RawMessage, bool, error) {
 		} `json:"json_schema"`
 	}
 	if err := json.Unmarshal(v, &rf); err != nil {
-		return nil, false, fmt.Errorf("response_format: want an object with a type, got %s", jsonKind(v))
+		return nil, false, fmt.Errorf("response_format: want an object with a type, got %s", jsonscan.Kind(v))
 	}
 	switch rf.Type {
 	case "text":
@@ -84,7 +84,7 @@ func responseFormatSchema(v []byte) (json.RawMessage, bool, error) {
 	case "json_object":
 		return json.RawMessage(`{"type":"object","additionalProperties":true,"properties":{}}`), true, nil
 	case "json_schema":
-		if rf.JSONSchema == nil || jsonIsNull(rf.JSONSchema.Schema) {
+		if rf.JSONSchema == nil || jsonscan.IsNull(rf.JSONSchema.Schema) {
 			return json.RawMessage(`{"type":"object","additionalProperties":true,"properties":{}}`), true, nil
 		}
 		if bytes.TrimSpace(rf.JSONSchema.Schema)[0] != '{' {
@@ -99,7 +99,7 @@ func responseFormatSchema(v []byte) (json.RawMessage, bool, error) {
 // list of text parts. Empty text is dropped: Anthropic refuses empty text
 // blocks.
 func textParts(where string, content json.RawMessage) ([]messagesTextBlock, error) {
-	if jsonIsNull(content) {
+	if jsonscan.IsNull(content) {
 		return nil, nil
 	}
 	if content[0] == '"' {
@@ -138,7 +138,7 @@ func parseDataURL(u string) (mediaType, data string, err error) {
 // toolArgumentsObject turns OpenAI's arguments (a string of JSON) into a
 // tool_use input, which must be an object. Empty arguments are {}.
 func toolArgumentsObject(args json.RawMessage) (json.RawMessage, error) {
-	if jsonIsNull(args) {
+	if jsonscan.IsNull(args) {
 		return json.RawMessage(`{}`), nil
 	}
 	raw := []byte(args)
@@ -158,7 +158,7 @@ func toolArgumentsObject(args json.RawMessage) (json.RawMessage, error) {
 
 // toolArguments is a tool_use input as OpenAI's arguments string.
 func toolArguments(input json.RawMessage) string {
-	if jsonIsNull(input) {
+	if jsonscan.IsNull(input) {
 		return "{}"
 	}
 	var buf bytes.Buffer
@@ -255,7 +255,7 @@ func appendTurn(turns []messagesTurn, role string, blocks []json.RawMessage) []m
 // string, or text and refusal parts (a refusal goes back to the model as
 // text). Empty text is dropped: both APIs refuse empty text blocks.
 func assistantText(where string, content json.RawMessage) ([]messagesTextBlock, error) {
-	if jsonIsNull(content) {
+	if jsonscan.IsNull(content) {
 		return nil, nil
 	}
 	if content[0] == '"' {

@@ -1,6 +1,10 @@
 package translate
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
+)
 
 // chunkWriter writes a stream as OpenAI's chat.completion.chunk SSE events,
 // for every provider whose stream llmvoy translates. Chunks are written by
@@ -40,11 +44,11 @@ func (w *chunkWriter) open() {
 	if w.started() {
 		return
 	}
-	p := append([]byte(`data: {"id":`), jsonQuote(w.id)...)
+	p := append([]byte(`data: {"id":`), jsonscan.QuoteString(w.id)...)
 	p = append(p, `,"object":"chat.completion.chunk","created":`...)
 	p = strconv.AppendInt(p, w.created, 10)
 	p = append(p, `,"model":`...)
-	p = append(p, jsonQuote(w.model)...)
+	p = append(p, jsonscan.QuoteString(w.model)...)
 	w.prefix = append(p, `,"choices":`...)
 }
 
@@ -66,7 +70,7 @@ func (w *chunkWriter) choice(out []byte, index int, delta []byte, finish string)
 	if finish == "" {
 		out = append(out, "null"...)
 	} else {
-		out = append(out, jsonQuote(finish)...)
+		out = append(out, jsonscan.QuoteString(finish)...)
 	}
 	return append(out, "}]}\n\n"...)
 }
@@ -93,7 +97,7 @@ func appendEvent(out, data []byte) []byte {
 func chunkDeltaJSON(key, value string) []byte {
 	b := append([]byte(`{"`), key...)
 	b = append(b, `":`...)
-	b = append(b, jsonQuote(value)...)
+	b = append(b, jsonscan.QuoteString(value)...)
 	return append(b, '}')
 }
 
@@ -101,7 +105,7 @@ func chunkDeltaJSON(key, value string) []byte {
 func chunkArgsDelta(tool int, args string) []byte {
 	d := append([]byte(`{"tool_calls":[{"index":`), strconv.Itoa(tool)...)
 	d = append(d, `,"function":{"arguments":`...)
-	d = append(d, jsonQuote(args)...)
+	d = append(d, jsonscan.QuoteString(args)...)
 	return append(d, `}}]}`...)
 }
 
@@ -110,9 +114,9 @@ func chunkArgsDelta(tool int, args string) []byte {
 func chunkToolCall(tool int, id, name string) []byte {
 	d := append([]byte(`{"tool_calls":[{"index":`), strconv.Itoa(tool)...)
 	d = append(d, `,"id":`...)
-	d = append(d, jsonQuote(id)...)
+	d = append(d, jsonscan.QuoteString(id)...)
 	d = append(d, `,"type":"function","function":{"name":`...)
-	d = append(d, jsonQuote(name)...)
+	d = append(d, jsonscan.QuoteString(name)...)
 	return append(d, `,"arguments":""}}]}`...)
 }
 
@@ -120,6 +124,6 @@ func chunkToolCall(tool int, id, name string) []byte {
 // which the client must send back with the block, in LiteLLM's
 // thinking_blocks.
 func chunkSignatureDelta(signature string) []byte {
-	d := append([]byte(`{"thinking_blocks":[{"type":"thinking","thinking":"","signature":`), jsonQuote(signature)...)
+	d := append([]byte(`{"thinking_blocks":[{"type":"thinking","thinking":"","signature":`), jsonscan.QuoteString(signature)...)
 	return append(d, `}]}`...)
 }

@@ -27,7 +27,7 @@ func readOpenAIRequest(body []byte) (openAIRequest, error) {
 // get is a member's value as the client wrote it; nil when it is absent or
 // null (OpenAI's SDKs send null for an unset parameter).
 func (r openAIRequest) get(key string) []byte {
-	if f, ok := jsonscan.Get(r.fields, key); ok && !jsonIsNull(f.Value) {
+	if f, ok := jsonscan.Get(r.fields, key); ok && !jsonscan.IsNull(f.Value) {
 		return f.Value
 	}
 	return nil
@@ -41,7 +41,7 @@ func (r openAIRequest) messages() ([]openAIChatMessage, error) {
 	}
 	var msgs []openAIChatMessage
 	if err := json.Unmarshal(raw, &msgs); err != nil {
-		return nil, fmt.Errorf("messages: %v", jsonErrorText(err))
+		return nil, fmt.Errorf("messages: %v", jsonscan.DecodeError(err))
 	}
 	return msgs, nil
 }
@@ -52,7 +52,7 @@ func (r openAIRequest) messages() ([]openAIChatMessage, error) {
 func (r openAIRequest) number(key string) (json.RawMessage, error) {
 	v := r.get(key)
 	if v != nil && v[0] != '-' && (v[0] < '0' || v[0] > '9') {
-		return nil, fmt.Errorf("%s: want a number, got %s", key, jsonKind(v))
+		return nil, fmt.Errorf("%s: want a number, got %s", key, jsonscan.Kind(v))
 	}
 	return v, nil
 }
@@ -63,7 +63,7 @@ func (r openAIRequest) stream() (stream, includeUsage bool, err error) {
 	if v := r.get("stream"); v != nil {
 		b, ok := jsonscan.Bool(v)
 		if !ok {
-			return false, false, fmt.Errorf("stream: want a boolean, got %s", jsonKind(v))
+			return false, false, fmt.Errorf("stream: want a boolean, got %s", jsonscan.Kind(v))
 		}
 		stream = b
 	}
@@ -72,7 +72,7 @@ func (r openAIRequest) stream() (stream, includeUsage bool, err error) {
 			IncludeUsage *bool `json:"include_usage"`
 		}
 		if err := json.Unmarshal(v, &so); err != nil {
-			return false, false, fmt.Errorf("stream_options: %v", jsonErrorText(err))
+			return false, false, fmt.Errorf("stream_options: %v", jsonscan.DecodeError(err))
 		}
 		includeUsage = so.IncludeUsage != nil && *so.IncludeUsage
 	}
@@ -93,7 +93,7 @@ func (r openAIRequest) maxTokens() (key string, v json.RawMessage) {
 func readTools(v []byte) ([]openAIChatTool, error) {
 	var tools []openAIChatTool
 	if err := json.Unmarshal(v, &tools); err != nil {
-		return nil, fmt.Errorf("tools: want a list of tools, got %s", jsonKind(v))
+		return nil, fmt.Errorf("tools: want a list of tools, got %s", jsonscan.Kind(v))
 	}
 	return tools, nil
 }
@@ -141,7 +141,7 @@ func readToolChoice(v []byte) (mode, function string, err error) {
 func contentParts(where string, content json.RawMessage) ([]openAIContentPart, error) {
 	var parts []openAIContentPart
 	if err := json.Unmarshal(content, &parts); err != nil {
-		return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, jsonKind(content))
+		return nil, fmt.Errorf("%s.content: want a string or a list of content parts, got %s", where, jsonscan.Kind(content))
 	}
 	return parts, nil
 }

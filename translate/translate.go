@@ -3,7 +3,8 @@
 // files carry its name and hold only its mapping; what every translator
 // reads or writes alike is shared: the OpenAI request (openai_request.go),
 // the stream chunks (openai_chunk.go), Anthropic's Messages format that
-// Bedrock's Converse shares (messages_format.go) and the JSON helpers.
+// Bedrock's Converse shares (messages_format.go); JSON helpers are
+// internal/jsonscan's, the event-stream reader internal/sse's.
 // Bytes in, bytes out, and no I/O: a request head names the access token
 // it needs (RequestHead.Token), which the caller gets; a signature over the
 // body (SigV4) is computed by package credentials from the deployment's

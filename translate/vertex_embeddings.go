@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // OpenAI embeddings → Vertex AI's text embeddings API
@@ -63,7 +64,7 @@ func vertexEmbeddingsRequest(d *config.Deployment, body []byte) ([]byte, Respons
 	if req.Dimensions != nil || req.AutoTruncate != nil {
 		out.Parameters = &vertexEmbedParameters{OutputDimensionality: req.Dimensions, AutoTruncate: req.AutoTruncate}
 	}
-	b, err := marshalJSON(out)
+	b, err := jsonscan.Marshal(out)
 	if err != nil {
 		return nil, nil, geminiBadRequest("%v", err)
 	}
