@@ -16,8 +16,9 @@ import (
 // completion for the deployment's translator, and the answer, once in
 // OpenAI's chat format, becomes the client API's again.
 
-// countTokens is Anthropic's token-counting endpoint, answered here.
-const countTokens translate.Endpoint = "/messages/count_tokens"
+// countTokens is Anthropic's token counting: Anthropic's own for a group
+// of Anthropic deployments, else answered here with an estimate.
+const countTokens = translate.CountTokens
 
 // isAgentAPI reports whether ep is one of the agent clients' APIs.
 func isAgentAPI(ep translate.Endpoint) bool {
@@ -71,6 +72,17 @@ func checkAgentRequest(ep translate.Endpoint, body []byte) (*bridged, *apiError)
 		return nil, &apiError{Status: 400, Message: msg, Type: "invalid_request_error"}
 	}
 	return b, nil
+}
+
+// countsNatively reports whether every deployment of a group counts tokens
+// itself (Anthropic's API): then count_tokens goes to the deployment.
+func countsNatively(g group) bool {
+	for _, d := range g.Deployments {
+		if !translate.NativeAPI(d, countTokens) {
+			return false
+		}
+	}
+	return len(g.Deployments) > 0
 }
 
 // inClientShape rewrites an OpenAI-shaped error llmvoy answers itself into

@@ -306,3 +306,25 @@ func TestAttemptsSendTheGatewaysChatCompletion(t *testing.T) {
 	require.Equal(t, string(alone.GetRequestBody().GetResponse().GetBodyMutation().GetBody()),
 		string(after.GetRequestBody().GetResponse().GetBodyMutation().GetBody()))
 }
+
+// count_tokens for a group of Anthropic deployments goes to Anthropic's own
+// count (only the model changed, nothing charged, no answer phases); for any
+// other group the gateway answers an estimate itself.
+func TestCountTokensGoesToAnthropic(t *testing.T) {
+	h := startServer(t, parseConfig(t, agentConfig, testEnv))
+	body := `{"model":"claude","messages":[{"role":"user","content":"hi"}]}`
+	gw := h.open(t, plan.ProcessorGateway)
+	sendHeaders(t, gw, postHeaders("/v1/messages/count_tokens", []byte(body), header{"x-api-key", masterKey}))
+	routed := bodyAnswer(t, gw, []byte(body))
+	require.Nil(t, routed.GetImmediateResponse(), "routed to the group, not answered here")
+	finish(t, gw)
+
+	stream, headers, sent := upstreamAttempt(t, h, "dep-ant", "/v1/messages/count_tokens", body)
+	m := flattenMutation(t, headers.GetRequestHeaders().GetResponse().GetHeaderMutation())
+	assert.Equal(t, "/v1/messages/count_tokens", m.set[":path"])
+	assert.Equal(t, deploymentKey, m.set["x-api-key"])
+	assert.Nil(t, headers.GetModeOverride(), "nothing reads the answer")
+	assert.JSONEq(t, `{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}`,
+		string(sent.GetRequestBody().GetResponse().GetBodyMutation().GetBody()))
+	finish(t, stream)
+}

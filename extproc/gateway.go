@@ -184,11 +184,6 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		if bridged, refused = checkAgentRequest(g.endpoint, b.GetBody()); refused != nil {
 			return replyError(*refused)
 		}
-		if g.endpoint == countTokens {
-			// An estimate for every deployment: see messagesapi.CountTokens.
-			count, _ := messagesapi.CountTokens(b.GetBody())
-			return reply(200, "application/json", count)
-		}
 	}
 	fb := fallback{origin: origin}
 	if g.caller.key != nil {
@@ -236,6 +231,12 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	targetName := fb.group(g.state.plan)
 	target := g.state.groups[targetName]
+	if g.endpoint == countTokens && !countsNatively(target) {
+		// No count of the provider's own: an estimate (see
+		// messagesapi.CountTokens).
+		count, _ := messagesapi.CountTokens(b.GetBody())
+		return reply(200, "application/json", count)
+	}
 	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(plan.RouteHeader, target.Cluster)}}
 	streamTimeout := target.StreamTimeout > 0 && isStream(fields)
 	if streamTimeout {

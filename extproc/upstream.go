@@ -153,7 +153,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	for _, hd := range head.Set {
 		m.SetHeaders = append(m.SetHeaders, setHeader(hd.Key, hd.Value))
 	}
-	if u.clientEP == translate.Messages {
+	if u.clientEP == translate.Messages || u.clientEP == countTokens {
 		// Only Anthropic's API reads anthropic-beta (a forwarding group
 		// passed it on): a bridged request must not carry it.
 		if u.native && r.anthropicBeta != "" {
@@ -179,6 +179,11 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 		// Every attempt is charged under the key, retries included.
 		u.spend = &spender{token: r.keyToken, start: time.Now()}
 		u.usage = &usageCounter{}
+	}
+	if u.clientEP == countTokens {
+		// A count costs nothing and answers no prompt: not charged, no
+		// tokens counted.
+		u.spend, u.usage = nil, nil
 	}
 	resp := continueHeaders(m, false)
 	bridged := isAgentAPI(u.clientEP) && !u.native
@@ -463,7 +468,7 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 	var response translate.ResponseTranslator
 	var err error
 	switch {
-	case u.native && u.clientEP == translate.Messages:
+	case u.native && (u.clientEP == translate.Messages || u.clientEP == countTokens):
 		// Anthropic's own API: only the model changes.
 		if fields, err := jsonscan.Fields(in); err == nil {
 			body = translate.SetModel(in, fields, u.deployment.UpstreamModel)

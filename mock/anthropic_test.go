@@ -347,3 +347,22 @@ func TestAnthropicStreamPace(t *testing.T) {
 	require.GreaterOrEqual(t, first, 50*time.Millisecond)
 	require.GreaterOrEqual(t, total, 250*time.Millisecond)
 }
+
+func TestAnthropicCountTokens(t *testing.T) {
+	s := New(Options{})
+	short := serve(s, http.MethodPost, "/v1/messages/count_tokens", `{"model":"claude","messages":[{"role":"user","content":"hi"}]}`, anthropicHeaders...)
+	require.Equal(t, http.StatusOK, short.Code, short.Body.String())
+	long := serve(s, http.MethodPost, "/v1/messages/count_tokens", `{"model":"claude","system":"be brief","messages":[{"role":"user","content":"count all of these words, please"}]}`, anthropicHeaders...)
+	var a, b struct {
+		InputTokens int `json:"input_tokens"`
+	}
+	require.NoError(t, json.Unmarshal(short.Body.Bytes(), &a))
+	require.NoError(t, json.Unmarshal(long.Body.Bytes(), &b))
+	require.Positive(t, a.InputTokens)
+	require.Greater(t, b.InputTokens, a.InputTokens)
+
+	rec := serve(s, http.MethodPost, "/v1/messages/count_tokens", `{"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`, anthropicHeaders...)
+	require.Equal(t, http.StatusBadRequest, rec.Code, "a count takes no max_tokens")
+	rec = serve(s, http.MethodPost, "/v1/messages/count_tokens", `{"model":"claude","messages":[{"role":"user","content":"hi"}]}`)
+	require.Equal(t, http.StatusUnauthorized, rec.Code)
+}

@@ -53,8 +53,11 @@ func (anthropic) RequestHead(d *config.Deployment, ep Endpoint, _ string) (Reque
 // /models (the health probe) lists models instead.
 func anthropicPath(base string, ep Endpoint) string {
 	base = strings.TrimSuffix(strings.TrimRight(base, "/"), "/v1/messages")
-	if ep == "/models" {
+	switch ep {
+	case "/models":
 		return base + "/v1/models"
+	case CountTokens:
+		return base + "/v1/messages/count_tokens"
 	}
 	return base + "/v1/messages"
 }

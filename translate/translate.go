@@ -33,6 +33,8 @@ const (
 	// the request as ChatCompletions, bridged by the gateway.
 	Messages  Endpoint = "/messages"
 	Responses Endpoint = "/responses"
+	// CountTokens is Anthropic's token counting, for Messages clients.
+	CountTokens Endpoint = "/messages/count_tokens"
 )
 
 // NativeAPI reports whether a deployment speaks a client API as it is, so
@@ -41,7 +43,7 @@ const (
 // LiteLLM assumes too).
 func NativeAPI(d *config.Deployment, ep Endpoint) bool {
 	switch ep {
-	case Messages:
+	case Messages, CountTokens:
 		return d.API == config.APIAnthropic
 	case Responses:
 		return d.API == config.APIOpenAI && d.Provider == "openai"

@@ -420,7 +420,17 @@ def test_count_tokens(fleet, client, group):
                                         messages=[{"role": "user", "content": "count these tokens, please " * 20}])
     assert short.input_tokens > 0
     assert long.input_tokens > short.input_tokens
-    assert fleet.requests(group) == [], "count_tokens is answered by the gateway"
+    if group == "claude":
+        # Anthropic counts for its own deployments: the deployment's key and
+        # model, never the gateway key.
+        counted = fleet.requests(group)
+        assert [r["path"] for r in counted] == ["/v1/messages/count_tokens"] * 2, counted
+        sent = {k.lower(): v for k, v in counted[0]["header"].items()}
+        assert sent["x-api-key"] == [DEPLOYMENT_KEYS[group]]
+        assert counted[0]["body"]["model"] == UPSTREAM_CLAUDE
+        assert MASTER_KEY not in json.dumps(counted)
+    else:
+        assert fleet.requests(group) == [], "no count of the provider's own: the gateway's estimate"
 
 
 def test_count_tokens_bad_body_is_400(fleet):
