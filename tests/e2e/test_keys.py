@@ -6,7 +6,9 @@ documented window. Runs on the embedded SQLite store and on a real
 PostgreSQL server (`postgres_url` from servers.py)."""
 
 import json
+import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -15,6 +17,7 @@ import openai
 import pytest
 
 from conftest import MASTER_KEY
+from servers import Postgres, _as_postgres
 from test_metrics import value
 from test_routing import config, configure, deployment, fleet  # noqa: F401  (fleet is a fixture)
 
@@ -237,3 +240,91 @@ def test_spend_survives_a_crash_after_the_write_window(fleet, tmp_path):
     logs = admin(c2, "GET", "/spend/logs", params={"api_key": k["key"]}).json()
     assert len(logs) == 5
     assert admin(c2, "GET", "/key/info", params={"key": k["key"]}).json()["info"]["spend"] > 0
+
+
+def test_spend_survives_postgres_down_and_back(fleet):
+    """PostgreSQL stopped for longer than the key cache's TTL (5 s) under a
+    key already used: every request is still answered, from the cached key;
+    the spend writer keeps what it cannot write and writes it when the
+    server is back on the same data directory and port: N+M logs, each
+    request once, and the key's spend is their sum."""
+    pg = Postgres()  # the test's own server: the session's is shared
+    try:
+        url = pg.create_database()
+        db = url.rsplit("/", 1)[1].split("?")[0]
+
+        def stored():
+            """What PostgreSQL itself holds: (logs, distinct ids, sum of spend, key spend)."""
+            out = subprocess.run([f"{pg.bin}/psql", pg.url(db), "-Atc",
+                                  "SELECT count(*), count(DISTINCT request_id), coalesce(sum(spend), 0),"
+                                  " (SELECT sum(spend) FROM llmvoy_keys) FROM llmvoy_spend_logs"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+            n, distinct, total, key = out.split("|")
+            return int(n), int(distinct), float(total), float(key or 0)
+
+        def pg_ctl(*args):
+            subprocess.run(_as_postgres([f"{pg.bin}/pg_ctl", "-D", pg.data, *args]), check=True, capture_output=True)
+
+        _, c = start(fleet, url)
+        k = generate(c, key_alias="outage")
+        client = sdk(c, k["key"])
+        N, M = 10, 10
+        costs = []
+
+        def ask(tag):
+            u = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": tag}]).usage
+            costs.append(u.prompt_tokens * PROMPT_COST + u.completion_tokens * COMPLETION_COST)
+
+        for i in range(N):
+            ask(f"before-{i}")
+        before = admin(c, "GET", "/spend/logs", params={"api_key": k["key"]}).json()
+        assert len(before) == N and sum(l["spend"] for l in before) == pytest.approx(sum(costs[:N]))
+
+        # Down: PostgreSQL's fast shutdown ends its connections (llmvoy's
+        # pooled ones included) and stops listening.
+        t0 = time.monotonic()
+        pg_ctl("-m", "fast", "-w", "stop")
+        down_at = time.monotonic()
+        answered, slowest = 0, 0.0
+        for i in range(M):
+            if i == M // 2:
+                time.sleep(5.5)  # past the key cache's TTL: the key is still served from it
+            s = time.monotonic()
+            ask(f"during-{i}")
+            slowest = max(slowest, time.monotonic() - s)
+            answered += 1
+        assert answered == M
+        assert "spend not written; will try again" in fleet.llmvoy.output(), "the writer did not try while the store was down"
+        # What reads the store itself (not the request path) fails meanwhile.
+        during = admin(c, "GET", "/spend/logs", params={"api_key": k["key"]})
+        assert during.status_code >= 500, during.text
+
+        # Back: the same data directory and port.
+        pg_ctl("-w", "-l", os.path.join(pg.dir, "log"), "-o",
+               f"-p {pg.port} -k {pg.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        up_at = time.monotonic()
+        down_for = up_at - down_at
+        deadline = up_at + 15
+        while stored()[0] < N + M and time.monotonic() < deadline:
+            time.sleep(0.1)
+        written_after = time.monotonic() - up_at
+        time.sleep(2.5)  # two more write intervals: a replayed batch would show now
+        n, distinct, total, key_spend = stored()
+        print(f"\n{N} requests before; PostgreSQL down {down_for:.1f} s: {answered}/{M} answered 200, slowest "
+              f"{slowest * 1000:.0f} ms; /spend/logs while down: {during.status_code} {during.text.strip()}; back up: all written "
+              f"{written_after:.2f} s later; stored: {n} logs, {distinct} distinct request ids, spend {total:.8f}, "
+              f"key spend {key_spend:.8f}, sum of answers {sum(costs):.8f} (stop took {down_at - t0:.2f} s)")
+        assert (n, distinct) == (N + M, N + M), "spend lost or doubled"
+        assert total == pytest.approx(sum(costs)) and key_spend == pytest.approx(sum(costs))
+
+        logs = admin(c, "GET", "/spend/logs", params={"api_key": k["key"]}).json()
+        assert len(logs) == N + M and len({l["request_id"] for l in logs}) == N + M
+        assert {l["request_id"] for l in before} <= {l["request_id"] for l in logs}
+        assert sum(l["spend"] for l in logs) == pytest.approx(sum(costs))
+        info = admin(c, "GET", "/key/info", params={"key": k["key"]}).json()["info"]
+        assert info["spend"] == pytest.approx(sum(costs))
+        g = admin(c, "GET", "/global/spend").json()
+        assert g["totals"][0]["requests"] == N + M and g["spend"] == pytest.approx(sum(costs))
+    finally:
+        fleet.close()  # llmvoy first, while its store is still there
+        pg.stop()
