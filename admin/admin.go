@@ -184,8 +184,10 @@ func (h *Handler) Serve(ctx context.Context, e *Endpoint, r Request) Response {
 		if errors.As(err, &ae) {
 			return *errorResponse(ae)
 		}
+		// The store's own error (a driver's names the database user, host
+		// and database) goes to the log, not to the caller.
 		h.Log.Error("admin endpoint failed", "path", e.Path, "err", err)
-		return *errorResponse(errorf(500, "llmvoy: %s: %v", e.Path, err))
+		return *errorResponse(errorf(500, "llmvoy: %s failed: the key store did not answer (see llmvoy's log)", e.Path))
 	}
 	b, err := json.Marshal(out)
 	if err != nil {

@@ -275,7 +275,9 @@ func TestWithoutStore(t *testing.T) {
 	require.Equal(t, 200, call(t, h, master, "GET", "/model/info", "").status)
 }
 
-// A store that fails is a 500 naming the endpoint, logged; never a crash.
+// A store that fails is a 500 naming the endpoint, logged with the store's
+// error, which the caller does not get (a driver's names the database's
+// user, host and name); never a crash.
 func TestStoreFailure(t *testing.T) {
 	ctx := context.Background()
 	store, err := keys.Open(ctx, "", t.TempDir())
@@ -290,8 +292,9 @@ func TestStoreFailure(t *testing.T) {
 	} {
 		canonical := strings.TrimPrefix(tt.path, "/v1")
 		e := requireError(t, call(t, h, master, tt.method, tt.path, tt.body), 500, "internal_error")
-		require.True(t, strings.HasPrefix(e.Message, "llmvoy: "+canonical+": "), e.Message)
+		require.Equal(t, "llmvoy: "+canonical+" failed: the key store did not answer (see llmvoy's log)", e.Message)
 		require.Contains(t, logs.String(), "admin endpoint failed")
+		require.Contains(t, logs.String(), "database is closed", "the store's error is logged")
 		require.Contains(t, logs.String(), "path="+canonical)
 	}
 }
