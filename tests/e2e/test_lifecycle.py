@@ -2,6 +2,7 @@
 Envoy when it dies, follows config file changes and refuses a broken
 file without dropping the config it serves."""
 
+import os
 import signal
 import subprocess
 import threading
@@ -109,6 +110,70 @@ def test_a_killed_envoy_is_restarted_and_serves_again_within_5s(lone_gateway):
     assert "envoy stopped; restarting it" in out and "killed" in out, out
     metrics = httpx.get(f"http://127.0.0.1:{lone_gateway.port}/metrics").text
     assert "llmvoy_envoy_restarts_total 1" in metrics, metrics
+
+
+def test_envoy_killed_under_load_fails_only_the_requests_it_could_not_serve(lone_gateway):
+    # 8 clients for 4 s; Envoy is killed 1 s in. A request may fail only if
+    # it was sent before the new Envoy served its first answer after the
+    # kill (in flight on the dead one, or refused while nothing listened),
+    # and only as a connection error or a 5xx; every answer is its own.
+    envoys = supervised_envoys(lone_gateway)
+    assert len(envoys) == 1, envoys
+    client = lone_gateway.client.with_options(timeout=5.0)
+    results, lock = [], threading.Lock()  # (sent, answered, outcome)
+    start = time.monotonic()
+    stop = start + 4.0
+
+    def load(worker):
+        n = 0
+        while time.monotonic() < stop:
+            n += 1
+            ask = f"worker {worker} request {n}"
+            sent = time.monotonic()
+            try:
+                reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": ask}])
+                outcome = "ok" if ask in (reply.choices[0].message.content or "") else f"wrong answer: {reply}"
+            except (openai.APIConnectionError, openai.InternalServerError) as e:
+                outcome = f"failed: {type(e).__name__}: {e}"
+            except Exception as e:  # anything else is an answer the client must not get
+                outcome = f"wrong answer: {type(e).__name__}: {e}"
+            with lock:
+                results.append((sent, time.monotonic(), outcome))
+            if outcome != "ok":
+                time.sleep(0.01)  # no busy loop against a closed port while the new Envoy starts
+
+    threads = [threading.Thread(target=load, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    os.kill(int(envoys[0]), signal.SIGKILL)
+    killed = time.monotonic()
+    for t in threads:
+        t.join(15)
+    assert not any(t.is_alive() for t in threads), "a client is still waiting"
+
+    wrong = [r for r in results if r[2].startswith("wrong answer")]
+    failed = [r for r in results if r[2].startswith("failed")]
+    back = min((answered for sent, answered, outcome in results if outcome == "ok" and sent >= killed), default=None)
+    gap = None if back is None else back - killed
+    late = [r for r in failed if back is None or r[0] >= back]
+    before = sum(1 for sent, _, outcome in results if outcome == "ok" and sent < killed)
+    after = sum(1 for sent, _, outcome in results if outcome == "ok" and back is not None and sent >= back)
+    in_flight = sum(1 for r in failed if r[0] < killed)
+    summary = (f"gap {gap if gap is None else f'{gap:.3f}'} s, {len(failed)} of {len(results)} requests failed "
+               f"({in_flight} in flight at the kill, {len(failed) - in_flight - len(late)} sent before Envoy "
+               f"served again, {len(late)} after), "
+               f"{before} answered before the kill, {after} after the restart")
+    print(summary)
+    for sent, answered, outcome in failed[:20]:
+        print(f"  sent {sent - killed:+.3f} s, done {answered - killed:+.3f} s after the kill: {outcome}")
+    assert lone_gateway.p.poll() is None, f"llmvoy exited with {lone_gateway.p.returncode}; {summary}"
+    assert not wrong, f"wrong answers: {wrong[:5]}; {summary}"
+    assert gap is not None and gap < 5, f"not serving 5 s after Envoy was killed: {summary}"
+    assert not late, f"requests sent after Envoy served again failed: {late[:5]}; {summary}"
+    assert before >= 8 and after >= 8, f"the load did not run on both sides of the kill: {summary}"
+    metrics = httpx.get(f"http://127.0.0.1:{lone_gateway.port}/metrics").text
+    assert "llmvoy_envoy_restarts_total 1\n" in metrics, f"{summary}\n{metrics}"
 
 
 def test_config_reload_follows_the_file_and_rejects_a_broken_one(lone_gateway, mock_a):
