@@ -22,6 +22,7 @@ import (
 	"github.com/llmvoy/llmvoy/messagesapi"
 	"github.com/llmvoy/llmvoy/metrics"
 	"github.com/llmvoy/llmvoy/plan"
+	"github.com/llmvoy/llmvoy/responsesapi"
 	"github.com/llmvoy/llmvoy/translate"
 )
 
@@ -119,6 +120,9 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	switch {
 	case path == "/v1/models" || path == "/models":
 		return reply(200, "application/json", g.state.modelsFor(g.caller))
+	case strings.HasPrefix(path, "/v1/responses/") || strings.HasPrefix(path, "/responses/"):
+		id := path[strings.Index(path, "/responses/")+len("/responses/"):]
+		return g.storedResponse(method, id)
 	case strings.HasPrefix(path, "/v1/models/") || strings.HasPrefix(path, "/models/"):
 		id := path[strings.Index(path, "/models/")+len("/models/"):]
 		if unescaped, err := url.PathUnescape(id); err == nil {
@@ -179,9 +183,25 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		}
 	}
 	var bridged *bridged
+	storeResponse := false
 	if isAgentAPI(g.endpoint) && !g.isRedirect {
+		agentBody := b.GetBody()
+		if g.endpoint == translate.Responses {
+			continued, refused := g.continueResponse(agentBody)
+			if refused != nil {
+				return replyError(*refused)
+			}
+			if continued != nil {
+				// The deployments get the whole conversation.
+				agentBody, body = continued, continued
+				if fields, err = jsonscan.Fields(body); err != nil {
+					return replyError(apiError{Status: 400, Type: "invalid_request_error", Message: err.Error()})
+				}
+			}
+			storeResponse = g.server.responses() != nil && responsesapi.Stores(agentBody)
+		}
 		var refused *apiError
-		if bridged, refused = checkAgentRequest(g.endpoint, b.GetBody()); refused != nil {
+		if bridged, refused = checkAgentRequest(g.endpoint, agentBody); refused != nil {
 			return replyError(*refused)
 		}
 	}
@@ -286,7 +306,8 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		}
 		// For the attempts' upstream processors, which cannot read it from
 		// headers (see routed).
-		rt := routed{clientPath: path, keyToken: fb.caller, anthropicBeta: g.anthropicBeta, bridged: bridged}
+		rt := routed{clientPath: path, keyToken: fb.caller, anthropicBeta: g.anthropicBeta, bridged: bridged,
+			storeResponse: storeResponse, callerToken: g.caller.token()}
 		if rewrite {
 			rt.bodyModel = target.BodyModel
 		}

@@ -28,7 +28,11 @@ type routed struct {
 	// bridged is an agent API request as a chat completion, for the
 	// attempts on deployments that do not speak the client's API.
 	bridged *bridged
-	expires time.Time
+	// storeResponse: a Responses answer to keep for callerToken (the
+	// virtual key's token, "" for the master key).
+	storeResponse bool
+	callerToken   string
+	expires       time.Time
 }
 
 // requests holds the routing decision of each request in flight, by the

@@ -17,6 +17,7 @@ import (
 	"github.com/llmvoy/llmvoy/credentials"
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
 	"github.com/llmvoy/llmvoy/plan"
+	"github.com/llmvoy/llmvoy/responsesapi"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/translate"
 )
@@ -44,7 +45,13 @@ type upstream struct {
 	client translate.ResponseTranslator
 	// bridged is the gateway's chat completion of an agent API request.
 	bridged *bridged
-	status  int
+	// tap reads a Responses answer to keep (responses_store.go), for
+	// callerToken; responsesRequest is the client's request.
+	tap              *responsesapi.Tap
+	store            bool
+	callerToken      string
+	responsesRequest []byte
+	status           int
 	// chatStatus is the status once the provider's translator had its
 	// say (Anthropic's 529 is a 500 in OpenAI's world).
 	chatStatus int
@@ -98,6 +105,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	u.requestID = headerValue(h, "x-request-id")
 	r, known := u.server.requests.get(u.requestID)
 	u.bridged = r.bridged
+	u.store, u.callerToken = r.storeResponse && u.server.responses() != nil, r.callerToken
 	clientPath := r.clientPath
 	if !known {
 		// The gateway routes every request that reaches a group's route;
@@ -187,7 +195,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	}
 	resp := continueHeaders(m, false)
 	bridged := isAgentAPI(u.clientEP) && !u.native
-	if r.bodyModel != "" && r.bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback && !bridged {
+	if r.bodyModel != "" && r.bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback && !bridged && !u.store {
 		// The gateway already wrote this deployment's model into the body,
 		// and nothing else here needs it or the answer: no more phases.
 		resp.ModeOverride = &extprocfilterv3.ProcessingMode{
@@ -200,7 +208,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 		}
 		return resp
 	}
-	if (tr.TranslatesResponses(d) && !u.native) || bridged || u.hasFallback || u.usage != nil {
+	if (tr.TranslatesResponses(d) && !u.native) || bridged || u.hasFallback || u.usage != nil || u.store {
 		// Ask for the response headers of this attempt only; the body mode
 		// is chosen once the headers say whether it is a stream.
 		resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_NONE)
@@ -294,6 +302,11 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 		}
 	}
 	if u.response == nil && u.client == nil {
+		nativeStream := strings.HasPrefix(headerValue(h, "content-type"), "text/event-stream")
+		if u.store && u.status < 300 {
+			// A Responses answer from OpenAI's own API, read on its way.
+			u.tap = responsesapi.NewTap(nativeStream)
+		}
 		resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
 		switch {
 		case u.classify:
@@ -303,11 +316,23 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 			resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_STREAMED)
 		case u.usage != nil:
 			resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_BUFFERED)
+		case u.tap != nil && nativeStream:
+			resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_STREAMED)
+		case u.tap != nil:
+			resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_BUFFERED)
 		}
 		return resp
 	}
 	stream, set := u.translatedHeaders(headerValue(h, "content-type"))
 	u.stream = stream
+	if u.store && u.status < 300 {
+		// The client gets an event stream when the content type says so,
+		// whatever the provider's answer was.
+		clientStream := slices.ContainsFunc(set, func(hd translate.Header) bool {
+			return hd.Key == "content-type" && strings.HasPrefix(hd.Value, "text/event-stream")
+		})
+		u.tap = responsesapi.NewTap(clientStream)
+	}
 	if u.usage != nil {
 		// The counter reads the translated answer, in OpenAI's format.
 		u.usage.stream = stream
@@ -365,6 +390,7 @@ func (u *upstream) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 
 func (u *upstream) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	if u.response == nil && u.client == nil {
+		u.tapAnswer(b.GetBody(), b.GetEndOfStream())
 		if u.classify {
 			if m := u.classifiedRedirect(b.GetBody()); m != nil {
 				return responseBody(m, nil)
@@ -372,7 +398,8 @@ func (u *upstream) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 			return responseBody(nil, b.GetBody())
 		}
 		if u.usage == nil {
-			return nil
+			// Read (a Responses answer to keep), passed on as it is.
+			return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{}}}
 		}
 		stream := u.usage.stream
 		cost, recorded := u.countUsage(b.GetBody(), b.GetEndOfStream() || !stream)
@@ -405,6 +432,7 @@ func (u *upstream) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 			// events; they return none.
 			out, _ = u.client.Chunk(out, end)
 		}
+		u.tapAnswer(out, end)
 		return responseBody(nil, out)
 	}
 	out := b.GetBody()
@@ -436,6 +464,7 @@ func (u *upstream) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 			status = so.BodyStatus()
 		}
 	}
+	u.tapAnswer(out, true)
 	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-length", strconv.Itoa(len(out)))}}
 	if recorded {
 		m.SetHeaders = append(m.SetHeaders, costHeaders(cost)...)
@@ -464,6 +493,9 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 		}
 	}
 	in := b.GetBody()
+	if u.store {
+		u.responsesRequest = in
+	}
 	var body []byte
 	var response translate.ResponseTranslator
 	var err error

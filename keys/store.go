@@ -142,6 +142,13 @@ CREATE TABLE IF NOT EXISTS llmvoy_spend_logs (
 );
 CREATE INDEX IF NOT EXISTS llmvoy_spend_logs_key ON llmvoy_spend_logs (api_key, start_time);
 CREATE INDEX IF NOT EXISTS llmvoy_spend_logs_time ON llmvoy_spend_logs (start_time);
+CREATE TABLE IF NOT EXISTS llmvoy_responses (
+	id TEXT PRIMARY KEY,
+	api_key TEXT NOT NULL,
+	response TEXT NOT NULL,
+	conversation TEXT NOT NULL,
+	created_at BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS llmvoy_spend_totals (
 	model_group TEXT NOT NULL,
 	model_id TEXT NOT NULL,

@@ -10,11 +10,13 @@
 //
 // # Deliberate differences from OpenAI's Responses API
 //
-// The gateway keeps no state, and a chat completion deployment has none of
-// OpenAI's hosted tools, so:
+// A translator keeps no state (the gateway keeps stored responses: Tap,
+// Conversation and Continue in store.go are its tools), and a chat
+// completion deployment has none of OpenAI's hosted tools, so:
 //
-//   - previous_response_id is refused with ErrNeedsStore, and item_reference
-//     input items with ErrBadRequest: both need a response store.
+//   - ToChat refuses previous_response_id with ErrNeedsStore (the gateway
+//     makes such a request whole with Continue first), and item_reference
+//     input items with ErrBadRequest.
 //   - store, include, prompt_cache_key, client_metadata, metadata,
 //     truncation, service_tier, background and text.verbosity are not sent
 //     to the deployment; store and metadata are echoed in the response as

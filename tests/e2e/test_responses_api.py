@@ -10,8 +10,9 @@ test_messages_api's config, each served by its own mock:
 Text (whole and streamed, with the event types a client waits for), a
 function-tool round trip as Codex makes it (store: false, the whole history
 resent), a body as Codex sends it (what reaches a chat server carries no
-Responses-only field), and the refusals: previous_response_id and malformed
-input are 400s, never 5xx."""
+Responses-only field), stored responses (store, previous_response_id,
+retrieve and delete, per caller), and the refusals: a response not kept is a
+404, malformed input a 400, never 5xx."""
 
 import json
 
@@ -262,14 +263,51 @@ def test_codex_body(fleet, group):
 
 
 @pytest.mark.parametrize("group", GROUPS)
-def test_previous_response_id_is_400(fleet, client, group):
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_previous_response_id_continues_the_conversation(fleet, client, group, stream):
+    """store (the API's default) keeps the answer in llmvoy's key store; a
+    request naming it as previous_response_id reaches the deployment with the
+    whole conversation, whichever deployment answered first."""
     fleet.reset()
-    with pytest.raises(openai.BadRequestError) as info:
-        client.responses.create(model=group, input="and then?", previous_response_id="resp_0123456789")
-    err = info.value
-    assert err.status_code == 400
-    assert "previous_response_id" in err.message and "not supported" in err.message
-    assert err.response.json()["error"]["type"] == "invalid_request_error"
+    if stream:
+        with client.responses.stream(model=group, input="first question") as s:
+            first = s.get_final_response()
+    else:
+        first = client.responses.create(model=group, input="first question")
+    assert first.output_text and first.id
+    second = client.responses.create(model=group, input="second question", previous_response_id=first.id)
+    assert "second question" in second.output_text
+    last = fleet.requests(group)[-1]["body"]
+    sent = json.dumps(last)
+    assert "first question" in sent and first.output_text in sent and "second question" in sent, sent
+    assert "previous_response_id" not in last, "any deployment can take the whole conversation"
+
+
+def test_stored_response_can_be_read_and_deleted_by_its_caller_only(fleet, client):
+    first = client.responses.create(model="chat-only", input="keep me")
+    got = client.responses.retrieve(first.id)
+    assert got.id == first.id and got.output_text == first.output_text
+    other = httpx.post(fleet.gateway.root + "/key/generate", headers={"authorization": f"Bearer {MASTER_KEY}"},
+                       json={}, timeout=30).json()["key"]
+    stranger = openai.OpenAI(base_url=fleet.gateway.base_url, api_key=other, max_retries=0, timeout=30)
+    with pytest.raises(openai.NotFoundError):
+        stranger.responses.retrieve(first.id)
+    with pytest.raises(openai.NotFoundError):
+        stranger.responses.create(model="chat-only", input="steal", previous_response_id=first.id)
+    client.responses.delete(first.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(first.id)
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_previous_response_id_not_kept_is_404(fleet, client, group):
+    not_kept = client.responses.create(model=group, input="forget me", store=False)
+    fleet.reset()
+    for prev in (not_kept.id, "resp_0123456789"):
+        with pytest.raises(openai.NotFoundError) as info:
+            client.responses.create(model=group, input="and then?", previous_response_id=prev)
+        err = info.value.response.json()["error"]
+        assert err["param"] == "previous_response_id" and err["code"] == "previous_response_not_found", err
     assert fleet.requests(group) == [], "refused before any deployment is called"
 
 
