@@ -101,8 +101,8 @@ func (g *gateway) storedResponse(method, id string) *extprocv3.ProcessingRespons
 	return replyError(apiError{Status: 405, Type: "invalid_request_error", Message: "method " + method + " not allowed on /v1/responses/{id}; use GET or DELETE"})
 }
 
-// keepResponse keeps the answer the tap saw, when it completed: before its
-// last bytes reach the client, so a request continuing from it finds it.
+// keepResponse keeps the answer the tap saw, if it completed, and stops
+// reading.
 func (u *upstream) keepResponse() {
 	final := u.tap.Final()
 	u.tap = nil
@@ -135,13 +135,15 @@ func truncate(s string, n int) string {
 }
 
 // tapAnswer feeds the answer on its way to the client to the tap of a
-// Responses answer to keep, and keeps it at the end.
+// Responses answer to keep, and keeps it as soon as it completed: before
+// the piece that completes it reaches the client (a client may send the
+// request continuing it the moment it reads response.completed).
 func (u *upstream) tapAnswer(out []byte, end bool) {
 	if u.tap == nil {
 		return
 	}
 	u.tap.Write(out, end)
-	if end {
+	if end || u.tap.Final() != nil {
 		u.keepResponse()
 	}
 }
