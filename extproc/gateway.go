@@ -577,8 +577,12 @@ func presentedKey(h *extprocv3.HttpHeaders) string {
 		}
 		return strings.TrimSpace(v)
 	}
-	if v := headerValue(h, "api-key"); v != "" {
-		return v
+	// The headers the providers' own SDKs put a key in, as LiteLLM reads
+	// them: Azure's, Anthropic's, Google's, Azure API Management's.
+	for _, name := range []string{"api-key", "x-api-key", "x-goog-api-key", "ocp-apim-subscription-key"} {
+		if v := headerValue(h, name); v != "" {
+			return v
+		}
 	}
-	return headerValue(h, "x-api-key")
+	return ""
 }

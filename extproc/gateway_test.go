@@ -180,6 +180,8 @@ func TestGatewayAuth(t *testing.T) {
 		{name: "raw authorization", headers: []header{{"authorization", masterKey}}, wantOK: true},
 		{name: "api-key", headers: []header{{"api-key", masterKey}}, wantOK: true},
 		{name: "x-api-key", headers: []header{{"x-api-key", masterKey}}, wantOK: true},
+		{name: "x-goog-api-key", headers: []header{{"x-goog-api-key", masterKey}}, wantOK: true},
+		{name: "ocp-apim-subscription-key", headers: []header{{"ocp-apim-subscription-key", masterKey}}, wantOK: true},
 		{name: "x-litellm-api-key bearer", headers: []header{{"x-litellm-api-key", "Bearer " + masterKey}}, wantOK: true},
 		{name: "x-litellm-api-key raw", headers: []header{{"x-litellm-api-key", masterKey}}, wantOK: true},
 		// x-litellm-api-key is read first, as LiteLLM does: the

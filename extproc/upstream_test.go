@@ -91,7 +91,7 @@ func TestUpstreamRewritesHeaders(t *testing.T) {
 
 			m := flattenMutation(t, common.GetHeaderMutation())
 			want := map[string]string{":path": tt.wantPath, ":authority": tt.authority}
-			wantRemoved := []string{"api-key", "x-api-key", "x-litellm-api-key", "x-goog-api-key", "x-amz-security-token", "x-amz-date", "x-amz-content-sha256"}
+			wantRemoved := []string{"api-key", "x-api-key", "x-litellm-api-key", "x-goog-api-key", "ocp-apim-subscription-key", "x-amz-security-token", "x-amz-date", "x-amz-content-sha256"}
 			if tt.wantAuth != "" {
 				want["authorization"] = tt.wantAuth
 			} else {

@@ -84,7 +84,7 @@ const (
 // gives a retry the previous attempt's headers; a session token must not
 // follow a fallback to another provider). The upstream request never
 // carries them: the deployment's own credentials replace them.
-var ClientCredentialHeaders = []string{"authorization", "api-key", "x-api-key", "x-litellm-api-key", "x-goog-api-key", "x-amz-security-token", "x-amz-date", "x-amz-content-sha256"}
+var ClientCredentialHeaders = []string{"authorization", "api-key", "x-api-key", "x-litellm-api-key", "x-goog-api-key", "ocp-apim-subscription-key", "x-amz-security-token", "x-amz-date", "x-amz-content-sha256"}
 
 // PathOverrider is implemented by a response translator whose request must
 // go to another path than RequestHead said, known only once the body is
