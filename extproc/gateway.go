@@ -198,12 +198,20 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 					return replyError(apiError{Status: 400, Type: "invalid_request_error", Message: err.Error()})
 				}
 			}
-			storeResponse = g.server.responses() != nil && responsesapi.Stores(agentBody)
 		}
 		var refused *apiError
 		if bridged, refused = checkAgentRequest(g.endpoint, agentBody); refused != nil {
 			return replyError(*refused)
 		}
+	}
+	if g.endpoint == translate.Responses {
+		// A fallback's pass too: the answer of whichever group serves is
+		// kept. Its body is the first pass's, made whole already.
+		sent := body
+		if sent == nil {
+			sent = b.GetBody()
+		}
+		storeResponse = g.server.responses() != nil && responsesapi.Stores(sent)
 	}
 	fb := fallback{origin: origin}
 	if g.caller.key != nil {
@@ -307,7 +315,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		// For the attempts' upstream processors, which cannot read it from
 		// headers (see routed).
 		rt := routed{clientPath: path, keyToken: fb.caller, anthropicBeta: g.anthropicBeta, bridged: bridged,
-			storeResponse: storeResponse, callerToken: g.caller.token()}
+			storeResponse: storeResponse}
 		if rewrite {
 			rt.bodyModel = target.BodyModel
 		}

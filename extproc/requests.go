@@ -28,10 +28,8 @@ type routed struct {
 	// bridged is an agent API request as a chat completion, for the
 	// attempts on deployments that do not speak the client's API.
 	bridged *bridged
-	// storeResponse: a Responses answer to keep for callerToken (the
-	// virtual key's token, "" for the master key).
+	// storeResponse: a Responses answer to keep, for keyToken's caller.
 	storeResponse bool
-	callerToken   string
 	expires       time.Time
 }
 

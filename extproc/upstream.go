@@ -105,7 +105,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	u.requestID = headerValue(h, "x-request-id")
 	r, known := u.server.requests.get(u.requestID)
 	u.bridged = r.bridged
-	u.store, u.callerToken = r.storeResponse && u.server.responses() != nil, r.callerToken
+	u.store, u.callerToken = r.storeResponse && u.server.responses() != nil, r.keyToken
 	clientPath := r.clientPath
 	if !known {
 		// The gateway routes every request that reaches a group's route;

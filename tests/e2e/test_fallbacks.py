@@ -431,3 +431,24 @@ def test_only_deployment_is_retried_after_its_retry_after(fleet):
     assert r.status == 429
     assert len(chat_attempts(a)) + len(chat_attempts(b)) == 3
     assert took < 1.0, f"a retry on another deployment does not wait, took {took:.2f} s"
+
+
+def test_a_fallbacks_responses_answer_is_kept_for_its_caller(fleet):
+    """The answer the fallback group gives a Responses client is kept (store
+    is the API's default) for the virtual key that asked, which can continue
+    from it; the master key does not find it."""
+    backup = fleet.mock("backup")
+    client = fleet.gateway(router_config(
+        deployment("dead", "d1", refusing()), deployment("backup", "b1", backup),
+        router='  num_retries: 1\n  fallbacks: [{"dead": ["backup"]}]\n'))
+    c = root(client)
+    key = generate(c)["key"]
+    as_key = {"authorization": f"Bearer {key}"}
+    first = c.post("/v1/responses", json={"model": "dead", "input": "kept through a fallback"}, headers=as_key)
+    assert first.status_code == 200, first.text
+    rid = first.json()["id"]
+    assert c.get(f"/v1/responses/{rid}", headers=as_key).json()["id"] == rid
+    assert c.get(f"/v1/responses/{rid}", headers={"authorization": f"Bearer {MASTER_KEY}"}).status_code == 404
+    second = c.post("/v1/responses", json={"model": "dead", "input": "and then", "previous_response_id": rid}, headers=as_key)
+    assert second.status_code == 200, second.text
+    assert "kept through a fallback" in str(backup.requests()[-1]["body"])
