@@ -119,12 +119,13 @@ func TestMessagesPassThroughToAnthropic(t *testing.T) {
 	h := startServer(t, parseConfig(t, agentConfig, testEnv))
 	req := strings.Replace(messagesRequest, `"llama"`, `"claude"`, 1)
 	beta := header{"anthropic-beta", "context-management-2025-06-27"}
-	// The gateway keeps the client's anthropic-beta for Anthropic and
-	// removes the header: no other provider may get it.
+	// The gateway keeps the client's anthropic-beta (for Anthropic's API;
+	// an attempt on any other deployment removes it, see
+	// TestMessagesAreBridgedThroughChat).
 	gw := h.open(t, plan.ProcessorGateway)
 	sendHeaders(t, gw, postHeaders("/v1/messages?beta=true", []byte(req), header{"x-api-key", masterKey}, beta))
 	routed := flattenMutation(t, bodyAnswer(t, gw, []byte(req)).GetRequestBody().GetResponse().GetHeaderMutation())
-	assert.Contains(t, routed.remove, "anthropic-beta")
+	assert.NotContains(t, routed.remove, "anthropic-beta")
 	finish(t, gw)
 
 	stream, headers, body := upstreamAttempt(t, h, "dep-ant", "/v1/messages?beta=true", req)

@@ -324,6 +324,13 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	// Last: everything the client sent that the provider should not get,
 	// including any x-llmvoy-* header llmvoy did not just set itself.
 	g.headers.apply(m, forward)
+	if g.endpoint == translate.Messages || g.endpoint == countTokens {
+		// Anthropic's API gets a Messages client's anthropic-beta whatever
+		// the group forwards, as LiteLLM's /v1/messages does; each attempt
+		// on any other deployment removes it. Kept on the request, so a
+		// fallback's pass has it too.
+		m.RemoveHeaders = slices.DeleteFunc(m.RemoveHeaders, func(name string) bool { return name == "anthropic-beta" })
+	}
 	resp := continueBody(m, body, true)
 	// The access log names the endpoint the client called: by the time
 	// it logs, :path may be the deployment's.
