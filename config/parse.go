@@ -257,6 +257,13 @@ func (p *parser) general(v *value) GeneralSettings {
 			g.StorePrompts, _ = p.boolean(path, kv.val)
 		case "forward_client_headers_to_llm_api":
 			g.ForwardClientHeaders, _ = p.boolean(path, kv.val)
+		case "litellm_key_header_name":
+			if s, _, ok := p.str(path, kv.val); ok {
+				g.KeyHeader = strings.ToLower(strings.TrimSpace(s))
+				if g.KeyHeader == "" || strings.HasPrefix(g.KeyHeader, ":") || strings.ContainsAny(g.KeyHeader, " \t:") {
+					p.errorf(kv.val.line, path, "want a header name")
+				}
+			}
 		default:
 			p.unsupported(kv.key, path)
 		}

@@ -52,9 +52,17 @@ func TestBadStoreSettingsAreErrors(t *testing.T) {
 		{"general_settings:\n  database_url: mysql://h/db\n", "general_settings.database_url"},
 		{"router_settings:\n  redis_port: 70000\n", "router_settings.redis_port"},
 		{"router_settings:\n  redis_url: http://h:6379\n", "router_settings.redis_url"},
+		{"general_settings:\n  litellm_key_header_name: \"\"\n", "general_settings.litellm_key_header_name"},
+		{"general_settings:\n  litellm_key_header_name: \"x key\"\n", "general_settings.litellm_key_header_name"},
 	} {
 		src := "model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/m\n" + tc.yaml
 		_, _, err := Parse([]byte(src), "config.yaml", envOf(nil))
 		require.ErrorContains(t, err, tc.want)
 	}
+}
+
+func TestKeyHeaderName(t *testing.T) {
+	cfg, warnings := mustParse(t, "model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/m\ngeneral_settings:\n  litellm_key_header_name: X-Gateway-Key\n", nil)
+	require.Empty(t, warnings)
+	require.Equal(t, "x-gateway-key", cfg.General.KeyHeader)
 }

@@ -359,6 +359,11 @@ type GeneralSettings struct {
 	// By default a provider gets only what its API needs (docs/security.md).
 	ForwardClientHeaders       bool
 	ForwardClientHeadersGroups map[string]bool
+	// KeyHeader is litellm_key_header_name, lowercased: a header of the
+	// operator's choosing the gateway key is read from first (when
+	// Authorization belongs to something in front of the gateway). Never
+	// sent to a provider.
+	KeyHeader string
 }
 
 // ForwardsClientHeaders reports whether the client's own headers are passed

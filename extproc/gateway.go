@@ -93,7 +93,7 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	// filters share the router's request headers), so the token vouches
 	// for it instead.
 	if !g.isRedirect {
-		c, err := g.authenticate(presentedKey(h))
+		c, err := g.authenticate(presentedKey(h, g.state.cfg.General.KeyHeader))
 		if err != nil {
 			return replyError(*err)
 		}
@@ -104,7 +104,7 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	}
 
 	if ep, ok := modelEndpoint(path); ok {
-		g.path, g.endpoint, g.headers = headerValue(h, ":path"), ep, newHeaderPolicy(h)
+		g.path, g.endpoint, g.headers = headerValue(h, ":path"), ep, newHeaderPolicy(h, g.state.cfg.General.KeyHeader)
 		if ep == translate.Messages {
 			g.anthropicBeta = headerValue(h, "anthropic-beta")
 		}
@@ -579,12 +579,17 @@ func modelEndpoint(path string) (translate.Endpoint, bool) {
 // x-litellm-api-key comes first, as in LiteLLM: a client whose
 // Authorization header belongs to someone else (a cloud SDK's) names its
 // gateway key there.
-func presentedKey(h *extprocv3.HttpHeaders) string {
-	if v := headerValue(h, "x-litellm-api-key"); v != "" {
-		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
-			return strings.TrimSpace(v[7:])
+//
+// keyHeader, when set, is general_settings.litellm_key_header_name, read
+// before all of them.
+func presentedKey(h *extprocv3.HttpHeaders, keyHeader string) string {
+	for _, name := range []string{keyHeader, "x-litellm-api-key"} {
+		if v := headerValue(h, name); name != "" && v != "" {
+			if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+				return strings.TrimSpace(v[7:])
+			}
+			return strings.TrimSpace(v)
 		}
-		return strings.TrimSpace(v)
 	}
 	if v := headerValue(h, "authorization"); v != "" {
 		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {

@@ -557,3 +557,21 @@ func TestGatewayDirectRoutes(t *testing.T) {
 	require.Equal(t, plan.HopRouteName("chained"), cluster)
 	require.NotEmpty(t, fb)
 }
+
+// general_settings.litellm_key_header_name names a header the gateway key
+// is read from first (Authorization may be a proxy's in front); it is a
+// credential: removed even where client headers are forwarded.
+func TestGatewayCustomKeyHeader(t *testing.T) {
+	cfg := strings.Replace(gatewayConfig, "general_settings:\n", "general_settings:\n  litellm_key_header_name: X-Gateway-Key\n  forward_client_headers_to_llm_api: true\n", 1)
+	h := startServer(t, parseConfig(t, cfg, testEnv))
+	resp := postThroughGateway(t, h, "/v1/chat/completions", chatBody("gpt-4o"),
+		header{"x-gateway-key", "Bearer " + masterKey}, header{"authorization", "Bearer sk-belongs-to-a-proxy"})
+	m := flattenMutation(t, resp.GetRequestBody().GetResponse().GetHeaderMutation())
+	require.Equal(t, plan.ClusterName("gpt-4o"), m.set[plan.RouteHeader], "authenticated by the custom header")
+	require.Contains(t, m.remove, "x-gateway-key")
+	require.Contains(t, m.remove, "authorization")
+
+	stream := h.open(t, plan.ProcessorGateway)
+	requireAPIError(t, exchange(t, stream, postHeaders("/v1/chat/completions", chatBody("gpt-4o"),
+		header{"x-gateway-key", "sk-wrong"}, bearer)), 401, "auth_error")
+}

@@ -54,11 +54,15 @@ type headerPolicy struct {
 	drop, forward []string
 }
 
-func newHeaderPolicy(h *extprocv3.HttpHeaders) headerPolicy {
+// keyHeader is the operator's own key header (litellm_key_header_name),
+// a credential like the others.
+func newHeaderPolicy(h *extprocv3.HttpHeaders, keyHeader string) headerPolicy {
 	var p headerPolicy
 	for _, hv := range h.GetHeaders().GetHeaders() {
 		name := hv.GetKey()
 		switch {
+		case name == keyHeader:
+			p.drop = append(p.drop, name)
 		case strings.HasPrefix(name, ":"), slices.Contains(keptHeaders, name):
 		case forwardable(name):
 			p.forward = append(p.forward, name)
