@@ -147,6 +147,19 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		return replyError(apiError{Status: 400, Type: "invalid_request_error",
 			Message: "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.) Detail: " + err.Error()})
 	}
+	var body []byte
+	clientPath, _, _ := strings.Cut(g.path, "?")
+	if _, pathModel, azure := azurePath(clientPath); azure && !g.isRedirect {
+		// The Azure SDKs name the model in the path, which LiteLLM takes
+		// over the body's: the body gets it, for every attempt to read.
+		model := jsonscan.QuoteString(pathModel)
+		if f, ok := jsonscan.Get(fields, "model"); !ok || string(f.Value) != string(model) {
+			body = jsonscan.Set(b.GetBody(), fields, "model", model)
+			if fields, err = jsonscan.Fields(body); err != nil {
+				return replyError(apiError{Status: 400, Type: "invalid_request_error", Message: err.Error()})
+			}
+		}
+	}
 	f, ok := jsonscan.Get(fields, "model")
 	if !ok {
 		return replyError(apiError{Status: 400, Message: "you must provide a model parameter", Type: "invalid_request_error", Param: "model"})
@@ -155,10 +168,13 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	if !ok {
 		return replyError(apiError{Status: 400, Message: "model must be a string", Type: "invalid_request_error", Param: "model"})
 	}
-	var body []byte
 	if !isAgentAPI(g.endpoint) && !g.isRedirect {
 		// Once: a fallback's pass gets the body as this pass left it.
-		if stripped, sf, ok := stripLiteLLMParams(b.GetBody(), fields); ok {
+		src := body
+		if src == nil {
+			src = b.GetBody()
+		}
+		if stripped, sf, ok := stripLiteLLMParams(src, fields); ok {
 			body, fields = stripped, sf
 		}
 	}
@@ -565,14 +581,43 @@ func (g *gateway) mayCall(model, group string) bool {
 }
 
 // modelEndpoint maps a client path to the OpenAI endpoint it calls. Both
-// /v1/... and the bare form are accepted, as LiteLLM does.
+// /v1/... and the bare form are accepted, as LiteLLM does, and the Azure
+// OpenAI SDK's (azurePath).
 func modelEndpoint(path string) (translate.Endpoint, bool) {
+	if ep, _, ok := azurePath(path); ok {
+		return ep, true
+	}
 	p := strings.TrimPrefix(path, "/v1")
 	switch ep := translate.Endpoint(p); ep {
 	case translate.ChatCompletions, translate.Completions, translate.Embeddings, translate.Messages, translate.Responses, countTokens:
 		return ep, true
 	}
 	return "", false
+}
+
+// azurePath reads the paths the Azure OpenAI SDKs call,
+// /openai/deployments/{model}/chat/completions (and completions,
+// embeddings; LiteLLM's /engines/{model}/... too): the model is in the
+// path, and it names the model group, as in LiteLLM.
+func azurePath(path string) (ep translate.Endpoint, model string, ok bool) {
+	rest, found := strings.CutPrefix(path, "/openai/deployments/")
+	if !found {
+		if rest, found = strings.CutPrefix(path, "/engines/"); !found {
+			return "", "", false
+		}
+	}
+	model, tail, found := strings.Cut(rest, "/")
+	if !found || model == "" {
+		return "", "", false
+	}
+	if unescaped, err := url.PathUnescape(model); err == nil {
+		model = unescaped
+	}
+	switch ep := translate.Endpoint("/" + tail); ep {
+	case translate.ChatCompletions, translate.Completions, translate.Embeddings:
+		return ep, model, true
+	}
+	return "", "", false
 }
 
 // presentedKey is the gateway key from any header LiteLLM accepts it in.

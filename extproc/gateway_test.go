@@ -575,3 +575,27 @@ func TestGatewayCustomKeyHeader(t *testing.T) {
 	requireAPIError(t, exchange(t, stream, postHeaders("/v1/chat/completions", chatBody("gpt-4o"),
 		header{"x-gateway-key", "sk-wrong"}, bearer)), 401, "auth_error")
 }
+
+// The Azure OpenAI SDKs call /openai/deployments/{model}/chat/completions
+// (api-key header, api-version query): the path's model names the group,
+// over the body's, as in LiteLLM, and goes into the body for the attempts.
+func TestGatewayAzureClientPaths(t *testing.T) {
+	h := startGateway(t)
+	for _, tt := range []struct{ path, body string }{
+		{"/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", `{"messages":[{"role":"user","content":"hi"}]}`},
+		{"/openai/deployments/gpt-4o/chat/completions", `{"model":"claude","messages":[]}`},
+		{"/engines/gpt-4o/completions", `{"prompt":"x"}`},
+	} {
+		resp := postThroughGateway(t, h, tt.path, []byte(tt.body), header{"api-key", masterKey})
+		m := flattenMutation(t, resp.GetRequestBody().GetResponse().GetHeaderMutation())
+		require.Equal(t, plan.ClusterName("gpt-4o"), m.set[plan.RouteHeader], tt.path)
+		var sent struct{ Model string }
+		require.NoError(t, json.Unmarshal(resp.GetRequestBody().GetResponse().GetBodyMutation().GetBody(), &sent), tt.path)
+		require.Equal(t, "gpt-4o", sent.Model)
+	}
+	// The upstream processor reads the endpoint from the same path.
+	stream := h.open(t, plan.ProcessorUpstream)
+	resp := exchange(t, stream, attempt(t, "dep-a", "/openai/deployments/gpt-4o/chat/completions", chatBody("gpt-4o"), header{"x-request-id", "azure-attempt"}))
+	require.Equal(t, "/v1/chat/completions", flattenMutation(t, resp.GetRequestHeaders().GetResponse().GetHeaderMutation()).set[":path"])
+	finish(t, stream)
+}

@@ -221,3 +221,26 @@ def header(req, name):
 
 def body(req):
     return req["body"]
+
+
+def test_azure_openai_sdk(gateway, mock_a, mock_b):
+    """The official AzureOpenAI client, as teams point it at LiteLLM: the
+    gateway key in api-key, the model group in the path
+    (/openai/deployments/{model}/chat/completions?api-version=...); the
+    provider gets its own path and key, never the gateway key (and the
+    client's query only because this gateway forwards client headers)."""
+    mock_a.reset()
+    mock_b.reset()
+    azure = openai.AzureOpenAI(azure_endpoint=gateway.root, api_key=MASTER_KEY, api_version="2024-10-21",
+                               max_retries=0, timeout=30)
+    completion = azure.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi azure"}])
+    assert "hi azure" in completion.choices[0].message.content
+    stream = azure.chat.completions.create(model="gpt-4o-mini", stream=True,
+                                           messages=[{"role": "user", "content": "stream azure"}])
+    assert "stream azure" in "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    reqs = mock_a.requests() + mock_b.requests()
+    assert len(reqs) == 2
+    for req in reqs:
+        assert req["path"] == "/v1/chat/completions"
+        assert req.get("query") == "api-version=2024-10-21", req
+        assert MASTER_KEY not in json.dumps(req)
