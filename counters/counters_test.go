@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/counters/counterstest"
 	"github.com/llmvoy/llmvoy/internal/syncbuf"
 )
 
@@ -72,32 +72,8 @@ func TestOpenWithBadURLIsLocalAndHidesThePassword(t *testing.T) {
 	require.NotContains(t, logs.String(), "hunter2")
 }
 
-// redisServer starts a throwaway redis-server on port; it fails under
-// LLMVOY_REQUIRE_SERVERS=1 (make unit) when none is installed, so that CI
-// never passes by skipping.
-func redisServer(t *testing.T, port int) *exec.Cmd {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("LLMVOY_REQUIRE_SERVERS") == "1" {
-			t.Fatal("redis-server is not installed (make servers installs it)")
-		}
-		t.Skip("redis-server is not installed (make servers installs it)")
-	}
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			return cmd
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("redis-server did not start")
-	return nil
-}
+// redisServer starts a throwaway redis-server on port (counterstest).
+func redisServer(t *testing.T, port int) *exec.Cmd { return counterstest.RedisServer(t, port) }
 
 func freePort(t *testing.T) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -203,7 +203,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	if isAgentAPI(g.endpoint) && !g.isRedirect {
 		agentBody := b.GetBody()
 		if g.endpoint == translate.Responses {
-			continued, refused := g.continueResponse(agentBody)
+			continued, refused := g.continueResponse(agentBody, fields)
 			if refused != nil {
 				return replyError(*refused)
 			}
@@ -222,12 +222,9 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	if g.endpoint == translate.Responses {
 		// A fallback's pass too: the answer of whichever group serves is
-		// kept. Its body is the first pass's, made whole already.
-		sent := body
-		if sent == nil {
-			sent = b.GetBody()
-		}
-		storeResponse = g.server.responses() != nil && responsesapi.Stores(sent)
+		// kept. Its body is the first pass's, made whole already; fields
+		// are the body's as sent.
+		storeResponse = g.server.responses() != nil && responsesapi.Stores(fields)
 	}
 	fb := fallback{origin: origin}
 	if g.caller.key != nil {

@@ -81,7 +81,7 @@ func (g *gateway) admitKey(model, group string) *extprocv3.ProcessingResponse {
 	k := g.caller.key
 	if !k.Allows(model) && !k.Allows(group) {
 		return replyError(apiError{Status: 401, Type: "key_model_access_denied", Param: "model", Code: "401",
-			Message: fmt.Sprintf("Authentication Error, API Key not allowed to access model. This token can only access models=%q. Tried to access %s", k.Models, echoModel(model))})
+			Message: fmt.Sprintf("Authentication Error, API Key not allowed to access model. This token can only access models=%q. Tried to access %s", k.Models, echoed(model))})
 	}
 	name := keyLabel(k)
 	ctx := context.Background()

@@ -9,6 +9,7 @@ import (
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 	"github.com/llmvoy/llmvoy/keys"
 	"github.com/llmvoy/llmvoy/responsesapi"
 )
@@ -39,10 +40,11 @@ func (c caller) token() string {
 	return ""
 }
 
-// continueResponse makes a request naming previous_response_id whole (the
-// stored conversation, then its own input); nil body when it names none.
-func (g *gateway) continueResponse(body []byte) ([]byte, *apiError) {
-	prev := responsesapi.PreviousResponseID(body)
+// continueResponse makes a request (body, whose top-level fields are
+// fields) naming previous_response_id whole (the stored conversation, then
+// its own input); nil body when it names none.
+func (g *gateway) continueResponse(body []byte, fields []jsonscan.Field) ([]byte, *apiError) {
+	prev := responsesapi.PreviousResponseID(fields)
 	if prev == "" {
 		return nil, nil
 	}
@@ -57,7 +59,7 @@ func (g *gateway) continueResponse(body []byte) ([]byte, *apiError) {
 	switch {
 	case errors.Is(err, keys.ErrResponseNotFound):
 		return nil, &apiError{Status: 404, Type: "invalid_request_error", Param: "previous_response_id", Code: "previous_response_not_found",
-			Message: "Previous response with id '" + truncate(prev, 128) + "' not found."}
+			Message: "Previous response with id '" + echoed(prev) + "' not found."}
 	case err != nil:
 		g.server.log.Error("response store", "err", err)
 		return nil, &apiError{Status: 503, Type: "service_unavailable", Message: "llmvoy's response store did not answer; retry shortly"}
@@ -71,7 +73,7 @@ func (g *gateway) continueResponse(body []byte) ([]byte, *apiError) {
 
 // storedResponse answers GET and DELETE /v1/responses/{id}.
 func (g *gateway) storedResponse(method, id string) *extprocv3.ProcessingResponse {
-	notFound := apiError{Status: 404, Type: "invalid_request_error", Code: "not_found", Message: "Response with id '" + truncate(id, 128) + "' not found."}
+	notFound := apiError{Status: 404, Type: "invalid_request_error", Code: "not_found", Message: "Response with id '" + echoed(id) + "' not found."}
 	store := g.server.responses()
 	if store == nil {
 		return replyError(notFound)
@@ -124,14 +126,6 @@ func (u *upstream) keepResponse() {
 	if err != nil {
 		u.server.log.Error("response not kept", "response_id", obj.ID, "err", err)
 	}
-}
-
-// truncate cuts a client's string to at most n bytes for an error message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // tapAnswer feeds the answer on its way to the client to the tap of a

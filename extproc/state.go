@@ -190,16 +190,17 @@ func (st *state) authorized(presented string) bool {
 	return subtle.ConstantTimeCompare(h[:], st.masterKey[:]) == 1
 }
 
-// maxEchoedModel is how much of a model name an error repeats.
-const maxEchoedModel = 256
+// maxEchoed is how much of a client's string (a model name, a response
+// id) an error repeats.
+const maxEchoed = 256
 
-// echoModel is a client's model name as an error names it: not echoed
-// whole when it is long.
-func echoModel(model string) string {
-	if len(model) <= maxEchoedModel {
-		return model
+// echoed is a client's string as an error names it: not repeated whole
+// when it is long.
+func echoed(s string) string {
+	if len(s) <= maxEchoed {
+		return s
 	}
-	return strings.ToValidUTF8(model[:maxEchoedModel], "") + "..."
+	return strings.ToValidUTF8(s[:maxEchoed], "") + "..."
 }
 
 // unknownModel is the answer for a model the caller cannot use: it names
@@ -213,7 +214,7 @@ func (st *state) unknownModel(model string, c caller) apiError {
 	return apiError{
 		Status: 400,
 		Message: fmt.Sprintf("Invalid model name passed in model=%s. Call `/v1/models` to view available models for your key. Available model groups: %s",
-			echoModel(model), strings.Join(names, ", ")),
+			echoed(model), strings.Join(names, ", ")),
 		Type:  "invalid_request_error",
 		Param: "model",
 		Code:  "model_not_found",

@@ -157,13 +157,9 @@ func Continue(request []byte, conversation json.RawMessage) ([]byte, error) {
 	return jsonscan.Set(out, fields, "input", all), nil
 }
 
-// PreviousResponseID is the previous_response_id a request body names, ""
-// for none.
-func PreviousResponseID(body []byte) string {
-	fields, err := jsonscan.Fields(body)
-	if err != nil {
-		return ""
-	}
+// PreviousResponseID is the previous_response_id a request body (its
+// top-level fields) names, "" for none.
+func PreviousResponseID(fields []jsonscan.Field) string {
 	f, ok := jsonscan.Get(fields, "previous_response_id")
 	if !ok {
 		return ""
@@ -172,13 +168,10 @@ func PreviousResponseID(body []byte) string {
 	return id
 }
 
-// Stores reports whether a request asks for its response to be kept: store
-// is true unless the request says false, as in OpenAI's API.
-func Stores(body []byte) bool {
-	fields, err := jsonscan.Fields(body)
-	if err != nil {
-		return false
-	}
+// Stores reports whether a request (its top-level fields) asks for its
+// response to be kept: store is true unless the request says false, as in
+// OpenAI's API.
+func Stores(fields []jsonscan.Field) bool {
 	f, ok := jsonscan.Get(fields, "store")
 	if !ok || jsonscan.IsNull(f.Value) {
 		return true

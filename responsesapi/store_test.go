@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 	"github.com/llmvoy/llmvoy/translate"
 )
 
@@ -43,7 +44,7 @@ func TestContinue(t *testing.T) {
 		{"type":"message","role":"user","content":"first"},
 		{"type":"message","role":"assistant","content":[{"type":"output_text","text":"one"}]},
 		{"type":"message","role":"user","content":"second"}]}`, string(out))
-	require.Empty(t, PreviousResponseID(out))
+	require.Empty(t, PreviousResponseID(mustFields(t, out)))
 	_, _, err = ToChat(out)
 	require.NoError(t, err, "a continued request is one any deployment takes")
 
@@ -55,13 +56,21 @@ func TestContinue(t *testing.T) {
 	require.Equal(t, "function_call_output", req.Input[2]["type"])
 }
 
+func mustFields(t *testing.T, body []byte) []jsonscan.Field {
+	t.Helper()
+	fields, err := jsonscan.Fields(body)
+	require.NoError(t, err)
+	return fields
+}
+
 func TestPreviousResponseIDAndStores(t *testing.T) {
-	require.Equal(t, "resp_9", PreviousResponseID([]byte(`{"previous_response_id":"resp_9"}`)))
-	require.Empty(t, PreviousResponseID([]byte(`{"input":"x"}`)))
-	require.True(t, Stores([]byte(`{"input":"x"}`)), "store defaults to true")
-	require.True(t, Stores([]byte(`{"store":null}`)))
-	require.True(t, Stores([]byte(`{"store":true}`)))
-	require.False(t, Stores([]byte(`{"store":false}`)))
+	f := func(body string) []jsonscan.Field { return mustFields(t, []byte(body)) }
+	require.Equal(t, "resp_9", PreviousResponseID(f(`{"previous_response_id":"resp_9"}`)))
+	require.Empty(t, PreviousResponseID(f(`{"input":"x"}`)))
+	require.True(t, Stores(f(`{"input":"x"}`)), "store defaults to true")
+	require.True(t, Stores(f(`{"store":null}`)))
+	require.True(t, Stores(f(`{"store":true}`)))
+	require.False(t, Stores(f(`{"store":false}`)))
 }
 
 // The tap keeps the response object of a completed answer, streamed or

@@ -383,6 +383,13 @@ def test_refused_connections_without_a_fallback_are_the_clients_502(fleet):
         assert "location" not in r.headers
         assert not [h for h in r.headers if h.lower().startswith("x-llmvoy-fallback")]
         assert "envoy" not in r.text.lower()
+    # A Messages client gets Envoy's reply in Anthropic's shape (the
+    # listener's local_reply_config, matched on the client path).
+    r = client.post("/messages?beta=true", json={"model": "alone", "max_tokens": 8,
+                                                   "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 502, r.text
+    assert r.json() == {"type": "error", "error": {"type": "api_error",
+                                                   "message": "could not get a response from the model deployment"}}
 
 
 @pytest.mark.parametrize("path,body,text_of,upstream", [

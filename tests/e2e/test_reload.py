@@ -6,11 +6,34 @@ gateway's answers stay what they were.
 Uses the per-test gateway and mocks of test_routing.py (`fleet`)."""
 
 import concurrent.futures
+import contextlib
 import threading
 import time
 
 from test_fallbacks import router_config, wait_until
 from test_routing import chat, chat_attempts, deployment, fleet  # noqa: F401  (fleet is a fixture)
+
+
+@contextlib.contextmanager
+def under_load(client, group, tag, workers=8):
+    """`workers` clients sending chats to group as fast as they are answered while
+    the block runs; yields the list their results go to."""
+    results, stop = [], threading.Event()
+
+    def load(worker):
+        i = 0
+        while not stop.is_set():
+            results.append(chat(client, group, f"{tag}{worker}-{i}"))
+            i += 1
+
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        running = [pool.submit(load, w) for w in range(workers)]
+        try:
+            yield results
+        finally:
+            stop.set()
+            for r in running:
+                r.result()
 
 
 def test_reload_under_load_loses_no_request(fleet):
@@ -19,16 +42,7 @@ def test_reload_under_load_loses_no_request(fleet):
     client = fleet.gateway(first)
     path = fleet.tmp_path / "config.yaml"
 
-    results, stop = [], threading.Event()
-
-    def load(worker):
-        i = 0
-        while not stop.is_set():
-            results.append(chat(client, "gpt", f"w{worker}-{i}"))
-            i += 1
-
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        workers = [pool.submit(load, w) for w in range(8)]
+    with under_load(client, "gpt", "w") as results:
         time.sleep(1)
         # b leaves, c joins, while requests are in flight.
         path.write_text(router_config(deployment("gpt", "a", a), deployment("gpt", "c", c)))
@@ -38,9 +52,6 @@ def test_reload_under_load_loses_no_request(fleet):
         path.write_text("model_list: [\n")
         wait_until(lambda: "config reload rejected" in fleet.llmvoy.output(), what="the refused reload")
         time.sleep(1)
-        stop.set()
-        for w in workers:
-            w.result()
 
     failed = [r for r in results if r.status != 200]
     assert not failed, f"{len(failed)} of {len(results)} requests failed during reloads, e.g. {failed[:3]}"
@@ -111,16 +122,7 @@ def test_reload_storm_under_load_loses_no_request(fleet):
     client = fleet.gateway(valid[0], args=("--reload-interval", "50ms"))
     path = fleet.tmp_path / "config.yaml"
 
-    results, stop = [], threading.Event()
-
-    def load(worker):
-        i = 0
-        while not stop.is_set():
-            results.append(chat(client, "gpt", f"storm{worker}-{i}"))
-            i += 1
-
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        workers = [pool.submit(load, w) for w in range(8)]
+    with under_load(client, "gpt", "storm") as results:
         deadline = time.monotonic() + 3
         n = 0
         while time.monotonic() < deadline:
@@ -128,9 +130,6 @@ def test_reload_storm_under_load_loses_no_request(fleet):
             path.write_text(valid[(n // 2) % 2] if n % 2 == 0 else "model_list: [\n")
             n += 1
             time.sleep(0.2)
-        stop.set()
-        for w in workers:
-            w.result()
 
     failed = [r for r in results if r.status != 200]
     assert not failed, f"{len(failed)} of {len(results)} requests failed during the storm, e.g. {failed[:3]}"
