@@ -172,6 +172,7 @@ func (p *parser) config(root *value) {
 	p.cfg.Router = p.router(root.get("router_settings"), fallback)
 	p.cfg.Deployments = p.modelList(root)
 	p.checkGroupRefs(p.cfg.Groups())
+	p.checkHedging()
 }
 
 // section returns the entries of a mapping section; null is an empty one.

@@ -208,6 +208,9 @@ type RouterSettings struct {
 	// every deployment of a group (model_info.max_input_tokens) takes the
 	// group's context-window fallbacks before any call.
 	EnablePreCallChecks bool
+	// Hedging is model_group_hedging: the groups whose slow attempts are
+	// raced by a second one (see Hedge), by name.
+	Hedging map[string]Hedge
 }
 
 // ErrorClass is one of LiteLLM's error classes, as retry_policy and

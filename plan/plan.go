@@ -89,6 +89,11 @@ type Group struct {
 	// litellm_params.stream_timeout when every deployment sets one (the
 	// largest), else 0.
 	StreamTimeout time.Duration
+	// HedgeDelay is the group's router_settings.model_group_hedging delay,
+	// 0 when it does not hedge. It replaces both per-attempt timeouts: an
+	// attempt that has not begun to answer by then is raced by another,
+	// not abandoned (StreamTimeout is 0 for such a group).
+	HedgeDelay time.Duration
 	// MaxInputTokens is the largest prompt a routable deployment takes; 0
 	// when one of them does not say (it may take anything).
 	MaxInputTokens int
@@ -230,6 +235,9 @@ func buildGroup(cfg *config.Config, name string) *Group {
 	g.AttemptTimeout = largestIfAll(ds, func(d *config.Deployment) time.Duration { return d.Timeout })
 	g.TimeoutGap = g.AttemptTimeout == 0 && slices.ContainsFunc(ds, func(d *config.Deployment) bool { return d.Timeout > 0 })
 	g.StreamTimeout = largestIfAll(ds, func(d *config.Deployment) time.Duration { return d.StreamTimeout })
+	if h, ok := cfg.Router.Hedging[name]; ok {
+		g.HedgeDelay, g.StreamTimeout = h.Delay, 0
+	}
 	g.MaxInputTokens = maxInputTokens(cfg, g.Routable)
 	g.MaxParallel, g.MaxParallelConflict = uniformMaxParallel(ds)
 	g.Ranks = ranks(ds)

@@ -78,6 +78,16 @@ func groupAction(g *plan.Group, p *plan.Plan, st State, attempt time.Duration) *
 		Timeout:          durationpb.New(timeout),
 		RetryPolicy:      makeRetryPolicy(p.Config.Router, levels(g, p.Config.Router.RoutingStrategy, st), len(g.Deployments) == 1),
 	}
+	if g.HedgeDelay > 0 && action.RetryPolicy != nil {
+		// Hedging: when an attempt has not begun to answer within the
+		// delay, Envoy sends the next one (a retry: on another deployment,
+		// within num_retries) and leaves the first running; the first
+		// answer wins and the others are reset. An attempt is then bounded
+		// only by the request's timeout.
+		action.RetryPolicy.PerTryTimeout = durationpb.New(g.HedgeDelay)
+		action.HedgePolicy = &routev3.HedgePolicy{HedgeOnPerTryTimeout: true}
+		return action
+	}
 	if attempt > 0 {
 		if action.RetryPolicy != nil {
 			action.RetryPolicy.PerTryTimeout = durationpb.New(attempt)
