@@ -433,7 +433,6 @@ func (s *Server) draw(pos *atomic.Uint64, salt uint64) float64 {
 // Seed.
 const slowSequence = 0x5eed51011
 
-
 func header(h http.Header, key string) (string, bool) {
 	v := h[key]
 	if len(v) == 0 {
