@@ -103,3 +103,20 @@ def test_the_first_answer_wins_whichever_attempt_gives_it(fleet):
     eventually(c, "llmvoy_attempts_total", len(chat_attempts(slow)), model_group="gpt", deployment="slow", **{"class": "hedged"})
     assert value(c, "llmvoy_attempts_total", model_group="gpt", deployment="steady", **{"class": "2xx"}) == len(results)
     assert "deployment cooling down" not in fleet.llmvoy.output()
+
+
+def test_a_group_with_a_fallback_hedges_through_the_hop(fleet):
+    # With a fallback chain the group's attempts are made behind the
+    # fallback hop's listener, whose route hedges the same way; streams
+    # included (the delay replaces their stream_timeout).
+    slow, fast, backup = fleet.mock("slow", latency=f"{SLOW}s"), fleet.mock("fast"), fleet.mock("backup")
+    c = root(fleet.gateway(router_config(
+        priced("gpt", "slow", slow).replace("api_key: sk-mock", "api_key: sk-mock\n      stream_timeout: 5"),
+        priced("gpt", "fast", fast).replace("api_key: sk-mock", "api_key: sk-mock\n      stream_timeout: 5"),
+        priced("backup", "backup", backup),
+        router=(f"  num_retries: 1\n  fallbacks: [{{\"gpt\": [\"backup\"]}}]\n"
+                f"  model_group_hedging: {{gpt: {{delay: {DELAY}}}}}\n"))))
+    results = timed_chats(sdk(c, generate(c)["key"]), 4) + timed_chats(sdk(c, generate(c)["key"]), 4, stream=True)
+    assert all(dep == "fast" for _, dep in results), results
+    assert max(s for s, _ in results) < SLOW / 2, results
+    assert len(chat_attempts(slow)) >= 2 and not chat_attempts(backup)
