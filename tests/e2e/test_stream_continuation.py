@@ -83,6 +83,30 @@ def test_a_cut_stream_is_continued_on_another_deployment(fleet):
     wait_until(lambda: "continuing a cut stream" in fleet.llmvoy.output(), what="the relay's log line")
 
 
+def test_anthropic_continues_what_another_provider_began(fleet):
+    # Cut on an OpenAI-compatible deployment, continued by an Anthropic one:
+    # the text so far becomes Anthropic's prefill (without its trailing
+    # whitespace, which Anthropic refuses), and the answer reads as one.
+    cut = fleet.mock("cut", chunks=8, cut_stream_after=4, chunk_delay="50ms")
+    claude = fleet.mock("claude", chunks=8)
+    for m in (cut, claude):
+        configure(m, name="twin")
+    anthropic = (f"  - model_name: gpt\n    litellm_params:\n      model: anthropic/claude-test\n"
+                 f"      api_base: http://127.0.0.1:{claude.port}\n      api_key: sk-ant\n      order: 2\n"
+                 f"    model_info:\n      id: a1")
+    client = fleet.gateway(router_config(
+        vllm("gpt", "c1", cut, 1), anthropic, vllm("ref", "r1", claude, 1),
+        router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+    sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
+    expected, _ = stream_text(sdk, "ref", "a long answer please")
+    got, ids = stream_text(sdk, "gpt", "a long answer please")
+    assert got == expected and len(ids) == 1
+    prefill = [r["body"]["messages"][-1] for r in claude.requests() if r["path"] == "/v1/messages"]
+    assert len(prefill) == 1 and prefill[0]["role"] == "assistant", prefill
+    assert expected.startswith(str(prefill[0]["content"] if isinstance(prefill[0]["content"], str)
+                                   else prefill[0]["content"][0]["text"]))
+
+
 def test_a_stream_that_cannot_be_continued_ends_with_an_error_event(fleet):
     # The group's only deployment cuts every stream: nothing can continue it.
     cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
