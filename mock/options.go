@@ -26,7 +26,7 @@ const (
 //
 // Over HTTP (GET/PUT /mock/config) Options are a JSON object with the snake_case
 // keys name, latency, chunk_delay, chunks, status, failure_rate, fail_status,
-// retry_after, slow_rate, slow_latency and seed. Durations are written as Go duration strings ("250ms",
+// retry_after, context_window, cut_stream_after, slow_rate, slow_latency and seed. Durations are written as Go duration strings ("250ms",
 // "1.5s") and read either as such a string or as a number of milliseconds.
 type Options struct {
 	// Name identifies this mock deployment. It is sent back on every response in
@@ -79,6 +79,11 @@ type Options struct {
 	// request: x-mock-context-window.
 	ContextWindow int
 
+	// CutStreamAfter, when positive, resets every stream after this many
+	// content chunks, as a deployment that dies mid-answer does; 0 never.
+	// Per request: x-mock-fail-stream-after (which takes 0 too).
+	CutStreamAfter int
+
 	// SlowRate is the fraction (0..1) of requests that wait SlowLatency
 	// instead of Latency before their first byte: a deployment's slow tail
 	// (hedged requests are measured against it). Which requests are slow
@@ -91,7 +96,7 @@ type Options struct {
 	// request: x-mock-slow-latency-ms.
 	SlowLatency time.Duration
 
-	// Seed seeds the FailureRate and SlowRate sequences. The sequence restarts whenever
+	// Seed seeds the FailureRate and SlowRate sequences. They restart whenever
 	// options are set and on Reset.
 	Seed int64
 }
@@ -114,6 +119,9 @@ func (o Options) Validate() error {
 	}
 	if o.ContextWindow < 0 {
 		errs = append(errs, fmt.Errorf("context_window %d: must not be negative", o.ContextWindow))
+	}
+	if o.CutStreamAfter < 0 {
+		errs = append(errs, fmt.Errorf("cut_stream_after %d: must not be negative", o.CutStreamAfter))
 	}
 	if o.Chunks < 0 || o.Chunks > MaxChunks {
 		errs = append(errs, fmt.Errorf("chunks %d: must be 0 (default) to %d", o.Chunks, MaxChunks))
@@ -174,6 +182,7 @@ type optionsJSON struct {
 	FailStatus  int     `json:"fail_status"`
 	RetryAfter  string  `json:"retry_after"`
 	Context     int     `json:"context_window"`
+	CutAfter    int     `json:"cut_stream_after"`
 	SlowRate    float64 `json:"slow_rate"`
 	SlowLatency string  `json:"slow_latency"`
 	Seed        int64   `json:"seed"`
@@ -191,6 +200,7 @@ func (o Options) MarshalJSON() ([]byte, error) {
 		FailStatus:  o.FailStatus,
 		RetryAfter:  o.RetryAfter.String(),
 		Context:     o.ContextWindow,
+		CutAfter:    o.CutStreamAfter,
 		SlowRate:    o.SlowRate,
 		SlowLatency: o.SlowLatency.String(),
 		Seed:        o.Seed,
@@ -226,6 +236,8 @@ func (o *Options) UnmarshalJSON(data []byte) error {
 			o.RetryAfter, err = parseDurationJSON(raw)
 		case "context_window":
 			err = json.Unmarshal(raw, &o.ContextWindow)
+		case "cut_stream_after":
+			err = json.Unmarshal(raw, &o.CutStreamAfter)
 		case "slow_rate":
 			err = json.Unmarshal(raw, &o.SlowRate)
 		case "slow_latency":

@@ -70,6 +70,10 @@ type Group struct {
 	// HopRouteName); every other request of the group, and every group
 	// without it, takes the group's route as before.
 	FallbackHop bool
+	// Relay is set when the group's streaming chat completions go through
+	// llmvoy's relay, which continues a stream cut after it began
+	// (router_settings.enable_stream_continuation; see RelayRouteName).
+	Relay bool
 	// BodyModel is set when every deployment of the group takes OpenAI's
 	// format and wants this same model, and the group has no fallbacks:
 	// the gateway then writes the model into the body once.
@@ -151,6 +155,7 @@ func Build(cfg *config.Config) (*Plan, error) {
 		p.Groups = append(p.Groups, g)
 		p.byName[name] = g
 		p.HasFallbacks = p.HasFallbacks || g.HasFallbacks()
+		g.Relay = cfg.Router.EnableStreamContinuation && g.Unroutable == ""
 	}
 	for _, g := range p.Groups {
 		if len(g.Chains[config.FallbackGeneric]) > 0 {

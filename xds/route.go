@@ -22,7 +22,7 @@ import (
 // safety net, not a code path clients should see.
 const notFoundBody = `{"error":{"message":"no route for this request","type":"invalid_request_error","param":null,"code":"not_found"}}`
 
-func makeRouteConfig(p *plan.Plan, st State) *routev3.RouteConfiguration {
+func makeRouteConfig(p *plan.Plan, st State, o Options) *routev3.RouteConfiguration {
 	var routes []*routev3.Route
 	for _, g := range p.Groups {
 		routes = append(routes, makeGroupRoute(g, p, st))
@@ -31,6 +31,9 @@ func makeRouteConfig(p *plan.Plan, st State) *routev3.RouteConfiguration {
 		}
 		if g.FallbackHop {
 			routes = append(routes, makeHopRoutes(g, p)...)
+		}
+		if g.Relay && relayOn(o) {
+			routes = append(routes, makeRelayRoute(g, p))
 		}
 	}
 	routes = append(routes, &routev3.Route{
@@ -95,6 +98,21 @@ func groupAction(g *plan.Group, p *plan.Plan, st State, attempt time.Duration) *
 			// One attempt: its timeout is the request's.
 			action.Timeout = durationpb.New(attempt)
 		}
+	}
+	return action
+}
+
+// unhedged is a hedging group's action for a route that names its
+// deployment (the relay's continuations): a hedge could only go to that
+// same deployment, so the attempt gets the per-try timeout it would have
+// without hedging.
+func unhedged(action *routev3.RouteAction, attempt time.Duration) *routev3.RouteAction {
+	if action.HedgePolicy == nil {
+		return action
+	}
+	action.HedgePolicy, action.RetryPolicy.PerTryTimeout = nil, nil
+	if attempt > 0 {
+		action.RetryPolicy.PerTryTimeout = durationpb.New(attempt)
 	}
 	return action
 }
