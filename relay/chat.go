@@ -158,30 +158,3 @@ func replaceContent(data []byte, content, trimmed string) []byte {
 	}
 	return out
 }
-
-// continuationBody is the client's request with the answer so far as the
-// assistant's last message: the deployment's translator turns it into the
-// provider's way of continuing one (see translate.Continuation).
-func continuationBody(body []byte, prefill string) ([]byte, bool) {
-	fields, err := jsonscan.Fields(body)
-	if err != nil {
-		return nil, false
-	}
-	f, ok := jsonscan.Get(fields, "messages")
-	if !ok {
-		return nil, false
-	}
-	msgs := bytes.TrimSpace(f.Value)
-	if len(msgs) < 2 || msgs[0] != '[' || msgs[len(msgs)-1] != ']' {
-		return nil, false
-	}
-	inner := bytes.TrimSpace(msgs[1 : len(msgs)-1])
-	out := append([]byte{'['}, inner...)
-	if len(inner) > 0 {
-		out = append(out, ',')
-	}
-	out = append(out, `{"role":"assistant","content":`...)
-	out = jsonscan.AppendString(out, prefill)
-	out = append(out, "}]"...)
-	return jsonscan.Set(body, fields, "messages", out), true
-}
