@@ -18,7 +18,7 @@ func chunkJSON(id, content string, finish *string) []byte {
 }
 
 func TestAnswerSplicesAContinuation(t *testing.T) {
-	var a answer
+	var a chatAnswer
 	role := []byte(`{"id":"first","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`)
 	for _, ev := range [][]byte{role, chunkJSON("first", "Once upon ", nil), chunkJSON("first", "a ", nil)} {
 		out, v := a.event(ev)
@@ -52,15 +52,15 @@ func TestAnswerSplicesAContinuation(t *testing.T) {
 }
 
 func TestAnswerThatCannotBeContinued(t *testing.T) {
-	var tool answer
+	var tool chatAnswer
 	tool.event([]byte(`{"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","function":{"name":"f","arguments":""}}]},"finish_reason":null}]}`))
 	require.False(t, tool.continuable(), "a tool call in flight")
 
-	var several answer
+	var several chatAnswer
 	several.event([]byte(`{"id":"x","choices":[{"index":1,"delta":{"content":"b"},"finish_reason":null}]}`))
 	require.False(t, several.continuable(), "n > 1")
 
-	var cut answer
+	var cut chatAnswer
 	_, v := cut.event([]byte(`{"error":{"message":"overloaded","type":"overloaded_error"}}`))
 	require.Equal(t, failed, v)
 	require.True(t, cut.continuable(), "a provider's error event is a cut like any other")
