@@ -77,10 +77,15 @@ def test_a_slow_attempt_is_raced_and_the_fast_answer_wins(fleet):
 
 def test_without_hedging_the_slow_deployment_shows(fleet):
     slow, _, c = hedged_gateway(fleet, hedging=False)
-    results = timed_chats(sdk(c, generate(c)["key"]), 2)
-    assert len(chat_attempts(slow)) == 1, results
-    assert sorted(s for s, _ in results)[-1] >= SLOW * 0.9, results
-    assert {dep for _, dep in results} == {"slow", "fast"}
+    client = sdk(c, generate(c)["key"])
+    # Round robin reaches the slow deployment within a few requests; its
+    # answer then takes all of its latency.
+    for _ in range(6):
+        [(took, dep)] = timed_chats(client, 1)
+        if dep == "slow":
+            break
+    assert dep == "slow" and took >= SLOW * 0.9, (took, dep)
+    assert len(chat_attempts(slow)) == 1
 
 
 def test_the_first_answer_wins_whichever_attempt_gives_it(fleet):
