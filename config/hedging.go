@@ -13,13 +13,17 @@ import (
 // and model_group_alias.
 type Hedge struct {
 	// Delay is how long the first attempt may take to begin its answer
-	// before the hedge is sent, in seconds in the file.
+	// before the hedge is sent, in seconds in the file; 0 with P95.
 	Delay time.Duration
+	// P95 is `delay: p95`: the delay is the 95th percentile of the
+	// group's recent times to first byte, as llmvoy measures them.
+	P95 bool
 
 	line int
 }
 
-// hedging reads model_group_hedging: {"group": {"delay": 0.5}}.
+// hedging reads model_group_hedging: {"group": {"delay": 0.5}}, or
+// {"group": {"delay": "p95"}}.
 func (p *parser) hedging(path string, v *value) map[string]Hedge {
 	out := make(map[string]Hedge)
 	for _, kv := range p.section(path, v) {
@@ -33,7 +37,7 @@ func (p *parser) hedging(path string, v *value) map[string]Hedge {
 			case "delay":
 				delay = true
 				if f.val.kind == kindStr && strings.EqualFold(f.val.s, "p95") {
-					p.errorf(f.val.line, fpath, "a delay from the group's measured time to first byte is not supported yet; want seconds")
+					h.P95 = true
 					continue
 				}
 				h.Delay, _ = p.seconds(fpath, f.val, false)
@@ -42,10 +46,10 @@ func (p *parser) hedging(path string, v *value) map[string]Hedge {
 			}
 		}
 		switch {
-		case h.Delay > 0:
+		case h.Delay > 0 || h.P95:
 			out[group] = h
 		case !delay:
-			p.errorf(kv.key.line, gpath, "want a delay in seconds, e.g. {delay: 0.5}")
+			p.errorf(kv.key.line, gpath, `want a delay in seconds, e.g. {delay: 0.5}, or {delay: "p95"}`)
 		}
 	}
 	return out

@@ -179,6 +179,10 @@ func TestHedgeDelay(t *testing.T) {
 	require.Equal(t, 10*time.Second, g.AttemptTimeout, "read, and replaced by the delay in Envoy's route")
 	require.Zero(t, h.HedgeDelay)
 	require.Equal(t, 3*time.Second, h.StreamTimeout)
+
+	p = build(t, ds, "router_settings:\n  model_group_hedging: {g: {delay: p95}}\n")
+	require.Equal(t, DefaultHedgeDelay, p.Group("g").HedgeDelay, "until measured")
+	require.True(t, p.Group("g").HedgeP95)
 }
 
 func TestMaxInputTokens(t *testing.T) {

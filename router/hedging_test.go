@@ -52,3 +52,35 @@ func TestHedgedAttemptsAreNotFailures(t *testing.T) {
 	require.Equal(t, FailureTimeout, obs.attempts[4].Failure)
 	require.False(t, obs.attempts[4].Hedged)
 }
+
+// A `delay: p95` group's delay: the 95th percentile of its answered
+// attempts' times to first byte once there are 20, kept while it moves by
+// no more than a fifth.
+func TestMeasuredHedgeDelay(t *testing.T) {
+	cfg := groupConfig(config.RouterSettings{Hedging: map[string]config.Hedge{"g": {P95: true}}})
+	cfg.Deployments = append(cfg.Deployments, &config.Deployment{ID: "x", ModelName: "fixed"})
+	cfg.Router.Hedging["fixed"] = config.Hedge{Delay: time.Second}
+	b := NewBalance(cfg)
+	record := func(id string, ms ...int) {
+		for _, v := range ms {
+			b.Record(Outcome{Deployment: id, Status: 200, Latency: time.Duration(v) * time.Millisecond})
+		}
+	}
+	for i := 1; i < 20; i++ {
+		record("a", i)
+	}
+	b.Record(Outcome{Deployment: "b", Status: 500, Latency: time.Second}) // a failure: no sample
+	b.Record(Outcome{Deployment: "b"})                                    // no answer: no sample
+	record("x", 1, 2, 3)
+	require.Empty(t, b.Decide().HedgeDelays, "19 samples: not measured yet")
+
+	record("b", 20) // 1..20 ms: the 19th of 20
+	require.Equal(t, map[string]time.Duration{"g": 19 * time.Millisecond}, b.Decide().HedgeDelays)
+
+	record("c", 22, 22, 22, 22, 22) // p95 of 25 is 22 ms: within a fifth of 19 ms
+	require.Equal(t, 19*time.Millisecond, b.Decide().HedgeDelays["g"])
+	for range 100 {
+		record("a", 300)
+	}
+	require.Equal(t, 300*time.Millisecond, b.Decide().HedgeDelays["g"], "the last 100 answers")
+}

@@ -46,3 +46,23 @@ router_settings:
 		require.Equal(t, 30*time.Second, actions[name].GetRetryPolicy().GetPerTryTimeout().AsDuration(), name)
 	}
 }
+
+// A `delay: p95` group hedges after plan.DefaultHedgeDelay until the
+// router measured it, then after its measured delay.
+func TestMeasuredHedgeDelay(t *testing.T) {
+	cfg, _, err := config.Parse([]byte(`
+model_list:
+  - {model_name: g, litellm_params: {model: openai/a, api_base: http://127.0.0.1:8001/v1}, model_info: {id: g1}}
+  - {model_name: g, litellm_params: {model: openai/a, api_base: http://127.0.0.1:8002/v1}, model_info: {id: g2}}
+router_settings:
+  model_group_hedging: {g: {delay: p95}}
+`), "config.yaml", nil)
+	require.NoError(t, err)
+	p := mustPlan(t, cfg)
+	g := p.Group("g")
+	require.Equal(t, plan.DefaultHedgeDelay, groupAction(g, p, State{}, 0).GetRetryPolicy().GetPerTryTimeout().AsDuration())
+	st := State{HedgeDelays: map[string]time.Duration{"g": 40 * time.Millisecond}}
+	action := groupAction(g, p, st, 0)
+	require.Equal(t, 40*time.Millisecond, action.GetRetryPolicy().GetPerTryTimeout().AsDuration())
+	require.True(t, action.GetHedgePolicy().GetHedgeOnPerTryTimeout())
+}

@@ -81,13 +81,13 @@ func groupAction(g *plan.Group, p *plan.Plan, st State, attempt time.Duration) *
 		Timeout:          durationpb.New(timeout),
 		RetryPolicy:      makeRetryPolicy(p.Config.Router, levels(g, p.Config.Router.RoutingStrategy, st), len(g.Deployments) == 1),
 	}
-	if g.HedgeDelay > 0 && action.RetryPolicy != nil {
+	if delay := hedgeDelay(g, st); delay > 0 && action.RetryPolicy != nil {
 		// Hedging: when an attempt has not begun to answer within the
 		// delay, Envoy sends the next one (a retry: on another deployment,
 		// within num_retries) and leaves the first running; the first
 		// answer wins and the others are reset. An attempt is then bounded
 		// only by the request's timeout.
-		action.RetryPolicy.PerTryTimeout = durationpb.New(g.HedgeDelay)
+		action.RetryPolicy.PerTryTimeout = durationpb.New(delay)
 		action.HedgePolicy = &routev3.HedgePolicy{HedgeOnPerTryTimeout: true}
 		return action
 	}
@@ -100,6 +100,15 @@ func groupAction(g *plan.Group, p *plan.Plan, st State, attempt time.Duration) *
 		}
 	}
 	return action
+}
+
+// hedgeDelay is the group's hedge delay: the measured one for `delay: p95`
+// once there is one; 0 when it does not hedge.
+func hedgeDelay(g *plan.Group, st State) time.Duration {
+	if d, ok := st.HedgeDelays[g.Name]; ok && g.HedgeP95 {
+		return d
+	}
+	return g.HedgeDelay
 }
 
 // unhedged is a hedging group's action for a route that names its

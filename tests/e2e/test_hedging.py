@@ -125,3 +125,23 @@ def test_a_group_with_a_fallback_hedges_through_the_hop(fleet):
     assert all(dep == "fast" for _, dep in results), results
     assert max(s for s, _ in results) < SLOW / 2, results
     assert len(chat_attempts(slow)) >= 2 and not chat_attempts(backup)
+
+
+def test_a_p95_delay_is_measured_from_the_groups_answers(fleet):
+    # delay: p95 hedges after 1 s until llmvoy has measured 20 answers of
+    # the group, then after the 95th percentile of their times to first
+    # byte: here the fast deployment's few milliseconds (the slow one's
+    # attempts lose their races and are never measured).
+    slow, fast = fleet.mock("slow", latency=f"{SLOW}s"), fleet.mock("fast")
+    c = root(fleet.gateway(router_config(
+        priced("gpt", "slow", slow), priced("gpt", "fast", fast),
+        router="  num_retries: 1\n  model_group_hedging: {gpt: {delay: p95}}\n")))
+    client = sdk(c, generate(c)["key"])
+    before = timed_chats(client, 24)
+    assert all(dep == "fast" for _, dep in before), before
+    assert max(s for s, _ in before) >= 0.9, "the slow deployment's first attempts were raced after 1 s"
+    time.sleep(2.5)  # the router's decision (every second) reaches Envoy's routes
+    after = timed_chats(client, 10)
+    assert all(dep == "fast" for _, dep in after), after
+    assert len(chat_attempts(slow)) >= 14, "round robin kept sending first attempts to the slow deployment"
+    assert max(s for s, _ in after) < 0.5, after
