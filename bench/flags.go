@@ -44,7 +44,7 @@ type settings struct {
 	SoakConns        int          `json:"soak_max_connections,omitempty"`
 	LiteLLMWorkers   int          `json:"litellm_workers,omitempty"`
 	HedgeRate        float64      `json:"hedge_rps"`
-	HedgeDelay       jsonDuration `json:"hedge_delay"`
+	HedgeDelay       string       `json:"hedge_delay"`
 
 	llmvoyBin, envoyBin, liteLLM, outDir string
 }
@@ -91,7 +91,14 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 		return checkNames(s.Scenarios, scenarioChat, scenarioMax, scenarioStream, scenarioMessages, scenarioVision, scenarioHedge, scenarioSoak)
 	})
 	fs.Float64Var(&s.HedgeRate, "hedge-rate", 50, "rate of the hedge scenario, requests/s (llmvoy without, then with hedging)")
-	durationVar(fs, &s.HedgeDelay, "hedge-delay", 250*time.Millisecond, "the hedging group's model_group_hedging delay")
+	s.HedgeDelay = "250ms"
+	fs.Func("hedge-delay", `the hedging group's model_group_hedging delay: a duration, or "p95" (default 250ms)`, func(v string) error {
+		if d, err := time.ParseDuration(v); (err != nil || d <= 0) && v != "p95" {
+			return errors.New(`want a positive duration or "p95"`)
+		}
+		s.HedgeDelay = v
+		return nil
+	})
 	fs.Float64Var(&s.SoakRate, "soak-rate", 1000, "rate of the soak, requests/s (scenario soak: llmvoy, then plain Envoy as the control)")
 	durationVar(fs, &s.SoakDuration, "soak-duration", 10*time.Minute, "length of the soak")
 	durationVar(fs, &s.SoakEvery, "soak-every", 10*time.Second, "how often the soak samples RSS")
@@ -114,8 +121,8 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 		fs.Usage()
 		return s, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if s.Duration <= 0 || s.MaxWorkers <= 0 || s.StreamRate <= 0 || s.VisionRate <= 0 || s.MaxInflight <= 0 || s.HedgeRate <= 0 || s.HedgeDelay <= 0 {
-		return s, errors.New("--duration, --max-workers, --stream-rate, --vision-rate, --max-inflight, --hedge-rate and --hedge-delay must be positive")
+	if s.Duration <= 0 || s.MaxWorkers <= 0 || s.StreamRate <= 0 || s.VisionRate <= 0 || s.MaxInflight <= 0 || s.HedgeRate <= 0 {
+		return s, errors.New("--duration, --max-workers, --stream-rate, --vision-rate, --max-inflight and --hedge-rate must be positive")
 	}
 	if s.SoakConns < 0 || s.LiteLLMWorkers <= 0 {
 		return s, errors.New("--soak-conns must not be negative and --litellm-workers must be positive")

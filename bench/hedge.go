@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -25,9 +26,12 @@ const (
 )
 
 // hedgeConfig adds the hedging group to gatewayConfig's config: the same
-// deployments under hedgedModel, with delay as its hedge delay. Only
-// llmvoy reads it (model_group_hedging is not LiteLLM's).
-func hedgeConfig(config []byte, mocks []mockDeployment, delay time.Duration) []byte {
+// deployments under hedgedModel, with delay (a duration, or "p95") as its
+// hedge delay. Only llmvoy reads it (model_group_hedging is not LiteLLM's).
+func hedgeConfig(config []byte, mocks []mockDeployment, delay string) []byte {
+	if d, err := time.ParseDuration(delay); err == nil {
+		delay = strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+	}
 	var deployments strings.Builder
 	for _, m := range mocks {
 		fmt.Fprintf(&deployments, `  - model_name: %s
@@ -41,7 +45,7 @@ func hedgeConfig(config []byte, mocks []mockDeployment, delay time.Duration) []b
 	}
 	out := bytes.Replace(config, []byte("router_settings:\n"), []byte(deployments.String()+"router_settings:\n"), 1)
 	return bytes.Replace(out, []byte("router_settings:\n"),
-		fmt.Appendf(nil, "router_settings:\n  model_group_hedging: {%q: {delay: %g}}\n", hedgedModel, delay.Seconds()), 1)
+		fmt.Appendf(nil, "router_settings:\n  model_group_hedging: {%q: {delay: %s}}\n", hedgedModel, delay), 1)
 }
 
 // runHedge measures the hedge scenario: llmvoy without hedging, then with.

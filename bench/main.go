@@ -146,7 +146,7 @@ func (b *bench) startTargets(ctx context.Context, res *Results) error {
 		llmvoyConfig := configPath
 		if slices.Contains(b.s.Scenarios, scenarioHedge) {
 			llmvoyConfig = filepath.Join(b.s.outDir, "config-llmvoy.yaml")
-			cfg := hedgeConfig(gatewayConfig(b.mocks, b.s.KeyPerDeployment, b.s.Fallbacks), b.mocks, time.Duration(b.s.HedgeDelay))
+			cfg := hedgeConfig(gatewayConfig(b.mocks, b.s.KeyPerDeployment, b.s.Fallbacks), b.mocks, b.s.HedgeDelay)
 			if err := os.WriteFile(llmvoyConfig, cfg, 0o644); err != nil {
 				return err
 			}

@@ -21,11 +21,15 @@ func TestEnvoyAdminFromLog(t *testing.T) {
 
 func TestHedgeConfigAddsAHedgingGroup(t *testing.T) {
 	mocks := []mockDeployment{{name: "mock-a", port: 9001}, {name: "mock-b", port: 9002}}
-	cfg, warnings, err := config.Parse(hedgeConfig(gatewayConfig(mocks, false, false), mocks, 250*time.Millisecond), "config.yaml", nil)
+	cfg, warnings, err := config.Parse(hedgeConfig(gatewayConfig(mocks, false, false), mocks, "250ms"), "config.yaml", nil)
 	require.NoError(t, err)
 	require.Empty(t, warnings)
 	require.Len(t, cfg.Group(hedgedModel), 2)
 	require.Len(t, cfg.Group(benchModel), 2)
 	require.Len(t, cfg.Router.Hedging, 1)
 	require.Equal(t, 250*time.Millisecond, cfg.Router.Hedging[hedgedModel].Delay)
+
+	cfg, _, err = config.Parse(hedgeConfig(gatewayConfig(mocks, false, false), mocks, "p95"), "config.yaml", nil)
+	require.NoError(t, err)
+	require.True(t, cfg.Router.Hedging[hedgedModel].P95)
 }
