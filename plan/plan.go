@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -42,6 +43,8 @@ type Plan struct {
 	RouteTimeout time.Duration
 
 	byName map[string]*Group
+	// patterns are the wildcard groups, most specific first (Match).
+	patterns []*Group
 }
 
 // Group is what the consumers of the config need to know about one model
@@ -108,6 +111,10 @@ type Group struct {
 	Ranks   []uint32
 	Weights []uint32
 	Pricier []bool
+
+	// pattern matches the requested names a wildcard group serves; nil for
+	// a group that serves its name alone.
+	pattern *regexp.Regexp
 }
 
 // HasFallbacks reports whether any fallback chain starts at the group.
@@ -145,6 +152,10 @@ func Build(cfg *config.Config) (*Plan, error) {
 		g := buildGroup(cfg, name)
 		p.Groups = append(p.Groups, g)
 		p.byName[name] = g
+		if IsPattern(name) {
+			g.pattern = patternRegexp(name)
+			p.patterns = append(p.patterns, g)
+		}
 		p.HasFallbacks = p.HasFallbacks || g.HasFallbacks()
 	}
 	for _, g := range p.Groups {
@@ -160,6 +171,7 @@ func Build(cfg *config.Config) (*Plan, error) {
 			}
 		}
 	}
+	sortPatterns(p.patterns)
 	return p, nil
 }
 
