@@ -178,7 +178,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 			body, fields = stripped, sf
 		}
 	}
-	origin := g.state.resolve(model)
+	origin, served := g.state.route(model)
 	if g.isRedirect && g.fallback.origin != origin {
 		// Envoy replays the body of the request the header was signed
 		// for; a body naming another group is not that request.
@@ -289,6 +289,11 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	// Not on a fallback's pass: Envoy replays the body as this filter left
 	// it, and a later pass must still find the client's model there.
 	rewrite := target.BodyModel != "" && !g.isRedirect
+	bodyModel := target.BodyModel
+	if rewrite && target.IsPattern() {
+		// The group's one model, with the requested name in its "*".
+		bodyModel = target.UpstreamModel(target.Deployments[0], served)
+	}
 	if rewrite {
 		// Envoy's buffer filter behind the gateway filter sets the new
 		// content-length (see fullDuplex).
@@ -296,7 +301,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		if src == nil {
 			src = b.GetBody()
 		}
-		if set := translate.SetModel(src, fields, target.BodyModel); set != nil {
+		if set := translate.SetModel(src, fields, bodyModel); set != nil {
 			body = set
 		}
 	}
@@ -328,9 +333,9 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		// For the attempts' upstream processors, which cannot read it from
 		// headers (see routed).
 		rt := routed{clientPath: path, keyToken: fb.caller, anthropicBeta: g.anthropicBeta, bridged: bridged,
-			storeResponse: storeResponse}
+			storeResponse: storeResponse, served: served}
 		if rewrite {
-			rt.bodyModel = target.BodyModel
+			rt.bodyModel = bodyModel
 		}
 		g.server.requests.put(g.requestID, rt)
 	}

@@ -104,6 +104,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	}
 	u.requestID = headerValue(h, "x-request-id")
 	r, known := u.server.requests.get(u.requestID)
+	d = u.state.forModel(d, r.served)
 	u.bridged = r.bridged
 	u.store, u.callerToken = r.storeResponse && u.server.responses() != nil, r.keyToken
 	clientPath := r.clientPath
