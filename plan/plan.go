@@ -35,9 +35,6 @@ type Plan struct {
 	Config *config.Config
 	// Groups are the model groups in config order.
 	Groups []*Group
-	// HasFallbacks is set when some group has a fallback chain: every
-	// route then follows Envoy's internal redirects.
-	HasFallbacks bool
 	// RouteTimeout bounds a whole request, retries included
 	// (router_settings.timeout, else DefaultRouteTimeout).
 	RouteTimeout time.Duration
@@ -66,12 +63,11 @@ type Group struct {
 	// Chains are the group's fallback chains by kind (config.Fallback*),
 	// only the non-empty ones.
 	Chains map[string][]string
-	// FallbackHop is set when a request in this group can have a next
-	// step in a fallback chain after an error of the group: the group has
-	// a generic chain of its own, or is a member, not the last, of some
-	// group's chain. Such requests go through the fallback hop (see
-	// HopRouteName); every other request of the group, and every group
-	// without it, takes the group's route as before.
+	// FallbackHop is set when Envoy has routes through the fallback hop for
+	// the group (see HopRouteName): every group, since a request's own
+	// fallbacks (the body's "fallbacks") can give a request of any group a
+	// next step. Only requests with a next step take it; the others take
+	// the group's route.
 	FallbackHop bool
 	// BodyModel is set when every deployment of the group takes OpenAI's
 	// format and wants this same model, and the group has no fallbacks:
@@ -156,20 +152,7 @@ func Build(cfg *config.Config) (*Plan, error) {
 			g.pattern = patternRegexp(name)
 			p.patterns = append(p.patterns, g)
 		}
-		p.HasFallbacks = p.HasFallbacks || g.HasFallbacks()
-	}
-	for _, g := range p.Groups {
-		if len(g.Chains[config.FallbackGeneric]) > 0 {
-			g.FallbackHop = true
-		}
-		for _, chain := range g.Chains {
-			// Once in a chain, any error moves on to its next group.
-			for _, name := range chain[:len(chain)-1] {
-				if member := p.byName[name]; member != nil {
-					member.FallbackHop = true
-				}
-			}
-		}
+		g.FallbackHop = true
 	}
 	sortPatterns(p.patterns)
 	return p, nil
