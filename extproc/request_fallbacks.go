@@ -2,6 +2,7 @@ package extproc
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -71,6 +72,10 @@ func (g *gateway) requestFallbacks(fields []jsonscan.Field, model string) ([]str
 	}
 	var chain []string
 	for _, name := range names {
+		if len(name) > maxEchoed {
+			// The chain travels in a request header.
+			return invalid(fmt.Sprintf("a model name longer than %d bytes", maxEchoed))
+		}
 		group := g.state.resolve(name)
 		if _, ok := g.state.groups[group]; !ok || group == origin {
 			continue

@@ -1,6 +1,7 @@
 package extproc_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -58,7 +59,7 @@ func TestRequestFallbacksForms(t *testing.T) {
 	require.Equal(t, plan.DirectRouteName("backup"), cluster)
 	require.Empty(t, fb)
 
-	for _, bad := range []string{`"big"`, `[1]`, `[{"model": "big", "messages": []}]`, `[{"backup": "big"}]`} {
+	for _, bad := range []string{`["` + strings.Repeat("x", 300) + `"]`, `"big"`, `[1]`, `[{"model": "big", "messages": []}]`, `[{"backup": "big"}]`} {
 		e := requireAPIError(t, postThroughGateway(t, h, "/v1/chat/completions", withFallbacks("backup", bad), bearer), 400, "invalid_request_error")
 		require.Equal(t, "fallbacks", *e.Param, bad)
 	}
