@@ -112,6 +112,10 @@ func (p *parser) routingKey(r *RouterSettings, key string, path string, v *value
 		if b, ok := p.boolean(path, v); ok {
 			r.EnablePreCallChecks = b
 		}
+	case "enable_stream_continuation":
+		if b, ok := p.boolean(path, v); ok {
+			r.EnableStreamContinuation = b
+		}
 	case "disable_cooldowns":
 		if b, ok := p.boolean(path, v); ok {
 			r.DisableCooldowns = b

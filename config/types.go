@@ -208,6 +208,10 @@ type RouterSettings struct {
 	// every deployment of a group (model_info.max_input_tokens) takes the
 	// group's context-window fallbacks before any call.
 	EnablePreCallChecks bool
+	// EnableStreamContinuation is llmvoy's enable_stream_continuation (no
+	// LiteLLM equivalent): a chat completion stream cut after it began is
+	// continued on another deployment of its group (package relay).
+	EnableStreamContinuation bool
 }
 
 // ErrorClass is one of LiteLLM's error classes, as retry_policy and

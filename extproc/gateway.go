@@ -329,7 +329,9 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	// Not for a virtual key: its answer is priced by the upstream processor.
 	// Nor for an agent API: it is bridged or passed through per deployment.
-	if rewrite && target.directRoute != "" && g.caller.key == nil && !isAgentAPI(g.endpoint) {
+	// A stream of a group with stream continuation: through llmvoy's relay.
+	relayed := target.relayRoute != "" && g.server.relayOn.Load() && g.endpoint == translate.ChatCompletions && isStream(fields)
+	if rewrite && target.directRoute != "" && g.caller.key == nil && !isAgentAPI(g.endpoint) && !relayed {
 		// No upstream processor runs there to read a fallback header (or
 		// to fall back): it is not set, so no provider gets it.
 		if refused := g.direct(m, target, path); refused != nil {
@@ -340,8 +342,17 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 			now := time.Now()
 			m.SetHeaders = append(m.SetHeaders, setHeader(plan.FallbackHeader, fb.encode(g.server.fallbackToken, g.requestID, now)))
 			if next, ok := fb.next(g.state.plan, config.FallbackGeneric); ok {
-				m.SetHeaders = viaHop(m.SetHeaders, target, streamTimeout, next.encode(g.server.fallbackToken, g.requestID, now), path)
+				signed := next.encode(g.server.fallbackToken, g.requestID, now)
+				if relayed {
+					// The relay's listener redirects like the hop's.
+					m.SetHeaders = nextStep(m.SetHeaders, signed, path)
+				} else {
+					m.SetHeaders = viaHop(m.SetHeaders, target, streamTimeout, signed, path)
+				}
 			}
+		}
+		if relayed {
+			m.SetHeaders = toRelay(m.SetHeaders, target)
 		}
 		// For the attempts' upstream processors, which cannot read it from
 		// headers (see routed).
@@ -349,6 +360,9 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 			storeResponse: storeResponse, served: served}
 		if rewrite {
 			rt.bodyModel = bodyModel
+		}
+		if relayed {
+			rt.relay = &relayState{server: g.server, group: targetName}
 		}
 		g.server.requests.put(g.requestID, rt)
 	}
@@ -424,6 +438,13 @@ func viaHop(set []*corev3.HeaderValueOption, target group, streamTimeout bool, n
 		set = slices.DeleteFunc(set, func(h *corev3.HeaderValueOption) bool { return h.GetHeader().GetKey() == perTryTimeoutHeader })
 	}
 	set[0] = setHeader(plan.RouteHeader, route)
+	return nextStep(set, next, path)
+}
+
+// nextStep adds what the listener that makes the attempts (the hop's, the
+// relay's) needs to redirect to the next step of the chain: its signed
+// fallback header, and the redirect's location.
+func nextStep(set []*corev3.HeaderValueOption, next, path string) []*corev3.HeaderValueOption {
 	return append(set,
 		setHeader(plan.FallbackNextHeader, next),
 		setHeader(plan.FallbackLocationHeader, "http://"+plan.FallbackAuthority+path))

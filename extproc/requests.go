@@ -34,7 +34,10 @@ type routed struct {
 	bridged *bridged
 	// storeResponse: a Responses answer to keep, for keyToken's caller.
 	storeResponse bool
-	expires       time.Time
+	// relay is set for a request routed to llmvoy's relay (package
+	// relay): what the relay and the attempts share.
+	relay   *relayState
+	expires time.Time
 }
 
 // requests holds the routing decision of each request in flight, by the

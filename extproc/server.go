@@ -73,6 +73,8 @@ type Server struct {
 	// beforePhase, when set, sees each message before its processor does:
 	// tests make a phase panic with it. Always nil outside tests.
 	beforePhase func(*extprocv3.ProcessingRequest)
+	// relayOn: llmvoy's relay serves (SetRelay).
+	relayOn atomic.Bool
 }
 
 var _ extprocv3.ExternalProcessorServer = (*Server)(nil)

@@ -65,7 +65,9 @@ func (u *upstream) recordSpend(prompt, completion int, response []byte) float64 
 	if u.state.cfg.General.StorePrompts {
 		l.Messages, l.Response = string(u.spend.request), string(response)
 	}
-	u.server.keys.Record(l)
+	if u.relay == nil || !u.relay.hold(l) {
+		u.server.keys.Record(l)
+	}
 	u.server.metrics.Usage(d.ID, prompt, completion, cost)
 	if k != nil && k.MaxBudget != nil && cost > 0 {
 		u.server.counters.Add(context.Background(), spendCounter(k), int64(cost*nanoUSD), spendTTL(k))

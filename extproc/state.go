@@ -45,6 +45,9 @@ type group struct {
 	// in their chain, set once Envoy has them; hopStreamRoute for streams
 	// with a stream_timeout.
 	hopRoute, hopStreamRoute string
+	// relayRoute is the group's route through llmvoy's relay
+	// (plan.Group.Relay), set once Envoy has it.
+	relayRoute string
 }
 
 // model is an entry of /v1/models.
@@ -100,6 +103,9 @@ func newState(p, prev *plan.Plan) *state {
 					g.hopStreamRoute = plan.HopStreamRouteName(pg.Name)
 				}
 			}
+		}
+		if pg.Relay && (prev == nil || prev.Group(pg.Name) != nil && prev.Group(pg.Name).Relay) {
+			g.relayRoute = plan.RelayRouteName(pg.Name)
 		}
 		st.groups[pg.Name] = g
 		st.groupNames = append(st.groupNames, pg.Name)

@@ -28,6 +28,10 @@ import (
 type upstream struct {
 	state  *state
 	server *Server
+	// relay is set for an attempt made by llmvoy's relay; continuing
+	// when it continues a cut answer (see package relay).
+	relay      *relayState
+	continuing bool
 
 	deployment *config.Deployment
 	translator translate.Translator
@@ -106,6 +110,9 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	r, known := u.server.requests.get(u.requestID)
 	d = u.state.forModel(d, r.served)
 	u.bridged = r.bridged
+	if r.relay != nil {
+		u.relay, u.continuing = r.relay, r.relay.continues()
+	}
 	u.store, u.callerToken = r.storeResponse && u.server.responses() != nil, r.keyToken
 	clientPath := r.clientPath
 	if !known {
@@ -195,7 +202,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	}
 	resp := continueHeaders(m, false)
 	bridged := isAgentAPI(u.clientEP) && !u.native
-	if r.bodyModel != "" && r.bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback && !bridged && !u.store {
+	if r.bodyModel != "" && r.bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback && !bridged && !u.store && !u.continuing {
 		// The gateway already wrote this deployment's model into the body,
 		// and nothing else here needs it or the answer: no more phases.
 		resp.ModeOverride = &extprocfilterv3.ProcessingMode{
@@ -516,10 +523,15 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 		in, u.client = b.chat, b.answer()
 		fallthrough
 	default:
+		if u.continuing && u.endpoint == translate.ChatCompletions {
+			// The relay's continuation: the answer so far is the last
+			// message, which the provider is to continue.
+			in = translate.Continuation(u.deployment, in)
+		}
 		if body, response, err = u.translator.RequestBody(u.deployment, u.endpoint, in); err != nil {
 			return replyError(translateError(u.deployment.ID, err))
 		}
-		if body == nil && u.client != nil {
+		if body == nil && (u.client != nil || u.continuing) {
 			body = in // the chat request, as the deployment takes it
 		}
 	}

@@ -8,8 +8,11 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +27,7 @@ import (
 	"github.com/llmvoy/llmvoy/keys"
 	"github.com/llmvoy/llmvoy/metrics"
 	"github.com/llmvoy/llmvoy/plan"
+	"github.com/llmvoy/llmvoy/relay"
 	"github.com/llmvoy/llmvoy/router"
 	"github.com/llmvoy/llmvoy/xds"
 )
@@ -64,6 +68,7 @@ type Gateway struct {
 	control          *controlsock.Listeners
 	xdsGRPC          *grpc.Server
 	procGRPC         *grpc.Server
+	relayHTTP        *http.Server
 	closeKeys, redis func()
 	// envoyRestarts counts how often the supervised Envoy was restarted.
 	envoyRestarts atomic.Int64
@@ -128,11 +133,22 @@ func Open(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger) (_ 
 	als.Register(g.procGRPC)
 	go g.xdsGRPC.Serve(g.control.XDS)
 	go g.procGRPC.Serve(g.control.ExtProc)
+	xdsOpts := xds.Options{ListenAddress: opts.Host, ListenPort: uint32(opts.Port), ExtProcCluster: envoy.ExtProcClusterName, CAFile: opts.CAFile}
+	if opts.SupervisedEnvoy {
+		// Stream continuation's relay, on a socket of the private control
+		// directory; under --no-envoy the platform's Envoy may see the
+		// directory at another path, so streams are not relayed there.
+		if err := g.openRelay(procSrv, stats, &xdsOpts); err != nil {
+			return nil, err
+		}
+	} else if cfg.Router.EnableStreamContinuation {
+		log.Warn("router_settings.enable_stream_continuation needs the Envoy llmvoy starts (llmvoy run without --no-envoy); streams are not continued")
+	}
 
 	g.loop = controlplane.New(p, controlplane.Parts{Snapshots: xdsSrv, Processor: procSrv, Cooldowns: cooldowns, Balance: balance},
 		controlplane.Options{
 			Path: opts.ConfigPath, ReloadEvery: opts.ReloadEvery, ResolveEvery: opts.ResolveEvery, Redis: cfg.Router.Redis,
-			XDS: xds.Options{ListenAddress: opts.Host, ListenPort: uint32(opts.Port), ExtProcCluster: envoy.ExtProcClusterName, CAFile: opts.CAFile},
+			XDS: xdsOpts,
 		}, log)
 	if err := g.loop.Start(ctx); err != nil {
 		return nil, err
@@ -148,11 +164,32 @@ func (g *Gateway) Close() {
 		g.xdsGRPC.Stop()
 		g.procGRPC.Stop()
 	}
+	if g.relayHTTP != nil {
+		g.relayHTTP.Close()
+	}
 	g.closeKeys()
 	g.redis()
 	if g.control != nil {
 		g.control.Close()
 	}
+}
+
+// openRelay serves llmvoy's relay (package relay) on the control
+// directory's relay socket, and tells the xDS translation where it and
+// Envoy's relay listener are.
+func (g *Gateway) openRelay(procSrv *extproc.Server, stats *metrics.Metrics, o *xds.Options) error {
+	sock := filepath.Join(g.control.Dir, controlsock.RelaySocketName)
+	ln, err := controlsock.ListenPrivate(sock)
+	if err != nil {
+		return fmt.Errorf("relay: %w", err)
+	}
+	attempts := filepath.Join(g.control.Dir, controlsock.RelayAttemptsSocketName)
+	h := relay.New(attempts, procSrv, stats, plan.DefaultMaxRequestBytes+(1<<20), g.log)
+	g.relayHTTP = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)}
+	go g.relayHTTP.Serve(ln)
+	o.RelaySocket, o.RelayListenSocket, o.RelaySocketMode = sock, attempts, uint32(controlsock.PrivateSocketMode)
+	procSrv.SetRelay(true)
+	return nil
 }
 
 // Config is the config the gateway started with.

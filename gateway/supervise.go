@@ -62,9 +62,14 @@ func (g *Gateway) SuperviseEnvoy(ctx context.Context, o EnvoyOptions) error {
 	// --control-dir of the operator's. Deferred first: it runs once Envoy
 	// has stopped.
 	defer controlsock.RemoveSocket(adminSocket)
+	relayAttempts := filepath.Join(g.control.Dir, controlsock.RelayAttemptsSocketName)
+	defer controlsock.RemoveSocket(relayAttempts)
 	listen := net.JoinHostPort(g.opts.Host, strconv.Itoa(g.opts.Port))
 	local := net.JoinHostPort(reachable(g.opts.Host), strconv.Itoa(g.opts.Port))
 	start := func() (*envoy.Process, error) {
+		// The relay listener's socket of an Envoy that died would keep
+		// this one from listening there.
+		controlsock.RemoveSocket(relayAttempts)
 		return envoy.StartGateway(ctx, envoy.ProcessOptions{
 			Bin:          o.Bin,
 			Bootstrap:    bootstrap,

@@ -74,6 +74,7 @@ type Metrics struct {
 	attempts        *prometheus.CounterVec
 	retries         *prometheus.CounterVec
 	fallbacks       *prometheus.CounterVec
+	continuations   *prometheus.CounterVec
 	cooldownsTotal  *prometheus.CounterVec
 	requestDuration *prometheus.HistogramVec
 	firstToken      *prometheus.HistogramVec
@@ -112,6 +113,10 @@ func New(p *plan.Plan, c *router.Cooldowns, b *router.Balance) *Metrics {
 			Name: "llmvoy_fallbacks_total",
 			Help: "Requests sent on to the next model group of a fallback chain after a failed attempt, by the group they left and the chain (generic, context_window, content_policy).",
 		}, []string{"model_group", "chain"}),
+		continuations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "llmvoy_stream_continuations_total",
+			Help: "Chat completion streams cut after they began (enable_stream_continuation), by the deployment that cut them and the outcome: continued on another deployment, or failed (ended with an error event).",
+		}, []string{"model_group", "deployment", "outcome"}),
 		cooldownsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "llmvoy_cooldowns_total",
 			Help: "Cooldowns started: a deployment failed more than allowed_fails times in a minute.",
@@ -141,7 +146,7 @@ func New(p *plan.Plan, c *router.Cooldowns, b *router.Balance) *Metrics {
 		}, []string{"gen_ai_provider_name", "model_group", "deployment", "error_type"}),
 	}
 	m.SetPlan(p)
-	m.reg.MustRegister(m.requests, m.attempts, m.retries, m.fallbacks, m.cooldownsTotal,
+	m.reg.MustRegister(m.requests, m.attempts, m.retries, m.fallbacks, m.continuations, m.cooldownsTotal,
 		m.requestDuration, m.firstToken, m.attemptDuration, m.tokens, m.spend, stateCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -280,6 +285,16 @@ func (m *Metrics) FallbackWithoutAnswer(group, chain string) {
 	m.fallbacks.WithLabelValues(group, chain).Inc()
 }
 
+// StreamContinuation counts a stream the relay found cut: outcome is
+// "continued" or "failed".
+func (m *Metrics) StreamContinuation(deployment, outcome string) {
+	if m == nil {
+		return
+	}
+	group, deployment, _ := m.names.Load().of("", deployment)
+	m.continuations.WithLabelValues(group, deployment, outcome).Inc()
+}
+
 // Usage counts the tokens and cost of an answer a deployment gave.
 func (m *Metrics) Usage(deployment string, prompt, completion int, cost float64) {
 	if m == nil {
@@ -364,6 +379,10 @@ func newNames(p *plan.Plan) *names {
 		if g.FallbackHop {
 			// A request through the fallback hop is logged with it.
 			n.groups[plan.HopClusterName(g.Name)] = g.Name
+		}
+		if g.Relay {
+			// A stream through the relay is logged with its cluster.
+			n.groups[plan.RelayClusterName(g.Name)] = g.Name
 		}
 	}
 	for _, d := range p.Config.Deployments {

@@ -76,11 +76,15 @@ type chatRequest struct {
 	Stream        json.RawMessage `json:"stream"`
 	StreamOptions json.RawMessage `json:"stream_options"`
 	Tools         json.RawMessage `json:"tools"`
+	// vLLM's: continue the last (assistant) message.
+	ContinueFinalMessage bool `json:"continue_final_message"`
 }
 
 type chatMessage struct {
 	Role    *string         `json:"role"`
 	Content json.RawMessage `json:"content"`
+	// Mistral's and DeepSeek's: an assistant message the answer continues.
+	Prefix bool `json:"prefix"`
 }
 
 type contentPart struct {
@@ -101,6 +105,9 @@ type chatCall struct {
 	tools      []string // the function tools offered
 	lastTexts  []string // the last message's texts, when it is the user's
 	toolResult *string  // the last message's text, when it is a tool result
+	// prefill is the last (assistant) message the answer continues
+	// (prefix: true, continue_final_message).
+	prefill *string
 }
 
 // parseChat validates body enough to catch a gateway that sends something
@@ -149,6 +156,11 @@ func parseChat(body []byte) (chatCall, *apiError) {
 	case "tool":
 		text := textOf(last.Content)
 		c.toolResult = &text
+	case "assistant":
+		if last.Prefix || req.ContinueFinalMessage {
+			text := textOf(last.Content)
+			c.prefill = &text
+		}
 	}
 	if !isNull(req.Tools) {
 		var tools []struct {
@@ -356,6 +368,10 @@ func (s *Server) answerChat(w http.ResponseWriter, r *http.Request, call chatCal
 		content = ""
 	case call.toolResult != nil:
 		content = ToolResultReply(opts.Name, *call.toolResult)
+	case call.prefill != nil:
+		// Continue the answer as a model would: the reply after the text
+		// it was given (deterministic, so a test can compare).
+		content = strings.TrimPrefix(content, *call.prefill)
 	}
 	if call.stream {
 		s.streamChat(w, r, call, a, opts, content, tc)

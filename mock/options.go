@@ -26,7 +26,7 @@ const (
 //
 // Over HTTP (GET/PUT /mock/config) Options are a JSON object with the snake_case
 // keys name, latency, chunk_delay, chunks, status, failure_rate, fail_status,
-// retry_after and seed. Durations are written as Go duration strings ("250ms",
+// retry_after, context_window, cut_stream_after and seed. Durations are written as Go duration strings ("250ms",
 // "1.5s") and read either as such a string or as a number of milliseconds.
 type Options struct {
 	// Name identifies this mock deployment. It is sent back on every response in
@@ -79,6 +79,11 @@ type Options struct {
 	// request: x-mock-context-window.
 	ContextWindow int
 
+	// CutStreamAfter, when positive, resets every stream after this many
+	// content chunks, as a deployment that dies mid-answer does; 0 never.
+	// Per request: x-mock-fail-stream-after (which takes 0 too).
+	CutStreamAfter int
+
 	// Seed seeds the FailureRate sequence. The sequence restarts whenever
 	// options are set and on Reset.
 	Seed int64
@@ -99,6 +104,9 @@ func (o Options) Validate() error {
 	}
 	if o.ContextWindow < 0 {
 		errs = append(errs, fmt.Errorf("context_window %d: must not be negative", o.ContextWindow))
+	}
+	if o.CutStreamAfter < 0 {
+		errs = append(errs, fmt.Errorf("cut_stream_after %d: must not be negative", o.CutStreamAfter))
 	}
 	if o.Chunks < 0 || o.Chunks > MaxChunks {
 		errs = append(errs, fmt.Errorf("chunks %d: must be 0 (default) to %d", o.Chunks, MaxChunks))
@@ -154,6 +162,7 @@ type optionsJSON struct {
 	FailStatus  int     `json:"fail_status"`
 	RetryAfter  string  `json:"retry_after"`
 	Context     int     `json:"context_window"`
+	CutAfter    int     `json:"cut_stream_after"`
 	Seed        int64   `json:"seed"`
 }
 
@@ -169,6 +178,7 @@ func (o Options) MarshalJSON() ([]byte, error) {
 		FailStatus:  o.FailStatus,
 		RetryAfter:  o.RetryAfter.String(),
 		Context:     o.ContextWindow,
+		CutAfter:    o.CutStreamAfter,
 		Seed:        o.Seed,
 	})
 }
@@ -202,6 +212,8 @@ func (o *Options) UnmarshalJSON(data []byte) error {
 			o.RetryAfter, err = parseDurationJSON(raw)
 		case "context_window":
 			err = json.Unmarshal(raw, &o.ContextWindow)
+		case "cut_stream_after":
+			err = json.Unmarshal(raw, &o.CutStreamAfter)
 		case "seed":
 			err = json.Unmarshal(raw, &o.Seed)
 		default:

@@ -340,6 +340,9 @@ func (s *Server) resolve(opts *Options, h http.Header) (attempt, *apiError) {
 		retryAfter:      opts.RetryAfter,
 		failStreamAfter: -1,
 	}
+	if opts.CutStreamAfter > 0 {
+		a.failStreamAfter = opts.CutStreamAfter
+	}
 	status := opts.Status
 	if v, ok := header(h, hdrStatus); ok {
 		n, err := strconv.Atoi(v)

@@ -154,6 +154,24 @@ func HopClusterName(group string) string { return ClusterName(group) + HopCluste
 // HopClusterSuffix ends every HopClusterName.
 const HopClusterSuffix = "/fallback"
 
+// RelayRouteName is the route of a group's streaming chat completions
+// through llmvoy's relay (Group.Relay), on the gateway listener and, for
+// the relay's attempts, on the relay's own listener; the gateway names it
+// in RouteHeader. RelayClusterName is its cluster on the gateway listener
+// (one per group, like HopClusterName, and ignored by the access log
+// service the same way: the relay listener's router logs the attempts).
+func RelayRouteName(group string) string   { return ClusterName(group) + RelayClusterSuffix }
+func RelayClusterName(group string) string { return ClusterName(group) + RelayClusterSuffix }
+
+// RelayContinueRouteName is the relay listener's route of a relay group's
+// continuation on one deployment (package relay).
+func RelayContinueRouteName(group, deployment string) string {
+	return RelayRouteName(group) + "/" + deployment
+}
+
+// RelayClusterSuffix ends every RelayClusterName.
+const RelayClusterSuffix = "/relay"
+
 // DirectRouteName is the route of a direct group's requests that skip the
 // upstream processor; the gateway names it in RouteHeader.
 func DirectRouteName(group string) string { return ClusterName(group) + "/direct" }

@@ -69,6 +69,10 @@ type Group struct {
 	// next step. Only requests with a next step take it; the others take
 	// the group's route.
 	FallbackHop bool
+	// Relay is set when the group's streaming chat completions go through
+	// llmvoy's relay, which continues a stream cut after it began
+	// (router_settings.enable_stream_continuation; see RelayRouteName).
+	Relay bool
 	// BodyModel is set when every deployment of the group takes OpenAI's
 	// format and wants this same model, and the group has no fallbacks:
 	// the gateway then writes the model into the body once.
@@ -148,6 +152,7 @@ func Build(cfg *config.Config) (*Plan, error) {
 		g := buildGroup(cfg, name)
 		p.Groups = append(p.Groups, g)
 		p.byName[name] = g
+		g.Relay = cfg.Router.EnableStreamContinuation && g.Unroutable == ""
 		if IsPattern(name) {
 			g.pattern = patternRegexp(name)
 			p.patterns = append(p.patterns, g)

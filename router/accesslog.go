@@ -113,9 +113,9 @@ func (a *AccessLog) entry(e *accesslogv3.HTTPAccessLogEntry, downstream bool) {
 		}
 		return
 	}
-	if strings.HasSuffix(e.GetCommonProperties().GetUpstreamCluster(), plan.HopClusterSuffix) {
-		// The gateway listener's one attempt through the fallback hop,
-		// whose router logged the deployments' attempts.
+	if c := e.GetCommonProperties().GetUpstreamCluster(); strings.HasSuffix(c, plan.HopClusterSuffix) || strings.HasSuffix(c, plan.RelayClusterSuffix) {
+		// The gateway listener's one attempt through the fallback hop or
+		// the relay, whose router logged the deployments' attempts.
 		return
 	}
 	o, ok := outcomeOf(e)

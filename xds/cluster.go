@@ -54,6 +54,9 @@ func makeCluster(g *plan.Group, p *plan.Plan, o Options) *clusterv3.Cluster {
 			}),
 		},
 	}
+	if g.Relay && relayOn(o) {
+		c.LoadBalancingPolicy = relaySubsets(c.LoadBalancingPolicy)
+	}
 	// Endpoints say how to reach them through their metadata: plaintext by
 	// default, TLS for https api_bases, the internal upstream for egresses.
 	if o.CAFile != "" {

@@ -41,7 +41,7 @@ func makeLoadAssignment(g *plan.Group, strategy string, st State) (*endpointv3.C
 		for len(localities) <= int(p) {
 			localities = append(localities, &endpointv3.LocalityLbEndpoints{Priority: uint32(len(localities))})
 		}
-		ep := makeEndpoint(d, addr, weights[i])
+		ep := makeEndpoint(d, addr, weights[i], g.Relay)
 		switch {
 		case st.Unavailable[d.ID]:
 			// With the panic threshold at 0, Envoy sends an unhealthy
@@ -71,11 +71,17 @@ func makeLoadAssignment(g *plan.Group, strategy string, st State) (*endpointv3.C
 	}, egresses
 }
 
-func makeEndpoint(d *config.Deployment, addr netip.AddrPort, weight uint32) *endpointv3.LbEndpoint {
+func makeEndpoint(d *config.Deployment, addr netip.AddrPort, weight uint32, relay bool) *endpointv3.LbEndpoint {
 	filterMetadata := map[string]*structpb.Struct{
 		plan.MetadataNamespace: {Fields: map[string]*structpb.Value{
 			plan.MetadataDeploymentID: structpb.NewStringValue(d.ID),
 		}},
+	}
+	if relay {
+		// The relay's continuation names its deployment (relaySubsets).
+		filterMetadata[subsetNamespace] = &structpb.Struct{Fields: map[string]*structpb.Value{
+			plan.MetadataDeploymentID: structpb.NewStringValue(d.ID),
+		}}
 	}
 	if d.APIBase.Scheme == "https" {
 		filterMetadata[transportSocketMatch] = &structpb.Struct{Fields: map[string]*structpb.Value{

@@ -133,11 +133,21 @@ func makeHopRouteConfig(p *plan.Plan, st State) *routev3.RouteConfiguration {
 
 // makeHopListener is the internal listener behind every hop cluster.
 func makeHopListener(o Options) *listenerv3.Listener {
+	return attemptsListener(HopListenerName, HopRouteConfigName,
+		&listenerv3.Listener_InternalListener{InternalListener: &listenerv3.Listener_InternalListenerConfig{}}, nil, o)
+}
+
+// attemptsListener is a listener whose router makes a group's attempts
+// for a request the gateway listener routed already: the fallback hop's
+// and the relay's. Its route table (routeConfig) has the groups' own
+// routes; it makes the fallback redirect when the last attempt fails
+// without an answer and the request has a next step.
+func attemptsListener(name, routeConfig string, specifier *listenerv3.Listener_InternalListener, address *corev3.Address, o Options) *listenerv3.Listener {
 	hcm := &hcmv3.HttpConnectionManager{
-		StatPrefix: HopListenerName,
+		StatPrefix: name,
 		CodecType:  hcmv3.HttpConnectionManager_AUTO,
 		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
-			RouteConfigName: HopRouteConfigName,
+			RouteConfigName: routeConfig,
 			ConfigSource:    adsSource(),
 		}},
 		HttpFilters: []*hcmv3.HttpFilter{
@@ -145,8 +155,8 @@ func makeHopListener(o Options) *listenerv3.Listener {
 			{Name: wellknown.Router, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{
 				SuppressEnvoyHeaders: true,
 				// The attempts are logged here; the gateway listener logs
-				// the request (and its one attempt, the hop's, which the
-				// access log service ignores).
+				// the request (and its one attempt, the hop's or the
+				// relay's, which the access log service ignores).
 				UpstreamLog: []*accesslogv3.AccessLog{upstreamLog(o)},
 			})}},
 		},
@@ -161,9 +171,9 @@ func makeHopListener(o Options) *listenerv3.Listener {
 		ServerName:       "llmvoy",
 		LocalReplyConfig: hopLocalReplyConfig(o),
 	}
-	return &listenerv3.Listener{
-		Name:              HopListenerName,
-		ListenerSpecifier: &listenerv3.Listener_InternalListener{InternalListener: &listenerv3.Listener_InternalListenerConfig{}},
+	l := &listenerv3.Listener{
+		Name:    name,
+		Address: address,
 		// Retries replay the buffered body, as on the gateway listener.
 		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxRequestBytes + rewriteAllowance),
 		FilterChains: []*listenerv3.FilterChain{{
@@ -173,6 +183,10 @@ func makeHopListener(o Options) *listenerv3.Listener {
 			}},
 		}},
 	}
+	if specifier != nil {
+		l.ListenerSpecifier = specifier
+	}
+	return l
 }
 
 // hopHeadersToMetadata moves the next step's signed fallback header and

@@ -22,7 +22,7 @@ import (
 // safety net, not a code path clients should see.
 const notFoundBody = `{"error":{"message":"no route for this request","type":"invalid_request_error","param":null,"code":"not_found"}}`
 
-func makeRouteConfig(p *plan.Plan, st State) *routev3.RouteConfiguration {
+func makeRouteConfig(p *plan.Plan, st State, o Options) *routev3.RouteConfiguration {
 	var routes []*routev3.Route
 	for _, g := range p.Groups {
 		routes = append(routes, makeGroupRoute(g, p, st))
@@ -31,6 +31,9 @@ func makeRouteConfig(p *plan.Plan, st State) *routev3.RouteConfiguration {
 		}
 		if g.FallbackHop {
 			routes = append(routes, makeHopRoutes(g, p)...)
+		}
+		if g.Relay && relayOn(o) {
+			routes = append(routes, makeRelayRoute(g, p))
 		}
 	}
 	routes = append(routes, &routev3.Route{

@@ -29,6 +29,13 @@ type Options struct {
 	// MaxRequestBytes is the largest request body accepted; larger bodies get
 	// a 413. Vision requests carry megabytes of base64, so it is generous.
 	MaxRequestBytes uint32
+	// RelaySocket is where llmvoy's relay listens, and RelayListenSocket
+	// where Envoy's relay listener does (unix socket paths, in the control
+	// directory), with RelaySocketMode its mode; empty when the control
+	// plane has no directory shared with Envoy: then no group's streams
+	// go through the relay (package relay).
+	RelaySocket, RelayListenSocket string
+	RelaySocketMode                uint32
 }
 
 // Resources is one complete, self-consistent set of Envoy resources.
@@ -73,7 +80,7 @@ func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 	}
 	r := &Resources{
 		Listeners: []types.Resource{makeListener(o)},
-		Routes:    []types.Resource{makeRouteConfig(p, st)},
+		Routes:    []types.Resource{makeRouteConfig(p, st, o)},
 	}
 	seen := make(map[string]bool)
 	for _, g := range p.Groups {
@@ -93,6 +100,13 @@ func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 				r.Clusters = append(r.Clusters, makeEgressCluster(e, o))
 			}
 		}
+	}
+	if relay := relayGroups(p, o); len(relay) > 0 {
+		for _, g := range relay {
+			r.Clusters = append(r.Clusters, makeRelayCluster(g, o))
+		}
+		r.Listeners = append(r.Listeners, makeRelayListener(o))
+		r.Routes = append(r.Routes, makeRelayRouteConfig(relay, p, st))
 	}
 	if len(hopGroups(p)) > 0 {
 		r.Listeners = append(r.Listeners, makeHopListener(o))

@@ -30,6 +30,11 @@ var goldenOptions = Options{
 	ListenPort:     4000,
 	ExtProcCluster: "llmvoy_extproc",
 	CAFile:         "/etc/ssl/certs/ca-certificates.crt",
+	// Relay groups (enable_stream_continuation) get their routes only
+	// where the control directory is shared with Envoy.
+	RelaySocket:       "/run/llmvoy/relay.sock",
+	RelayListenSocket: "/run/llmvoy/relay-attempts.sock",
+	RelaySocketMode:   0o600,
 }
 
 // goldenAddrs resolves without DNS: IP literals as written, each host name

@@ -36,7 +36,15 @@ import (
 const (
 	XDSSocketName     = "xds.sock"
 	ExtProcSocketName = "extproc.sock"
+	// RelaySocketName is llmvoy's relay (package relay), which Envoy's
+	// gateway listener reaches; RelayAttemptsSocketName is Envoy's relay
+	// listener, which only llmvoy's relay connects to.
+	RelaySocketName         = "relay.sock"
+	RelayAttemptsSocketName = "relay-attempts.sock"
 )
+
+// PrivateSocketMode is the mode of a socket only llmvoy's user reaches.
+const PrivateSocketMode = privateSocketMode
 
 // Modes of the control directory and its sockets. A supervised Envoy is
 // llmvoy's child and runs as its user. A platform-started Envoy (another
@@ -278,6 +286,12 @@ func listenGRPC(addr string, mode fs.FileMode) (net.Listener, error) {
 		return nil, err
 	}
 	return ln, nil
+}
+
+// ListenPrivate listens on the unix socket path, which only llmvoy's user
+// can connect to (a supervised Envoy runs as that user).
+func ListenPrivate(path string) (net.Listener, error) {
+	return listenGRPC("unix://"+path, privateSocketMode)
 }
 
 // RemoveSocket removes path if it is a unix socket; any other file is left

@@ -1,0 +1,129 @@
+package extproc
+
+import (
+	"slices"
+	"sync"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+
+	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/keys"
+	"github.com/llmvoy/llmvoy/plan"
+	"github.com/llmvoy/llmvoy/relay"
+)
+
+// SetRelay says llmvoy's relay serves (package relay): from now on the
+// streaming chat completions of groups with stream continuation on are
+// routed to it. Off when the control plane shares no directory with Envoy.
+func (s *Server) SetRelay(on bool) { s.relayOn.Store(on) }
+
+// relayState is what the relay and a relayed request's attempts share:
+// the deployments a continuation must not go to, whether the next
+// attempt continues an answer, and the request's spend, held until the
+// relay is done so a continued answer is charged once.
+type relayState struct {
+	// group is the model group serving the request (a fallback's pass has
+	// a state of its own).
+	group      string
+	mu         sync.Mutex
+	excluded   []string
+	continuing bool
+	done       bool
+	pending    *keys.SpendLog
+	server     *Server
+}
+
+var _ relay.Request = (*relayState)(nil)
+
+// Relayed is the relay's handle on a request the gateway routed to it.
+func (s *Server) Relayed(requestID string) relay.Request {
+	if r, ok := s.requests.get(requestID); ok && r.relay != nil {
+		return r.relay
+	}
+	// Not routed here (llmvoy restarted in between): nothing to share.
+	return &relayState{done: true, server: s}
+}
+
+// Continue picks the deployment of the group that continues the answer
+// deployment cut: the first by order, then config order, that has not cut
+// it and is neither cooling down nor past its limits.
+func (rs *relayState) Continue(deployment string) (route string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.excluded = append(rs.excluded, deployment)
+	rs.continuing = true
+	st := rs.server.state.Load()
+	g, ok := st.groups[rs.group]
+	if !ok {
+		return ""
+	}
+	cooling, over := rs.server.cooldowns.Active(), rs.server.balance.OverLimit()
+	var best *config.Deployment
+	for _, id := range g.Routable {
+		d := st.deployment(id)
+		if _, cool := cooling[id]; d == nil || cool || over[id] || slices.Contains(rs.excluded, id) {
+			continue
+		}
+		if best == nil || d.Order < best.Order {
+			best = d
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return plan.RelayContinueRouteName(rs.group, best.ID)
+}
+
+// Done records the spend held for the answer, once.
+func (rs *relayState) Done() {
+	rs.mu.Lock()
+	pending := rs.pending
+	rs.done, rs.pending = true, nil
+	rs.mu.Unlock()
+	if pending != nil && rs.server.keys != nil {
+		rs.server.keys.Record(*pending)
+	}
+}
+
+// continues says whether an attempt continues a cut answer.
+func (rs *relayState) continues() bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.continuing
+}
+
+// hold keeps an attempt's spend record until Done, adding it to the ones
+// before (a cut answer and its continuation are one answer); false when
+// the relay is done already, and the record is for the caller to write.
+func (rs *relayState) hold(l keys.SpendLog) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.done {
+		return false
+	}
+	if rs.pending == nil {
+		rs.pending = &l
+		return true
+	}
+	p := rs.pending
+	p.PromptTokens += l.PromptTokens
+	p.CompletionTokens += l.CompletionTokens
+	p.TotalTokens += l.TotalTokens
+	p.Spend += l.Spend
+	// Named after the deployment that finished the answer.
+	p.Model, p.ModelID, p.APIBase, p.EndTime = l.Model, l.ModelID, l.APIBase, l.EndTime
+	if l.Response != "" {
+		p.Response = l.Response
+	}
+	return true
+}
+
+// toRelay routes a streaming chat completion to the group's relay route:
+// set are the gateway's headers for the group's route (the route first).
+// The relay listener's route has the stream's per-try timeout, so the
+// header that would set it here (bounding the relay's whole answer) goes.
+func toRelay(set []*corev3.HeaderValueOption, target group) []*corev3.HeaderValueOption {
+	set = slices.DeleteFunc(set, func(h *corev3.HeaderValueOption) bool { return h.GetHeader().GetKey() == perTryTimeoutHeader })
+	set[0] = setHeader(plan.RouteHeader, target.relayRoute)
+	return set
+}

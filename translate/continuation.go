@@ -1,0 +1,73 @@
+package translate
+
+import (
+	"bytes"
+
+	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
+)
+
+// ContinueInstruction is the user message a provider without a way to
+// continue an assistant message gets after the answer so far.
+const ContinueInstruction = "Your previous message was cut off. Continue it exactly where it stopped, without repeating anything and without any preamble."
+
+// ContinuationExact says whether d's provider continues an assistant
+// message exactly (the answer's text so far as a prefill), as opposed to
+// being asked to by an instruction, whose continuation may not join
+// seamlessly.
+func ContinuationExact(d *config.Deployment) bool {
+	switch {
+	case d.API == config.APIAnthropic:
+		// A last assistant message is Anthropic's prefill.
+		return true
+	case d.API != config.APIOpenAI:
+		return false
+	}
+	switch d.Provider {
+	case "mistral", "deepseek", "hosted_vllm", "vllm":
+		return true
+	}
+	return false
+}
+
+// Continuation turns a chat completion request whose last message is the
+// assistant's answer so far (package relay's continuation of a cut stream)
+// into d's way of continuing it, still in OpenAI's format for d's
+// translator: Mistral's and DeepSeek's `prefix: true` on that message,
+// vLLM's `continue_final_message`, Anthropic's prefill as it is; any other
+// provider gets ContinueInstruction as a last user message.
+func Continuation(d *config.Deployment, body []byte) []byte {
+	fields, err := jsonscan.Fields(body)
+	if err != nil {
+		return body
+	}
+	f, ok := jsonscan.Get(fields, "messages")
+	if !ok {
+		return body
+	}
+	msgs := bytes.TrimSpace(f.Value)
+	if len(msgs) < 2 || msgs[len(msgs)-1] != ']' {
+		return body
+	}
+	head := bytes.TrimRight(msgs[:len(msgs)-1], " \t\r\n")
+	switch {
+	case d.API == config.APIAnthropic:
+		return body
+	case d.API == config.APIOpenAI && (d.Provider == "mistral" || d.Provider == "deepseek"):
+		if len(head) == 0 || head[len(head)-1] != '}' {
+			return body
+		}
+		out := append(append([]byte(nil), head[:len(head)-1]...), `,"prefix":true}]`...)
+		return jsonscan.Set(body, fields, "messages", out)
+	case d.API == config.APIOpenAI && (d.Provider == "hosted_vllm" || d.Provider == "vllm"):
+		body = jsonscan.Set(body, fields, "continue_final_message", []byte("true"))
+		if fields, err = jsonscan.Fields(body); err != nil {
+			return body
+		}
+		return jsonscan.Set(body, fields, "add_generation_prompt", []byte("false"))
+	}
+	out := append(append([]byte(nil), head...), `,{"role":"user","content":`...)
+	out = jsonscan.AppendString(out, ContinueInstruction)
+	out = append(out, "}]"...)
+	return jsonscan.Set(body, fields, "messages", out)
+}
