@@ -330,7 +330,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	// Not for a virtual key: its answer is priced by the upstream processor.
 	// Nor for an agent API: it is bridged or passed through per deployment.
 	// A stream of a group with stream continuation: through llmvoy's relay.
-	relayed := target.relayRoute != "" && g.server.relayOn.Load() && g.endpoint == translate.ChatCompletions && isStream(fields)
+	relayed := target.relayRoute != "" && g.server.relayOn.Load() && (g.endpoint == translate.ChatCompletions || g.endpoint == translate.Messages) && isStream(fields)
 	if rewrite && target.directRoute != "" && g.caller.key == nil && !isAgentAPI(g.endpoint) && !relayed {
 		// No upstream processor runs there to read a fallback header (or
 		// to fall back): it is not set, so no provider gets it.

@@ -514,8 +514,9 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 		}
 	case isAgentAPI(u.clientEP) && !u.native:
 		b := u.bridged
-		if b == nil {
-			// A fallback's pass, or a gateway restarted in between.
+		if b == nil || u.continuing {
+			// A fallback's pass, a gateway restarted in between, or the
+			// relay's continuation (the answer so far is a new message).
 			if b, err = bridge(u.clientEP, in); err != nil {
 				return replyError(translateError(u.deployment.ID, err))
 			}

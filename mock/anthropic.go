@@ -127,6 +127,9 @@ type anthropicCall struct {
 	toolNames  []string // the tools offered
 	lastTexts  []string // the last turn's text blocks, when it is the user's and holds no tool result
 	toolResult *string  // the text of the last turn's tool results, when it holds any
+	// prefill is the last turn's text when it is the assistant's: the
+	// answer continues it.
+	prefill *string
 }
 
 type anthropicToolSpec struct {
@@ -231,6 +234,12 @@ func parseAnthropic(body []byte) (anthropicCall, *anthropicError) {
 	c.inputTokens = tokensForRunes(runes)
 	if last := msgs[lastTurn]; last.Role == "user" {
 		c.lastTexts, c.toolResult = anthropicLastTurn(last.Content)
+	} else if last.Role == "assistant" {
+		text, _ := anthropicContentText("", last.Content)
+		if strings.TrimRight(text, " \t\r\n") != text {
+			return c, invalidAnthropic("messages: final assistant content cannot end with trailing whitespace")
+		}
+		c.prefill = &text
 	}
 
 	if tools := fields["tools"]; !isNull(tools) {
@@ -459,6 +468,9 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request, body 
 		reply = anthropicReply{toolID: s.newID("toolu_01", 22), toolName: call.tool.Name, input: anthropicToolInput(call.tool.InputSchema, call.lastUser)}
 	case call.toolResult != nil:
 		reply = anthropicReply{text: ToolResultReply(opts.Name, *call.toolResult)}
+	case call.prefill != nil:
+		// A prefill: the answer is the rest of the reply after it.
+		reply.text = strings.TrimPrefix(reply.text, *call.prefill)
 	}
 	id := s.newID("msg_01", 22)
 	if call.stream {

@@ -33,7 +33,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/llmvoy/llmvoy/internal/jsonscan"
 	"github.com/llmvoy/llmvoy/internal/sse"
 	"github.com/llmvoy/llmvoy/plan"
 )
@@ -105,15 +104,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("x-request-id")
 	req := h.requests.Relayed(id)
 	defer req.Done()
+	a := followerFor(r.URL.Path)
 	body, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
 	if err != nil || int64(len(body)) > h.maxBody {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "the request body could not be read")
+		writeError(w, http.StatusBadRequest, a.errorBody("the request body could not be read"))
 		return
 	}
 	resp, err := h.attempt(r, body)
 	if err != nil {
 		h.log.Warn("relay: attempt failed", "request_id", id, "err", err)
-		writeError(w, http.StatusBadGateway, "bad_gateway", "could not get a response from the model deployment")
+		writeError(w, http.StatusBadGateway, a.errorBody("could not get a response from the model deployment"))
 		return
 	}
 	copyHeaders(w.Header(), resp.Header)
@@ -132,27 +132,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	flush()
-	var a answer
 	var continuedOn []string
 	for n := 0; ; n++ {
 		deployment := resp.Header.Get(plan.ModelIDHeader)
-		ended, reason := h.pass(resp.Body, w, flush, &a, continuedOn)
+		ended, reason := h.pass(resp.Body, w, flush, a, continuedOn)
 		resp.Body.Close()
 		if ended {
 			return
 		}
 		if !a.continuable() || n >= MaxContinuations {
-			h.fail(w, flush, id, deployment, reason, "the answer could not be continued")
+			h.fail(w, flush, a, id, deployment, reason, "the answer could not be continued")
 			return
 		}
 		route := req.Continue(deployment)
 		if route == "" {
-			h.fail(w, flush, id, deployment, reason, "no other deployment of the group is available")
+			h.fail(w, flush, a, id, deployment, reason, "no other deployment of the group is available")
 			return
 		}
 		next, ok := continuationBody(body, a.prefill())
 		if !ok {
-			h.fail(w, flush, id, deployment, reason, "the request cannot be continued")
+			h.fail(w, flush, a, id, deployment, reason, "the request cannot be continued")
 			return
 		}
 		r.Header.Set(plan.RouteHeader, route)
@@ -162,11 +161,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = errors.New("status " + strconv.Itoa(resp.StatusCode))
 		}
 		if err != nil {
-			h.fail(w, flush, id, deployment, reason, "no deployment could continue it: "+err.Error())
+			h.fail(w, flush, a, id, deployment, reason, "no deployment could continue it: "+err.Error())
 			return
 		}
 		h.metrics.StreamContinuation(deployment, "continued")
-		h.log.Info("continuing a cut stream", "request_id", id, "cut_by", deployment, "on", resp.Header.Get(plan.ModelIDHeader), "reason", reason, "chars_sent", a.text.Len())
+		h.log.Info("continuing a cut stream", "request_id", id, "cut_by", deployment, "on", resp.Header.Get(plan.ModelIDHeader), "reason", reason, "bytes_sent", a.sent())
 		continuedOn = append(continuedOn, resp.Header.Get(plan.ModelIDHeader))
 	}
 }
@@ -174,7 +173,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // pass relays one attempt's events. ended is true when the answer is
 // complete (the client has its [DONE]); else reason says how the attempt
 // failed.
-func (h *Handler) pass(body io.Reader, w io.Writer, flush func(), a *answer, continuedOn []string) (ended bool, reason string) {
+func (h *Handler) pass(body io.Reader, w io.Writer, flush func(), a follower, continuedOn []string) (ended bool, reason string) {
 	var rd sse.Reader
 	buf := make([]byte, 32<<10)
 	for {
@@ -193,11 +192,11 @@ func (h *Handler) pass(body io.Reader, w io.Writer, flush func(), a *answer, con
 					// the stream sees where the answer was continued.
 					io.WriteString(w, ": llmvoy: continued on deployment "+continuedOn[len(continuedOn)-1]+"\n\n")
 				}
-				writeEvent(w, out)
+				w.Write(a.frame(out))
 				flush()
 				return true, ""
 			}
-			writeEvent(w, out)
+			w.Write(a.frame(out))
 		}
 		if len(events) > 0 {
 			flush()
@@ -206,9 +205,9 @@ func (h *Handler) pass(body io.Reader, w io.Writer, flush func(), a *answer, con
 		case ferr != nil:
 			return false, ferr.Error()
 		case err == io.EOF:
-			if a.finished {
-				// The answer is whole; only its [DONE] is missing.
-				writeEvent(w, []byte("[DONE]"))
+			if a.finished() {
+				// The answer is whole; only its last event is missing.
+				w.Write(a.end())
 				flush()
 				return true, ""
 			}
@@ -220,10 +219,10 @@ func (h *Handler) pass(body io.Reader, w io.Writer, flush func(), a *answer, con
 }
 
 // fail ends the client's stream with an error event and a clean end.
-func (h *Handler) fail(w io.Writer, flush func(), id, deployment, reason, why string) {
+func (h *Handler) fail(w io.Writer, flush func(), a follower, id, deployment, reason, why string) {
 	h.log.Warn("stream cut: ending it with an error event", "request_id", id, "deployment", deployment, "reason", reason, "why", why)
 	h.metrics.StreamContinuation(deployment, "failed")
-	writeEvent(w, errorJSON("bad_gateway", "the model deployment's stream was cut and "+why))
+	w.Write(a.frame(a.errorBody("the model deployment's stream was cut and " + why)))
 	flush()
 }
 
@@ -251,25 +250,10 @@ func copyHeaders(dst, src http.Header) {
 	}
 }
 
-func writeEvent(w io.Writer, data []byte) {
-	w.Write(append(append([]byte("data: "), data...), "\n\n"...))
-}
-
-func writeError(w http.ResponseWriter, status int, typ, message string) {
+func writeError(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(errorJSON(typ, message))
-}
-
-// errorJSON is OpenAI's error object, as llmvoy's other errors.
-func errorJSON(typ, message string) []byte {
-	var b []byte
-	b = append(b, `{"error":{"message":`...)
-	b = jsonscan.AppendString(b, message)
-	b = append(b, `,"type":`...)
-	b = jsonscan.AppendString(b, typ)
-	b = append(b, `,"param":null,"code":"502"}}`...)
-	return b
+	w.Write(body)
 }
 
 func truncate(b []byte, n int) []byte {

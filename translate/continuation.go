@@ -11,25 +11,6 @@ import (
 // continue an assistant message gets after the answer so far.
 const ContinueInstruction = "Your previous message was cut off. Continue it exactly where it stopped, without repeating anything and without any preamble."
 
-// ContinuationExact says whether d's provider continues an assistant
-// message exactly (the answer's text so far as a prefill), as opposed to
-// being asked to by an instruction, whose continuation may not join
-// seamlessly.
-func ContinuationExact(d *config.Deployment) bool {
-	switch {
-	case d.API == config.APIAnthropic:
-		// A last assistant message is Anthropic's prefill.
-		return true
-	case d.API != config.APIOpenAI:
-		return false
-	}
-	switch d.Provider {
-	case "mistral", "deepseek", "hosted_vllm", "vllm":
-		return true
-	}
-	return false
-}
-
 // Continuation turns a chat completion request whose last message is the
 // assistant's answer so far (package relay's continuation of a cut stream)
 // into d's way of continuing it, still in OpenAI's format for d's

@@ -250,7 +250,17 @@ func hopLocalReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 // through the hop: the hop listener, reached in process. No upstream
 // filters: the upstream processor runs on the hop's attempts.
 func makeHopCluster(g *plan.Group, o Options) *clusterv3.Cluster {
-	name := plan.HopClusterName(g.Name)
+	c := oneHopCluster(plan.HopClusterName(g.Name), &corev3.Address{Address: &corev3.Address_EnvoyInternalAddress{EnvoyInternalAddress: &corev3.EnvoyInternalAddress{
+		AddressNameSpecifier: &corev3.EnvoyInternalAddress_ServerListenerName{ServerListenerName: HopListenerName},
+	}}}, g, o)
+	c.TransportSocket = internalUpstreamSocket()
+	return c
+}
+
+// oneHopCluster is a group's cluster of one endpoint, addr, that makes the
+// group's attempts itself (the fallback hop, the relay): one request per
+// client request, as many in flight as the group's own cluster takes.
+func oneHopCluster(name string, addr *corev3.Address, g *plan.Group, o Options) *clusterv3.Cluster {
 	return &clusterv3.Cluster{
 		Name:                 name,
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
@@ -258,17 +268,11 @@ func makeHopCluster(g *plan.Group, o Options) *clusterv3.Cluster {
 		LoadAssignment: &endpointv3.ClusterLoadAssignment{
 			ClusterName: name,
 			Endpoints: []*endpointv3.LocalityLbEndpoints{{LbEndpoints: []*endpointv3.LbEndpoint{{
-				HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
-					Address: &corev3.Address{Address: &corev3.Address_EnvoyInternalAddress{EnvoyInternalAddress: &corev3.EnvoyInternalAddress{
-						AddressNameSpecifier: &corev3.EnvoyInternalAddress_ServerListenerName{ServerListenerName: HopListenerName},
-					}}},
-				}},
+				HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: addr}},
 			}}}},
 		},
-		// As many requests in flight as the group's own cluster takes.
 		CircuitBreakers:               &clusterv3.CircuitBreakers{Thresholds: circuitBreakers(g).GetThresholds()},
 		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxRequestBytes + rewriteAllowance),
-		TransportSocket:               internalUpstreamSocket(),
 	}
 }
 

@@ -3,13 +3,11 @@ package xds
 import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	subsetv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/subset/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/llmvoy/llmvoy/plan"
 )
@@ -142,20 +140,5 @@ func makeRelayListener(o Options) *listenerv3.Listener {
 // makeRelayCluster is a group's cluster on the gateway listener for its
 // streams through the relay: llmvoy's relay socket.
 func makeRelayCluster(g *plan.Group, o Options) *clusterv3.Cluster {
-	name := plan.RelayClusterName(g.Name)
-	return &clusterv3.Cluster{
-		Name:                 name,
-		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
-		ConnectTimeout:       durationpb.New(connectTimeout),
-		LoadAssignment: &endpointv3.ClusterLoadAssignment{
-			ClusterName: name,
-			Endpoints: []*endpointv3.LocalityLbEndpoints{{LbEndpoints: []*endpointv3.LbEndpoint{{
-				HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
-					Address: &corev3.Address{Address: &corev3.Address_Pipe{Pipe: &corev3.Pipe{Path: o.RelaySocket}}},
-				}},
-			}}}},
-		},
-		CircuitBreakers:               &clusterv3.CircuitBreakers{Thresholds: circuitBreakers(g).GetThresholds()},
-		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxRequestBytes + rewriteAllowance),
-	}
+	return oneHopCluster(plan.RelayClusterName(g.Name), &corev3.Address{Address: &corev3.Address_Pipe{Pipe: &corev3.Pipe{Path: o.RelaySocket}}}, g, o)
 }

@@ -42,7 +42,10 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	if caFile == "" {
 		caFile = "/etc/ssl/certs/ca-certificates.crt"
 	}
-	opts := xds.Options{ListenAddress: "0.0.0.0", ListenPort: 4000, ExtProcCluster: envoy.ExtProcClusterName, CAFile: caFile}
+	opts := xds.Options{ListenAddress: "0.0.0.0", ListenPort: 4000, ExtProcCluster: envoy.ExtProcClusterName, CAFile: caFile,
+		// As `llmvoy run` would have them, so the relay's resources
+		// (enable_stream_continuation) are checked too.
+		RelaySocket: "/run/llmvoy/relay.sock", RelayListenSocket: "/run/llmvoy/relay-attempts.sock", RelaySocketMode: 0o600}
 	if err := controlplane.Check(p, opts); err != nil {
 		return fmt.Errorf("%s: Envoy's resources: %w", *path, err)
 	}

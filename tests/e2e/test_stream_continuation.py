@@ -9,6 +9,7 @@ The mocks are deterministic: their answer is a function of their name and the
 prompt, so two mocks given the same name answer alike, and a mock continuing a
 prefill (vLLM's continue_final_message) answers the rest of that answer."""
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -81,6 +82,98 @@ def test_a_cut_stream_is_continued_on_another_deployment(fleet):
     assert continued["completion_tokens"] >= reference["completion_tokens"] - 2
     eventually(c, "llmvoy_stream_continuations_total", 1, deployment="c1", outcome="continued")
     wait_until(lambda: "continuing a cut stream" in fleet.llmvoy.output(), what="the relay's log line")
+
+
+def test_anthropic_continues_what_another_provider_began(fleet):
+    # Cut on an OpenAI-compatible deployment, continued by an Anthropic one:
+    # the text so far becomes Anthropic's prefill (without its trailing
+    # whitespace, which Anthropic refuses), and the answer reads as one.
+    cut = fleet.mock("cut", chunks=8, cut_stream_after=4, chunk_delay="50ms")
+    claude = fleet.mock("claude", chunks=8)
+    for m in (cut, claude):
+        configure(m, name="twin")
+    anthropic = (f"  - model_name: gpt\n    litellm_params:\n      model: anthropic/claude-test\n"
+                 f"      api_base: http://127.0.0.1:{claude.port}\n      api_key: sk-ant\n      order: 2\n"
+                 f"    model_info:\n      id: a1")
+    client = fleet.gateway(router_config(
+        vllm("gpt", "c1", cut, 1), anthropic, vllm("ref", "r1", claude, 1),
+        router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+    sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
+    expected, _ = stream_text(sdk, "ref", "a long answer please")
+    got, ids = stream_text(sdk, "gpt", "a long answer please")
+    assert got == expected and len(ids) == 1
+    prefill = [r["body"]["messages"][-1] for r in claude.requests() if r["path"] == "/v1/messages"]
+    assert len(prefill) == 1 and prefill[0]["role"] == "assistant", prefill
+    assert expected.startswith(str(prefill[0]["content"] if isinstance(prefill[0]["content"], str)
+                                   else prefill[0]["content"][0]["text"]))
+
+
+def anthropic_deployment(group, dep_id, mock, order):
+    return (f"  - model_name: {group}\n    litellm_params:\n      model: anthropic/claude-{dep_id}\n"
+            f"      api_base: http://127.0.0.1:{mock.port}\n      api_key: sk-ant\n      order: {order}\n"
+            f"    model_info:\n      id: {dep_id}")
+
+
+def messages_text(client, model, prompt):
+    """A Messages stream read as Claude Code reads one: its events, in order."""
+    text, types, starts = "", [], 0
+    with client.messages.stream(model=model, max_tokens=256, messages=[{"role": "user", "content": prompt}]) as s:
+        for ev in s:
+            types.append(ev.type)
+            if ev.type == "content_block_start":
+                starts += 1
+            if ev.type == "content_block_delta" and ev.delta.type == "text_delta":
+                text += ev.delta.text
+        final = s.get_final_message()
+    return text, types, starts, final
+
+
+RAW = {"message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"}
+
+
+def collapse(types):
+    out = []
+    for t in types:
+        # The wire's events (the SDK adds its own "text" events).
+        if t in RAW and (not out or out[-1] != t):
+            out.append(t)
+    return out
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "vllm"])
+def test_a_cut_messages_stream_is_continued(fleet, provider):
+    # Claude Code's API: natively on Anthropic deployments (the text so far
+    # is Anthropic's own prefill), bridged to chat elsewhere.
+    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
+    whole = fleet.mock("whole", chunks=8)
+    for m in (cut, whole):
+        configure(m, name="twin")
+    make = anthropic_deployment if provider == "anthropic" else vllm
+    client = fleet.gateway(router_config(
+        make("claude", "c1", cut, 1), make("claude", "w1", whole, 2), make("ref", "r1", whole, 1),
+        router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+    sdk = anthropic.Anthropic(base_url=str(client.base_url).rstrip("/").removesuffix("/v1"), api_key=MASTER_KEY,
+                              max_retries=0, timeout=30)
+    expected, ref_types, _, _ = messages_text(sdk, "ref", "write me a poem")
+    got, types, starts, final = messages_text(sdk, "claude", "write me a poem")
+    assert got == expected
+    # One message, one text block, whole: as the uncut stream's events.
+    assert types.count("message_start") == 1 and starts == 1 and types.count("message_stop") == 1
+    assert final.stop_reason == "end_turn" and final.content[0].text == expected
+    # The same sequence of events (a continuation has more deltas).
+    assert collapse(types) == collapse(ref_types)
+    eventually(root(client), "llmvoy_stream_continuations_total", 1, deployment="c1", outcome="continued")
+
+
+def test_a_messages_stream_that_cannot_be_continued_ends_with_an_error_event(fleet):
+    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
+    client = fleet.gateway(router_config(anthropic_deployment("claude", "c1", cut, 1),
+                                         router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+    sdk = anthropic.Anthropic(base_url=str(client.base_url).rstrip("/").removesuffix("/v1"), api_key=MASTER_KEY,
+                              max_retries=0, timeout=30)
+    with pytest.raises(anthropic.APIStatusError) as info:
+        messages_text(sdk, "claude", "hi")
+    assert "cut" in str(info.value) and not isinstance(info.value, anthropic.APIConnectionError)
 
 
 def test_a_stream_that_cannot_be_continued_ends_with_an_error_event(fleet):

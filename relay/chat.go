@@ -8,10 +8,10 @@ import (
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
-// answer follows one client's chat completion stream across the attempts
-// that produce it: what the client has been sent, whether it can still be
-// continued, and how a continuation's events join it.
-type answer struct {
+// chatAnswer follows one client's chat completion stream across the
+// attempts that produce it: what the client has been sent, whether it can
+// still be continued, and how a continuation's events join it.
+type chatAnswer struct {
 	// id is the first attempt's completion id, which every event the
 	// client gets carries.
 	id string
@@ -20,8 +20,8 @@ type answer struct {
 	// toolCall: a tool call was started, whose arguments a continuation
 	// cannot finish; several: the answer has more than one choice.
 	toolCall, several bool
-	// finished: a choice's finish_reason was sent; the answer is whole.
-	finished bool
+	// whole: a choice's finish_reason was sent.
+	whole bool
 	// continuing is set while a continuation's events are read: its role
 	// chunk is dropped and skipWS is removed from its first content.
 	continuing bool
@@ -42,19 +42,9 @@ type chunk struct {
 	Error json.RawMessage `json:"error"`
 }
 
-// verdict is what an event of an attempt's stream means for the answer.
-type verdict int
-
-const (
-	forward verdict = iota // send it to the client (possibly rewritten)
-	drop                   // a continuation's role chunk: not sent
-	done                   // [DONE]: the answer is complete
-	failed                 // an error event: the attempt failed mid-way
-)
-
 // event takes one event's data from the current attempt and says what to
 // do with it; out is what the client gets for it.
-func (a *answer) event(data []byte) (out []byte, v verdict) {
+func (a *chatAnswer) event(data []byte) (out []byte, v verdict) {
 	if bytes.Equal(bytes.TrimSpace(data), []byte("[DONE]")) {
 		return data, done
 	}
@@ -85,11 +75,11 @@ func (a *answer) event(data []byte) (out []byte, v verdict) {
 			hasContent = true
 		}
 		if ch.FinishReason != nil {
-			a.finished = true
+			a.whole = true
 		}
 	}
 	if a.continuing {
-		if !a.started && !hasContent && len(c.Choices) > 0 && !a.finished {
+		if !a.started && !hasContent && len(c.Choices) > 0 && !a.whole {
 			// The continuation's role chunk: the client has had one.
 			return nil, drop
 		}
@@ -112,19 +102,28 @@ func (a *answer) event(data []byte) (out []byte, v verdict) {
 	return data, forward
 }
 
-// continuable says whether the answer, cut now, can be continued: one
-// choice of text only, not finished.
-func (a *answer) continuable() bool { return !a.toolCall && !a.several && !a.finished }
+// continuable: one choice of text only, not finished.
+func (a *chatAnswer) continuable() bool { return !a.toolCall && !a.several && !a.whole }
 
-// prefill is the assistant text a continuation starts from, without
-// trailing whitespace, which the continuation is expected to repeat.
-func (a *answer) prefill() string {
-	t := a.text.String()
-	trimmed := strings.TrimRight(t, " \t\r\n")
-	a.skipWS = t[len(trimmed):]
-	a.continuing, a.started = true, false
-	return trimmed
+func (a *chatAnswer) finished() bool { return a.whole }
+
+func (a *chatAnswer) sent() int { return a.text.Len() }
+
+func (a *chatAnswer) prefill() string {
+	p, ws := splitPrefill(a.text.String())
+	a.skipWS, a.continuing, a.started = ws, true, false
+	return p
 }
+
+func (a *chatAnswer) frame(data []byte) []byte {
+	return append(append([]byte("data: "), data...), "\n\n"...)
+}
+
+// end is the end of an answer whose attempt closed after its last chunk
+// but before [DONE].
+func (a *chatAnswer) end() []byte { return a.frame([]byte("[DONE]")) }
+
+func (a *chatAnswer) errorBody(message string) []byte { return errorJSON("bad_gateway", message) }
 
 // replaceID gives a continuation's chunk the first attempt's id, so the
 // client reads one completion.
@@ -158,31 +157,4 @@ func replaceContent(data []byte, content, trimmed string) []byte {
 		return data
 	}
 	return out
-}
-
-// continuationBody is the client's request with the answer so far as the
-// assistant's last message: the deployment's translator turns it into the
-// provider's way of continuing one (see translate.Continuation).
-func continuationBody(body []byte, prefill string) ([]byte, bool) {
-	fields, err := jsonscan.Fields(body)
-	if err != nil {
-		return nil, false
-	}
-	f, ok := jsonscan.Get(fields, "messages")
-	if !ok {
-		return nil, false
-	}
-	msgs := bytes.TrimSpace(f.Value)
-	if len(msgs) < 2 || msgs[0] != '[' || msgs[len(msgs)-1] != ']' {
-		return nil, false
-	}
-	inner := bytes.TrimSpace(msgs[1 : len(msgs)-1])
-	out := append([]byte{'['}, inner...)
-	if len(inner) > 0 {
-		out = append(out, ',')
-	}
-	out = append(out, `{"role":"assistant","content":`...)
-	out = jsonscan.AppendString(out, prefill)
-	out = append(out, "}]"...)
-	return jsonscan.Set(body, fields, "messages", out), true
 }

@@ -1,0 +1,101 @@
+package relay
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
+)
+
+// follower follows one client's stream, in its API's events, across the
+// attempts that produce it.
+type follower interface {
+	// event takes one event's data from the current attempt; out is what
+	// the client gets for it.
+	event(data []byte) (out []byte, v verdict)
+	// continuable says whether the answer, cut now, can be continued.
+	continuable() bool
+	// finished says whether the answer is whole, though its last event
+	// may be missing.
+	finished() bool
+	// prefill is the assistant text a continuation starts from, without
+	// trailing whitespace (Anthropic refuses it), which the continuation
+	// is expected to repeat and the follower drops; the events read next
+	// are the continuation's.
+	prefill() string
+	// sent is how many bytes of text the client has.
+	sent() int
+	// frame is an event's data as the client's stream carries it.
+	frame(data []byte) []byte
+	// end completes a finished answer whose attempt closed before its last
+	// event.
+	end() []byte
+	// errorBody is an error in the client API's shape: the relay's own
+	// answer, or the data of the event that ends an answer that cannot be
+	// completed.
+	errorBody(message string) []byte
+}
+
+// verdict is what an event of an attempt's stream means for the answer.
+type verdict int
+
+const (
+	forward verdict = iota // send it to the client (possibly rewritten)
+	drop                   // a continuation's repeat of the answer's start: not sent
+	done                   // the answer's last event
+	failed                 // an error event: the attempt failed mid-way
+)
+
+// followerFor is the follower of the client API a path calls.
+func followerFor(path string) follower {
+	if strings.HasSuffix(path, "/messages") {
+		return &messagesAnswer{open: -1}
+	}
+	return &chatAnswer{}
+}
+
+// splitPrefill splits the text sent into the prefill and its trailing
+// whitespace.
+func splitPrefill(text string) (prefill, ws string) {
+	trimmed := strings.TrimRight(text, " \t\r\n")
+	return trimmed, text[len(trimmed):]
+}
+
+// errorJSON is OpenAI's error object, as llmvoy's other errors.
+func errorJSON(typ, message string) []byte {
+	var b []byte
+	b = append(b, `{"error":{"message":`...)
+	b = jsonscan.AppendString(b, message)
+	b = append(b, `,"type":`...)
+	b = jsonscan.AppendString(b, typ)
+	b = append(b, `,"param":null,"code":"502"}}`...)
+	return b
+}
+
+// continuationBody is the client's request (a chat completion or a
+// Messages request: both have "messages") with the answer so far as the
+// assistant's last message: the deployment's translator turns it into the
+// provider's way of continuing one (see translate.Continuation).
+func continuationBody(body []byte, prefill string) ([]byte, bool) {
+	fields, err := jsonscan.Fields(body)
+	if err != nil {
+		return nil, false
+	}
+	f, ok := jsonscan.Get(fields, "messages")
+	if !ok {
+		return nil, false
+	}
+	msgs := bytes.TrimSpace(f.Value)
+	if len(msgs) < 2 || msgs[0] != '[' || msgs[len(msgs)-1] != ']' {
+		return nil, false
+	}
+	inner := bytes.TrimSpace(msgs[1 : len(msgs)-1])
+	out := append([]byte{'['}, inner...)
+	if len(inner) > 0 {
+		out = append(out, ',')
+	}
+	out = append(out, `{"role":"assistant","content":`...)
+	out = jsonscan.AppendString(out, prefill)
+	out = append(out, "}]"...)
+	return jsonscan.Set(body, fields, "messages", out), true
+}
