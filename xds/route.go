@@ -112,11 +112,10 @@ func groupHeaders(g *plan.Group, p *plan.Plan) []*corev3.HeaderValueOption {
 
 func makeGroupRoute(g *plan.Group, p *plan.Plan, st State) *routev3.Route {
 	action := groupAction(g, p, st, g.AttemptTimeout)
-	if p.HasFallbacks {
-		// A fallback is an internal redirect: Envoy replays the buffered
-		// request through the gateway processor, which picks the next group.
-		action.InternalRedirectPolicy = fallbackRedirects(p)
-	}
+	// A fallback is an internal redirect: Envoy replays the buffered
+	// request through the gateway processor, which picks the next group.
+	// Any group's request may have one: its own (the body's "fallbacks").
+	action.InternalRedirectPolicy = fallbackRedirects(p)
 	return &routev3.Route{
 		Name:                   g.Cluster,
 		Match:                  routeHeaderMatch(g.Cluster),
