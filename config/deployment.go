@@ -598,14 +598,14 @@ func (p *parser) modelInfo(path string, v *value, d *Deployment, o *origin) {
 	}
 }
 
-// warnWildcard flags LiteLLM's wildcard routing ("*", "openai/*"), which
-// llmvoy does not do yet: the group only answers its literal name.
+// warnWildcard flags a wildcard in litellm_params.model under a model_name
+// without one: only a pattern model_name (LiteLLM's wildcard routing, "*",
+// "openai/*") fills the model's "*" with the requested name, so the
+// provider would be asked for the model "*" itself.
 func (p *parser) warnWildcard(path string, v *value, lp liteLLMParams) {
-	switch name := v.get("model_name"); {
-	case name != nil && name.kind == kindStr && strings.Contains(name.s, "*"):
-		p.warnf(name.line, joinPath(path, "model_name"), "wildcard model names are not supported yet; only the literal name %q routes here", name.s)
-	case strings.Contains(lp.model, "*"):
-		p.warnf(lp.modelLine, joinPath(path, "litellm_params.model"), "wildcard models are not supported yet")
+	name := v.get("model_name")
+	if strings.Contains(lp.model, "*") && name != nil && name.kind == kindStr && !strings.Contains(name.s, "*") {
+		p.warnf(lp.modelLine, joinPath(path, "litellm_params.model"), "a wildcard model under model_name %q, which has none: the provider is asked for %q as it is", name.s, lp.model)
 	}
 }
 

@@ -196,19 +196,28 @@ model_list:
 	require.NotEqual(t, cfg.Deployments[0].ID, cfg.Deployments[1].ID)
 }
 
-func TestWildcardWarns(t *testing.T) {
-	_, warnings := mustParse(t, `model_list:
+func TestWildcardRoutesLoad(t *testing.T) {
+	cfg, warnings := mustParse(t, `model_list:
   - model_name: "*"
     litellm_params:
       model: "*"
+  - model_name: "anthropic/*"
+    litellm_params:
+      model: anthropic/*
+      api_key: k
   - model_name: openai-any
     litellm_params:
       model: openai/*
 `, nil)
+	// A pattern model_name is LiteLLM's wildcard routing; a wildcard model
+	// under a literal name is sent as it is.
 	require.Equal(t, []Warning{
-		{File: "config.yaml", Line: 2, Path: "model_list[0].model_name", Msg: `wildcard model names are not supported yet; only the literal name "*" routes here`},
-		{File: "config.yaml", Line: 7, Path: "model_list[1].litellm_params.model", Msg: "wildcard models are not supported yet"},
+		{File: "config.yaml", Line: 11, Path: "model_list[2].litellm_params.model", Msg: `a wildcard model under model_name "openai-any", which has none: the provider is asked for "openai/*" as it is`},
 	}, warnings)
+	require.Equal(t, "openai", cfg.Deployments[0].Provider)
+	require.Equal(t, "*", cfg.Deployments[0].UpstreamModel)
+	require.Equal(t, "anthropic", cfg.Deployments[1].Provider)
+	require.Equal(t, "*", cfg.Deployments[1].UpstreamModel)
 }
 
 func TestHostileInputsFail(t *testing.T) {

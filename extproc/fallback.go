@@ -35,6 +35,10 @@ type fallback struct {
 	// the signed header carries who the request is for: a header minted for
 	// one caller cannot serve another.
 	caller string
+	// chain is the request's own generic chain (the body's "fallbacks",
+	// model names as requested), which replaces the group's for this
+	// request as in LiteLLM; nil when it sent none.
+	chain []string
 }
 
 // newFallbackToken is a per-process secret that signs fallback headers: a
@@ -50,7 +54,8 @@ func newFallbackToken() []byte {
 const fallbackTTL = time.Minute
 
 // encode signs f for one request: the header is
-// kind;step;expiry;caller;signature;origin. The signature covers the
+// kind;step;expiry;caller;signature;origin[,chain...] (each name
+// query-escaped, so "," separates them). The signature covers the
 // request id too, because a valid header also vouches for the request's
 // authentication (see gateway.RequestHeaders): the id is Envoy's own for
 // each request (a client cannot choose it), so even a leaked header serves
@@ -58,6 +63,9 @@ const fallbackTTL = time.Minute
 func (f fallback) encode(token []byte, requestID string, now time.Time) string {
 	head := f.kind + ";" + strconv.Itoa(f.step) + ";" + strconv.FormatInt(now.Add(fallbackTTL).Unix(), 10) + ";" + f.caller
 	origin := url.QueryEscape(f.origin)
+	for _, name := range f.chain {
+		origin += "," + url.QueryEscape(name)
+	}
 	return head + ";" + fallbackMAC(token, requestID, head, origin) + ";" + origin
 }
 
@@ -79,8 +87,14 @@ func parseFallback(v string, token []byte, requestID string, now time.Time) (fal
 	}
 	step, err := strconv.Atoi(parts[1])
 	expiry, eerr := strconv.ParseInt(parts[2], 10, 64)
-	origin, uerr := url.QueryUnescape(parts[5])
-	if err != nil || eerr != nil || uerr != nil || step < 0 || now.Unix() > expiry {
+	names := strings.Split(parts[5], ",")
+	for i, n := range names {
+		var uerr error
+		if names[i], uerr = url.QueryUnescape(n); uerr != nil {
+			return fallback{}, false
+		}
+	}
+	if err != nil || eerr != nil || step < 0 || now.Unix() > expiry {
 		return fallback{}, false
 	}
 	switch parts[0] {
@@ -88,7 +102,11 @@ func parseFallback(v string, token []byte, requestID string, now time.Time) (fal
 	default:
 		return fallback{}, false
 	}
-	return fallback{origin: origin, kind: parts[0], step: step, caller: parts[3]}, true
+	f := fallback{origin: names[0], kind: parts[0], step: step, caller: parts[3]}
+	if len(names) > 1 {
+		f.chain = names[1:]
+	}
+	return f, true
 }
 
 // next is the fallback after an error of the given kind, if origin's chains
@@ -98,15 +116,32 @@ func (f fallback) next(p *plan.Plan, kind string) (fallback, bool) {
 	if f.step > 0 {
 		kind = f.kind
 	}
-	if f.step >= len(p.Chain(kind, f.origin)) {
+	if f.step >= len(f.chainFor(p, kind)) {
 		return fallback{}, false
 	}
-	return fallback{origin: f.origin, kind: kind, step: f.step + 1, caller: f.caller}, true
+	return fallback{origin: f.origin, kind: kind, step: f.step + 1, caller: f.caller, chain: f.chain}, true
 }
 
-// group is the model group this step routes to.
+// chainFor is the chain for errors of kind: the request's own generic
+// chain, else origin's.
+func (f fallback) chainFor(p *plan.Plan, kind string) []string {
+	if kind == config.FallbackGeneric && f.chain != nil {
+		return f.chain
+	}
+	return p.Chain(kind, f.origin)
+}
+
+// hasChains reports whether the request can fall back at all.
+func (f fallback) hasChains(p *plan.Plan) bool {
+	g := p.Group(f.origin)
+	return f.chain != nil || (g != nil && g.HasFallbacks())
+}
+
+// group is the model this step routes to: a group's name, or a name of
+// the request's own chain, which the gateway resolves like a requested
+// model (state.route).
 func (f fallback) group(p *plan.Plan) string {
-	chain := p.Chain(f.kind, f.origin)
+	chain := f.chainFor(p, f.kind)
 	switch {
 	case f.step == 0:
 		return f.origin

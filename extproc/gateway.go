@@ -168,7 +168,14 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	if !ok {
 		return replyError(apiError{Status: 400, Message: "model must be a string", Type: "invalid_request_error", Param: "model"})
 	}
+	var ownChain []string
 	if !isAgentAPI(g.endpoint) && !g.isRedirect {
+		// Read before the field is stripped: the chain travels in the
+		// signed fallback header, not in the body.
+		var refused *extprocv3.ProcessingResponse
+		if ownChain, refused = g.requestFallbacks(fields, model); refused != nil {
+			return refused
+		}
 		// Once: a fallback's pass gets the body as this pass left it.
 		src := body
 		if src == nil {
@@ -178,7 +185,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 			body, fields = stripped, sf
 		}
 	}
-	origin := g.state.resolve(model)
+	origin, served := g.state.route(model)
 	if g.isRedirect && g.fallback.origin != origin {
 		// Envoy replays the body of the request the header was signed
 		// for; a body naming another group is not that request.
@@ -226,7 +233,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		// are the body's as sent.
 		storeResponse = g.server.responses() != nil && responsesapi.Stores(fields)
 	}
-	fb := fallback{origin: origin}
+	fb := fallback{origin: origin, chain: ownChain}
 	if g.caller.key != nil {
 		fb.caller = g.caller.key.Token
 	}
@@ -244,7 +251,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	var tried []string
 	for {
-		name := fb.group(g.state.plan)
+		name := g.state.resolve(fb.group(g.state.plan))
 		tried = append(tried, name)
 		grp, ok := g.state.groups[name]
 		if ok && grp.MaxInputTokens > 0 && tokens > grp.MaxInputTokens {
@@ -270,7 +277,12 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		}
 		fb = next
 	}
-	targetName := fb.group(g.state.plan)
+	targetName := origin
+	if fb.step > 0 {
+		// The step's model names the group and what a wildcard group's
+		// deployments are asked for.
+		targetName, served = g.state.route(fb.group(g.state.plan))
+	}
 	target := g.state.groups[targetName]
 	if g.endpoint == countTokens && !countsNatively(target) {
 		// No count of the provider's own: an estimate (see
@@ -288,7 +300,13 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	// Not on a fallback's pass: Envoy replays the body as this filter left
 	// it, and a later pass must still find the client's model there.
-	rewrite := target.BodyModel != "" && !g.isRedirect
+	// Nor with a chain of the request's own: its next pass is a redirect.
+	rewrite := target.BodyModel != "" && !g.isRedirect && fb.chain == nil
+	bodyModel := target.BodyModel
+	if rewrite && target.IsPattern() {
+		// The group's one model, with the requested name in its "*".
+		bodyModel = target.UpstreamModel(target.Deployments[0], served)
+	}
 	if rewrite {
 		// Envoy's buffer filter behind the gateway filter sets the new
 		// content-length (see fullDuplex).
@@ -296,7 +314,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		if src == nil {
 			src = b.GetBody()
 		}
-		if set := translate.SetModel(src, fields, target.BodyModel); set != nil {
+		if set := translate.SetModel(src, fields, bodyModel); set != nil {
 			body = set
 		}
 	}
@@ -312,7 +330,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	// Not for a virtual key: its answer is priced by the upstream processor.
 	// Nor for an agent API: it is bridged or passed through per deployment.
 	// A stream of a group with stream continuation: through llmvoy's relay.
-	relayed := target.relayRoute != "" && g.server.relayOn.Load() && (g.endpoint == translate.ChatCompletions || g.endpoint == translate.Messages) && isStream(fields)
+	relayed := target.relayRoute != "" && g.server.relayOn.Load() && (g.endpoint == translate.ChatCompletions || g.endpoint == translate.Messages || g.endpoint == translate.Responses) && isStream(fields)
 	if rewrite && target.directRoute != "" && g.caller.key == nil && !isAgentAPI(g.endpoint) && !relayed {
 		// No upstream processor runs there to read a fallback header (or
 		// to fall back): it is not set, so no provider gets it.
@@ -320,7 +338,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 			return refused
 		}
 	} else {
-		if g.state.groups[origin].HasFallbacks() {
+		if fb.hasChains(g.state.plan) {
 			now := time.Now()
 			m.SetHeaders = append(m.SetHeaders, setHeader(plan.FallbackHeader, fb.encode(g.server.fallbackToken, g.requestID, now)))
 			if next, ok := fb.next(g.state.plan, config.FallbackGeneric); ok {
@@ -339,9 +357,9 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		// For the attempts' upstream processors, which cannot read it from
 		// headers (see routed).
 		rt := routed{clientPath: path, keyToken: fb.caller, anthropicBeta: g.anthropicBeta, bridged: bridged,
-			storeResponse: storeResponse}
+			storeResponse: storeResponse, served: served}
 		if rewrite {
-			rt.bodyModel = target.BodyModel
+			rt.bodyModel = bodyModel
 		}
 		if relayed {
 			rt.relay = &relayState{server: g.server, group: targetName}
@@ -391,8 +409,9 @@ func (g *gateway) direct(m *extprocv3.HeaderMutation, target group, path string)
 // "STATUS;DEPLOYMENT" of the last attempt, the status Envoy's own.
 func (g *gateway) fellBackWithoutAnswer(cause string) {
 	status, deployment, _ := strings.Cut(cause, ";")
-	from := fallback{origin: g.fallback.origin, kind: g.fallback.kind, step: max(g.fallback.step-1, 0)}
-	group := from.group(g.state.plan)
+	from := g.fallback
+	from.step = max(from.step-1, 0)
+	group := g.state.resolve(from.group(g.state.plan))
 	g.server.log.Info("falling back", "from_deployment", deployment, "status", status, "no_answer", true,
 		"model_group", g.fallback.origin, "chain", g.fallback.kind, "step", g.fallback.step)
 	g.server.metrics.FallbackWithoutAnswer(group, g.fallback.kind)

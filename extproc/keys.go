@@ -74,14 +74,20 @@ func (g *gateway) authenticate(presented string) (caller, *apiError) {
 	return caller{key: k}, nil
 }
 
+// modelDenied is LiteLLM's refusal of a model a key may not use, named in
+// the body's field param.
+func modelDenied(k *keys.Key, model, param string) apiError {
+	return apiError{Status: 401, Type: "key_model_access_denied", Param: param, Code: "401",
+		Message: fmt.Sprintf("Authentication Error, API Key not allowed to access model. This token can only access models=%q. Tried to access %s", k.Models, echoed(model))}
+}
+
 // admitKey checks a virtual key's model access, budget and limits for a
 // request to model (resolved to group), and counts the request against
 // them. It returns the refusal, or nil when the request may go on.
 func (g *gateway) admitKey(model, group string) *extprocv3.ProcessingResponse {
 	k := g.caller.key
 	if !k.Allows(model) && !k.Allows(group) {
-		return replyError(apiError{Status: 401, Type: "key_model_access_denied", Param: "model", Code: "401",
-			Message: fmt.Sprintf("Authentication Error, API Key not allowed to access model. This token can only access models=%q. Tried to access %s", k.Models, echoed(model))})
+		return replyError(modelDenied(k, model, "model"))
 	}
 	name := keyLabel(k)
 	ctx := context.Background()

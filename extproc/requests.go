@@ -22,6 +22,10 @@ type routed struct {
 	// bodyModel is the model the gateway already wrote into the body (see
 	// group.bodyModel); empty when it did not.
 	bodyModel string
+	// served is the model name the request's group serves it under (see
+	// state.route): what a wildcard group's deployments fill their model
+	// from.
+	served string
 	// anthropicBeta is a Messages client's anthropic-beta header, for a
 	// deployment that speaks Messages natively; no other provider gets it.
 	anthropicBeta string

@@ -154,13 +154,10 @@ func wasDirect(prev *plan.Plan, group string) bool {
 	return g != nil && g.Direct != nil
 }
 
-// resolve maps a requested model to its model group: an alias's group, else
-// the name itself.
+// resolve maps a requested model to its model group (see route).
 func (st *state) resolve(model string) string {
-	if a, ok := st.cfg.Router.Aliases[model]; ok {
-		return a.Group
-	}
-	return model
+	group, _ := st.route(model)
+	return group
 }
 
 // available reports whether a group has a deployment that is neither

@@ -108,6 +108,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	}
 	u.requestID = headerValue(h, "x-request-id")
 	r, known := u.server.requests.get(u.requestID)
+	d = u.state.forModel(d, r.served)
 	u.bridged = r.bridged
 	if r.relay != nil {
 		u.relay, u.continuing = r.relay, r.relay.continues()
@@ -155,16 +156,15 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 		m.RemoveHeaders = append(m.RemoveHeaders, plan.FallbackHeader)
 		u.fallback, u.hasFallback = parseFallback(fb, u.server.fallbackToken, u.requestID, time.Now())
 	}
-	if u.state.plan.HasFallbacks {
-		// Envoy makes num_retries + 1 attempts at each step of the chain.
-		n := 1
-		if u.hasFallback {
-			u.server.attempts.first(u.requestID, u.fallback)
-		} else {
-			u.fallback, n, u.hasFallback = u.server.attempts.retry(u.requestID)
-		}
-		u.attempt = n
+	// Envoy makes num_retries + 1 attempts at each step of the chain; any
+	// request may have one (its own "fallbacks").
+	n := 1
+	if u.hasFallback {
+		u.server.attempts.first(u.requestID, u.fallback)
+	} else {
+		u.fallback, n, u.hasFallback = u.server.attempts.retry(u.requestID)
 	}
+	u.attempt = n
 	for _, hd := range head.Set {
 		m.SetHeaders = append(m.SetHeaders, setHeader(hd.Key, hd.Value))
 	}

@@ -87,6 +87,9 @@ const (
 	// deployment through %UPSTREAM_METADATA%, the access logs tag it.
 	MetadataNamespace    = "llmvoy"
 	MetadataDeploymentID = "deployment_id"
+	// MetadataAPIBase is an endpoint's deployment's api_base, as the
+	// admin API shows it (no credential in its query).
+	MetadataAPIBase = "api_base"
 	// ClientPathMetadataKey is the key, under MetadataNamespace in the
 	// request's dynamic metadata, of the path the client called: the
 	// gateway processor sets it and the downstream access log reads it.

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -38,14 +39,13 @@ type Plan struct {
 	Config *config.Config
 	// Groups are the model groups in config order.
 	Groups []*Group
-	// HasFallbacks is set when some group has a fallback chain: every
-	// route then follows Envoy's internal redirects.
-	HasFallbacks bool
 	// RouteTimeout bounds a whole request, retries included
 	// (router_settings.timeout, else DefaultRouteTimeout).
 	RouteTimeout time.Duration
 
 	byName map[string]*Group
+	// patterns are the wildcard groups, most specific first (Match).
+	patterns []*Group
 }
 
 // Group is what the consumers of the config need to know about one model
@@ -67,12 +67,11 @@ type Group struct {
 	// Chains are the group's fallback chains by kind (config.Fallback*),
 	// only the non-empty ones.
 	Chains map[string][]string
-	// FallbackHop is set when a request in this group can have a next
-	// step in a fallback chain after an error of the group: the group has
-	// a generic chain of its own, or is a member, not the last, of some
-	// group's chain. Such requests go through the fallback hop (see
-	// HopRouteName); every other request of the group, and every group
-	// without it, takes the group's route as before.
+	// FallbackHop is set when Envoy has routes through the fallback hop for
+	// the group (see HopRouteName): every group, since a request's own
+	// fallbacks (the body's "fallbacks") can give a request of any group a
+	// next step. Only requests with a next step take it; the others take
+	// the group's route.
 	FallbackHop bool
 	// Relay is set when the group's streaming chat completions go through
 	// llmvoy's relay, which continues a stream cut after it began
@@ -124,6 +123,10 @@ type Group struct {
 	Ranks   []uint32
 	Weights []uint32
 	Pricier []bool
+
+	// pattern matches the requested names a wildcard group serves; nil for
+	// a group that serves its name alone.
+	pattern *regexp.Regexp
 }
 
 // HasFallbacks reports whether any fallback chain starts at the group.
@@ -161,22 +164,14 @@ func Build(cfg *config.Config) (*Plan, error) {
 		g := buildGroup(cfg, name)
 		p.Groups = append(p.Groups, g)
 		p.byName[name] = g
-		p.HasFallbacks = p.HasFallbacks || g.HasFallbacks()
 		g.Relay = cfg.Router.EnableStreamContinuation && g.Unroutable == ""
-	}
-	for _, g := range p.Groups {
-		if len(g.Chains[config.FallbackGeneric]) > 0 {
-			g.FallbackHop = true
+		if IsPattern(name) {
+			g.pattern = patternRegexp(name)
+			p.patterns = append(p.patterns, g)
 		}
-		for _, chain := range g.Chains {
-			// Once in a chain, any error moves on to its next group.
-			for _, name := range chain[:len(chain)-1] {
-				if member := p.byName[name]; member != nil {
-					member.FallbackHop = true
-				}
-			}
-		}
+		g.FallbackHop = true
 	}
+	sortPatterns(p.patterns)
 	return p, nil
 }
 

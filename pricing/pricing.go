@@ -218,3 +218,22 @@ func load(b []byte) (map[string]entry, error) {
 	}
 	return t, nil
 }
+
+// Provider is the provider LiteLLM's table files a bare model name under
+// ("gpt-4o" → openai, "claude-sonnet-4-5" → anthropic), as LiteLLM infers
+// it for a model requested without a prefix; "" when the table does not
+// know the name.
+func Provider(model string) string {
+	e, ok := table[strings.ToLower(model)]
+	if !ok {
+		return ""
+	}
+	p, _ := e.fields["litellm_provider"].(string)
+	switch {
+	case strings.HasPrefix(p, "bedrock"):
+		return "bedrock"
+	case strings.HasPrefix(p, "vertex_ai"):
+		return "vertex_ai"
+	}
+	return p
+}

@@ -130,3 +130,12 @@ func TestLookup(t *testing.T) {
 	_, ok = Lookup("gpt-5-imaginary")
 	require.False(t, ok)
 }
+
+func TestProvider(t *testing.T) {
+	require.Equal(t, "openai", Provider("gpt-4o"))
+	require.Equal(t, "openai", Provider("GPT-4o"))
+	require.Equal(t, "anthropic", Provider("claude-sonnet-4-5"))
+	require.Equal(t, "bedrock", Provider("anthropic.claude-3-haiku-20240307-v1:0"))
+	require.Equal(t, "", Provider("deepseek-chat"), "filed under deepseek/ only")
+	require.Equal(t, "", Provider("my-finetune"))
+}

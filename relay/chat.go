@@ -125,6 +125,8 @@ func (a *chatAnswer) end() []byte { return a.frame([]byte("[DONE]")) }
 
 func (a *chatAnswer) errorBody(message string) []byte { return errorJSON("bad_gateway", message) }
 
+func (a *chatAnswer) errorEvent(message string) []byte { return a.frame(a.errorBody(message)) }
+
 // replaceID gives a continuation's chunk the first attempt's id, so the
 // client reads one completion.
 func replaceID(data []byte, id string) []byte {

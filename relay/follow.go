@@ -30,10 +30,11 @@ type follower interface {
 	// end completes a finished answer whose attempt closed before its last
 	// event.
 	end() []byte
-	// errorBody is an error in the client API's shape: the relay's own
-	// answer, or the data of the event that ends an answer that cannot be
+	// errorBody is an error in the client API's shape, the relay's own
+	// answer; errorEvent the event that ends an answer that cannot be
 	// completed.
 	errorBody(message string) []byte
+	errorEvent(message string) []byte
 }
 
 // verdict is what an event of an attempt's stream means for the answer.
@@ -48,8 +49,11 @@ const (
 
 // followerFor is the follower of the client API a path calls.
 func followerFor(path string) follower {
-	if strings.HasSuffix(path, "/messages") {
+	switch {
+	case strings.HasSuffix(path, "/messages"):
 		return &messagesAnswer{open: -1}
+	case strings.HasSuffix(path, "/responses"):
+		return &responsesAnswer{}
 	}
 	return &chatAnswer{}
 }
@@ -59,6 +63,23 @@ func followerFor(path string) follower {
 func splitPrefill(text string) (prefill, ws string) {
 	trimmed := strings.TrimRight(text, " \t\r\n")
 	return trimmed, text[len(trimmed):]
+}
+
+// namedFrame is an event as Anthropic's and OpenAI's Responses streams
+// carry it: named by its data's type.
+func namedFrame(data []byte) []byte {
+	typ := "message"
+	if fields, err := jsonscan.Fields(data); err == nil {
+		if f, ok := jsonscan.Get(fields, "type"); ok {
+			if s, ok := jsonscan.String(f.Value); ok {
+				typ = s
+			}
+		}
+	}
+	out := append([]byte("event: "), typ...)
+	out = append(out, "\ndata: "...)
+	out = append(out, data...)
+	return append(out, "\n\n"...)
 }
 
 // errorJSON is OpenAI's error object, as llmvoy's other errors.

@@ -133,21 +133,7 @@ func (a *messagesAnswer) prefill() string {
 	return p
 }
 
-// frame names the event as Anthropic does: its type.
-func (a *messagesAnswer) frame(data []byte) []byte {
-	typ := "message"
-	if fields, err := jsonscan.Fields(data); err == nil {
-		if f, ok := jsonscan.Get(fields, "type"); ok {
-			if s, ok := jsonscan.String(f.Value); ok {
-				typ = s
-			}
-		}
-	}
-	out := append([]byte("event: "), typ...)
-	out = append(out, "\ndata: "...)
-	out = append(out, data...)
-	return append(out, "\n\n"...)
-}
+func (a *messagesAnswer) frame(data []byte) []byte { return namedFrame(data) }
 
 func (a *messagesAnswer) end() []byte { return a.frame([]byte(`{"type":"message_stop"}`)) }
 
@@ -157,6 +143,8 @@ func (a *messagesAnswer) errorBody(message string) []byte {
 	b = jsonscan.AppendString(b, message)
 	return append(b, "}}"...)
 }
+
+func (a *messagesAnswer) errorEvent(message string) []byte { return a.frame(a.errorBody(message)) }
 
 func setIndex(data []byte, i int) []byte {
 	fields, err := jsonscan.Fields(data)

@@ -222,7 +222,7 @@ func (h *Handler) pass(body io.Reader, w io.Writer, flush func(), a follower, co
 func (h *Handler) fail(w io.Writer, flush func(), a follower, id, deployment, reason, why string) {
 	h.log.Warn("stream cut: ending it with an error event", "request_id", id, "deployment", deployment, "reason", reason, "why", why)
 	h.metrics.StreamContinuation(deployment, "failed")
-	w.Write(a.frame(a.errorBody("the model deployment's stream was cut and " + why)))
+	w.Write(a.errorEvent("the model deployment's stream was cut and " + why))
 	flush()
 }
 

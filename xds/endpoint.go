@@ -75,6 +75,9 @@ func makeEndpoint(d *config.Deployment, addr netip.AddrPort, weight uint32, rela
 	filterMetadata := map[string]*structpb.Struct{
 		plan.MetadataNamespace: {Fields: map[string]*structpb.Value{
 			plan.MetadataDeploymentID: structpb.NewStringValue(d.ID),
+			// For x-litellm-model-api-base: what /model/info shows, no
+			// credential in it.
+			plan.MetadataAPIBase: structpb.NewStringValue(d.PublicAPIBase()),
 		}},
 	}
 	if relay {

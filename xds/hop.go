@@ -81,6 +81,7 @@ func makeHopRoutes(g *plan.Group, p *plan.Plan) []*routev3.Route {
 			// With the virtual host's internal headers: a hop redirect
 			// Envoy did not follow keeps its cause to itself.
 			ResponseHeadersToRemove: []string{plan.FallbackCauseHeader},
+			ResponseHeadersToAdd:    groupHeaders(g, p),
 		})
 	}
 	return routes

@@ -8,6 +8,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	grpcalsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/grpc/v3"
 	bufferv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/buffer/v3"
+	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
@@ -34,7 +35,11 @@ func makeListener(o Options) *listenerv3.Listener {
 			ConfigSource:    adsSource(),
 		}},
 		HttpFilters: []*hcmv3.HttpFilter{
-			// First, with nothing buffering ahead of it: the headers reach
+			// Browsers' preflight requests are answered here, before any
+			// key is asked for (they carry none), as LiteLLM answers them;
+			// the policy is the virtual host's (corsPolicy).
+			{Name: corsFilterName, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&corsv3.Cors{})}},
+			// Then, with nothing buffering ahead of it: the headers reach
 			// llmvoy as soon as they arrive, so a request without a valid
 			// key is refused before its body is read. llmvoy gathers the
 			// body of an authenticated one and answers 413 past the limit.
@@ -189,6 +194,8 @@ func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 	replies := []reply{
 		{statusFilter(413), 413, "invalid_request_error", "request_too_large",
 			"request body too large: the limit is " + byteSize(o.MaxRequestBytes)},
+		{flagFilter("NC"), 404, "invalid_request_error", "not_found_error",
+			"no route for this request"},
 		{flagFilter("UH", "NR"), 503, "service_unavailable", "overloaded_error",
 			"no deployment is available for this model group right now (all are cooling down or unhealthy)"},
 		{flagFilter("UT", "SI"), 504, "timeout", "timeout_error",

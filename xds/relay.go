@@ -63,6 +63,7 @@ func makeRelayRoute(g *plan.Group, p *plan.Plan) *routev3.Route {
 			InternalRedirectPolicy: fallbackRedirects(p),
 		}},
 		ResponseHeadersToRemove: []string{plan.FallbackCauseHeader},
+		ResponseHeadersToAdd:    groupHeaders(g, p),
 	}
 }
 

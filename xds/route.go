@@ -2,14 +2,17 @@ package xds
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	previoushostsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
 	previousprioritiesv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/priority/previous_priorities/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -17,10 +20,15 @@ import (
 	"github.com/llmvoy/llmvoy/plan"
 )
 
-// notFoundBody answers requests that reach the router without a model group.
-// The gateway processor routes or answers every request itself, so this is a
-// safety net, not a code path clients should see.
-const notFoundBody = `{"error":{"message":"no route for this request","type":"invalid_request_error","param":null,"code":"not_found"}}`
+// noRouteCluster is the cluster of requests that reach the router without
+// a model group: it does not exist, so Envoy answers 404 (response flag
+// NC), which the listener's local reply config words in the client's API.
+// The gateway processor routes or answers every request itself, so this is
+// a safety net, not a code path clients should see. It is a route to a
+// cluster rather than a direct response because Envoy's CORS filter skips
+// the requests whose route, as matched before the gateway processor names
+// their group, is a direct response.
+const noRouteCluster = "llmvoy_no_route"
 
 func makeRouteConfig(p *plan.Plan, st State, o Options) *routev3.RouteConfiguration {
 	var routes []*routev3.Route
@@ -39,11 +47,10 @@ func makeRouteConfig(p *plan.Plan, st State, o Options) *routev3.RouteConfigurat
 	routes = append(routes, &routev3.Route{
 		Name:  "not_found",
 		Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
-		Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{
-			Status: 404,
-			Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: notFoundBody}},
+		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
+			ClusterSpecifier:            &routev3.RouteAction_Cluster{Cluster: noRouteCluster},
+			ClusterNotFoundResponseCode: routev3.RouteAction_NOT_FOUND,
 		}},
-		ResponseHeadersToAdd: []*corev3.HeaderValueOption{header("content-type", "application/json")},
 	})
 	return &routev3.RouteConfiguration{
 		Name: RouteConfigName,
@@ -51,24 +58,70 @@ func makeRouteConfig(p *plan.Plan, st State, o Options) *routev3.RouteConfigurat
 			Name:                    "llmvoy",
 			Domains:                 []string{"*"},
 			Routes:                  routes,
-			ResponseHeadersToAdd:    servedByHeaders(),
+			ResponseHeadersToAdd:    append(servedByHeaders(), requestHeaders()...),
 			ResponseHeadersToRemove: internalHeaders,
+			TypedPerFilterConfig:    map[string]*anypb.Any{corsFilterName: mustAny(corsPolicy())},
 		}},
+	}
+}
+
+const corsFilterName = "envoy.filters.http.cors"
+
+// corsPolicy lets browser code on any origin call the gateway, as
+// LiteLLM's proxy does (any origin, method and header). The key travels in
+// a header, which a browser never adds by itself, and llmvoy sets no
+// cookies: so no credentials (cookies) are allowed, unlike LiteLLM, whose
+// admin UI signs in with one. The headers the client may read include
+// llmvoy's and LiteLLM's own.
+func corsPolicy() *corsv3.CorsPolicy {
+	return &corsv3.CorsPolicy{
+		AllowOriginStringMatch: []*matcherv3.StringMatcher{{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: ".*"}}}},
+		AllowMethods:           "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+		// "*" does not cover authorization (the Fetch standard), so the
+		// credential headers llmvoy reads are named.
+		AllowHeaders: "*, authorization, x-api-key, api-key, x-goog-api-key, x-litellm-api-key, ocp-apim-subscription-key, content-type, anthropic-version, anthropic-beta",
+		ExposeHeaders: strings.Join([]string{plan.ModelIDHeader, plan.LiteLLMModelIDHeader, "x-litellm-model-group", "x-litellm-call-id",
+			"x-litellm-response-cost", "x-llmvoy-response-cost", "x-litellm-max-retries", "x-litellm-response-duration-ms",
+			"x-litellm-model-api-base", "retry-after", "x-request-id"}, ", "),
+		MaxAge:           "86400",
+		AllowCredentials: wrapperspb.Bool(false),
+	}
+}
+
+// requestHeaders are LiteLLM's response headers that say which request
+// this was and how long it took: the request's id (Envoy's, the key of
+// llmvoy's logs) and the time to the deployment's first byte (where an
+// attempt's listener is another, the fallback hop's or the relay's, the
+// first byte of its answer).
+func requestHeaders() []*corev3.HeaderValueOption {
+	return []*corev3.HeaderValueOption{
+		header("x-litellm-call-id", "%REQ(x-request-id)%"),
+		header("x-litellm-response-duration-ms", "%RESPONSE_DURATION%"),
+	}
+}
+
+// groupHeaders are LiteLLM's response headers of a group's answers: the
+// model group and its retries. Group names are the operator's text, which
+// Envoy would read as a format string: "%" is escaped.
+func groupHeaders(g *plan.Group, p *plan.Plan) []*corev3.HeaderValueOption {
+	return []*corev3.HeaderValueOption{
+		header("x-litellm-model-group", strings.ReplaceAll(g.Name, "%", "%%")),
+		header("x-litellm-max-retries", strconv.Itoa(max(p.Config.Router.MaxRetries(), 0))),
 	}
 }
 
 func makeGroupRoute(g *plan.Group, p *plan.Plan, st State) *routev3.Route {
 	action := groupAction(g, p, st, g.AttemptTimeout)
-	if p.HasFallbacks {
-		// A fallback is an internal redirect: Envoy replays the buffered
-		// request through the gateway processor, which picks the next group.
-		action.InternalRedirectPolicy = fallbackRedirects(p)
-	}
+	// A fallback is an internal redirect: Envoy replays the buffered
+	// request through the gateway processor, which picks the next group.
+	// Any group's request may have one: its own (the body's "fallbacks").
+	action.InternalRedirectPolicy = fallbackRedirects(p)
 	return &routev3.Route{
 		Name:                   g.Cluster,
 		Match:                  routeHeaderMatch(g.Cluster),
 		Action:                 &routev3.Route_Route{Route: action},
 		RequestHeadersToRemove: []string{plan.RouteHeader},
+		ResponseHeadersToAdd:   groupHeaders(g, p),
 	}
 }
 
@@ -160,6 +213,7 @@ func servedByHeaders() []*corev3.HeaderValueOption {
 	return []*corev3.HeaderValueOption{
 		header(plan.ModelIDHeader, servedBy),
 		header(plan.LiteLLMModelIDHeader, servedBy),
+		header("x-litellm-model-api-base", "%UPSTREAM_METADATA("+plan.MetadataNamespace+":"+plan.MetadataAPIBase+")%"),
 	}
 }
 

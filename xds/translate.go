@@ -150,7 +150,7 @@ func (r *Resources) Validate() error {
 	for _, rc := range r.Routes {
 		for _, vh := range rc.(*routev3.RouteConfiguration).GetVirtualHosts() {
 			for _, route := range vh.GetRoutes() {
-				if c := route.GetRoute().GetCluster(); c != "" && !clusters[c] {
+				if c := route.GetRoute().GetCluster(); c != "" && c != noRouteCluster && !clusters[c] {
 					return fmt.Errorf("xds: inconsistent resources: route %q names missing cluster %q", route.GetName(), c)
 				}
 			}

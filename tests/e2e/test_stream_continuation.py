@@ -176,6 +176,27 @@ def test_a_messages_stream_that_cannot_be_continued_ends_with_an_error_event(fle
     assert "cut" in str(info.value) and not isinstance(info.value, anthropic.APIConnectionError)
 
 
+def test_a_cut_responses_stream_ends_with_an_error_event(fleet):
+    # Codex's API: not continued yet, but never a cut connection either.
+    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
+    whole = fleet.mock("whole", chunks=8)
+    client = fleet.gateway(router_config(vllm("gpt", "c1", cut, 1).replace("hosted_vllm/", "openai/"),
+                                         vllm("gpt", "w1", whole, 2).replace("hosted_vllm/", "openai/"),
+                                         router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+    sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
+    events = []
+    try:
+        for ev in sdk.responses.create(model="gpt", input="hi", stream=True):
+            events.append(ev)
+    except openai.APIConnectionError as e:  # what a cut connection gives
+        raise AssertionError(f"the connection was cut after {[e.type for e in events]}") from e
+    types = [e.type for e in events]
+    assert "response.output_text.delta" in types and "response.completed" not in types, types
+    # The SDK yields the Responses API's error event, numbered on.
+    assert types[-1] == "error", types
+    assert "cut" in events[-1].message and events[-1].sequence_number == events[-2].sequence_number + 1
+
+
 def test_a_stream_that_cannot_be_continued_ends_with_an_error_event(fleet):
     # The group's only deployment cuts every stream: nothing can continue it.
     cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")

@@ -1,0 +1,63 @@
+"""LiteLLM's response headers and CORS through a real Envoy: the headers
+LiteLLM's proxy sets on an answer (model group, call id, retries, api base,
+duration) and browser clients on any origin (preflight answered without a
+key, the answer's headers readable), as LiteLLM's proxy allows them."""
+
+import uuid
+
+import httpx
+
+from conftest import MASTER_KEY
+from test_fallbacks import router_config
+from test_routing import deployment, fleet  # noqa: F401  (fleet is a fixture)
+
+
+def test_answers_carry_litellm_headers(fleet):
+    a = fleet.mock("a")
+    client = fleet.gateway(router_config(deployment("gpt", "a1", a), router="  num_retries: 3\n"))
+    r = client.post("/chat/completions", headers={"authorization": f"Bearer {MASTER_KEY}"},
+                    json={"model": "gpt", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 200, r.text
+    h = r.headers
+    assert h["x-litellm-model-group"] == "gpt"
+    assert h["x-litellm-model-id"] == h["x-llmvoy-model-id"] == "a1"
+    assert h["x-litellm-max-retries"] == "3"
+    assert h["x-litellm-model-api-base"] == f"http://127.0.0.1:{a.port}/v1"
+    uuid.UUID(h["x-litellm-call-id"])  # Envoy's request id: the key of llmvoy's logs
+    assert float(h["x-litellm-response-duration-ms"]) >= 0
+    # Each request its own id.
+    again = client.post("/chat/completions", headers={"authorization": f"Bearer {MASTER_KEY}"},
+                        json={"model": "gpt", "messages": [{"role": "user", "content": "hi"}]})
+    assert again.headers["x-litellm-call-id"] != h["x-litellm-call-id"]
+
+
+def test_browser_clients_on_any_origin(fleet):
+    a = fleet.mock("a")
+    client = fleet.gateway(router_config(deployment("gpt", "a1", a)))
+    origin = "https://app.example"
+    # The preflight carries no key and is answered at once.
+    bare = httpx.Client(base_url=str(client.base_url), timeout=30)  # no key of its own
+    pre = bare.request("OPTIONS", "/chat/completions", headers={
+        "origin": origin, "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type, x-stainless-os"})
+    assert pre.status_code == 200, pre.text
+    assert pre.headers["access-control-allow-origin"] == origin
+    assert "POST" in pre.headers["access-control-allow-methods"]
+    allowed = {h.strip() for h in pre.headers["access-control-allow-headers"].split(",")}
+    assert {"*", "authorization", "content-type"} <= allowed
+    assert "access-control-allow-credentials" not in pre.headers
+    assert a.requests() == [], "a preflight reaches no deployment"
+
+    r = client.post("/chat/completions", headers={"authorization": f"Bearer {MASTER_KEY}", "origin": origin},
+                    json={"model": "gpt", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == origin
+    exposed = {h.strip() for h in r.headers["access-control-expose-headers"].split(",")}
+    assert {"x-litellm-model-group", "x-llmvoy-model-id", "x-litellm-call-id"} <= exposed
+
+    # An origin is no credential: without a key, the browser reads the 401.
+    r = bare.post("/chat/completions", headers={"origin": origin},
+                    json={"model": "gpt", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 401
+    assert r.headers["access-control-allow-origin"] == origin
+    assert len(a.requests()) == 1
