@@ -251,6 +251,8 @@ func (p *parser) general(v *value) GeneralSettings {
 					p.errorf(kv.val.line, path, "want a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite store)")
 				}
 			}
+		case "dangerously_allow_mock_testing_request_params":
+			g.AllowMockTesting, _ = p.boolean(path, kv.val)
 		case "disable_spend_logs":
 			g.DisableSpendLogs, _ = p.boolean(path, kv.val)
 		case "store_prompts_in_spend_logs":
