@@ -199,7 +199,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	if !g.isRedirect && !g.mayCall(model, origin) {
 		// LiteLLM checks a key's models before it routes: a model the
-		// key may not use, known or not, gets the key's 401.
+		// key may not use, known or not, gets the key's 403.
 		return g.admitKey(model, origin)
 	}
 	if _, ok := g.state.groups[origin]; !ok {
