@@ -252,6 +252,12 @@ func (p *parser) general(v *value) GeneralSettings {
 					p.errorf(kv.val.line, path, "want a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite store)")
 				}
 			}
+		case "dangerously_allow_mock_testing_request_params":
+			g.AllowMockTesting, _ = p.boolean(path, kv.val)
+			if g.AllowMockTesting {
+				// As LiteLLM warns at start: a drill setting left on.
+				p.warnf(kv.val.line, path, "on: any caller with a valid key can make its requests fail on purpose (mock_testing_*); turn it off after the drill")
+			}
 		case "disable_spend_logs":
 			g.DisableSpendLogs, _ = p.boolean(path, kv.val)
 		case "store_prompts_in_spend_logs":

@@ -352,6 +352,10 @@ type GeneralSettings struct {
 	// LiteLLM reads it): a postgres:// URL for keys and spend. Empty means
 	// the embedded SQLite file under the data directory.
 	DatabaseURL Secret
+	// AllowMockTesting is dangerously_allow_mock_testing_request_params:
+	// requests may use LiteLLM's drill knobs (mock_testing_fallbacks,
+	// mock_timeout, ...); without it they are refused.
+	AllowMockTesting bool
 	// DisableSpendLogs is disable_spend_logs: no per-request rows in
 	// /spend/logs (key and global spend totals are still kept).
 	DisableSpendLogs bool
