@@ -103,9 +103,9 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 	durationVar(fs, &s.SoakDuration, "soak-duration", 10*time.Minute, "length of the soak")
 	durationVar(fs, &s.SoakEvery, "soak-every", 10*time.Second, "how often the soak samples RSS")
 	fs.IntVar(&s.SoakConns, "soak-conns", 0, "most connections the soak's client opens to a target (0: as many as the load needs)")
-	fs.Func("targets", "comma-separated: direct,envoy,llmvoy,litellm (default all; litellm only when installed)", func(v string) error {
+	fs.Func("targets", "comma-separated: direct,envoy,llmvoy,llmvoy-relay,litellm (default all but llmvoy-relay, llmvoy with enable_stream_continuation; litellm only when installed)", func(v string) error {
 		s.Targets = splitList(v)
-		return checkNames(s.Targets, targetDirect, targetEnvoy, targetLLMvoy, targetLiteLLM)
+		return checkNames(s.Targets, targetDirect, targetEnvoy, targetLLMvoy, targetRelay, targetLiteLLM)
 	})
 	fs.BoolVar(&s.KeyPerDeployment, "key-per-deployment", false, "give each deployment its own API key (llmvoy then rewrites every attempt in its upstream processor) instead of one key for both")
 	fs.BoolVar(&s.Fallbacks, "fallbacks", false, "give the model group a fallback group (the same deployments under another name): llmvoy then sends its requests through the fallback hop, with the upstream processor on every attempt")

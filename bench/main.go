@@ -157,6 +157,20 @@ func (b *bench) startTargets(ctx context.Context, res *Results) error {
 		}
 		b.targets = append(b.targets, t)
 	}
+	if want(targetRelay) {
+		relayConfig := filepath.Join(b.s.outDir, "config-llmvoy-relay.yaml")
+		cfg := bytes.Replace(gatewayConfig(b.mocks, b.s.KeyPerDeployment, b.s.Fallbacks),
+			[]byte("router_settings:\n"), []byte("router_settings:\n  enable_stream_continuation: true\n"), 1)
+		if err := os.WriteFile(relayConfig, cfg, 0o644); err != nil {
+			return err
+		}
+		t, err := startLLMvoy(ctx, b.procs, b.s.llmvoyBin, b.s.envoyBin, relayConfig)
+		if err != nil {
+			return err
+		}
+		t.name = targetRelay
+		b.targets = append(b.targets, t)
+	}
 	if want(targetLiteLLM) {
 		cmd, why := liteLLMCommand(b.s.liteLLM, b.root)
 		if cmd == nil {

@@ -31,6 +31,7 @@ var (
 		targetEnvoy:   {31, 119, 180, 255},
 		targetLLMvoy:  {230, 85, 13, 255},
 		targetLiteLLM: {44, 160, 44, 255},
+		targetRelay:   {150, 80, 160, 255},
 	}
 )
 

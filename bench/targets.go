@@ -21,6 +21,10 @@ const (
 	targetEnvoy   = "envoy"
 	targetLLMvoy  = "llmvoy"
 	targetLiteLLM = "litellm"
+	// targetRelay is llmvoy with router_settings.enable_stream_continuation:
+	// its streams go through the relay (package relay). Only on request
+	// (--targets): it measures what stream continuation costs.
+	targetRelay = "llmvoy-relay"
 )
 
 // The model group clients ask for and the model the deployments serve: they
