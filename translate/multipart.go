@@ -70,6 +70,10 @@ func FormModel(contentType string, body []byte) (string, error) {
 // was, under the same boundary so the Content-Type header stays right; nil
 // when the body already names model once.
 func SetFormModel(contentType string, body []byte, model string) ([]byte, error) {
+	if strings.ContainsAny(model, "\r\n") {
+		// It could end the part and start another.
+		return nil, fmt.Errorf("model %q has a line break", model)
+	}
 	r, err := formReader(contentType, body)
 	if err != nil {
 		return nil, err
