@@ -103,7 +103,7 @@ func (s *Server) serveAzure(w http.ResponseWriter, r *http.Request, body []byte,
 		writeJSONBytes(w, http.StatusBadRequest, AzureContentFilterError)
 		return
 	case "completion":
-		if ep != "/embeddings" {
+		if ep == "/chat/completions" || ep == "/completions" {
 			s.azureFilteredCompletion(w, r, body, opts)
 			return
 		}
