@@ -14,6 +14,7 @@ import pytest
 
 from conftest import MASTER_KEY
 from test_keys import admin, generate, root, sdk
+from test_metrics import eventually, value
 from test_routing import configure, fleet  # noqa: F401  (fleet is a fixture)
 
 IMAGE_PRICE, CHAR_PRICE, SECOND_PRICE = 0.04, 0.000015, 0.0001
@@ -210,3 +211,5 @@ def test_virtual_key_spend(media):
     assert by_type["atranscription"]["spend"] == pytest.approx(7 * SECOND_PRICE)
     assert by_type["amoderation"]["spend"] == 0
     assert all(l["api_key"] == k["token"] for l in logs)
+    assert value(c, "llmvoy_spend_usd_total", model_group="dalle", deployment="dep-img") == pytest.approx(3 * IMAGE_PRICE)
+    assert eventually(c, "gen_ai_server_request_duration_seconds_count", 1, gen_ai_operation_name="speech", model_group="tts") == 1
