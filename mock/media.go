@@ -84,6 +84,15 @@ func optionalString(raw json.RawMessage, param string) (string, *apiError) {
 	return v, nil
 }
 
+// modelOr reads an optional model, which OpenAI defaults to def.
+func modelOr(raw json.RawMessage, def string) (string, *apiError) {
+	model, e := optionalString(raw, "model")
+	if model == "" && e == nil {
+		model = def
+	}
+	return model, e
+}
+
 func oneOf(v, param string, allowed ...string) *apiError {
 	for _, a := range allowed {
 		if v == a {
@@ -104,13 +113,10 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request, body []byte, opt
 		writeError(w, couldNotParse)
 		return
 	}
-	model, e := optionalString(fields.Model, "model")
+	model, e := modelOr(fields.Model, "dall-e-2")
 	if e != nil {
 		writeError(w, e)
 		return
-	}
-	if model == "" {
-		model = "dall-e-2" // OpenAI's default
 	}
 	if isNull(fields.Prompt) {
 		writeError(w, missingParam("prompt"))
@@ -187,13 +193,10 @@ func (s *Server) moderations(w http.ResponseWriter, r *http.Request, body []byte
 		writeError(w, couldNotParse)
 		return
 	}
-	model, e := optionalString(req.Model, "model")
+	model, e := modelOr(req.Model, "omni-moderation-latest")
 	if e != nil {
 		writeError(w, e)
 		return
-	}
-	if model == "" {
-		model = "omni-moderation-latest"
 	}
 	if isNull(req.Input) {
 		writeError(w, missingParam("input"))
