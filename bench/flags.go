@@ -43,6 +43,8 @@ type settings struct {
 	SoakEvery        jsonDuration `json:"soak_sample_every"`
 	SoakConns        int          `json:"soak_max_connections,omitempty"`
 	LiteLLMWorkers   int          `json:"litellm_workers,omitempty"`
+	HedgeRate        float64      `json:"hedge_rps"`
+	HedgeDelay       string       `json:"hedge_delay"`
 
 	llmvoyBin, envoyBin, liteLLM, outDir string
 }
@@ -56,7 +58,7 @@ func (d jsonDuration) MarshalJSON() ([]byte, error) { return json.Marshal(d.Stri
 func parseFlags(args []string, root string, stderr io.Writer) (settings, error) {
 	s := settings{
 		Rates:     []float64{200, 500, 1000, 2000},
-		Scenarios: []string{scenarioChat, scenarioMax, scenarioStream, scenarioMessages, scenarioVision},
+		Scenarios: []string{scenarioChat, scenarioMax, scenarioStream, scenarioMessages, scenarioVision, scenarioHedge},
 		Targets:   []string{targetDirect, targetEnvoy, targetLLMvoy, targetLiteLLM},
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -84,9 +86,18 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 	fs.IntVar(&s.MaxInflight, "max-inflight", 5000, "open loop: requests outstanding before further ones are counted as errors unsent")
 	fs.Float64Var(&s.NoiseThreshold, "noise-threshold", 0.15, "share of the machine's CPU that other processes may use during a step before it counts as noisy")
 	fs.IntVar(&s.NoiseRetries, "noise-retries", 1, "times a noisy step is run again (the quietest attempt is kept)")
-	fs.Func("scenarios", "comma-separated: chat,max,stream,messages,vision,soak (default all but soak)", func(v string) error {
+	fs.Func("scenarios", "comma-separated: chat,max,stream,messages,vision,hedge,soak (default all but soak)", func(v string) error {
 		s.Scenarios = splitList(v)
-		return checkNames(s.Scenarios, scenarioChat, scenarioMax, scenarioStream, scenarioMessages, scenarioVision, scenarioSoak)
+		return checkNames(s.Scenarios, scenarioChat, scenarioMax, scenarioStream, scenarioMessages, scenarioVision, scenarioHedge, scenarioSoak)
+	})
+	fs.Float64Var(&s.HedgeRate, "hedge-rate", 50, "rate of the hedge scenario, requests/s (llmvoy without, then with hedging)")
+	s.HedgeDelay = "250ms"
+	fs.Func("hedge-delay", `the hedging group's model_group_hedging delay: a duration, or "p95" (default 250ms)`, func(v string) error {
+		if d, err := time.ParseDuration(v); (err != nil || d <= 0) && v != "p95" {
+			return errors.New(`want a positive duration or "p95"`)
+		}
+		s.HedgeDelay = v
+		return nil
 	})
 	fs.Float64Var(&s.SoakRate, "soak-rate", 1000, "rate of the soak, requests/s (scenario soak: llmvoy, then plain Envoy as the control)")
 	durationVar(fs, &s.SoakDuration, "soak-duration", 10*time.Minute, "length of the soak")
@@ -110,8 +121,8 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 		fs.Usage()
 		return s, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if s.Duration <= 0 || s.MaxWorkers <= 0 || s.StreamRate <= 0 || s.VisionRate <= 0 || s.MaxInflight <= 0 {
-		return s, errors.New("--duration, --max-workers, --stream-rate, --vision-rate and --max-inflight must be positive")
+	if s.Duration <= 0 || s.MaxWorkers <= 0 || s.StreamRate <= 0 || s.VisionRate <= 0 || s.MaxInflight <= 0 || s.HedgeRate <= 0 {
+		return s, errors.New("--duration, --max-workers, --stream-rate, --vision-rate, --max-inflight and --hedge-rate must be positive")
 	}
 	if s.SoakConns < 0 || s.LiteLLMWorkers <= 0 {
 		return s, errors.New("--soak-conns must not be negative and --litellm-workers must be positive")

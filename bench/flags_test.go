@@ -13,7 +13,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []float64{200, 500, 1000, 2000}, s.Rates)
 	require.Equal(t, jsonDuration(10*time.Second), s.Duration)
-	require.Equal(t, []string{scenarioChat, scenarioMax, scenarioStream, scenarioMessages, scenarioVision}, s.Scenarios)
+	require.Equal(t, []string{scenarioChat, scenarioMax, scenarioStream, scenarioMessages, scenarioVision, scenarioHedge}, s.Scenarios)
 	require.Equal(t, []string{targetDirect, targetEnvoy, targetLLMvoy, targetLiteLLM}, s.Targets)
 	require.Equal(t, "/repo/bin/llmvoy", s.llmvoyBin)
 	require.Equal(t, "/repo/bench/out", s.outDir)

@@ -143,7 +143,15 @@ func (b *bench) startTargets(ctx context.Context, res *Results) error {
 		b.targets = append(b.targets, t)
 	}
 	if want(targetLLMvoy) {
-		t, err := startLLMvoy(ctx, b.procs, b.s.llmvoyBin, b.s.envoyBin, configPath)
+		llmvoyConfig := configPath
+		if slices.Contains(b.s.Scenarios, scenarioHedge) {
+			llmvoyConfig = filepath.Join(b.s.outDir, "config-llmvoy.yaml")
+			cfg := hedgeConfig(gatewayConfig(b.mocks, b.s.KeyPerDeployment, b.s.Fallbacks), b.mocks, b.s.HedgeDelay)
+			if err := os.WriteFile(llmvoyConfig, cfg, 0o644); err != nil {
+				return err
+			}
+		}
+		t, err := startLLMvoy(ctx, b.procs, b.s.llmvoyBin, b.s.envoyBin, llmvoyConfig)
 		if err != nil {
 			return err
 		}
@@ -218,6 +226,11 @@ func (b *bench) runScenarios(ctx context.Context, chat, vision []byte) error {
 			if err := b.step(ctx, t, scenarioVision, openLoop{rate: b.s.VisionRate}, vision, false); err != nil {
 				return err
 			}
+		}
+	}
+	if has(scenarioHedge) {
+		if err := b.runHedge(ctx); err != nil {
+			return err
 		}
 	}
 	if has(scenarioSoak) {

@@ -25,6 +25,7 @@ const (
 	scenarioMessages = "messages"
 	scenarioVision   = "vision" // ~1 MB request (a base64 image), open loop
 	scenarioSoak     = "soak"   // the chat request at one rate for minutes: does memory grow? (not run by default)
+	scenarioHedge    = "hedge"  // streaming, llmvoy only: a group with and one without hedging, on mocks with a slow tail (hedge.go)
 )
 
 // Step is one (scenario, target, load) measurement.
@@ -176,7 +177,7 @@ func judgeGoals(steps []Step) []Goal {
 		}
 	}
 	goals = append(goals, rss)
-	return append(goals, liteLLMGoal(steps))
+	return append(goals, liteLLMGoal(steps), hedgeGoal(steps))
 }
 
 // liteLLMGoal compares added latency with LiteLLM's at every chat rate both
@@ -257,6 +258,11 @@ func printReport(w io.Writer, r *Results) {
 	if steps := stepsOf(r.Steps, scenarioStream); len(steps) > 0 {
 		fmt.Fprintf(w, "\nStreaming chat completion at %g RPS: %d content chunks, %s apart, first after %s\n",
 			r.Settings.StreamRate, r.Settings.StreamChunks, r.Settings.StreamChunkDelay, r.Settings.StreamLatency)
+		streamTable(w, steps)
+	}
+	if steps := stepsOf(r.Steps, scenarioHedge); len(steps) > 0 {
+		fmt.Fprintf(w, "\nHedging: streaming chat completion at %g RPS; each mock begins %.0f%% of its answers after %s; hedge delay %s\n",
+			r.Settings.HedgeRate, hedgeSlowRate*100, hedgeSlowLatency, r.Settings.HedgeDelay)
 		streamTable(w, steps)
 	}
 	if steps := stepsOf(r.Steps, scenarioVision); len(steps) > 0 {

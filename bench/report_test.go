@@ -88,7 +88,7 @@ func TestJudgeGoals(t *testing.T) {
 	for _, g := range goals {
 		got[g.Name] = g
 	}
-	require.Len(t, goals, 6)
+	require.Len(t, goals, 7)
 	require.Equal(t, Goal{Name: "non-streaming @500 RPS: llmvoy added p50", Want: "≤ 0.5 ms", Got: "0.40 ms", Met: true, Measured: true}, goals[0])
 	require.Equal(t, Goal{Name: "non-streaming @500 RPS: llmvoy added p99", Want: "≤ 2 ms", Got: "1.60 ms", Met: true, Measured: true}, goals[1])
 	require.Equal(t, "33% (2000 vs 6000 RPS)", goals[2].Got)
@@ -98,11 +98,22 @@ func TestJudgeGoals(t *testing.T) {
 	require.Equal(t, "110 MB (llmvoy 40 + envoy 70)", goals[4].Got)
 	require.True(t, goals[4].Met)
 	require.False(t, goals[5].Measured, "no LiteLLM in this run")
+	require.False(t, goals[6].Measured, "no hedge scenario in this run")
 
 	// Without the 500 RPS steps the latency goals are not measured.
 	none := judgeGoals(steps[3:])
 	require.False(t, none[0].Measured)
 	require.False(t, none[1].Measured)
+}
+
+func TestHedgeGoal(t *testing.T) {
+	step := func(target string, p99 float64) Step {
+		return Step{Scenario: scenarioHedge, Target: target, Mode: "open", Rate: 50, TTFT: &Percentiles{N: 500, P50: 2, P99: p99}}
+	}
+	g := hedgeGoal([]Step{step(targetLLMvoy, 2003), step(targetHedged, 254)})
+	require.Equal(t, Goal{Name: "hedging: p99 time to first byte, with / without", Want: "≤ 50%", Got: "13% (254 vs 2003 ms)", Met: true, Measured: true}, g)
+	require.False(t, hedgeGoal([]Step{step(targetLLMvoy, 2003), step(targetHedged, 1500)}).Met)
+	require.False(t, hedgeGoal([]Step{step(targetLLMvoy, 2003)}).Measured)
 }
 
 func TestLiteLLMGoal(t *testing.T) {

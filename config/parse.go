@@ -172,6 +172,7 @@ func (p *parser) config(root *value) {
 	p.cfg.Router = p.router(root.get("router_settings"), fallback)
 	p.cfg.Deployments = p.modelList(root)
 	p.checkGroupRefs(p.cfg.Groups())
+	p.checkHedging()
 }
 
 // section returns the entries of a mapping section; null is an empty one.
@@ -250,6 +251,12 @@ func (p *parser) general(v *value) GeneralSettings {
 				if s != "" && !strings.HasPrefix(s, "postgres://") && !strings.HasPrefix(s, "postgresql://") {
 					p.errorf(kv.val.line, path, "want a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite store)")
 				}
+			}
+		case "dangerously_allow_mock_testing_request_params":
+			g.AllowMockTesting, _ = p.boolean(path, kv.val)
+			if g.AllowMockTesting {
+				// As LiteLLM warns at start: a drill setting left on.
+				p.warnf(kv.val.line, path, "on: any caller with a valid key can make its requests fail on purpose (mock_testing_*); turn it off after the drill")
 			}
 		case "disable_spend_logs":
 			g.DisableSpendLogs, _ = p.boolean(path, kv.val)

@@ -132,6 +132,8 @@ func (p *parser) routingKey(r *RouterSettings, key string, path string, v *value
 		if d, ok := p.seconds(path, v, true); ok {
 			r.RetryAfter = d
 		}
+	case "model_group_hedging":
+		r.Hedging = p.hedging(path, v)
 	default:
 		return false
 	}

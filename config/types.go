@@ -212,6 +212,9 @@ type RouterSettings struct {
 	// LiteLLM equivalent): a chat completion stream cut after it began is
 	// continued on another deployment of its group (package relay).
 	EnableStreamContinuation bool
+	// Hedging is model_group_hedging: the groups whose slow attempts are
+	// raced by a second one (see Hedge), by name.
+	Hedging map[string]Hedge
 }
 
 // ErrorClass is one of LiteLLM's error classes, as retry_policy and
@@ -349,6 +352,10 @@ type GeneralSettings struct {
 	// LiteLLM reads it): a postgres:// URL for keys and spend. Empty means
 	// the embedded SQLite file under the data directory.
 	DatabaseURL Secret
+	// AllowMockTesting is dangerously_allow_mock_testing_request_params:
+	// requests may use LiteLLM's drill knobs (mock_testing_fallbacks,
+	// mock_timeout, ...); without it they are refused.
+	AllowMockTesting bool
 	// DisableSpendLogs is disable_spend_logs: no per-request rows in
 	// /spend/logs (key and global spend totals are still kept).
 	DisableSpendLogs bool

@@ -217,7 +217,7 @@ func (l *Loop) build(p *plan.Plan, addrs map[string]netip.AddrPort, cooling map[
 	for id := range l.decision.OverLimit {
 		unavailable[id] = true
 	}
-	res, err := xds.Translate(p, xds.State{Addrs: addrs, Unavailable: unavailable, Slow: l.decision.Slow}, l.opts.XDS)
+	res, err := xds.Translate(p, xds.State{Addrs: addrs, Unavailable: unavailable, Slow: l.decision.Slow, HedgeDelays: l.decision.HedgeDelays}, l.opts.XDS)
 	if err != nil {
 		return nil, err
 	}
@@ -272,8 +272,11 @@ func (l *Loop) reresolve(ctx context.Context) {
 // forced: a deployment just reached its rpm).
 func (l *Loop) decide(ctx context.Context, force bool) {
 	d := l.parts.Balance.Decide()
-	if !force && maps.Equal(d.OverLimit, l.decision.OverLimit) && maps.Equal(d.Slow, l.decision.Slow) {
+	if !force && maps.Equal(d.OverLimit, l.decision.OverLimit) && maps.Equal(d.Slow, l.decision.Slow) && maps.Equal(d.HedgeDelays, l.decision.HedgeDelays) {
 		return
+	}
+	if !maps.Equal(d.HedgeDelays, l.decision.HedgeDelays) {
+		l.log.Debug("hedging: measured delays (p95 of the times to first byte)", "delays", d.HedgeDelays)
 	}
 	if !maps.Equal(d.Slow, l.decision.Slow) {
 		l.log.Debug("latency-based routing: slower deployments get traffic only when no faster one is available", "slow", slices.Sorted(maps.Keys(d.Slow)))

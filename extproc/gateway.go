@@ -182,7 +182,12 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		return replyError(apiError{Status: 400, Message: "model must be a string", Type: "invalid_request_error", Param: "model"})
 	}
 	var ownChain []string
+	var mock drill
 	if !isAgentAPI(g.endpoint) && !g.isRedirect {
+		var badDrill *apiError
+		if mock, badDrill = g.mockTesting(fields, model); badDrill != nil {
+			return replyError(*badDrill)
+		}
 		// Read before the field is stripped: the chain travels in the
 		// signed fallback header, not in the body.
 		var refused *extprocv3.ProcessingResponse
@@ -207,7 +212,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	if !g.isRedirect && !g.mayCall(model, origin) {
 		// LiteLLM checks a key's models before it routes: a model the
-		// key may not use, known or not, gets the key's 401.
+		// key may not use, known or not, gets the key's 403.
 		return g.admitKey(model, origin)
 	}
 	if _, ok := g.state.groups[origin]; !ok {
@@ -261,6 +266,20 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	tokens := 0
 	if r.EnablePreCallChecks {
 		tokens = promptTokens(fields)
+	}
+	if mock.delay > 0 {
+		time.Sleep(mock.delay)
+	}
+	if mock.refuse != nil {
+		return replyError(*mock.refuse)
+	}
+	if mock.chain != "" {
+		// The group fails on purpose: its chain serves, as after a real
+		// failure.
+		var refused *apiError
+		if fb, refused = mock.failInto(fb, g, model); refused != nil {
+			return replyError(*refused)
+		}
 	}
 	var tried []string
 	for {

@@ -365,7 +365,7 @@ func TestGatewayRoutesModelRequests(t *testing.T) {
 func TestGatewayStripsLiteLLMParams(t *testing.T) {
 	h := startGateway(t)
 	body := `{"model":"gpt-4o","metadata":{"user":"u"},"messages":[{"role":"user","content":"hi"}],"tags":["a"],` +
-		`"num_retries":2,"fallbacks":["claude"],"mock_testing_rate_limit_error":true,"caching":false,"temperature":0.2}`
+		`"num_retries":2,"fallbacks":["claude"],"mock_testing_rate_limit_error":false,"caching":false,"temperature":0.2}`
 	resp := postThroughGateway(t, h, "/v1/chat/completions", []byte(body), bearer)
 	got := resp.GetRequestBody().GetResponse().GetBodyMutation().GetBody()
 	require.JSONEq(t, `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0.2}`, string(got))

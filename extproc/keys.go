@@ -75,9 +75,10 @@ func (g *gateway) authenticate(presented string) (caller, *apiError) {
 }
 
 // modelDenied is LiteLLM's refusal of a model a key may not use, named in
-// the body's field param.
+// the body's field param: a 403 (LiteLLM 1.108; older releases answered
+// 401), since the key itself is valid.
 func modelDenied(k *keys.Key, model, param string) apiError {
-	return apiError{Status: 401, Type: "key_model_access_denied", Param: param, Code: "401",
+	return apiError{Status: 403, Type: "key_model_access_denied", Param: param, Code: "403",
 		Message: fmt.Sprintf("Authentication Error, API Key not allowed to access model. This token can only access models=%q. Tried to access %s", k.Models, echoed(model))}
 }
 

@@ -49,6 +49,7 @@ const (
 	ClassConnection  = string(router.FailureConnection)
 	ClassOverflow    = string(router.FailureOverflow)
 	ClassCancelled   = string(router.FailureCancelled)
+	ClassHedged      = string(router.FailureHedged)
 	ClassOther       = "other"
 )
 
@@ -73,6 +74,7 @@ type Metrics struct {
 	requests        *prometheus.CounterVec
 	attempts        *prometheus.CounterVec
 	retries         *prometheus.CounterVec
+	hedged          *prometheus.CounterVec
 	fallbacks       *prometheus.CounterVec
 	continuations   *prometheus.CounterVec
 	cooldownsTotal  *prometheus.CounterVec
@@ -108,6 +110,10 @@ func New(p *plan.Plan, c *router.Cooldowns, b *router.Balance) *Metrics {
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "llmvoy_retries_total",
 			Help: "Attempts Envoy made after the first one of a request within a model group.",
+		}, []string{"model_group"}),
+		hedged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "llmvoy_hedged_attempts_total",
+			Help: "Attempts of groups with model_group_hedging that had not begun to answer at the hedge delay: Envoy raced each with another attempt while the request had a retry left.",
 		}, []string{"model_group"}),
 		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "llmvoy_fallbacks_total",
@@ -146,7 +152,7 @@ func New(p *plan.Plan, c *router.Cooldowns, b *router.Balance) *Metrics {
 		}, []string{"gen_ai_provider_name", "model_group", "deployment", "error_type"}),
 	}
 	m.SetPlan(p)
-	m.reg.MustRegister(m.requests, m.attempts, m.retries, m.fallbacks, m.continuations, m.cooldownsTotal,
+	m.reg.MustRegister(m.requests, m.attempts, m.retries, m.hedged, m.fallbacks, m.continuations, m.cooldownsTotal,
 		m.requestDuration, m.firstToken, m.attemptDuration, m.tokens, m.spend, stateCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -245,6 +251,9 @@ func (m *Metrics) ObserveAttempt(a router.Attempt) {
 	group, deployment, provider := m.names.Load().of(a.Cluster, a.Deployment)
 	class := classOf(a.Code, a.Failure)
 	m.attempts.WithLabelValues(group, deployment, class).Inc()
+	if a.Hedged {
+		m.hedged.WithLabelValues(group).Inc()
+	}
 	m.attemptDuration.WithLabelValues(provider, group, deployment, errorType(class)).Observe(a.Duration.Seconds())
 }
 

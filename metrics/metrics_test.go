@@ -338,3 +338,15 @@ func TestEnvoyRestartsAreCounted(t *testing.T) {
 	n = 3
 	require.EqualValues(t, 3, value(scrape(t, f.m), "llmvoy_envoy_restarts_total", nil))
 }
+
+// A hedged request's two attempts: the one past the delay, reset when the
+// hedge answered, and the hedge.
+func TestHedgedAttemptsAreCounted(t *testing.T) {
+	f := newFixture(t)
+	f.m.ObserveAttempt(router.Attempt{Deployment: "a", Failure: router.FailureHedged, Cluster: plan.ClusterName("gpt"), Hedged: true})
+	f.m.ObserveAttempt(router.Attempt{Deployment: "b", Code: 200, Cluster: plan.ClusterName("gpt"), Counted: true})
+	s := scrape(t, f.m)
+	require.Equal(t, 1.0, value(s, "llmvoy_hedged_attempts_total", map[string]string{"model_group": "gpt"}))
+	require.Equal(t, 1.0, value(s, "llmvoy_attempts_total", map[string]string{"model_group": "gpt", "deployment": "a", "class": "hedged"}))
+	require.Equal(t, 1.0, value(s, "llmvoy_attempts_total", map[string]string{"model_group": "gpt", "deployment": "b", "class": "2xx"}))
+}

@@ -128,6 +128,52 @@ func TestFailureRate(t *testing.T) {
 	require.Equal(t, http.StatusOK, serve(all, http.MethodPost, "/v1/chat/completions", chatBody, "x-mock-status", "200").Code)
 }
 
+func TestSlowRate(t *testing.T) {
+	// Which requests are slow, as a sequence of booleans: a slow one waits
+	// 30 ms, a fast one nothing.
+	slow := func(s *Server, n int, headers ...string) []bool {
+		out := make([]bool, n)
+		for i := range out {
+			began := time.Now()
+			require.Equal(t, http.StatusOK, serve(s, http.MethodPost, "/v1/chat/completions", chatBody, headers...).Code)
+			out[i] = time.Since(began) >= 30*time.Millisecond
+		}
+		return out
+	}
+	count := func(b []bool) (n int) {
+		for _, v := range b {
+			if v {
+				n++
+			}
+		}
+		return n
+	}
+	opts := Options{SlowRate: 0.2, SlowLatency: 30 * time.Millisecond, Seed: 7}
+	a := slow(New(opts), 100)
+	require.InDelta(t, 20, count(a), 18, "the rate is honoured")
+	s := New(opts)
+	require.Equal(t, a, slow(s, 100), "same seed, same slow requests")
+	s.Reset()
+	require.Equal(t, a, slow(s, 100), "Reset restarts the sequence")
+
+	// Per request; no failures drawn on a forced success, and the slow
+	// draws do not move FailureRate's sequence.
+	fast := New(Options{})
+	require.Equal(t, 10, count(slow(fast, 10, "x-mock-slow-rate", "1", "x-mock-slow-latency-ms", "30")))
+	require.Zero(t, count(slow(fast, 10, "x-mock-slow-rate", "0", "x-mock-slow-latency-ms", "30")))
+	require.Equal(t, http.StatusBadRequest, serve(fast, http.MethodPost, "/v1/chat/completions", chatBody, "x-mock-slow-rate", "2").Code)
+
+	failures := func(o Options) []int {
+		s := New(o)
+		codes := make([]int, 50)
+		for i := range codes {
+			codes[i] = serve(s, http.MethodPost, "/v1/chat/completions", chatBody).Code
+		}
+		return codes
+	}
+	require.Equal(t, failures(Options{FailureRate: 0.5, Seed: 7}), failures(Options{FailureRate: 0.5, Seed: 7, SlowRate: 0.5, SlowLatency: time.Millisecond}))
+}
+
 func TestLatencyAppliesToResponsesAndInjectedErrors(t *testing.T) {
 	s := New(Options{Latency: 80 * time.Millisecond})
 	for _, h := range [][]string{nil, {"x-mock-status", "500"}} {

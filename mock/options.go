@@ -26,7 +26,7 @@ const (
 //
 // Over HTTP (GET/PUT /mock/config) Options are a JSON object with the snake_case
 // keys name, latency, chunk_delay, chunks, status, failure_rate, fail_status,
-// retry_after, context_window, cut_stream_after and seed. Durations are written as Go duration strings ("250ms",
+// retry_after, context_window, cut_stream_after, slow_rate, slow_latency and seed. Durations are written as Go duration strings ("250ms",
 // "1.5s") and read either as such a string or as a number of milliseconds.
 type Options struct {
 	// Name identifies this mock deployment. It is sent back on every response in
@@ -84,7 +84,19 @@ type Options struct {
 	// Per request: x-mock-fail-stream-after (which takes 0 too).
 	CutStreamAfter int
 
-	// Seed seeds the FailureRate sequence. The sequence restarts whenever
+	// SlowRate is the fraction (0..1) of requests that wait SlowLatency
+	// instead of Latency before their first byte: a deployment's slow tail
+	// (hedged requests are measured against it). Which requests are slow
+	// is drawn from a second sequence seeded by Seed, apart from
+	// FailureRate's, so a run is reproducible for a given request order.
+	// Per request: x-mock-slow-rate.
+	SlowRate float64
+
+	// SlowLatency is the latency of the requests SlowRate draws. Per
+	// request: x-mock-slow-latency-ms.
+	SlowLatency time.Duration
+
+	// Seed seeds the FailureRate and SlowRate sequences. They restart whenever
 	// options are set and on Reset.
 	Seed int64
 }
@@ -102,6 +114,9 @@ func (o Options) Validate() error {
 	if math.IsNaN(o.FailureRate) || o.FailureRate < 0 || o.FailureRate > 1 {
 		errs = append(errs, fmt.Errorf("failure_rate %v: must be between 0 and 1", o.FailureRate))
 	}
+	if math.IsNaN(o.SlowRate) || o.SlowRate < 0 || o.SlowRate > 1 {
+		errs = append(errs, fmt.Errorf("slow_rate %v: must be between 0 and 1", o.SlowRate))
+	}
 	if o.ContextWindow < 0 {
 		errs = append(errs, fmt.Errorf("context_window %d: must not be negative", o.ContextWindow))
 	}
@@ -114,7 +129,7 @@ func (o Options) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"latency", o.Latency}, {"chunk_delay", o.ChunkDelay}, {"retry_after", o.RetryAfter}} {
+	}{{"latency", o.Latency}, {"chunk_delay", o.ChunkDelay}, {"retry_after", o.RetryAfter}, {"slow_latency", o.SlowLatency}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %s: must not be negative", d.name, d.v))
 		}
@@ -142,6 +157,11 @@ func (o Options) normalized() Options {
 		o.FailureRate = 0
 	}
 	o.FailureRate = min(o.FailureRate, 1)
+	if math.IsNaN(o.SlowRate) || o.SlowRate < 0 {
+		o.SlowRate = 0
+	}
+	o.SlowRate = min(o.SlowRate, 1)
+	o.SlowLatency = max(o.SlowLatency, 0)
 	o.Latency = max(o.Latency, 0)
 	o.ChunkDelay = max(o.ChunkDelay, 0)
 	o.RetryAfter = max(o.RetryAfter, 0)
@@ -163,6 +183,8 @@ type optionsJSON struct {
 	RetryAfter  string  `json:"retry_after"`
 	Context     int     `json:"context_window"`
 	CutAfter    int     `json:"cut_stream_after"`
+	SlowRate    float64 `json:"slow_rate"`
+	SlowLatency string  `json:"slow_latency"`
 	Seed        int64   `json:"seed"`
 }
 
@@ -179,6 +201,8 @@ func (o Options) MarshalJSON() ([]byte, error) {
 		RetryAfter:  o.RetryAfter.String(),
 		Context:     o.ContextWindow,
 		CutAfter:    o.CutStreamAfter,
+		SlowRate:    o.SlowRate,
+		SlowLatency: o.SlowLatency.String(),
 		Seed:        o.Seed,
 	})
 }
@@ -214,6 +238,10 @@ func (o *Options) UnmarshalJSON(data []byte) error {
 			err = json.Unmarshal(raw, &o.ContextWindow)
 		case "cut_stream_after":
 			err = json.Unmarshal(raw, &o.CutStreamAfter)
+		case "slow_rate":
+			err = json.Unmarshal(raw, &o.SlowRate)
+		case "slow_latency":
+			o.SlowLatency, err = parseDurationJSON(raw)
 		case "seed":
 			err = json.Unmarshal(raw, &o.Seed)
 		default:

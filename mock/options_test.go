@@ -34,20 +34,20 @@ func TestOptionsClamp(t *testing.T) {
 func TestOptionsValidate(t *testing.T) {
 	require.NoError(t, Options{}.Validate())
 	require.NoError(t, Options{Status: 200, FailStatus: 429, FailureRate: 1, Chunks: MaxChunks}.Validate())
-	err := Options{Status: 302, FailStatus: 200, FailureRate: 1.5, Chunks: -1, Latency: -1, ChunkDelay: -1, RetryAfter: -1, CutStreamAfter: -1}.Validate()
+	err := Options{Status: 302, FailStatus: 200, FailureRate: 1.5, Chunks: -1, Latency: -1, ChunkDelay: -1, RetryAfter: -1, CutStreamAfter: -1, SlowRate: -0.1, SlowLatency: -1}.Validate()
 	require.Error(t, err)
-	for _, field := range []string{"status 302", "fail_status 200", "failure_rate 1.5", "chunks -1", "latency", "chunk_delay", "retry_after", "cut_stream_after -1"} {
+	for _, field := range []string{"status 302", "fail_status 200", "failure_rate 1.5", "chunks -1", "latency", "chunk_delay", "retry_after", "cut_stream_after -1", "slow_rate -0.1", "slow_latency"} {
 		require.ErrorContains(t, err, field)
 	}
 }
 
 func TestOptionsJSON(t *testing.T) {
 	o := Options{Name: "a", Latency: 1500 * time.Millisecond, ChunkDelay: 20 * time.Millisecond, Chunks: 7,
-		Status: 503, FailureRate: 0.25, FailStatus: 429, RetryAfter: 3 * time.Second, CutStreamAfter: 2, Seed: -4}
+		Status: 503, FailureRate: 0.25, FailStatus: 429, RetryAfter: 3 * time.Second, CutStreamAfter: 2, SlowRate: 0.05, SlowLatency: 2 * time.Second, Seed: -4}
 	b, err := json.Marshal(o)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"name":"a","latency":"1.5s","chunk_delay":"20ms","chunks":7,"context_window":0,"status":503,
-		"failure_rate":0.25,"fail_status":429,"retry_after":"3s","cut_stream_after":2,"seed":-4}`, string(b))
+		"failure_rate":0.25,"fail_status":429,"retry_after":"3s","cut_stream_after":2,"slow_rate":0.05,"slow_latency":"2s","seed":-4}`, string(b))
 	var back Options
 	require.NoError(t, json.Unmarshal(b, &back))
 	require.Equal(t, o, back)

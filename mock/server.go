@@ -34,6 +34,8 @@
 //	x-mock-chunk-delay-ms      ChunkDelay in milliseconds
 //	x-mock-chunks              Chunks
 //	x-mock-retry-after         RetryAfter in seconds (decimals allowed)
+//	x-mock-slow-rate           SlowRate (0..1)
+//	x-mock-slow-latency-ms     SlowLatency in milliseconds
 //	x-mock-fail-stream-after   abort the connection after N content chunks (no
 //	                           finish chunk, no [DONE]); on a non-streaming
 //	                           request, abort before sending any response
@@ -99,6 +101,7 @@ func (r Request) MarshalJSON() ([]byte, error) {
 type Server struct {
 	opts  atomic.Pointer[Options]
 	rolls atomic.Uint64 // position in the FailureRate sequence
+	slows atomic.Uint64 // position in the SlowRate sequence
 	ids   atomic.Uint64 // response id counter
 	salt  uint64        // makes ids differ between Server instances
 
@@ -130,6 +133,7 @@ func (s *Server) SetOptions(o Options) {
 	n := o.normalized()
 	s.opts.Store(&n)
 	s.rolls.Store(0)
+	s.slows.Store(0)
 }
 
 // Options returns the options in effect, defaults filled in.
@@ -160,6 +164,7 @@ func (s *Server) Reset() {
 	s.next, s.full = 0, false
 	s.mu.Unlock()
 	s.rolls.Store(0)
+	s.slows.Store(0)
 }
 
 func (s *Server) record(r *http.Request, body []byte, now time.Time) {
@@ -330,6 +335,8 @@ const (
 	hdrChunks          = "X-Mock-Chunks"
 	hdrRetryAfter      = "X-Mock-Retry-After"
 	hdrFailStreamAfter = "X-Mock-Fail-Stream-After"
+	hdrSlowRate        = "X-Mock-Slow-Rate"
+	hdrSlowLatencyMS   = "X-Mock-Slow-Latency-Ms"
 )
 
 // resolve applies the request's x-mock-* headers to opts and draws whether
@@ -388,25 +395,48 @@ func (s *Server) resolve(opts *Options, h http.Header) (attempt, *apiError) {
 		}
 		a.failStreamAfter = n
 	}
+	slowRate, slowLatency := opts.SlowRate, opts.SlowLatency
+	if v, ok := header(h, hdrSlowRate); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f >= 0 && f <= 1) {
+			return a, badHeader(hdrSlowRate, "a fraction from 0 to 1")
+		}
+		slowRate = f
+	}
+	if v, ok := header(h, hdrSlowLatencyMS); ok {
+		d, err := parseMillis(v)
+		if err != nil {
+			return a, badHeader(hdrSlowLatencyMS, "non-negative milliseconds")
+		}
+		slowLatency = d
+	}
+	if slowRate > 0 && s.draw(&s.slows, slowSequence) < slowRate {
+		a.latency = slowLatency
+	}
 
 	switch {
 	case validFailure(status):
 		a.failStatus = status
 	case status == 200 && h[hdrStatus] != nil:
 		// forced success: skip FailureRate
-	case opts.FailureRate > 0 && s.roll() < opts.FailureRate:
+	case opts.FailureRate > 0 && s.draw(&s.rolls, 0) < opts.FailureRate:
 		a.failStatus = opts.FailStatus
 	}
 	return a, nil
 }
 
-// roll returns the next number in [0,1) of the seeded FailureRate sequence.
-// It is lock-free: concurrent requests take distinct positions.
-func (s *Server) roll() float64 {
-	n := s.rolls.Add(1)
-	seed := uint64(s.opts.Load().Seed)
+// draw returns the next number in [0,1) of a seeded sequence (FailureRate's
+// at position pos with salt 0, SlowRate's with slowSequence). It is
+// lock-free: concurrent requests take distinct positions.
+func (s *Server) draw(pos *atomic.Uint64, salt uint64) float64 {
+	n := pos.Add(1)
+	seed := uint64(s.opts.Load().Seed) ^ salt
 	return float64(splitmix64(seed^splitmix64(n))>>11) / (1 << 53)
 }
+
+// slowSequence sets SlowRate's draws apart from FailureRate's under one
+// Seed.
+const slowSequence = 0x5eed51011
 
 func header(h http.Header, key string) (string, bool) {
 	v := h[key]

@@ -27,6 +27,10 @@ import (
 // timeout when router_settings.timeout is unset.
 const DefaultRouteTimeout = 600 * time.Second
 
+// DefaultHedgeDelay is the hedge delay of a group with `delay: p95` until
+// the router has measured enough of its answers.
+const DefaultHedgeDelay = time.Second
+
 // Plan is one config compiled. It is immutable once built: reloads build a
 // new one.
 type Plan struct {
@@ -92,6 +96,14 @@ type Group struct {
 	// litellm_params.stream_timeout when every deployment sets one (the
 	// largest), else 0.
 	StreamTimeout time.Duration
+	// HedgeDelay is the group's router_settings.model_group_hedging delay,
+	// 0 when it does not hedge. It replaces both per-attempt timeouts: an
+	// attempt that has not begun to answer by then is raced by another,
+	// not abandoned (StreamTimeout is 0 for such a group). HedgeP95 is
+	// set for `delay: p95`: the router's measured delay replaces
+	// HedgeDelay (DefaultHedgeDelay until it has one).
+	HedgeDelay time.Duration
+	HedgeP95   bool
 	// MaxInputTokens is the largest prompt a routable deployment takes; 0
 	// when one of them does not say (it may take anything).
 	MaxInputTokens int
@@ -230,6 +242,12 @@ func buildGroup(cfg *config.Config, name string) *Group {
 	g.AttemptTimeout = largestIfAll(ds, func(d *config.Deployment) time.Duration { return d.Timeout })
 	g.TimeoutGap = g.AttemptTimeout == 0 && slices.ContainsFunc(ds, func(d *config.Deployment) bool { return d.Timeout > 0 })
 	g.StreamTimeout = largestIfAll(ds, func(d *config.Deployment) time.Duration { return d.StreamTimeout })
+	if h, ok := cfg.Router.Hedging[name]; ok {
+		g.HedgeDelay, g.HedgeP95, g.StreamTimeout = h.Delay, h.P95, 0
+		if h.P95 {
+			g.HedgeDelay = DefaultHedgeDelay
+		}
+	}
 	g.MaxInputTokens = maxInputTokens(cfg, g.Routable)
 	g.MaxParallel, g.MaxParallelConflict = uniformMaxParallel(ds)
 	g.Ranks = ranks(ds)

@@ -161,6 +161,24 @@ func TestTimeoutsAndLimits(t *testing.T) {
 	}
 }
 
+// A hedging group's delay replaces its per-attempt timeouts: no
+// stream_timeout for the gateway to set, nor a stream route through the hop.
+func TestHedgeDelay(t *testing.T) {
+	ds := dep("g", shared+", timeout: 10, stream_timeout: 3") + dep("g", "model: openai/m, api_base: http://h2:2/v1, timeout: 10, stream_timeout: 3") +
+		dep("h", shared+", stream_timeout: 3")
+	p := build(t, ds, "router_settings:\n  model_group_hedging: {g: {delay: 0.5}}\n")
+	g, h := p.Group("g"), p.Group("h")
+	require.Equal(t, 500*time.Millisecond, g.HedgeDelay)
+	require.Zero(t, g.StreamTimeout)
+	require.Equal(t, 10*time.Second, g.AttemptTimeout, "read, and replaced by the delay in Envoy's route")
+	require.Zero(t, h.HedgeDelay)
+	require.Equal(t, 3*time.Second, h.StreamTimeout)
+
+	p = build(t, ds, "router_settings:\n  model_group_hedging: {g: {delay: p95}}\n")
+	require.Equal(t, DefaultHedgeDelay, p.Group("g").HedgeDelay, "until measured")
+	require.True(t, p.Group("g").HedgeP95)
+}
+
 func TestMaxInputTokens(t *testing.T) {
 	withInfo := func(id string, n int) string {
 		return "  - model_name: g\n    litellm_params: {" + shared + "}\n    model_info: {id: " + id + ", max_input_tokens: " + strconv.Itoa(n) + "}\n"

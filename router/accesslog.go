@@ -118,13 +118,14 @@ func (a *AccessLog) entry(e *accesslogv3.HTTPAccessLogEntry, downstream bool) {
 		// the relay, whose router logged the deployments' attempts.
 		return
 	}
-	o, ok := outcomeOf(e)
+	hedging := a.cooldowns.Hedges(e.GetCommonProperties().GetCustomTags()[plan.DeploymentTag])
+	o, ok := outcomeOf(e, hedging)
 	if ok {
 		a.cooldowns.Record(o)
 		a.balance.Record(o)
 	}
 	if a.observer != nil {
-		a.observer.ObserveAttempt(attemptOf(e, o, ok))
+		a.observer.ObserveAttempt(attemptOf(e, o, ok, hedging))
 	}
 }
 
@@ -143,6 +144,10 @@ const (
 	FailureOverflow Failure = "overflow"
 	// FailureCancelled: the client went away first.
 	FailureCancelled Failure = "cancelled"
+	// FailureHedged: the attempt, in a group that hedges, was reset
+	// before it answered because another attempt of the request answered
+	// first (or the request ended).
+	FailureHedged Failure = "hedged"
 )
 
 // failureOf reads the response flags; "" when none of them is a failure.
@@ -178,17 +183,21 @@ type Attempt struct {
 	Failure Failure
 	// Cluster is the Envoy cluster of the attempt's model group.
 	Cluster string
+	// Hedged: the attempt, in a group that hedges, had not begun to
+	// answer at the hedge delay, so Envoy raced it with another attempt
+	// if the request had a retry left.
+	Hedged bool
 	// Duration is the attempt from its start to its end.
 	Duration time.Duration
 }
 
-func attemptOf(e *accesslogv3.HTTPAccessLogEntry, o Outcome, counted bool) Attempt {
+func attemptOf(e *accesslogv3.HTTPAccessLogEntry, o Outcome, counted, hedging bool) Attempt {
 	common := e.GetCommonProperties()
 	id := common.GetCustomTags()[plan.DeploymentTag]
 	if id == "-" {
 		id = ""
 	}
-	return Attempt{
+	a := Attempt{
 		Outcome:    o,
 		Counted:    counted,
 		Deployment: id,
@@ -197,6 +206,16 @@ func attemptOf(e *accesslogv3.HTTPAccessLogEntry, o Outcome, counted bool) Attem
 		Cluster:    common.GetUpstreamCluster(),
 		Duration:   common.GetDuration().AsDuration(),
 	}
+	if hedging {
+		a.Hedged = common.GetResponseFlags().GetUpstreamRequestTimeout()
+		switch {
+		case lostRace(e):
+			a.Failure = FailureHedged
+		case a.Hedged && answered(e):
+			a.Failure = "" // it answered after the delay: not a timeout
+		}
+	}
+	return a
 }
 
 // Request is one client request as Envoy logged it on the gateway
@@ -276,7 +295,12 @@ func startOf(common *accesslogv3.AccessLogCommon) time.Time {
 // outcomeOf reads one attempt. Attempts the client abandoned say nothing
 // about the deployment; neither do redirects, which are llmvoy's own
 // fallbacks (the upstream processor records the failure behind them).
-func outcomeOf(e *accesslogv3.HTTPAccessLogEntry) (Outcome, bool) {
+//
+// In a group that hedges, Envoy's per-try timeout is the hedge delay: an
+// attempt past it goes on, and its answer is the deployment's; an attempt
+// reset before it answered lost the race (see lostRace) and says nothing
+// about the deployment either.
+func outcomeOf(e *accesslogv3.HTTPAccessLogEntry, hedging bool) (Outcome, bool) {
 	common := e.GetCommonProperties()
 	id := common.GetCustomTags()[plan.DeploymentTag]
 	flags := common.GetResponseFlags()
@@ -291,9 +315,11 @@ func outcomeOf(e *accesslogv3.HTTPAccessLogEntry) (Outcome, bool) {
 		return Outcome{}, false
 	case code >= 300 && code < 400:
 		return Outcome{}, false
+	case hedging && lostRace(e):
+		return Outcome{}, false
 	}
 	if flags.GetUpstreamConnectionFailure() || flags.GetUpstreamRemoteReset() ||
-		flags.GetUpstreamConnectionTermination() || flags.GetUpstreamRequestTimeout() {
+		flags.GetUpstreamConnectionTermination() || (flags.GetUpstreamRequestTimeout() && !(hedging && answered(e))) {
 		// Whatever code Envoy logged is its own local reply.
 		code = 0
 	}

@@ -37,6 +37,11 @@ type Balance struct {
 	requests map[string]int
 	tokens   map[string]int
 
+	// firstBytes and hedgeServed are the `delay: p95` hedging groups'
+	// recent times to first byte and last delays (hedging.go).
+	firstBytes  map[string][]time.Duration
+	hedgeServed map[string]time.Duration
+
 	overLimit atomic.Pointer[map[string]bool]
 	changed   chan struct{}
 
@@ -193,6 +198,7 @@ func (b *Balance) Record(o Outcome) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.recordFirstByteLocked(o)
 	now := b.now()
 	switch b.cfg.Router.RoutingStrategy {
 	case config.RoutingLatencyBased:
@@ -282,6 +288,9 @@ func (b *Balance) signal() {
 type Decision struct {
 	OverLimit map[string]bool
 	Slow      map[string]bool
+	// HedgeDelays are the measured hedge delays of the groups with
+	// `delay: p95`, by group, once measured.
+	HedgeDelays map[string]time.Duration
 }
 
 // Decide computes the current decision, with the other replicas' counts
@@ -292,7 +301,7 @@ func (b *Balance) Decide() Decision {
 	defer b.mu.Unlock()
 	now := b.now()
 	b.rollLocked(now)
-	d := Decision{OverLimit: b.OverLimit(), Slow: make(map[string]bool)}
+	d := Decision{OverLimit: b.OverLimit(), Slow: make(map[string]bool), HedgeDelays: b.hedgeDelaysLocked()}
 	if b.cfg.Router.RoutingStrategy != config.RoutingLatencyBased {
 		return d
 	}

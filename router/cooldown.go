@@ -72,6 +72,7 @@ type Cooldowns struct {
 	settings config.RouterSettings
 	deployed map[string]bool        // the config's deployments
 	sole     map[string]bool        // deployments alone in their group
+	hedged   map[string]bool        // deployments of groups that hedge
 	fails    map[string][]time.Time // recent failure times per deployment
 	until    map[string]time.Time   // cooldown end per cooling deployment
 	timer    *time.Timer            // fires at the next cooldown end
@@ -95,6 +96,7 @@ func NewCooldowns(cfg *config.Config) *Cooldowns {
 		settings: cfg.Router,
 		deployed: deployments(cfg),
 		sole:     soleDeployments(cfg),
+		hedged:   hedgedDeployments(cfg),
 		fails:    make(map[string][]time.Time),
 		until:    make(map[string]time.Time),
 		changed:  make(chan struct{}, 1),
@@ -108,7 +110,7 @@ func NewCooldowns(cfg *config.Config) *Cooldowns {
 func (c *Cooldowns) SetConfig(cfg *config.Config) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.settings, c.deployed, c.sole = cfg.Router, deployments(cfg), soleDeployments(cfg)
+	c.settings, c.deployed, c.sole, c.hedged = cfg.Router, deployments(cfg), soleDeployments(cfg), hedgedDeployments(cfg)
 	gone := func(id string) bool { return cfg.Deployment(id) == nil || cfg.Router.DisableCooldowns }
 	maps.DeleteFunc(c.fails, func(key string, _ []time.Time) bool {
 		id, _, _ := strings.Cut(key, "\x00") // per-class keys: id NUL class

@@ -115,19 +115,19 @@ func TestOutcomeOfAccessLogEntry(t *testing.T) {
 			Response:         &accesslogv3.HTTPResponseProperties{ResponseCode: wrapperspb.UInt32(code), ResponseHeaders: headers},
 		}
 	}
-	o, ok := outcomeOf(entry(429, nil, map[string]string{"retry-after": "7"}))
+	o, ok := outcomeOf(entry(429, nil, map[string]string{"retry-after": "7"}), false)
 	require.True(t, ok)
 	require.Equal(t, Outcome{Deployment: "a", Status: 429, RetryAfter: 7 * time.Second}, o)
 
-	o, ok = outcomeOf(entry(503, &accesslogv3.ResponseFlags{UpstreamConnectionFailure: true}, nil))
+	o, ok = outcomeOf(entry(503, &accesslogv3.ResponseFlags{UpstreamConnectionFailure: true}, nil), false)
 	require.True(t, ok)
 	require.Equal(t, 0, o.Status, "no answer from the deployment")
 
-	_, ok = outcomeOf(entry(0, &accesslogv3.ResponseFlags{DownstreamConnectionTermination: true}, nil))
+	_, ok = outcomeOf(entry(0, &accesslogv3.ResponseFlags{DownstreamConnectionTermination: true}, nil), false)
 	require.False(t, ok, "the client left")
-	_, ok = outcomeOf(entry(307, nil, nil))
+	_, ok = outcomeOf(entry(307, nil, nil), false)
 	require.False(t, ok, "a fallback redirect")
-	_, ok = outcomeOf(&accesslogv3.HTTPAccessLogEntry{})
+	_, ok = outcomeOf(&accesslogv3.HTTPAccessLogEntry{}, false)
 	require.False(t, ok, "no deployment")
 }
 

@@ -88,7 +88,7 @@ func makeRelayRouteConfig(groups []*plan.Group, p *plan.Plan, st State) *routev3
 		}
 		routes = append(routes, route(plan.RelayRouteName(g.Name), groupAction(g, p, st, attempt)))
 		for _, id := range g.Routable {
-			action := groupAction(g, p, st, attempt)
+			action := unhedged(groupAction(g, p, st, attempt), attempt)
 			action.MetadataMatch = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
 				subsetNamespace: {Fields: map[string]*structpb.Value{plan.MetadataDeploymentID: structpb.NewStringValue(id)}},
 			}}

@@ -134,6 +134,16 @@ func groupAction(g *plan.Group, p *plan.Plan, st State, attempt time.Duration) *
 		Timeout:          durationpb.New(timeout),
 		RetryPolicy:      makeRetryPolicy(p.Config.Router, levels(g, p.Config.Router.RoutingStrategy, st), len(g.Deployments) == 1),
 	}
+	if delay := hedgeDelay(g, st); delay > 0 && action.RetryPolicy != nil {
+		// Hedging: when an attempt has not begun to answer within the
+		// delay, Envoy sends the next one (a retry: on another deployment,
+		// within num_retries) and leaves the first running; the first
+		// answer wins and the others are reset. An attempt is then bounded
+		// only by the request's timeout.
+		action.RetryPolicy.PerTryTimeout = durationpb.New(delay)
+		action.HedgePolicy = &routev3.HedgePolicy{HedgeOnPerTryTimeout: true}
+		return action
+	}
 	if attempt > 0 {
 		if action.RetryPolicy != nil {
 			action.RetryPolicy.PerTryTimeout = durationpb.New(attempt)
@@ -141,6 +151,30 @@ func groupAction(g *plan.Group, p *plan.Plan, st State, attempt time.Duration) *
 			// One attempt: its timeout is the request's.
 			action.Timeout = durationpb.New(attempt)
 		}
+	}
+	return action
+}
+
+// hedgeDelay is the group's hedge delay: the measured one for `delay: p95`
+// once there is one; 0 when it does not hedge.
+func hedgeDelay(g *plan.Group, st State) time.Duration {
+	if d, ok := st.HedgeDelays[g.Name]; ok && g.HedgeP95 {
+		return d
+	}
+	return g.HedgeDelay
+}
+
+// unhedged is a hedging group's action for a route that names its
+// deployment (the relay's continuations): a hedge could only go to that
+// same deployment, so the attempt gets the per-try timeout it would have
+// without hedging.
+func unhedged(action *routev3.RouteAction, attempt time.Duration) *routev3.RouteAction {
+	if action.HedgePolicy == nil {
+		return action
+	}
+	action.HedgePolicy, action.RetryPolicy.PerTryTimeout = nil, nil
+	if attempt > 0 {
+		action.RetryPolicy.PerTryTimeout = durationpb.New(attempt)
 	}
 	return action
 }

@@ -3,6 +3,7 @@ package xds
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -62,6 +63,10 @@ type State struct {
 	// deployment of their priority is available (latency-based routing);
 	// their endpoints are served one priority level down (see levels).
 	Slow map[string]bool
+	// HedgeDelays are the measured hedge delays of the groups with
+	// `delay: p95`, by group; such a group not in it hedges after
+	// plan.Group.HedgeDelay.
+	HedgeDelays map[string]time.Duration
 }
 
 // Translate compiles a plan, with the live endpoint state, into Envoy

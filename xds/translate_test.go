@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/stretchr/testify/require"
@@ -85,6 +86,8 @@ type goldenState struct {
 	// priority level down.
 	Cooling []string `yaml:"cooling"`
 	Slow    []string `yaml:"slow"`
+	// HedgeDelays are `delay: p95` groups' measured delays, in seconds.
+	HedgeDelays map[string]float64 `yaml:"hedge_delays"`
 }
 
 const stateSuffix = ".state.yaml"
@@ -109,6 +112,13 @@ func loadGoldenState(t *testing.T, in string, cfg *config.Config) State {
 	for _, id := range gs.Slow {
 		require.NotNil(t, cfg.Deployment(id), "%s names no deployment %q", in, id)
 		st.Slow[id] = true
+	}
+	if len(gs.HedgeDelays) > 0 {
+		st.HedgeDelays = map[string]time.Duration{}
+		for group, s := range gs.HedgeDelays {
+			require.True(t, cfg.Router.Hedging[group].P95, "%s: %q has no p95 hedging", in, group)
+			st.HedgeDelays[group] = time.Duration(s * float64(time.Second))
+		}
 	}
 	return st
 }

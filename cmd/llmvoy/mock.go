@@ -31,7 +31,9 @@ func runMock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Float64Var(&o.FailureRate, "failure-rate", 0, "fraction of requests that fail with --fail-status")
 	fs.IntVar(&o.FailStatus, "fail-status", mock.DefaultFailStatus, "status of failures drawn by --failure-rate")
 	fs.DurationVar(&o.RetryAfter, "retry-after", 0, "Retry-After advertised on errors")
-	fs.Int64Var(&o.Seed, "seed", 1, "seed of the failure sequence")
+	fs.Float64Var(&o.SlowRate, "slow-rate", 0, "fraction of requests that wait --slow-latency instead of --latency")
+	fs.DurationVar(&o.SlowLatency, "slow-latency", 0, "delay before the answer of the requests drawn by --slow-rate")
+	fs.Int64Var(&o.Seed, "seed", 1, "seed of the failure and slow sequences")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}

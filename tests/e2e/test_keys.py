@@ -79,7 +79,7 @@ def test_key_lifecycle_and_model_restriction(fleet, store):
     r = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     assert r.http_request.headers["authorization"] == f"Bearer {k['key']}"
     assert r.parse().choices[0].message.content
-    with pytest.raises(openai.AuthenticationError) as e:
+    with pytest.raises(openai.PermissionDeniedError) as e:
         client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}])
     assert "not allowed to access model" in str(e.value) and e.value.body["type"] == "key_model_access_denied"
 

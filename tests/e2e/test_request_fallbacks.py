@@ -88,5 +88,5 @@ def test_request_fallbacks_to_a_wildcard_route_and_a_keys_models(fleet):
     key = generate(root(client), models=["primary"])["key"]
     with pytest.raises(openai.APIStatusError) as e:
         ask(sdk_for(client, key), "primary", ["openai/gpt-4.1"])
-    assert e.value.status_code == 401 and "gpt-4.1" in e.value.message
+    assert e.value.status_code == 403 and "gpt-4.1" in e.value.message
     assert len(chat_attempts(anything)) == 1

@@ -1,0 +1,98 @@
+package extproc
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
+)
+
+// mockTestingParams are LiteLLM's request knobs for drills: they make a
+// request fail on purpose (to exercise fallbacks, retries, timeouts) or
+// wait. LiteLLM refuses them with a 400 unless the operator sets
+// general_settings.dangerously_allow_mock_testing_request_params, so a
+// drill never passes without running, and no caller steers failures
+// unless the operator said so.
+var mockTestingParams = []string{
+	"mock_testing_fallbacks", "mock_testing_context_fallbacks", "mock_testing_content_policy_fallbacks",
+	"mock_testing_rate_limit_error", "mock_timeout", "mock_delay",
+}
+
+// mockDelayMax bounds mock_delay: a drill's wait, never a way to hold a
+// gateway stream for long.
+const mockDelayMax = 60 * time.Second
+
+// drill is what a request's mock testing knobs ask for.
+type drill struct {
+	// chain is the fallback chain the request's group fails into
+	// (config.Fallback*), "" for none.
+	chain string
+	// refuse is the error the request gets at once (a mock timeout or
+	// rate limit), nil for none.
+	refuse *apiError
+	delay  time.Duration
+}
+
+// mockTesting reads the request's mock testing knobs: a 400 naming them
+// and the setting when the operator has not allowed them. A knob set to
+// false or null asks for nothing.
+func (g *gateway) mockTesting(fields []jsonscan.Field, model string) (drill, *apiError) {
+	var d drill
+	var asked []string
+	for _, name := range mockTestingParams {
+		f, ok := jsonscan.Get(fields, name)
+		if !ok || jsonscan.IsNull(f.Value) || string(f.Value) == "false" {
+			continue
+		}
+		asked = append(asked, name)
+		switch name {
+		case "mock_testing_fallbacks":
+			d.chain = config.FallbackGeneric
+		case "mock_testing_context_fallbacks":
+			d.chain = config.FallbackContextWindow
+		case "mock_testing_content_policy_fallbacks":
+			d.chain = config.FallbackContentPolicy
+		case "mock_testing_rate_limit_error":
+			d.refuse = &apiError{Status: 429, Type: "rate_limit_error", Code: "429",
+				Message: "litellm.RateLimitError: this is a mock rate limit error for model " + echoed(model) + " (mock_testing_rate_limit_error)"}
+		case "mock_timeout":
+			d.refuse = &apiError{Status: 408, Type: "timeout", Code: "408",
+				Message: "litellm.Timeout: this is a mock timeout for model " + echoed(model) + " (mock_timeout)"}
+		case "mock_delay":
+			secs, err := strconv.ParseFloat(string(f.Value), 64)
+			if err != nil || secs < 0 {
+				return d, &apiError{Status: 400, Type: "invalid_request_error", Param: name, Message: "mock_delay must be a non-negative number of seconds"}
+			}
+			d.delay = min(time.Duration(secs*float64(time.Second)), mockDelayMax)
+		}
+	}
+	if len(asked) > 0 && !g.state.cfg.General.AllowMockTesting {
+		return drill{}, &apiError{Status: 400, Type: "invalid_request_error", Param: asked[0],
+			Message: "mock testing request params (" + strings.Join(asked, ", ") + ") are not allowed on this gateway: its operator can set general_settings.dangerously_allow_mock_testing_request_params: true"}
+	}
+	return d, nil
+}
+
+// failInto is the request's place after its group failed on purpose into
+// chain: the chain's next step, or the error LiteLLM's mock exception
+// gives when the group has none.
+func (d drill) failInto(fb fallback, g *gateway, model string) (fallback, *apiError) {
+	next, ok := fb.next(g.state.plan, d.chain)
+	if ok {
+		g.server.log.Info("falling back", "cause", "mock_testing", "model_group", fb.origin, "chain", d.chain)
+		g.server.metrics.FallbackWithoutAnswer(fb.group(g.state.plan), d.chain)
+		return next, nil
+	}
+	switch d.chain {
+	case config.FallbackContextWindow:
+		return fb, &apiError{Status: 400, Type: "invalid_request_error", Code: "context_length_exceeded", Param: "messages",
+			Message: "litellm.ContextWindowExceededError: this is a mock context window error for model " + echoed(model) + " (mock_testing_context_fallbacks), and it has no context_window_fallbacks"}
+	case config.FallbackContentPolicy:
+		return fb, &apiError{Status: 400, Type: "invalid_request_error", Code: "content_policy_violation",
+			Message: "litellm.ContentPolicyViolationError: this is a mock content policy error for model " + echoed(model) + " (mock_testing_content_policy_fallbacks), and it has no content_policy_fallbacks"}
+	}
+	return fb, &apiError{Status: 500, Type: "internal_server_error", Code: "500",
+		Message: "litellm.InternalServerError: this is a mock exception for model " + echoed(model) + " to trigger a fallback (mock_testing_fallbacks), and it has no fallbacks"}
+}

@@ -1,0 +1,64 @@
+"""LiteLLM's drill knobs (mock_testing_fallbacks, mock_testing_context_fallbacks,
+mock_testing_content_policy_fallbacks, mock_testing_rate_limit_error,
+mock_timeout, mock_delay) through a real Envoy: refused with a 400 naming them
+and the setting unless general_settings.dangerously_allow_mock_testing_request_params
+is set, as LiteLLM 1.108 does; then a drill runs for real (the chain serves)."""
+
+import time
+
+import openai
+import pytest
+
+from conftest import MASTER_KEY
+from test_fallbacks import router_config
+from test_routing import chat_attempts, deployment, fleet  # noqa: F401  (fleet is a fixture)
+
+CHAINS = ('  fallbacks: [{"gpt": ["backup"]}]\n'
+          '  context_window_fallbacks: [{"gpt": ["long"]}]\n')
+
+
+def gateway(fleet, allow):
+    a, b, c = fleet.mock("a"), fleet.mock("b"), fleet.mock("c")
+    cfg = router_config(deployment("gpt", "a1", a), deployment("backup", "b1", b), deployment("long", "c1", c),
+                        deployment("alone", "d1", a), router=CHAINS)
+    if allow:
+        cfg += "  dangerously_allow_mock_testing_request_params: true\n"
+    client = fleet.gateway(cfg)
+    return openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0), a
+
+
+def ask(sdk, model="gpt", **extra):
+    return sdk.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": "drill"}], extra_body=extra)
+
+
+def test_drills_are_refused_unless_the_operator_allows_them(fleet):
+    sdk, a = gateway(fleet, allow=False)
+    for knob, value in [("mock_testing_fallbacks", True), ("mock_timeout", True), ("mock_delay", 1)]:
+        with pytest.raises(openai.BadRequestError) as info:
+            ask(sdk, **{knob: value})
+        assert knob in str(info.value) and "dangerously_allow_mock_testing_request_params" in str(info.value)
+    # Asking for nothing is nothing to refuse; the knob never reaches a provider.
+    r = ask(sdk, mock_testing_fallbacks=False)
+    assert r.headers["x-llmvoy-model-id"] == "a1"
+    assert "mock_testing_fallbacks" not in chat_attempts(a)[-1]["body"]
+
+
+def test_allowed_drills_run(fleet):
+    sdk, a = gateway(fleet, allow=True)
+    assert ask(sdk, mock_testing_fallbacks=True).headers["x-llmvoy-model-id"] == "b1"
+    assert ask(sdk, mock_testing_context_fallbacks=True).headers["x-llmvoy-model-id"] == "c1"
+    assert chat_attempts(a) == [], "the group that fails on purpose is never called"
+    # Without a chain: LiteLLM's mock exceptions.
+    with pytest.raises(openai.InternalServerError, match="mock exception"):
+        ask(sdk, "alone", mock_testing_fallbacks=True)
+    with pytest.raises(openai.BadRequestError, match="context_window_fallbacks"):
+        ask(sdk, "alone", mock_testing_context_fallbacks=True)
+    with pytest.raises(openai.RateLimitError):
+        ask(sdk, mock_testing_rate_limit_error=True)
+    with pytest.raises(openai.APIStatusError) as info:
+        ask(sdk, mock_timeout=True)
+    assert info.value.status_code == 408
+    start = time.monotonic()
+    assert ask(sdk, mock_delay=0.4).headers["x-llmvoy-model-id"] == "a1"
+    assert time.monotonic() - start >= 0.4
