@@ -99,21 +99,24 @@ func SetFormModel(contentType string, body []byte, model string) ([]byte, error)
 		if err != nil {
 			return nil, fmt.Errorf("malformed multipart body: %w", err)
 		}
-		content, err := io.ReadAll(p)
-		if err != nil {
-			return nil, fmt.Errorf("malformed multipart body: %w", err)
-		}
-		if p.FormName() == "model" && p.FileName() == "" {
-			models++
-			if string(content) != model {
-				content, changed = []byte(model), true
-			}
-		}
 		pw, err := w.CreatePart(p.Header)
 		if err != nil {
 			return nil, err
 		}
-		pw.Write(content)
+		if p.FormName() != "model" || p.FileName() != "" {
+			// Copied, not read whole first: the file is most of the body.
+			if _, err := io.Copy(pw, p); err != nil {
+				return nil, fmt.Errorf("malformed multipart body: %w", err)
+			}
+			continue
+		}
+		models++
+		old, err := io.ReadAll(io.LimitReader(p, maxFormModel+1))
+		if err != nil {
+			return nil, fmt.Errorf("malformed multipart body: %w", err)
+		}
+		changed = changed || string(old) != model
+		io.WriteString(pw, model)
 	}
 	if models == 0 {
 		return nil, ErrNoFormModel
