@@ -162,7 +162,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	var body []byte
 	clientPath, _, _ := strings.Cut(g.path, "?")
-	if _, pathModel, azure := azurePath(clientPath); azure && !g.isRedirect {
+	if _, pathModel, azure := azurePath(clientPath); azure && !g.isRedirect && !form {
 		// The Azure SDKs name the model in the path, which LiteLLM takes
 		// over the body's: the body gets it, for every attempt to read.
 		model := jsonscan.QuoteString(pathModel)

@@ -23,8 +23,10 @@ import (
 // formFields reads a multipart/form-data request (audio transcriptions) for
 // the gateway's routing, which reads a JSON body's top-level fields: its
 // model is the one field it gets. The Azure SDKs' path names the model
-// instead, as for a JSON body. No model: no fields, which the routing
-// refuses as it refuses a JSON body without one.
+// instead, as for a JSON body (formFields reads it). No model: no fields,
+// which the routing refuses as it refuses a JSON body without one. The
+// field's offsets are not the body's: nothing may edit the body with them,
+// and the gateway never rewrites a form.
 func formFields(contentType string, body []byte, path string) ([]jsonscan.Field, error) {
 	model, err := translate.FormModel(contentType, body)
 	if p, _, _ := strings.Cut(path, "?"); err == nil || errors.Is(err, translate.ErrNoFormModel) {
