@@ -47,6 +47,8 @@ type gateway struct {
 	path     string
 	endpoint translate.Endpoint
 	headers  headerPolicy
+	// contentType is the request's, for a form body (media.go).
+	contentType string
 	// anthropicBeta is a Messages client's anthropic-beta header.
 	anthropicBeta string
 }
@@ -105,6 +107,7 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 
 	if ep, ok := modelEndpoint(path); ok {
 		g.path, g.endpoint, g.headers = headerValue(h, ":path"), ep, newHeaderPolicy(h, g.state.cfg.General.KeyHeader)
+		g.contentType = headerValue(h, "content-type")
 		if ep == translate.Messages {
 			g.anthropicBeta = headerValue(h, "anthropic-beta")
 		}
@@ -137,11 +140,21 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	if g.admin.endpoint != nil {
 		return g.serveAdmin(b.GetBody())
 	}
-	fields, err := jsonscan.Fields(b.GetBody())
-	if err == nil && !utf8.Valid(b.GetBody()) {
+	form := g.endpoint == translate.AudioTranscriptions
+	var fields []jsonscan.Field
+	var err error
+	if form {
+		fields, err = formFields(g.contentType, b.GetBody(), g.path)
+	} else {
+		fields, err = jsonscan.Fields(b.GetBody())
+	}
+	if err == nil && !form && !utf8.Valid(b.GetBody()) {
 		// JSON text is UTF-8 (RFC 8259), as LiteLLM's parser insists;
 		// providers differ on what they make of anything else.
 		err = errInvalidUTF8
+	}
+	if err != nil && form {
+		return replyError(apiError{Status: 400, Type: "invalid_request_error", Message: "could not read the multipart/form-data body of your request: " + err.Error()})
 	}
 	if err != nil {
 		return replyError(apiError{Status: 400, Type: "invalid_request_error",
@@ -149,7 +162,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	var body []byte
 	clientPath, _, _ := strings.Cut(g.path, "?")
-	if _, pathModel, azure := azurePath(clientPath); azure && !g.isRedirect {
+	if _, pathModel, azure := azurePath(clientPath); azure && !g.isRedirect && !form {
 		// The Azure SDKs name the model in the path, which LiteLLM takes
 		// over the body's: the body gets it, for every attempt to read.
 		model := jsonscan.QuoteString(pathModel)
@@ -303,6 +316,9 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		targetName, served = g.state.route(fb.group(g.state.plan))
 	}
 	target := g.state.groups[targetName]
+	if refused := unservedEndpoint(g.endpoint, target); refused != nil {
+		return refused
+	}
 	if g.endpoint == countTokens && !countsNatively(target) {
 		// No count of the provider's own: an estimate (see
 		// messagesapi.CountTokens).
@@ -320,7 +336,8 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	// Not on a fallback's pass: Envoy replays the body as this filter left
 	// it, and a later pass must still find the client's model there.
 	// Nor with a chain of the request's own: its next pass is a redirect.
-	rewrite := target.BodyModel != "" && !g.isRedirect && fb.chain == nil
+	// Nor in a form: each attempt writes its own (translate.FormBody).
+	rewrite := target.BodyModel != "" && !g.isRedirect && fb.chain == nil && !form
 	bodyModel := target.BodyModel
 	if rewrite && target.IsPattern() {
 		// The group's one model, with the requested name in its "*".
@@ -613,7 +630,7 @@ func clientPathMetadata(path string) *structpb.Struct {
 
 var clientPaths = func() map[string]*structpb.Struct {
 	m := make(map[string]*structpb.Struct)
-	for _, ep := range []translate.Endpoint{translate.ChatCompletions, translate.Completions, translate.Embeddings, translate.Messages, translate.Responses, countTokens} {
+	for _, ep := range append([]translate.Endpoint{translate.ChatCompletions, translate.Completions, translate.Embeddings, translate.Messages, translate.Responses, countTokens}, translate.MediaEndpoints...) {
 		for _, p := range []string{string(ep), "/v1" + string(ep)} {
 			m[p] = newClientPathMetadata(p)
 		}
@@ -648,13 +665,17 @@ func modelEndpoint(path string) (translate.Endpoint, bool) {
 	case translate.ChatCompletions, translate.Completions, translate.Embeddings, translate.Messages, translate.Responses, countTokens:
 		return ep, true
 	}
+	if ep := translate.Endpoint(p); slices.Contains(translate.MediaEndpoints, ep) {
+		return ep, true
+	}
 	return "", false
 }
 
 // azurePath reads the paths the Azure OpenAI SDKs call,
 // /openai/deployments/{model}/chat/completions (and completions,
-// embeddings; LiteLLM's /engines/{model}/... too): the model is in the
-// path, and it names the model group, as in LiteLLM.
+// embeddings, images/generations, audio/speech, audio/transcriptions;
+// LiteLLM's /engines/{model}/... too): the model is in the path, and it
+// names the model group, as in LiteLLM.
 func azurePath(path string) (ep translate.Endpoint, model string, ok bool) {
 	rest, found := strings.CutPrefix(path, "/openai/deployments/")
 	if !found {
@@ -670,7 +691,8 @@ func azurePath(path string) (ep translate.Endpoint, model string, ok bool) {
 		model = unescaped
 	}
 	switch ep := translate.Endpoint("/" + tail); ep {
-	case translate.ChatCompletions, translate.Completions, translate.Embeddings:
+	case translate.ChatCompletions, translate.Completions, translate.Embeddings,
+		translate.ImageGenerations, translate.AudioSpeech, translate.AudioTranscriptions:
 		return ep, model, true
 	}
 	return "", "", false

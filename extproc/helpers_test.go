@@ -210,12 +210,14 @@ func requestHeaders(method, path string, endOfStream bool, extra ...header) *ext
 	}
 }
 
-// postHeaders are the headers of a POST with a JSON body.
+// postHeaders are the headers of a POST with a JSON body (an extra
+// content-type replaces JSON's).
 func postHeaders(path string, body []byte, extra ...header) *extprocv3.ProcessingRequest {
-	return requestHeaders("POST", path, false, append([]header{
-		{"content-type", "application/json"},
-		{"content-length", strconv.Itoa(len(body))},
-	}, extra...)...)
+	hs := []header{{"content-length", strconv.Itoa(len(body))}}
+	if !slices.ContainsFunc(extra, func(h header) bool { return h.key == "content-type" }) {
+		hs = append(hs, header{"content-type", "application/json"})
+	}
+	return requestHeaders("POST", path, false, append(hs, extra...)...)
 }
 
 // requestBody is the BUFFERED body phase: the whole body at once.

@@ -27,6 +27,8 @@ type spender struct {
 	start time.Time
 	// request is the client's body, kept only when prompts are stored.
 	request []byte
+	// characters is a speech request's input length (mediaCost).
+	characters int
 }
 
 // callType is LiteLLM's SpendLogs.call_type of an endpoint.
@@ -40,6 +42,14 @@ func callType(ep translate.Endpoint) string {
 		return "anthropic_messages"
 	case translate.Responses:
 		return "aresponses"
+	case translate.ImageGenerations:
+		return "aimage_generation"
+	case translate.Moderations:
+		return "amoderation"
+	case translate.AudioSpeech:
+		return "aspeech"
+	case translate.AudioTranscriptions:
+		return "atranscription"
 	}
 	return "acompletion"
 }
@@ -49,6 +59,7 @@ func callType(ep translate.Endpoint) string {
 func (u *upstream) recordSpend(prompt, completion int, response []byte) float64 {
 	d := u.deployment
 	cost, _ := pricing.Cost(d, prompt, completion)
+	cost += mediaCost(d, u.clientEP, u.spend.characters, response)
 	l := keys.SpendLog{
 		RequestID: u.requestID, APIKey: u.spend.token, CallType: callType(u.clientEP),
 		ModelGroup: d.ModelName, Model: d.LiteLLMModel(), ModelID: d.ID, APIBase: d.PublicAPIBase(),

@@ -55,7 +55,9 @@ type upstream struct {
 	store            bool
 	callerToken      string
 	responsesRequest []byte
-	status           int
+	// contentType is the request's, for a form body (media.go).
+	contentType string
+	status      int
 	// chatStatus is the status once the provider's translator had its
 	// say (Anthropic's 529 is a 500 in OpenAI's world).
 	chatStatus int
@@ -137,6 +139,10 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 			ep = translate.ChatCompletions
 		}
 	}
+	if err := translate.Serves(d, ep); err != nil {
+		return replyError(translateError(id, err))
+	}
+	u.contentType = headerValue(h, "content-type")
 	head, err := tr.RequestHead(d, ep, query)
 	if err == nil {
 		err = u.addToken(&head, d)
@@ -301,6 +307,14 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 		u.classify = !o.Failed() && (len(u.state.plan.Chain(config.FallbackContextWindow, u.fallback.origin)) > 0 ||
 			len(u.state.plan.Chain(config.FallbackContentPolicy, u.fallback.origin)) > 0 || u.fallback.step > 0)
 	}
+	var costSet []*corev3.HeaderValueOption
+	if u.usage != nil && u.status < 300 && u.clientEP == translate.AudioSpeech {
+		// Speech is priced by its input, and its answer is audio, passed
+		// on unread: charged now.
+		if cost, recorded := u.countUsage(nil, true); recorded {
+			costSet = costHeaders(cost)
+		}
+	}
 	if u.usage != nil {
 		if u.status >= 300 {
 			u.usage = nil // no tokens spent
@@ -315,6 +329,9 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 			u.tap = responsesapi.NewTap(nativeStream)
 		}
 		resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
+		if costSet != nil {
+			resp.GetResponseHeaders().Response = &extprocv3.CommonResponse{HeaderMutation: &extprocv3.HeaderMutation{SetHeaders: costSet}}
+		}
 		switch {
 		case u.classify:
 			resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_BUFFERED)
@@ -490,8 +507,12 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 	if u.deployment == nil {
 		return replyError(apiError{Status: 500, Message: "llmvoy: request body before headers", Type: "internal_error"})
 	}
-	if u.spend != nil && u.state.cfg.General.StorePrompts {
+	if u.spend != nil && u.state.cfg.General.StorePrompts && u.endpoint != translate.AudioTranscriptions {
+		// (Not a form's audio bytes.)
 		u.spend.request = b.GetBody()
+	}
+	if u.spend != nil && u.endpoint == translate.AudioSpeech {
+		u.spend.characters = speechCharacters(b.GetBody())
 	}
 	if u.usage != nil {
 		// A stream without usage is counted from its text and this.
@@ -507,6 +528,11 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 	var response translate.ResponseTranslator
 	var err error
 	switch {
+	case u.endpoint == translate.AudioTranscriptions:
+		// A form, not JSON: only its model field may change.
+		if body, err = translate.FormBody(u.deployment, u.contentType, in); err != nil {
+			return replyError(translateError(u.deployment.ID, err))
+		}
 	case u.native && (u.clientEP == translate.Messages || u.clientEP == countTokens):
 		// Anthropic's own API: only the model changes.
 		if fields, err := jsonscan.Fields(in); err == nil {
@@ -613,7 +639,9 @@ func (u *upstream) countUsage(out []byte, end bool) (cost float64, recorded bool
 	if u.usage == nil {
 		return 0, false
 	}
-	u.usage.write(out)
+	if len(out) > 0 {
+		u.usage.write(out)
+	}
 	if !end {
 		return 0, false
 	}

@@ -437,6 +437,16 @@ func operation(path string) string {
 		return "text_completion"
 	case "/v1/embeddings", "/embeddings":
 		return "embeddings"
+	// GenAI's conventions name none of these: LiteLLM's call types, without
+	// their "a".
+	case "/v1/images/generations", "/images/generations":
+		return "image_generation"
+	case "/v1/moderations", "/moderations":
+		return "moderation"
+	case "/v1/audio/speech", "/audio/speech":
+		return "speech"
+	case "/v1/audio/transcriptions", "/audio/transcriptions":
+		return "transcription"
 	}
 	return ""
 }

@@ -122,6 +122,7 @@ func TestRequestsMoveByGroupDeploymentAndClass(t *testing.T) {
 	}
 	f.m.ObserveRequest(router.Request{Path: "/chat/completions", Code: 504, Failure: router.FailureTimeout, Cluster: plan.ClusterName("gpt"), Deployment: "b", Attempts: 3})
 	f.m.ObserveRequest(router.Request{Path: "/v1/embeddings", Code: 429, Cluster: plan.ClusterName("claude"), Deployment: "c", Attempts: 1})
+	f.m.ObserveRequest(router.Request{Path: "/v1/audio/transcriptions", Code: 200, Cluster: plan.ClusterName("gpt"), Deployment: "a", Attempts: 1})
 	// Answered by llmvoy itself: a bad key, no attempt.
 	f.m.ObserveRequest(router.Request{Path: "/v1/chat/completions", Code: 401})
 	// Not calls of a model.
@@ -129,7 +130,7 @@ func TestRequestsMoveByGroupDeploymentAndClass(t *testing.T) {
 	f.m.ObserveRequest(router.Request{Path: "/metrics", Code: 200})
 
 	s := scrape(t, f.m)
-	require.Equal(t, 3.0, value(s, "llmvoy_requests_total", map[string]string{"model_group": "gpt", "deployment": "a", "class": "2xx"}))
+	require.Equal(t, 4.0, value(s, "llmvoy_requests_total", map[string]string{"model_group": "gpt", "deployment": "a", "class": "2xx"}))
 	require.Equal(t, 1.0, value(s, "llmvoy_requests_total", map[string]string{"model_group": "gpt", "deployment": "b", "class": "timeout"}))
 	require.Equal(t, 1.0, value(s, "llmvoy_requests_total", map[string]string{"model_group": "claude", "deployment": "c", "class": "429"}))
 	require.Equal(t, 1.0, value(s, "llmvoy_requests_total", map[string]string{"model_group": "none", "deployment": "none", "class": "4xx"}))
@@ -138,11 +139,12 @@ func TestRequestsMoveByGroupDeploymentAndClass(t *testing.T) {
 	require.Equal(t, 3.0, value(s, "gen_ai_server_request_duration_seconds", map[string]string{"gen_ai_operation_name": "chat", "model_group": "gpt"}),
 		"a success has no error_type")
 	require.Equal(t, 1.0, value(s, "gen_ai_server_request_duration_seconds", map[string]string{"gen_ai_operation_name": "embeddings", "model_group": "claude", "error_type": "429"}))
+	require.Equal(t, 1.0, value(s, "gen_ai_server_request_duration_seconds", map[string]string{"gen_ai_operation_name": "transcription", "model_group": "gpt"}))
 	var total uint64
 	for _, series := range s["llmvoy_requests_total"].GetMetric() {
 		total += uint64(series.GetCounter().GetValue())
 	}
-	require.Equal(t, uint64(6), total, "probes and scrapes are not counted")
+	require.Equal(t, uint64(7), total, "probes and scrapes are not counted")
 }
 
 func TestTimeToFirstTokenCountsSuccessfulStreamsOnly(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 //	POST /openai/deployments/{deployment}/chat/completions?api-version=V   api-key: KEY
 //	POST /openai/deployments/{deployment}/completions?api-version=V        (answered as chat: the mock has no text completions)
 //	POST /openai/deployments/{deployment}/embeddings?api-version=V
+//	POST /openai/deployments/{deployment}/images/generations, audio/speech, audio/transcriptions (media.go)
 //	POST /openai/v1/chat/completions   api-key: KEY, or Authorization: Bearer KEY
 //	POST /openai/v1/embeddings
 //	GET  /openai/models?api-version=V, GET /openai/v1/models   the mock's model list (the health probe)
@@ -65,7 +66,8 @@ func azureRoute(path string) (deployment, endpoint string, ok bool) {
 }
 
 func azureEndpoint(ep string) bool {
-	return ep == "/chat/completions" || ep == "/completions" || ep == "/embeddings"
+	_, media := mediaHandlers[ep]
+	return ep == "/chat/completions" || ep == "/completions" || ep == "/embeddings" || (media && ep != "/moderations")
 }
 
 // Azure's own error bodies, which are not OpenAI's shape (no type, a string
@@ -101,7 +103,7 @@ func (s *Server) serveAzure(w http.ResponseWriter, r *http.Request, body []byte,
 		writeJSONBytes(w, http.StatusBadRequest, AzureContentFilterError)
 		return
 	case "completion":
-		if ep != "/embeddings" {
+		if ep == "/chat/completions" || ep == "/completions" {
 			s.azureFilteredCompletion(w, r, body, opts)
 			return
 		}
@@ -111,6 +113,10 @@ func (s *Server) serveAzure(w http.ResponseWriter, r *http.Request, body []byte,
 	}
 	if ep == "/embeddings" {
 		s.embeddings(w, r, body, opts)
+		return
+	}
+	if serve, ok := mediaHandlers[ep]; ok {
+		serve(s, w, r, body, opts)
 		return
 	}
 	s.chatCompletions(w, r, body, opts)

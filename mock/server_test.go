@@ -48,7 +48,7 @@ func TestModels(t *testing.T) {
 func TestUnknownPaths(t *testing.T) {
 	s := New(Options{Name: "u"})
 	for _, tt := range []struct{ method, path string }{
-		{http.MethodPost, "/v1/audio/speech"},
+		{http.MethodPost, "/v1/audio/translations"},
 		{http.MethodPost, "/chat/completions"},
 		{http.MethodGet, "/v1/chat/completions"},
 		{http.MethodDelete, "/v1/models"},

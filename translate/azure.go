@@ -83,8 +83,9 @@ func (azure) RequestBody(d *config.Deployment, ep Endpoint, body []byte) ([]byte
 		return nil, nil, err
 	}
 	// Embeddings are not content-filtered: their answer passes through, at
-	// the cost of the response-headers round trip already asked for.
-	if ep == Embeddings {
+	// the cost of the response-headers round trip already asked for. Nor is
+	// speech, whose answer is audio to pass on untouched.
+	if ep == Embeddings || ep == AudioSpeech {
 		return out, nil, nil
 	}
 	return out, &azureResponse{}, nil
