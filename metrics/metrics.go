@@ -14,6 +14,7 @@ package metrics
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -430,8 +431,20 @@ func (n *names) of(cluster, id string) (group, deployment, provider string) {
 // operation is the GenAI operation name of a client path; "" for paths
 // that do not call a model.
 func operation(path string) string {
+	path, _, _ = strings.Cut(path, "?")
+	for _, prefix := range []string{"/openai/deployments/", "/engines/"} {
+		// The Azure SDKs' paths name the model first: what follows is
+		// the endpoint.
+		if rest, ok := strings.CutPrefix(path, prefix); ok {
+			if _, tail, ok := strings.Cut(rest, "/"); ok {
+				path = "/" + tail
+			}
+		}
+	}
 	switch path {
-	case "/v1/chat/completions", "/chat/completions":
+	case "/v1/chat/completions", "/chat/completions",
+		// The agent clients' APIs are chats too, in GenAI's terms.
+		"/v1/messages", "/messages", "/v1/responses", "/responses":
 		return "chat"
 	case "/v1/completions", "/completions":
 		return "text_completion"

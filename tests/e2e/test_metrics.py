@@ -194,3 +194,20 @@ def test_time_to_first_token_counts_streams(fleet):
     assert 0.2 <= ttft < 0.5, ttft
     assert value(client, "gen_ai_server_time_to_first_token_seconds_bucket", le="0.1", **labels) == 0
     assert value(client, "gen_ai_server_time_to_first_token_seconds_bucket", le="+Inf", **labels) == n
+
+
+def test_agent_clients_and_azure_paths_are_counted(fleet):
+    # Claude Code's and Codex's APIs, and the Azure SDKs' paths, are model
+    # calls like chat completions.
+    a = fleet.mock("a")
+    client = fleet.gateway(router_config(deployment("gpt", "a", a)))
+    r = client.post("/messages", json={"model": "gpt", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 200, r.text
+    r = client.post("/responses", json={"model": "gpt", "input": "hi"})
+    assert r.status_code == 200, r.text
+    root = str(client.base_url).rstrip("/").removesuffix("/v1")
+    r = httpx.post(root + "/openai/deployments/gpt/chat/completions?api-version=2024-10-21",
+                   headers={"api-key": MASTER_KEY}, json={"messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 200, r.text
+    eventually(client, "llmvoy_requests_total", 3, model_group="gpt", deployment="a", **{"class": "2xx"})
+    eventually(client, "gen_ai_server_request_duration_seconds_count", 3, model_group="gpt", gen_ai_operation_name="chat")
