@@ -70,21 +70,29 @@ func hopGroups(p *plan.Plan) []*plan.Group {
 func makeHopRoutes(g *plan.Group, p *plan.Plan) []*routev3.Route {
 	var routes []*routev3.Route
 	for _, name := range hopRouteNames(g) {
-		routes = append(routes, &routev3.Route{
-			Name:  name,
-			Match: routeHeaderMatch(name),
-			Action: &routev3.Route_Route{Route: &routev3.RouteAction{
-				ClusterSpecifier:       &routev3.RouteAction_Cluster{Cluster: plan.HopClusterName(g.Name)},
-				Timeout:                durationpb.New(p.RouteTimeout + hopTimeoutMargin),
-				InternalRedirectPolicy: fallbackRedirects(p),
-			}},
-			// With the virtual host's internal headers: a hop redirect
-			// Envoy did not follow keeps its cause to itself.
-			ResponseHeadersToRemove: []string{plan.FallbackCauseHeader},
-			ResponseHeadersToAdd:    groupHeaders(g, p),
-		})
+		routes = append(routes, routeToOneHop(name, plan.HopClusterName(g.Name), g, p))
 	}
 	return routes
+}
+
+// routeToOneHop is a gateway listener's route of a group's requests to
+// cluster, whose one endpoint makes the group's attempts (the fallback
+// hop, the relay): one attempt, and the fallback redirects it answers
+// with followed here.
+func routeToOneHop(name, cluster string, g *plan.Group, p *plan.Plan) *routev3.Route {
+	return &routev3.Route{
+		Name:  name,
+		Match: routeHeaderMatch(name),
+		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
+			ClusterSpecifier:       &routev3.RouteAction_Cluster{Cluster: cluster},
+			Timeout:                durationpb.New(p.RouteTimeout + hopTimeoutMargin),
+			InternalRedirectPolicy: fallbackRedirects(p),
+		}},
+		// With the virtual host's internal headers: a redirect Envoy did
+		// not follow keeps its cause to itself.
+		ResponseHeadersToRemove: []string{plan.FallbackCauseHeader},
+		ResponseHeadersToAdd:    groupHeaders(g, p),
+	}
 }
 
 // hopRouteNames are the names of a group's routes through the hop: one,

@@ -6,7 +6,6 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	subsetv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/subset/v3"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/llmvoy/llmvoy/plan"
@@ -53,18 +52,7 @@ func relayGroups(p *plan.Plan, o Options) []*plan.Group {
 // followed here. The route header stays on the request: the relay
 // listener's route table matches it too.
 func makeRelayRoute(g *plan.Group, p *plan.Plan) *routev3.Route {
-	name := plan.RelayRouteName(g.Name)
-	return &routev3.Route{
-		Name:  name,
-		Match: routeHeaderMatch(name),
-		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
-			ClusterSpecifier:       &routev3.RouteAction_Cluster{Cluster: plan.RelayClusterName(g.Name)},
-			Timeout:                durationpb.New(p.RouteTimeout + hopTimeoutMargin),
-			InternalRedirectPolicy: fallbackRedirects(p),
-		}},
-		ResponseHeadersToRemove: []string{plan.FallbackCauseHeader},
-		ResponseHeadersToAdd:    groupHeaders(g, p),
-	}
+	return routeToOneHop(plan.RelayRouteName(g.Name), plan.RelayClusterName(g.Name), g, p)
 }
 
 // makeRelayRouteConfig is the relay listener's route table: per relay
