@@ -204,13 +204,12 @@ func (h *Handler) pass(body io.Reader, w io.Writer, flush func(), a follower, co
 		switch {
 		case ferr != nil:
 			return false, ferr.Error()
+		case err != nil && a.finished():
+			// The answer is whole; only its last event is missing.
+			w.Write(a.end())
+			flush()
+			return true, ""
 		case err == io.EOF:
-			if a.finished() {
-				// The answer is whole; only its last event is missing.
-				w.Write(a.end())
-				flush()
-				return true, ""
-			}
 			return false, "the stream ended before the answer"
 		case err != nil:
 			return false, err.Error()
