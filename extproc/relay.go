@@ -44,34 +44,39 @@ func (s *Server) Relayed(requestID string) relay.Request {
 	return &relayState{done: true, server: s}
 }
 
-// Continue picks the deployment of the group that continues the answer
-// deployment cut: the first by order, then config order, that has not cut
-// it and is neither cooling down nor past its limits.
+// Continue picks the deployment that continues the answer deployment cut:
+// in the group, the first by order, then config order, that has not cut it
+// and is neither cooling down nor past its limits; when the group has none,
+// the same in the next groups of its fallback chain, as LiteLLM falls back
+// after a group fails.
 func (rs *relayState) Continue(deployment string) (route string) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.excluded = append(rs.excluded, deployment)
 	rs.continuing = true
 	st := rs.server.state.Load()
-	g, ok := st.groups[rs.group]
-	if !ok {
-		return ""
-	}
 	cooling, over := rs.server.cooldowns.Active(), rs.server.balance.OverLimit()
-	var best *config.Deployment
-	for _, id := range g.Routable {
-		d := st.deployment(id)
-		if _, cool := cooling[id]; d == nil || cool || over[id] || slices.Contains(rs.excluded, id) {
+	for _, name := range append([]string{rs.group}, st.plan.Chain(config.FallbackGeneric, rs.group)...) {
+		name = st.resolve(name)
+		g, ok := st.groups[name]
+		if !ok || g.relayRoute == "" {
 			continue
 		}
-		if best == nil || d.Order < best.Order {
-			best = d
+		var best *config.Deployment
+		for _, id := range g.Routable {
+			d := st.deployment(id)
+			if _, cool := cooling[id]; d == nil || cool || over[id] || slices.Contains(rs.excluded, id) {
+				continue
+			}
+			if best == nil || d.Order < best.Order {
+				best = d
+			}
+		}
+		if best != nil {
+			return plan.RelayContinueRouteName(name, best.ID)
 		}
 	}
-	if best == nil {
-		return ""
-	}
-	return plan.RelayContinueRouteName(rs.group, best.ID)
+	return ""
 }
 
 // Done records the spend held for the answer, once.

@@ -84,6 +84,22 @@ def test_a_cut_stream_is_continued_on_another_deployment(fleet):
     wait_until(lambda: "continuing a cut stream" in fleet.llmvoy.output(), what="the relay's log line")
 
 
+def test_a_group_with_no_other_deployment_continues_along_its_fallback_chain(fleet):
+    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
+    whole = fleet.mock("whole", chunks=8)
+    for m in (cut, whole):
+        configure(m, name="twin")
+    client = fleet.gateway(router_config(
+        vllm("solo", "c1", cut, 1), vllm("backup", "b1", whole, 1),
+        router='  num_retries: 1\n  enable_stream_continuation: true\n  fallbacks: [{"solo": ["backup"]}]\n'))
+    sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
+    expected, _ = stream_text(sdk, "backup", "one more story")
+    got, ids = stream_text(sdk, "solo", "one more story")
+    assert got == expected and len(ids) == 1
+    last = chat_attempts(whole)[-1]["body"]
+    assert last["model"] == "b1-model" and last["messages"][-1]["role"] == "assistant"
+
+
 def test_anthropic_continues_what_another_provider_began(fleet):
     # Cut on an OpenAI-compatible deployment, continued by an Anthropic one:
     # the text so far becomes Anthropic's prefill (without its trailing
