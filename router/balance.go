@@ -42,6 +42,11 @@ type Balance struct {
 	firstBytes  map[string][]time.Duration
 	hedgeServed map[string]time.Duration
 
+	// sharedLatency are the replicas' average latencies per deployment
+	// (Share), read from the store by pull: they replace this replica's
+	// own samples in Decide.
+	sharedLatency map[string]time.Duration
+
 	overLimit atomic.Pointer[map[string]bool]
 	changed   chan struct{}
 
@@ -52,13 +57,24 @@ type Balance struct {
 	pushes chan push
 }
 
-// push is an increment of a deployment's count for a minute.
+// push is an increment of a deployment's count for a minute: what is
+// one of the counts below.
 type push struct {
 	id     string
-	tokens bool
+	what   string
 	n      int64
 	minute int64
 }
+
+// The per-minute counts of a deployment replicas share: requests and
+// tokens (usage-based routing), and the sum and number of its latencies
+// (latency-based routing), in microseconds.
+const (
+	countRequests   = "rpm"
+	countTokens     = "tpm"
+	countLatencyUS  = "latency-us"
+	countLatencyNum = "latency-n"
+)
 
 type sample struct {
 	d  time.Duration
@@ -72,13 +88,17 @@ func NewBalance(cfg *config.Config) *Balance {
 	return b
 }
 
-// Share makes the rpm and tpm counts of usage-based routing those of every
-// replica sharing store. Each replica adds its own counts to the store off
+// Share makes the rpm and tpm counts of usage-based routing, and the
+// latencies of latency-based routing, those of every replica sharing
+// store. Each replica adds its own counts to the store off
 // the request path (Record and RecordTokens only queue them) and takes the
 // total each addition returns; Decide reads the totals of the other
 // replicas' traffic. So a replica takes a deployment out of rotation as soon
 // as its own traffic reaches the limit, and within a Decide period (a
-// second) of the others' reaching it. Call it before recording.
+// second) of the others' reaching it. A deployment's latency is then the
+// average of every replica's in the current and the previous minute
+// (LiteLLM shares its deployments' latency lists through Redis too), read
+// every Decide. Call it before recording.
 func (b *Balance) Share(store counters.Store) {
 	b.shared = store
 	b.pushes = make(chan push, 4096)
@@ -86,12 +106,8 @@ func (b *Balance) Share(store counters.Store) {
 }
 
 // sharedKey names a deployment's count for a minute in the shared store:
-// llmvoy:deployment:<id>:rpm|tpm:<minute>.
-func sharedKey(id string, tokens bool, minute int64) string {
-	what := "rpm"
-	if tokens {
-		what = "tpm"
-	}
+// llmvoy:deployment:<id>:<what>:<minute>.
+func sharedKey(id, what string, minute int64) string {
 	return counters.PerMinute("deployment", id, what, minute)
 }
 
@@ -99,12 +115,12 @@ func sharedKey(id string, tokens bool, minute int64) string {
 // the totals they return.
 func (b *Balance) pushLoop() {
 	for p := range b.pushes {
-		total, err := b.shared.Add(context.Background(), sharedKey(p.id, p.tokens, p.minute), p.n, counters.PerMinuteTTL)
-		if err != nil {
+		total, err := b.shared.Add(context.Background(), sharedKey(p.id, p.what, p.minute), p.n, counters.PerMinuteTTL)
+		if err != nil || (p.what != countRequests && p.what != countTokens) {
 			continue
 		}
 		b.mu.Lock()
-		b.takeTotalLocked(p.id, p.tokens, p.minute, int(total))
+		b.takeTotalLocked(p.id, p.what == countTokens, p.minute, int(total))
 		b.mu.Unlock()
 	}
 }
@@ -125,12 +141,12 @@ func (b *Balance) takeTotalLocked(id string, tokens bool, minute int64, total in
 }
 
 // enqueue hands an increment to pushLoop; b.mu is held.
-func (b *Balance) enqueue(id string, tokens bool, n int) {
+func (b *Balance) enqueue(id, what string, n int64, minute int64) {
 	if b.shared == nil {
 		return
 	}
 	select {
-	case b.pushes <- push{id: id, tokens: tokens, n: int64(n), minute: b.minute}:
+	case b.pushes <- push{id: id, what: what, n: n, minute: minute}:
 	default: // the store is far behind: the local count still holds
 	}
 }
@@ -144,6 +160,9 @@ func (b *Balance) pull() {
 	cfg, minute := b.cfg, counters.Minute(b.now())
 	enforced := cfg.Router.EnforcesLimits()
 	b.mu.Unlock()
+	if cfg.Router.RoutingStrategy == config.RoutingLatencyBased {
+		b.pullLatency(cfg, minute)
+	}
 	if !enforced {
 		return
 	}
@@ -154,7 +173,11 @@ func (b *Balance) pull() {
 	}
 	var totals []total
 	read := func(id string, tokens bool) {
-		if n, err := b.shared.Get(context.Background(), sharedKey(id, tokens, minute)); err == nil {
+		what := countRequests
+		if tokens {
+			what = countTokens
+		}
+		if n, err := b.shared.Get(context.Background(), sharedKey(id, what, minute)); err == nil {
 			totals = append(totals, total{id, tokens, n})
 		}
 	}
@@ -172,6 +195,30 @@ func (b *Balance) pull() {
 	for _, t := range totals {
 		b.takeTotalLocked(t.id, t.tokens, minute, int(t.n))
 	}
+}
+
+// pullLatency reads every replica's latencies of the current and the
+// previous minute: the averages Decide uses.
+func (b *Balance) pullLatency(cfg *config.Config, minute int64) {
+	avg := make(map[string]time.Duration)
+	ctx := context.Background()
+	for _, d := range cfg.Deployments {
+		var us, n int64
+		for _, m := range []int64{minute - 1, minute} {
+			sum, err1 := b.shared.Get(ctx, sharedKey(d.ID, countLatencyUS, m))
+			num, err2 := b.shared.Get(ctx, sharedKey(d.ID, countLatencyNum, m))
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			us, n = us+sum, n+num
+		}
+		if n > 0 {
+			avg[d.ID] = time.Duration(us/n) * time.Microsecond
+		}
+	}
+	b.mu.Lock()
+	b.sharedLatency = avg
+	b.mu.Unlock()
 }
 
 // SetConfig applies a reloaded config.
@@ -210,10 +257,13 @@ func (b *Balance) Record(o Outcome) {
 			s = s[len(s)-latencySamples:]
 		}
 		b.latency[o.Deployment] = s
+		minute := counters.Minute(now)
+		b.enqueue(o.Deployment, countLatencyUS, o.Latency.Microseconds(), minute)
+		b.enqueue(o.Deployment, countLatencyNum, 1, minute)
 	case config.RoutingUsageBased, config.RoutingUsageBasedV2, config.RoutingCostBased:
 		b.rollLocked(now)
 		b.requests[o.Deployment]++
-		b.enqueue(o.Deployment, false, 1)
+		b.enqueue(o.Deployment, countRequests, 1, b.minute)
 		if d := b.cfg.Deployment(o.Deployment); d != nil && d.RPM > 0 && b.requests[o.Deployment] == d.RPM {
 			b.publishLocked()
 		}
@@ -241,7 +291,7 @@ func (b *Balance) RecordTokens(id string, n int) {
 	b.rollLocked(b.now())
 	was := b.tokens[id]
 	b.tokens[id] += n
-	b.enqueue(id, true, n)
+	b.enqueue(id, countTokens, int64(n), b.minute)
 	if d := b.cfg.Deployment(id); d != nil && d.TPM > 0 && was < d.TPM && b.tokens[id] >= d.TPM {
 		b.publishLocked()
 	}
@@ -315,6 +365,10 @@ func (b *Balance) Decide() Decision {
 		for _, dep := range b.cfg.Group(group) {
 			s := slices.DeleteFunc(b.latency[dep.ID], func(s sample) bool { return now.Sub(s.at) > ttl })
 			b.latency[dep.ID] = s
+			if a, ok := b.sharedLatency[dep.ID]; ok {
+				avg[dep.ID] = a // every replica's
+				continue
+			}
 			if len(s) == 0 {
 				continue // unmeasured: it gets traffic until it is measured
 			}

@@ -126,6 +126,41 @@ func TestSharedRPMHoldsForTheReplicasTogether(t *testing.T) {
 	require.Empty(t, b.Decide().OverLimit)
 }
 
+// With a shared store, a replica that never called a deployment knows it
+// is slow from the others' latencies, as LiteLLM's replicas share theirs.
+func TestSharedLatenciesAreEveryReplicas(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 50, 0, time.UTC)}
+	store := counters.NewLocal()
+	cfg := balanceConfig(config.RoutingLatencyBased, config.StrategyArgs{LowestLatencyBuffer: 0.5, TTL: time.Hour}, 0)
+	a, b := NewBalance(cfg), NewBalance(cfg)
+	for _, r := range []*Balance{a, b} {
+		r.now = clk.now
+		r.Share(store)
+	}
+	for range 3 {
+		a.Record(Outcome{Deployment: "fast", Status: 200, Latency: 100 * time.Millisecond})
+		a.Record(Outcome{Deployment: "slow", Status: 200, Latency: 400 * time.Millisecond})
+	}
+	num := counters.PerMinute("deployment", "slow", countLatencyNum, counters.Minute(clk.now()))
+	require.Eventually(t, func() bool { n, _ := store.Get(context.Background(), num); return n == 3 }, time.Second, time.Millisecond)
+	require.Equal(t, map[string]bool{"slow": true}, b.Decide().Slow, "b sent nothing, and knows")
+
+	// b's own fast answers from "slow" weigh in with a's, in the next
+	// minute too (the previous minute still counts).
+	clk.advance(20 * time.Second)
+	for range 30 {
+		b.Record(Outcome{Deployment: "slow", Status: 200, Latency: 100 * time.Millisecond})
+	}
+	num = counters.PerMinute("deployment", "slow", countLatencyNum, counters.Minute(clk.now()))
+	require.Eventually(t, func() bool { n, _ := store.Get(context.Background(), num); return n == 30 }, time.Second, time.Millisecond)
+	require.Empty(t, a.Decide().Slow, "(3 x 400 + 30 x 100) / 33 = 127 ms: within 1.5 x 100 ms of the fastest")
+
+	// Minutes later, nothing shared counts: each replica's own samples do.
+	clk.advance(3 * time.Minute)
+	require.Equal(t, map[string]bool{"slow": true}, a.Decide().Slow, "a's own: 400 ms against 100 ms")
+	require.Empty(t, b.Decide().Slow, "b measured only slow, at 100 ms: nothing to compare")
+}
+
 func TestSharedTPMHoldsForTheReplicasTogether(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)}
 	store := counters.NewLocal()
