@@ -243,3 +243,22 @@ def test_key_budget_holds_across_replicas(fleet, redis_server):
         raise AssertionError("replica B let the key spend past its budget")
     except openai.RateLimitError as e:
         assert e.body["type"] == "budget_exceeded"
+
+
+def test_latency_based_routing_uses_every_replicas_latencies(fleet, redis_server):
+    # Replica a measures both deployments; replica b, which never called the
+    # slow one, routes around it from a's latencies.
+    slow, fast = fleet.mock("slow", latency="300ms"), fleet.mock("fast")
+    (a, _), (b, _) = replicas(fleet, deployment("g", "slow", slow), deployment("g", "fast", fast),
+                              redis=redis_server, routing_strategy="latency-based-routing")
+    away_from_minute_end(20)
+    for _ in range(6):
+        assert chat(a) == 200
+    assert slow.requests() and fast.requests(), "round robin met both before any was measured"
+    n = redis_server.command("GET", f"llmvoy:deployment:slow:latency-n:{int(time.time() // 60)}")
+    assert n is not None and int(n) >= 1
+    time.sleep(2.5)  # b reads the shared latencies every second, then tells its Envoy
+    before = len(slow.requests())
+    for _ in range(8):
+        assert chat(b) == 200
+    assert len(slow.requests()) == before, "b sent nothing to the slow deployment"
