@@ -100,8 +100,10 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	}
 	d := u.state.deployment(id)
 	if d == nil {
-		// Removed two reloads ago while Envoy still held its endpoint;
-		// 503 lets the retry policy move on.
+		// Removed two reloads ago while Envoy still held its endpoint.
+		// The client gets this 503: Envoy's router does not retry a
+		// local reply of an upstream filter (seen with the relay's
+		// continuations, which therefore name their deployment).
 		return replyError(apiError{Status: 503, Message: "deployment " + id + " is no longer configured", Type: "service_unavailable"})
 	}
 	tr, err := translate.For(d)
