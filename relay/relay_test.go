@@ -31,7 +31,9 @@ func (noMetrics) StreamContinuation(string, string) {}
 
 // attemptsListener stands in for Envoy's relay listener: serve answers each
 // request on a unix socket.
-func attemptsListener(t *testing.T, serve http.HandlerFunc) string {
+func attemptsListener(t *testing.T, serve http.HandlerFunc) string { return benchListener(t, serve) }
+
+func benchListener(t testing.TB, serve http.HandlerFunc) string {
 	sock := filepath.Join(t.TempDir(), "a.sock")
 	ln, err := net.Listen("unix", sock)
 	require.NoError(t, err)
