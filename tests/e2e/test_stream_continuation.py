@@ -258,3 +258,30 @@ def test_streams_without_a_cut_and_other_requests_are_unchanged(fleet):
         assert r.headers["content-type"].startswith("text/event-stream")
         assert r.read().decode().rstrip().endswith("data: [DONE]")
     assert len(chat_attempts(a)) == 3
+
+
+def test_claude_code_reads_one_answer_through_a_cut(fleet):
+    # The real Claude Code CLI (agents.py: pinned, offline) on an Anthropic
+    # group whose first deployment cuts every stream: its answer is the one
+    # an uncut deployment gives.
+    from agents import claude_result, run_claude
+
+    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="30ms")
+    whole = fleet.mock("whole", chunks=8)
+    for m in (cut, whole):
+        configure(m, name="twin")
+    client = fleet.gateway(router_config(
+        anthropic_deployment("claude", "c1", cut, 1), anthropic_deployment("claude", "w1", whole, 2),
+        anthropic_deployment("ref", "r1", whole, 1),
+        router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+    root_url = str(client.base_url).rstrip("/").removesuffix("/v1")
+    results = {}
+    for group in ("ref", "claude"):
+        run = run_claude(root_url, MASTER_KEY, group, "Tell me about gateways.", allowed_tools=(), timeout=60)
+        assert run.returncode == 0, run.stdout + run.stderr
+        results[group] = claude_result(run.stdout)
+        assert results[group]["is_error"] is False, run.stdout
+    assert results["claude"]["result"].startswith("Hello from mock twin! You said: ")
+    assert results["claude"]["result"] == results["ref"]["result"]
+    assert chat_attempts(cut) == [] and len([r for r in cut.requests() if r["path"] == "/v1/messages"]) >= 1
+    eventually(root(client), "llmvoy_stream_continuations_total", lambda v: v >= 1, deployment="c1", outcome="continued")
