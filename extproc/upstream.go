@@ -552,10 +552,13 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 		in, u.client = b.chat, b.answer()
 		fallthrough
 	default:
-		if u.continuing && u.endpoint == translate.ChatCompletions {
+		switch {
+		case u.continuing && u.endpoint == translate.ChatCompletions:
 			// The relay's continuation: the answer so far is the last
 			// message, which the provider is to continue.
 			in = translate.Continuation(u.deployment, in)
+		case u.continuing && u.endpoint == translate.Responses:
+			in = translate.ResponsesContinuation(in)
 		}
 		if body, response, err = u.translator.RequestBody(u.deployment, u.endpoint, in); err != nil {
 			return replyError(translateError(u.deployment.ID, err))

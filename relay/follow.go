@@ -93,30 +93,39 @@ func errorJSON(typ, message string) []byte {
 	return b
 }
 
-// continuationBody is the client's request (a chat completion or a
-// Messages request: both have "messages") with the answer so far as the
-// assistant's last message: the deployment's translator turns it into the
-// provider's way of continuing one (see translate.Continuation).
+// continuationBody is the client's request with the answer so far as the
+// assistant's last message: a chat completion's or a Messages request's
+// "messages", a Responses request's "input" (made a list when it is a
+// string). The deployment's translator turns it into the provider's way of
+// continuing one (see translate.Continuation).
 func continuationBody(body []byte, prefill string) ([]byte, bool) {
 	fields, err := jsonscan.Fields(body)
 	if err != nil {
 		return nil, false
 	}
-	f, ok := jsonscan.Get(fields, "messages")
+	key, item := "messages", []byte(`{"role":"assistant","content":`)
+	f, ok := jsonscan.Get(fields, key)
 	if !ok {
+		key, item = "input", []byte(`{"type":"message","role":"assistant","content":`)
+		if f, ok = jsonscan.Get(fields, key); !ok {
+			return nil, false
+		}
+	}
+	list := bytes.TrimSpace(f.Value)
+	if key == "input" && len(list) > 0 && list[0] == '"' {
+		// A string input is the user's one message.
+		list = append(append([]byte(`[{"type":"message","role":"user","content":`), list...), "}]"...)
+	}
+	if len(list) < 2 || list[0] != '[' || list[len(list)-1] != ']' {
 		return nil, false
 	}
-	msgs := bytes.TrimSpace(f.Value)
-	if len(msgs) < 2 || msgs[0] != '[' || msgs[len(msgs)-1] != ']' {
-		return nil, false
-	}
-	inner := bytes.TrimSpace(msgs[1 : len(msgs)-1])
+	inner := bytes.TrimSpace(list[1 : len(list)-1])
 	out := append([]byte{'['}, inner...)
 	if len(inner) > 0 {
 		out = append(out, ',')
 	}
-	out = append(out, `{"role":"assistant","content":`...)
+	out = append(out, item...)
 	out = jsonscan.AppendString(out, prefill)
 	out = append(out, "}]"...)
-	return jsonscan.Set(body, fields, "messages", out), true
+	return jsonscan.Set(body, fields, key, out), true
 }

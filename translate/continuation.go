@@ -52,3 +52,23 @@ func Continuation(d *config.Deployment, body []byte) []byte {
 	out = append(out, "}]"...)
 	return jsonscan.Set(body, fields, "messages", out)
 }
+
+// ResponsesContinuation is Continuation for a Responses request sent as it
+// is (OpenAI's own Responses API): its input ends with the answer so far
+// as the assistant's message, which the API does not continue by itself,
+// so the instruction follows as the user's.
+func ResponsesContinuation(body []byte) []byte {
+	fields, err := jsonscan.Fields(body)
+	if err != nil {
+		return body
+	}
+	f, ok := jsonscan.Get(fields, "input")
+	list := bytes.TrimSpace(f.Value)
+	if !ok || len(list) < 2 || list[len(list)-1] != ']' {
+		return body
+	}
+	out := append(append([]byte(nil), bytes.TrimRight(list[:len(list)-1], " \t\r\n")...), `,{"type":"message","role":"user","content":`...)
+	out = jsonscan.AppendString(out, ContinueInstruction)
+	out = append(out, "}]"...)
+	return jsonscan.Set(body, fields, "input", out)
+}

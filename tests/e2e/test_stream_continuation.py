@@ -192,20 +192,53 @@ def test_a_messages_stream_that_cannot_be_continued_ends_with_an_error_event(fle
     assert "cut" in str(info.value) and not isinstance(info.value, anthropic.APIConnectionError)
 
 
-def test_a_cut_responses_stream_ends_with_an_error_event(fleet):
-    # Codex's API: not continued yet, but never a cut connection either.
-    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
-    whole = fleet.mock("whole", chunks=8)
-    client = fleet.gateway(router_config(vllm("gpt", "c1", cut, 1).replace("hosted_vllm/", "openai/"),
-                                         vllm("gpt", "w1", whole, 2).replace("hosted_vllm/", "openai/"),
-                                         router="  num_retries: 1\n  enable_stream_continuation: true\n"))
-    sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
+def responses_events(sdk, model, prompt):
     events = []
     try:
-        for ev in sdk.responses.create(model="gpt", input="hi", stream=True):
+        for ev in sdk.responses.create(model=model, input=prompt, stream=True):
             events.append(ev)
     except openai.APIConnectionError as e:  # what a cut connection gives
         raise AssertionError(f"the connection was cut after {[e.type for e in events]}") from e
+    return events
+
+
+def test_a_cut_responses_stream_is_continued(fleet):
+    # Codex's API, bridged to vLLM deployments: one response, one message
+    # item, sequence numbers that go on, and done events with the whole text.
+    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
+    whole = fleet.mock("whole", chunks=8)
+    for m in (cut, whole):
+        configure(m, name="twin")
+    client = fleet.gateway(router_config(vllm("gpt", "c1", cut, 1), vllm("gpt", "w1", whole, 2),
+                                         vllm("ref", "r1", whole, 1),
+                                         router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+    sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
+    ref = responses_events(sdk, "ref", "a story please")
+    got = responses_events(sdk, "gpt", "a story please")
+    text = lambda evs: "".join(e.delta for e in evs if e.type == "response.output_text.delta")  # noqa: E731
+    assert text(got) == text(ref) and text(got)
+    # The same sequence of event types as an uncut stream (deltas aside).
+    kinds = lambda evs: [t for i, t in enumerate(e.type for e in evs) if t != "response.output_text.delta" or i == 0]  # noqa: E731
+    assert kinds(got) == kinds(ref), [e.type for e in got]
+    seqs = [e.sequence_number for e in got]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+    assert len({e.item_id for e in got if hasattr(e, "item_id")}) == 1
+    done = next(e for e in got if e.type == "response.output_text.done")
+    assert done.text == text(ref)
+    final = got[-1]
+    assert final.type == "response.completed" and final.response.id == got[0].response.id
+    assert final.response.output[0].content[0].text == text(ref)
+    assert chat_attempts(whole)[-1]["body"]["messages"][-1]["role"] == "assistant"
+
+
+def test_a_responses_stream_that_cannot_be_continued_ends_with_an_error_event(fleet):
+    # The group's only deployment cuts it: nothing continues it, and the
+    # client gets the Responses API's error event, not a cut connection.
+    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
+    client = fleet.gateway(router_config(vllm("gpt", "c1", cut, 1).replace("hosted_vllm/", "openai/"),
+                                         router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+    sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
+    events = responses_events(sdk, "gpt", "hi")
     types = [e.type for e in events]
     assert "response.output_text.delta" in types and "response.completed" not in types, types
     # The SDK yields the Responses API's error event, numbered on.
@@ -284,4 +317,27 @@ def test_claude_code_reads_one_answer_through_a_cut(fleet):
     assert results["claude"]["result"].startswith("Hello from mock twin! You said: ")
     assert results["claude"]["result"] == results["ref"]["result"]
     assert chat_attempts(cut) == [] and len([r for r in cut.requests() if r["path"] == "/v1/messages"]) >= 1
+    eventually(root(client), "llmvoy_stream_continuations_total", lambda v: v >= 1, deployment="c1", outcome="continued")
+
+
+def test_codex_reads_one_answer_through_a_cut(fleet):
+    # The real Codex CLI (agents.py: pinned, offline) on vLLM deployments
+    # (its Responses bridged to chat), the first of which cuts every stream.
+    from agents import run_codex
+
+    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="30ms")
+    whole = fleet.mock("whole", chunks=8)
+    for m in (cut, whole):
+        configure(m, name="twin")
+    client = fleet.gateway(router_config(vllm("gpt", "c1", cut, 1), vllm("gpt", "w1", whole, 2),
+                                         vllm("ref", "r1", whole, 1),
+                                         router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+    root_url = str(client.base_url).rstrip("/").removesuffix("/v1")
+    out = {}
+    for group in ("ref", "gpt"):
+        run = run_codex(root_url, MASTER_KEY, group, "Say hello to llmvoy.", timeout=90)
+        assert run.returncode == 0, run.stdout + run.stderr
+        out[group] = run.stdout.strip()
+    assert "Hello from mock twin! You said: " in out["gpt"]
+    assert out["gpt"] == out["ref"]
     eventually(root(client), "llmvoy_stream_continuations_total", lambda v: v >= 1, deployment="c1", outcome="continued")
