@@ -398,7 +398,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 			rt.bodyModel = bodyModel
 		}
 		if relayed {
-			rt.relay = &relayState{server: g.server, group: targetName}
+			rt.relay = &relayState{server: g.server, group: targetName, stored: storeResponse}
 		}
 		g.server.requests.put(g.requestID, rt)
 	}

@@ -24,7 +24,11 @@ func (s *Server) SetRelay(on bool) { s.relayOn.Store(on) }
 type relayState struct {
 	// group is the model group serving the request (a fallback's pass has
 	// a state of its own).
-	group      string
+	group string
+	// stored: the answer is a Responses answer to keep, which the store
+	// reads from one attempt: a continued one would be kept in part, under
+	// an id the client never sees. Not continued.
+	stored     bool
 	mu         sync.Mutex
 	excluded   []string
 	continuing bool
@@ -53,6 +57,9 @@ func (rs *relayState) Continue(deployment string) (route string) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.excluded = append(rs.excluded, deployment)
+	if rs.stored {
+		return ""
+	}
 	rs.continuing = true
 	st := rs.server.state.Load()
 	cooling, over := rs.server.cooldowns.Active(), rs.server.balance.OverLimit()

@@ -192,10 +192,10 @@ def test_a_messages_stream_that_cannot_be_continued_ends_with_an_error_event(fle
     assert "cut" in str(info.value) and not isinstance(info.value, anthropic.APIConnectionError)
 
 
-def responses_events(sdk, model, prompt):
+def responses_events(sdk, model, prompt, store=False):
     events = []
     try:
-        for ev in sdk.responses.create(model=model, input=prompt, stream=True):
+        for ev in sdk.responses.create(model=model, input=prompt, stream=True, store=store):
             events.append(ev)
     except openai.APIConnectionError as e:  # what a cut connection gives
         raise AssertionError(f"the connection was cut after {[e.type for e in events]}") from e
@@ -229,6 +229,11 @@ def test_a_cut_responses_stream_is_continued(fleet):
     assert final.type == "response.completed" and final.response.id == got[0].response.id
     assert final.response.output[0].content[0].text == text(ref)
     assert chat_attempts(whole)[-1]["body"]["messages"][-1]["role"] == "assistant"
+
+    # An answer to keep (store) is not continued: the store would keep a
+    # part of it, under an id the client never sees.
+    kept = responses_events(sdk, "gpt", "a story please", store=True)
+    assert kept[-1].type == "error", [e.type for e in kept]
 
 
 def test_a_responses_stream_that_cannot_be_continued_ends_with_an_error_event(fleet):
