@@ -59,13 +59,17 @@ func visionBody(size int) []byte {
 	return []byte(b.String())
 }
 
-// requestHeader is what an OpenAI SDK sends, with the gateway's master key.
-// The mock and plain Envoy ignore the key; llmvoy and LiteLLM check it.
-func requestHeader() http.Header {
+// requestHeader is what an OpenAI SDK sends, with key, else the gateway's
+// master key. The mock and plain Envoy ignore the key; llmvoy and LiteLLM
+// check it.
+func requestHeader(key string) http.Header {
+	if key == "" {
+		key = masterKey
+	}
 	return http.Header{
 		"Content-Type":  {"application/json"},
 		"Accept":        {"application/json"},
-		"Authorization": {"Bearer " + masterKey},
+		"Authorization": {"Bearer " + key},
 		"User-Agent":    {"llmvoy-bench"},
 	}
 }

@@ -37,6 +37,8 @@ type settings struct {
 	Scenarios        []string     `json:"scenarios"`
 	Targets          []string     `json:"targets"`
 	KeyPerDeployment bool         `json:"key_per_deployment"`
+	VirtualKey       bool         `json:"virtual_key"`
+	Anthropic        bool         `json:"anthropic"`
 	Fallbacks        bool         `json:"fallbacks,omitempty"`
 	SoakRate         float64      `json:"soak_rps"`
 	SoakDuration     jsonDuration `json:"soak_duration"`
@@ -107,6 +109,8 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 		s.Targets = splitList(v)
 		return checkNames(s.Targets, targetDirect, targetEnvoy, targetLLMvoy, targetRelay, targetLiteLLM)
 	})
+	fs.BoolVar(&s.VirtualKey, "virtual-key", false, "send llmvoy's requests with a virtual key (generated at start; its spend recorded per request) instead of the master key")
+	fs.BoolVar(&s.Anthropic, "anthropic", false, "make the deployments Anthropic ones (anthropic/, on the mocks' Messages API): llmvoy translates every request and answer; the direct and Envoy targets still call the mocks' chat API")
 	fs.BoolVar(&s.KeyPerDeployment, "key-per-deployment", false, "give each deployment its own API key (llmvoy then rewrites every attempt in its upstream processor) instead of one key for both")
 	fs.BoolVar(&s.Fallbacks, "fallbacks", false, "give the model group a fallback group (the same deployments under another name): llmvoy then sends its requests through the fallback hop, with the upstream processor on every attempt")
 	fs.StringVar(&s.llmvoyBin, "llmvoy", filepath.Join(root, "bin", "llmvoy"), "llmvoy binary (`make build`)")

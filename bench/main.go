@@ -127,7 +127,7 @@ func (b *bench) startTargets(ctx context.Context, res *Results) error {
 		b.mocks = append(b.mocks, m)
 	}
 	configPath := filepath.Join(b.s.outDir, "config.yaml")
-	if err := os.WriteFile(configPath, gatewayConfig(b.mocks, b.s.KeyPerDeployment, b.s.Fallbacks), 0o644); err != nil {
+	if err := os.WriteFile(configPath, gatewayConfig(b.mocks, &b.s), 0o644); err != nil {
 		return err
 	}
 	want := func(name string) bool { return slices.Contains(b.s.Targets, name) }
@@ -146,7 +146,7 @@ func (b *bench) startTargets(ctx context.Context, res *Results) error {
 		llmvoyConfig := configPath
 		if slices.Contains(b.s.Scenarios, scenarioHedge) {
 			llmvoyConfig = filepath.Join(b.s.outDir, "config-llmvoy.yaml")
-			cfg := hedgeConfig(gatewayConfig(b.mocks, b.s.KeyPerDeployment, b.s.Fallbacks), b.mocks, b.s.HedgeDelay)
+			cfg := hedgeConfig(gatewayConfig(b.mocks, &b.s), b.mocks, b.s.HedgeDelay)
 			if err := os.WriteFile(llmvoyConfig, cfg, 0o644); err != nil {
 				return err
 			}
@@ -159,7 +159,7 @@ func (b *bench) startTargets(ctx context.Context, res *Results) error {
 	}
 	if want(targetRelay) {
 		relayConfig := filepath.Join(b.s.outDir, "config-llmvoy-relay.yaml")
-		cfg := bytes.Replace(gatewayConfig(b.mocks, b.s.KeyPerDeployment, b.s.Fallbacks),
+		cfg := bytes.Replace(gatewayConfig(b.mocks, &b.s),
 			[]byte("router_settings:\n"), []byte("router_settings:\n  enable_stream_continuation: true\n"), 1)
 		if err := os.WriteFile(relayConfig, cfg, 0o644); err != nil {
 			return err
@@ -190,10 +190,39 @@ func (b *bench) startTargets(ctx context.Context, res *Results) error {
 	if len(b.targets) == 0 {
 		return errors.New("no targets to measure")
 	}
-	for _, t := range b.targets {
+	for i, t := range b.targets {
 		b.clients[t.name] = newClient(time.Duration(b.s.Timeout))
+		if b.s.VirtualKey && (t.name == targetLLMvoy || t.name == targetRelay) {
+			key, err := generateKey(ctx, t.baseURL)
+			if err != nil {
+				return fmt.Errorf("%s: a virtual key: %w", t.name, err)
+			}
+			b.targets[i].key = key
+		}
 	}
 	return nil
+}
+
+// generateKey makes a virtual key on llmvoy, as LiteLLM's /key/generate
+// does, for --virtual-key.
+func generateKey(ctx context.Context, baseURL string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", baseURL+"/key/generate", strings.NewReader(`{"key_alias":"bench"}`))
+	if err != nil {
+		return "", err
+	}
+	req.Header = requestHeader("")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Key string `json:"key"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.Key == "" {
+		return "", fmt.Errorf("status %d (%v)", resp.StatusCode, err)
+	}
+	return out.Key, nil
 }
 
 // runScenarios runs the steps, interleaving targets at each load so that
@@ -304,7 +333,7 @@ func (b *bench) measureStep(ctx context.Context, t target, scenario string, l lo
 	if err := ctx.Err(); err != nil {
 		return Step{}, err
 	}
-	c := &call{url: t.baseURL + "/v1/chat/completions", header: requestHeader(), body: body, stream: stream}
+	c := &call{url: t.baseURL + "/v1/chat/completions", header: requestHeader(t.key), body: body, stream: stream}
 	if scenario == scenarioMessages && t.name != targetDirect && t.name != targetEnvoy {
 		// The gateways get the Messages request; the transports have no
 		// API to bridge it to and get the chat request it becomes.

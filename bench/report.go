@@ -234,6 +234,25 @@ func writeJSON(path string, r *Results) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
+// configPath says which path of the gateways the run took, when it is not
+// the best one (a key for every deployment, a virtual key, translation).
+func configPath(s settings) string {
+	var parts []string
+	if s.KeyPerDeployment {
+		parts = append(parts, "a key per deployment")
+	}
+	if s.Fallbacks {
+		parts = append(parts, "a fallback group")
+	}
+	if s.VirtualKey {
+		parts = append(parts, "llmvoy's requests with a virtual key")
+	}
+	if s.Anthropic {
+		parts = append(parts, "Anthropic deployments (llmvoy translates)")
+	}
+	return strings.Join(parts, ", ")
+}
+
 // printReport writes the tables a run prints.
 func printReport(w io.Writer, r *Results) {
 	m := r.Machine
@@ -245,6 +264,9 @@ func printReport(w io.Writer, r *Results) {
 	fmt.Fprintln(w, "others: share of the machine's CPU used by processes outside the benchmark during the step (! = above --noise-threshold after retries).")
 	for _, s := range r.Skipped {
 		fmt.Fprintln(w, "skipped:", s)
+	}
+	if path := configPath(r.Settings); path != "" {
+		fmt.Fprintln(w, "The gateways' path:", path)
 	}
 
 	if steps := stepsOf(r.Steps, scenarioChat); len(steps) > 0 {

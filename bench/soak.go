@@ -72,7 +72,7 @@ func (b *bench) runSoak(ctx context.Context, t target, body []byte) (*Soak, erro
 		client.Transport.(*http.Transport).MaxConnsPerHost = b.s.SoakConns
 		defer client.CloseIdleConnections()
 	}
-	c := &call{url: t.baseURL + "/v1/chat/completions", header: requestHeader(), body: body}
+	c := &call{url: t.baseURL + "/v1/chat/completions", header: requestHeader(t.key), body: body}
 	start := time.Now().Add(10 * time.Millisecond)
 	end := start.Add(dur)
 	done := make(chan []sample, 1)

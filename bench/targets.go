@@ -47,6 +47,9 @@ type target struct {
 	// unix socket, or the plain one's), as envoy.NewAdminClient takes it;
 	// "" for the others.
 	envoyAdmin string
+	// key is the API key the target's requests carry: a virtual key
+	// (--virtual-key) for llmvoy; "" for the master key.
+	key string
 }
 
 // mockDeployment is a running `llmvoy mock`.
@@ -78,7 +81,13 @@ func startMock(ctx context.Context, ps *procs, llmvoyBin, name string, latency t
 // a key each. With fallbacks, the same deployments also form a second
 // group, the first one's fallback, which no request reaches while they are
 // healthy: what the measurement sees is the cost of having a chain.
-func gatewayConfig(mocks []mockDeployment, keyPerDeployment, fallbacks bool) []byte {
+func gatewayConfig(mocks []mockDeployment, s *settings) []byte {
+	keyPerDeployment, fallbacks := s.KeyPerDeployment, s.Fallbacks
+	// The mocks serve Anthropic's API at their root, OpenAI's under /v1.
+	provider, path := "openai", "/v1"
+	if s.Anthropic {
+		provider, path = "anthropic", ""
+	}
 	var b strings.Builder
 	b.WriteString("# Written by the llmvoy benchmark (bench/targets.go).\nmodel_list:\n")
 	groups := []string{benchModel}
@@ -96,12 +105,12 @@ func gatewayConfig(mocks []mockDeployment, keyPerDeployment, fallbacks bool) []b
 		}
 		fmt.Fprintf(&b, `  - model_name: %s
     litellm_params:
-      model: openai/%s
-      api_base: %s/v1
+      model: %s/%s
+      api_base: %s%s
       api_key: %s
     model_info:
       id: %s
-`, group, upstreamModel, m.baseURL(), key, id)
+`, group, provider, upstreamModel, m.baseURL(), path, key, id)
 	}
 	fmt.Fprintf(&b, `router_settings:
   routing_strategy: simple-shuffle
@@ -121,8 +130,11 @@ func startLLMvoy(ctx context.Context, ps *procs, bin, envoyBin, configPath strin
 	if err != nil {
 		return target{}, err
 	}
+	// Its key store (virtual keys, spend) is the run's own.
+	dataDir := strings.TrimSuffix(configPath, ".yaml") + "-data"
 	p, err := ps.start("llmvoy", []string{"ENVOY_BIN=" + envoyBin}, bin, "run", "--config", configPath,
-		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log-level", "info", "--drain-timeout", "2s")
+		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log-level", "info", "--drain-timeout", "2s",
+		"--data-dir", dataDir)
 	if err != nil {
 		return target{}, err
 	}
