@@ -4,21 +4,12 @@ provider's variables in llmvoy's environment (HOSTED_VLLM_API_BASE,
 OPENAI_API_KEY, ...), and a key written in the file still wins."""
 
 import openai
-import pytest
 
 from conftest import MASTER_KEY
-from test_routing import Fleet
+from test_routing import fleet  # noqa: F401 (the fixture)
 
 VLLM_KEY = "sk-vllm-from-env"
 OPENAI_KEY = "sk-openai-from-env"
-
-
-@pytest.fixture
-def fleet(request, log_dir, tmp_path):
-    f = Fleet(request.node.name, log_dir, tmp_path)
-    yield f
-    f.close()
-    print(f.logs())  # pytest shows it only when the test failed
 
 
 def authorization(req):
