@@ -44,7 +44,7 @@ model_list:
     litellm_params:
       model: openai/gpt-4o
       api_base: `+healthy.URL+`/v1
-      api_key: os.environ/OPENAI_API_KEY
+      api_key: os.environ/DEP_OK_KEY
     model_info: {id: dep-ok}
   - model_name: gpt-4o
     litellm_params:
@@ -67,7 +67,7 @@ model_list:
     model_info: {id: dep-userinfo}
 general_settings:
   master_key: os.environ/MASTER_KEY
-`, map[string]string{"MASTER_KEY": masterKey, "OPENAI_API_KEY": deploymentKey})
+`, map[string]string{"MASTER_KEY": masterKey, "DEP_OK_KEY": deploymentKey}) // no OPENAI_API_KEY: the keyless deployment would take it
 	h := &admin.Handler{Config: cfg, Log: slog.New(slog.DiscardHandler)}
 
 	r := call(t, h, master, "GET", "/health", "")

@@ -304,6 +304,9 @@ func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 	}
 	d.Provider, d.UpstreamModel = provider, upstream
 	spec, supported := LookupProvider(provider)
+	if supported {
+		lp, base = p.envDefaults(path, lp, base, d)
+	}
 	defaultBase := spec.DefaultAPIBase
 	if supported && spec.API == APIBedrock {
 		p.aws(path, lp, d)
@@ -336,7 +339,11 @@ func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 		// be routed to until the variable is set.
 		d.API = ""
 	case supported:
-		p.errorf(lp.modelLine, joinPath(path, "api_base"), "missing; provider %q has no default api_base", provider)
+		msg := fmt.Sprintf("missing; provider %q has no default api_base", provider)
+		if env := providerEnv[provider].base; len(env) > 0 {
+			msg += "; set api_base or " + strings.Join(env, " or ")
+		}
+		p.errorf(lp.modelLine, joinPath(path, "api_base"), "%s", msg)
 	}
 }
 
@@ -364,11 +371,8 @@ func (p *parser) aws(path string, lp liteLLMParams, d *Deployment) {
 	case arnRegion(d.UpstreamModel) != "":
 		a.Region = arnRegion(d.UpstreamModel)
 	default:
-		for _, name := range []string{"AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"} {
-			if s, ok := p.lookup(name); ok && s != "" {
-				a.Region, where = s, where+" (region from "+name+")"
-				break
-			}
+		if name, s := p.fromEnv([]string{"AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"}); name != "" {
+			a.Region, where = s, where+" (region from "+name+")"
 		}
 	}
 	if a.Region == "" {

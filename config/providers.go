@@ -24,7 +24,8 @@ func LookupProvider(name string) (ProviderSpec, bool) {
 
 // Default bases are LiteLLM's, from its _get_openai_compatible_provider_info
 // and get_complete_url methods (litellm/llms/<provider>/chat/transformation.py),
-// unless a comment says otherwise.
+// unless a comment says otherwise. A provider's environment variables
+// (providerEnv) come before its default base.
 var providers = map[string]ProviderSpec{
 	// The OpenAI SDK's default base_url.
 	"openai":    {Name: "openai", DefaultAPIBase: "https://api.openai.com/v1", API: APIOpenAI},
@@ -36,12 +37,14 @@ var providers = map[string]ProviderSpec{
 	// values written for LiteLLM are adjusted by normalizeAPIBase.
 	"ollama":      {Name: "ollama", DefaultAPIBase: "http://localhost:11434/v1", API: APIOpenAI},
 	"ollama_chat": {Name: "ollama_chat", DefaultAPIBase: "http://localhost:11434/v1", API: APIOpenAI},
-	// LiteLLM has no default for hosted_vllm and lm_studio (it reads
-	// HOSTED_VLLM_API_BASE and LM_STUDIO_API_BASE); llmvoy uses the servers'
-	// own defaults so a local setup works without one.
+	// LiteLLM has no default for hosted_vllm and lm_studio, only
+	// HOSTED_VLLM_API_BASE and LM_STUDIO_API_BASE (read here too); llmvoy
+	// falls back to the servers' own defaults so a local setup works
+	// without one.
 	"hosted_vllm": {Name: "hosted_vllm", DefaultAPIBase: "http://localhost:8000/v1", API: APIOpenAI},
 	"lm_studio":   {Name: "lm_studio", DefaultAPIBase: "http://localhost:1234/v1", API: APIOpenAI},
-	// Another LiteLLM proxy; LiteLLM has no default (LITELLM_PROXY_API_BASE).
+	// Another LiteLLM proxy; LiteLLM has no default, only
+	// LITELLM_PROXY_API_BASE.
 	"litellm_proxy": {Name: "litellm_proxy", API: APIOpenAI},
 	// llmvoy's own mock server (llmvoy mock), not a LiteLLM provider.
 	"mock":         {Name: "mock", DefaultAPIBase: "http://127.0.0.1:4010/v1", API: APIOpenAI},
@@ -63,9 +66,9 @@ var providers = map[string]ProviderSpec{
 	// Google AI Studio. LiteLLM's get_complete_url appends
 	// /v1beta/models/{model}:{endpoint} to this base.
 	"gemini": {Name: "gemini", DefaultAPIBase: "https://generativelanguage.googleapis.com", API: APIGemini},
-	// Azure has no default base: each resource has its own host (LiteLLM
-	// falls back to AZURE_API_BASE / AZURE_AI_API_BASE; llmvoy reads only
-	// the file, as for every provider).
+	// Azure has no default base: each resource has its own host, from
+	// api_base or the environment (AZURE_API_BASE, AZURE_AI_API_BASE for
+	// azure_ai: see providerEnv).
 	"azure":    {Name: "azure", API: APIAzure},
 	"azure_ai": {Name: "azure_ai", API: APIAzureAI},
 	// Amazon Bedrock's runtime endpoint for the deployment's region

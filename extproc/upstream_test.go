@@ -23,7 +23,7 @@ model_list:
     litellm_params:
       model: openai/gpt-4o-2024-08-06
       api_base: http://h:1/v1
-      api_key: os.environ/OPENAI_API_KEY
+      api_key: os.environ/DEP_A_KEY
     model_info:
       id: dep-a
   - model_name: gpt-4o
@@ -49,7 +49,8 @@ general_settings:
 
 func startUpstream(t *testing.T) *harness {
 	t.Helper()
-	return startServer(t, parseConfig(t, upstreamConfig, testEnv))
+	// No OPENAI_API_KEY: dep-b would take it, as in LiteLLM.
+	return startServer(t, parseConfig(t, upstreamConfig, map[string]string{"MASTER_KEY": masterKey, "DEP_A_KEY": deploymentKey}))
 }
 
 // clientCredentials are the headers a client may send its gateway key in;

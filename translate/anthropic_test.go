@@ -89,7 +89,7 @@ model_list:
   - model_name: claude-inferred
     litellm_params: {model: claude-3-5-haiku-latest, api_base: "http://127.0.0.1:4010"}
     model_info: {id: dep-i}
-`), "test.yaml", func(name string) (string, bool) { return "sk-ant-" + name, true })
+`), "test.yaml", func(name string) (string, bool) { return "sk-ant-" + name, name == "ANTHROPIC_API_KEY" })
 	require.NoError(t, err)
 	require.Empty(t, warnings)
 

@@ -131,7 +131,7 @@ model_list:
   - model_name: flash
     litellm_params: {model: gemini/gemini-2.0-flash, api_key: os.environ/GEMINI_KEY_FOR_TEST}
     model_info: {id: g1}
-`), "test.yaml", func(name string) (string, bool) { return "AIza-" + name, true })
+`), "test.yaml", func(name string) (string, bool) { return "AIza-" + name, name == "GEMINI_KEY_FOR_TEST" })
 	require.NoError(t, err)
 	require.Empty(t, warnings)
 	d := cfg.Deployment("g1")

@@ -122,7 +122,7 @@ model_list:
   - model_name: d
     litellm_params: {model: openai/my-model, api_base: "http://10.0.0.7:8000/v1///"}
     model_info: {id: trailing-slashes}
-`), "test.yaml", func(name string) (string, bool) { return "sk-" + name, true })
+`), "test.yaml", func(name string) (string, bool) { return "sk-" + name, name == "K" })
 	require.NoError(t, err)
 	tests := []struct {
 		id   string

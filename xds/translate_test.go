@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -60,11 +61,20 @@ func goldenAddrs(cfg *config.Config) map[string]netip.AddrPort {
 	return out
 }
 
+// envRefPattern finds a config's os.environ/NAME references.
+var envRefPattern = regexp.MustCompile(`os\.environ/([A-Za-z0-9_]+)`)
+
 func loadGoldenConfig(t *testing.T, path string) *config.Config {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	env := func(name string) (string, bool) { return "test-value-of-" + name, true }
+	// Only the variables the file names are set, each to a value of its
+	// own: a provider's environment defaults would fill in everything else.
+	named := map[string]bool{}
+	for _, m := range envRefPattern.FindAllStringSubmatch(string(data), -1) {
+		named[m[1]] = true
+	}
+	env := func(name string) (string, bool) { return "test-value-of-" + name, named[name] }
 	cfg, _, err := config.Parse(data, path, env)
 	require.NoError(t, err)
 	return cfg

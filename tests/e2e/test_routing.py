@@ -15,6 +15,7 @@ import collections
 import concurrent.futures
 import http.client
 import json
+import os
 import re
 import socket
 import time
@@ -87,9 +88,10 @@ class Fleet:
             configure(m, **options)
         return m
 
-    def gateway(self, config, args=()):
-        """Starts llmvoy on `config` (YAML), with extra command-line `args`,
-        and returns an httpx client for it. Its key store is the test's own."""
+    def gateway(self, config, args=(), env=None):
+        """Starts llmvoy on `config` (YAML), with extra command-line `args`
+        and extra environment variables `env`, and returns an httpx client
+        for it. Its key store is the test's own."""
         path = self.tmp_path / "config.yaml"
         path.write_text(config)
         # A free port can be taken by another process between free_port()
@@ -98,7 +100,8 @@ class Fleet:
             port = free_port()
             proc = Proc(f"{self.name}-llmvoy", [str(LLMVOY), "run", "--config", str(path), "--host", "127.0.0.1",
                                                "--port", str(port), "--data-dir", str(self.tmp_path / "data"),
-                                               *args], self.log_dir)
+                                               *args], self.log_dir,
+                        env=None if env is None else dict(os.environ, **env))
             self.procs.append(proc)
             deadline = time.time() + 30
             while "llmvoy is listening" not in proc.output():
