@@ -10,6 +10,7 @@ import (
 
 	"github.com/llmvoy/llmvoy/counters"
 	"github.com/llmvoy/llmvoy/keys"
+	"github.com/llmvoy/llmvoy/metrics"
 	"github.com/llmvoy/llmvoy/plan"
 	"github.com/llmvoy/llmvoy/pricing"
 	"github.com/llmvoy/llmvoy/router"
@@ -79,7 +80,11 @@ func (u *upstream) recordSpend(prompt, completion int, response []byte) float64 
 	if u.relay == nil || !u.relay.hold(l) {
 		u.server.keys.Record(l)
 	}
-	u.server.metrics.Usage(d.ID, prompt, completion, cost)
+	key := metrics.Key{Hash: u.spend.token}
+	if l.KeyAlias != nil {
+		key.Alias = *l.KeyAlias
+	}
+	u.server.metrics.Usage(d.ID, key, prompt, completion, cost)
 	if k != nil && k.MaxBudget != nil && cost > 0 {
 		u.server.counters.Add(context.Background(), spendCounter(k), int64(cost*nanoUSD), spendTTL(k))
 	}

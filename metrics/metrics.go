@@ -6,7 +6,9 @@
 // limits), read when Prometheus scrapes.
 //
 // Names follow the OpenTelemetry GenAI semantic conventions where they have
-// one (gen_ai_*); the rest are llmvoy's own (llmvoy_*). Label values come
+// one (gen_ai_*); the rest are llmvoy's own (llmvoy_*). LiteLLM's names
+// (litellm_*, litellm.go) count the same events again for its dashboards.
+// Label values come
 // from the config only (model groups, deployment ids, providers) or from a
 // fixed set (classes, operations, chains), never from what a client sent, so
 // the number of series is bounded by the config.
@@ -84,6 +86,10 @@ type Metrics struct {
 	attemptDuration *prometheus.HistogramVec
 	tokens          *prometheus.CounterVec
 	spend           *prometheus.CounterVec
+	litellm         *litellmMetrics
+	// failing: deployment id → *atomic.Bool, whether its last attempt
+	// failed (LiteLLM's partial outage).
+	failing sync.Map
 
 	mu sync.Mutex
 	// cooling is the last cooldowns seen (deployment → end), to count the
@@ -100,6 +106,7 @@ func New(p *plan.Plan, c *router.Cooldowns, b *router.Balance) *Metrics {
 		reg:       prometheus.NewRegistry(),
 		cooldowns: c,
 		balance:   b,
+		litellm:   newLiteLLMMetrics(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "llmvoy_requests_total",
 			Help: "Client requests to the model endpoints, by the model group and deployment that answered last (none: llmvoy answered itself) and outcome class.",
@@ -156,6 +163,7 @@ func New(p *plan.Plan, c *router.Cooldowns, b *router.Balance) *Metrics {
 	m.reg.MustRegister(m.requests, m.attempts, m.retries, m.hedged, m.fallbacks, m.continuations, m.cooldownsTotal,
 		m.requestDuration, m.firstToken, m.attemptDuration, m.tokens, m.spend, stateCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.litellm.collectors()...)
 	return m
 }
 
@@ -189,7 +197,7 @@ func (m *Metrics) SetPlan(p *plan.Plan) {
 	if m == nil {
 		return
 	}
-	m.names.Store(newNames(p))
+	m.names.Store(newNames(p, m.litellm))
 }
 
 // Exposition is the text Prometheus scrapes.
@@ -197,7 +205,7 @@ func (m *Metrics) Exposition() ([]byte, error) {
 	if m == nil {
 		return nil, nil
 	}
-	m.noteCooldowns()
+	m.noteCooldowns("", "")
 	families, err := m.reg.Gather()
 	if err != nil {
 		return nil, err
@@ -218,11 +226,13 @@ func (m *Metrics) ObserveRequest(r router.Request) {
 	if m == nil {
 		return
 	}
-	op := operation(r.Path)
+	route := endpoint(r.Path)
+	op := operationOf(route)
 	if op == "" {
 		return // probes, model listings, scrapes: not calls of a model
 	}
-	group, deployment, _ := m.names.Load().of(r.Cluster, r.Deployment)
+	n := m.names.Load()
+	group, deployment, _ := n.of(r.Cluster, r.Deployment)
 	if r.Attempts > 1 {
 		m.retries.WithLabelValues(group).Add(float64(r.Attempts - 1))
 	}
@@ -235,6 +245,7 @@ func (m *Metrics) ObserveRequest(r router.Request) {
 	if r.Stream && class == ClassSuccess && r.FirstByte > 0 {
 		m.firstToken.WithLabelValues(op, group, deployment).Observe(r.FirstByte.Seconds())
 	}
+	m.litellm.observeRequest(r, n.litellmOf(r.Deployment), route, class == ClassSuccess)
 }
 
 // ObserveAttempt counts one upstream attempt, and the cooldown it may have
@@ -243,19 +254,39 @@ func (m *Metrics) ObserveAttempt(a router.Attempt) {
 	if m == nil {
 		return
 	}
-	m.noteCooldowns()
+	m.noteCooldowns(a.Deployment, statusCode(a.Code))
 	if a.Failure == "" && a.Code >= 300 && a.Code < 400 {
 		// llmvoy's fallback redirect in place of the deployment's answer:
 		// Fallback counted the attempt with the deployment's status.
 		return
 	}
-	group, deployment, provider := m.names.Load().of(a.Cluster, a.Deployment)
+	n := m.names.Load()
+	group, deployment, provider := n.of(a.Cluster, a.Deployment)
 	class := classOf(a.Code, a.Failure)
 	m.attempts.WithLabelValues(group, deployment, class).Inc()
 	if a.Hedged {
 		m.hedged.WithLabelValues(group).Inc()
 	}
 	m.attemptDuration.WithLabelValues(provider, group, deployment, errorType(class)).Observe(a.Duration.Seconds())
+	if class != ClassCancelled && class != ClassHedged {
+		// The client leaving and a hedge losing its race say nothing
+		// of the deployment's health.
+		m.litellmAttempt(a, n.litellmOf(a.Deployment), class == ClassSuccess)
+	}
+}
+
+// litellmAttempt counts an attempt in LiteLLM's deployment metrics, and
+// notes whether the deployment's last attempt failed.
+func (m *Metrics) litellmAttempt(a router.Attempt, d litellmDeployment, success bool) {
+	m.litellm.observeAttempt(a, d, success)
+	if d.id == litellmNone {
+		return
+	}
+	failing, ok := m.failing.Load(d.id)
+	if !ok {
+		failing, _ = m.failing.LoadOrStore(d.id, new(atomic.Bool))
+	}
+	failing.(*atomic.Bool).Store(!success)
 }
 
 // Fallback counts a request leaving the model group of deployment for the
@@ -266,14 +297,18 @@ func (m *Metrics) Fallback(deployment string, status int, chain string) {
 	if m == nil {
 		return
 	}
-	group, deployment, _ := m.names.Load().of("", deployment)
+	n := m.names.Load()
+	d := n.litellmOf(deployment)
+	group, deployment, _ := n.of("", deployment)
 	switch chain {
 	case config.FallbackGeneric, config.FallbackContextWindow, config.FallbackContentPolicy:
 	default:
 		chain = Unknown
 	}
 	m.fallbacks.WithLabelValues(group, chain).Inc()
-	m.attempts.WithLabelValues(group, deployment, classOf(status, "")).Inc()
+	class := classOf(status, "")
+	m.attempts.WithLabelValues(group, deployment, class).Inc()
+	m.litellmAttempt(router.Attempt{Code: status}, d, class == ClassSuccess)
 }
 
 // FallbackWithoutAnswer counts a request leaving a model group for the
@@ -305,12 +340,15 @@ func (m *Metrics) StreamContinuation(deployment, outcome string) {
 	m.continuations.WithLabelValues(group, deployment, outcome).Inc()
 }
 
-// Usage counts the tokens and cost of an answer a deployment gave.
-func (m *Metrics) Usage(deployment string, prompt, completion int, cost float64) {
+// Usage counts the tokens and cost of an answer a deployment gave, charged
+// to key.
+func (m *Metrics) Usage(deployment string, key Key, prompt, completion int, cost float64) {
 	if m == nil {
 		return
 	}
-	group, deployment, _ := m.names.Load().of("", deployment)
+	n := m.names.Load()
+	n.litellmUsage(m.litellm, deployment, key).add(prompt, completion, cost)
+	group, deployment, _ := n.of("", deployment)
 	m.tokens.WithLabelValues(group, deployment, "input").Add(float64(prompt))
 	m.tokens.WithLabelValues(group, deployment, "output").Add(float64(completion))
 	m.spend.WithLabelValues(group, deployment).Add(cost)
@@ -318,8 +356,9 @@ func (m *Metrics) Usage(deployment string, prompt, completion int, cost float64)
 
 // noteCooldowns counts the cooldowns that started since it last looked. A
 // cooldown starts only when an attempt is recorded, and every attempt is
-// observed right after, so none is missed.
-func (m *Metrics) noteCooldowns() {
+// observed right after, so none is missed. The attempt observed, on
+// deployment id, answered status: a cooldown of id that starts now is its.
+func (m *Metrics) noteCooldowns(id, status string) {
 	active := m.cooldowns.Active()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -327,15 +366,21 @@ func (m *Metrics) noteCooldowns() {
 		return
 	}
 	var n *names
-	for id, until := range active {
-		if seen, ok := m.cooling[id]; ok && seen.Equal(until) {
+	for cooling, until := range active {
+		if seen, ok := m.cooling[cooling]; ok && seen.Equal(until) {
 			continue
 		}
 		if n == nil {
 			n = m.names.Load()
 		}
-		group, deployment, _ := n.of("", id)
+		group, deployment, _ := n.of("", cooling)
 		m.cooldownsTotal.WithLabelValues(group, deployment).Inc()
+		exceptionStatus := litellmNone
+		if cooling == id && status != "" {
+			exceptionStatus = status
+		}
+		d := n.litellmOf(cooling)
+		m.litellm.cooledDown.WithLabelValues(d.litellmModel, d.id, d.apiBase, d.provider, exceptionStatus).Inc()
 	}
 	m.cooling = active
 }
@@ -353,6 +398,9 @@ var (
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- coolingDesc
 	ch <- overLimitDesc
+	ch <- litellmStateDesc
+	ch <- litellmRPMDesc
+	ch <- litellmTPMDesc
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -363,6 +411,27 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		_, isCooling := cooling[id]
 		ch <- prometheus.MustNewConstMetric(coolingDesc, prometheus.GaugeValue, gauge(isCooling), group, id)
 		ch <- prometheus.MustNewConstMetric(overLimitDesc, prometheus.GaugeValue, gauge(over[id]), group, id)
+		c.collectLiteLLM(ch, n.deployments[id], isCooling)
+	}
+}
+
+// collectLiteLLM reports LiteLLM's gauges of deployment d.
+func (c stateCollector) collectLiteLLM(ch chan<- prometheus.Metric, d deploymentNames, cooling bool) {
+	l := d.litellm
+	state := litellmHealthy
+	if failing, ok := c.m.failing.Load(l.id); ok && failing.(*atomic.Bool).Load() {
+		state = litellmPartialOutage
+	}
+	if cooling {
+		state = litellmCompleteOutage
+	}
+	labels := []string{l.litellmModel, l.id, l.apiBase, l.provider}
+	ch <- prometheus.MustNewConstMetric(litellmStateDesc, prometheus.GaugeValue, float64(state), labels...)
+	if d.rpm > 0 {
+		ch <- prometheus.MustNewConstMetric(litellmRPMDesc, prometheus.GaugeValue, float64(d.rpm), labels...)
+	}
+	if d.tpm > 0 {
+		ch <- prometheus.MustNewConstMetric(litellmTPMDesc, prometheus.GaugeValue, float64(d.tpm), labels...)
 	}
 }
 
@@ -378,12 +447,24 @@ type names struct {
 	groups      map[string]string // Envoy cluster → model group
 	deployments map[string]deploymentNames
 	order       []string // deployment ids in config order
+	// noDeployment is the LiteLLM labels of an attempt on no deployment
+	// or one the config does not have.
+	noDeployment litellmDeployment
+	// usage caches the LiteLLM series of the answers charged to a key
+	// (usageKey → *litellmUsage): resolving their labels, the key's
+	// hash among them, costs more than counting.
+	usage sync.Map
 }
 
-type deploymentNames struct{ group, provider string }
+type deploymentNames struct {
+	group, provider string
+	rpm, tpm        int
+	litellm         litellmDeployment
+}
 
-func newNames(p *plan.Plan) *names {
-	n := &names{groups: make(map[string]string), deployments: make(map[string]deploymentNames)}
+func newNames(p *plan.Plan, l *litellmMetrics) *names {
+	n := &names{groups: make(map[string]string), deployments: make(map[string]deploymentNames),
+		noDeployment: newLiteLLMDeployment(l, nil)}
 	for _, g := range p.Groups {
 		n.groups[g.Cluster] = g.Name
 		if g.FallbackHop {
@@ -400,7 +481,8 @@ func newNames(p *plan.Plan) *names {
 		if provider == "" {
 			provider = Unknown
 		}
-		n.deployments[d.ID] = deploymentNames{group: d.ModelName, provider: provider}
+		n.deployments[d.ID] = deploymentNames{group: d.ModelName, provider: provider, rpm: d.RPM, tpm: d.TPM,
+			litellm: newLiteLLMDeployment(l, d)}
 		n.order = append(n.order, d.ID)
 	}
 	return n
@@ -428,9 +510,31 @@ func (n *names) of(cluster, id string) (group, deployment, provider string) {
 	return group, deployment, provider
 }
 
-// operation is the GenAI operation name of a client path; "" for paths
-// that do not call a model.
-func operation(path string) string {
+// litellmUsage is the LiteLLM series of deployment id's answers charged
+// to k.
+func (n *names) litellmUsage(l *litellmMetrics, id string, k Key) *litellmUsage {
+	if _, ok := n.deployments[id]; !ok {
+		id = "" // one entry for every id the config does not have
+	}
+	key := usageKey{deployment: id, key: k}
+	if u, ok := n.usage.Load(key); ok {
+		return u.(*litellmUsage)
+	}
+	u, _ := n.usage.LoadOrStore(key, l.usage(n.litellmOf(id), k))
+	return u.(*litellmUsage)
+}
+
+// litellmOf is deployment id's LiteLLM label values.
+func (n *names) litellmOf(id string) litellmDeployment {
+	if d, ok := n.deployments[id]; ok {
+		return d.litellm
+	}
+	return n.noDeployment
+}
+
+// endpoint is the endpoint a client path calls: the path without its
+// query, and without the model the Azure SDKs' paths name first.
+func endpoint(path string) string {
 	path, _, _ = strings.Cut(path, "?")
 	for _, prefix := range []string{"/openai/deployments/", "/engines/"} {
 		// The Azure SDKs' paths name the model first: what follows is
@@ -441,7 +545,13 @@ func operation(path string) string {
 			}
 		}
 	}
-	switch path {
+	return path
+}
+
+// operationOf is the GenAI operation name of an endpoint; "" for
+// endpoints that do not call a model.
+func operationOf(endpoint string) string {
+	switch endpoint {
 	case "/v1/chat/completions", "/chat/completions",
 		// The agent clients' APIs are chats too, in GenAI's terms.
 		"/v1/messages", "/messages", "/v1/responses", "/responses":

@@ -13,6 +13,6 @@ func TestOperationOfEveryModelPath(t *testing.T) {
 		"/engines/text-embedding-3-small/embeddings": "embeddings", "/v1/completions": "text_completion",
 		"/v1/messages/count_tokens": "", "/v1/models": "", "/health": "",
 	} {
-		require.Equal(t, want, operation(path), path)
+		require.Equal(t, want, operationOf(endpoint(path)), path)
 	}
 }
