@@ -68,9 +68,25 @@ func scrape(t *testing.T, m *metrics.Metrics) map[string]*dto.MetricFamily {
 // value is the value of one series (a counter, a gauge, or a histogram's
 // count), 0 when absent.
 func value(families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	s := find(families, name, labels)
+	switch {
+	case s == nil:
+		return 0
+	case s.Counter != nil:
+		return s.GetCounter().GetValue()
+	case s.Gauge != nil:
+		return s.GetGauge().GetValue()
+	case s.Histogram != nil:
+		return float64(s.GetHistogram().GetSampleCount())
+	}
+	return 0
+}
+
+// find is the series of name with exactly these labels; nil when absent.
+func find(families map[string]*dto.MetricFamily, name string, labels map[string]string) *dto.Metric {
 	f, ok := families[name]
 	if !ok {
-		return 0
+		return nil
 	}
 series:
 	for _, s := range f.GetMetric() {
@@ -85,19 +101,11 @@ series:
 				continue series
 			}
 		}
-		if len(got) != len(labels) {
-			continue
-		}
-		switch {
-		case s.Counter != nil:
-			return s.GetCounter().GetValue()
-		case s.Gauge != nil:
-			return s.GetGauge().GetValue()
-		case s.Histogram != nil:
-			return float64(s.GetHistogram().GetSampleCount())
+		if len(got) == len(labels) {
+			return s
 		}
 	}
-	return 0
+	return nil
 }
 
 // labelValues lists the values one label takes across a family.
