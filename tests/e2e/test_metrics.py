@@ -8,6 +8,7 @@ tens of milliseconds after the answers) and says the last value it saw.
 
 Uses the per-test gateway and mocks of test_routing.py (`fleet`)."""
 
+import hashlib
 import re
 import time
 
@@ -130,6 +131,10 @@ def test_a_500_storm_counts_errors_retries_and_a_cooldown(fleet):
         sent += 1
     assert value(client, "llmvoy_cooldowns_total", model_group="gpt", deployment="bad") == 1
     assert value(client, "llmvoy_deployment_cooling_down", model_group="gpt", deployment="good") == 0
+    # LiteLLM's names for the same: a cooldown, a complete outage.
+    assert value(client, "litellm_deployment_cooled_down_total", model_id="bad", exception_status="500") == 1
+    assert value(client, "litellm_deployment_state", model_id="bad", api_provider="openai") == 2
+    assert value(client, "litellm_deployment_state", model_id="good") == 0
 
     # Every failed attempt on bad was retried on good, and good answered
     # every request. (Requests sent before the cooldown showed may still be
@@ -140,7 +145,11 @@ def test_a_500_storm_counts_errors_retries_and_a_cooldown(fleet):
         and v("gen_ai_client_operation_duration_seconds_count", deployment="bad", error_type="5xx")
         == v("llmvoy_attempts_total", deployment="bad", **{"class": "5xx"})
         and v("llmvoy_requests_total", model_group="gpt", deployment="good", **{"class": "2xx"}) == sent
-        and v("llmvoy_requests_total", model_group="gpt") == sent),
+        and v("llmvoy_requests_total", model_group="gpt") == sent
+        and v("litellm_deployment_failure_responses_total", model_id="bad", exception_status="500",
+              exception_class="Openai.InternalServerError")
+        == v("llmvoy_attempts_total", deployment="bad", **{"class": "5xx"})
+        and v("litellm_proxy_total_requests_metric_total", requested_model="gpt", status_code="200") == sent),
         "bad's 500s, each retried on good")
 
     # A group's only deployment never cools down: its 500s reach the
@@ -211,3 +220,53 @@ def test_agent_clients_and_azure_paths_are_counted(fleet):
     assert r.status_code == 200, r.text
     eventually(client, "llmvoy_requests_total", 3, model_group="gpt", deployment="a", **{"class": "2xx"})
     eventually(client, "gen_ai_server_request_duration_seconds_count", 3, model_group="gpt", gen_ai_operation_name="chat")
+
+
+def test_litellm_names_count_requests_deployments_keys_and_spend(fleet):
+    """LiteLLM's metric names, for its dashboards: the same traffic under
+    litellm_*, with LiteLLM's labels, a key by its hash and never itself."""
+    a = fleet.mock("a")
+    client = fleet.gateway(router_config(deployment("gpt", "a", a)))
+    r = httpx.post(str(client.base_url).rstrip("/").removesuffix("/v1") + "/key/generate",
+                   headers={"authorization": f"Bearer {MASTER_KEY}"}, json={"key_alias": "dashboards"})
+    assert r.status_code == 200, r.text
+    key = r.json()["key"]
+    hashed = hashlib.sha256(key.encode()).hexdigest()
+    assert r.json()["token"] == hashed, "LiteLLM's hash_token"
+
+    sdk = openai.OpenAI(base_url=str(client.base_url), api_key=key, max_retries=0)
+    sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "with a key"}])
+    stream = sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "streamed"}], stream=True)
+    assert "mock a" in "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert chat(client, "gpt", "master key").status == 200
+    bad = httpx.post(str(client.base_url.join("/v1/chat/completions")), json={"model": "gpt", "messages": []},
+                     headers={"authorization": "Bearer sk-wrong"})
+    assert bad.status_code == 401
+
+    routed = dict(requested_model="gpt", model_id="a", route="/v1/chat/completions")
+    eventually(client, "litellm_proxy_total_requests_metric_total", 3, status_code="200", **routed)
+    eventually(client, "litellm_proxy_failed_requests_metric_total", 1, exception_status="401",
+               exception_class="AuthenticationError", requested_model="None", model_id="None")
+    eventually(client, "litellm_request_total_latency_metric_count", 3, model="a-model", **{k: routed[k] for k in ("requested_model", "model_id")})
+    eventually(client, "litellm_llm_api_time_to_first_token_metric_count", 1, model_id="a")
+    deployment_labels = dict(requested_model="gpt", litellm_model_name="openai/a-model", model_id="a",
+                             api_base=f"http://127.0.0.1:{a.port}/v1", api_provider="openai")
+    eventually(client, "litellm_deployment_success_responses_total", 3, **deployment_labels)
+    eventually(client, "litellm_deployment_total_requests_total", 3, **deployment_labels)
+    eventually(client, "litellm_llm_api_latency_metric_count", 3, model="a-model", model_id="a")
+    assert value(client, "litellm_deployment_state", model_id="a") == 0
+
+    # Tokens and spend: the answers charged to the key, under its hash.
+    charged = dict(hashed_api_key=hashed, api_key_alias="dashboards", model="a-model", model_id="a")
+    eventually(client, "litellm_requests_metric_total", 2, **charged)
+    series = scrape(client)
+    tokens = total(series, "litellm_total_tokens_metric_total", requested_model="gpt", **charged)
+    assert tokens > 0 and tokens == (total(series, "litellm_input_tokens_metric_total", **charged)
+                                     + total(series, "litellm_output_tokens_metric_total", **charged))
+    assert total(series, "litellm_spend_metric_total", **charged) >= 0
+    # Labels llmvoy cannot know are LiteLLM's None, the end user included.
+    assert {ls.get("end_user") for n, ls, _ in series if n.startswith("litellm_") and "end_user" in ls} == {"None"}
+
+    text = httpx.get(str(client.base_url.join("/metrics"))).text
+    for secret in (key, MASTER_KEY, "sk-mock", "sk-wrong"):
+        assert secret not in text
