@@ -11,7 +11,8 @@
 // Label values come
 // from the config only (model groups, deployment ids, providers) or from a
 // fixed set (classes, operations, chains), never from what a client sent, so
-// the number of series is bounded by the config.
+// the number of series is bounded by the config (and, for LiteLLM's token
+// and spend series, by the virtual keys: their hashes and aliases).
 package metrics
 
 import (
