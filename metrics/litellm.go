@@ -160,10 +160,17 @@ func statusCode(code int) string {
 	return statusCodes[code]
 }
 
+// litellmExceptions are the exceptions LiteLLM raises for a deployment's
+// statuses (its exception_mapping).
+var litellmExceptions = map[int]string{
+	400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError", 404: "NotFoundError",
+	408: "Timeout", 422: "UnprocessableEntityError", 429: "RateLimitError", 503: "ServiceUnavailableError", 504: "Timeout",
+}
+
 // exceptionClass is LiteLLM's exception_class: the provider's name and the
 // class of the exception LiteLLM raises for the outcome.
 func exceptionClass(d litellmDeployment, code int, f router.Failure) string {
-	var class string
+	class, ok := litellmExceptions[code]
 	switch {
 	case f == router.FailureTimeout:
 		class = "Timeout"
@@ -171,22 +178,7 @@ func exceptionClass(d litellmDeployment, code int, f router.Failure) string {
 		class = "APIConnectionError"
 	case f != "":
 		return litellmNone // llmvoy's own reasons: no LiteLLM exception matches
-	case code == 400:
-		class = "BadRequestError"
-	case code == 401:
-		class = "AuthenticationError"
-	case code == 403:
-		class = "PermissionDeniedError"
-	case code == 404:
-		class = "NotFoundError"
-	case code == 408, code == 504:
-		class = "Timeout"
-	case code == 422:
-		class = "UnprocessableEntityError"
-	case code == 429:
-		class = "RateLimitError"
-	case code == 503:
-		class = "ServiceUnavailableError"
+	case ok:
 	case code >= 500:
 		class = "InternalServerError"
 	case code >= 400:

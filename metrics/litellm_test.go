@@ -103,16 +103,7 @@ func TestLiteLLMRequestMetrics(t *testing.T) {
 
 func TestLiteLLMDeploymentMetrics(t *testing.T) {
 	f := litellmFixture(t)
-	attempt := func(id string, code int, failure router.Failure) {
-		o := router.Outcome{Deployment: id, Status: code}
-		if failure != "" {
-			o.Status = 0
-		}
-		f.cooldowns.Record(o)
-		f.balance.Record(o)
-		f.m.ObserveAttempt(router.Attempt{Outcome: o, Counted: true, Deployment: id, Code: code, Failure: failure,
-			Cluster: plan.ClusterName(f.cfg.Deployment(id).ModelName), Duration: 50 * time.Millisecond})
-	}
+	attempt := f.attempt
 	a := map[string]string{"requested_model": "gpt", "litellm_model_name": "openai/up-a", "model_id": "a", "api_provider": "openai"}
 	b := map[string]string{"requested_model": "gpt", "litellm_model_name": "azure/up-b", "model_id": "b", "api_provider": "azure",
 		"api_base": "https://b.example/openai"} // without its credentials

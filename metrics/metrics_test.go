@@ -54,6 +54,19 @@ func newFixture(t *testing.T) fixture {
 	return fixture{m: metrics.New(planOf(t, cfg), c, b), cooldowns: c, balance: b, cfg: cfg}
 }
 
+// attempt is an attempt on deployment id as router.AccessLog reports it:
+// recorded, then observed.
+func (f fixture) attempt(id string, code int, failure router.Failure) {
+	o := router.Outcome{Deployment: id, Status: code}
+	if failure != "" {
+		o.Status = 0
+	}
+	f.cooldowns.Record(o)
+	f.balance.Record(o)
+	f.m.ObserveAttempt(router.Attempt{Outcome: o, Counted: true, Deployment: id, Code: code, Failure: failure,
+		Cluster: plan.ClusterName(f.cfg.Deployment(id).ModelName), Duration: 50 * time.Millisecond})
+}
+
 // scrape parses the exposition.
 func scrape(t *testing.T, m *metrics.Metrics) map[string]*dto.MetricFamily {
 	t.Helper()
@@ -210,17 +223,7 @@ func TestFallbackWithoutAnswerCountsOnlyTheFallback(t *testing.T) {
 
 func TestAttemptsAndCooldowns(t *testing.T) {
 	f := newFixture(t)
-	attempt := func(id string, code int, failure router.Failure) {
-		o := router.Outcome{Deployment: id, Status: code}
-		if failure != "" {
-			o.Status = 0
-		}
-		// What router.AccessLog does: record, then observe.
-		f.cooldowns.Record(o)
-		f.balance.Record(o)
-		f.m.ObserveAttempt(router.Attempt{Outcome: o, Counted: true, Deployment: id, Code: code, Failure: failure,
-			Cluster: plan.ClusterName(f.cfg.Deployment(id).ModelName), Duration: 50 * time.Millisecond})
-	}
+	attempt := f.attempt
 	s := scrape(t, f.m)
 	require.Zero(t, value(s, "llmvoy_deployment_cooling_down", map[string]string{"model_group": "gpt", "deployment": "b"}))
 	require.Len(t, s["llmvoy_deployment_cooling_down"].GetMetric(), 3, "every deployment has its gauge")
