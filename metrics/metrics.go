@@ -8,9 +8,9 @@
 // Names follow the OpenTelemetry GenAI semantic conventions where they have
 // one (gen_ai_*); the rest are llmvoy's own (llmvoy_*). LiteLLM's names
 // (litellm_*, litellm.go) count the same events again for its dashboards.
-// Label values come
-// from the config only (model groups, deployment ids, providers) or from a
-// fixed set (classes, operations, chains), never from what a client sent, so
+// Label values come from the config only (model groups, deployment ids,
+// providers) or from a fixed set (classes, operations, chains), never from
+// what a client sent, so
 // the number of series is bounded by the config (and, for LiteLLM's token
 // and spend series, by the virtual keys: their hashes and aliases).
 package metrics
