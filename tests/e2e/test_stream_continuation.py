@@ -28,6 +28,24 @@ def vllm(group, dep_id, mock, order):
             f"    model_info:\n      id: {dep_id}")
 
 
+CONTINUATION = "  num_retries: 1\n  enable_stream_continuation: true\n"
+
+
+def twins(fleet, group, make=vllm, chunk_delay="50ms"):
+    """Mocks `cut` and `whole` answer the same text (they share a name);
+    `cut` resets every stream after 3 of its 8 chunks, paced so that the
+    answer has begun at the client by then (Envoy retries a reset that comes
+    before by itself). The gateway's `group` has cut first (order 1) and
+    whole second; its `ref` is whole alone, the uncut answer."""
+    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay=chunk_delay)
+    whole = fleet.mock("whole", chunks=8)
+    for m in (cut, whole):
+        configure(m, name="twin")
+    client = fleet.gateway(router_config(make(group, "c1", cut, 1), make(group, "w1", whole, 2),
+                                         make("ref", "r1", whole, 1), router=CONTINUATION))
+    return cut, whole, client
+
+
 def stream_text(sdk, model, prompt, **kw):
     text, ids = "", set()
     for chunk in sdk.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}],
@@ -39,17 +57,7 @@ def stream_text(sdk, model, prompt, **kw):
 
 
 def test_a_cut_stream_is_continued_on_another_deployment(fleet):
-    # `cut` resets every stream after 3 of its 8 chunks; `whole` answers the
-    # same text (same name). order puts every first attempt on `cut`.
-    # The chunks are paced, so the answer has begun at the client when the
-    # cut comes (Envoy retries a reset that comes before that by itself).
-    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
-    whole = fleet.mock("whole", chunks=8, chunk_delay="10ms")
-    for m in (cut, whole):
-        configure(m, name="twin")
-    client = fleet.gateway(router_config(
-        vllm("gpt", "c1", cut, 1), vllm("gpt", "w1", whole, 2), vllm("ref", "r1", whole, 1),
-        router="  num_retries: 2\n  enable_stream_continuation: true\n"))
+    cut, whole, client = twins(fleet, "gpt")
     c = root(client)
     key = generate(c)["key"]
     sdk = openai.OpenAI(base_url=str(client.base_url), api_key=key, max_retries=0)
@@ -113,7 +121,7 @@ def test_anthropic_continues_what_another_provider_began(fleet):
                  f"    model_info:\n      id: a1")
     client = fleet.gateway(router_config(
         vllm("gpt", "c1", cut, 1), anthropic, vllm("ref", "r1", claude, 1),
-        router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+        router=CONTINUATION))
     sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
     expected, _ = stream_text(sdk, "ref", "a long answer please")
     got, ids = stream_text(sdk, "gpt", "a long answer please")
@@ -160,14 +168,7 @@ def collapse(types):
 def test_a_cut_messages_stream_is_continued(fleet, provider):
     # Claude Code's API: natively on Anthropic deployments (the text so far
     # is Anthropic's own prefill), bridged to chat elsewhere.
-    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
-    whole = fleet.mock("whole", chunks=8)
-    for m in (cut, whole):
-        configure(m, name="twin")
-    make = anthropic_deployment if provider == "anthropic" else vllm
-    client = fleet.gateway(router_config(
-        make("claude", "c1", cut, 1), make("claude", "w1", whole, 2), make("ref", "r1", whole, 1),
-        router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+    cut, whole, client = twins(fleet, "claude", anthropic_deployment if provider == "anthropic" else vllm)
     sdk = anthropic.Anthropic(base_url=str(client.base_url).rstrip("/").removesuffix("/v1"), api_key=MASTER_KEY,
                               max_retries=0, timeout=30)
     expected, ref_types, _, _ = messages_text(sdk, "ref", "write me a poem")
@@ -184,7 +185,7 @@ def test_a_cut_messages_stream_is_continued(fleet, provider):
 def test_a_messages_stream_that_cannot_be_continued_ends_with_an_error_event(fleet):
     cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
     client = fleet.gateway(router_config(anthropic_deployment("claude", "c1", cut, 1),
-                                         router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+                                         router=CONTINUATION))
     sdk = anthropic.Anthropic(base_url=str(client.base_url).rstrip("/").removesuffix("/v1"), api_key=MASTER_KEY,
                               max_retries=0, timeout=30)
     with pytest.raises(anthropic.APIStatusError) as info:
@@ -205,13 +206,7 @@ def responses_events(sdk, model, prompt, store=False):
 def test_a_cut_responses_stream_is_continued(fleet):
     # Codex's API, bridged to vLLM deployments: one response, one message
     # item, sequence numbers that go on, and done events with the whole text.
-    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
-    whole = fleet.mock("whole", chunks=8)
-    for m in (cut, whole):
-        configure(m, name="twin")
-    client = fleet.gateway(router_config(vllm("gpt", "c1", cut, 1), vllm("gpt", "w1", whole, 2),
-                                         vllm("ref", "r1", whole, 1),
-                                         router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+    cut, whole, client = twins(fleet, "gpt")
     sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
     ref = responses_events(sdk, "ref", "a story please")
     got = responses_events(sdk, "gpt", "a story please")
@@ -241,7 +236,7 @@ def test_a_responses_stream_that_cannot_be_continued_ends_with_an_error_event(fl
     # client gets the Responses API's error event, not a cut connection.
     cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
     client = fleet.gateway(router_config(vllm("gpt", "c1", cut, 1).replace("hosted_vllm/", "openai/"),
-                                         router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+                                         router=CONTINUATION))
     sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
     events = responses_events(sdk, "gpt", "hi")
     types = [e.type for e in events]
@@ -255,7 +250,7 @@ def test_a_stream_that_cannot_be_continued_ends_with_an_error_event(fleet):
     # The group's only deployment cuts every stream: nothing can continue it.
     cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="50ms")
     client = fleet.gateway(router_config(vllm("gpt", "c1", cut, 1),
-                                         router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+                                         router=CONTINUATION))
     sdk = openai.OpenAI(base_url=str(client.base_url), api_key=MASTER_KEY, max_retries=0)
     text = ""
     with pytest.raises(openai.APIError) as info:
@@ -304,14 +299,7 @@ def test_claude_code_reads_one_answer_through_a_cut(fleet):
     # an uncut deployment gives.
     from agents import claude_result, run_claude
 
-    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="30ms")
-    whole = fleet.mock("whole", chunks=8)
-    for m in (cut, whole):
-        configure(m, name="twin")
-    client = fleet.gateway(router_config(
-        anthropic_deployment("claude", "c1", cut, 1), anthropic_deployment("claude", "w1", whole, 2),
-        anthropic_deployment("ref", "r1", whole, 1),
-        router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+    cut, whole, client = twins(fleet, "claude", anthropic_deployment, chunk_delay="30ms")
     root_url = str(client.base_url).rstrip("/").removesuffix("/v1")
     results = {}
     for group in ("ref", "claude"):
@@ -330,13 +318,7 @@ def test_codex_reads_one_answer_through_a_cut(fleet):
     # (its Responses bridged to chat), the first of which cuts every stream.
     from agents import run_codex
 
-    cut = fleet.mock("cut", chunks=8, cut_stream_after=3, chunk_delay="30ms")
-    whole = fleet.mock("whole", chunks=8)
-    for m in (cut, whole):
-        configure(m, name="twin")
-    client = fleet.gateway(router_config(vllm("gpt", "c1", cut, 1), vllm("gpt", "w1", whole, 2),
-                                         vllm("ref", "r1", whole, 1),
-                                         router="  num_retries: 1\n  enable_stream_continuation: true\n"))
+    cut, whole, client = twins(fleet, "gpt", chunk_delay="30ms")
     root_url = str(client.base_url).rstrip("/").removesuffix("/v1")
     out = {}
     for group in ("ref", "gpt"):
