@@ -282,6 +282,10 @@ func printReport(w io.Writer, r *Results) {
 			r.Settings.StreamRate, r.Settings.StreamChunks, r.Settings.StreamChunkDelay, r.Settings.StreamLatency)
 		streamTable(w, steps)
 	}
+	if steps := stepsOf(r.Steps, scenarioMessages); len(steps) > 0 {
+		fmt.Fprintf(w, "\nThe same stream as Anthropic's Messages API (Claude Code's), which llmvoy bridges to the chat mock; direct and plain Envoy get the chat stream\n")
+		streamTable(w, steps)
+	}
 	if steps := stepsOf(r.Steps, scenarioHedge); len(steps) > 0 {
 		fmt.Fprintf(w, "\nHedging: streaming chat completion at %g RPS; each mock begins %.0f%% of its answers after %s; hedge delay %s\n",
 			r.Settings.HedgeRate, hedgeSlowRate*100, hedgeSlowLatency, r.Settings.HedgeDelay)
