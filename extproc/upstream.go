@@ -526,46 +526,59 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 	if u.store {
 		u.responsesRequest = in
 	}
-	var body []byte
-	var response translate.ResponseTranslator
-	var err error
 	switch {
 	case u.endpoint == translate.AudioTranscriptions:
 		// A form, not JSON: only its model field may change.
-		if body, err = translate.FormBody(u.deployment, u.contentType, in); err != nil {
+		body, err := translate.FormBody(u.deployment, u.contentType, in)
+		if err != nil {
 			return replyError(translateError(u.deployment.ID, err))
 		}
+		return continueBody(contentLength(nil, body), body, false)
 	case u.native && (u.clientEP == translate.Messages || u.clientEP == countTokens):
 		// Anthropic's own API: only the model changes.
+		var body []byte
 		if fields, err := jsonscan.Fields(in); err == nil {
 			body = translate.SetModel(in, fields, u.deployment.UpstreamModel)
 		}
+		return continueBody(contentLength(nil, body), body, false)
 	case isAgentAPI(u.clientEP) && !u.native:
 		b := u.bridged
 		if b == nil || u.continuing {
 			// A fallback's pass, a gateway restarted in between, or the
 			// relay's continuation (the answer so far is a new message).
+			var err error
 			if b, err = bridge(u.clientEP, in); err != nil {
 				return replyError(translateError(u.deployment.ID, err))
 			}
 		}
 		in, u.client = b.chat, b.answer()
-		fallthrough
-	default:
-		switch {
-		case u.continuing && u.endpoint == translate.ChatCompletions:
-			// The relay's continuation: the answer so far is the last
-			// message, which the provider is to continue.
-			in = translate.Continuation(u.deployment, in)
-		case u.continuing && u.endpoint == translate.Responses:
-			in = translate.ResponsesContinuation(in)
-		}
-		if body, response, err = u.translator.RequestBody(u.deployment, u.endpoint, in); err != nil {
-			return replyError(translateError(u.deployment.ID, err))
-		}
-		if body == nil && (u.client != nil || u.continuing) {
-			body = in // the chat request, as the deployment takes it
-		}
+	}
+	m, body, refused := u.deploymentBody(in)
+	if refused != nil {
+		return replyError(*refused)
+	}
+	return continueBody(m, body, false)
+}
+
+// deploymentBody is the request the deployment gets for in (the client's
+// body, or the chat request a client API was bridged to) and the headers
+// that change with it, and sets up the translation of the answer.
+func (u *upstream) deploymentBody(in []byte) (*extprocv3.HeaderMutation, []byte, *apiError) {
+	switch {
+	case u.continuing && u.endpoint == translate.ChatCompletions:
+		// The relay's continuation: the answer so far is the last
+		// message, which the provider is to continue.
+		in = translate.Continuation(u.deployment, in)
+	case u.continuing && u.endpoint == translate.Responses:
+		in = translate.ResponsesContinuation(in)
+	}
+	body, response, err := u.translator.RequestBody(u.deployment, u.endpoint, in)
+	if err != nil {
+		refused := translateError(u.deployment.ID, err)
+		return nil, nil, &refused
+	}
+	if body == nil && (u.client != nil || u.continuing) {
+		body = in // the chat request, as the deployment takes it
 	}
 	u.response = response
 	if u.usage != nil && response == nil && u.client == nil && u.deployment.API == config.APIOpenAI &&
@@ -574,7 +587,7 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 		// usage, not from an estimate of its text.
 		sent := body
 		if sent == nil {
-			sent = b.GetBody()
+			sent = in
 		}
 		if withUsage, err := translate.IncludeStreamUsage(sent); err == nil && withUsage != nil {
 			body, u.stripUsage = withUsage, &usageStripper{}
@@ -592,15 +605,23 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 			m.SetHeaders = append(m.SetHeaders, setHeader(hd.Key, hd.Value))
 		}
 	}
+	return contentLength(m, body), body, nil
+}
+
+// contentLength adds the length of a new body to m: Envoy refuses a
+// mutated body whose length disagrees with content-length. nil for no
+// mutation at all.
+func contentLength(m *extprocv3.HeaderMutation, body []byte) *extprocv3.HeaderMutation {
 	if body != nil {
-		// Envoy refuses a mutated body whose length disagrees with
-		// content-length.
+		if m == nil {
+			m = &extprocv3.HeaderMutation{}
+		}
 		m.SetHeaders = append(m.SetHeaders, setHeader("content-length", strconv.Itoa(len(body))))
 	}
-	if len(m.SetHeaders) == 0 {
-		m = nil
+	if m != nil && len(m.SetHeaders) == 0 {
+		return nil
 	}
-	return continueBody(m, body, false)
+	return m
 }
 
 // redirect turns the response into the internal redirect that sends the
