@@ -228,6 +228,35 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 		// is chosen once the headers say whether it is a stream.
 		resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_NONE)
 	}
+	if bridged && r.bridged != nil && !u.continuing && !u.store && (u.spend == nil || !u.state.cfg.General.StorePrompts) {
+		// The gateway bridged the client's body already, and nothing here
+		// needs it as the client sent it: the deployment's body goes with
+		// these headers, replacing the client's, which saves the request
+		// body's round trip on every bridged attempt.
+		return u.replaceBody(resp, r.bridged)
+	}
+	return resp
+}
+
+// replaceBody answers a bridged attempt's headers with the deployment's
+// body (CONTINUE_AND_REPLACE: Envoy sends no request body phase).
+func (u *upstream) replaceBody(resp *extprocv3.ProcessingResponse, b *bridged) *extprocv3.ProcessingResponse {
+	u.client = b.answer()
+	if u.usage != nil {
+		if fields, err := jsonscan.Fields(b.chat); err == nil {
+			u.usage.promptEstimate = promptTokens(fields)
+		}
+	}
+	bm, body, refused := u.deploymentBody(b.chat)
+	if refused != nil {
+		return replyError(*refused)
+	}
+	common := resp.GetRequestHeaders().GetResponse()
+	if bm != nil {
+		common.HeaderMutation.SetHeaders = append(common.HeaderMutation.SetHeaders, bm.SetHeaders...)
+	}
+	common.Status = extprocv3.CommonResponse_CONTINUE_AND_REPLACE
+	common.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: body}}
 	return resp
 }
 
