@@ -96,12 +96,10 @@ func newState(p, prev *plan.Plan) *state {
 		if pg.Direct != nil && wasDirect(prev, pg.Name) {
 			g.directRoute = plan.DirectRouteName(pg.Name)
 		}
-		if pg.FallbackHop {
-			if prev := hadHop(prev, pg.Name); prev != nil {
-				g.hopRoute = plan.HopRouteName(pg.Name)
-				if pg.StreamTimeout > 0 && prev.StreamTimeout > 0 {
-					g.hopStreamRoute = plan.HopStreamRouteName(pg.Name)
-				}
+		if prev := hadHop(prev, pg.Name); prev != nil {
+			g.hopRoute = plan.HopRouteName(pg.Name)
+			if pg.StreamTimeout > 0 && prev.StreamTimeout > 0 {
+				g.hopStreamRoute = plan.HopStreamRouteName(pg.Name)
 			}
 		}
 		if pg.Relay && (prev == nil || prev.Group(pg.Name) != nil && prev.Group(pg.Name).Relay) {
@@ -128,18 +126,16 @@ func newState(p, prev *plan.Plan) *state {
 	return st
 }
 
-// hadHop is the group as the previous config planned it when it had its
-// routes through the fallback hop then (or the group of this config, on the
-// first one); nil when it did not. As for direct routes, Envoy gets the hop
-// routes after the processor learns the config.
+// hadHop is the group as the previous config planned it, when it had its
+// routes through the fallback hop then (every group has them: a group the
+// previous config had), or the group of this config, on the first one;
+// nil for a group new in this config. As for direct routes, Envoy gets the
+// hop routes after the processor learns the config.
 func hadHop(prev *plan.Plan, group string) *plan.Group {
 	if prev == nil {
 		return &plan.Group{StreamTimeout: 1}
 	}
-	if g := prev.Group(group); g != nil && g.FallbackHop {
-		return g
-	}
-	return nil
+	return prev.Group(group)
 }
 
 // wasDirect reports whether a group was direct before this reload. The

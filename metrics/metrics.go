@@ -468,10 +468,8 @@ func newNames(p *plan.Plan, l *litellmMetrics) *names {
 		noDeployment: newLiteLLMDeployment(l, nil)}
 	for _, g := range p.Groups {
 		n.groups[g.Cluster] = g.Name
-		if g.FallbackHop {
-			// A request through the fallback hop is logged with it.
-			n.groups[plan.HopClusterName(g.Name)] = g.Name
-		}
+		// A request through the fallback hop is logged with its cluster.
+		n.groups[plan.HopClusterName(g.Name)] = g.Name
 		if g.Relay {
 			// A stream through the relay is logged with its cluster.
 			n.groups[plan.RelayClusterName(g.Name)] = g.Name

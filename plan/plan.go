@@ -67,12 +67,6 @@ type Group struct {
 	// Chains are the group's fallback chains by kind (config.Fallback*),
 	// only the non-empty ones.
 	Chains map[string][]string
-	// FallbackHop is set when Envoy has routes through the fallback hop for
-	// the group (see HopRouteName): every group, since a request's own
-	// fallbacks (the body's "fallbacks") can give a request of any group a
-	// next step. Only requests with a next step take it; the others take
-	// the group's route.
-	FallbackHop bool
 	// Relay is set when the group's streaming chat completions go through
 	// llmvoy's relay, which continues a stream cut after it began
 	// (router_settings.enable_stream_continuation; see RelayRouteName).
@@ -169,7 +163,6 @@ func Build(cfg *config.Config) (*Plan, error) {
 			g.pattern = patternRegexp(name)
 			p.patterns = append(p.patterns, g)
 		}
-		g.FallbackHop = true
 	}
 	sortPatterns(p.patterns)
 	return p, nil

@@ -108,12 +108,6 @@ func TestChains(t *testing.T) {
 	require.Nil(t, p.Group("b").Chain(config.FallbackContentPolicy))
 	require.False(t, p.Group("b").HasFallbacks())
 
-	// The fallback hop, for every group: a request's own fallbacks can
-	// give any group a next step.
-	for _, grp := range append(p.Groups, build(t, dep("g", shared), "").Groups...) {
-		require.True(t, grp.FallbackHop, grp.Name)
-	}
-
 	// A group gone in a reload keeps the chain the rules give it ("*"), for
 	// the requests that began before.
 	require.Equal(t, []string{"a", "b"}, p.Chain(config.FallbackGeneric, "g"))

@@ -25,8 +25,8 @@ import (
 // router follows only for an upstream's answer: when every attempt of a
 // group fails without one (a refused connection, a reset, a per-try
 // timeout, no healthy deployment), the router answers the client itself
-// and no fallback happens. So the requests of a group that have a next
-// step in their chain (plan.Group.FallbackHop) take one more in-process
+// and no fallback happens. So the requests that have a next step in their
+// chain take one more in-process
 // hop: the gateway listener's route sends them, without retries, to the
 // group's hop cluster, whose one endpoint is an internal listener. That
 // listener's router makes the group's attempts (retries, timeouts, the
@@ -38,8 +38,9 @@ import (
 // deployment, 5xx and 429 included, pass through the hop unchanged, and
 // the upstream processor redirects on them as on the group's route.
 //
-// Requests that cannot fall back further, and groups without fallbacks,
-// never take the hop and pay nothing for it.
+// Every group has its hop, since a request's own fallbacks can give a
+// request of any group a next step; requests that cannot fall back further
+// never take it and pay nothing for it.
 
 // Names only Envoy's side needs.
 const (
@@ -52,17 +53,6 @@ const (
 // failure of the group that falls back, the gateway listener's is the
 // client's 504.
 const hopTimeoutMargin = 5 * time.Second
-
-// hopGroups are the groups with a route through the hop.
-func hopGroups(p *plan.Plan) []*plan.Group {
-	var out []*plan.Group
-	for _, g := range p.Groups {
-		if g.FallbackHop {
-			out = append(out, g)
-		}
-	}
-	return out
-}
 
 // makeHopRoutes are a group's routes to its hop cluster on the gateway
 // listener: one attempt, the hop's, which makes the group's attempts. The
@@ -112,7 +102,7 @@ func hopRouteNames(g *plan.Group) []string {
 // redirects, which only the gateway listener follows.
 func makeHopRouteConfig(p *plan.Plan, st State) *routev3.RouteConfiguration {
 	var routes []*routev3.Route
-	for _, g := range hopGroups(p) {
+	for _, g := range p.Groups {
 		for _, name := range hopRouteNames(g) {
 			attempt := g.AttemptTimeout
 			if name == plan.HopStreamRouteName(g.Name) {

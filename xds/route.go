@@ -37,9 +37,7 @@ func makeRouteConfig(p *plan.Plan, st State, o Options) *routev3.RouteConfigurat
 		if g.Direct != nil {
 			routes = append(routes, makeDirectRoute(g, p, st))
 		}
-		if g.FallbackHop {
-			routes = append(routes, makeHopRoutes(g, p)...)
-		}
+		routes = append(routes, makeHopRoutes(g, p)...)
 		if g.Relay && relayOn(o) {
 			routes = append(routes, makeRelayRoute(g, p))
 		}

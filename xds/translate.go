@@ -95,9 +95,7 @@ func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 		if g.Direct != nil && g.Direct.Credential.Key != "" {
 			r.Secrets = append(r.Secrets, makeCredentialSecret(g))
 		}
-		if g.FallbackHop {
-			r.Clusters = append(r.Clusters, makeHopCluster(g, o))
-		}
+		r.Clusters = append(r.Clusters, makeHopCluster(g, o))
 		for _, e := range egresses {
 			if !seen[e.name] {
 				seen[e.name] = true
@@ -113,7 +111,7 @@ func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 		r.Listeners = append(r.Listeners, makeRelayListener(o))
 		r.Routes = append(r.Routes, makeRelayRouteConfig(relay, p, st))
 	}
-	if len(hopGroups(p)) > 0 {
+	if len(p.Groups) > 0 {
 		r.Listeners = append(r.Listeners, makeHopListener(o))
 		r.Routes = append(r.Routes, makeHopRouteConfig(p, st))
 	}
