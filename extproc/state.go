@@ -41,7 +41,7 @@ type group struct {
 	// upstream processor (plan.Group.Direct), set once Envoy has it.
 	directRoute string
 	// hopRoute and hopStreamRoute are the group's routes through the
-	// fallback hop (plan.Group.FallbackHop), for requests with a next step
+	// fallback hop (every group has them), for requests with a next step
 	// in their chain, set once Envoy has them; hopStreamRoute for streams
 	// with a stream_timeout.
 	hopRoute, hopStreamRoute string
