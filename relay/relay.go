@@ -111,6 +111,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, err := h.attempt(r, body)
+	if err != nil && r.Context().Err() != nil {
+		return // the client left
+	}
 	if err != nil {
 		h.log.Warn("relay: attempt failed", "request_id", id, "err", err)
 		writeError(w, http.StatusBadGateway, a.errorBody("could not get a response from the model deployment"))
@@ -137,7 +140,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		deployment := resp.Header.Get(plan.ModelIDHeader)
 		ended, reason := h.pass(resp.Body, w, flush, a, continuedOn)
 		resp.Body.Close()
-		if ended {
+		if ended || r.Context().Err() != nil {
+			// Done, or the client left: nothing to continue for it.
 			return
 		}
 		if !a.continuable() || n >= MaxContinuations {

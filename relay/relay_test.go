@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -124,4 +125,25 @@ func TestRelayCompletesAFinishedAnswerWhoseDoneWasCut(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(`{"model":"g","stream":true,"messages":[]}`)))
 	require.Zero(t, req.continued)
 	require.True(t, strings.HasSuffix(rec.Body.String(), "data: [DONE]\n\n"), rec.Body.String())
+}
+
+func TestRelayDoesNotContinueForAClientThatLeft(t *testing.T) {
+	started := make(chan struct{})
+	sock := attemptsListener(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, chunkEvent("c1", "Once ", ""))
+		w.(http.Flusher).Flush()
+		close(started)
+		<-r.Context().Done() // until the relay gives up on it
+	})
+	req := &fakeRequest{}
+	h := New(sock, fakeRequests{req}, noMetrics{}, 1<<20, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-started; cancel() }()
+	client := httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(`{"model":"g","stream":true,"messages":[]}`)).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, client)
+	require.Zero(t, req.continued)
+	require.Equal(t, 1, req.done)
+	require.NotContains(t, rec.Body.String(), "stream was cut", "no error event for nobody")
 }
