@@ -183,10 +183,16 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	var ownChain []string
 	var mock drill
+	var mockAnswer *extprocv3.ProcessingResponse
 	if !isAgentAPI(g.endpoint) && !g.isRedirect {
 		var badDrill *apiError
 		if mock, badDrill = g.mockTesting(fields, model); badDrill != nil {
 			return replyError(*badDrill)
+		}
+		if g.endpoint == translate.ChatCompletions {
+			// Read before the field is stripped, answered once the
+			// request has been admitted.
+			mockAnswer, _ = mockResponse(fields, model)
 		}
 		// Read before the field is stripped: the chain travels in the
 		// signed fallback header, not in the body.
@@ -272,6 +278,9 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	}
 	if mock.refuse != nil {
 		return replyError(*mock.refuse)
+	}
+	if mockAnswer != nil {
+		return mockAnswer
 	}
 	if mock.chain != "" {
 		// The group fails on purpose: its chain serves, as after a real

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
@@ -95,4 +97,34 @@ func (d drill) failInto(fb fallback, g *gateway, model string) (fallback, *apiEr
 	}
 	return fb, &apiError{Status: 500, Type: "internal_server_error", Code: "500",
 		Message: "litellm.InternalServerError: this is a mock exception for model " + echoed(model) + " to trigger a fallback (mock_testing_fallbacks), and it has no fallbacks"}
+}
+
+// mockResponse is LiteLLM's mock_response: a chat completion whose text
+// the request names, answered without calling a deployment (LiteLLM's way
+// to test a client for free; not one of the drill knobs, so not gated).
+// ok is false when the request has none (or not a string).
+func mockResponse(fields []jsonscan.Field, model string) (resp *extprocv3.ProcessingResponse, ok bool) {
+	f, found := jsonscan.Get(fields, "mock_response")
+	if !found {
+		return nil, false
+	}
+	text, isString := jsonscan.String(f.Value)
+	if !isString {
+		return nil, false
+	}
+	id := "chatcmpl-mock-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	created := strconv.FormatInt(time.Now().Unix(), 10)
+	head := `{"id":` + string(jsonscan.QuoteString(id)) + `,"created":` + created + `,"model":` + string(jsonscan.QuoteString(model))
+	if !isStream(fields) {
+		body := head + `,"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":` +
+			string(jsonscan.QuoteString(text)) + `},"finish_reason":"stop"}],"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}}`
+		return reply(200, "application/json", []byte(body)), true
+	}
+	chunk := func(delta, finish string) string {
+		return "data: " + head + `,"object":"chat.completion.chunk","choices":[{"index":0,"delta":` + delta + `,"finish_reason":` + finish + "}]}\n\n"
+	}
+	body := chunk(`{"role":"assistant","content":""}`, "null") +
+		chunk(`{"content":`+string(jsonscan.QuoteString(text))+`}`, "null") +
+		chunk(`{}`, `"stop"`) + "data: [DONE]\n\n"
+	return reply(200, "text/event-stream", []byte(body)), true
 }

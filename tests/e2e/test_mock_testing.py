@@ -62,3 +62,21 @@ def test_allowed_drills_run(fleet):
     start = time.monotonic()
     assert ask(sdk, mock_delay=0.4).headers["x-llmvoy-model-id"] == "a1"
     assert time.monotonic() - start >= 0.4
+
+
+def test_mock_response_answers_without_a_deployment(fleet):
+    # LiteLLM's mock_response: the text the request names, no provider call,
+    # objects and streams; not gated.
+    sdk, a = gateway(fleet, allow=False)
+    r = sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hi"}],
+                                    extra_body={"mock_response": "a canned answer"})
+    assert r.choices[0].message.content == "a canned answer" and r.model == "gpt"
+    text = "".join(c.choices[0].delta.content or "" for c in sdk.chat.completions.create(
+        model="gpt", messages=[{"role": "user", "content": "hi"}], stream=True,
+        extra_body={"mock_response": "streamed too"}) if c.choices)
+    assert text == "streamed too"
+    assert chat_attempts(a) == []
+    # An unknown model is still the router's error.
+    with pytest.raises(openai.BadRequestError):
+        sdk.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}],
+                                    extra_body={"mock_response": "x"})
