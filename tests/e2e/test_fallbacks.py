@@ -309,15 +309,22 @@ def refusing():
         return types.SimpleNamespace(port=s.getsockname()[1])
 
 
+def dead_with_backup(fleet):
+    """Group "dead", whose only deployment refuses connections, falls back
+    to "backup" (a mock) after one retry."""
+    backup = fleet.mock("backup")
+    client = fleet.gateway(router_config(
+        deployment("dead", "d1", refusing()), deployment("backup", "b1", backup),
+        router='  num_retries: 1\n  fallbacks: [{"dead": ["backup"]}]\n'))
+    return backup, client
+
+
 def test_refused_connections_fall_back_after_the_last_retry(fleet):
     """A group whose only deployment refuses connections: Envoy makes no
     upstream answer to redirect on, so the request goes through the fallback
     hop, whose error reply after the last retry becomes the redirect. Every
     request is answered by the backup, once, and charged once."""
-    backup = fleet.mock("backup")
-    client = fleet.gateway(router_config(
-        deployment("dead", "d1", refusing()), deployment("backup", "b1", backup),
-        router='  num_retries: 1\n  fallbacks: [{"dead": ["backup"]}]\n'))
+    backup, client = dead_with_backup(fleet)
     c = root(client)
     key = generate(c)["key"]
 
@@ -404,10 +411,7 @@ def test_agent_clients_fall_back_after_refused_connections(fleet, path, body, te
     """Claude Code's and Codex's APIs take the same fallback hop: the backup
     (an OpenAI deployment: Messages bridged to chat, Responses passed
     through) answers in the client's API."""
-    backup = fleet.mock("backup")
-    client = fleet.gateway(router_config(
-        deployment("dead", "d1", refusing()), deployment("backup", "b1", backup),
-        router='  num_retries: 1\n  fallbacks: [{"dead": ["backup"]}]\n'))
+    backup, client = dead_with_backup(fleet)
     r = root(client).post(path, json=body, headers={"authorization": f"Bearer {MASTER_KEY}"})
     assert r.status_code == 200, r.text
     assert r.headers.get("x-llmvoy-model-id") == "b1"
@@ -444,10 +448,7 @@ def test_a_fallbacks_responses_answer_is_kept_for_its_caller(fleet):
     """The answer the fallback group gives a Responses client is kept (store
     is the API's default) for the virtual key that asked, which can continue
     from it; the master key does not find it."""
-    backup = fleet.mock("backup")
-    client = fleet.gateway(router_config(
-        deployment("dead", "d1", refusing()), deployment("backup", "b1", backup),
-        router='  num_retries: 1\n  fallbacks: [{"dead": ["backup"]}]\n'))
+    backup, client = dead_with_backup(fleet)
     c = root(client)
     key = generate(c)["key"]
     as_key = {"authorization": f"Bearer {key}"}
