@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -71,6 +72,10 @@ func (p *parser) requestParam(key, path string, val *value, d *Deployment) bool 
 		}
 		for _, kv := range val.pairs {
 			hpath := joinPath(path, keyName(kv.key))
+			if name := strings.ToLower(pyStr(kv.key)); !headerToken.MatchString(name) || reservedHeaders[name] {
+				p.errorf(kv.val.line, hpath, "not a header a deployment may set (a token, not host, content-length, transfer-encoding or connection)")
+				continue
+			}
 			switch kv.val.kind {
 			case kindInt, kindFloat, kindBool:
 				setHeader(d, pyStr(kv.key), pyStr(kv.val)) // as Python's str() writes it
@@ -100,6 +105,13 @@ func (p *parser) requestParam(key, path string, val *value, d *Deployment) bool 
 	}
 	return true
 }
+
+// headerToken is an HTTP header name (RFC 9110's token).
+var headerToken = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9a-z-]+$")
+
+// reservedHeaders are the headers Envoy owns for a request's framing and
+// routing: a deployment's extra_headers must not replace them.
+var reservedHeaders = setOf("host", "content-length", "transfer-encoding", "connection", "te", "upgrade")
 
 // dropParams reads drop_params (litellm_settings', or a deployment's):
 // llmvoy's translators always drop what a provider cannot take

@@ -68,9 +68,14 @@ model_list:
       extra_body: [1]
       extra_headers: "X-Team: a"
       additional_drop_params: logit_bias
+  - model_name: gpt2
+    litellm_params:
+      model: openai/gpt-4o
+      extra_headers: {"X Team": a, Host: evil.test, ":path": /x}
 `), "config.yaml", func(string) (string, bool) { return "", false })
 	require.Error(t, err)
-	for _, want := range []string{"extra_body: want a mapping of body fields", "extra_headers: want a mapping of header names", "additional_drop_params: want a list of request fields"} {
+	for _, want := range []string{"extra_body: want a mapping of body fields", "extra_headers: want a mapping of header names", "additional_drop_params: want a list of request fields",
+		"extra_headers.X Team: not a header", "extra_headers.Host: not a header", "extra_headers.:path: not a header"} {
 		require.Contains(t, err.Error(), want)
 	}
 }
