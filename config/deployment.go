@@ -319,6 +319,8 @@ func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 	switch {
 	case supported:
 		d.API = spec.API
+	case unroutable[provider] != "":
+		p.errorf(lp.modelLine, joinPath(path, "model"), "provider %q %s", provider, unroutable[provider])
 	case liteLLMProviders[provider]:
 		// Validates, so the rest of a LiteLLM config still loads; the
 		// router refuses to send to a deployment without an API.
@@ -326,6 +328,12 @@ func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 	default:
 		// An unknown prefix with an api_base: an OpenAI-compatible server.
 		d.API = APIOpenAI
+	}
+	if provider == "vllm" {
+		p.warnf(lp.modelLine, joinPath(path, "model"), "vllm/ runs the vLLM library inside LiteLLM; llmvoy sends to a vLLM server's OpenAI API instead, as hosted_vllm/ does")
+	}
+	if provider == "huggingface" && base == nil && lp.base == "" {
+		d.UpstreamModel = hfProviderModel(d.UpstreamModel)
 	}
 	switch {
 	case base != nil:
