@@ -46,8 +46,8 @@ func Parse(data []byte, path string, lookupEnv func(string) (string, bool)) (*Co
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
-	p := &parser{file: path, lookupEnv: lookupEnv, fileEnv: make(map[string]string)}
-	if root := p.read(data); root != nil {
+	p := &parser{file: path, files: []string{path}, lookupEnv: lookupEnv, fileEnv: make(map[string]string)}
+	if root := p.read(data, 0); root != nil {
 		p.config(root)
 	}
 	warnings := p.sortedWarnings()
@@ -60,6 +60,7 @@ func Parse(data []byte, path string, lookupEnv func(string) (string, bool)) (*Co
 
 type parser struct {
 	file      string
+	files     []string // file, then the files it includes (see lineStride)
 	lookupEnv func(string) (string, bool)
 	fileEnv   map[string]string // environment_variables, resolved
 	cfg       *Config
@@ -83,6 +84,9 @@ func (p *parser) unsupported(k *value, path string) {
 
 func (p *parser) sortedWarnings() []Warning {
 	slices.SortStableFunc(p.warns, func(a, b Warning) int { return a.Line - b.Line })
+	for i := range p.warns {
+		p.warns[i].File, p.warns[i].Line = p.locate(p.warns[i].Line)
+	}
 	return p.warns
 }
 
@@ -90,47 +94,49 @@ func (p *parser) joinedErrors() error {
 	slices.SortStableFunc(p.errs, func(a, b *Error) int { return a.Line - b.Line })
 	errs := make([]error, len(p.errs))
 	for i, e := range p.errs {
+		e.File, e.Line = p.locate(e.Line)
 		errs[i] = e
 	}
 	return errors.Join(errs...)
 }
 
 // read decodes the single YAML document in data into a mapping, or reports
-// why it cannot.
-func (p *parser) read(data []byte) *value {
+// why it cannot. base is added to every line (see lineStride).
+func (p *parser) read(data []byte, base int) *value {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			p.errorf(0, "", "the file is empty; want a mapping with a model_list")
+			p.errorf(base, "", "the file is empty; want a mapping with a model_list")
 		} else {
-			p.yamlError(err)
+			p.yamlError(err, base)
 		}
 		return nil
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case err == nil:
-		p.errorf(next.Line, "", "more than one YAML document; want one")
+		p.errorf(base+next.Line, "", "more than one YAML document; want one")
 		return nil
 	case !errors.Is(err, io.EOF):
-		p.yamlError(err)
+		p.yamlError(err, base)
 		return nil
 	}
 	if len(doc.Content) == 0 {
-		p.errorf(doc.Line, "", "the file is empty; want a mapping with a model_list")
+		p.errorf(base+doc.Line, "", "the file is empty; want a mapping with a model_list")
 		return nil
 	}
-	d := decoder{left: maxValues, warn: func(line int, path, msg string) { p.warnf(line, path, "%s", msg) }}
+	d := decoder{left: maxValues, warn: func(line int, path, msg string) { p.warnf(base+line, path, "%s", msg) }}
 	root, err := d.decode(doc.Content[0], "", 0)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			e.File = p.file
+			e.File, e.Line = p.file, base+e.Line
 			p.errs = append(p.errs, e)
 		}
 		return nil
 	}
+	shiftLines(root, base, make(map[*value]bool))
 	switch {
 	case root.isNull():
 		p.errorf(root.line, "", "the file is empty; want a mapping with a model_list")
@@ -145,19 +151,37 @@ func (p *parser) read(data []byte) *value {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // yamlError turns yaml.v3's "yaml: line 7: ..." into an Error with a line.
-func (p *parser) yamlError(err error) {
+func (p *parser) yamlError(err error, base int) {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		p.errorf(line, "", "invalid YAML: %s", m[2])
+		p.errorf(base+line, "", "invalid YAML: %s", m[2])
 		return
 	}
-	p.errorf(0, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+	p.errorf(base, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// shiftLines adds by to the line of v and everything under it, once each.
+func shiftLines(v *value, by int, seen map[*value]bool) {
+	if by == 0 || v == nil || seen[v] {
+		return
+	}
+	seen[v] = true
+	v.line += by
+	for _, item := range v.items {
+		shiftLines(item, by, seen)
+	}
+	for _, kv := range v.pairs {
+		shiftLines(kv.key, by, seen)
+		shiftLines(kv.val, by, seen)
+	}
 }
 
 // config walks the top level. environment_variables go first: the other
 // sections resolve os.environ/ references against them.
 func (p *parser) config(root *value) {
+	p.cfg = &Config{Path: p.file}
+	p.includes(root)
 	for _, kv := range root.pairs {
 		switch keyName(kv.key) {
 		case "model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables":
@@ -165,7 +189,6 @@ func (p *parser) config(root *value) {
 			p.unsupported(kv.key, keyName(kv.key))
 		}
 	}
-	p.cfg = &Config{Path: p.file}
 	p.cfg.Environment = p.environment(root.get("environment_variables"))
 	p.cfg.General = p.general(root.get("general_settings"))
 	fallback := p.liteLLMSettings(root.get("litellm_settings"))
