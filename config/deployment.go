@@ -73,7 +73,8 @@ func (p *parser) deployment(i int, v *value) (*Deployment, origin) {
 		p.errorf(params.line, paramsPath, "want a mapping, got %s", params.kind)
 		return nil, o
 	}
-	lp := p.liteLLMParams(paramsPath, params, d)
+	// The id below hashes params as written, without the credential's.
+	lp := p.liteLLMParams(paramsPath, p.withCredential(paramsPath, params), d)
 	// LiteLLM also takes rpm and tpm next to litellm_params.
 	if !lp.rpmSet {
 		if n := p.count(joinPath(path, "rpm"), v.get("rpm")); n != nil {
@@ -156,7 +157,7 @@ func (p *parser) liteLLMParams(path string, params *value, d *Deployment) liteLL
 		kpath := joinPath(path, key)
 		val := kv.val
 		switch key {
-		case "model":
+		case "model", "litellm_credential_name": // the latter read by withCredential
 		case "custom_llm_provider":
 			if s, _, ok := p.str(kpath, val); ok && s != "" {
 				lp.custom, lp.customLine = s, val.line

@@ -59,14 +59,15 @@ func Parse(data []byte, path string, lookupEnv func(string) (string, bool)) (*Co
 }
 
 type parser struct {
-	file      string
-	files     []string // file, then the files it includes (see lineStride)
-	lookupEnv func(string) (string, bool)
-	fileEnv   map[string]string // environment_variables, resolved
-	cfg       *Config
-	groupRefs []groupRef
-	errs      []*Error
-	warns     []Warning
+	file        string
+	files       []string // file, then the files it includes (see lineStride)
+	lookupEnv   func(string) (string, bool)
+	fileEnv     map[string]string     // environment_variables, resolved
+	credentials map[string]credential // credential_list, by name
+	cfg         *Config
+	groupRefs   []groupRef
+	errs        []*Error
+	warns       []Warning
 }
 
 func (p *parser) errorf(line int, path, format string, args ...any) {
@@ -184,7 +185,7 @@ func (p *parser) config(root *value) {
 	p.includes(root)
 	for _, kv := range root.pairs {
 		switch keyName(kv.key) {
-		case "model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables":
+		case "model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables", "credential_list":
 		default:
 			p.unsupported(kv.key, keyName(kv.key))
 		}
@@ -193,6 +194,7 @@ func (p *parser) config(root *value) {
 	p.cfg.General = p.general(root.get("general_settings"))
 	fallback := p.liteLLMSettings(root.get("litellm_settings"))
 	p.cfg.Router = p.router(root.get("router_settings"), fallback)
+	p.credentials = p.credentialList(root.get("credential_list"))
 	p.cfg.Deployments = p.modelList(root)
 	p.checkGroupRefs(p.cfg.Groups())
 	p.checkHedging()
