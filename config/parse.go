@@ -424,6 +424,8 @@ func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
 			case !ok:
 			case slices.Contains(routingStrategies, s):
 				r.RoutingStrategy = s
+			case s == providerBudgetRouting:
+				p.warnProviderBudgetRouting(kv.val, path)
 			default:
 				p.errorf(kv.val.line, path, "unknown routing strategy %q; want one of %s", s, strings.Join(routingStrategies, ", "))
 			}
@@ -449,6 +451,8 @@ func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
 			default:
 				r.CooldownTime = d
 			}
+		case "provider_budget_config":
+			p.warnProviderBudgets(path, kv.val)
 		case "redis_host":
 			r.Redis.Host, _, _ = p.str(path, kv.val)
 		case "redis_port":
