@@ -330,6 +330,9 @@ func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 		// An unknown prefix with an api_base: an OpenAI-compatible server.
 		d.API = APIOpenAI
 	}
+	if d.API == APIVertex {
+		p.vertexPartner(path, lp, d)
+	}
 	if provider == "vllm" {
 		p.warnf(lp.modelLine, joinPath(path, "model"), "vllm/ runs the vLLM library inside LiteLLM; llmvoy sends to a vLLM server's OpenAI API instead, as hosted_vllm/ does")
 	}

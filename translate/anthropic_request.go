@@ -12,7 +12,10 @@ import (
 
 // anthropicRequest is a Messages API request, in the order fields are sent.
 type anthropicRequest struct {
-	Model         string             `json:"model"`
+	// AnthropicVersion is Vertex AI's, in the body; Anthropic's own API
+	// takes a header.
+	AnthropicVersion string             `json:"anthropic_version,omitempty"`
+	Model            string             `json:"model,omitempty"` // Vertex AI's path names the model instead
 	System        json.RawMessage    `json:"system,omitempty"`
 	Messages      []messagesTurn     `json:"messages"`
 	MaxTokens     json.RawMessage    `json:"max_tokens"`
