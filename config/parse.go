@@ -289,6 +289,10 @@ func (p *parser) general(v *value) GeneralSettings {
 			g.StorePrompts, _ = p.boolean(path, kv.val)
 		case "forward_client_headers_to_llm_api":
 			g.ForwardClientHeaders, _ = p.boolean(path, kv.val)
+		case "host", "port":
+			// Where to listen is the command line's: one file serves
+			// replicas on several addresses.
+			p.warnf(kv.key.line, path, "ignored: llmvoy listens where `llmvoy run --host` and `--port` say (0.0.0.0 and 4000 unless given)")
 		case "litellm_key_header_name":
 			if s, _, ok := p.str(path, kv.val); ok {
 				g.KeyHeader = strings.ToLower(strings.TrimSpace(s))
@@ -323,7 +327,7 @@ func (p *parser) general(v *value) GeneralSettings {
 // litellm package that Router.__init__ reads).
 type routerFallback struct {
 	numRetries, allowedFails *int
-	timeout                  *time.Duration
+	timeout, cooldownTime    *time.Duration
 	// routing holds fallbacks and cooldown switches set here.
 	routing RouterSettings
 	set     map[string]bool
@@ -342,6 +346,11 @@ func (p *parser) liteLLMSettings(v *value) routerFallback {
 			if d, ok := p.seconds(path, kv.val, false); ok {
 				f.timeout = &d
 			}
+		case "cooldown_time":
+			// LiteLLM's docs set it here (proxy/reliability); its Router
+			// reads only router_settings', so the module value it sets is
+			// never used. llmvoy follows the docs.
+			f.cooldownTime = p.cooldownTime(path, kv.val)
 		case "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks", "disable_cooldowns":
 			p.routingKey(&f.routing, keyName(kv.key), path, kv.val)
 			f.set[keyName(kv.key)] = true
@@ -415,6 +424,9 @@ func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
 	if fallback.timeout != nil {
 		r.Timeout = *fallback.timeout
 	}
+	if fallback.cooldownTime != nil {
+		r.CooldownTime = *fallback.cooldownTime
+	}
 	for _, kv := range p.section("router_settings", v) {
 		path := joinPath("router_settings", keyName(kv.key))
 		switch keyName(kv.key) {
@@ -442,14 +454,8 @@ func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
 				r.Timeout = d
 			}
 		case "cooldown_time":
-			d, ok := p.seconds(path, kv.val, true)
-			switch {
-			case !ok:
-			case d == 0:
-				// Router.__init__: cooldown_time or DEFAULT_COOLDOWN_TIME_SECONDS.
-				p.warnf(kv.val.line, path, "0 means LiteLLM's default of %s", defaultCooldownTime)
-			default:
-				r.CooldownTime = d
+			if d := p.cooldownTime(path, kv.val); d != nil {
+				r.CooldownTime = *d
 			}
 		case "provider_budget_config":
 			p.warnProviderBudgets(path, kv.val)
@@ -483,6 +489,21 @@ func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
 		r.Redis.Port = 6379
 	}
 	return r
+}
+
+// cooldownTime reads a cooldown_time; nil when wrong or 0, which means
+// LiteLLM's default (Router.__init__: cooldown_time or
+// DEFAULT_COOLDOWN_TIME_SECONDS).
+func (p *parser) cooldownTime(path string, v *value) *time.Duration {
+	d, ok := p.seconds(path, v, true)
+	switch {
+	case !ok:
+		return nil
+	case d == 0:
+		p.warnf(v.line, path, "0 means LiteLLM's default of %s", defaultCooldownTime)
+		return nil
+	}
+	return &d
 }
 
 // count reads an integer >= 0; nil when unset or wrong.
