@@ -152,6 +152,10 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	if err != nil {
 		return replyError(translateError(id, err))
 	}
+	for _, name := range d.HeaderNames() {
+		// extra_headers: the operator's, after the translator's.
+		head.Set = append(head.Set, translate.Header{Key: name, Value: d.Headers[name].Reveal()})
+	}
 	u.deployment, u.translator, u.endpoint = d, tr, ep
 
 	m := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{
@@ -210,7 +214,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	}
 	resp := continueHeaders(m, false)
 	bridged := isAgentAPI(u.clientEP) && !u.native
-	if r.bodyModel != "" && r.bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback && !bridged && !u.store && !u.continuing {
+	if r.bodyModel != "" && r.bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback && !bridged && !u.store && !u.continuing && !translate.ShapedBy(d, ep) {
 		// The gateway already wrote this deployment's model into the body,
 		// and nothing else here needs it or the answer: no more phases.
 		resp.ModeOverride = &extprocfilterv3.ProcessingMode{
@@ -601,12 +605,20 @@ func (u *upstream) deploymentBody(in []byte) (*extprocv3.HeaderMutation, []byte,
 	case u.continuing && u.endpoint == translate.Responses:
 		in = translate.ResponsesContinuation(in)
 	}
+	shaped := translate.ShapedBy(u.deployment, u.endpoint)
+	if shaped {
+		var err error
+		if in, err = translate.DeploymentParams(u.deployment, in); err != nil {
+			refused := translateError(u.deployment.ID, err)
+			return nil, nil, &refused
+		}
+	}
 	body, response, err := u.translator.RequestBody(u.deployment, u.endpoint, in)
 	if err != nil {
 		refused := translateError(u.deployment.ID, err)
 		return nil, nil, &refused
 	}
-	if body == nil && (u.client != nil || u.continuing) {
+	if body == nil && (u.client != nil || u.continuing || shaped) {
 		body = in // the chat request, as the deployment takes it
 	}
 	u.response = response
