@@ -16,18 +16,18 @@ type anthropicRequest struct {
 	// takes a header.
 	AnthropicVersion string             `json:"anthropic_version,omitempty"`
 	Model            string             `json:"model,omitempty"` // Vertex AI's path names the model instead
-	System        json.RawMessage    `json:"system,omitempty"`
-	Messages      []messagesTurn     `json:"messages"`
-	MaxTokens     json.RawMessage    `json:"max_tokens"`
-	StopSequences []string           `json:"stop_sequences,omitempty"`
-	Temperature   json.RawMessage    `json:"temperature,omitempty"`
-	TopP          json.RawMessage    `json:"top_p,omitempty"`
-	TopK          json.RawMessage    `json:"top_k,omitempty"`
-	Stream        bool               `json:"stream,omitempty"`
-	Metadata      *anthropicMetadata `json:"metadata,omitempty"`
-	Thinking      json.RawMessage    `json:"thinking,omitempty"`
-	Tools         []anthropicTool    `json:"tools,omitempty"`
-	ToolChoice    json.RawMessage    `json:"tool_choice,omitempty"`
+	System           json.RawMessage    `json:"system,omitempty"`
+	Messages         []messagesTurn     `json:"messages"`
+	MaxTokens        json.RawMessage    `json:"max_tokens"`
+	StopSequences    []string           `json:"stop_sequences,omitempty"`
+	Temperature      json.RawMessage    `json:"temperature,omitempty"`
+	TopP             json.RawMessage    `json:"top_p,omitempty"`
+	TopK             json.RawMessage    `json:"top_k,omitempty"`
+	Stream           bool               `json:"stream,omitempty"`
+	Metadata         *anthropicMetadata `json:"metadata,omitempty"`
+	Thinking         json.RawMessage    `json:"thinking,omitempty"`
+	Tools            []anthropicTool    `json:"tools,omitempty"`
+	ToolChoice       json.RawMessage    `json:"tool_choice,omitempty"`
 }
 
 type anthropicMetadata struct {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -52,15 +50,11 @@ func TestVertexAnthropicRequest(t *testing.T) {
 // Through the mock's token endpoint and its Vertex AI Claude routes: the
 // answer and the stream come back in OpenAI's shape.
 func TestVertexAnthropicAgainstTheMock(t *testing.T) {
-	m := mock.New(mock.Options{Name: "vertex"})
-	ts := httptest.NewServer(m)
-	t.Cleanup(ts.Close)
-	keyFile := filepath.Join(t.TempDir(), "sa.json")
-	require.NoError(t, os.WriteFile(keyFile, []byte(testServiceAccount(t, m, ts.URL+"/token", 0)), 0o600))
+	m, url, keyFile := vertexMock(t)
 	cfg, _, err := config.Parse([]byte(`
 model_list:
   - model_name: claude
-    litellm_params: {model: vertex_ai/claude-sonnet-4@20250514, vertex_credentials: `+keyFile+`, vertex_location: us-east5, api_base: `+ts.URL+`}
+    litellm_params: {model: vertex_ai/claude-sonnet-4@20250514, vertex_credentials: `+keyFile+`, vertex_location: us-east5, api_base: `+url+`}
     model_info: {id: c1}
 `), "test.yaml", nil)
 	require.NoError(t, err)
