@@ -30,7 +30,7 @@ func TestVertexAnthropic(t *testing.T) {
 	for body, want := range map[string]string{
 		`{` + msgs + `}`: "anthropic_version",
 		`{"anthropic_version":"vertex-2023-10-16","model":"claude",` + msgs + `}`: "model: Extra inputs",
-		`{"anthropic_version":"vertex-2023-10-16","stream":true,` + msgs + `}`:   "streamRawPredict",
+		`{"anthropic_version":"vertex-2023-10-16","stream":true,` + msgs + `}`:    "streamRawPredict",
 	} {
 		rec := serve(s, http.MethodPost, vertexClaude+":rawPredict", body, auth...)
 		require.Equal(t, 400, rec.Code, body)
