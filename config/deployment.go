@@ -339,6 +339,12 @@ func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 		p.warnf(lp.modelLine, joinPath(path, "model"), "vllm/ runs the vLLM library inside LiteLLM; llmvoy sends to a vLLM server's OpenAI API instead, as hosted_vllm/ does")
 	}
 	if provider == "huggingface" && base == nil && lp.base == "" {
+		if strings.HasPrefix(d.UpstreamModel, "http://") || strings.HasPrefix(d.UpstreamModel, "https://") {
+			// LiteLLM's old form for an Inference Endpoint, which its
+			// current provider-routing code no longer reads either.
+			p.errorf(lp.modelLine, joinPath(path, "model"), "an endpoint URL as the model: write it as api_base, with the model name (or tgi) as huggingface/<model>")
+			return
+		}
 		d.UpstreamModel = hfProviderModel(d.UpstreamModel)
 	}
 	switch {

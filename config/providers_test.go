@@ -80,10 +80,11 @@ func TestVLLMWarns(t *testing.T) {
 // it; watsonx fails the config with the reason.
 func TestProvidersRefusedAtLoad(t *testing.T) {
 	for params, want := range map[string]string{
-		`{model: databricks/dbrx}`:              `missing; provider "databricks" has no default api_base; set api_base or DATABRICKS_API_BASE`,
-		`{model: openai_like/m}`:                `set api_base or OPENAI_LIKE_API_BASE`,
-		`{model: watsonx/ibm/granite-13b-chat}`: `provider "watsonx" cannot be served: IBM watsonx.ai wants an IAM access token`,
-		`{model: watsonx_text/ibm/granite}`:     `provider "watsonx_text" cannot be served`,
+		`{model: databricks/dbrx}`:                                     `missing; provider "databricks" has no default api_base; set api_base or DATABRICKS_API_BASE`,
+		`{model: openai_like/m}`:                                       `set api_base or OPENAI_LIKE_API_BASE`,
+		`{model: watsonx/ibm/granite-13b-chat}`:                        `provider "watsonx" cannot be served: IBM watsonx.ai wants an IAM access token`,
+		`{model: watsonx_text/ibm/granite}`:                            `provider "watsonx_text" cannot be served`,
+		`{model: "huggingface/https://x.endpoints.huggingface.cloud"}`: `an endpoint URL as the model: write it as api_base`,
 	} {
 		_, _, err := Parse([]byte("model_list:\n  - model_name: m\n    litellm_params: "+params+"\n"), "config.yaml", nil)
 		require.ErrorContains(t, err, want, params)
