@@ -87,7 +87,6 @@ func (p *parser) includes(root *value) {
 			continue
 		}
 		mergeIncluded(root, included)
-		p.cfg.Includes = append(p.cfg.Includes, file)
 	}
 }
 

@@ -17,8 +17,6 @@ import (
 type Config struct {
 	// Path is the file the config was read from ("" when parsed from bytes).
 	Path string
-	// Includes are the files its include list named, as read, in order.
-	Includes []string
 
 	// Deployments in file order. Several deployments share one ModelName
 	// (a model group).
