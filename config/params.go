@@ -73,7 +73,8 @@ func (p *parser) requestParam(key, path string, val *value, d *Deployment) bool 
 		for _, kv := range val.pairs {
 			hpath := joinPath(path, keyName(kv.key))
 			if name := strings.ToLower(pyStr(kv.key)); !headerToken.MatchString(name) || reservedHeaders[name] {
-				p.errorf(kv.val.line, hpath, "not a header a deployment may set (a token, not host, content-length, transfer-encoding or connection)")
+				// Warned, not refused: LiteLLM's own example has one ("AI-Resource Group").
+				p.warnf(kv.val.line, hpath, "not a header a deployment may set (a token, not host, content-length, transfer-encoding or connection): not sent")
 				continue
 			}
 			switch kv.val.kind {

@@ -68,14 +68,26 @@ model_list:
       extra_body: [1]
       extra_headers: "X-Team: a"
       additional_drop_params: logit_bias
-  - model_name: gpt2
-    litellm_params:
-      model: openai/gpt-4o
-      extra_headers: {"X Team": a, Host: evil.test, ":path": /x}
 `), "config.yaml", func(string) (string, bool) { return "", false })
 	require.Error(t, err)
-	for _, want := range []string{"extra_body: want a mapping of body fields", "extra_headers: want a mapping of header names", "additional_drop_params: want a list of request fields",
-		"extra_headers.X Team: not a header", "extra_headers.Host: not a header", "extra_headers.:path: not a header"} {
+	for _, want := range []string{"extra_body: want a mapping of body fields", "extra_headers: want a mapping of header names", "additional_drop_params: want a list of request fields"} {
 		require.Contains(t, err.Error(), want)
+	}
+}
+
+// A header name no HTTP request may carry, or one of Envoy's framing
+// headers, is warned about and not sent; the deployment still loads.
+func TestDeploymentExtraHeadersNotHeaders(t *testing.T) {
+	cfg, warnings := mustParse(t, `
+model_list:
+  - model_name: gpt
+    litellm_params:
+      model: openai/gpt-4o
+      extra_headers: {"AI-Resource Group": a, Host: evil.test, ":path": /x, X-Ok: "1"}
+`, nil)
+	require.Equal(t, map[string]Secret{"x-ok": "1"}, cfg.Deployments[0].Headers)
+	require.Len(t, warnings, 3)
+	for _, w := range warnings {
+		require.Contains(t, w.Msg, "not a header a deployment may set")
 	}
 }

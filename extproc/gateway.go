@@ -51,6 +51,8 @@ type gateway struct {
 	contentType string
 	// anthropicBeta is a Messages client's anthropic-beta header.
 	anthropicBeta string
+	// limits are LiteLLM's x-litellm-* retry and timeout headers.
+	limits limitHeaders
 }
 
 var _ processor = (*gateway)(nil)
@@ -108,6 +110,7 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	if ep, ok := modelEndpoint(path); ok {
 		g.path, g.endpoint, g.headers = headerValue(h, ":path"), ep, newHeaderPolicy(h, g.state.cfg.General.KeyHeader)
 		g.contentType = headerValue(h, "content-type")
+		g.limits = limitHeadersOf(h)
 		if ep == translate.Messages {
 			g.anthropicBeta = headerValue(h, "anthropic-beta")
 		}
@@ -184,6 +187,15 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	var ownChain []string
 	var mock drill
 	var mockAnswer *extprocv3.ProcessingResponse
+	// Read before num_retries and timeout are stripped. A fallback's pass
+	// has neither: the next group's own settings hold.
+	limits := requestLimits{retries: -1}
+	if !g.isRedirect {
+		var refused *apiError
+		if limits, refused = readRequestLimits(fields, g.limits, isStream(fields)); refused != nil {
+			return replyError(*refused)
+		}
+	}
 	if !isAgentAPI(g.endpoint) && !g.isRedirect {
 		var badDrill *apiError
 		if mock, badDrill = g.mockTesting(fields, model); badDrill != nil {
@@ -409,8 +421,12 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		if relayed {
 			rt.relay = &relayState{server: g.server, group: targetName, stored: storeResponse}
 		}
+		if limits.retries >= 0 {
+			rt.retries = &limits.retries
+		}
 		g.server.requests.put(g.requestID, rt)
 	}
+	m.SetHeaders = limits.apply(m.SetHeaders, target)
 	// Last: everything the client sent that the provider should not get,
 	// including any x-llmvoy-* header llmvoy did not just set itself.
 	g.headers.apply(m, forward)
@@ -480,7 +496,7 @@ func viaHop(set []*corev3.HeaderValueOption, target group, streamTimeout bool, n
 	if streamTimeout {
 		// The hop's stream route has the stream_timeout: the header would
 		// bound the hop's whole answer on the gateway listener instead.
-		set = slices.DeleteFunc(set, func(h *corev3.HeaderValueOption) bool { return h.GetHeader().GetKey() == perTryTimeoutHeader })
+		set = withoutHeader(set, perTryTimeoutHeader)
 	}
 	set[0] = setHeader(plan.RouteHeader, route)
 	return nextStep(set, next, path)

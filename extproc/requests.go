@@ -36,7 +36,9 @@ type routed struct {
 	storeResponse bool
 	// relay is set for a request routed to llmvoy's relay (package
 	// relay): what the relay and the attempts share.
-	relay   *relayState
+	relay *relayState
+	// retries is the request's own num_retries; nil: the router's.
+	retries *int
 	expires time.Time
 }
 

@@ -69,7 +69,9 @@ type upstream struct {
 	hasFallback bool
 	// attempt is the number of this attempt at its step of the chain, 1
 	// for the first.
-	attempt    int
+	attempt int
+	// retries is the request's own num_retries; nil: the router's.
+	retries    *int
 	clientPath string
 	requestID  string
 	// usage counts the answer's tokens when the deployment has a tpm limit
@@ -113,7 +115,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	u.requestID = headerValue(h, "x-request-id")
 	r, known := u.server.requests.get(u.requestID)
 	d = u.state.forModel(d, r.served)
-	u.bridged = r.bridged
+	u.bridged, u.retries = r.bridged, r.retries
 	if r.relay != nil {
 		u.relay, u.continuing = r.relay, r.relay.continues()
 	}
@@ -321,7 +323,8 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 	o := router.Outcome{Deployment: u.deployment.ID, Status: u.status}
 	// Envoy retries no more once the retries of the error's class, or of
 	// the request, are used up.
-	last := u.attempt > r.MaxRetries() || u.attempt > r.RetriesFor(u.status)
+	all, forStatus := retriesFor(r, u.status, u.retries)
+	last := u.attempt > all || u.attempt > forStatus
 	if u.hasFallback && (u.status < 400 || last) {
 		u.server.attempts.done(u.requestID)
 	}
