@@ -358,11 +358,17 @@ func (p *parser) liteLLMSettings(v *value) routerFallback {
 			p.modelGroupSettings(path, kv.val)
 		case "drop_params":
 			p.dropParams(path, kv.val)
+		case "success_callback":
+			p.callbackList(path, kv.val, CallbackEvents{Success: true})
+		case "failure_callback":
+			p.callbackList(path, kv.val, CallbackEvents{Failure: true})
+		case "callbacks":
+			p.callbackList(path, kv.val, CallbackEvents{Success: true, Failure: true})
 		case "turn_off_message_logging":
 			// llmvoy never logs prompts or answers; true asks for what
 			// already holds.
 			if on, ok := p.boolean(path, kv.val); ok && !on {
-				p.warnf(kv.val.line, path, "false has no effect: llmvoy logs no messages (general_settings.store_prompts_in_spend_logs stores them in the spend logs)")
+				p.warnf(kv.val.line, path, "false has no effect: llmvoy logs no messages (general_settings.store_prompts_in_spend_logs stores them in the spend logs and sends them to callbacks)")
 			}
 		default:
 			p.unsupported(kv.key, path)

@@ -142,7 +142,7 @@ func TestUnsupportedKeysWarn(t *testing.T) {
 router_settings:
   model_group_retry_policy: {"gpt-4o": {"RateLimitErrorRetries": 1}}
 litellm_settings:
-  callbacks: ["langfuse"]
+  callbacks: ["datadog"]
 general_settings:
   alerting: ["slack"]
 guardrails: []
@@ -151,7 +151,7 @@ guardrails: []
 		{File: "config.yaml", Line: 5, Path: "model_list[0].litellm_params.merge_reasoning_content_in_choices", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 6, Path: "model_list[0].tags", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 8, Path: "router_settings.model_group_retry_policy", Msg: "not supported yet, ignored"},
-		{File: "config.yaml", Line: 10, Path: "litellm_settings.callbacks", Msg: "not supported yet, ignored"},
+		{File: "config.yaml", Line: 10, Path: "litellm_settings.callbacks[0]", Msg: `callback "datadog" not supported yet, ignored`},
 		{File: "config.yaml", Line: 12, Path: "general_settings.alerting", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 13, Path: "guardrails", Msg: "not supported yet, ignored"},
 	}, warnings)

@@ -24,6 +24,9 @@ type Config struct {
 
 	Router  RouterSettings
 	General GeneralSettings
+	// Callbacks are litellm_settings' success_callback, failure_callback
+	// and callbacks, with their variables.
+	Callbacks Callbacks
 	// Environment holds environment_variables from the file, as LiteLLM
 	// exports them (str() of each value). They resolve os.environ/ references
 	// ahead of the process environment. Secret, because they often are API keys.

@@ -51,6 +51,8 @@ type gateway struct {
 	contentType string
 	// anthropicBeta is a Messages client's anthropic-beta header.
 	anthropicBeta string
+	// traceParent is the client's traceparent, kept for the callbacks.
+	traceParent string
 	// limits are LiteLLM's x-litellm-* retry and timeout headers.
 	limits limitHeaders
 }
@@ -113,6 +115,9 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 		g.limits = limitHeadersOf(h)
 		if ep == translate.Messages {
 			g.anthropicBeta = headerValue(h, "anthropic-beta")
+		}
+		if g.server.callbacks != nil {
+			g.traceParent = headerValue(h, "traceparent")
 		}
 		if method != "POST" {
 			return replyError(apiError{Status: 405, Message: "method " + method + " not allowed on " + path + "; use POST", Type: "invalid_request_error"})
@@ -414,7 +419,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		// For the attempts' upstream processors, which cannot read it from
 		// headers (see routed).
 		rt := routed{clientPath: path, keyToken: fb.caller, anthropicBeta: g.anthropicBeta, bridged: bridged,
-			storeResponse: storeResponse, served: served}
+			storeResponse: storeResponse, served: served, traceParent: g.traceParent}
 		if rewrite {
 			rt.bodyModel = bodyModel
 		}

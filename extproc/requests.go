@@ -39,7 +39,10 @@ type routed struct {
 	relay *relayState
 	// retries is the request's own num_retries; nil: the router's.
 	retries *int
-	expires time.Time
+	// traceParent is the client's traceparent, for the callbacks' span
+	// (providers do not get it).
+	traceParent string
+	expires     time.Time
 }
 
 // requests holds the routing decision of each request in flight, by the

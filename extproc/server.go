@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/llmvoy/llmvoy/callbacks"
 	"github.com/llmvoy/llmvoy/credentials"
 	"github.com/llmvoy/llmvoy/keys"
 	"github.com/llmvoy/llmvoy/metrics"
@@ -65,6 +66,8 @@ type Server struct {
 	counters  Counters
 	parallel  *inFlight
 	summaries *summaries
+	// callbacks get a record of each request; nil: none configured.
+	callbacks *callbacks.Exporter
 	// accessLog gets a JSON line per client request; nil: none.
 	accessLog *jsonLog
 	// googleTokens are the access tokens of Vertex AI deployments, kept

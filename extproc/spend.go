@@ -70,21 +70,29 @@ func (u *upstream) recordSpend(prompt, completion int, response []byte) float64 
 	if l.RequestID == "" {
 		l.RequestID = "llmvoy-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
-	k, err := u.server.keys.Lookup(context.Background(), u.spend.token)
-	if err == nil {
-		l.KeyAlias = k.KeyAlias
+	// Without a virtual key (the master key's requests, read for the
+	// callbacks) nothing is charged: the answer is only summarised.
+	charged := u.spend.token != "" && u.server.keys != nil
+	var k *keys.Key
+	if charged {
+		var err error
+		if k, err = u.server.keys.Lookup(context.Background(), u.spend.token); err == nil {
+			l.KeyAlias = k.KeyAlias
+		}
 	}
 	if u.state.cfg.General.StorePrompts {
 		l.Messages, l.Response = string(u.spend.request), string(response)
 	}
-	if u.relay == nil || !u.relay.hold(l) {
+	if charged && (u.relay == nil || !u.relay.hold(l)) {
 		u.server.keys.Record(l)
 	}
-	key := metrics.Key{Hash: u.spend.token}
-	if l.KeyAlias != nil {
-		key.Alias = *l.KeyAlias
+	if charged {
+		key := metrics.Key{Hash: u.spend.token}
+		if l.KeyAlias != nil {
+			key.Alias = *l.KeyAlias
+		}
+		u.server.metrics.Usage(d.ID, key, prompt, completion, cost)
 	}
-	u.server.metrics.Usage(d.ID, key, prompt, completion, cost)
 	if k != nil && k.MaxBudget != nil && cost > 0 {
 		u.server.counters.Add(context.Background(), spendCounter(k), int64(cost*nanoUSD), spendTTL(k))
 	}
@@ -92,7 +100,8 @@ func (u *upstream) recordSpend(prompt, completion int, response []byte) float64 
 		minute := time.Now().Unix() / 60
 		u.server.counters.Add(context.Background(), keyCounter(u.spend.token, "tpm", minute), int64(prompt+completion), counters.PerMinuteTTL)
 	}
-	u.server.summaries.put(l.RequestID, summary{KeyAlias: l.KeyAlias, KeyName: keyName(k), PromptTokens: prompt, CompletionTokens: completion, Cost: cost})
+	u.server.summaries.put(l.RequestID, summary{KeyHash: u.spend.token, KeyAlias: l.KeyAlias, KeyName: keyName(k),
+		PromptTokens: prompt, CompletionTokens: completion, Cost: cost, Messages: l.Messages, Response: l.Response})
 	return cost
 }
 
@@ -109,12 +118,16 @@ func formatCost(usd float64) string { return strconv.FormatFloat(usd, 'g', -1, 6
 // summary is what the upstream processor learnt of a request that the
 // access log line shows: who made it, its tokens and cost.
 type summary struct {
+	KeyHash          string
 	KeyAlias         *string
 	KeyName          string
 	PromptTokens     int
 	CompletionTokens int
 	Cost             float64
-	at               time.Time
+	// Messages and Response are the stored request and answer, for the
+	// callbacks (only with store_prompts_in_spend_logs).
+	Messages, Response string
+	at                 time.Time
 }
 
 // summaries holds summaries until Envoy logs their request's end.
@@ -188,6 +201,11 @@ type accessLine struct {
 // ended: it frees the request's max_parallel_requests slot and writes its
 // access-log line.
 func (s *Server) ObserveRequest(r router.Request) {
+	var traceParent string
+	if s.callbacks != nil {
+		rt, _ := s.requests.get(r.RequestID)
+		traceParent = rt.traceParent
+	}
 	if !r.Redirected {
 		// A fallback's first pass ends while its next pass goes on, with
 		// the same id: it keeps its routing and its parallel slot.
@@ -201,6 +219,7 @@ func (s *Server) ObserveRequest(r router.Request) {
 	if s.summaries != nil {
 		sum, ok = s.summaries.take(r.RequestID)
 	}
+	s.exportRequest(r, sum, ok, traceParent)
 	if s.accessLog == nil {
 		return
 	}
@@ -225,7 +244,12 @@ func (s *Server) ObserveRequest(r router.Request) {
 	s.accessLog.w.Write(append(b, '\n'))
 }
 
-// ObserveAttempt: attempts are not access-logged one by one.
-func (s *Server) ObserveAttempt(router.Attempt) {}
+// ObserveAttempt: attempts are not access-logged one by one; the callbacks
+// make a span of each.
+func (s *Server) ObserveAttempt(a router.Attempt) {
+	if s.callbacks != nil {
+		s.callbacks.Attempt(a)
+	}
+}
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -204,8 +204,9 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	if u.server.balance.CountsTokens(d) {
 		u.usage = &usageCounter{}
 	}
-	if r.keyToken != "" && u.server.keys != nil {
-		// Every attempt is charged under the key, retries included.
+	if (r.keyToken != "" && u.server.keys != nil) || u.server.callbacks != nil {
+		// Every attempt is charged under the key, retries included; the
+		// callbacks want every answer's usage and cost.
 		u.spend = &spender{token: r.keyToken, start: time.Now()}
 		u.usage = &usageCounter{}
 	}

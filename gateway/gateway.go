@@ -18,6 +18,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/llmvoy/llmvoy/callbacks"
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/controlplane"
 	"github.com/llmvoy/llmvoy/counters"
@@ -70,6 +71,7 @@ type Gateway struct {
 	procGRPC         *grpc.Server
 	relayHTTP        *http.Server
 	closeKeys, redis func()
+	callbacks        *callbacks.Exporter
 	// envoyRestarts counts how often the supervised Envoy was restarted.
 	envoyRestarts atomic.Int64
 }
@@ -123,6 +125,17 @@ func Open(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger) (_ 
 	if opts.AccessLog != nil {
 		procSrv.SetAccessLog(opts.AccessLog)
 	}
+	// LiteLLM's logging callbacks, read at start (a reload that changes
+	// them needs a restart).
+	if g.callbacks, err = callbacks.Open(cfg.Callbacks, log); err != nil {
+		return nil, err
+	}
+	if g.callbacks != nil {
+		procSrv.SetCallbacks(g.callbacks)
+		for _, name := range g.callbacks.Names() {
+			stats.WatchCallbackDrops(name, func() uint64 { return g.callbacks.Dropped(name) })
+		}
+	}
 	// Bodies of vision requests travel in single ext_proc messages.
 	maxMsg := plan.DefaultMaxRequestBytes + (1 << 20)
 	g.xdsGRPC, g.procGRPC = g.control.NewServer(maxMsg), g.control.NewServer(maxMsg)
@@ -167,6 +180,7 @@ func (g *Gateway) Close() {
 	if g.relayHTTP != nil {
 		g.relayHTTP.Close()
 	}
+	g.callbacks.Close()
 	g.closeKeys()
 	g.redis()
 	if g.control != nil {

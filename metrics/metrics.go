@@ -193,6 +193,16 @@ func (m *Metrics) WatchEnvoyRestarts(restarts func() int64) {
 	}, func() float64 { return float64(restarts()) }))
 }
 
+// WatchCallbackDrops counts the records callback name lost to its full
+// queue (package callbacks).
+func (m *Metrics) WatchCallbackDrops(name string, dropped func() uint64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name:        "llmvoy_callback_records_dropped_total",
+		Help:        "Request records a logging callback dropped because its export queue was full.",
+		ConstLabels: prometheus.Labels{"callback": name},
+	}, func() float64 { return float64(dropped()) }))
+}
+
 // SetPlan makes p's model groups and deployments the label values.
 func (m *Metrics) SetPlan(p *plan.Plan) {
 	if m == nil {

@@ -315,6 +315,9 @@ func direct(cfg *config.Config, g *Group) (Direct, string) {
 		return Direct{}, "no deployments"
 	case g.HasFallbacks():
 		return Direct{}, "fallbacks redirect from the upstream processor"
+	case cfg.Callbacks.ReadsAnswers():
+		// Their records carry every answer's usage and cost.
+		return Direct{}, "callbacks read every answer's usage"
 	case uniformModel(g.Deployments) == "":
 		return Direct{}, "its deployments do not all take OpenAI's format with one model"
 	}

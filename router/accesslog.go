@@ -169,6 +169,10 @@ func failureOf(f *accesslogv3.ResponseFlags) Failure {
 // Attempt is one upstream attempt as Envoy logged it, for an Observer: the
 // Outcome router state counted, and what the Outcome folds away.
 type Attempt struct {
+	// RequestID is the client request's x-request-id; Start when the
+	// attempt began.
+	RequestID string
+	Start     time.Time
 	// Outcome is what Cooldowns and Balance counted; Counted is false (and
 	// Outcome zero) when they ignored the attempt: the client left,
 	// llmvoy's own circuit breaker, a fallback redirect.
@@ -198,6 +202,8 @@ func attemptOf(e *accesslogv3.HTTPAccessLogEntry, o Outcome, counted, hedging bo
 		id = ""
 	}
 	a := Attempt{
+		RequestID:  e.GetRequest().GetRequestId(),
+		Start:      startOf(common),
 		Outcome:    o,
 		Counted:    counted,
 		Deployment: id,
