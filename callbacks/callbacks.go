@@ -120,7 +120,7 @@ func Open(c config.Callbacks, log *slog.Logger) (*Exporter, error) {
 		var err error
 		switch name {
 		case config.CallbackOTel:
-			s, err = newOTel(c.OTel)
+			s, err = newOTel(c.OTel, log)
 		case config.CallbackLangfuse:
 			s = newLangfuse(c.Langfuse)
 		case config.CallbackWebhook:

@@ -89,7 +89,7 @@ func langfuseEvents(r *Record) []langfuseEvent {
 	if r.KeyAlias != "" {
 		meta["user_api_key_alias"] = r.KeyAlias
 	}
-	in, out := rawJSON(r.Messages), rawJSON(r.Response)
+	in, out := rawJSON(messagesOf(r.Messages)), rawJSON(choicesOf(r.Response))
 	tr := langfuseTrace{ID: r.RequestID, Timestamp: langfuseTime(r.Start), Name: name, Input: in, Output: out, Metadata: meta}
 	if r.KeyAlias != "" {
 		tr.Tags = []string{"key_alias:" + r.KeyAlias}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -27,8 +29,12 @@ type otelSink struct {
 	tracer trace.Tracer
 }
 
-func newOTel(s config.OTelSettings) (*otelSink, error) {
+func newOTel(s config.OTelSettings, log *slog.Logger) (*otelSink, error) {
 	ctx := context.Background()
+	// The SDK's own export failures, in llmvoy's log.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("callback export failed", "callback", config.CallbackOTel, "error", err)
+	}))
 	headers := reveal(s.Headers)
 	var exp sdktrace.SpanExporter
 	var err error

@@ -85,7 +85,7 @@ func payloadOf(r *Record) payload {
 			UserAPIKeyHash: optional(r.KeyHash), UserAPIKeyAlias: optional(r.KeyAlias), UserAPIKeyName: optional(r.KeyName),
 			RequestRoute: r.Path,
 		},
-		Messages: rawJSON(r.Messages), Response: rawJSON(r.Response), ErrorStr: optional(r.ErrorString()),
+		Messages: rawJSON(messagesOf(r.Messages)), Response: rawJSON(r.Response), ErrorStr: optional(r.ErrorString()),
 	}
 	p.CompletionStartTime = p.EndTime
 	if r.FirstByte > 0 {
