@@ -53,6 +53,8 @@ func TestDirect(t *testing.T) {
 		{"request defaults", dep("g", shared+", temperature: 0.2"), "", "", "request parameters or headers"},
 		{"dropped fields", dep("g", shared+", additional_drop_params: [user]"), "", "", "request parameters or headers"},
 		{"extra headers", dep("g", shared+", extra_headers: {X-Team: a}"), "", "", "request parameters or headers"},
+		{"callbacks", dep("g", shared), "litellm_settings:\n  callbacks: [otel]\n", "", "callbacks read every answer"},
+		{"prometheus only", dep("g", shared), "litellm_settings:\n  callbacks: [prometheus]\n", "Bearer sk-1", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
