@@ -105,9 +105,9 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 	durationVar(fs, &s.SoakDuration, "soak-duration", 10*time.Minute, "length of the soak")
 	durationVar(fs, &s.SoakEvery, "soak-every", 10*time.Second, "how often the soak samples RSS")
 	fs.IntVar(&s.SoakConns, "soak-conns", 0, "most connections the soak's client opens to a target (0: as many as the load needs)")
-	fs.Func("targets", "comma-separated: direct,envoy,llmvoy,llmvoy-relay,litellm (default all but llmvoy-relay, llmvoy with enable_stream_continuation; litellm only when installed)", func(v string) error {
+	fs.Func("targets", "comma-separated: direct,envoy,llmvoy,llmvoy-relay,llmvoy-otel,litellm (default all but llmvoy-relay, llmvoy with enable_stream_continuation, and llmvoy-otel, llmvoy with the otel callback; litellm only when installed)", func(v string) error {
 		s.Targets = splitList(v)
-		return checkNames(s.Targets, targetDirect, targetEnvoy, targetLLMvoy, targetRelay, targetLiteLLM)
+		return checkNames(s.Targets, targetDirect, targetEnvoy, targetLLMvoy, targetRelay, targetOTel, targetLiteLLM)
 	})
 	fs.BoolVar(&s.VirtualKey, "virtual-key", false, "send llmvoy's requests with a virtual key (generated at start; its spend recorded per request) instead of the master key")
 	fs.BoolVar(&s.Anthropic, "anthropic", false, "make the deployments Anthropic ones (anthropic/, on the mocks' Messages API): llmvoy translates every request and answer; the direct and Envoy targets still call the mocks' chat API")

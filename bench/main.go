@@ -171,6 +171,13 @@ func (b *bench) startTargets(ctx context.Context, res *Results) error {
 		t.name = targetRelay
 		b.targets = append(b.targets, t)
 	}
+	if want(targetOTel) {
+		t, err := b.startOTel(ctx)
+		if err != nil {
+			return err
+		}
+		b.targets = append(b.targets, t)
+	}
 	if want(targetLiteLLM) {
 		cmd, why := liteLLMCommand(b.s.liteLLM, b.root)
 		if cmd == nil {
@@ -192,7 +199,7 @@ func (b *bench) startTargets(ctx context.Context, res *Results) error {
 	}
 	for i, t := range b.targets {
 		b.clients[t.name] = newClient(time.Duration(b.s.Timeout))
-		if b.s.VirtualKey && (t.name == targetLLMvoy || t.name == targetRelay) {
+		if b.s.VirtualKey && (t.name == targetLLMvoy || t.name == targetRelay || t.name == targetOTel) {
 			key, err := generateKey(ctx, t.baseURL)
 			if err != nil {
 				return fmt.Errorf("%s: a virtual key: %w", t.name, err)

@@ -25,6 +25,10 @@ const (
 	// its streams go through the relay (package relay). Only on request
 	// (--targets): it measures what stream continuation costs.
 	targetRelay = "llmvoy-relay"
+	// targetOTel is llmvoy with the otel callback exporting OTLP/HTTP to
+	// a receiver of the harness's that discards it. Only on request: it
+	// measures what telemetry costs.
+	targetOTel = "llmvoy-otel"
 )
 
 // The model group clients ask for and the model the deployments serve: they
@@ -125,14 +129,14 @@ func gatewayConfig(mocks []mockDeployment, s *settings) []byte {
 	return []byte(b.String())
 }
 
-func startLLMvoy(ctx context.Context, ps *procs, bin, envoyBin, configPath string) (target, error) {
+func startLLMvoy(ctx context.Context, ps *procs, bin, envoyBin, configPath string, env ...string) (target, error) {
 	port, err := freePort()
 	if err != nil {
 		return target{}, err
 	}
 	// Its key store (virtual keys, spend) is the run's own.
 	dataDir := strings.TrimSuffix(configPath, ".yaml") + "-data"
-	p, err := ps.start("llmvoy", []string{"ENVOY_BIN=" + envoyBin}, bin, "run", "--config", configPath,
+	p, err := ps.start("llmvoy", append([]string{"ENVOY_BIN=" + envoyBin}, env...), bin, "run", "--config", configPath,
 		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--log-level", "info", "--drain-timeout", "2s",
 		"--data-dir", dataDir)
 	if err != nil {
