@@ -65,6 +65,9 @@ func TestDefaultAPIBases(t *testing.T) {
 		"perplexity":    "https://api.perplexity.ai",
 		"moonshot":      "https://api.moonshot.ai/v1",
 		"zai":           "https://api.z.ai/api/paas/v4",
+		"cohere":        "https://api.cohere.ai/compatibility/v1",
+		"jina_ai":       "https://api.jina.ai/v1",
+		"infinity":      "",
 	}
 	openAICompatible := 0
 	for _, s := range providers {

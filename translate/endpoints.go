@@ -13,8 +13,8 @@ const (
 	ImageGenerations Endpoint = "/images/generations"
 	// ImageEdits takes a multipart/form-data body (the image or images,
 	// a mask, the prompt, the model...), as AudioTranscriptions does.
-	ImageEdits Endpoint = "/images/edits"
-	Moderations      Endpoint = "/moderations"
+	ImageEdits  Endpoint = "/images/edits"
+	Moderations Endpoint = "/moderations"
 	// AudioSpeech answers with audio bytes, not JSON.
 	AudioSpeech Endpoint = "/audio/speech"
 	// AudioTranscriptions takes a multipart/form-data body (the audio
