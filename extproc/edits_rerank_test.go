@@ -97,7 +97,7 @@ func TestUpstreamRewritesAnEditFormAndPricesItsImages(t *testing.T) {
 
 func TestGatewayRoutesARerank(t *testing.T) {
 	h := startServer(t, parseConfig(t, editsRerankConfig, testEnv))
-	for _, path := range []string{"/v1/rerank", "/rerank"} {
+	for _, path := range []string{"/v1/rerank", "/v2/rerank", "/rerank"} {
 		resp := postThroughGateway(t, h, path, []byte(`{"model":"rr","query":"q","documents":["a","b"]}`), bearer)
 		cluster, _ := routedTo(t, resp)
 		require.Contains(t, []string{plan.ClusterName("rr"), plan.DirectRouteName("rr")}, cluster, path)

@@ -693,6 +693,10 @@ func modelEndpoint(path string) (translate.Endpoint, bool) {
 	if ep := translate.Endpoint(p); slices.Contains(translate.MediaEndpoints, ep) {
 		return ep, true
 	}
+	if path == "/v2/rerank" {
+		// LiteLLM's too: Cohere's v2 SDK calls it.
+		return translate.Rerank, true
+	}
 	return "", false
 }
 

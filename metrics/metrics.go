@@ -565,7 +565,7 @@ func operationOf(endpoint string) string {
 		return "image_generation"
 	case "/v1/images/edits", "/images/edits":
 		return "image_edit"
-	case "/v1/rerank", "/rerank":
+	case "/v1/rerank", "/v2/rerank", "/rerank":
 		return "rerank"
 	case "/v1/moderations", "/moderations":
 		return "moderation"
