@@ -27,20 +27,8 @@ general_settings:
 // editForm is an image edit request naming model (two images and a mask,
 // as OpenAI's SDK sends them), and its content type.
 func editForm(t *testing.T, model string) ([]byte, string) {
-	t.Helper()
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	for _, name := range []string{"image[]", "image[]", "mask"} {
-		fw, err := w.CreateFormFile(name, "x.png")
-		require.NoError(t, err)
-		fw.Write([]byte("\x89PNG\r\n\x1a\n{\"model\":\"rr\"}"))
-	}
-	require.NoError(t, w.WriteField("prompt", "add a hat"))
-	if model != "" {
-		require.NoError(t, w.WriteField("model", model))
-	}
-	require.NoError(t, w.Close())
-	return buf.Bytes(), w.FormDataContentType()
+	return multipartForm(t, []string{"image[]", "image[]", "mask"}, []byte("\x89PNG\r\n\x1a\n{\"model\":\"rr\"}"),
+		[][2]string{{"prompt", "add a hat"}}, model)
 }
 
 func TestGatewayRoutesAnImageEditByItsFormModel(t *testing.T) {
@@ -88,11 +76,17 @@ func TestUpstreamRewritesAnEditFormAndPricesItsImages(t *testing.T) {
 	exchange(t, stream, responseChunk(`{"created":1,"data":[{"b64_json":"iVBORw0KGgo="},{"b64_json":"iVBORw0KGgo="},{"b64_json":"iVBORw0KGgo="}]}`, true))
 	finish(t, stream)
 	require.InDelta(t, 3*0.02, spendOf(t, k, token), 1e-12)
+	requireCallType(t, k, token, "aimage_edit")
+}
+
+// requireCallType checks the key's one spend log has LiteLLM's call type.
+func requireCallType(t *testing.T, k *llmkeys.Keys, token, want string) {
+	t.Helper()
 	require.NoError(t, k.Flush(context.Background()))
 	logs, err := k.Store().SpendLogs(context.Background(), llmkeys.SpendFilter{APIKey: token})
 	require.NoError(t, err)
 	require.Len(t, logs, 1)
-	require.Equal(t, "aimage_edit", logs[0].CallType)
+	require.Equal(t, want, logs[0].CallType)
 }
 
 func TestGatewayRoutesARerank(t *testing.T) {
@@ -128,11 +122,7 @@ func TestUpstreamSendsARerankAndPricesItsSearchUnits(t *testing.T) {
 	exchange(t, stream, responseChunk(`{"id":"r","results":[{"index":1,"relevance_score":0.9}],"meta":{"billed_units":{"search_units":2}}}`, true))
 	finish(t, stream)
 	require.InDelta(t, 2*0.002, spendOf(t, k, token), 1e-12)
-	require.NoError(t, k.Flush(context.Background()))
-	logs, err := k.Store().SpendLogs(context.Background(), llmkeys.SpendFilter{APIKey: token})
-	require.NoError(t, err)
-	require.Len(t, logs, 1)
-	require.Equal(t, "arerank", logs[0].CallType)
+	requireCallType(t, k, token, "arerank")
 
 	stream = h.open(t, plan.ProcessorUpstream)
 	resp = exchange(t, stream, attempt(t, "dep-rr-vllm", "/rerank", []byte(`{"model":"rr-vllm","query":"q","documents":["a"]}`)))

@@ -37,13 +37,5 @@ func (s *Server) imageEdits(w http.ResponseWriter, r *http.Request, body []byte,
 			return
 		}
 	}
-	format, e := imageFormat(model, first(form.Value["response_format"]))
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	if !s.proceed(w, r, opts, model) {
-		return
-	}
-	s.writeImages(w, model, prompt, format, n)
+	s.answerImages(w, r, opts, model, prompt, first(form.Value["response_format"]), n)
 }

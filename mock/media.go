@@ -142,7 +142,13 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request, body []byte, opt
 		writeError(w, e)
 		return
 	}
-	format, e = imageFormat(model, format)
+	s.answerImages(w, r, opts, model, prompt, format, n)
+}
+
+// answerImages answers an images request of model for n images in format
+// (the request's response_format), once the x-mock-* headers let it.
+func (s *Server) answerImages(w http.ResponseWriter, r *http.Request, opts *Options, model, prompt, format string, n int) {
+	format, e := imageFormat(model, format)
 	if e != nil {
 		writeError(w, e)
 		return
