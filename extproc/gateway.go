@@ -185,6 +185,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		return replyError(apiError{Status: 400, Message: "model must be a string", Type: "invalid_request_error", Param: "model"})
 	}
 	var ownChain []string
+	noFallbacks := false
 	var mock drill
 	var mockAnswer *extprocv3.ProcessingResponse
 	// Read before num_retries and timeout are stripped. A fallback's pass
@@ -211,6 +212,9 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		var refused *extprocv3.ProcessingResponse
 		if ownChain, refused = g.requestFallbacks(fields, model); refused != nil {
 			return refused
+		}
+		if f, ok := jsonscan.Get(fields, "disable_fallbacks"); ok {
+			noFallbacks, _ = jsonscan.Bool(f.Value)
 		}
 		// Once: a fallback's pass gets the body as this pass left it.
 		src := body
@@ -269,7 +273,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		// are the body's as sent.
 		storeResponse = g.server.responses() != nil && responsesapi.Stores(fields)
 	}
-	fb := fallback{origin: origin, chain: ownChain}
+	fb := fallback{origin: origin, chain: ownChain, disabled: noFallbacks}
 	if g.caller.key != nil {
 		fb.caller = g.caller.key.Token
 	}
