@@ -171,6 +171,7 @@ func (p *parser) config(root *value) {
 	fallback := p.liteLLMSettings(root.get("litellm_settings"))
 	p.cfg.Router = p.router(root.get("router_settings"), fallback)
 	p.cfg.Deployments = p.modelList(root)
+	p.cfg.PassThrough = p.passThrough(p.cfg.Deployments)
 	p.checkGroupRefs(p.cfg.Groups())
 	p.checkHedging()
 }

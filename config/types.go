@@ -28,6 +28,10 @@ type Config struct {
 	// exports them (str() of each value). They resolve os.environ/ references
 	// ahead of the process environment. Secret, because they often are API keys.
 	Environment map[string]Secret
+	// PassThrough holds the deployment each provider pass-through route
+	// (/anthropic, /gemini, ...) calls, by route (PassThroughRoutes); a
+	// route without one is absent (see passthrough.go).
+	PassThrough map[string]*Deployment
 
 	// byID maps an id to its index in Deployments, built by index(). Not
 	// pointers: fmt prints unexported fields without their methods, and a
@@ -117,6 +121,10 @@ type Deployment struct {
 
 	// MaxInputTokens is model_info.max_input_tokens; 0 = unknown.
 	MaxInputTokens int
+
+	// UseInPassThrough is litellm_params.use_in_pass_through: the
+	// provider's pass-through route calls this deployment.
+	UseInPassThrough bool
 
 	// Info is model_info as written (id included, os.environ/ references
 	// unresolved), for /model/info.

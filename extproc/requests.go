@@ -4,6 +4,8 @@ import (
 	"maps"
 	"sync"
 	"time"
+
+	"github.com/llmvoy/llmvoy/config"
 )
 
 // routed is what the gateway processor decided for a request that its
@@ -36,8 +38,11 @@ type routed struct {
 	storeResponse bool
 	// relay is set for a request routed to llmvoy's relay (package
 	// relay): what the relay and the attempts share.
-	relay   *relayState
-	expires time.Time
+	relay *relayState
+	// passThrough is the deployment a pass-through request is charged on,
+	// with the model it named (passthrough.go).
+	passThrough *config.Deployment
+	expires     time.Time
 }
 
 // requests holds the routing decision of each request in flight, by the

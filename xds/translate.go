@@ -83,6 +83,15 @@ func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 			return nil, fmt.Errorf("xds: deployment %q uses https but no CA bundle was found to verify it", d.ID)
 		}
 	}
+	for _, route := range plan.PassThroughTargets(p.Config) {
+		d := p.Config.PassThrough[route]
+		if _, err := portOf(d); err != nil {
+			return nil, fmt.Errorf("xds: pass-through route /%s: %w", route, err)
+		}
+		if d.APIBase.Scheme == "https" && o.CAFile == "" {
+			return nil, fmt.Errorf("xds: pass-through route /%s uses https but no CA bundle was found to verify it", route)
+		}
+	}
 	r := &Resources{
 		Listeners: []types.Resource{makeListener(o)},
 		Routes:    []types.Resource{makeRouteConfig(p, st, o)},
@@ -103,6 +112,9 @@ func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 				r.Clusters = append(r.Clusters, makeEgressCluster(e, o))
 			}
 		}
+	}
+	for _, c := range passThroughClusters(p, o) {
+		r.Clusters = append(r.Clusters, c)
 	}
 	if relay := relayGroups(p, o); len(relay) > 0 {
 		for _, g := range relay {
