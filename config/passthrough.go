@@ -47,7 +47,7 @@ func (p *parser) passThroughFromEnv(route, provider string) *Deployment {
 	env := providerEnv[provider]
 	switch {
 	case provider == "bedrock":
-		if s, _ := p.lookup("AWS_ACCESS_KEY_ID"); s == "" {
+		if s, ok := p.lookup("AWS_ACCESS_KEY_ID"); !ok || s == "" {
 			return nil
 		}
 	case len(env.key) == 0:
