@@ -475,7 +475,7 @@ func newNames(p *plan.Plan, l *litellmMetrics) *names {
 			n.groups[plan.RelayClusterName(g.Name)] = g.Name
 		}
 	}
-	for _, d := range p.Config.Deployments {
+	add := func(d *config.Deployment) {
 		provider := d.Provider
 		if provider == "" {
 			provider = Unknown
@@ -483,6 +483,18 @@ func newNames(p *plan.Plan, l *litellmMetrics) *names {
 		n.deployments[d.ID] = deploymentNames{group: d.ModelName, provider: provider, rpm: d.RPM, tpm: d.TPM,
 			litellm: newLiteLLMDeployment(l, d)}
 		n.order = append(n.order, d.ID)
+	}
+	for _, d := range p.Config.Deployments {
+		add(d)
+	}
+	// A pass-through route is counted under its deployment's group, or,
+	// for a credential from the environment, under the route ("/gemini").
+	for _, route := range plan.PassThroughTargets(p.Config) {
+		d := p.Config.PassThrough[route]
+		n.groups[plan.PassThroughCluster(route)] = d.ModelName
+		if _, ok := n.deployments[d.ID]; !ok {
+			add(d)
+		}
 	}
 	return n
 }
@@ -569,6 +581,9 @@ func operationOf(endpoint string) string {
 		return "speech"
 	case "/v1/audio/transcriptions", "/audio/transcriptions":
 		return "transcription"
+	}
+	if _, _, ok := plan.PassThroughRoute(endpoint); ok {
+		return "pass_through_endpoint" // LiteLLM's call type of its provider routes
 	}
 	return ""
 }

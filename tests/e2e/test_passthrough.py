@@ -14,6 +14,7 @@ import pytest
 
 from conftest import MASTER_KEY
 from test_keys import admin, generate
+from test_metrics import eventually, value
 from test_routing import fleet  # noqa: F401 (the fixture)
 
 ANTHROPIC_KEY = "sk-ant-deployment-key"
@@ -235,6 +236,11 @@ def test_virtual_key_is_charged_from_the_answers_usage(gw):
         assert sum(l["spend"] for l in logs) == pytest.approx(sum(want))
         info = admin(c, "GET", "/key/info", params={"key": k["key"]}).json()["info"]
         assert info["spend"] == pytest.approx(sum(want))
+    # Metrics as for any route: under the deployment's group.
+    c = httpx.Client(base_url=root, timeout=30)
+    assert value(c, "llmvoy_spend_usd_total", model_group="claude") == pytest.approx(sum(want[:2]))
+    assert value(c, "llmvoy_spend_usd_total", model_group="flash") == pytest.approx(want[2])
+    eventually(c, "llmvoy_requests_total", lambda v: v >= 2, model_group="claude", **{"class": "2xx"})
 
 
 def test_credential_from_the_environment(fleet):
