@@ -171,7 +171,7 @@ func (p *parser) config(root *value) {
 	fallback := p.liteLLMSettings(root.get("litellm_settings"))
 	p.cfg.Router = p.router(root.get("router_settings"), fallback)
 	p.cfg.Deployments = p.modelList(root)
-	p.cfg.PassThrough = p.passThrough(p.cfg.Deployments)
+	p.cfg.PassThrough = p.passThrough(p.cfg.Deployments, root.get("general_settings"))
 	p.checkGroupRefs(p.cfg.Groups())
 	p.checkHedging()
 }
@@ -265,6 +265,8 @@ func (p *parser) general(v *value) GeneralSettings {
 			g.StorePrompts, _ = p.boolean(path, kv.val)
 		case "forward_client_headers_to_llm_api":
 			g.ForwardClientHeaders, _ = p.boolean(path, kv.val)
+		case "pass_through_endpoints":
+			// Read with the provider routes (passthrough.go).
 		case "litellm_key_header_name":
 			if s, _, ok := p.str(path, kv.val); ok {
 				g.KeyHeader = strings.ToLower(strings.TrimSpace(s))

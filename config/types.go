@@ -28,10 +28,10 @@ type Config struct {
 	// exports them (str() of each value). They resolve os.environ/ references
 	// ahead of the process environment. Secret, because they often are API keys.
 	Environment map[string]Secret
-	// PassThrough holds the deployment each provider pass-through route
-	// (/anthropic, /gemini, ...) calls, by route (PassThroughRoutes); a
-	// route without one is absent (see passthrough.go).
-	PassThrough map[string]*Deployment
+	// PassThrough are the pass-through routes: the provider routes
+	// (/anthropic, /gemini, ...) that have a deployment, then
+	// general_settings.pass_through_endpoints (see passthrough.go).
+	PassThrough []*PassThrough
 
 	// byID maps an id to its index in Deployments, built by index(). Not
 	// pointers: fmt prints unexported fields without their methods, and a

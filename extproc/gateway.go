@@ -71,7 +71,7 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	// Known first: every error, authentication's included, is in the
 	// shape of the API the client called.
 	g.endpoint, _ = modelEndpoint(path)
-	g.pass = newPassThroughCall(path)
+	g.pass = newPassThroughCall(g.state.cfg, path)
 
 	// LiteLLM's probes answer without a key: orchestrators call them.
 	if resp, ok := probe(path); ok {

@@ -3,6 +3,7 @@ package extproc
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	extprocfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
+	"github.com/llmvoy/llmvoy/admin"
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/credentials"
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
@@ -37,8 +39,13 @@ const passThroughEndpoint translate.Endpoint = "pass_through"
 
 // passThroughCall is a pass-through request the gateway is handling.
 type passThroughCall struct {
+	// route is the provider route's name ("" for an endpoint of
+	// general_settings): its errors are in the provider's shape.
 	route string
-	d     *config.Deployment
+	// t is the route; nil for a provider route without a deployment.
+	t    *config.PassThrough
+	d    *config.Deployment
+	rest string
 	// path is the provider's :path, query included.
 	path string
 	// model is the model the request names, in its path (Gemini, Bedrock,
@@ -49,14 +56,23 @@ type passThroughCall struct {
 }
 
 // newPassThroughCall returns the call for a pass-through path, nil for any
-// other. A path the gateway routes by model (Azure SDKs' /openai/deployments/
-// {model}/chat/completions) is not a pass-through, as in LiteLLM.
-func newPassThroughCall(path string) *passThroughCall {
-	route, _, ok := plan.PassThroughRoute(path)
-	if _, routed := modelEndpoint(path); !ok || routed {
+// other. llmvoy's own endpoints come first: a path the gateway routes by
+// model (Azure SDKs' /openai/deployments/{model}/chat/completions), as in
+// LiteLLM, and the admin API.
+func newPassThroughCall(cfg *config.Config, path string) *passThroughCall {
+	if _, routed := modelEndpoint(path); routed || admin.Find(path) != nil {
 		return nil
 	}
-	return &passThroughCall{route: route}
+	route, provider := plan.ProviderRoute(path)
+	t, rest := plan.FindPassThrough(cfg, path)
+	if t == nil && !provider {
+		return nil
+	}
+	c := &passThroughCall{t: t, rest: rest}
+	if provider {
+		c.route = route
+	}
+	return c
 }
 
 // callerKey is the gateway key the request presents: in a header, or, on
@@ -85,33 +101,34 @@ func (g *gateway) shape(resp *extprocv3.ProcessingResponse) *extprocv3.Processin
 // client headers go on. A request without a body is sent on from here.
 func (g *gateway) passThroughHeaders(h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
 	c := g.pass
-	c.d = g.state.cfg.PassThrough[c.route]
-	if c.d == nil || !plan.Servable(c.d) {
+	if c.t == nil {
 		return replyError(apiError{Status: 503, Type: "service_unavailable",
 			Message: "the /" + c.route + " pass-through has no credential: mark a " + config.PassThroughRoutes[c.route] + " deployment use_in_pass_through: true, or set the provider's API key variable"})
 	}
+	c.d = c.t.Deployment
 	g.path = headerValue(h, ":path")
-	rawPath, query, _ := strings.Cut(g.path, "?")
-	_, rest, _ := plan.PassThroughRoute(rawPath)
+	_, query, _ := strings.Cut(g.path, "?")
 	method := headerValue(h, ":method")
 	if c.d.API == config.APIBedrock && method != http.MethodPost {
 		// Bedrock's runtime API is POSTs, and the signature is a POST's.
 		return replyError(apiError{Status: 405, Type: "invalid_request_error", Message: "method " + method + " not allowed on /bedrock; use POST"})
 	}
-	c.path = plan.PassThroughPath(c.d, rest)
-	if q := passThroughQuery(c.d, query); q != "" {
-		c.path += "?" + q
-	}
-	c.model = pathModel(rest)
+	c.path = plan.PassThroughPath(c.t, c.rest, passThroughQuery(c.d, query))
+	c.model = pathModel(c.rest)
 	c.m = &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{
-		setHeader(plan.RouteHeader, plan.PassThroughCluster(c.route)),
+		setHeader(plan.RouteHeader, plan.PassThroughCluster(c.t.Name)),
 		setHeader(":path", c.path),
 	}}
 	if hd, ok := passThroughCredential(c.d); ok {
 		c.m.SetHeaders = append(c.m.SetHeaders, setHeader(hd.Key, hd.Value))
 	}
+	for _, name := range slices.Sorted(maps.Keys(c.t.Headers)) {
+		c.m.SetHeaders = append(c.m.SetHeaders, setHeader(name, c.t.Headers[name].Reveal()))
+	}
 	for _, hv := range h.GetHeaders().GetHeaders() {
-		if name := hv.GetKey(); !passedThrough(name, g.state.cfg.General.KeyHeader) && !slices.ContainsFunc(c.m.SetHeaders, func(s *corev3.HeaderValueOption) bool { return s.GetHeader().GetKey() == name }) {
+		name := hv.GetKey()
+		kept := passedThrough(name, g.state.cfg.General.KeyHeader) && (c.t.ForwardHeaders || strings.HasPrefix(name, ":") || slices.Contains(keptHeaders, name))
+		if !kept && !slices.ContainsFunc(c.m.SetHeaders, func(s *corev3.HeaderValueOption) bool { return s.GetHeader().GetKey() == name }) {
 			c.m.RemoveHeaders = append(c.m.RemoveHeaders, name)
 		}
 	}
@@ -223,14 +240,16 @@ func passThroughCredential(d *config.Deployment) (translate.Header, bool) {
 // an Azure client sent none.
 func passThroughQuery(d *config.Deployment, query string) string {
 	needsVersion := d.API == config.APIAzure && d.APIVersion != "" && !strings.Contains(query, "api-version=")
-	if !strings.Contains(query, "key=") && !needsVersion {
+	if !(d.API == config.APIGemini && strings.Contains(query, "key=")) && !needsVersion {
 		return query
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		return query
 	}
-	q.Del("key")
+	if d.API == config.APIGemini {
+		q.Del("key")
+	}
 	if needsVersion {
 		q.Set("api-version", d.APIVersion)
 	}

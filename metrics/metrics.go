@@ -229,6 +229,9 @@ func (m *Metrics) ObserveRequest(r router.Request) {
 	}
 	route := endpoint(r.Path)
 	op := operationOf(route)
+	if op == "" && strings.HasPrefix(r.Cluster, plan.PassThroughCluster("")) {
+		op = passThroughOperation // a general_settings.pass_through_endpoints path
+	}
 	if op == "" {
 		return // probes, model listings, scrapes: not calls of a model
 	}
@@ -489,9 +492,9 @@ func newNames(p *plan.Plan, l *litellmMetrics) *names {
 	}
 	// A pass-through route is counted under its deployment's group, or,
 	// for a credential from the environment, under the route ("/gemini").
-	for _, route := range plan.PassThroughTargets(p.Config) {
-		d := p.Config.PassThrough[route]
-		n.groups[plan.PassThroughCluster(route)] = d.ModelName
+	for _, t := range p.Config.PassThrough {
+		d := t.Deployment
+		n.groups[plan.PassThroughCluster(t.Name)] = d.ModelName
 		if _, ok := n.deployments[d.ID]; !ok {
 			add(d)
 		}
@@ -559,6 +562,10 @@ func endpoint(path string) string {
 	return path
 }
 
+// passThroughOperation is a pass-through route's operation: LiteLLM's
+// call type of them.
+const passThroughOperation = "pass_through_endpoint"
+
 // operationOf is the GenAI operation name of an endpoint; "" for
 // endpoints that do not call a model.
 func operationOf(endpoint string) string {
@@ -582,8 +589,8 @@ func operationOf(endpoint string) string {
 	case "/v1/audio/transcriptions", "/audio/transcriptions":
 		return "transcription"
 	}
-	if _, _, ok := plan.PassThroughRoute(endpoint); ok {
-		return "pass_through_endpoint" // LiteLLM's call type of its provider routes
+	if _, ok := plan.ProviderRoute(endpoint); ok {
+		return passThroughOperation
 	}
 	return ""
 }

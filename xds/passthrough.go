@@ -25,8 +25,8 @@ import (
 // endpoint state to push for it). The gateway has already rewritten the
 // path and swapped the credential; the cluster's processor only reads the
 // answer's usage for a virtual key's spend.
-func makePassThroughCluster(route string, d *config.Deployment, o Options) *clusterv3.Cluster {
-	name := plan.PassThroughCluster(route)
+func makePassThroughCluster(t *config.PassThrough, o Options) *clusterv3.Cluster {
+	name, d := plan.PassThroughCluster(t.Name), t.Deployment
 	port, _ := portOf(d) // checked by Translate
 	ep := makeEndpoint(d, netip.AddrPort{}, 1, false)
 	ep.GetEndpoint().Address = &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
@@ -86,8 +86,8 @@ func passThroughExtProc(o Options) *extprocv3.ExternalProcessor {
 // non-idempotent endpoints, batches or files, must not be repeated), the
 // request timeout, and the endpoint's hostname as :authority (what a
 // Bedrock request was signed for).
-func makePassThroughRoute(route string, p *plan.Plan) *routev3.Route {
-	name := plan.PassThroughCluster(route)
+func makePassThroughRoute(t *config.PassThrough, p *plan.Plan) *routev3.Route {
+	name := plan.PassThroughCluster(t.Name)
 	return &routev3.Route{
 		Name:  name,
 		Match: routeHeaderMatch(name),
@@ -98,14 +98,4 @@ func makePassThroughRoute(route string, p *plan.Plan) *routev3.Route {
 		}},
 		RequestHeadersToRemove: []string{plan.RouteHeader},
 	}
-}
-
-// passThroughClusters are the clusters of the pass-through routes that
-// have a deployment.
-func passThroughClusters(p *plan.Plan, o Options) []*clusterv3.Cluster {
-	var out []*clusterv3.Cluster
-	for _, route := range plan.PassThroughTargets(p.Config) {
-		out = append(out, makePassThroughCluster(route, p.Config.PassThrough[route], o))
-	}
-	return out
 }

@@ -42,8 +42,8 @@ func makeRouteConfig(p *plan.Plan, st State, o Options) *routev3.RouteConfigurat
 			routes = append(routes, makeRelayRoute(g, p))
 		}
 	}
-	for _, route := range plan.PassThroughTargets(p.Config) {
-		routes = append(routes, makePassThroughRoute(route, p))
+	for _, t := range p.Config.PassThrough {
+		routes = append(routes, makePassThroughRoute(t, p))
 	}
 	routes = append(routes, &routev3.Route{
 		Name:  "not_found",

@@ -83,13 +83,12 @@ func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 			return nil, fmt.Errorf("xds: deployment %q uses https but no CA bundle was found to verify it", d.ID)
 		}
 	}
-	for _, route := range plan.PassThroughTargets(p.Config) {
-		d := p.Config.PassThrough[route]
-		if _, err := portOf(d); err != nil {
-			return nil, fmt.Errorf("xds: pass-through route /%s: %w", route, err)
+	for _, t := range p.Config.PassThrough {
+		if _, err := portOf(t.Deployment); err != nil {
+			return nil, fmt.Errorf("xds: pass-through route %s: %w", t.Path, err)
 		}
-		if d.APIBase.Scheme == "https" && o.CAFile == "" {
-			return nil, fmt.Errorf("xds: pass-through route /%s uses https but no CA bundle was found to verify it", route)
+		if t.Deployment.APIBase.Scheme == "https" && o.CAFile == "" {
+			return nil, fmt.Errorf("xds: pass-through route %s uses https but no CA bundle was found to verify it", t.Path)
 		}
 	}
 	r := &Resources{
@@ -113,8 +112,8 @@ func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 			}
 		}
 	}
-	for _, c := range passThroughClusters(p, o) {
-		r.Clusters = append(r.Clusters, c)
+	for _, t := range p.Config.PassThrough {
+		r.Clusters = append(r.Clusters, makePassThroughCluster(t, o))
 	}
 	if relay := relayGroups(p, o); len(relay) > 0 {
 		for _, g := range relay {

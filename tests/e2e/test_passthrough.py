@@ -267,3 +267,46 @@ general_settings:
                    json={"contents": [{"parts": [{"text": "x"}]}]})
     assert r.status_code == 503 and r.json()["error"]["status"] == "UNAVAILABLE"
     assert "sk-ant-from-env" not in fleet.llmvoy.output()
+
+
+def test_general_settings_pass_through_endpoints(fleet):
+    """LiteLLM's pass_through_endpoints: path, target, headers (with an
+    os.environ/ reference inside the value), forward_headers and
+    include_subpath; the caller still needs a gateway key."""
+    mock = fleet.mock("target")
+    client = fleet.gateway(f"""
+model_list:
+  - model_name: gpt
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: http://127.0.0.1:{mock.port}/v1
+      api_key: sk-x
+general_settings:
+  master_key: {MASTER_KEY}
+  pass_through_endpoints:
+    - path: /custom/chat
+      target: http://127.0.0.1:{mock.port}/v1/chat/completions
+      headers:
+        Authorization: "Bearer os.environ/CUSTOM_TARGET_KEY"
+    - path: /mockapi
+      target: http://127.0.0.1:{mock.port}/v1
+      include_subpath: true
+      forward_headers: true
+""", env={"CUSTOM_TARGET_KEY": "target-secret"})
+    root = str(client.base_url).rstrip("/").removesuffix("/v1")
+    chat = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client(base_url=root, timeout=30) as c:
+        auth = {"authorization": f"Bearer {MASTER_KEY}", "x-team": "blue"}
+        r = c.post("/custom/chat", json=chat, headers=auth)
+        assert r.status_code == 200, r.text
+        assert c.post("/custom/chat/more", json=chat, headers=auth).status_code == 404, "no include_subpath"
+        r = c.post("/mockapi/embeddings", json={"model": "text-embedding-3-small", "input": "x"}, headers=auth)
+        assert r.status_code == 200, r.text
+        assert c.post("/custom/chat", json=chat, headers={"authorization": "Bearer sk-wrong"}).status_code == 401
+    first, second = [r for r in mock.requests()]
+    assert (first["path"], second["path"]) == ("/v1/chat/completions", "/v1/embeddings")
+    h1, h2 = headers_of(first), headers_of(second)
+    assert h1["authorization"] == "Bearer target-secret" and "x-team" not in h1, "forward_headers off: only the endpoint's"
+    assert "authorization" not in h2 and h2["x-team"] == "blue", "forward_headers on: the client's, but its key"
+    assert_caller_key_never_sent(mock, MASTER_KEY)
+    assert "target-secret" not in fleet.llmvoy.output()
