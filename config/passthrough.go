@@ -110,10 +110,6 @@ func (p *parser) passThroughFromEnv(route, provider string) *Deployment {
 	return d
 }
 
-// passThroughEndpointKeys are the fields of a pass_through_endpoints entry
-// llmvoy reads; others are warned about and ignored.
-var passThroughEndpointKeys = setOf("path", "target", "headers", "forward_headers", "include_subpath", "auth")
-
 // passThroughEndpoints reads general_settings.pass_through_endpoints:
 // path, target, headers (values may name os.environ/ variables, inside a
 // value too: "Bearer os.environ/COHERE_API_KEY"), forward_headers,

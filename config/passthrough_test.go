@@ -116,10 +116,10 @@ general_settings:
 	require.Contains(t, strings.Join(msgs, "\n"), "pass_through_endpoints[1].cost_per_request: not supported yet")
 
 	for bad, want := range map[string]string{
-		"- path: /x\n      target: ftp://h":               "want an http:// or https:// URL",
-		"- path: x\n      target: http://h":               "want a path beginning with /",
-		"- path: /anthropic/v2\n      target: http://h":    "under llmvoy's /anthropic pass-through route",
-		"- path: /x":                                      "target: missing",
+		"- path: /x\n      target: ftp://h":             "want an http:// or https:// URL",
+		"- path: x\n      target: http://h":             "want a path beginning with /",
+		"- path: /anthropic/v2\n      target: http://h": "under llmvoy's /anthropic pass-through route",
+		"- path: /x": "target: missing",
 		"- path: /x\n      target: http://h\n      headers: {a: os.environ/NOPE}": "NOPE is not set",
 	} {
 		_, _, err := Parse([]byte("model_list:\n  - model_name: g\n    litellm_params:\n      model: openai/g\ngeneral_settings:\n  pass_through_endpoints:\n    "+bad+"\n"), "c.yaml",
