@@ -285,12 +285,7 @@ func passedThrough(name, keyHeader string) bool {
 	switch {
 	case strings.HasPrefix(name, ":"), name == "x-forwarded-proto":
 		return true
-	case name == keyHeader, name == "cookie",
-		strings.HasPrefix(name, plan.InternalHeaderPrefix),
-		strings.HasPrefix(name, "x-envoy-"),
-		strings.HasPrefix(name, "x-forwarded-"),
-		strings.HasPrefix(name, "x-litellm-"),
-		slices.Contains(translate.ClientCredentialHeaders, name):
+	case name == keyHeader, name == "cookie", neverForwarded(name):
 		return false
 	}
 	return true

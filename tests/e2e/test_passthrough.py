@@ -97,6 +97,22 @@ def assert_caller_key_never_sent(mock, *keys):
         assert not any(h.lower().startswith("x-llmvoy-") for h in r["header"])
 
 
+def one_group_gateway(fleet, mock, settings="", env=None):
+    """A gateway with one OpenAI group on `mock` and `settings` under
+    general_settings; returns its root URL."""
+    client = fleet.gateway(f"""
+model_list:
+  - model_name: gpt
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: http://127.0.0.1:{mock.port}/v1
+      api_key: sk-x
+general_settings:
+  master_key: {MASTER_KEY}
+{settings}""", env=env)
+    return str(client.base_url).rstrip("/").removesuffix("/v1")
+
+
 def test_anthropic_sdk(gw):
     mock, root, _ = gw
     client = anthropic.Anthropic(base_url=f"{root}/anthropic", api_key=MASTER_KEY, max_retries=0)
@@ -248,17 +264,8 @@ def test_credential_from_the_environment(fleet):
     (ANTHROPIC_API_KEY, ANTHROPIC_API_BASE) name the provider; a route
     without any answers 503."""
     mock = fleet.mock("anthropic")
-    client = fleet.gateway(f"""
-model_list:
-  - model_name: gpt
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: http://127.0.0.1:{mock.port}/v1
-      api_key: sk-x
-general_settings:
-  master_key: {MASTER_KEY}
-""", env={"ANTHROPIC_API_KEY": "sk-ant-from-env", "ANTHROPIC_API_BASE": f"http://127.0.0.1:{mock.port}"})
-    root = str(client.base_url).rstrip("/").removesuffix("/v1")
+    root = one_group_gateway(fleet, mock, env={"ANTHROPIC_API_KEY": "sk-ant-from-env",
+                                               "ANTHROPIC_API_BASE": f"http://127.0.0.1:{mock.port}"})
     a = anthropic.Anthropic(base_url=f"{root}/anthropic", api_key=MASTER_KEY, max_retries=0)
     assert a.messages.create(model="claude-3-5-haiku-latest", max_tokens=16, messages=[{"role": "user", "content": "hi"}]).content
     assert headers_of(sent(mock, "/v1/messages")[0])["x-api-key"] == "sk-ant-from-env"
@@ -274,16 +281,7 @@ def test_general_settings_pass_through_endpoints(fleet):
     os.environ/ reference inside the value), forward_headers and
     include_subpath; the caller still needs a gateway key."""
     mock = fleet.mock("target")
-    client = fleet.gateway(f"""
-model_list:
-  - model_name: gpt
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: http://127.0.0.1:{mock.port}/v1
-      api_key: sk-x
-general_settings:
-  master_key: {MASTER_KEY}
-  pass_through_endpoints:
+    root = one_group_gateway(fleet, mock, f"""  pass_through_endpoints:
     - path: /custom/chat
       target: http://127.0.0.1:{mock.port}/v1/chat/completions
       headers:
@@ -293,7 +291,6 @@ general_settings:
       include_subpath: true
       forward_headers: true
 """, env={"CUSTOM_TARGET_KEY": "target-secret"})
-    root = str(client.base_url).rstrip("/").removesuffix("/v1")
     chat = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
     with httpx.Client(base_url=root, timeout=30) as c:
         auth = {"authorization": f"Bearer {MASTER_KEY}", "x-team": "blue"}
