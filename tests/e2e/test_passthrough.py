@@ -136,6 +136,9 @@ def test_openai_sdk_at_either_base(gw):
         client = openai.OpenAI(base_url=base, api_key=MASTER_KEY, max_retries=0)
         r = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
         assert r.choices[0].message.content
+    # A request without a body: the provider's own listing, not the gateway's.
+    assert [m.id for m in client.models.list()] != ["gpt"]
+    assert [r["path"] for r in mock.requests() if r["method"] == "GET"] == ["/v1/models"]
     reqs = sent(mock, "/chat/completions")
     assert [r["path"] for r in reqs] == ["/v1/chat/completions"] * 2
     assert {headers_of(r)["authorization"] for r in reqs} == {f"Bearer {OPENAI_KEY}"}
