@@ -256,7 +256,9 @@ func (p *parser) liteLLMParams(path string, params *value, d *Deployment) liteLL
 				lp.endpointUnset = true
 			}
 		default:
-			p.unsupported(kv.key, kpath)
+			if !p.requestParam(key, kpath, val, d) {
+				p.unsupported(kv.key, kpath)
+			}
 		}
 	}
 	// LiteLLM's Bedrock endpoint override is Bedrock's api_base; an

@@ -325,6 +325,8 @@ func (p *parser) liteLLMSettings(v *value) routerFallback {
 			f.set[keyName(kv.key)] = true
 		case "model_group_settings":
 			p.modelGroupSettings(path, kv.val)
+		case "drop_params":
+			p.dropParams(path, kv.val)
 		case "turn_off_message_logging":
 			// llmvoy never logs prompts or answers; true asks for what
 			// already holds.

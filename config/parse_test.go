@@ -137,7 +137,7 @@ func TestUnsupportedKeysWarn(t *testing.T) {
   - model_name: gpt-4o
     litellm_params:
       model: openai/gpt-4o
-      temperature: 0.2
+      merge_reasoning_content_in_choices: true
     tags: [a]
 router_settings:
   model_group_retry_policy: {"gpt-4o": {"RateLimitErrorRetries": 1}}
@@ -148,14 +148,14 @@ general_settings:
 guardrails: []
 `, nil)
 	require.Equal(t, []Warning{
-		{File: "config.yaml", Line: 5, Path: "model_list[0].litellm_params.temperature", Msg: "not supported yet, ignored"},
+		{File: "config.yaml", Line: 5, Path: "model_list[0].litellm_params.merge_reasoning_content_in_choices", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 6, Path: "model_list[0].tags", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 8, Path: "router_settings.model_group_retry_policy", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 10, Path: "litellm_settings.callbacks", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 12, Path: "general_settings.alerting", Msg: "not supported yet, ignored"},
 		{File: "config.yaml", Line: 13, Path: "guardrails", Msg: "not supported yet, ignored"},
 	}, warnings)
-	require.Equal(t, "config.yaml:5: model_list[0].litellm_params.temperature: not supported yet, ignored", warnings[0].String())
+	require.Equal(t, "config.yaml:5: model_list[0].litellm_params.merge_reasoning_content_in_choices: not supported yet, ignored", warnings[0].String())
 }
 
 // PyYAML keeps the last of two equal keys; so does llmvoy, but it says so.

@@ -125,6 +125,19 @@ type Deployment struct {
 	// UseInPassThrough is litellm_params.use_in_pass_through: the
 	// provider's pass-through route calls this deployment.
 	UseInPassThrough bool
+	// Params are the request parameters litellm_params sets (temperature,
+	// max_tokens, extra_body's fields, ...): defaults under the request's
+	// own, as LiteLLM's Router merges them (config/params.go).
+	Params map[string]any
+	// DropParams is additional_drop_params: top-level request fields
+	// removed before the deployment gets the request.
+	DropParams []string
+	// Headers are extra_headers (and organization's OpenAI-Organization),
+	// names lowercased: added to every request to the deployment.
+	Headers map[string]Secret
+	// AzureADToken is azure_ad_token: an Azure deployment's Entra ID
+	// token, sent as a bearer token (the SDK prefers it to api_key).
+	AzureADToken Secret
 
 	// Info is model_info as written (id included, os.environ/ references
 	// unresolved), for /model/info.

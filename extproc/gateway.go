@@ -53,6 +53,8 @@ type gateway struct {
 	anthropicBeta string
 	// pass is set for a provider pass-through request (passthrough.go).
 	pass *passThroughCall
+	// limits are LiteLLM's x-litellm-* retry and timeout headers.
+	limits limitHeaders
 }
 
 var _ processor = (*gateway)(nil)
@@ -114,6 +116,7 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	if ep, ok := modelEndpoint(path); ok {
 		g.path, g.endpoint, g.headers = headerValue(h, ":path"), ep, newHeaderPolicy(h, g.state.cfg.General.KeyHeader)
 		g.contentType = headerValue(h, "content-type")
+		g.limits = limitHeadersOf(h)
 		if ep == translate.Messages {
 			g.anthropicBeta = headerValue(h, "anthropic-beta")
 		}
@@ -193,6 +196,15 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	var ownChain []string
 	var mock drill
 	var mockAnswer *extprocv3.ProcessingResponse
+	// Read before num_retries and timeout are stripped. A fallback's pass
+	// has neither: the next group's own settings hold.
+	limits := requestLimits{retries: -1}
+	if !g.isRedirect {
+		var refused *apiError
+		if limits, refused = readRequestLimits(fields, g.limits, isStream(fields)); refused != nil {
+			return replyError(*refused)
+		}
+	}
 	if !isAgentAPI(g.endpoint) && !g.isRedirect {
 		var badDrill *apiError
 		if mock, badDrill = g.mockTesting(fields, model); badDrill != nil {
@@ -418,8 +430,12 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		if relayed {
 			rt.relay = &relayState{server: g.server, group: targetName, stored: storeResponse}
 		}
+		if limits.retries >= 0 {
+			rt.retries = &limits.retries
+		}
 		g.server.requests.put(g.requestID, rt)
 	}
+	m.SetHeaders = limits.apply(m.SetHeaders, target)
 	// Last: everything the client sent that the provider should not get,
 	// including any x-llmvoy-* header llmvoy did not just set itself.
 	g.headers.apply(m, forward)
@@ -489,7 +505,7 @@ func viaHop(set []*corev3.HeaderValueOption, target group, streamTimeout bool, n
 	if streamTimeout {
 		// The hop's stream route has the stream_timeout: the header would
 		// bound the hop's whole answer on the gateway listener instead.
-		set = slices.DeleteFunc(set, func(h *corev3.HeaderValueOption) bool { return h.GetHeader().GetKey() == perTryTimeoutHeader })
+		set = withoutHeader(set, perTryTimeoutHeader)
 	}
 	set[0] = setHeader(plan.RouteHeader, route)
 	return nextStep(set, next, path)

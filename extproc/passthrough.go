@@ -217,6 +217,10 @@ func (g *gateway) passThroughGroup(model string) string {
 // signed over its body, and for a deployment without a key.
 func passThroughCredential(d *config.Deployment) (translate.Header, bool) {
 	key := d.APIKey.Reveal()
+	if key == "" && d.API == config.APIAzure && d.AzureADToken != "" {
+		// An Entra ID token instead of a key, as the Azure SDK sends it.
+		return translate.Header{Key: "authorization", Value: "Bearer " + d.AzureADToken.Reveal()}, true
+	}
 	if key == "" {
 		return translate.Header{}, false
 	}

@@ -135,7 +135,7 @@ func (rs *relayState) hold(l keys.SpendLog) bool {
 // The relay listener's route has the stream's per-try timeout, so the
 // header that would set it here (bounding the relay's whole answer) goes.
 func toRelay(set []*corev3.HeaderValueOption, target group) []*corev3.HeaderValueOption {
-	set = slices.DeleteFunc(set, func(h *corev3.HeaderValueOption) bool { return h.GetHeader().GetKey() == perTryTimeoutHeader })
+	set = withoutHeader(set, perTryTimeoutHeader)
 	set[0] = setHeader(plan.RouteHeader, target.relayRoute)
 	return set
 }

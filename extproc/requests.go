@@ -42,7 +42,9 @@ type routed struct {
 	// passThrough is the deployment a pass-through request is charged on,
 	// with the model it named (passthrough.go).
 	passThrough *config.Deployment
-	expires     time.Time
+	// retries is the request's own num_retries; nil: the router's.
+	retries *int
+	expires time.Time
 }
 
 // requests holds the routing decision of each request in flight, by the

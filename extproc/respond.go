@@ -2,6 +2,7 @@ package extproc
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -71,6 +72,11 @@ func setHeader(key, value string) *corev3.HeaderValueOption {
 		Header:       &corev3.HeaderValue{Key: key, RawValue: []byte(value)},
 		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
 	}
+}
+
+// withoutHeader is set without the header named key.
+func withoutHeader(set []*corev3.HeaderValueOption, key string) []*corev3.HeaderValueOption {
+	return slices.DeleteFunc(set, func(h *corev3.HeaderValueOption) bool { return h.GetHeader().GetKey() == key })
 }
 
 func continueHeaders(m *extprocv3.HeaderMutation, clearRouteCache bool) *extprocv3.ProcessingResponse {

@@ -69,7 +69,9 @@ type upstream struct {
 	hasFallback bool
 	// attempt is the number of this attempt at its step of the chain, 1
 	// for the first.
-	attempt    int
+	attempt int
+	// retries is the request's own num_retries; nil: the router's.
+	retries    *int
 	clientPath string
 	requestID  string
 	// usage counts the answer's tokens when the deployment has a tpm limit
@@ -113,7 +115,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	u.requestID = headerValue(h, "x-request-id")
 	r, known := u.server.requests.get(u.requestID)
 	d = u.state.forModel(d, r.served)
-	u.bridged = r.bridged
+	u.bridged, u.retries = r.bridged, r.retries
 	if r.relay != nil {
 		u.relay, u.continuing = r.relay, r.relay.continues()
 	}
@@ -151,6 +153,10 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	}
 	if err != nil {
 		return replyError(translateError(id, err))
+	}
+	for _, name := range d.HeaderNames() {
+		// extra_headers: the operator's, after the translator's.
+		head.Set = append(head.Set, translate.Header{Key: name, Value: d.Headers[name].Reveal()})
 	}
 	u.deployment, u.translator, u.endpoint = d, tr, ep
 
@@ -210,7 +216,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	}
 	resp := continueHeaders(m, false)
 	bridged := isAgentAPI(u.clientEP) && !u.native
-	if r.bodyModel != "" && r.bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback && !bridged && !u.store && !u.continuing {
+	if r.bodyModel != "" && r.bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback && !bridged && !u.store && !u.continuing && !translate.ShapedBy(d, ep) {
 		// The gateway already wrote this deployment's model into the body,
 		// and nothing else here needs it or the answer: no more phases.
 		resp.ModeOverride = &extprocfilterv3.ProcessingMode{
@@ -317,7 +323,8 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 	o := router.Outcome{Deployment: u.deployment.ID, Status: u.status}
 	// Envoy retries no more once the retries of the error's class, or of
 	// the request, are used up.
-	last := u.attempt > r.MaxRetries() || u.attempt > r.RetriesFor(u.status)
+	all, forStatus := retriesFor(r, u.status, u.retries)
+	last := u.attempt > all || u.attempt > forStatus
 	if u.hasFallback && (u.status < 400 || last) {
 		u.server.attempts.done(u.requestID)
 	}
@@ -601,12 +608,20 @@ func (u *upstream) deploymentBody(in []byte) (*extprocv3.HeaderMutation, []byte,
 	case u.continuing && u.endpoint == translate.Responses:
 		in = translate.ResponsesContinuation(in)
 	}
+	shaped := translate.ShapedBy(u.deployment, u.endpoint)
+	if shaped {
+		var err error
+		if in, err = translate.DeploymentParams(u.deployment, in); err != nil {
+			refused := translateError(u.deployment.ID, err)
+			return nil, nil, &refused
+		}
+	}
 	body, response, err := u.translator.RequestBody(u.deployment, u.endpoint, in)
 	if err != nil {
 		refused := translateError(u.deployment.ID, err)
 		return nil, nil, &refused
 	}
-	if body == nil && (u.client != nil || u.continuing) {
+	if body == nil && (u.client != nil || u.continuing || shaped) {
 		body = in // the chat request, as the deployment takes it
 	}
 	u.response = response

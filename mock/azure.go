@@ -14,7 +14,7 @@ import (
 // test sees exactly what the gateway sent (path, api-version, api-key) in
 // the recorded request:
 //
-//	POST /openai/deployments/{deployment}/chat/completions?api-version=V   api-key: KEY
+//	POST /openai/deployments/{deployment}/chat/completions?api-version=V   api-key: KEY, or Authorization: Bearer ENTRA-JWT
 //	POST /openai/deployments/{deployment}/completions?api-version=V        (answered as chat: the mock has no text completions)
 //	POST /openai/deployments/{deployment}/embeddings?api-version=V
 //	POST /openai/deployments/{deployment}/images/generations, audio/speech, audio/transcriptions (media.go)
@@ -123,17 +123,20 @@ func (s *Server) serveAzure(w http.ResponseWriter, r *http.Request, body []byte,
 }
 
 // azureHasKey reports whether the request carries a credential: api-key on
-// every route, or a bearer token on the v1 API (which takes both).
+// every route, a bearer key on the v1 API (which takes both), or on any
+// route a bearer Microsoft Entra ID token (a JWT: three dot-separated
+// parts, the first "eyJ", as Azure checks it).
 func azureHasKey(h http.Header, v1 bool) bool {
 	if k, _ := header(h, "Api-Key"); k != "" {
 		return true
 	}
-	if !v1 {
-		return false
-	}
 	auth, _ := header(h, "Authorization")
 	token, ok := strings.CutPrefix(auth, "Bearer ")
-	return ok && strings.TrimSpace(token) != ""
+	token = strings.TrimSpace(token)
+	if !ok || token == "" {
+		return false
+	}
+	return v1 || (strings.HasPrefix(token, "eyJ") && strings.Count(token, ".") == 2)
 }
 
 // azureFilteredCompletion answers a chat completion whose output the content

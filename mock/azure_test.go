@@ -93,13 +93,17 @@ func TestAzureRefusals(t *testing.T) {
 		})
 	}
 
+	// A Microsoft Entra ID token (a JWT) is a credential on every route.
+	rec := serve(s, http.MethodPost, azureChatPath, chatBody, "Authorization", "Bearer eyJhbGci.eyJzdWIi.c2ln")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+
 	// Not Azure routes: OpenAI's 404.
 	for _, path := range []string{"/openai/deployments//chat/completions", "/openai/deployments/d", "/openai/deployments/d/models", "/openai/v2/chat/completions"} {
 		rec := serve(s, http.MethodPost, path+"?api-version=1", chatBody, "api-key", "k")
 		require.Equal(t, http.StatusNotFound, rec.Code, path)
 		require.Equal(t, "invalid_request_error", decodeError(t, rec.Body.Bytes()).Error.Type, path)
 	}
-	rec := serve(s, http.MethodGet, azureChatPath, "", "api-key", "k")
+	rec = serve(s, http.MethodGet, azureChatPath, "", "api-key", "k")
 	require.Equal(t, http.StatusNotFound, rec.Code)
 }
 

@@ -50,6 +50,13 @@ const (
 	FallbackLocationHeader   = "x-llmvoy-fallback-location"
 	MetadataFallbackNext     = "fallback_next"
 	MetadataFallbackLocation = "fallback_location"
+	// A request's own retries and attempt timeout (LiteLLM's per-request
+	// num_retries and timeout) reach the listener that makes its attempts
+	// (the hop's, the relay's) in AttemptRetriesHeader and
+	// AttemptTimeoutHeader: that listener trusts no x-envoy-* header it
+	// receives, so it turns these into Envoy's own and removes them.
+	AttemptRetriesHeader = "x-llmvoy-attempt-retries"
+	AttemptTimeoutHeader = "x-llmvoy-attempt-timeout-ms"
 	// FallbackCauseHeader is set on the hop's redirect (status and
 	// deployment of the last attempt, "STATUS;DEPLOYMENT") and copied into
 	// the redirected request, where the gateway processor counts the

@@ -323,6 +323,9 @@ func direct(cfg *config.Config, g *Group) (Direct, string) {
 		if !Servable(d) {
 			return Direct{}, fmt.Sprintf("deployment %s gets no endpoint", d.ID)
 		}
+		if d.ShapesRequest() || len(d.Headers) > 0 {
+			return Direct{}, fmt.Sprintf("deployment %s sets request parameters or headers of its own", d.ID)
+		}
 		if cfg.Router.CountsTokens(d) {
 			return Direct{}, fmt.Sprintf("deployment %s: its tokens are counted from the answer", d.ID)
 		}

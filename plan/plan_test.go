@@ -50,6 +50,9 @@ func TestDirect(t *testing.T) {
 		{"translated", dep("g", "model: anthropic/claude-sonnet-4-5, api_key: sk-1"), "", "", "one model"},
 		{"fallbacks", dep("g", shared) + dep("other", shared), "router_settings:\n  fallbacks: [{g: [other]}]\n", "", "fallbacks"},
 		{"tokens counted", dep("g", shared+", tpm: 1000"), "router_settings:\n  routing_strategy: usage-based-routing-v2\n", "", "tokens are counted"},
+		{"request defaults", dep("g", shared+", temperature: 0.2"), "", "", "request parameters or headers"},
+		{"dropped fields", dep("g", shared+", additional_drop_params: [user]"), "", "", "request parameters or headers"},
+		{"extra headers", dep("g", shared+", extra_headers: {X-Team: a}"), "", "", "request parameters or headers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -67,12 +67,15 @@ func (azure) RequestHead(d *config.Deployment, ep Endpoint, rawQuery string) (Re
 	}
 
 	h := RequestHead{Path: path, Authority: d.APIBase.Host}
-	if key := d.APIKey.Reveal(); key != "" {
-		if v1 {
-			h.Set = append(h.Set, Header{Key: "authorization", Value: "Bearer " + key})
-		} else {
-			h.Set = append(h.Set, Header{Key: "api-key", Value: key})
-		}
+	// An Entra ID token goes before a key, as the Azure OpenAI SDK sends
+	// it when given both.
+	switch token, key := d.AzureADToken.Reveal(), d.APIKey.Reveal(); {
+	case token != "":
+		h.Set = append(h.Set, Header{Key: "authorization", Value: "Bearer " + token})
+	case key != "" && v1:
+		h.Set = append(h.Set, Header{Key: "authorization", Value: "Bearer " + key})
+	case key != "":
+		h.Set = append(h.Set, Header{Key: "api-key", Value: key})
 	}
 	return h, nil
 }

@@ -157,6 +157,18 @@ func TestAzureRequestHead(t *testing.T) {
 	}
 }
 
+// An Entra ID token (azure_ad_token) is a bearer token, and goes before a
+// key, as the Azure OpenAI SDK sends it.
+func TestAzureADToken(t *testing.T) {
+	for _, version := range []string{"2024-10-21", "v1"} {
+		d := newAzureDeployment(t, "https://my-res.openai.azure.com", "az-key", "d", version)
+		d.AzureADToken = "eyJ.token"
+		got, err := azure{}.RequestHead(d, ChatCompletions, "")
+		require.NoError(t, err)
+		assert.Equal(t, []Header{{"authorization", "Bearer eyJ.token"}}, got.Set, version)
+	}
+}
+
 func TestAzureRequestBody(t *testing.T) {
 	tests := []struct {
 		name, model, ep, body, want string
@@ -412,6 +424,6 @@ model_list:
 	for _, w := range warnings {
 		msgs = append(msgs, w.Path+": "+w.Msg)
 	}
-	require.Contains(t, msgs, "model_list[0].litellm_params.azure_ad_token: not supported yet, ignored", "Entra ID tokens are not supported: warned")
+	require.Contains(t, msgs, "model_list[0].litellm_params.azure_ad_token: environment variable AZURE_AD_TOKEN is not set")
 	require.Contains(t, msgs, "model_list[1].litellm_params.api_base: environment variable AZURE_API_BASE_CA is not set")
 }

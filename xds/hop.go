@@ -5,10 +5,12 @@ import (
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	mutationrulesv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	headertometadatav3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_to_metadata/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -151,6 +153,7 @@ func attemptsListener(name, routeConfig string, specifier *listenerv3.Listener_I
 		}},
 		HttpFilters: []*hcmv3.HttpFilter{
 			{Name: "envoy.filters.http.header_to_metadata", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(hopHeadersToMetadata())}},
+			{Name: "envoy.filters.http.header_mutation", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(attemptLimits())}},
 			{Name: wellknown.Router, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{
 				SuppressEnvoyHeaders: true,
 				// The attempts are logged here; the gateway listener logs
@@ -186,6 +189,28 @@ func attemptsListener(name, routeConfig string, specifier *listenerv3.Listener_I
 		l.ListenerSpecifier = specifier
 	}
 	return l
+}
+
+// attemptLimits gives the router a request's own retries and attempt
+// timeout, which the gateway processor sent in llmvoy's headers (x-envoy-*
+// ones are not trusted here), and removes those. An absent header formats
+// to nothing, which Envoy does not add.
+func attemptLimits() *headermutationv3.HeaderMutation {
+	set := func(envoy, ours string) *mutationrulesv3.HeaderMutation {
+		return &mutationrulesv3.HeaderMutation{Action: &mutationrulesv3.HeaderMutation_Append{Append: &corev3.HeaderValueOption{
+			Header:       &corev3.HeaderValue{Key: envoy, Value: "%REQ(" + ours + ")%"},
+			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+		}}}
+	}
+	remove := func(name string) *mutationrulesv3.HeaderMutation {
+		return &mutationrulesv3.HeaderMutation{Action: &mutationrulesv3.HeaderMutation_Remove{Remove: name}}
+	}
+	return &headermutationv3.HeaderMutation{Mutations: &headermutationv3.Mutations{RequestMutations: []*mutationrulesv3.HeaderMutation{
+		set("x-envoy-max-retries", plan.AttemptRetriesHeader),
+		set("x-envoy-upstream-rq-per-try-timeout-ms", plan.AttemptTimeoutHeader),
+		remove(plan.AttemptRetriesHeader),
+		remove(plan.AttemptTimeoutHeader),
+	}}}
 }
 
 // hopHeadersToMetadata moves the next step's signed fallback header and

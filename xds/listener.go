@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"strconv"
 	"time"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
@@ -263,7 +264,9 @@ func errorMapper(filter *accessLogFilter, status uint32, typ, message string) *h
 			"message": structpb.NewStringValue(message),
 			"type":    structpb.NewStringValue(typ),
 			"param":   structpb.NewNullValue(),
-			"code":    structpb.NewStringValue("%RESPONSE_CODE%"),
+			// Not %RESPONSE_CODE%: a JSON format renders a lone command
+			// typed, and OpenAI's code is a string.
+			"code": structpb.NewStringValue(strconv.Itoa(int(status))),
 		}}),
 	}}
 	return &hcmv3.ResponseMapper{

@@ -229,9 +229,12 @@ func servedByHeaders() []*corev3.HeaderValueOption {
 // once, as in LiteLLM.
 func makeRetryPolicy(r config.RouterSettings, priorities []uint32, single bool) *routev3.RetryPolicy {
 	retryOn, codes := retryConditions(r)
-	if r.MaxRetries() <= 0 || len(retryOn) == 0 {
+	if len(retryOn) == 0 {
 		return nil
 	}
+	// Also with num_retries 0: a request's own num_retries (Envoy's
+	// x-envoy-max-retries, which the gateway sets) then has the group's
+	// conditions and host predicates to retry by.
 	p := &routev3.RetryPolicy{
 		RetryOn:              strings.Join(retryOn, ","),
 		RetriableStatusCodes: codes,

@@ -387,6 +387,7 @@ def test_refused_connections_without_a_fallback_are_the_clients_502(fleet):
         r = client.post("/chat/completions", json={"model": group, "messages": [{"role": "user", "content": "x"}]})
         assert r.status_code == 502, (group, r.status_code, r.text)
         assert r.json()["error"]["message"] == "could not get a response from the model deployment", r.text
+        assert r.json()["error"]["code"] == "502", "OpenAI's code is a string"
         assert "location" not in r.headers
         assert not [h for h in r.headers if h.lower().startswith("x-llmvoy-fallback")]
         assert "envoy" not in r.text.lower()
