@@ -103,8 +103,14 @@ func (p *parser) passThroughFromEnv(route, provider string) *Deployment {
 	params := &value{kind: kindDict, pairs: []pair{{key: str("model"), val: str(provider + "/pass-through")}}}
 	d := &Deployment{ID: "pass-through-" + route, ModelName: "/" + route}
 	path := "pass-through /" + route
+	errs, warns := len(p.errs), len(p.warns)
 	p.route(path, p.liteLLMParams(path, params, d), d)
-	if d.API == "" || d.APIBase == nil {
+	// Variables the config does not name cannot make it fail to load, nor
+	// fill its warnings: a bad one leaves the route out (its requests get a
+	// 503 that names the variables).
+	bad := len(p.errs) > errs
+	p.errs, p.warns = p.errs[:errs], p.warns[:warns]
+	if bad || d.API == "" || d.APIBase == nil {
 		return nil
 	}
 	return d

@@ -41,6 +41,9 @@ model_list:
 			"OPENAI_API_KEY": "sk-openai", "GEMINI_API_KEY": "g-key", "ANTHROPIC_API_KEY": "sk-env",
 			"AZURE_API_KEY": "az-key", // no AZURE_API_BASE: Azure has no default
 		}, want: map[string]string{"anthropic": "sk-b", "openai": "sk-openai", "gemini": "g-key"}},
+		{name: "a bad variable leaves its route out", env: map[string]string{
+			"OPENAI_API_KEY": "sk-openai", "GEMINI_API_BASE": "not a url", "GEMINI_API_KEY": "g-key",
+		}, want: map[string]string{"anthropic": "sk-b", "openai": "sk-openai"}},
 		{name: "azure with its base, bedrock with AWS keys", env: map[string]string{
 			"AZURE_API_KEY": "az-key", "AZURE_API_BASE": "https://res.openai.azure.com",
 			"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret",

@@ -103,7 +103,7 @@ func (g *gateway) passThroughHeaders(h *extprocv3.HttpHeaders) *extprocv3.Proces
 	c := g.pass
 	if c.t == nil {
 		return replyError(apiError{Status: 503, Type: "service_unavailable",
-			Message: "the /" + c.route + " pass-through has no credential: mark a " + config.PassThroughRoutes[c.route] + " deployment use_in_pass_through: true, or set the provider's API key variable"})
+			Message: "the /" + c.route + " pass-through has no credential: mark a " + config.PassThroughRoutes[c.route] + " deployment use_in_pass_through: true, or set the provider's API key variable (and a valid base URL variable, if any)"})
 	}
 	c.d = c.t.Deployment
 	g.path = headerValue(h, ":path")
