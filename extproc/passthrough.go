@@ -18,6 +18,7 @@ import (
 	"github.com/llmvoy/llmvoy/admin"
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/credentials"
+	"github.com/llmvoy/llmvoy/internal/eventstream"
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
 	"github.com/llmvoy/llmvoy/messagesapi"
 	"github.com/llmvoy/llmvoy/plan"
@@ -360,10 +361,13 @@ func awsErrorType(status int) string {
 // their headers.
 type passThrough struct {
 	u upstream
-	// sse: the answer is an event stream, read event by event; else its
+	// sse: the answer is an event stream, read event by event; events: it
+	// is AWS's binary event stream (Bedrock's converse-stream and
+	// invoke-with-response-stream), read message by message; else its
 	// body is kept (up to maxUsageRead) and read at its end.
-	sse  bool
-	kept []byte
+	sse    bool
+	events *eventstream.Decoder
+	kept   []byte
 }
 
 var _ responseProcessor = (*passThrough)(nil)
@@ -399,7 +403,11 @@ func (p *passThrough) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Proce
 		p.u.usage = nil // nothing spent
 		return resp
 	}
-	p.sse = strings.HasPrefix(headerValue(h, "content-type"), "text/event-stream")
+	ct := headerValue(h, "content-type")
+	p.sse = strings.HasPrefix(ct, "text/event-stream")
+	if strings.HasPrefix(ct, "application/vnd.amazon.eventstream") {
+		p.events = &eventstream.Decoder{}
+	}
 	p.u.usage.stream = p.sse
 	// Streamed whatever it is: a stream in another format (Gemini's JSON
 	// array, Bedrock's event stream) must not wait for its end either.
@@ -410,10 +418,16 @@ func (p *passThrough) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Proce
 func (p *passThrough) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	end := b.GetEndOfStream()
 	if p.u.usage != nil {
-		if p.sse {
+		switch {
+		case p.sse:
 			// Google's events end in CRLF pairs; the counter reads LF.
 			p.u.countUsage(bytes.ReplaceAll(b.GetBody(), []byte("\r\n"), []byte("\n")), end)
-		} else {
+		case p.events != nil:
+			p.readEvents(b.GetBody())
+			if end {
+				p.u.countUsage(nil, true)
+			}
+		default:
 			if len(p.kept)+len(b.GetBody()) <= maxUsageRead {
 				p.kept = append(p.kept, b.GetBody()...)
 			}
@@ -423,6 +437,28 @@ func (p *passThrough) ResponseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingR
 		}
 	}
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{}}}
+}
+
+// readEvents reads the usage in a Bedrock event stream's messages:
+// ConverseStream's metadata event ({"usage": {"inputTokens", ...}}), or an
+// InvokeModel stream's chunks ({"bytes": base64 of the model's own event,
+// Anthropic's message_start and message_delta with their usage}).
+func (p *passThrough) readEvents(piece []byte) {
+	p.events.Write(piece)
+	for {
+		m, ok, err := p.events.Next()
+		if err != nil || !ok {
+			return
+		}
+		var chunk struct {
+			Bytes []byte `json:"bytes"`
+		}
+		if json.Unmarshal(m.Payload, &chunk) == nil && len(chunk.Bytes) > 0 {
+			p.u.usage.readUsage(chunk.Bytes)
+		} else {
+			p.u.usage.readUsage(m.Payload)
+		}
+	}
 }
 
 // close charges an answer cut before its end, as the upstream processor

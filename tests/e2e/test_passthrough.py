@@ -262,6 +262,33 @@ def test_virtual_key_is_charged_from_the_answers_usage(gw):
     eventually(c, "llmvoy_requests_total", lambda v: v >= 2, model_group="claude", **{"class": "2xx"})
 
 
+def test_bedrock_answers_are_charged_streams_included(gw):
+    mock, root, _ = gw
+    with httpx.Client(base_url=root, timeout=30) as c:
+        k = generate(c, key_alias="boto")
+        body = {"messages": [{"role": "user", "content": [{"text": "count me"}]}], "inferenceConfig": {"maxTokens": 50}}
+        # An AWS SDK keeps Authorization for its own signature: the gateway
+        # key goes in x-litellm-api-key.
+        auth = {"x-litellm-api-key": k["key"], "authorization": "AWS4-HMAC-SHA256 Credential=AKIDCLIENT/..."}
+        r = c.post(f"/bedrock/model/{NOVA}/converse", json=body, headers=auth)
+        assert r.status_code == 200, r.text
+        usage = r.json()["usage"]
+        with c.stream("POST", f"/bedrock/model/{NOVA}/converse-stream", json=body, headers=auth) as s:
+            assert s.status_code == 200 and s.headers["content-type"].startswith("application/vnd.amazon.eventstream")
+            assert len(s.read()) > 0
+        deadline = time.time() + 10
+        while True:
+            logs = admin(c, "GET", "/spend/logs", params={"api_key": k["key"]}).json()
+            if len(logs) >= 2 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+    assert len(logs) == 2, logs
+    by_tokens = sorted((l["prompt_tokens"], l["completion_tokens"]) for l in logs)
+    assert (usage["inputTokens"], usage["outputTokens"]) in by_tokens
+    assert all(p > 0 and c > 0 for p, c in by_tokens), "the stream's metadata event is read too"
+    assert "AKIDCLIENT" not in json.dumps(mock.requests()), "the client's own signature is not passed on"
+
+
 def test_credential_from_the_environment(fleet):
     """No deployment marked use_in_pass_through: LiteLLM's variables
     (ANTHROPIC_API_KEY, ANTHROPIC_API_BASE) name the provider; a route
