@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/eventstream"
 )
 
 func TestPassThroughQuery(t *testing.T) {
@@ -61,4 +62,33 @@ func TestPassThroughUsage(t *testing.T) {
 func TestGoogleErrorStatus(t *testing.T) {
 	require.JSONEq(t, `{"error":{"code":429,"message":"slow down","status":"RESOURCE_EXHAUSTED"}}`, string(googleError(429, "slow down")))
 	require.JSONEq(t, `{"error":{"code":502,"message":"x","status":"INTERNAL"}}`, string(googleError(502, "x")))
+}
+
+// A Bedrock event stream's usage, in whatever pieces it arrives.
+func TestPassThroughEventStreamUsage(t *testing.T) {
+	var stream []byte
+	for _, payload := range []string{
+		`{"contentBlockIndex":0,"delta":{"text":"hi"},"p":"abc"}`,
+		`{"usage":{"inputTokens":11,"outputTokens":4,"totalTokens":15},"metrics":{"latencyMs":3}}`,
+	} {
+		var err error
+		stream, err = eventstream.Append(stream, eventstream.Message{
+			Headers: []eventstream.Header{eventstream.String(":event-type", "x"), eventstream.String(":message-type", "event")},
+			Payload: []byte(payload)})
+		require.NoError(t, err)
+	}
+	p := &passThrough{u: upstream{usage: &usageCounter{}}, events: &eventstream.Decoder{}}
+	for i := 0; i < len(stream); i += 7 {
+		p.readEvents(stream[i:min(i+7, len(stream))])
+	}
+	prompt, completion := p.u.usage.split()
+	require.Equal(t, [2]int{11, 4}, [2]int{prompt, completion})
+
+	// InvokeModel's stream: the model's own events, base64 in "bytes".
+	chunk, err := eventstream.Append(nil, eventstream.Message{Payload: []byte(`{"bytes":"eyJ0eXBlIjoibWVzc2FnZV9kZWx0YSIsInVzYWdlIjp7Im91dHB1dF90b2tlbnMiOjl9fQ=="}`)})
+	require.NoError(t, err)
+	p = &passThrough{u: upstream{usage: &usageCounter{}}, events: &eventstream.Decoder{}}
+	p.readEvents(chunk)
+	_, completion = p.u.usage.split()
+	require.Equal(t, 9, completion)
 }
