@@ -160,8 +160,9 @@ func liteLLMParams(d *config.Deployment, redact redactor) map[string]any {
 	set("input_cost_per_token", d.InputCostPerToken, d.InputCostPerToken > 0)
 	set("output_cost_per_token", d.OutputCostPerToken, d.OutputCostPerToken > 0)
 	set("aws_region_name", d.AWS.Region, d.API == config.APIBedrock && d.AWS.Region != "")
-	set("vertex_project", d.Vertex.Project, d.API == config.APIVertex && d.Vertex.Project != "")
-	set("vertex_location", d.Vertex.Location, d.API == config.APIVertex && d.Vertex.Location != "")
+	vertex := d.API == config.APIVertex || d.API == config.APIVertexAnthropic
+	set("vertex_project", d.Vertex.Project, vertex && d.Vertex.Project != "")
+	set("vertex_location", d.Vertex.Location, vertex && d.Vertex.Location != "")
 	return p
 }
 

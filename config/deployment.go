@@ -73,7 +73,8 @@ func (p *parser) deployment(i int, v *value) (*Deployment, origin) {
 		p.errorf(params.line, paramsPath, "want a mapping, got %s", params.kind)
 		return nil, o
 	}
-	lp := p.liteLLMParams(paramsPath, params, d)
+	// The id below hashes params as written, without the credential's.
+	lp := p.liteLLMParams(paramsPath, p.withCredential(paramsPath, params), d)
 	// LiteLLM also takes rpm and tpm next to litellm_params.
 	if !lp.rpmSet {
 		if n := p.count(joinPath(path, "rpm"), v.get("rpm")); n != nil {
@@ -156,7 +157,7 @@ func (p *parser) liteLLMParams(path string, params *value, d *Deployment) liteLL
 		kpath := joinPath(path, key)
 		val := kv.val
 		switch key {
-		case "model":
+		case "model", "litellm_credential_name": // the latter read by withCredential
 		case "custom_llm_provider":
 			if s, _, ok := p.str(kpath, val); ok && s != "" {
 				lp.custom, lp.customLine = s, val.line
@@ -323,6 +324,8 @@ func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 	switch {
 	case supported:
 		d.API = spec.API
+	case unroutable[provider] != "":
+		p.errorf(lp.modelLine, joinPath(path, "model"), "provider %q %s", provider, unroutable[provider])
 	case liteLLMProviders[provider]:
 		// Validates, so the rest of a LiteLLM config still loads; the
 		// router refuses to send to a deployment without an API.
@@ -330,6 +333,21 @@ func (p *parser) route(path string, lp liteLLMParams, d *Deployment) {
 	default:
 		// An unknown prefix with an api_base: an OpenAI-compatible server.
 		d.API = APIOpenAI
+	}
+	if d.API == APIVertex {
+		p.vertexPartner(path, lp, d)
+	}
+	if provider == "vllm" {
+		p.warnf(lp.modelLine, joinPath(path, "model"), "vllm/ runs the vLLM library inside LiteLLM; llmvoy sends to a vLLM server's OpenAI API instead, as hosted_vllm/ does")
+	}
+	if provider == "huggingface" && base == nil && lp.base == "" {
+		if strings.HasPrefix(d.UpstreamModel, "http://") || strings.HasPrefix(d.UpstreamModel, "https://") {
+			// LiteLLM's old form for an Inference Endpoint, which its
+			// current provider-routing code no longer reads either.
+			p.errorf(lp.modelLine, joinPath(path, "model"), "an endpoint URL as the model: write it as api_base, with the model name (or tgi) as huggingface/<model>")
+			return
+		}
+		d.UpstreamModel = hfProviderModel(d.UpstreamModel)
 	}
 	switch {
 	case base != nil:

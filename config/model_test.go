@@ -65,6 +65,17 @@ func TestDefaultAPIBases(t *testing.T) {
 		"perplexity":    "https://api.perplexity.ai",
 		"moonshot":      "https://api.moonshot.ai/v1",
 		"zai":           "https://api.z.ai/api/paas/v4",
+		"cerebras":      "https://api.cerebras.ai/v1",
+		"sambanova":     "https://api.sambanova.ai/v1",
+		"nvidia_nim":    "https://integrate.api.nvidia.com/v1",
+		"deepinfra":     "https://api.deepinfra.com/v1/openai",
+		"custom_openai": "https://api.openai.com/v1",
+		"openai_like":   "",
+		"databricks":    "",
+		"vllm":          "http://localhost:8000/v1",
+		"huggingface":   "https://router.huggingface.co/v1",
+		"cohere":        "https://api.cohere.ai/compatibility/v1",
+		"cohere_chat":   "https://api.cohere.ai/compatibility/v1",
 	}
 	openAICompatible := 0
 	for _, s := range providers {

@@ -46,8 +46,8 @@ func Parse(data []byte, path string, lookupEnv func(string) (string, bool)) (*Co
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
-	p := &parser{file: path, lookupEnv: lookupEnv, fileEnv: make(map[string]string)}
-	if root := p.read(data); root != nil {
+	p := &parser{file: path, files: []string{path}, lookupEnv: lookupEnv, fileEnv: make(map[string]string)}
+	if root := p.read(data, 0); root != nil {
 		p.config(root)
 	}
 	warnings := p.sortedWarnings()
@@ -59,13 +59,15 @@ func Parse(data []byte, path string, lookupEnv func(string) (string, bool)) (*Co
 }
 
 type parser struct {
-	file      string
-	lookupEnv func(string) (string, bool)
-	fileEnv   map[string]string // environment_variables, resolved
-	cfg       *Config
-	groupRefs []groupRef
-	errs      []*Error
-	warns     []Warning
+	file        string
+	files       []string // file, then the files it includes (see lineStride)
+	lookupEnv   func(string) (string, bool)
+	fileEnv     map[string]string     // environment_variables, resolved
+	credentials map[string]credential // credential_list, by name
+	cfg         *Config
+	groupRefs   []groupRef
+	errs        []*Error
+	warns       []Warning
 }
 
 func (p *parser) errorf(line int, path, format string, args ...any) {
@@ -83,6 +85,9 @@ func (p *parser) unsupported(k *value, path string) {
 
 func (p *parser) sortedWarnings() []Warning {
 	slices.SortStableFunc(p.warns, func(a, b Warning) int { return a.Line - b.Line })
+	for i := range p.warns {
+		p.warns[i].File, p.warns[i].Line = p.locate(p.warns[i].Line)
+	}
 	return p.warns
 }
 
@@ -90,47 +95,49 @@ func (p *parser) joinedErrors() error {
 	slices.SortStableFunc(p.errs, func(a, b *Error) int { return a.Line - b.Line })
 	errs := make([]error, len(p.errs))
 	for i, e := range p.errs {
+		e.File, e.Line = p.locate(e.Line)
 		errs[i] = e
 	}
 	return errors.Join(errs...)
 }
 
 // read decodes the single YAML document in data into a mapping, or reports
-// why it cannot.
-func (p *parser) read(data []byte) *value {
+// why it cannot. base is added to every line (see lineStride).
+func (p *parser) read(data []byte, base int) *value {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			p.errorf(0, "", "the file is empty; want a mapping with a model_list")
+			p.errorf(base, "", "the file is empty; want a mapping with a model_list")
 		} else {
-			p.yamlError(err)
+			p.yamlError(err, base)
 		}
 		return nil
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case err == nil:
-		p.errorf(next.Line, "", "more than one YAML document; want one")
+		p.errorf(base+next.Line, "", "more than one YAML document; want one")
 		return nil
 	case !errors.Is(err, io.EOF):
-		p.yamlError(err)
+		p.yamlError(err, base)
 		return nil
 	}
 	if len(doc.Content) == 0 {
-		p.errorf(doc.Line, "", "the file is empty; want a mapping with a model_list")
+		p.errorf(base+doc.Line, "", "the file is empty; want a mapping with a model_list")
 		return nil
 	}
-	d := decoder{left: maxValues, warn: func(line int, path, msg string) { p.warnf(line, path, "%s", msg) }}
+	d := decoder{left: maxValues, warn: func(line int, path, msg string) { p.warnf(base+line, path, "%s", msg) }}
 	root, err := d.decode(doc.Content[0], "", 0)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			e.File = p.file
+			e.File, e.Line = p.file, base+e.Line
 			p.errs = append(p.errs, e)
 		}
 		return nil
 	}
+	shiftLines(root, base, make(map[*value]bool))
 	switch {
 	case root.isNull():
 		p.errorf(root.line, "", "the file is empty; want a mapping with a model_list")
@@ -145,31 +152,49 @@ func (p *parser) read(data []byte) *value {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // yamlError turns yaml.v3's "yaml: line 7: ..." into an Error with a line.
-func (p *parser) yamlError(err error) {
+func (p *parser) yamlError(err error, base int) {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		p.errorf(line, "", "invalid YAML: %s", m[2])
+		p.errorf(base+line, "", "invalid YAML: %s", m[2])
 		return
 	}
-	p.errorf(0, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+	p.errorf(base, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// shiftLines adds by to the line of v and everything under it, once each.
+func shiftLines(v *value, by int, seen map[*value]bool) {
+	if by == 0 || v == nil || seen[v] {
+		return
+	}
+	seen[v] = true
+	v.line += by
+	for _, item := range v.items {
+		shiftLines(item, by, seen)
+	}
+	for _, kv := range v.pairs {
+		shiftLines(kv.key, by, seen)
+		shiftLines(kv.val, by, seen)
+	}
 }
 
 // config walks the top level. environment_variables go first: the other
 // sections resolve os.environ/ references against them.
 func (p *parser) config(root *value) {
+	p.cfg = &Config{Path: p.file}
+	p.includes(root)
 	for _, kv := range root.pairs {
 		switch keyName(kv.key) {
-		case "model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables":
+		case "model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables", "credential_list":
 		default:
 			p.unsupported(kv.key, keyName(kv.key))
 		}
 	}
-	p.cfg = &Config{Path: p.file}
 	p.cfg.Environment = p.environment(root.get("environment_variables"))
 	p.cfg.General = p.general(root.get("general_settings"))
 	fallback := p.liteLLMSettings(root.get("litellm_settings"))
 	p.cfg.Router = p.router(root.get("router_settings"), fallback)
+	p.credentials = p.credentialList(root.get("credential_list"))
 	p.cfg.Deployments = p.modelList(root)
 	p.cfg.PassThrough = p.passThrough(p.cfg.Deployments, root.get("general_settings"))
 	p.checkGroupRefs(p.cfg.Groups())
@@ -267,6 +292,10 @@ func (p *parser) general(v *value) GeneralSettings {
 			g.ForwardClientHeaders, _ = p.boolean(path, kv.val)
 		case "pass_through_endpoints":
 			// Read with the provider routes (passthrough.go).
+		case "host", "port":
+			// Where to listen is the command line's: one file serves
+			// replicas on several addresses.
+			p.warnf(kv.key.line, path, "ignored: llmvoy listens where `llmvoy run --host` and `--port` say (0.0.0.0 and 4000 unless given)")
 		case "litellm_key_header_name":
 			if s, _, ok := p.str(path, kv.val); ok {
 				g.KeyHeader = strings.ToLower(strings.TrimSpace(s))
@@ -301,7 +330,7 @@ func (p *parser) general(v *value) GeneralSettings {
 // litellm package that Router.__init__ reads).
 type routerFallback struct {
 	numRetries, allowedFails *int
-	timeout                  *time.Duration
+	timeout, cooldownTime    *time.Duration
 	// routing holds fallbacks and cooldown switches set here.
 	routing RouterSettings
 	set     map[string]bool
@@ -320,6 +349,11 @@ func (p *parser) liteLLMSettings(v *value) routerFallback {
 			if d, ok := p.seconds(path, kv.val, false); ok {
 				f.timeout = &d
 			}
+		case "cooldown_time":
+			// LiteLLM's docs set it here (proxy/reliability); its Router
+			// reads only router_settings', so the module value it sets is
+			// never used. llmvoy follows the docs.
+			f.cooldownTime = p.cooldownTime(path, kv.val)
 		case "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks", "disable_cooldowns":
 			p.routingKey(&f.routing, keyName(kv.key), path, kv.val)
 			f.set[keyName(kv.key)] = true
@@ -395,6 +429,9 @@ func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
 	if fallback.timeout != nil {
 		r.Timeout = *fallback.timeout
 	}
+	if fallback.cooldownTime != nil {
+		r.CooldownTime = *fallback.cooldownTime
+	}
 	for _, kv := range p.section("router_settings", v) {
 		path := joinPath("router_settings", keyName(kv.key))
 		switch keyName(kv.key) {
@@ -404,6 +441,8 @@ func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
 			case !ok:
 			case slices.Contains(routingStrategies, s):
 				r.RoutingStrategy = s
+			case s == providerBudgetRouting:
+				p.warnProviderBudgetRouting(kv.val, path)
 			default:
 				p.errorf(kv.val.line, path, "unknown routing strategy %q; want one of %s", s, strings.Join(routingStrategies, ", "))
 			}
@@ -420,15 +459,11 @@ func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
 				r.Timeout = d
 			}
 		case "cooldown_time":
-			d, ok := p.seconds(path, kv.val, true)
-			switch {
-			case !ok:
-			case d == 0:
-				// Router.__init__: cooldown_time or DEFAULT_COOLDOWN_TIME_SECONDS.
-				p.warnf(kv.val.line, path, "0 means LiteLLM's default of %s", defaultCooldownTime)
-			default:
-				r.CooldownTime = d
+			if d := p.cooldownTime(path, kv.val); d != nil {
+				r.CooldownTime = *d
 			}
+		case "provider_budget_config":
+			p.warnProviderBudgets(path, kv.val)
 		case "redis_host":
 			r.Redis.Host, _, _ = p.str(path, kv.val)
 		case "redis_port":
@@ -459,6 +494,21 @@ func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
 		r.Redis.Port = 6379
 	}
 	return r
+}
+
+// cooldownTime reads a cooldown_time; nil when wrong or 0, which means
+// LiteLLM's default (Router.__init__: cooldown_time or
+// DEFAULT_COOLDOWN_TIME_SECONDS).
+func (p *parser) cooldownTime(path string, v *value) *time.Duration {
+	d, ok := p.seconds(path, v, true)
+	switch {
+	case !ok:
+		return nil
+	case d == 0:
+		p.warnf(v.line, path, "0 means LiteLLM's default of %s", defaultCooldownTime)
+		return nil
+	}
+	return &d
 }
 
 // count reads an integer >= 0; nil when unset or wrong.

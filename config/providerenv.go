@@ -42,6 +42,27 @@ var providerEnv = map[string]providerVars{
 	"perplexity":   {key: []string{"PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"}, base: []string{"PERPLEXITY_API_BASE"}},
 	"moonshot":     {key: []string{"MOONSHOT_API_KEY"}, base: []string{"MOONSHOT_API_BASE"}},
 	"zai":          {key: []string{"ZAI_API_KEY"}, base: []string{"ZAI_API_BASE"}},
+	"cerebras":     {key: []string{"CEREBRAS_API_KEY"}, base: []string{"CEREBRAS_API_BASE"}},
+	"sambanova":    {key: []string{"SAMBANOVA_API_KEY"}, base: []string{"SAMBANOVA_API_BASE"}},
+	"nvidia_nim":   {key: []string{"NVIDIA_NIM_API_KEY"}, base: []string{"NVIDIA_NIM_API_BASE"}},
+	"deepinfra":    {key: []string{"DEEPINFRA_API_KEY"}, base: []string{"DEEPINFRA_API_BASE"}},
+	// litellm/main.py completion(), the openai branch.
+	"custom_openai": {key: []string{"OPENAI_API_KEY"}, base: []string{"OPENAI_BASE_URL", "OPENAI_API_BASE"}},
+	// litellm/main.py, the openai_like branches.
+	"openai_like": {key: []string{"OPENAI_LIKE_API_KEY"}, base: []string{"OPENAI_LIKE_API_BASE"}},
+	// DatabricksBase.databricks_validate_environment and
+	// DatabricksConfig (litellm/llms/databricks/).
+	"databricks": {key: []string{"DATABRICKS_API_KEY"}, base: []string{"DATABRICKS_API_BASE"}},
+	// llmvoy sends vllm/ to a vLLM server, as hosted_vllm/.
+	"vllm": {key: []string{"HOSTED_VLLM_API_KEY"}, base: []string{"HOSTED_VLLM_API_BASE"}},
+	// litellm/main.py completion(), the huggingface branch, and
+	// HuggingFaceChatConfig.get_base_url.
+	"huggingface": {key: []string{"HF_TOKEN", "HUGGINGFACE_API_KEY"}, base: []string{"HF_API_BASE", "HUGGINGFACE_API_BASE"}},
+	// litellm/main.py completion(), the cohere branches. COHERE_API_BASE
+	// is not read: LiteLLM's is a native /v1/chat URL, not the
+	// Compatibility API llmvoy sends to.
+	"cohere":      {key: []string{"COHERE_API_KEY", "CO_API_KEY"}},
+	"cohere_chat": {key: []string{"COHERE_API_KEY", "CO_API_KEY"}},
 	// AnthropicModelInfo.get_api_key and get_api_base
 	// (litellm/llms/anthropic/common_utils.py).
 	"anthropic": {key: []string{"ANTHROPIC_API_KEY"}, base: []string{"ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"}},

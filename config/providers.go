@@ -56,6 +56,38 @@ var providers = map[string]ProviderSpec{
 	"fireworks_ai": {Name: "fireworks_ai", DefaultAPIBase: "https://api.fireworks.ai/inference/v1", API: APIOpenAI},
 	"perplexity":   {Name: "perplexity", DefaultAPIBase: "https://api.perplexity.ai", API: APIOpenAI},
 	"moonshot":     {Name: "moonshot", DefaultAPIBase: "https://api.moonshot.ai/v1", API: APIOpenAI},
+	"cerebras":     {Name: "cerebras", DefaultAPIBase: "https://api.cerebras.ai/v1", API: APIOpenAI},
+	"sambanova":    {Name: "sambanova", DefaultAPIBase: "https://api.sambanova.ai/v1", API: APIOpenAI},
+	"nvidia_nim":   {Name: "nvidia_nim", DefaultAPIBase: "https://integrate.api.nvidia.com/v1", API: APIOpenAI},
+	// DeepInfraConfig._get_openai_compatible_provider_info.
+	"deepinfra": {Name: "deepinfra", DefaultAPIBase: "https://api.deepinfra.com/v1/openai", API: APIOpenAI},
+	// litellm/main.py completion() sends custom_openai through its openai
+	// branch: OpenAI's default base and variables.
+	"custom_openai": {Name: "custom_openai", DefaultAPIBase: "https://api.openai.com/v1", API: APIOpenAI},
+	// LiteLLM's OpenAILikeChatHandler has no default base: the deployment
+	// names its server.
+	"openai_like": {Name: "openai_like", API: APIOpenAI},
+	// Databricks model serving (DatabricksBase.databricks_validate_environment):
+	// {api_base}/chat/completions, api_base being the workspace's
+	// .../serving-endpoints. LiteLLM asks the databricks SDK for the host
+	// when none is set; llmvoy needs api_base or DATABRICKS_API_BASE.
+	"databricks": {Name: "databricks", API: APIOpenAI},
+	// LiteLLM's vllm/ runs the vLLM library inside LiteLLM (deprecated
+	// there, for hosted_vllm/). llmvoy cannot, and sends to a vLLM
+	// server's OpenAI API as hosted_vllm/ does (route warns).
+	"vllm": {Name: "vllm", DefaultAPIBase: "http://localhost:8000/v1", API: APIOpenAI},
+	// Hugging Face's Inference Providers router, OpenAI-compatible
+	// (HuggingFaceChatConfig.get_complete_url); a TGI server or Inference
+	// Endpoint is an api_base, completed by normalizeAPIBase as LiteLLM's
+	// _build_chat_completion_url does. hfProviderModel rewrites a model
+	// routed to one inference provider.
+	"huggingface": {Name: "huggingface", DefaultAPIBase: "https://router.huggingface.co/v1", API: APIOpenAI},
+	// LiteLLM translates Cohere chat to Cohere's own /v1/chat (and /v2/chat)
+	// API. llmvoy sends OpenAI's request to Cohere's Compatibility API
+	// instead (docs.cohere.com/docs/compatibility-api): the client sees the
+	// same answer, without a translator.
+	"cohere":      {Name: "cohere", DefaultAPIBase: "https://api.cohere.ai/compatibility/v1", API: APIOpenAI},
+	"cohere_chat": {Name: "cohere_chat", DefaultAPIBase: "https://api.cohere.ai/compatibility/v1", API: APIOpenAI},
 	// Zhipu AI's GLM models on Z.AI, LiteLLM's "zai" (ZAIChatConfig, an
 	// OpenAI-compatible config); the China endpoint
 	// (https://open.bigmodel.cn/api/paas/v4) needs an api_base.
@@ -96,12 +128,50 @@ func normalizeAPIBase(provider string, u *url.URL) *url.URL {
 	out := *u
 	out.Path = strings.TrimRight(out.Path, "/")
 	out.RawPath = strings.TrimRight(out.RawPath, "/")
-	if (provider == "ollama" || provider == "ollama_chat") && !strings.HasSuffix(out.Path, "/v1") {
-		out.Path += "/v1"
+	switch provider {
+	case "ollama", "ollama_chat":
+		if !strings.HasSuffix(out.Path, "/v1") {
+			out.Path += "/v1"
+			out.RawPath = ""
+		}
+	case "huggingface":
+		// LiteLLM's _build_chat_completion_url: a URL that ends in
+		// /chat/completions is used as it is, one ending in /v1 gets
+		// /chat/completions, any other /v1/chat/completions.
+		if trimmed, ok := strings.CutSuffix(out.Path, "/chat/completions"); ok {
+			out.Path = trimmed
+		} else if !strings.HasSuffix(out.Path, "/v1") {
+			out.Path += "/v1"
+		}
 		out.RawPath = ""
 	}
 	return &out
 }
+
+// hfProviderModel is the model a huggingface deployment without an api_base
+// asks Hugging Face's router for. LiteLLM reads "provider/org/model" as the
+// inference provider and the Hub model, and posts to the provider's route
+// (https://router.huggingface.co/{provider}/v1) with the provider's own id
+// for the model, looked up on the Hub at request time; llmvoy asks the
+// router's OpenAI endpoint for "org/model:provider", its documented way to
+// pick a provider, which needs no lookup. "org/model" is sent as it is.
+func hfProviderModel(upstream string) string {
+	provider, model, ok := strings.Cut(upstream, "/")
+	if !ok || !strings.Contains(model, "/") {
+		return upstream
+	}
+	return model + ":" + provider
+}
+
+// unroutable are LiteLLM providers llmvoy refuses at load time, with the
+// reason: a deployment of one could never be served, and saying why beats
+// a warning nobody reads.
+var unroutable = map[string]string{
+	"watsonx":      watsonxProblem,
+	"watsonx_text": watsonxProblem,
+}
+
+const watsonxProblem = "cannot be served: IBM watsonx.ai wants an IAM access token exchanged for the API key (short-lived, refreshed) and its own request format, and llmvoy does neither; serve it through another OpenAI-compatible gateway and use openai/ with that api_base"
 
 // liteLLMProviders are the provider prefixes LiteLLM knows (its LlmProviders
 // enum in litellm/types/utils.py). A deployment of one llmvoy cannot route to

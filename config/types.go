@@ -68,6 +68,12 @@ const (
 	// "Authorization: Bearer" and an OAuth access token of the deployment's
 	// Google credentials. The body is Gemini's.
 	APIVertex = "vertex"
+	// APIVertexAnthropic is Anthropic's Claude on Vertex AI (vertex_ai/claude-*):
+	// POST {api_base}/v1/projects/{project}/locations/{location}/publishers/
+	// anthropic/models/{model}:rawPredict (or :streamRawPredict), a Messages
+	// body without model and with anthropic_version, authenticated as
+	// APIVertex is.
+	APIVertexAnthropic = "vertex_anthropic"
 )
 
 // Deployment is one entry of model_list: a model served by one provider

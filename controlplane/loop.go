@@ -14,6 +14,7 @@ package controlplane
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"log/slog"
 	"maps"
 	"net"
@@ -86,7 +87,7 @@ type Loop struct {
 	parts  Parts
 	opts   Options
 	log    *slog.Logger
-	digest [sha256.Size]byte // of the config file last loaded
+	digest [sha256.Size]byte // of the config file and its includes, last loaded
 
 	// What the snapshot served last was built from.
 	plan     *plan.Plan
@@ -103,7 +104,7 @@ func New(p *plan.Plan, parts Parts, opts Options, log *slog.Logger) *Loop {
 			return xds.Resolve(ctx, cfg, net.DefaultResolver)
 		}
 	}
-	return &Loop{parts: parts, opts: opts, log: log, plan: p, digest: fileDigest(opts.Path)}
+	return &Loop{parts: parts, opts: opts, log: log, plan: p, digest: configDigest(opts.Path)}
 }
 
 // Start serves the first snapshot, of the plan New was given.
@@ -146,9 +147,10 @@ func (l *Loop) Run(ctx context.Context) {
 	}
 }
 
-// reloadIfChanged reloads the config file when its content changed.
+// reloadIfChanged reloads the config file when its content, or that of a
+// file it includes, changed.
 func (l *Loop) reloadIfChanged(ctx context.Context) {
-	d := fileDigest(l.opts.Path)
+	d := configDigest(l.opts.Path)
 	if d == l.digest {
 		return
 	}
@@ -301,12 +303,19 @@ func ticker(every time.Duration) (<-chan time.Time, func()) {
 	return t.C, t.Stop
 }
 
-// fileDigest is the digest of the file's content; zero when it cannot be
-// read (a file being replaced), which a later look corrects.
-func fileDigest(path string) [sha256.Size]byte {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return [sha256.Size]byte{}
+// configDigest is the digest of the config file's content and of the files
+// its include list names as it reads now (so a file added to the list, or
+// created after a reload failed for want of it, is seen); a file that
+// cannot be read (being replaced) counts as empty, which a later look
+// corrects.
+func configDigest(path string) [sha256.Size]byte {
+	h := sha256.New()
+	for _, f := range config.Files(path) {
+		b, _ := os.ReadFile(f)
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:]) // a length before each file: moving bytes between files changes the digest
+		h.Write(b)
 	}
-	return sha256.Sum256(b)
+	return [sha256.Size]byte(h.Sum(nil))
 }

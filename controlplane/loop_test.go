@@ -105,8 +105,18 @@ type harness struct {
 // a real xDS server (no Envoy needed: nothing connects to it).
 func start(t *testing.T, yaml string) *harness {
 	t.Helper()
+	return startWith(t, yaml, nil)
+}
+
+// startWith is start with other files next to the config (files it
+// includes).
+func startWith(t *testing.T, yaml string, files map[string]string) *harness {
+	t.Helper()
 	h := &harness{path: filepath.Join(t.TempDir(), "config.yaml"), logs: &syncbuf.Buffer{},
 		cooldowns: newFakeRouter(), balance: newFakeRouter()}
+	for name, src := range files {
+		write(t, filepath.Join(filepath.Dir(h.path), name), src)
+	}
 	write(t, h.path, yaml)
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p, err := Load(h.path, log)
@@ -328,3 +338,30 @@ func TestBalanceDecisionsAreServed(t *testing.T) {
 // count is a snapshot version without its process epoch: the loop's tests
 // count snapshots, not processes.
 func count(version string) string { return version[strings.LastIndexByte(version, '-')+1:] }
+
+// A file the config includes is followed like the config itself: its
+// change reloads, and so does creating one the config names but a reload
+// could not find.
+func TestReloadFollowsIncludedFiles(t *testing.T) {
+	h := startWith(t, "include: [models.yaml]\n", map[string]string{"models.yaml": oneGroup})
+	dir := filepath.Dir(h.path)
+
+	write(t, filepath.Join(dir, "models.yaml"), twoGroups)
+	h.loop.reloadIfChanged(context.Background())
+	require.Equal(t, []string{"gpt", "claude"}, h.loop.plan.Config.Groups())
+	require.Equal(t, "2", count(h.snaps.Version()))
+
+	write(t, h.path, "include: [models.yaml, more.yaml]\n")
+	h.loop.reloadIfChanged(context.Background())
+	require.Contains(t, h.logs.String(), "config reload rejected")
+	require.Equal(t, "2", count(h.snaps.Version()))
+
+	write(t, filepath.Join(dir, "more.yaml"), "model_list:\n"+deployment("mistral", "d", "http://127.0.0.1:9004/v1", 0))
+	h.loop.reloadIfChanged(context.Background())
+	require.Equal(t, []string{"gpt", "claude", "mistral"}, h.loop.plan.Config.Groups())
+	require.Equal(t, "3", count(h.snaps.Version()))
+
+	// Nothing changed: no reload.
+	h.loop.reloadIfChanged(context.Background())
+	require.Equal(t, "3", count(h.snaps.Version()))
+}

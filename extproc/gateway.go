@@ -449,7 +449,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	resp := continueBody(m, body, true)
 	// The access log names the endpoint the client called: by the time
 	// it logs, :path may be the deployment's.
-	resp.DynamicMetadata = clientPathMetadata(g.path)
+	resp.DynamicMetadata = clientPathMetadata(g.path, fb.step)
 	return resp
 }
 
@@ -652,30 +652,32 @@ var errInvalidUTF8 = errors.New("the body is not valid UTF-8")
 
 // clientPathMetadata is the dynamic metadata that tells Envoy's access log
 // which path the client called, without its query (the log has no use for
-// it). The few paths a model request can have are built once: messages
-// only read them.
-func clientPathMetadata(path string) *structpb.Struct {
+// it), and the gateway listener how many fallback steps the request took.
+// The few paths a model request can have, with no fallback yet, are built
+// once: messages only read them.
+func clientPathMetadata(path string, fallbacks int) *structpb.Struct {
 	path, _, _ = strings.Cut(path, "?")
-	if md, ok := clientPaths[path]; ok {
+	if md, ok := clientPaths[path]; ok && fallbacks == 0 {
 		return md
 	}
-	return newClientPathMetadata(path)
+	return newClientPathMetadata(path, fallbacks)
 }
 
 var clientPaths = func() map[string]*structpb.Struct {
 	m := make(map[string]*structpb.Struct)
 	for _, ep := range append([]translate.Endpoint{translate.ChatCompletions, translate.Completions, translate.Embeddings, translate.Messages, translate.Responses, countTokens}, translate.MediaEndpoints...) {
 		for _, p := range []string{string(ep), "/v1" + string(ep)} {
-			m[p] = newClientPathMetadata(p)
+			m[p] = newClientPathMetadata(p, 0)
 		}
 	}
 	return m
 }()
 
-func newClientPathMetadata(path string) *structpb.Struct {
+func newClientPathMetadata(path string, fallbacks int) *structpb.Struct {
 	return &structpb.Struct{Fields: map[string]*structpb.Value{
 		plan.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-			plan.ClientPathMetadataKey: structpb.NewStringValue(path),
+			plan.ClientPathMetadataKey:         structpb.NewStringValue(path),
+			plan.AttemptedFallbacksMetadataKey: structpb.NewStringValue(strconv.Itoa(fallbacks)),
 		}}),
 	}}
 }

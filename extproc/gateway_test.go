@@ -81,7 +81,8 @@ func routeResponse(group, clientPath string, removed ...string) *extprocv3.Proce
 		}},
 	}, DynamicMetadata: &structpb.Struct{Fields: map[string]*structpb.Value{
 		plan.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
-			plan.ClientPathMetadataKey: structpb.NewStringValue(clientPath),
+			plan.ClientPathMetadataKey:         structpb.NewStringValue(clientPath),
+			plan.AttemptedFallbacksMetadataKey: structpb.NewStringValue("0"),
 		}}),
 	}}}
 }

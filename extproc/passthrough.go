@@ -138,7 +138,7 @@ func (g *gateway) passThroughHeaders(h *extprocv3.HttpHeaders) *extprocv3.Proces
 			return refused
 		}
 		resp := continueHeaders(c.m, true)
-		resp.DynamicMetadata = clientPathMetadata(g.path)
+		resp.DynamicMetadata = clientPathMetadata(g.path, 0)
 		return resp
 	}
 	return continueHeaders(nil, false)
@@ -159,7 +159,7 @@ func (g *gateway) passThroughBody(body []byte) *extprocv3.ProcessingResponse {
 		return refused
 	}
 	resp := continueBody(c.m, nil, true)
-	resp.DynamicMetadata = clientPathMetadata(g.path)
+	resp.DynamicMetadata = clientPathMetadata(g.path, 0)
 	return resp
 }
 

@@ -413,6 +413,11 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request, body 
 		s.writeAnthropicError(w, invalidAnthropic("anthropic-version: header is required"))
 		return
 	}
+	s.answerAnthropic(w, r, body, opts)
+}
+
+// answerAnthropic answers an authenticated Messages request.
+func (s *Server) answerAnthropic(w http.ResponseWriter, r *http.Request, body []byte, opts *Options) {
 	call, e := parseAnthropic(body)
 	if e != nil {
 		s.writeAnthropicError(w, e)

@@ -26,7 +26,8 @@ import (
 //	POST /token                           Google's OAuth 2.0 token endpoint, JWT bearer grant (RFC 7523)
 //	PUT  /mock/vertex/service-accounts    trust a service account's public key (see below)
 //
-// (/v1beta1/ and .../endpoints/{id}:... paths are served the same way.)
+// (/v1beta1/ and .../endpoints/{id}:... paths are served the same way;
+// .../publishers/anthropic/... serves Claude: vertex_anthropic.go.)
 // The model routes answer as the Gemini routes do, x-mock-* headers
 // included, once Authorization carries "Bearer TOKEN" with a TOKEN this
 // mock issued that has not expired; else Google's 401 UNAUTHENTICATED.
@@ -280,6 +281,10 @@ func (s *Server) serveVertex(w http.ResponseWriter, r *http.Request, body []byte
 		return
 	}
 	model, method, _ := vertexRoute(r.URL.Path)
+	if vertexPublisher(r.URL.Path) == "anthropic" {
+		s.vertexAnthropic(w, r, model, method, body, opts)
+		return
+	}
 	switch method {
 	case "generateContent":
 		s.geminiGenerate(w, r, model, body, opts, false)

@@ -101,6 +101,11 @@ const (
 	// request's dynamic metadata, of the path the client called: the
 	// gateway processor sets it and the downstream access log reads it.
 	ClientPathMetadataKey = "client_path"
+	// AttemptedFallbacksMetadataKey, beside it, is how many steps of its
+	// fallback chain the request took: LiteLLM's
+	// x-litellm-attempted-fallbacks, which the gateway listener formats
+	// from it.
+	AttemptedFallbacksMetadataKey = "attempted_fallbacks"
 
 	// AttrUpstreamHostMetadata is the Envoy attribute the upstream
 	// processor asks for to learn which deployment Envoy picked for this

@@ -78,20 +78,32 @@ func (anthropic) TranslatesResponses(*config.Deployment) bool { return true }
 // and pass through. response_format asks for JSON through a forced tool, as
 // LiteLLM does (see jsonModeTool).
 func (anthropic) RequestBody(d *config.Deployment, ep Endpoint, body []byte) ([]byte, ResponseTranslator, error) {
+	out, resp, _, err := anthropicChatBody(d, ep, body, d.UpstreamModel, "")
+	if err != nil {
+		return nil, nil, err // not a nil *anthropicResponse in the interface
+	}
+	return out, resp, nil
+}
+
+// anthropicChatBody translates a chat completion request for d into a
+// Messages request with model and version in the body (each left out when
+// ""), and reports whether the client streams.
+func anthropicChatBody(d *config.Deployment, ep Endpoint, body []byte, model, version string) ([]byte, *anthropicResponse, bool, error) {
 	if ep != ChatCompletions {
-		return nil, nil, fmt.Errorf("%w: deployment %s speaks Anthropic's Messages API, which serves /chat/completions only, not %s", ErrBadRequest, d.ID, ep)
+		return nil, nil, false, fmt.Errorf("%w: deployment %s speaks Anthropic's Messages API, which serves /chat/completions only, not %s", ErrBadRequest, d.ID, ep)
 	}
 	in, err := readOpenAIRequest(body)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return nil, nil, false, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	req, err := anthropicTranslateRequest(in, d.UpstreamModel)
+	req, err := anthropicTranslateRequest(in, model)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return nil, nil, false, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
+	req.out.AnthropicVersion = version
 	out, err := jsonscan.Marshal(req.out)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return nil, nil, false, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	return out, &anthropicResponse{includeUsage: req.includeUsage, jsonMode: req.jsonMode, created: anthropicNow().Unix()}, nil
+	return out, &anthropicResponse{includeUsage: req.includeUsage, jsonMode: req.jsonMode, created: anthropicNow().Unix()}, req.out.Stream, nil
 }

@@ -12,19 +12,22 @@ import (
 
 // anthropicRequest is a Messages API request, in the order fields are sent.
 type anthropicRequest struct {
-	Model         string             `json:"model"`
-	System        json.RawMessage    `json:"system,omitempty"`
-	Messages      []messagesTurn     `json:"messages"`
-	MaxTokens     json.RawMessage    `json:"max_tokens"`
-	StopSequences []string           `json:"stop_sequences,omitempty"`
-	Temperature   json.RawMessage    `json:"temperature,omitempty"`
-	TopP          json.RawMessage    `json:"top_p,omitempty"`
-	TopK          json.RawMessage    `json:"top_k,omitempty"`
-	Stream        bool               `json:"stream,omitempty"`
-	Metadata      *anthropicMetadata `json:"metadata,omitempty"`
-	Thinking      json.RawMessage    `json:"thinking,omitempty"`
-	Tools         []anthropicTool    `json:"tools,omitempty"`
-	ToolChoice    json.RawMessage    `json:"tool_choice,omitempty"`
+	// AnthropicVersion is Vertex AI's, in the body; Anthropic's own API
+	// takes a header.
+	AnthropicVersion string             `json:"anthropic_version,omitempty"`
+	Model            string             `json:"model,omitempty"` // Vertex AI's path names the model instead
+	System           json.RawMessage    `json:"system,omitempty"`
+	Messages         []messagesTurn     `json:"messages"`
+	MaxTokens        json.RawMessage    `json:"max_tokens"`
+	StopSequences    []string           `json:"stop_sequences,omitempty"`
+	Temperature      json.RawMessage    `json:"temperature,omitempty"`
+	TopP             json.RawMessage    `json:"top_p,omitempty"`
+	TopK             json.RawMessage    `json:"top_k,omitempty"`
+	Stream           bool               `json:"stream,omitempty"`
+	Metadata         *anthropicMetadata `json:"metadata,omitempty"`
+	Thinking         json.RawMessage    `json:"thinking,omitempty"`
+	Tools            []anthropicTool    `json:"tools,omitempty"`
+	ToolChoice       json.RawMessage    `json:"tool_choice,omitempty"`
 }
 
 type anthropicMetadata struct {

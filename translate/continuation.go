@@ -32,7 +32,7 @@ func Continuation(d *config.Deployment, body []byte) []byte {
 	}
 	head := bytes.TrimRight(msgs[:len(msgs)-1], " \t\r\n")
 	switch {
-	case d.API == config.APIAnthropic:
+	case d.API == config.APIAnthropic || d.API == config.APIVertexAnthropic:
 		return body
 	case d.API == config.APIOpenAI && (d.Provider == "mistral" || d.Provider == "deepseek"):
 		if len(head) == 0 || head[len(head)-1] != '}' {

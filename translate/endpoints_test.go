@@ -41,7 +41,7 @@ func TestMediaRequestHeads(t *testing.T) {
 }
 
 func TestMediaEndpointsRefuseOtherProviders(t *testing.T) {
-	for _, api := range []string{config.APIAnthropic, config.APIGemini, config.APIBedrock, config.APIVertex, config.APIAzureAI} {
+	for _, api := range []string{config.APIAnthropic, config.APIGemini, config.APIBedrock, config.APIVertex, config.APIVertexAnthropic, config.APIAzureAI} {
 		d := &config.Deployment{ID: "d", Provider: api + "-provider", API: api}
 		for _, ep := range MediaEndpoints {
 			err := Serves(d, ep)

@@ -68,6 +68,12 @@ func (vertex) TranslatesResponses(*config.Deployment) bool { return true }
 // model (".../models/{model}" or ".../endpoints/{id}", LiteLLM's form of a
 // custom api_base) gets only ":{method}".
 func vertexPath(d *config.Deployment, method string) string {
+	return vertexPublisherPath(d, "google", method)
+}
+
+// vertexPublisherPath is vertexPath for a model of any publisher (google,
+// anthropic).
+func vertexPublisherPath(d *config.Deployment, publisher, method string) string {
 	base := strings.TrimSuffix(d.APIBase.EscapedPath(), "/")
 	p := base
 	if !vertexNamesModel(d.APIBase.Path) {
@@ -76,7 +82,7 @@ func vertexPath(d *config.Deployment, method string) string {
 		if vertexIsEndpoint(model) {
 			p += "/endpoints/" + model
 		} else {
-			p += "/publishers/google/models/" + url.PathEscape(model)
+			p += "/publishers/" + publisher + "/models/" + url.PathEscape(model)
 		}
 	}
 	p += ":" + method

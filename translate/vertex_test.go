@@ -184,20 +184,28 @@ func testServiceAccount(t *testing.T, m *mock.Server, tokenURI string, lifetime 
 	return string(b)
 }
 
-// The whole path against the mock's token endpoint and Vertex routes: the
-// config reads the key file, the token source signs a JWT with it and
-// exchanges it, and the mock accepts the token on its Vertex route.
-func TestVertexTokenFromServiceAccount(t *testing.T) {
+// vertexMock serves the mock as Google's token endpoint and Vertex AI, and
+// writes a service account key file it trusts: the mock, its URL, the file.
+func vertexMock(t *testing.T) (*mock.Server, string, string) {
+	t.Helper()
 	m := mock.New(mock.Options{Name: "vertex"})
 	ts := httptest.NewServer(m)
 	t.Cleanup(ts.Close)
 	keyFile := filepath.Join(t.TempDir(), "sa.json")
 	require.NoError(t, os.WriteFile(keyFile, []byte(testServiceAccount(t, m, ts.URL+"/token", 0)), 0o600))
+	return m, ts.URL, keyFile
+}
+
+// The whole path against the mock's token endpoint and Vertex routes: the
+// config reads the key file, the token source signs a JWT with it and
+// exchanges it, and the mock accepts the token on its Vertex route.
+func TestVertexTokenFromServiceAccount(t *testing.T) {
+	m, url, keyFile := vertexMock(t)
 
 	cfg, warnings, err := config.Parse([]byte(`
 model_list:
   - model_name: flash
-    litellm_params: {model: vertex_ai/gemini-2.0-flash, vertex_credentials: `+keyFile+`, api_base: `+ts.URL+`}
+    litellm_params: {model: vertex_ai/gemini-2.0-flash, vertex_credentials: `+keyFile+`, api_base: `+url+`}
     model_info: {id: v1}
 `), "test.yaml", func(string) (string, bool) { return "", false })
 	require.NoError(t, err)

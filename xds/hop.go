@@ -127,7 +127,7 @@ func makeHopRouteConfig(p *plan.Plan, st State) *routev3.RouteConfiguration {
 			Routes:  routes,
 			// The gateway listener's own are formatted from the hop's
 			// endpoint, which has no deployment: empty, so these stay.
-			ResponseHeadersToAdd: servedByHeaders(),
+			ResponseHeadersToAdd: append(servedByHeaders(), attemptHeaders()...),
 		}},
 	}
 }

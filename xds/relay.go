@@ -92,7 +92,7 @@ func makeRelayRouteConfig(groups []*plan.Group, p *plan.Plan, st State) *routev3
 			// The relay passes them on; the gateway listener's are
 			// formatted from the relay's endpoint, which has no
 			// deployment: empty, so these stay.
-			ResponseHeadersToAdd: servedByHeaders(),
+			ResponseHeadersToAdd: append(servedByHeaders(), attemptHeaders()...),
 		}},
 	}
 }

@@ -83,7 +83,7 @@ func corsPolicy() *corsv3.CorsPolicy {
 		AllowHeaders: "*, authorization, x-api-key, api-key, x-goog-api-key, x-litellm-api-key, ocp-apim-subscription-key, content-type, anthropic-version, anthropic-beta",
 		ExposeHeaders: strings.Join([]string{plan.ModelIDHeader, plan.LiteLLMModelIDHeader, "x-litellm-model-group", "x-litellm-call-id",
 			"x-litellm-response-cost", "x-llmvoy-response-cost", "x-litellm-max-retries", "x-litellm-response-duration-ms",
-			"x-litellm-model-api-base", "retry-after", "x-request-id"}, ", "),
+			"x-litellm-model-api-base", "x-litellm-attempted-retries", "x-litellm-attempted-fallbacks", "retry-after", "x-request-id"}, ", "),
 		MaxAge:           "86400",
 		AllowCredentials: wrapperspb.Bool(false),
 	}
@@ -98,6 +98,9 @@ func requestHeaders() []*corev3.HeaderValueOption {
 	return []*corev3.HeaderValueOption{
 		header("x-litellm-call-id", "%REQ(x-request-id)%"),
 		header("x-litellm-response-duration-ms", "%RESPONSE_DURATION%"),
+		// The steps of its fallback chain the request took, as the gateway
+		// processor counted them on the pass that answered.
+		header("x-litellm-attempted-fallbacks", "%DYNAMIC_METADATA("+plan.MetadataNamespace+":"+plan.AttemptedFallbacksMetadataKey+")%"),
 	}
 }
 
@@ -108,6 +111,16 @@ func groupHeaders(g *plan.Group, p *plan.Plan) []*corev3.HeaderValueOption {
 	return []*corev3.HeaderValueOption{
 		header("x-litellm-model-group", strings.ReplaceAll(g.Name, "%", "%%")),
 		header("x-litellm-max-retries", strconv.Itoa(max(p.Config.Router.MaxRetries(), 0))),
+	}
+}
+
+// attemptHeaders are LiteLLM's retry count of an answer, on a route whose
+// router made the attempts (the group's own, the fallback hop's, the
+// relay's): the attempts Envoy made, less the first; none for a reply
+// made before any attempt. (A hedged request's attempts count too.)
+func attemptHeaders() []*corev3.HeaderValueOption {
+	return []*corev3.HeaderValueOption{
+		header("x-litellm-attempted-retries", "%CEL(upstream.request_attempt_count > 0u ? upstream.request_attempt_count - 1u : null)%"),
 	}
 }
 
@@ -122,7 +135,7 @@ func makeGroupRoute(g *plan.Group, p *plan.Plan, st State) *routev3.Route {
 		Match:                  routeHeaderMatch(g.Cluster),
 		Action:                 &routev3.Route_Route{Route: action},
 		RequestHeadersToRemove: []string{plan.RouteHeader},
-		ResponseHeadersToAdd:   groupHeaders(g, p),
+		ResponseHeadersToAdd:   append(groupHeaders(g, p), attemptHeaders()...),
 	}
 }
 

@@ -8,7 +8,7 @@ import uuid
 import httpx
 
 from conftest import MASTER_KEY
-from test_fallbacks import router_config
+from test_fallbacks import refusing, router_config
 from test_routing import deployment, fleet  # noqa: F401  (fleet is a fixture)
 
 
@@ -61,3 +61,25 @@ def test_browser_clients_on_any_origin(fleet):
     assert r.status_code == 401
     assert r.headers["access-control-allow-origin"] == origin
     assert len(a.requests()) == 1
+
+
+def test_attempted_retries_and_fallbacks(fleet):
+    """LiteLLM's x-litellm-attempted-retries (the retries of the group that
+    answered) and x-litellm-attempted-fallbacks (the steps of the chain
+    taken): on a group's route, after the upstream processor's fallback
+    redirect, and through the fallback hop (a refused connection)."""
+    bad, good, backup = fleet.mock("bad", status=500), fleet.mock("good"), fleet.mock("backup")
+    client = fleet.gateway(router_config(
+        deployment("gpt", "bad", bad, order=1), deployment("gpt", "good", good, order=2),
+        deployment("broken", "b1", bad), deployment("gone", "g1", refusing()), deployment("backup", "k1", backup),
+        router='  num_retries: 1\n  disable_cooldowns: true\n  fallbacks: [{"broken": ["backup"]}, {"gone": ["backup"]}]\n'))
+
+    def ask(model):
+        r = client.post("/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "hi"}]})
+        assert r.status_code == 200, (model, r.text)
+        return r.headers["x-litellm-model-id"], r.headers["x-litellm-attempted-retries"], r.headers["x-litellm-attempted-fallbacks"]
+
+    assert ask("backup") == ("k1", "0", "0")
+    assert ask("gpt") == ("good", "1", "0"), "one retry, on the group's route"
+    assert ask("broken") == ("k1", "0", "1"), "the upstream processor's redirect to the chain's next group"
+    assert ask("gone") == ("k1", "0", "1"), "the hop's redirect after refused connections"

@@ -62,6 +62,15 @@ model_list:
       api_base: http://127.0.0.1:{port}
     model_info:
       id: vertex-gemini-embed
+  - model_name: vertex-claude
+    litellm_params:
+      model: vertex_ai/claude-sonnet-4@20250514
+      vertex_project: {project}
+      vertex_location: {location}
+      vertex_credentials: {key_file}
+      api_base: http://127.0.0.1:{port}
+    model_info:
+      id: vertex-claude
   - model_name: vertex-untrusted
     litellm_params:
       model: vertex_ai/gemini-2.0-flash
@@ -339,3 +348,25 @@ def test_embeddings_errors(client):
     assert "Output dimensionality must be between 1 and 768." in e.value.message
     with pytest.raises(openai.RateLimitError):
         client.embeddings.create(model="vertex-embed", input="x", extra_headers={"x-mock-status": "429"})
+
+
+def test_claude_on_vertex(client, vertex_mock):
+    """vertex_ai/claude-*: Anthropic's Messages API under the anthropic
+    publisher, the model in the path and Vertex's anthropic_version in the
+    body, with the same Google token as Gemini; one answer by :rawPredict,
+    a stream by :streamRawPredict, both back in OpenAI's shape."""
+    r = client.chat.completions.create(model="vertex-claude", messages=[{"role": "user", "content": "hi"}])
+    assert r.choices[0].message.content
+    assert r.usage.prompt_tokens > 0
+    stream = client.chat.completions.create(model="vertex-claude", messages=[{"role": "user", "content": "hi"}],
+                                            stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == r.choices[0].message.content
+
+    reqs = model_requests(vertex_mock, "claude-sonnet-4@20250514")
+    base = f"/v1/projects/{PROJECT}/locations/{LOCATION}/publishers/anthropic/models/claude-sonnet-4@20250514"
+    assert [q["path"] for q in reqs[-2:]] == [base + ":rawPredict", base + ":streamRawPredict"]
+    for q in reqs[-2:]:
+        assert header(q, "authorization").startswith("Bearer ya29.mock-")
+        assert q["body"]["anthropic_version"] == "vertex-2023-10-16"
+        assert "model" not in q["body"]
