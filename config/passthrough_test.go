@@ -130,3 +130,31 @@ general_settings:
 		require.ErrorContains(t, err, want, bad)
 	}
 }
+
+// A deployment marked use_in_pass_through with litellm_credential_name
+// lends the route its credential's key and base, as LiteLLM's router
+// resolves them.
+func TestPassThroughWithCredentialName(t *testing.T) {
+	const yaml = `
+model_list:
+  - model_name: azure-gpt
+    litellm_params:
+      model: azure/gpt-4o
+      litellm_credential_name: eu
+      use_in_pass_through: true
+credential_list:
+  - credential_name: eu
+    credential_values:
+      api_key: az-from-credential
+      api_base: https://eu.openai.azure.com
+      api_version: "2024-10-21"
+`
+	cfg, _, err := Parse([]byte(yaml), "c.yaml", func(string) (string, bool) { return "", false })
+	require.NoError(t, err)
+	require.Len(t, cfg.PassThrough, 1)
+	d := cfg.PassThrough[0].Deployment
+	require.Equal(t, "azure", cfg.PassThrough[0].Name)
+	require.Equal(t, "az-from-credential", d.APIKey.Reveal())
+	require.Equal(t, "https://eu.openai.azure.com", d.APIBase.String())
+	require.Equal(t, "2024-10-21", d.APIVersion)
+}
