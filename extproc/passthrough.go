@@ -34,8 +34,8 @@ import (
 // request to the route's cluster; that cluster's processor (passThrough)
 // reads the answer's usage to charge a virtual key.
 
-// passThroughEndpoint is what a pass-through request calls, for the spend
-// log (callType) and the error shape.
+// passThroughEndpoint is what a pass-through request calls, for its spend
+// log's call type (callType).
 const passThroughEndpoint translate.Endpoint = "pass_through"
 
 // passThroughCall is a pass-through request the gateway is handling.
@@ -177,7 +177,7 @@ func (g *gateway) passThroughSend(body []byte) *extprocv3.ProcessingResponse {
 		if c.model != "" {
 			priced.UpstreamModel = c.model
 		}
-		g.server.requests.put(g.requestID, routed{clientPath: g.path, keyToken: k.Token, passThrough: &priced})
+		g.server.requests.put(g.requestID, routed{keyToken: k.Token, passThrough: &priced})
 	}
 	if c.d.API == config.APIBedrock {
 		signed, err := credentials.SigV4(c.d.AWS, "bedrock", c.d.APIBase.Scheme, plan.EndpointHostname(c.d.APIBase), c.path, body, time.Now())
