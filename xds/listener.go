@@ -199,7 +199,11 @@ func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 			"no route for this request"},
 		{flagFilter("UH", "NR"), 503, "service_unavailable", "overloaded_error",
 			"no deployment is available for this model group right now (all are cooling down or unhealthy)"},
-		{flagFilter("UT", "SI"), 504, "timeout", "timeout_error",
+		// LiteLLM's statuses: a timeout is its litellm.Timeout (408), a
+		// deployment it could not reach its APIConnectionError (500).
+		// Both are retried by the OpenAI and Anthropic SDKs, as 504 and
+		// 502 would be.
+		{flagFilter("UT", "SI"), 408, "timeout", "timeout_error",
 			"the model deployment did not answer in time"},
 		{flagFilter("UO"), 503, "service_unavailable", "overloaded_error",
 			"llmvoy is at its limit of requests in flight for this model group; retry shortly"},
@@ -207,7 +211,7 @@ func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 			"llmvoy is overloaded (its memory limit); retry shortly"},
 		// Envoy's reason (a reset, a refused connection) goes to the
 		// access log, not to clients: it names Envoy's internals.
-		{flagFilter("UF", "UC", "URX", "UR", "LR", "UPE", "UMSDR"), 502, "bad_gateway", "api_error",
+		{flagFilter("UF", "UC", "URX", "UR", "LR", "UPE", "UMSDR"), 500, "api_connection_error", "api_error",
 			"could not get a response from the model deployment"},
 	}
 	var mappers []*hcmv3.ResponseMapper

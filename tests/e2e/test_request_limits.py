@@ -69,7 +69,7 @@ def test_timeout_of_the_request(fleet, how):
         headers["x-litellm-timeout"] = "0.3"
     start = time.monotonic()
     r = client.post("/chat/completions", json=body, headers=headers)
-    assert r.status_code in (408, 504), r.text
+    assert r.status_code == 408, r.text
     assert time.monotonic() - start < 1.2, "the attempt gave up after the request's timeout"
     [seen] = chat_requests(slow)
     assert "timeout" not in seen["body"]
@@ -81,7 +81,7 @@ def test_stream_timeout_of_the_request(fleet):
     start = time.monotonic()
     r = client.post("/chat/completions", json={"model": "gpt", "messages": HI, "stream": True, "timeout": 30},
                     headers={"x-litellm-stream-timeout": "0.3"})
-    assert r.status_code in (408, 504), r.text
+    assert r.status_code == 408, r.text
     assert time.monotonic() - start < 1.2, "a stream's stream_timeout goes before its timeout"
 
 
