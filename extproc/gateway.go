@@ -152,7 +152,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	if g.pass != nil {
 		return g.passThroughBody(b.GetBody())
 	}
-	form := g.endpoint == translate.AudioTranscriptions
+	form := translate.IsForm(g.endpoint)
 	var fields []jsonscan.Field
 	var err error
 	if form {
@@ -704,12 +704,16 @@ func modelEndpoint(path string) (translate.Endpoint, bool) {
 	if ep := translate.Endpoint(p); slices.Contains(translate.MediaEndpoints, ep) {
 		return ep, true
 	}
+	if path == "/v2/rerank" {
+		// LiteLLM's too: Cohere's v2 SDK calls it.
+		return translate.Rerank, true
+	}
 	return "", false
 }
 
 // azurePath reads the paths the Azure OpenAI SDKs call,
 // /openai/deployments/{model}/chat/completions (and completions,
-// embeddings, images/generations, audio/speech, audio/transcriptions;
+// embeddings, images/generations and edits, audio/speech and transcriptions;
 // LiteLLM's /engines/{model}/... too): the model is in the path, and it
 // names the model group, as in LiteLLM.
 func azurePath(path string) (ep translate.Endpoint, model string, ok bool) {
@@ -728,7 +732,7 @@ func azurePath(path string) (ep translate.Endpoint, model string, ok bool) {
 	}
 	switch ep := translate.Endpoint("/" + tail); ep {
 	case translate.ChatCompletions, translate.Completions, translate.Embeddings,
-		translate.ImageGenerations, translate.AudioSpeech, translate.AudioTranscriptions:
+		translate.ImageGenerations, translate.ImageEdits, translate.AudioSpeech, translate.AudioTranscriptions:
 		return ep, model, true
 	}
 	return "", "", false

@@ -45,6 +45,10 @@ func callType(ep translate.Endpoint) string {
 		return "aresponses"
 	case translate.ImageGenerations:
 		return "aimage_generation"
+	case translate.ImageEdits:
+		return "aimage_edit"
+	case translate.Rerank:
+		return "arerank"
 	case translate.Moderations:
 		return "amoderation"
 	case translate.AudioSpeech:

@@ -582,6 +582,10 @@ func operationOf(endpoint string) string {
 	// their "a".
 	case "/v1/images/generations", "/images/generations":
 		return "image_generation"
+	case "/v1/images/edits", "/images/edits":
+		return "image_edit"
+	case "/v1/rerank", "/v2/rerank", "/rerank":
+		return "rerank"
 	case "/v1/moderations", "/moderations":
 		return "moderation"
 	case "/v1/audio/speech", "/audio/speech":

@@ -60,7 +60,7 @@ func makeRouteConfig(p *plan.Plan, st State, o Options) *routev3.RouteConfigurat
 			Domains:                 []string{"*"},
 			Routes:                  routes,
 			ResponseHeadersToAdd:    append(servedByHeaders(), requestHeaders()...),
-			ResponseHeadersToRemove: internalHeaders,
+			ResponseHeadersToRemove: removedFromAnswers,
 			TypedPerFilterConfig:    map[string]*anypb.Any{corsFilterName: mustAny(corsPolicy())},
 		}},
 	}
