@@ -361,6 +361,12 @@ func (p *parser) liteLLMSettings(v *value) routerFallback {
 			p.modelGroupSettings(path, kv.val)
 		case "drop_params":
 			p.dropParams(path, kv.val)
+		case "return_response_headers":
+			// llmvoy always passes a provider's response headers on
+			// (docs/routing.md); false asks for less.
+			if on, ok := p.boolean(path, kv.val); ok && !on {
+				p.warnf(kv.val.line, path, "false has no effect: llmvoy always passes the provider's response headers on")
+			}
 		case "turn_off_message_logging":
 			// llmvoy never logs prompts or answers; true asks for what
 			// already holds.
