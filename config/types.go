@@ -29,6 +29,10 @@ type Config struct {
 	// exports them (str() of each value). They resolve os.environ/ references
 	// ahead of the process environment. Secret, because they often are API keys.
 	Environment map[string]Secret
+	// PassThrough are the pass-through routes: the provider routes
+	// (/anthropic, /gemini, ...) that have a deployment, then
+	// general_settings.pass_through_endpoints (see passthrough.go).
+	PassThrough []*PassThrough
 
 	// DeploymentGroups are the deployment ids a fallback chain names:
 	// LiteLLM lets a fallback name one deployment by its model_info.id.
@@ -131,6 +135,9 @@ type Deployment struct {
 	// MaxInputTokens is model_info.max_input_tokens; 0 = unknown.
 	MaxInputTokens int
 
+	// UseInPassThrough is litellm_params.use_in_pass_through: the
+	// provider's pass-through route calls this deployment.
+	UseInPassThrough bool
 	// Params are the request parameters litellm_params sets (temperature,
 	// max_tokens, extra_body's fields, ...): defaults under the request's
 	// own, as LiteLLM's Router merges them (config/params.go).

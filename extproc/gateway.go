@@ -51,6 +51,8 @@ type gateway struct {
 	contentType string
 	// anthropicBeta is a Messages client's anthropic-beta header.
 	anthropicBeta string
+	// pass is set for a provider pass-through request (passthrough.go).
+	pass *passThroughCall
 	// limits are LiteLLM's x-litellm-* retry and timeout headers.
 	limits limitHeaders
 }
@@ -58,11 +60,11 @@ type gateway struct {
 var _ processor = (*gateway)(nil)
 
 func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *extprocv3.ProcessingResponse {
-	return inClientShape(g.endpoint, g.requestHeaders(h, attrs))
+	return g.shape(g.requestHeaders(h, attrs))
 }
 
 func (g *gateway) RequestBody(b *extprocv3.HttpBody, attrs attributes) *extprocv3.ProcessingResponse {
-	return inClientShape(g.endpoint, g.requestBody(b, attrs))
+	return g.shape(g.requestBody(b, attrs))
 }
 
 func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extprocv3.ProcessingResponse {
@@ -71,6 +73,7 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	// Known first: every error, authentication's included, is in the
 	// shape of the API the client called.
 	g.endpoint, _ = modelEndpoint(path)
+	g.pass = newPassThroughCall(g.state.cfg, path)
 
 	// LiteLLM's probes answer without a key: orchestrators call them.
 	if resp, ok := probe(path); ok {
@@ -97,11 +100,14 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	// filters share the router's request headers), so the token vouches
 	// for it instead.
 	if !g.isRedirect {
-		c, err := g.authenticate(presentedKey(h, g.state.cfg.General.KeyHeader))
+		c, err := g.authenticate(g.callerKey(h))
 		if err != nil {
 			return replyError(*err)
 		}
 		g.caller = c
+	}
+	if g.pass != nil {
+		return g.passThroughHeaders(h)
 	}
 	if e := admin.Find(path); e != nil {
 		return g.adminHeaders(e, method, headerValue(h, ":path"), h.GetEndOfStream())
@@ -142,6 +148,9 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.ProcessingResponse {
 	if g.admin.endpoint != nil {
 		return g.serveAdmin(b.GetBody())
+	}
+	if g.pass != nil {
+		return g.passThroughBody(b.GetBody())
 	}
 	form := translate.IsForm(g.endpoint)
 	var fields []jsonscan.Field

@@ -55,6 +55,8 @@ func callType(ep translate.Endpoint) string {
 		return "aspeech"
 	case translate.AudioTranscriptions:
 		return "atranscription"
+	case passThroughEndpoint:
+		return "pass_through_endpoint"
 	}
 	return "acompletion"
 }
