@@ -34,9 +34,9 @@ type Record struct {
 	ModelGroup, Model, UpstreamModel string
 	// Provider is LiteLLM's custom_llm_provider; API the wire API the
 	// deployment speaks (config.API*).
-	Provider, API string
+	Provider, API    string
 	ModelID, APIBase string
-	Stream          bool
+	Stream           bool
 	// Status is the client's status; Failure what Envoy says went wrong
 	// when no answer came.
 	Status  int
@@ -89,9 +89,32 @@ type Exporter struct {
 	queues []*queue
 	log    *slog.Logger
 
+	// in holds records until their attempts are in: Envoy streams the
+	// request's and the attempts' log entries apart, so an attempt may
+	// come a little after its request's end.
+	in      chan held
+	grace   time.Duration
+	done    chan struct{}
+	dropped atomic.Uint64
+
 	mu       sync.Mutex
 	attempts map[string]pending
 	swept    time.Time
+}
+
+type held struct {
+	r   Record
+	due time.Time
+}
+
+// attemptGrace is how long a record waits for its attempts' log entries:
+// Envoy flushes both logs every 20 ms, on streams of their own.
+const attemptGrace = 200 * time.Millisecond
+
+func newExporter(grace time.Duration, log *slog.Logger) *Exporter {
+	e := &Exporter{log: log, attempts: make(map[string]pending), in: make(chan held, queueSize), grace: grace, done: make(chan struct{})}
+	go e.dispatch()
+	return e
 }
 
 type pending struct {
@@ -114,7 +137,7 @@ func Open(c config.Callbacks, log *slog.Logger) (*Exporter, error) {
 	if !c.ReadsAnswers() {
 		return nil, nil
 	}
-	e := &Exporter{log: log, attempts: make(map[string]pending)}
+	e := newExporter(attemptGrace, log)
 	for name, on := range c.On {
 		var s sink
 		var err error
@@ -147,11 +170,12 @@ func (e *Exporter) Names() []string {
 	return out
 }
 
-// Dropped is how many records callback name lost to a full queue.
+// Dropped is how many records callback name lost to a full queue (its
+// own, or the one where records wait for their attempts).
 func (e *Exporter) Dropped(name string) uint64 {
 	for _, q := range e.queues {
 		if q.name == name {
-			return q.dropped.Load()
+			return q.dropped.Load() + e.dropped.Load()
 		}
 	}
 	return 0
@@ -181,17 +205,34 @@ func (e *Exporter) Attempt(a router.Attempt) {
 	}
 }
 
-// Request queues r, with the attempts logged for it, for every callback
-// told about its outcome. It never blocks.
+// Request queues r for every callback told about its outcome, with the
+// attempts logged for it. It never blocks.
 func (e *Exporter) Request(r Record) {
-	e.mu.Lock()
-	r.Attempts = e.attempts[r.RequestID].attempts
-	delete(e.attempts, r.RequestID)
-	e.mu.Unlock()
-	failed := r.Failed()
-	for _, q := range e.queues {
-		if (failed && q.on.Failure) || (!failed && q.on.Success) {
-			q.put(r)
+	select {
+	case e.in <- held{r: r, due: time.Now().Add(e.grace)}:
+	default:
+		e.dropped.Add(1)
+	}
+}
+
+// dispatch hands each record, once its grace is over, with its attempts,
+// to the callbacks' queues. Records come in order of their due times.
+func (e *Exporter) dispatch() {
+	defer close(e.done)
+	for h := range e.in {
+		if d := time.Until(h.due); d > 0 {
+			time.Sleep(d)
+		}
+		r := h.r
+		e.mu.Lock()
+		r.Attempts = e.attempts[r.RequestID].attempts
+		delete(e.attempts, r.RequestID)
+		e.mu.Unlock()
+		failed := r.Failed()
+		for _, q := range e.queues {
+			if (failed && q.on.Failure) || (!failed && q.on.Success) {
+				q.put(r)
+			}
 		}
 	}
 }
@@ -201,6 +242,8 @@ func (e *Exporter) Close() {
 	if e == nil {
 		return
 	}
+	close(e.in)
+	<-e.done
 	var wg sync.WaitGroup
 	for _, q := range e.queues {
 		wg.Add(1)
