@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -118,6 +119,10 @@ func (tr *traceReceiver) Export(ctx context.Context, req *coltracepb.ExportTrace
 func (tr *traceReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
 	var req coltracepb.ExportTraceServiceRequest
+	if r.Header.Get("Content-Type") == "application/json" {
+		tr.addJSON(b, r.Header.Get("Authorization"))
+		return
+	}
 	if r.URL.Path != "/v1/traces" || proto.Unmarshal(b, &req) != nil {
 		http.Error(w, "bad", http.StatusBadRequest)
 		return
@@ -180,6 +185,70 @@ func TestOTelOverHTTP(t *testing.T) {
 	})
 	checkTrace(t, tr)
 	require.Equal(t, "Bearer t", tr.headers[0])
+}
+
+// addJSON reads an OTLP/JSON request: ids in hex, 64-bit integers as
+// strings, enums as numbers.
+func (tr *traceReceiver) addJSON(b []byte, header string) {
+	var req struct {
+		ResourceSpans []struct {
+			ScopeSpans []struct {
+				Spans []struct {
+					TraceID, SpanID, ParentSpanID, Name string
+					StartTimeUnixNano, EndTimeUnixNano string
+					Kind                               int
+					Status                             struct{ Code int }
+					Attributes                         []struct {
+						Key   string
+						Value map[string]any
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(b, &req); err != nil {
+		panic(err)
+	}
+	out := &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{}}}}}
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			for _, s := range ss.Spans {
+				id, _ := hex.DecodeString(s.TraceID)
+				span, _ := hex.DecodeString(s.SpanID)
+				parent, _ := hex.DecodeString(s.ParentSpanID)
+				start, _ := strconv.ParseUint(s.StartTimeUnixNano, 10, 64)
+				end, _ := strconv.ParseUint(s.EndTimeUnixNano, 10, 64)
+				p := &tracepb.Span{TraceId: id, SpanId: span, ParentSpanId: parent, Name: s.Name, StartTimeUnixNano: start, EndTimeUnixNano: end,
+					Kind: tracepb.Span_SpanKind(s.Kind), Status: &tracepb.Status{Code: tracepb.Status_StatusCode(s.Status.Code)}}
+				for _, a := range s.Attributes {
+					if v, ok := a.Value["intValue"].(string); ok && a.Key == "gen_ai.usage.input_tokens" && v != "12" {
+						panic("input tokens " + v)
+					}
+				}
+				out.ResourceSpans[0].ScopeSpans[0].Spans = append(out.ResourceSpans[0].ScopeSpans[0].Spans, p)
+			}
+		}
+	}
+	tr.add(out, header)
+}
+
+func TestOTelOverHTTPJSON(t *testing.T) {
+	tr := newTraceReceiver()
+	srv := httptest.NewServer(tr)
+	defer srv.Close()
+	exportOne(t, config.Callbacks{
+		On:   map[string]config.CallbackEvents{config.CallbackOTel: {Success: true}},
+		OTel: config.OTelSettings{Exporter: "otlp_http_json", Endpoint: srv.URL + "/v1/traces", Headers: map[string]config.Secret{"Authorization": "Bearer j"}, ServiceName: "llmvoy"},
+	})
+	checkTrace(t, tr)
+	require.Equal(t, "Bearer j", tr.headers[0])
+	for _, s := range tr.spans {
+		want := tracepb.Span_SPAN_KIND_CLIENT
+		if s.GetName() == "chat gpt-4o" {
+			want = tracepb.Span_SPAN_KIND_SERVER
+		}
+		require.Equal(t, want, s.GetKind())
+	}
 }
 
 func TestOTelOverGRPC(t *testing.T) {

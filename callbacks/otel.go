@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"go.opentelemetry.io/otel"
@@ -45,6 +46,12 @@ func newOTel(s config.OTelSettings, log *slog.Logger) (*otelSink, error) {
 			opts = append(opts, otlptracehttp.WithEndpointURL(s.Endpoint))
 		}
 		exp, err = otlptracehttp.New(ctx, opts...)
+	case "otlp_http_json":
+		url := s.Endpoint
+		if url == "" {
+			url = "http://localhost:4318/v1/traces"
+		}
+		exp = &otlpJSONExporter{url: url, headers: headers, http: &http.Client{Timeout: exportLimit}}
 	case "otlp_grpc":
 		opts := []otlptracegrpc.Option{otlptracegrpc.WithHeaders(headers)}
 		if s.Endpoint != "" {

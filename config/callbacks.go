@@ -41,7 +41,8 @@ type CallbackEvents struct {
 // or the standard OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_ENDPOINT
 // (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) and OTEL_EXPORTER_OTLP_HEADERS.
 type OTelSettings struct {
-	// Exporter is "otlp_http", "otlp_grpc" or "console".
+	// Exporter is "otlp_http" (protobuf), "otlp_http_json", "otlp_grpc" or
+	// "console".
 	Exporter string
 	// Endpoint is the traces URL for otlp_http (/v1/traces added to a
 	// base URL), the collector's URL for otlp_grpc; "" for the SDK's
@@ -128,15 +129,14 @@ func (p *parser) callbackSettings(path string, line int, name string) bool {
 		switch c.OTel.Exporter {
 		case "otlp_http", "http/protobuf", "http":
 			c.OTel.Exporter = "otlp_http"
-		case "http/json":
-			p.warnf(line, path, "OTEL_EXPORTER_OTLP_PROTOCOL http/json: llmvoy sends OTLP/HTTP as protobuf")
-			c.OTel.Exporter = "otlp_http"
+		case "http/json", "otlp_http_json":
+			c.OTel.Exporter = "otlp_http_json"
 		case "otlp_grpc", "grpc":
 			c.OTel.Exporter = "otlp_grpc"
 		case "", "console":
 			c.OTel.Exporter = "console"
 		default:
-			p.warnf(line, path, "OTEL_EXPORTER %q not supported (otlp_http, otlp_grpc, console); ignored", c.OTel.Exporter)
+			p.warnf(line, path, "OTEL_EXPORTER %q not supported (otlp_http, otlp_grpc, console, or the protocols http/protobuf, http/json, grpc); ignored", c.OTel.Exporter)
 			return false
 		}
 		if e := env("OTEL_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); e != "" {
@@ -144,7 +144,7 @@ func (p *parser) callbackSettings(path string, line int, name string) bool {
 		} else if e := env("OTEL_EXPORTER_OTLP_ENDPOINT"); e != "" {
 			c.OTel.Endpoint = e
 		}
-		if c.OTel.Exporter == "otlp_http" && c.OTel.Endpoint != "" && !strings.HasSuffix(strings.TrimRight(c.OTel.Endpoint, "/"), "/v1/traces") {
+		if strings.HasPrefix(c.OTel.Exporter, "otlp_http") && c.OTel.Endpoint != "" && !strings.HasSuffix(strings.TrimRight(c.OTel.Endpoint, "/"), "/v1/traces") {
 			// A collector's base URL, as OTEL_EXPORTER_OTLP_ENDPOINT is.
 			c.OTel.Endpoint = strings.TrimRight(c.OTel.Endpoint, "/") + "/v1/traces"
 		}

@@ -48,6 +48,7 @@ func TestOTelStandardVariables(t *testing.T) {
 		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"}, "otlp_grpc", "http://127.0.0.1:4317"},
 		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}, "otlp_http", "http://c:4318/v1/traces"},
 		{map[string]string{"OTEL_EXPORTER": "otlp_grpc", "OTEL_ENDPOINT": "http://c:4317"}, "otlp_grpc", "http://c:4317"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/"}, "otlp_http_json", "http://c:4318/v1/traces"},
 	} {
 		cfg, _ := mustParse(t, oneModel+"litellm_settings:\n  callbacks: [\"otel\"]\n", tc.env)
 		require.Equal(t, tc.exporter, cfg.Callbacks.OTel.Exporter, tc.env)

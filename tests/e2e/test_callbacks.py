@@ -1,5 +1,5 @@
 """LiteLLM's logging callbacks through a real Envoy: `otel` spans received by an
-OTLP/HTTP receiver (protobuf, decoded with opentelemetry-proto) with the GenAI
+OTLP/HTTP receiver (protobuf and JSON, decoded with opentelemetry-proto) with the GenAI
 attributes, a child span per attempt and the client's trace id; `langfuse`
 ingestion batches with basic auth, usage and cost; `generic_api` payloads in
 LiteLLM's StandardLoggingPayload shape. Prompts and answers only with
@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from test_keys import COMPLETION_COST, PROMPT_COST, admin, generate, priced, sdk
@@ -77,9 +78,12 @@ class Receiver:
 
     def spans(self):
         out = []
-        for _, body in self.bodies("/v1/traces"):
+        for headers, body in self.bodies("/v1/traces"):
             req = trace_service_pb2.ExportTraceServiceRequest()
-            req.ParseFromString(body)
+            if headers.get("Content-Type") == "application/json":
+                json_format.Parse(json.dumps(otlp_json_ids(json.loads(body))), req)
+            else:
+                req.ParseFromString(body)
             for rs in req.resource_spans:
                 service = {a.key: a.value.string_value for a in rs.resource.attributes}.get("service.name")
                 for ss in rs.scope_spans:
@@ -92,6 +96,18 @@ class Receiver:
 
     def webhook(self):
         return [(h, p) for h, b in self.bodies("/webhook") for p in json.loads(b)]
+
+
+def otlp_json_ids(d):
+    """OTLP/JSON writes trace and span ids in hex where protobuf's JSON
+    mapping has base64: converted, the rest must parse as it is."""
+    for rs in d["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for s in ss["spans"]:
+                for k in ("traceId", "spanId", "parentSpanId"):
+                    if k in s:
+                        s[k] = base64.b64encode(bytes.fromhex(s[k])).decode()
+    return d
 
 
 def attrs(span):
@@ -110,16 +126,17 @@ def receiver():
     r.close()
 
 
-def start(fleet, receiver, extra=""):
+def start(fleet, receiver, otel=None):
     mock = fleet.mock("m")
     cfg = config(priced("gpt-4o", "dep-a", mock))
     cfg += "litellm_settings:\n  callbacks: [\"otel\", \"prometheus\"]\n  success_callback: [\"langfuse\", \"generic_api\"]\n"
-    cfg += "  failure_callback: [\"langfuse\", \"generic_api\"]\n" + extra
-    env = {
-        "OTEL_EXPORTER": "otlp_http", "OTEL_ENDPOINT": receiver.base, "OTEL_SERVICE_NAME": "llmvoy-e2e",
+    cfg += "  failure_callback: [\"langfuse\", \"generic_api\"]\n"
+    env = dict(otel or {"OTEL_EXPORTER": "otlp_http", "OTEL_ENDPOINT": receiver.base})
+    env.update({
+        "OTEL_SERVICE_NAME": "llmvoy-e2e",
         "LANGFUSE_PUBLIC_KEY": PUBLIC, "LANGFUSE_SECRET_KEY": SECRET, "LANGFUSE_HOST": receiver.base,
         "GENERIC_LOGGER_ENDPOINT": receiver.base + "/webhook", "GENERIC_LOGGER_HEADERS": "Authorization=Bearer%20hook-token",
-    }
+    })
     client = fleet.gateway(cfg, env=env)
     return mock, client
 
@@ -205,7 +222,9 @@ def test_a_request_reaches_every_callback(fleet, receiver):
 
 
 def test_prompts_reach_the_callbacks_only_when_stored(fleet, receiver):
-    _, client = start(fleet, receiver)
+    # OpenTelemetry's standard variables this time, and OTLP/HTTP's JSON.
+    _, client = start(fleet, receiver, otel={"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+                                             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.base})
     cfg = fleet.tmp_path / "config.yaml"
     # store_prompts_in_spend_logs is the one switch for messages, as for the
     # spend logs; a reload picks it up.
@@ -217,7 +236,9 @@ def test_prompts_reach_the_callbacks_only_when_stored(fleet, receiver):
     assert r.status_code == 200
     call_id = r.headers["x-litellm-call-id"]
     spans = receiver.wait(lambda r: [s for _, s in r.spans() if attrs(s).get("llmvoy.request_id") == call_id])
+    assert receiver.bodies("/v1/traces")[0][0]["Content-Type"] == "application/json"
     a = attrs(spans[0])
+    assert a["gen_ai.usage.input_tokens"] > 0 and a["gen_ai.response.model"] == "dep-a-model"
     assert json.loads(a["gen_ai.input.messages"]) == [{"role": "user", "content": "stored prompt"}]
     assert json.loads(a["gen_ai.output.messages"])[0]["message"]["role"] == "assistant"
     gen = receiver.wait(lambda r: [e["body"] for _, e in r.langfuse_events()
