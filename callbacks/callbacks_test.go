@@ -174,19 +174,6 @@ func checkTrace(t *testing.T, tr *traceReceiver) {
 	require.Equal(t, []string{"attempt dep-b", "attempt dep-a"}, children)
 }
 
-func TestOTelOverHTTP(t *testing.T) {
-	tr := newTraceReceiver()
-	srv := httptest.NewServer(tr)
-	defer srv.Close()
-	// OTEL_ENDPOINT as a base URL: /v1/traces is added by config.
-	exportOne(t, config.Callbacks{
-		On:   map[string]config.CallbackEvents{config.CallbackOTel: {Success: true}},
-		OTel: config.OTelSettings{Exporter: "otlp_http", Endpoint: srv.URL + "/v1/traces", Headers: map[string]config.Secret{"Authorization": "Bearer t"}, ServiceName: "llmvoy"},
-	})
-	checkTrace(t, tr)
-	require.Equal(t, "Bearer t", tr.headers[0])
-}
-
 // addJSON reads an OTLP/JSON request: ids in hex, 64-bit integers as
 // strings, enums as numbers.
 func (tr *traceReceiver) addJSON(b []byte, header string) {
@@ -232,22 +219,27 @@ func (tr *traceReceiver) addJSON(b []byte, header string) {
 	tr.add(out, header)
 }
 
-func TestOTelOverHTTPJSON(t *testing.T) {
-	tr := newTraceReceiver()
-	srv := httptest.NewServer(tr)
-	defer srv.Close()
-	exportOne(t, config.Callbacks{
-		On:   map[string]config.CallbackEvents{config.CallbackOTel: {Success: true}},
-		OTel: config.OTelSettings{Exporter: "otlp_http_json", Endpoint: srv.URL + "/v1/traces", Headers: map[string]config.Secret{"Authorization": "Bearer j"}, ServiceName: "llmvoy"},
-	})
-	checkTrace(t, tr)
-	require.Equal(t, "Bearer j", tr.headers[0])
-	for _, s := range tr.spans {
-		want := tracepb.Span_SPAN_KIND_CLIENT
-		if s.GetName() == "chat gpt-4o" {
-			want = tracepb.Span_SPAN_KIND_SERVER
-		}
-		require.Equal(t, want, s.GetKind())
+// OTLP/HTTP, protobuf and JSON.
+func TestOTelOverHTTP(t *testing.T) {
+	for _, exporter := range []string{"otlp_http", "otlp_http_json"} {
+		t.Run(exporter, func(t *testing.T) {
+			tr := newTraceReceiver()
+			srv := httptest.NewServer(tr)
+			defer srv.Close()
+			exportOne(t, config.Callbacks{
+				On:   map[string]config.CallbackEvents{config.CallbackOTel: {Success: true}},
+				OTel: config.OTelSettings{Exporter: exporter, Endpoint: srv.URL + "/v1/traces", Headers: map[string]config.Secret{"Authorization": "Bearer t"}, ServiceName: "llmvoy"},
+			})
+			checkTrace(t, tr)
+			require.Equal(t, "Bearer t", tr.headers[0])
+			for _, s := range tr.spans {
+				want := tracepb.Span_SPAN_KIND_CLIENT
+				if s.GetName() == "chat gpt-4o" {
+					want = tracepb.Span_SPAN_KIND_SERVER
+				}
+				require.Equal(t, want, s.GetKind())
+			}
+		})
 	}
 }
 
