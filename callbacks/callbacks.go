@@ -141,13 +141,14 @@ func Open(c config.Callbacks, log *slog.Logger) (*Exporter, error) {
 	for name, on := range c.On {
 		var s sink
 		var err error
-		switch name {
-		case config.CallbackOTel:
+		w, isWebhook := c.Webhooks[name]
+		switch {
+		case isWebhook:
+			s = newWebhook(w)
+		case name == config.CallbackOTel:
 			s, err = newOTel(c.OTel, log)
-		case config.CallbackLangfuse:
+		case name == config.CallbackLangfuse:
 			s = newLangfuse(c.Langfuse)
-		case config.CallbackWebhook:
-			s = newWebhook(c.Webhook)
 		default:
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,10 +183,10 @@ func (tr *traceReceiver) addJSON(b []byte, header string) {
 			ScopeSpans []struct {
 				Spans []struct {
 					TraceID, SpanID, ParentSpanID, Name string
-					StartTimeUnixNano, EndTimeUnixNano string
-					Kind                               int
-					Status                             struct{ Code int }
-					Attributes                         []struct {
+					StartTimeUnixNano, EndTimeUnixNano  string
+					Kind                                int
+					Status                              struct{ Code int }
+					Attributes                          []struct {
 						Key   string
 						Value map[string]any
 					}
@@ -441,4 +442,34 @@ func TestAnAttemptLoggedAfterItsRequestIsKept(t *testing.T) {
 	e.Close()
 	require.Len(t, s.got, 1)
 	require.Equal(t, attempts, s.got[0].Attempts)
+}
+
+func TestWebhookLogFormats(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	var types []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		bodies, types = append(bodies, string(b)), append(types, r.Header.Get("Content-Type"))
+	}))
+	defer srv.Close()
+	two := []Record{record(), record()}
+	two[1].RequestID = "req-2"
+
+	require.NoError(t, newWebhook(config.WebhookSettings{Endpoint: srv.URL, Format: "ndjson"}).export(context.Background(), two))
+	require.Len(t, bodies, 1)
+	require.Equal(t, "application/x-ndjson", types[0])
+	lines := strings.Split(strings.TrimSuffix(bodies[0], "\n"), "\n")
+	require.Len(t, lines, 2)
+	var p payload
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &p))
+	require.Equal(t, "req-2", p.ID)
+
+	bodies, types = nil, nil
+	require.NoError(t, newWebhook(config.WebhookSettings{Endpoint: srv.URL, Format: "single"}).export(context.Background(), two))
+	require.Len(t, bodies, 2, "a request per record")
+	require.NoError(t, json.Unmarshal([]byte(bodies[0]), &p))
+	require.Equal(t, "req-1", p.ID)
 }

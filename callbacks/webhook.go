@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,16 +13,18 @@ import (
 	"github.com/llmvoy/llmvoy/config"
 )
 
-// webhookSink POSTs a JSON array of LiteLLM's StandardLoggingPayload per
-// batch (its generic_api callback, log_format json_array).
+// webhookSink POSTs LiteLLM's StandardLoggingPayload (its generic_api
+// callback): a JSON array per batch (log_format json_array), one object a
+// line (ndjson), or a request per record (single).
 type webhookSink struct {
 	url     string
 	headers map[string]string
+	format  string
 	http    *http.Client
 }
 
 func newWebhook(s config.WebhookSettings) *webhookSink {
-	return &webhookSink{url: s.Endpoint, headers: reveal(s.Headers), http: &http.Client{Timeout: exportLimit}}
+	return &webhookSink{url: s.Endpoint, headers: reveal(s.Headers), format: s.Format, http: &http.Client{Timeout: exportLimit}}
 }
 
 // payload is the part of LiteLLM's StandardLoggingPayload llmvoy knows.
@@ -98,6 +101,28 @@ func (w *webhookSink) export(ctx context.Context, batch []Record) error {
 	out := make([]payload, len(batch))
 	for i := range batch {
 		out[i] = payloadOf(&batch[i])
+	}
+	switch w.format {
+	case "ndjson":
+		var body bytes.Buffer
+		enc := json.NewEncoder(&body)
+		for _, p := range out {
+			if err := enc.Encode(p); err != nil {
+				return err
+			}
+		}
+		_, err := post(ctx, w.http, w.url, w.headers, "application/x-ndjson", body.Bytes())
+		return err
+	case "single":
+		var errs []error
+		for _, p := range out {
+			body, err := json.Marshal(p)
+			if err == nil {
+				_, err = post(ctx, w.http, w.url, w.headers, "application/json", body)
+			}
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
 	}
 	body, err := json.Marshal(out)
 	if err != nil {

@@ -29,7 +29,9 @@ type Callbacks struct {
 
 	OTel     OTelSettings
 	Langfuse LangfuseSettings
-	Webhook  WebhookSettings
+	// Webhooks are the generic_api callbacks by name: "generic_api" from
+	// its variables, and callback_settings' entries.
+	Webhooks map[string]WebhookSettings
 }
 
 // CallbackEvents says which requests a callback is told about.
@@ -60,10 +62,14 @@ type LangfuseSettings struct {
 	Host                 string
 }
 
-// WebhookSettings are GENERIC_LOGGER_ENDPOINT and GENERIC_LOGGER_HEADERS.
+// WebhookSettings are GENERIC_LOGGER_ENDPOINT and GENERIC_LOGGER_HEADERS,
+// or a callback_settings entry's endpoint, headers and log_format.
 type WebhookSettings struct {
 	Endpoint string
 	Headers  map[string]Secret
+	// Format is log_format: "json_array" (the default), "ndjson" or
+	// "single" (a request per record).
+	Format string
 }
 
 // ReadsAnswers reports whether a callback needs every answer's usage and
@@ -96,22 +102,103 @@ func (p *parser) callbackList(path string, v *value, ev CallbackEvents) {
 		if !ok {
 			continue
 		}
-		switch name {
-		case CallbackOTel, CallbackLangfuse, CallbackWebhook, CallbackPrometheus:
+		_, named := p.cfg.Callbacks.Webhooks[name]
+		switch {
+		case named:
+			p.enableCallback(name, ev)
+			continue
+		case name == CallbackOTel, name == CallbackLangfuse, name == CallbackWebhook, name == CallbackPrometheus:
 		default:
 			p.warnf(item.line, ipath, "callback %q not supported yet, ignored", name)
 			continue
 		}
-		if !p.callbackSettings(ipath, item.line, name) {
-			continue
+		if p.callbackSettings(ipath, item.line, name) {
+			p.enableCallback(name, ev)
 		}
-		if p.cfg.Callbacks.On == nil {
-			p.cfg.Callbacks.On = make(map[string]CallbackEvents)
-		}
-		on := p.cfg.Callbacks.On[name]
-		on.Success, on.Failure = on.Success || ev.Success, on.Failure || ev.Failure
-		p.cfg.Callbacks.On[name] = on
 	}
+}
+
+// enableCallback tells callback name about ev's requests too.
+func (p *parser) enableCallback(name string, ev CallbackEvents) {
+	if p.cfg.Callbacks.On == nil {
+		p.cfg.Callbacks.On = make(map[string]CallbackEvents)
+	}
+	on := p.cfg.Callbacks.On[name]
+	on.Success, on.Failure = on.Success || ev.Success, on.Failure || ev.Failure
+	p.cfg.Callbacks.On[name] = on
+}
+
+// callbackSettingsSection reads the top-level callback_settings: named
+// generic_api webhooks, enabled by being there (as in LiteLLM), for the
+// events their event_types name (both by default).
+func (p *parser) callbackSettingsSection(v *value) {
+	for _, kv := range p.section("callback_settings", v) {
+		name := keyName(kv.key)
+		path := joinPath("callback_settings", name)
+		w := WebhookSettings{Format: "json_array"}
+		ev := CallbackEvents{Success: true, Failure: true}
+		typ := ""
+		for _, f := range p.section(path, kv.val) {
+			fpath := joinPath(path, keyName(f.key))
+			switch keyName(f.key) {
+			case "callback_type":
+				typ, _, _ = p.str(fpath, f.val)
+			case "endpoint":
+				w.Endpoint, _, _ = p.str(fpath, f.val)
+			case "headers":
+				w.Headers = make(map[string]Secret)
+				for _, h := range p.section(fpath, f.val) {
+					hv, _, _ := p.str(joinPath(fpath, keyName(h.key)), h.val)
+					w.Headers[keyName(h.key)] = Secret(hv)
+				}
+			case "event_types":
+				ev = p.eventTypes(fpath, f.val)
+			case "log_format":
+				format, _, _ := p.str(fpath, f.val)
+				switch format {
+				case "json_array", "ndjson", "single":
+					w.Format = format
+				default:
+					p.errorf(f.val.line, fpath, "want json_array, ndjson or single, got %q", format)
+				}
+			default:
+				p.unsupported(f.key, fpath)
+			}
+		}
+		switch {
+		case typ != CallbackWebhook:
+			p.warnf(kv.key.line, path, "callback_type %q not supported yet (generic_api is), ignored", typ)
+		case w.Endpoint == "":
+			p.errorf(kv.key.line, path, "a generic_api callback needs an endpoint")
+		case p.callbackURL(path, kv.key.line, "endpoint", w.Endpoint):
+			if p.cfg.Callbacks.Webhooks == nil {
+				p.cfg.Callbacks.Webhooks = make(map[string]WebhookSettings)
+			}
+			p.cfg.Callbacks.Webhooks[name] = w
+			p.enableCallback(name, ev)
+		}
+	}
+}
+
+// eventTypes reads event_types: llm_api_success, llm_api_failure.
+func (p *parser) eventTypes(path string, v *value) CallbackEvents {
+	var ev CallbackEvents
+	if v.kind != kindList {
+		p.errorf(v.line, path, "want a list of llm_api_success, llm_api_failure, got %s", v.kind)
+		return CallbackEvents{Success: true, Failure: true}
+	}
+	for i, item := range v.items {
+		s, _, _ := p.str(fmt.Sprintf("%s[%d]", path, i), item)
+		switch s {
+		case "llm_api_success":
+			ev.Success = true
+		case "llm_api_failure":
+			ev.Failure = true
+		default:
+			p.warnf(item.line, fmt.Sprintf("%s[%d]", path, i), "event type %q not supported (llm_api_success, llm_api_failure), ignored", s)
+		}
+	}
+	return ev
 }
 
 // callbackSettings reads the variables of callback name; false (with a
@@ -167,15 +254,19 @@ func (p *parser) callbackSettings(path string, line int, name string) bool {
 			return false
 		}
 	case CallbackWebhook:
-		c.Webhook.Endpoint = env("GENERIC_LOGGER_ENDPOINT")
-		if c.Webhook.Endpoint == "" {
-			p.warnf(line, path, "generic_api needs GENERIC_LOGGER_ENDPOINT; ignored")
+		w := WebhookSettings{Endpoint: env("GENERIC_LOGGER_ENDPOINT"), Format: "json_array"}
+		if w.Endpoint == "" {
+			p.warnf(line, path, "generic_api needs GENERIC_LOGGER_ENDPOINT (or an entry in callback_settings); ignored")
 			return false
 		}
-		if !p.callbackURL(path, line, "GENERIC_LOGGER_ENDPOINT", c.Webhook.Endpoint) {
+		if !p.callbackURL(path, line, "GENERIC_LOGGER_ENDPOINT", w.Endpoint) {
 			return false
 		}
-		c.Webhook.Headers = p.headerList(path, line, "GENERIC_LOGGER_HEADERS", env("GENERIC_LOGGER_HEADERS"))
+		w.Headers = p.headerList(path, line, "GENERIC_LOGGER_HEADERS", env("GENERIC_LOGGER_HEADERS"))
+		if c.Webhooks == nil {
+			c.Webhooks = make(map[string]WebhookSettings)
+		}
+		c.Webhooks[name] = w
 	}
 	return true
 }

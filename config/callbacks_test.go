@@ -34,7 +34,7 @@ func TestCallbacksAreReadWithLiteLLMsVariables(t *testing.T) {
 	}, c.On)
 	require.True(t, c.ReadsAnswers())
 	require.Equal(t, LangfuseSettings{PublicKey: "pk-lf-1", SecretKey: "sk-lf-1", Host: "http://127.0.0.1:3000"}, c.Langfuse)
-	require.Equal(t, WebhookSettings{Endpoint: "http://127.0.0.1:9/logs", Headers: map[string]Secret{"Authorization": "Bearer t", "X-A": "b"}}, c.Webhook)
+	require.Equal(t, map[string]WebhookSettings{"generic_api": {Endpoint: "http://127.0.0.1:9/logs", Headers: map[string]Secret{"Authorization": "Bearer t", "X-A": "b"}, Format: "json_array"}}, c.Webhooks)
 	require.Equal(t, OTelSettings{Exporter: "otlp_http", Endpoint: "http://127.0.0.1:4318/v1/traces", Headers: map[string]Secret{"api-key": "k"}, ServiceName: "llmvoy"}, c.OTel)
 }
 
@@ -60,8 +60,39 @@ func TestCallbacksWithoutTheirVariablesWarn(t *testing.T) {
 	cfg, warnings := mustParse(t, oneModel+"litellm_settings:\n  callbacks: [\"langfuse\", \"generic_api\", \"prometheus\"]\n", nil)
 	require.Equal(t, []Warning{
 		{File: "config.yaml", Line: 6, Path: "litellm_settings.callbacks[0]", Msg: "langfuse needs LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY; ignored"},
-		{File: "config.yaml", Line: 6, Path: "litellm_settings.callbacks[1]", Msg: "generic_api needs GENERIC_LOGGER_ENDPOINT; ignored"},
+		{File: "config.yaml", Line: 6, Path: "litellm_settings.callbacks[1]", Msg: "generic_api needs GENERIC_LOGGER_ENDPOINT (or an entry in callback_settings); ignored"},
 	}, warnings)
 	require.Equal(t, map[string]CallbackEvents{"prometheus": {Success: true, Failure: true}}, cfg.Callbacks.On)
 	require.False(t, cfg.Callbacks.ReadsAnswers(), "prometheus is served anyway")
+}
+
+func TestCallbackSettingsNameWebhooks(t *testing.T) {
+	cfg, warnings := mustParse(t, oneModel+`litellm_settings:
+  success_callback: ["audit"]
+callback_settings:
+  audit:
+    callback_type: generic_api
+    endpoint: https://logs.example.com/in
+    headers:
+      Authorization: os.environ/AUDIT_TOKEN
+    event_types: [llm_api_failure]
+    log_format: ndjson
+  errors_only:
+    callback_type: generic_api
+    endpoint: http://127.0.0.1:9/errors
+  s3_logs:
+    callback_type: s3
+`, map[string]string{"AUDIT_TOKEN": "Bearer a"})
+	require.Equal(t, []Warning{{File: "config.yaml", Line: 18, Path: "callback_settings.s3_logs", Msg: `callback_type "s3" not supported yet (generic_api is), ignored`}}, warnings)
+	c := cfg.Callbacks
+	require.Equal(t, map[string]WebhookSettings{
+		"audit":       {Endpoint: "https://logs.example.com/in", Headers: map[string]Secret{"Authorization": "Bearer a"}, Format: "ndjson"},
+		"errors_only": {Endpoint: "http://127.0.0.1:9/errors", Format: "json_array"},
+	}, c.Webhooks)
+	// Enabled by being there; success_callback adds the answered requests.
+	require.Equal(t, map[string]CallbackEvents{"audit": {Success: true, Failure: true}, "errors_only": {Success: true, Failure: true}}, c.On)
+
+	_, _, err := Parse([]byte(oneModel+"callback_settings:\n  x:\n    callback_type: generic_api\n    log_format: xml\n"), "config.yaml", envOf(nil))
+	require.ErrorContains(t, err, "callback_settings.x.log_format: want json_array, ndjson or single")
+	require.ErrorContains(t, err, "callback_settings.x: a generic_api callback needs an endpoint")
 }

@@ -185,13 +185,15 @@ func (p *parser) config(root *value) {
 	p.includes(root)
 	for _, kv := range root.pairs {
 		switch keyName(kv.key) {
-		case "model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables", "credential_list":
+		case "model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables", "credential_list", "callback_settings":
 		default:
 			p.unsupported(kv.key, keyName(kv.key))
 		}
 	}
 	p.cfg.Environment = p.environment(root.get("environment_variables"))
 	p.cfg.General = p.general(root.get("general_settings"))
+	// Before litellm_settings, whose callback lists may name its entries.
+	p.callbackSettingsSection(root.get("callback_settings"))
 	fallback := p.liteLLMSettings(root.get("litellm_settings"))
 	p.cfg.Router = p.router(root.get("router_settings"), fallback)
 	p.credentials = p.credentialList(root.get("credential_list"))

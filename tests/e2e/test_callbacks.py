@@ -126,16 +126,17 @@ def receiver():
     r.close()
 
 
-def start(fleet, receiver, otel=None):
+def start(fleet, receiver, otel=None, extra=""):
     mock = fleet.mock("m")
     cfg = config(priced("gpt-4o", "dep-a", mock))
     cfg += "litellm_settings:\n  callbacks: [\"otel\", \"prometheus\"]\n  success_callback: [\"langfuse\", \"generic_api\"]\n"
-    cfg += "  failure_callback: [\"langfuse\", \"generic_api\"]\n"
+    cfg += "  failure_callback: [\"langfuse\", \"generic_api\"]\n" + extra
     env = dict(otel or {"OTEL_EXPORTER": "otlp_http", "OTEL_ENDPOINT": receiver.base})
     env.update({
         "OTEL_SERVICE_NAME": "llmvoy-e2e",
         "LANGFUSE_PUBLIC_KEY": PUBLIC, "LANGFUSE_SECRET_KEY": SECRET, "LANGFUSE_HOST": receiver.base,
         "GENERIC_LOGGER_ENDPOINT": receiver.base + "/webhook", "GENERIC_LOGGER_HEADERS": "Authorization=Bearer%20hook-token",
+        "E2E_AUDIT_TOKEN": "audit-token",
     })
     client = fleet.gateway(cfg, env=env)
     return mock, client
@@ -223,8 +224,12 @@ def test_a_request_reaches_every_callback(fleet, receiver):
 
 def test_prompts_reach_the_callbacks_only_when_stored(fleet, receiver):
     # OpenTelemetry's standard variables this time, and OTLP/HTTP's JSON.
+    # And a webhook of LiteLLM's callback_settings, enabled by being there.
+    audit = ("callback_settings:\n  audit:\n    callback_type: generic_api\n"
+             f"    endpoint: {receiver.base}/audit\n    headers:\n      X-Audit: os.environ/E2E_AUDIT_TOKEN\n"
+             "    log_format: ndjson\n")
     _, client = start(fleet, receiver, otel={"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
-                                             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.base})
+                                             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.base}, extra=audit)
     cfg = fleet.tmp_path / "config.yaml"
     # store_prompts_in_spend_logs is the one switch for messages, as for the
     # spend logs; a reload picks it up.
@@ -250,3 +255,9 @@ def test_prompts_reach_the_callbacks_only_when_stored(fleet, receiver):
     assert p[0]["response"]["choices"][0]["message"]["role"] == "assistant"
     # The master key's request: no key in the records.
     assert p[0]["metadata"]["user_api_key_hash"] is None
+    audited = receiver.wait(lambda r: [(h, json.loads(line)) for h, b in r.bodies("/audit")
+                                       for line in b.decode().splitlines() if json.loads(line)["id"] == call_id])
+    assert audited, receiver.bodies("/audit")
+    headers, record = audited[0]
+    assert headers["X-Audit"] == "audit-token" and headers["Content-Type"] == "application/x-ndjson"
+    assert record["model_group"] == "gpt-4o" and record["messages"] == [{"role": "user", "content": "stored prompt"}]
