@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"slices"
 	"time"
 
@@ -76,6 +77,9 @@ type Options struct {
 	// reopen it: that would drop this minute's counts and split the
 	// replicas between two stores while they reload one by one.
 	Redis config.RedisSettings
+	// Callbacks are the logging callbacks the gateway started with (package
+	// callbacks), which a reload does not restart either.
+	Callbacks config.Callbacks
 	// Resolve finds the deployments' addresses; nil resolves through DNS
 	// (xds.Resolve).
 	Resolve func(context.Context, *config.Config) (map[string]netip.AddrPort, []error)
@@ -191,6 +195,9 @@ func (l *Loop) reload(ctx context.Context) error {
 		"version", l.parts.Snapshots.Version())
 	if next.Config.Router.Redis != l.opts.Redis {
 		l.log.Warn("router_settings.redis_* changed: restart llmvoy to apply it; limits are still counted where they were")
+	}
+	if !reflect.DeepEqual(next.Config.Callbacks, l.opts.Callbacks) {
+		l.log.Warn("logging callbacks or their variables changed: restart llmvoy to apply them; records still go where they went")
 	}
 	return nil
 }

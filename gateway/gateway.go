@@ -161,6 +161,7 @@ func Open(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger) (_ 
 	g.loop = controlplane.New(p, controlplane.Parts{Snapshots: xdsSrv, Processor: procSrv, Cooldowns: cooldowns, Balance: balance},
 		controlplane.Options{
 			Path: opts.ConfigPath, ReloadEvery: opts.ReloadEvery, ResolveEvery: opts.ResolveEvery, Redis: cfg.Router.Redis,
+			Callbacks: cfg.Callbacks,
 			XDS: xdsOpts,
 		}, log)
 	if err := g.loop.Start(ctx); err != nil {
