@@ -261,3 +261,14 @@ def test_prompts_reach_the_callbacks_only_when_stored(fleet, receiver):
     headers, record = audited[0]
     assert headers["X-Audit"] == "audit-token" and headers["Content-Type"] == "application/x-ndjson"
     assert record["model_group"] == "gpt-4o" and record["messages"] == [{"role": "user", "content": "stored prompt"}]
+
+    # A stream whose client asked for no usage: read, priced, recorded.
+    with client.stream("POST", "/chat/completions", json={"model": "gpt-4o", "stream": True,
+                                                          "messages": [{"role": "user", "content": "a stream"}]}) as r:
+        assert r.status_code == 200
+        events = [line for line in r.iter_lines() if line.startswith("data: ") and line != "data: [DONE]"]
+        stream_id = r.headers["x-litellm-call-id"]
+    assert all(json.loads(e[len("data: "):]).get("usage") is None for e in events), "no usage chunk the client did not ask for"
+    p = receiver.wait(lambda r: [p for _, p in r.webhook() if p["id"] == stream_id])
+    assert p[0]["stream"] is True and p[0]["prompt_tokens"] > 0 and p[0]["completion_tokens"] > 0
+    assert p[0]["response_cost"] > 0 and p[0]["startTime"] < p[0]["completionStartTime"] <= p[0]["endTime"]
