@@ -77,6 +77,11 @@ model_list:
       model: openai/omni-moderation-latest
       api_base: http://127.0.0.1:{openai}/v1
       api_key: sk-openai-file
+  - model_name: tts-1
+    litellm_params:
+      model: openai/tts-1
+      api_base: http://127.0.0.1:{openai}/v1
+      api_key: sk-openai-file
   - model_name: flaky
     litellm_params:
       model: openai/gpt-4o
@@ -246,6 +251,16 @@ CASES = [
                                       dict(AUTH, **{"anthropic-version": "2023-06-01"})),
          HEADERS + ATTEMPTS + MODEL + STREAM_FALSE + (only_llmvoy("messages-api-base", r"header:x-litellm-model-api-base"),)),
 
+    Case("messages-x-api-key", "multi", Request("POST", "/v1/messages", dict(model="claude-sonnet", max_tokens=50, messages=HI),
+                                                {"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"}),
+         HEADERS + ATTEMPTS + MODEL + STREAM_FALSE + (only_llmvoy("messages-api-base", r"header:x-litellm-model-api-base"),)),
+    Case("no-v1-prefix", "multi", Request("POST", "/chat/completions", dict(model="gpt-4o", messages=HI)), CHAT),
+    Case("azure-sdk-path", "multi", Request("POST", "/openai/deployments/azure-gpt-4o/chat/completions?api-version=2024-10-21",
+                                            dict(messages=HI), {"api-key": MASTER_KEY}), CHAT + STREAM_FALSE),
+    Case("completions", "multi", Request("POST", "/v1/completions", dict(model="gpt-4o", prompt="hi")), STREAM + (
+        Known("completions-to-chat", r"upstream\.0\.path", "/v1/chat/completions", "/v1/completions"),
+        Known("completions-to-chat", r"upstream\.0\.body\.(messages|prompt)"))),
+
     # Keys.
     Case("bad-key", "multi", chat("gpt-4o", headers={"authorization": "Bearer sk-wrong"}), (
         Known("no-db-bad-key", r"status", 400, 401),
@@ -286,6 +301,15 @@ CASES = [
         Known("mock-response", r"upstream\.count", 1, 0),
         only_litellm("mock-response", r"upstream\..*|header:x-litellm-(model-group|model-id|model-api-base|response-duration-ms)"))),
     Case("mock-testing-fallbacks", "multi", chat("primary", mock_testing_fallbacks=True), CHAT),
+    # No context_window_fallbacks nor content_policy_fallbacks in the
+    # config: those errors take the generic chain.
+    Case("mock-testing-context-fallbacks", "multi", chat("primary", mock_testing_context_fallbacks=True), CHAT),
+    Case("mock-testing-content-policy-fallbacks", "multi", chat("primary", mock_testing_content_policy_fallbacks=True),
+         CHAT),
+    Case("mock-timeout", "multi", chat("gpt-4o", mock_timeout=True, timeout=1), (
+        Known("timeout-status", r"error\.type", '"invalid_request_error"', '"timeout"'),
+        only_litellm("error-headers", r"header:x-litellm-timeout"),
+        only_litellm("cost-headers", r"header:x-litellm-(response-cost|key-spend)"))),
     Case("mock-testing-rate-limit", "multi", chat("gpt-4o", mock_testing_rate_limit_error=True), (
         Known("rate-limit-drill", r"status", 200, 429),
         Known("rate-limit-drill", r"upstream\.count", 1, 0),
@@ -299,6 +323,8 @@ CASES = [
          HEADERS + REBUILT + (only_llmvoy("media-model-group", r"header:x-litellm-model-group"),)),
     Case("moderations", "multi", Request("POST", "/v1/moderations", dict(model="omni-moderation-latest", input="hi")),
          HEADERS + REBUILT + (only_llmvoy("media-model-group", r"header:x-litellm-model-group"),)),
+    Case("speech", "multi", Request("POST", "/v1/audio/speech", dict(model="tts-1", input="hi", voice="alloy")),
+         HEADERS + (only_llmvoy("media-model-group", r"header:x-litellm-model-group"),)),
     Case("models", "multi", Request("GET", "/v1/models"), MODELS),
 
     # Browsers.
