@@ -82,37 +82,13 @@ model_list:
       model: openai/tts-1
       api_base: http://127.0.0.1:{openai}/v1
       api_key: sk-openai-file
-  - model_name: flaky
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: http://127.0.0.1:{down}/v1
-      api_key: sk-openai-file
-  - model_name: strict
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: http://127.0.0.1:{rejects}/v1
-      api_key: sk-openai-file
-  - model_name: behind-html-proxy
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: http://127.0.0.1:{html}/v1
-      api_key: sk-openai-file
-  - model_name: slow
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: http://127.0.0.1:{slow}/v1
-      api_key: sk-openai-file
-      timeout: 1
-  - model_name: unreachable
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: http://127.0.0.1:{refused}/v1
-      api_key: sk-openai-file
-  - model_name: primary
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: http://127.0.0.1:{down}/v1
-      api_key: sk-openai-file
+  # Deployments that fail, each in its own way.
+  - {{model_name: flaky, litellm_params: {{model: openai/gpt-4o, api_base: "http://127.0.0.1:{down}/v1", api_key: sk-openai-file}}}}
+  - {{model_name: strict, litellm_params: {{model: openai/gpt-4o, api_base: "http://127.0.0.1:{rejects}/v1", api_key: sk-openai-file}}}}
+  - {{model_name: behind-html-proxy, litellm_params: {{model: openai/gpt-4o, api_base: "http://127.0.0.1:{html}/v1", api_key: sk-openai-file}}}}
+  - {{model_name: slow, litellm_params: {{model: openai/gpt-4o, api_base: "http://127.0.0.1:{slow}/v1", api_key: sk-openai-file, timeout: 1}}}}
+  - {{model_name: unreachable, litellm_params: {{model: openai/gpt-4o, api_base: "http://127.0.0.1:{refused}/v1", api_key: sk-openai-file}}}}
+  - {{model_name: primary, litellm_params: {{model: openai/gpt-4o, api_base: "http://127.0.0.1:{down}/v1", api_key: sk-openai-file}}}}
   - model_name: backup
     litellm_params:
       model: openai/gpt-4o-mini

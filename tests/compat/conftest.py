@@ -121,22 +121,9 @@ class Upstreams:
         return out
 
 
-@pytest.fixture(scope="session")
-def log_dir():
-    d = HERE / ".logs"
-    d.mkdir(exist_ok=True)
-    return d
-
-
-@pytest.fixture(scope="session")
-def procs(request):
-    started = []
-    yield started
-    for p in started:
-        p.stop()
-    if request.session.testsfailed:
-        for p in started:
-            print(f"\n===== {p.name}: {p.log_path} =====\n{p.output()[-6000:]}")
+# The e2e suite's fixtures: a session's log directory, and the processes
+# started, stopped at the end and their logs printed when a test failed.
+log_dir, procs = e2e.log_dir, e2e.procs
 
 
 @pytest.fixture(scope="session")
