@@ -155,7 +155,8 @@ HEADERS = (
     Known("max-retries-header", r"header:x-litellm-max-retries", "absent", "2"),
     only_llmvoy("llmvoy-headers", r"header:x-llmvoy-\*"),
 )
-ATTEMPTS = (only_litellm("attempt-headers", r"header:x-litellm-attempted-(retries|fallbacks)"),)
+# LiteLLM counts attempts on the answers of its chat-like calls only.
+ATTEMPTS = (only_llmvoy("attempt-headers", r"header:x-litellm-attempted-(retries|fallbacks)"),)
 PROVIDER_HEADERS = (only_litellm("provider-headers", r"header:llm_provider-\*"),)
 # LiteLLM rebuilds every answer through its own types: fields the provider
 # did not send appear (null, zero, or LiteLLM's provider_specific_fields).
@@ -164,7 +165,7 @@ REBUILT = (
     only_litellm("rebuilt-body", r"body:.*"),
     Known("rebuilt-body", r"(body|stream):.*(logprobs|refusal)", "absent", "null"),
 )
-STREAM = HEADERS + ATTEMPTS + PROVIDER_HEADERS + REBUILT
+STREAM = HEADERS + PROVIDER_HEADERS + REBUILT
 CHAT = STREAM + PROVIDER_FIELDS
 # The answer's model: the requested name in LiteLLM, the provider's in llmvoy.
 MODEL = (Known("response-model", r"(body|stream)\.model"),)
@@ -176,8 +177,8 @@ UPSTREAM_ERROR = (
     only_llmvoy("error-headers", r"header:x-litellm-(model-group|model-id|model-api-base|response-duration-ms)"),
     Known("max-retries-header", r"header:x-litellm-max-retries", "absent", "2"),
     only_llmvoy("llmvoy-headers", r"header:x-llmvoy-\*"),
-)
-ERROR_CODE = (Known("error-code", r"error\.code", re.compile(r'"\d{3}"'), re.compile(r"null|\d{3}")),)
+) + ATTEMPTS
+ERROR_CODE = (Known("error-code", r"error\.code", re.compile(r'"\d{3}"'), re.compile(r'null|"\d{3}"')),)
 # A refusal by the gateway itself (LiteLLM's error object has one more key).
 GATEWAY_ERROR = (
     only_litellm("cost-headers", r"header:x-litellm-(response-cost|key-spend)"),
@@ -225,11 +226,11 @@ CASES = [
          CHAT + MODEL + WILDCARD_GROUP),
     Case("messages", "multi", Request("POST", "/v1/messages", dict(model="claude-sonnet", max_tokens=50, messages=HI),
                                       dict(AUTH, **{"anthropic-version": "2023-06-01"})),
-         HEADERS + ATTEMPTS + MODEL + STREAM_FALSE + (only_llmvoy("messages-api-base", r"header:x-litellm-model-api-base"),)),
+         HEADERS + MODEL + STREAM_FALSE + (only_llmvoy("messages-api-base", r"header:x-litellm-model-api-base"),)),
 
     Case("messages-x-api-key", "multi", Request("POST", "/v1/messages", dict(model="claude-sonnet", max_tokens=50, messages=HI),
                                                 {"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"}),
-         HEADERS + ATTEMPTS + MODEL + STREAM_FALSE + (only_llmvoy("messages-api-base", r"header:x-litellm-model-api-base"),)),
+         HEADERS + MODEL + STREAM_FALSE + (only_llmvoy("messages-api-base", r"header:x-litellm-model-api-base"),)),
     Case("no-v1-prefix", "multi", Request("POST", "/chat/completions", dict(model="gpt-4o", messages=HI)), CHAT),
     Case("azure-sdk-path", "multi", Request("POST", "/openai/deployments/azure-gpt-4o/chat/completions?api-version=2024-10-21",
                                             dict(messages=HI), {"api-key": MASTER_KEY}), CHAT + STREAM_FALSE),
@@ -271,11 +272,12 @@ CASES = [
     # Fallbacks, LiteLLM's request extras and drills.
     Case("fallbacks", "multi", chat("primary"), CHAT),
     Case("request-fallbacks", "multi", chat("flaky", fallbacks=["backup"]), CHAT),
-    Case("mock-response", "multi", chat("gpt-4o", mock_response="canned"), ATTEMPTS + PROVIDER_HEADERS + PROVIDER_FIELDS + REBUILT + (
+    Case("mock-response", "multi", chat("gpt-4o", mock_response="canned"), PROVIDER_HEADERS + PROVIDER_FIELDS + REBUILT + (
         only_litellm("cost-headers", r"header:x-litellm-(response-cost.*|key-spend)"),
         only_litellm("litellm-only-headers", r"header:x-litellm-(version|model-name|callback-duration-ms|overhead-duration-ms)"),
         Known("mock-response", r"upstream\.count", 1, 0),
-        only_litellm("mock-response", r"upstream\..*|header:x-litellm-(model-group|model-id|model-api-base|response-duration-ms)"))),
+        only_litellm("mock-response",
+                     r"upstream\..*|header:x-litellm-(model-group|model-id|model-api-base|response-duration-ms|attempted-.*)"))),
     Case("mock-testing-fallbacks", "multi", chat("primary", mock_testing_fallbacks=True), CHAT),
     # No context_window_fallbacks nor content_policy_fallbacks in the
     # config: those errors take the generic chain.
@@ -296,11 +298,11 @@ CASES = [
     Case("embeddings", "multi", Request("POST", "/v1/embeddings", dict(model="text-embedding-3-small", input="hi")),
          STREAM),
     Case("images", "multi", Request("POST", "/v1/images/generations", dict(model="dall-e-3", prompt="a cat")),
-         HEADERS + REBUILT + (only_llmvoy("media-model-group", r"header:x-litellm-model-group"),)),
+         HEADERS + ATTEMPTS + REBUILT + (only_llmvoy("media-model-group", r"header:x-litellm-model-group"),)),
     Case("moderations", "multi", Request("POST", "/v1/moderations", dict(model="omni-moderation-latest", input="hi")),
-         HEADERS + REBUILT + (only_llmvoy("media-model-group", r"header:x-litellm-model-group"),)),
+         HEADERS + ATTEMPTS + REBUILT + (only_llmvoy("media-model-group", r"header:x-litellm-model-group"),)),
     Case("speech", "multi", Request("POST", "/v1/audio/speech", dict(model="tts-1", input="hi", voice="alloy")),
-         HEADERS + (only_llmvoy("media-model-group", r"header:x-litellm-model-group"),)),
+         HEADERS + ATTEMPTS + (only_llmvoy("media-model-group", r"header:x-litellm-model-group"),)),
     Case("models", "multi", Request("GET", "/v1/models"), MODELS),
 
     # Browsers.
