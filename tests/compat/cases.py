@@ -62,6 +62,17 @@ model_list:
       model: "anthropic/*"
       api_base: http://127.0.0.1:{anthropic}
       api_key: os.environ/COMPAT_ANTHROPIC_KEY
+  - model_name: "claude-*"
+    litellm_params:
+      model: "anthropic/claude-*"
+      api_base: http://127.0.0.1:{anthropic}
+      api_key: os.environ/COMPAT_ANTHROPIC_KEY
+  - model_name: azure-embedding
+    litellm_params:
+      model: azure/text-embedding-3-small-prod
+      api_base: http://127.0.0.1:{azure}
+      api_key: sk-azure-file
+      api_version: "2024-10-21"
   - model_name: text-embedding-3-small
     litellm_params:
       model: openai/text-embedding-3-small
@@ -162,7 +173,7 @@ PROVIDER_HEADERS = (only_litellm("provider-headers", r"header:llm_provider-\*"),
 # did not send appear (null, zero, or LiteLLM's provider_specific_fields).
 PROVIDER_FIELDS = (only_litellm("provider-specific-fields", r"(body|error)[:.].*provider_specific_fields.*"),)
 REBUILT = (
-    only_litellm("rebuilt-body", r"body:.*"),
+    only_litellm("rebuilt-body", r"(body|stream):.*"),
     Known("rebuilt-body", r"(body|stream):.*(logprobs|refusal)", "absent", "null"),
 )
 STREAM = HEADERS + PROVIDER_HEADERS + REBUILT
@@ -189,7 +200,7 @@ GATEWAY_ERROR = (
 # adds each model's facts.
 MODELS = (
     Known("models-wildcards", r"body\.ids"),
-    only_litellm("models-fields", r"body:\.data\[\]\.(max_input_tokens|max_output_tokens|mode)"),
+    only_litellm("models-fields", r"body:(\.data\[\])?\.(max_input_tokens|max_output_tokens|mode)"),
     only_llmvoy("call-id-everywhere", r"header:x-litellm-call-id"),
 )
 STREAM_USAGE = (only_litellm("stream-usage", r"upstream\.0\.body\.stream_options"),)
@@ -219,6 +230,8 @@ CASES = [
     Case("chat-litellm-fields", "multi", chat("gpt-4o", metadata={"team": "a"}, tags=["t"], num_retries=1,
                                               caching=False, temperature=0.2), CHAT),
     Case("azure", "multi", chat("azure-gpt-4o"), CHAT + MODEL + STREAM_FALSE),
+    Case("azure-stream", "multi", chat("azure-gpt-4o", stream=True), STREAM + STREAM_USAGE + MODEL),
+    Case("chat-stream-usage", "multi", chat("gpt-4o", stream=True, stream_options={"include_usage": True}), STREAM),
     Case("anthropic", "multi", chat("claude-sonnet", max_tokens=50), CHAT + MODEL),
     Case("anthropic-stream", "multi", chat("claude-sonnet", max_tokens=50, stream=True),
          STREAM + MODEL),
@@ -228,6 +241,13 @@ CASES = [
                                       dict(AUTH, **{"anthropic-version": "2023-06-01"})),
          HEADERS + MODEL + STREAM_FALSE + (only_llmvoy("messages-api-base", r"header:x-litellm-model-api-base"),)),
 
+    Case("messages-stream", "multi", Request("POST", "/v1/messages", dict(model="claude-sonnet", max_tokens=50, messages=HI,
+                                                                         stream=True),
+                                             dict(AUTH, **{"anthropic-version": "2023-06-01"})),
+         HEADERS + PROVIDER_HEADERS),
+    # A pattern group; the exact group claude-sonnet still wins for its name (case "anthropic").
+    Case("pattern-wildcard", "multi", chat("claude-3-opus-latest", max_tokens=50), CHAT + WILDCARD_GROUP),
+    Case("responses", "multi", Request("POST", "/v1/responses", dict(model="gpt-4o", input="hi")), STREAM),
     Case("messages-x-api-key", "multi", Request("POST", "/v1/messages", dict(model="claude-sonnet", max_tokens=50, messages=HI),
                                                 {"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"}),
          HEADERS + MODEL + STREAM_FALSE + (only_llmvoy("messages-api-base", r"header:x-litellm-model-api-base"),)),
@@ -297,6 +317,8 @@ CASES = [
     # Other endpoints.
     Case("embeddings", "multi", Request("POST", "/v1/embeddings", dict(model="text-embedding-3-small", input="hi")),
          STREAM),
+    Case("azure-embeddings", "multi", Request("POST", "/v1/embeddings", dict(model="azure-embedding", input="hi")),
+         STREAM + MODEL + (Known("embeddings-base64", r"upstream\.0\.body\.encoding_format", '"base64"', "absent"),)),
     Case("images", "multi", Request("POST", "/v1/images/generations", dict(model="dall-e-3", prompt="a cat")),
          HEADERS + ATTEMPTS + REBUILT + (only_llmvoy("media-model-group", r"header:x-litellm-model-group"),)),
     Case("moderations", "multi", Request("POST", "/v1/moderations", dict(model="omni-moderation-latest", input="hi")),
@@ -304,6 +326,7 @@ CASES = [
     Case("speech", "multi", Request("POST", "/v1/audio/speech", dict(model="tts-1", input="hi", voice="alloy")),
          HEADERS + ATTEMPTS + (only_llmvoy("media-model-group", r"header:x-litellm-model-group"),)),
     Case("models", "multi", Request("GET", "/v1/models"), MODELS),
+    Case("model", "multi", Request("GET", "/v1/models/gpt-4o"), MODELS[1:]),
 
     # Browsers.
     Case("cors-preflight", "multi", Request("OPTIONS", "/v1/chat/completions", headers={

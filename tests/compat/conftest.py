@@ -177,7 +177,8 @@ def start_pair(name, config_text, upstreams, procs, log_dir):
                                            "--port", str(lport)], log_dir, env=env)
     procs.append(litellm)
     llmvoy = e2e.Proc(f"{name}-llmvoy", [str(e2e.LLMVOY), "run", "--config", str(cfg), "--host", "127.0.0.1",
-                                         "--port", str(vport)], log_dir, env=env)
+                                         "--port", str(vport), "--data-dir", str(log_dir / f"{name}-data")],
+                      log_dir, env=env)
     procs.append(llmvoy)
     llmvoy.wait_for("llmvoy is listening", timeout=60)
     wait_http(litellm, f"http://127.0.0.1:{lport}/health/liveliness")
