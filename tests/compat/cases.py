@@ -5,7 +5,7 @@ it; test_compat.py sends it to LiteLLM and to llmvoy and compares."""
 import dataclasses
 import re
 
-from conftest import MASTER_KEY
+from harness import MASTER_KEY
 
 # LiteLLM's documented configs, pointed at the mocks: the Getting Started
 # tutorial's Azure deployment (api_base and api_key from the environment),

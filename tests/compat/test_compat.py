@@ -13,7 +13,7 @@ import re
 import pytest
 
 from cases import CASES, CONFIGS
-from conftest import start_pair
+from harness import start_pair
 from observe import differences, observe
 
 DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "compat.md"
