@@ -200,9 +200,10 @@ func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 		{flagFilter("UH", "NR"), 503, "service_unavailable", "overloaded_error",
 			"no deployment is available for this model group right now (all are cooling down or unhealthy)"},
 		// LiteLLM's statuses: a timeout is its litellm.Timeout (408), a
-		// deployment it could not reach its APIConnectionError (500).
-		// Both are retried by the OpenAI and Anthropic SDKs, as 504 and
-		// 502 would be.
+		// deployment it could not reach its APIConnectionError (500,
+		// typed internal_server_error). Both are retried by the OpenAI
+		// and Anthropic SDKs, as 504 and 502 would be. The timeout keeps
+		// its own type (LiteLLM's is invalid_request_error: docs/compat.md).
 		{flagFilter("UT", "SI"), 408, "timeout", "timeout_error",
 			"the model deployment did not answer in time"},
 		{flagFilter("UO"), 503, "service_unavailable", "overloaded_error",
@@ -211,7 +212,7 @@ func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 			"llmvoy is overloaded (its memory limit); retry shortly"},
 		// Envoy's reason (a reset, a refused connection) goes to the
 		// access log, not to clients: it names Envoy's internals.
-		{flagFilter("UF", "UC", "URX", "UR", "LR", "UPE", "UMSDR"), 500, "api_connection_error", "api_error",
+		{flagFilter("UF", "UC", "URX", "UR", "LR", "UPE", "UMSDR"), 500, "internal_server_error", "api_error",
 			"could not get a response from the model deployment"},
 	}
 	var mappers []*hcmv3.ResponseMapper
@@ -224,15 +225,16 @@ func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 	return &hcmv3.LocalReplyConfig{Mappers: mappers}
 }
 
-// messagesClient matches a request to Anthropic's Messages API, by the
-// client path the gateway processor recorded in its metadata.
+// messagesClient matches a request to Anthropic's Messages API, or to the
+// /anthropic pass-through route (Anthropic's SDKs), by the client path the
+// gateway processor recorded in its metadata.
 func messagesClient() *accessLogFilter {
 	return &accessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_MetadataFilter{MetadataFilter: &accesslogv3.MetadataFilter{
 		Matcher: &matcherv3.MetadataMatcher{
 			Filter: plan.MetadataNamespace,
 			Path:   []*matcherv3.MetadataMatcher_PathSegment{{Segment: &matcherv3.MetadataMatcher_PathSegment_Key{Key: plan.ClientPathMetadataKey}}},
 			Value: &matcherv3.ValueMatcher{MatchPattern: &matcherv3.ValueMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
-				MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: `^(/v1)?/messages(/count_tokens)?$`}},
+				MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: `^((/v1)?/messages(/count_tokens)?|/anthropic/.*)$`}},
 			}}},
 		},
 		MatchIfKeyNotFound: wrapperspb.Bool(false),
