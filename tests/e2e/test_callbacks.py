@@ -17,6 +17,7 @@ import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from test_metrics import scrape
 from test_keys import COMPLETION_COST, PROMPT_COST, admin, generate, priced, sdk
 from test_routing import config, configure, fleet  # noqa: F401  (fleet is a fixture)
 
@@ -219,6 +220,10 @@ def test_a_request_reaches_every_callback(fleet, receiver):
     fgen = receiver.wait(lambda r: [e["body"] for _, e in r.langfuse_events()
                                     if e["type"] == "generation-create" and e["body"]["traceId"] == failed_id])
     assert fgen and fgen[0]["level"] == "ERROR"
+    # Nothing was dropped, and the metric says so for each callback.
+    series = scrape(client)
+    assert {ls["callback"] for n, ls, v in series if n == "llmvoy_callback_records_dropped_total" and v == 0} == \
+        {"otel", "langfuse", "generic_api"}
     c.close()
 
 
