@@ -96,6 +96,10 @@ type Exporter struct {
 	grace   time.Duration
 	done    chan struct{}
 	dropped atomic.Uint64
+	// closing guards in: a log stream may still deliver a request while
+	// the gateway closes.
+	closing sync.RWMutex
+	closed  bool
 
 	mu       sync.Mutex
 	attempts map[string]pending
@@ -209,6 +213,12 @@ func (e *Exporter) Attempt(a router.Attempt) {
 // Request queues r for every callback told about its outcome, with the
 // attempts logged for it. It never blocks.
 func (e *Exporter) Request(r Record) {
+	e.closing.RLock()
+	defer e.closing.RUnlock()
+	if e.closed {
+		e.dropped.Add(1)
+		return
+	}
 	select {
 	case e.in <- held{r: r, due: time.Now().Add(e.grace)}:
 	default:
@@ -243,7 +253,10 @@ func (e *Exporter) Close() {
 	if e == nil {
 		return
 	}
+	e.closing.Lock()
+	e.closed = true
 	close(e.in)
+	e.closing.Unlock()
 	<-e.done
 	var wg sync.WaitGroup
 	for _, q := range e.queues {

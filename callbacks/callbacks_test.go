@@ -442,6 +442,8 @@ func TestAnAttemptLoggedAfterItsRequestIsKept(t *testing.T) {
 	e.Close()
 	require.Len(t, s.got, 1)
 	require.Equal(t, attempts, s.got[0].Attempts)
+	e.Request(record()) // after Close: dropped, no panic
+	require.Equal(t, uint64(1), e.Dropped("r"))
 }
 
 func TestWebhookLogFormats(t *testing.T) {
