@@ -210,6 +210,14 @@ func (e *Exporter) Attempt(a router.Attempt) {
 	}
 }
 
+// Forget drops the attempts kept for a request that has no record (not a
+// model call).
+func (e *Exporter) Forget(requestID string) {
+	e.mu.Lock()
+	delete(e.attempts, requestID)
+	e.mu.Unlock()
+}
+
 // Request queues r for every callback told about its outcome, with the
 // attempts logged for it. It never blocks.
 func (e *Exporter) Request(r Record) {

@@ -27,7 +27,8 @@ func (s *Server) exportRequest(r router.Request, sum summary, read bool, tracePa
 	ep, ok := modelEndpoint(r.Path)
 	if !ok {
 		// LiteLLM's callbacks hear of model calls only: not of probes,
-		// /v1/models or the admin API.
+		// /v1/models, the admin API or provider pass-throughs.
+		s.callbacks.Forget(r.RequestID)
 		return
 	}
 	rec := callbacks.Record{
