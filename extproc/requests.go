@@ -39,6 +39,9 @@ type routed struct {
 	relay *relayState
 	// retries is the request's own num_retries; nil: the router's.
 	retries *int
+	// cache keeps the answer of a request that missed the response
+	// cache (cache.go); nil when it is not cached.
+	cache   *cacheWrite
 	expires time.Time
 }
 

@@ -83,7 +83,7 @@ func TestSpendBatches(t *testing.T) {
 				{RequestID: "r1", APIKey: k.Token, CallType: "chat_completions", ModelGroup: "gpt-4o", Model: "openai/gpt-4o", ModelID: "a",
 					PromptTokens: 10, CompletionTokens: 5, TotalTokens: 15, Spend: 0.25, StartTime: now, EndTime: now.Add(time.Second)},
 				{RequestID: "r2", APIKey: k.Token, CallType: "chat_completions", ModelGroup: "gpt-4o", Model: "openai/gpt-4o", ModelID: "b",
-					PromptTokens: 1, CompletionTokens: 1, TotalTokens: 2, Spend: 0.5, StartTime: now.Add(time.Second), EndTime: now.Add(2 * time.Second)},
+					PromptTokens: 1, CompletionTokens: 1, TotalTokens: 2, Spend: 0.5, StartTime: now.Add(time.Second), EndTime: now.Add(2 * time.Second), CacheHit: "True"},
 			}
 			require.NoError(t, s.Write(ctx, logs, true))
 			// A batch written again (its commit was not acknowledged)
@@ -95,7 +95,10 @@ func TestSpendBatches(t *testing.T) {
 			all, err := s.SpendLogs(ctx, SpendFilter{APIKey: k.Token})
 			require.NoError(t, err)
 			require.Equal(t, []string{"r2", "r1"}, []string{all[0].RequestID, all[1].RequestID})
-			require.Equal(t, logs[0], all[1])
+			want := logs[0]
+			want.CacheHit = "False" // LiteLLM's cache_hit of an answer not from the cache
+			require.Equal(t, want, all[1])
+			require.Equal(t, "True", all[0].CacheHit)
 			one, _ := s.SpendLogs(ctx, SpendFilter{RequestID: "r1"})
 			require.Len(t, one, 1)
 			none, _ := s.SpendLogs(ctx, SpendFilter{Start: now.Add(time.Hour)})
