@@ -248,6 +248,8 @@ func (p *parser) liteLLMParams(path string, params *value, d *Deployment) liteLL
 			} else if s, _, ok := p.str(kpath, val); ok {
 				lp.vertexCreds = s
 			}
+		case "use_in_pass_through":
+			d.UseInPassThrough, _ = p.boolean(kpath, val)
 		case "aws_bedrock_runtime_endpoint":
 			if s, name, ok := p.str(kpath, val); ok && s != "" {
 				lp.endpoint, lp.endpEnv, lp.endpointLine = s, name, val.line

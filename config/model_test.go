@@ -76,6 +76,8 @@ func TestDefaultAPIBases(t *testing.T) {
 		"huggingface":   "https://router.huggingface.co/v1",
 		"cohere":        "https://api.cohere.ai/compatibility/v1",
 		"cohere_chat":   "https://api.cohere.ai/compatibility/v1",
+		"jina_ai":       "https://api.jina.ai/v1",
+		"infinity":      "",
 	}
 	openAICompatible := 0
 	for _, s := range providers {

@@ -196,6 +196,7 @@ func (p *parser) config(root *value) {
 	p.cfg.Router = p.router(root.get("router_settings"), fallback)
 	p.credentials = p.credentialList(root.get("credential_list"))
 	p.cfg.Deployments = p.modelList(root)
+	p.cfg.PassThrough = p.passThrough(p.cfg.Deployments, root.get("general_settings"))
 	p.checkGroupRefs(p.cfg.Groups())
 	p.checkHedging()
 }
@@ -289,6 +290,8 @@ func (p *parser) general(v *value) GeneralSettings {
 			g.StorePrompts, _ = p.boolean(path, kv.val)
 		case "forward_client_headers_to_llm_api":
 			g.ForwardClientHeaders, _ = p.boolean(path, kv.val)
+		case "pass_through_endpoints":
+			// Read with the provider routes (passthrough.go).
 		case "host", "port":
 			// Where to listen is the command line's: one file serves
 			// replicas on several addresses.
@@ -360,6 +363,12 @@ func (p *parser) liteLLMSettings(v *value) routerFallback {
 			p.dropParams(path, kv.val)
 		case "cache", "cache_params":
 			// Read together, below.
+		case "return_response_headers":
+			// llmvoy always passes a provider's response headers on
+			// (docs/routing.md); false asks for less.
+			if on, ok := p.boolean(path, kv.val); ok && !on {
+				p.warnf(kv.val.line, path, "false has no effect: llmvoy always passes the provider's response headers on")
+			}
 		case "turn_off_message_logging":
 			// llmvoy never logs prompts or answers; true asks for what
 			// already holds.

@@ -78,6 +78,10 @@ var providerEnv = map[string]providerVars{
 	// the region or location; no api_key or api_base variable is read.
 	"bedrock":   {},
 	"vertex_ai": {},
+	// The rerank configs' validate_environment (infinity) and
+	// JinaAIEmbeddingConfig._get_openai_compatible_provider_info.
+	"jina_ai":  {key: []string{"JINA_AI_API_KEY"}, base: []string{"JINA_AI_API_BASE"}},
+	"infinity": {key: []string{"INFINITY_API_KEY"}, base: []string{"INFINITY_API_BASE"}},
 }
 
 // fromEnv returns the first of names set to a non-empty value, and its

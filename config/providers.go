@@ -111,6 +111,11 @@ var providers = map[string]ProviderSpec{
 	// get_vertex_base_url): {location} is filled in per deployment, and
 	// the global location has no prefix.
 	"vertex_ai": {Name: "vertex_ai", DefaultAPIBase: "https://" + locationPlaceholder + "-aiplatform.googleapis.com", API: APIVertex},
+	// Rerank servers (translate.Rerank; cohere's above).
+	// LiteLLM's JinaAIEmbeddingConfig and JinaAIRerankConfig: {base}/embeddings, {base}/rerank.
+	"jina_ai": {Name: "jina_ai", DefaultAPIBase: "https://api.jina.ai/v1", API: APIOpenAI},
+	// LiteLLM has no default for infinity, only INFINITY_API_BASE.
+	"infinity": {Name: "infinity", API: APIOpenAI},
 }
 
 // regionPlaceholder in a DefaultAPIBase stands for the deployment's AWS

@@ -176,7 +176,7 @@ func (p *parser) groupList(path string, v *value) []string {
 		return nil
 	}
 	if v.kind == kindStr {
-		p.refGroup(v, path, v.s)
+		p.refStep(v, path, v.s)
 		return []string{v.s}
 	}
 	if v.kind != kindList {
@@ -189,7 +189,7 @@ func (p *parser) groupList(path string, v *value) []string {
 			p.errorf(item.line, indexPath(path, i), "want a model group name, got %s", describe(item, "", ""))
 			continue
 		}
-		p.refGroup(item, indexPath(path, i), item.s)
+		p.refStep(item, indexPath(path, i), item.s)
 		out = append(out, item.s)
 	}
 	return out
@@ -304,10 +304,17 @@ func (p *parser) boolean(path string, v *value) (bool, bool) {
 type groupRef struct {
 	line        int
 	path, group string
+	// fallback: a step of a fallback chain, which may name a deployment.
+	fallback bool
 }
 
 func (p *parser) refGroup(v *value, path, group string) {
-	p.groupRefs = append(p.groupRefs, groupRef{v.line, path, group})
+	p.groupRefs = append(p.groupRefs, groupRef{line: v.line, path: path, group: group})
+}
+
+// refStep is refGroup for a step of a fallback chain.
+func (p *parser) refStep(v *value, path, group string) {
+	p.groupRefs = append(p.groupRefs, groupRef{line: v.line, path: path, group: group, fallback: true})
 }
 
 // checkGroupRefs names every fallback or alias that points at no model
@@ -316,13 +323,19 @@ func (p *parser) checkGroupRefs(groups []string) {
 	for _, ref := range p.groupRefs {
 		switch {
 		case ref.group == "*" || slices.Contains(groups, ref.group):
+		case p.cfg.Deployment(ref.group) != nil && ref.fallback:
+			// LiteLLM lets a fallback name one deployment by its id: a
+			// group of that deployment.
+			if !slices.Contains(p.cfg.DeploymentGroups, ref.group) {
+				p.cfg.DeploymentGroups = append(p.cfg.DeploymentGroups, ref.group)
+			}
 		case p.cfg.Deployment(ref.group) != nil:
-			// LiteLLM lets a fallback name one deployment by its id.
-			p.warnf(ref.line, ref.path, "falling back to one deployment (id %q) is not supported yet; only model groups are, so it is skipped", ref.group)
+			p.warnf(ref.line, ref.path, "%q is a deployment's id, not a model group: only a fallback step may name one deployment, so it is skipped", ref.group)
 		default:
 			p.errorf(ref.line, ref.path, "unknown model group %q; model groups: %s", ref.group, strings.Join(groups, ", "))
 		}
 	}
+	groups = append(groups, p.cfg.DeploymentGroups...)
 	r := &p.cfg.Router
 	for _, chains := range []map[string][]string{r.Fallbacks, r.ContextWindowFallbacks, r.ContentPolicyFallbacks} {
 		for from, chain := range chains {

@@ -85,3 +85,31 @@ router_settings:
 	require.Equal(t, 2, r.AllowedFailsFor(ErrRateLimit))
 	require.Equal(t, 500*time.Millisecond, r.RetryAfter)
 }
+
+// LiteLLM lets a fallback step name one deployment by its model_info.id:
+// a group of that deployment alone, which Groups does not list. Anything
+// else naming an id (an alias) is skipped with a warning.
+func TestFallbackToOneDeployment(t *testing.T) {
+	cfg, warnings := mustParse(t, `
+model_list:
+  - model_name: gpt-4
+    litellm_params: {model: openai/gpt-4}
+  - model_name: backup
+    litellm_params: {model: openai/a}
+  - model_name: backup
+    litellm_params: {model: openai/b}
+    model_info: {id: my-specific-model-id}
+router_settings:
+  fallbacks: [{"gpt-4": ["my-specific-model-id", "backup"]}]
+  model_group_alias: {"pinned": "my-specific-model-id"}
+`, nil)
+	require.Equal(t, []string{"gpt-4", "backup"}, cfg.Groups())
+	require.Equal(t, []string{"my-specific-model-id"}, cfg.DeploymentGroups)
+	require.Equal(t, []string{"my-specific-model-id", "backup"}, cfg.Router.Fallbacks["gpt-4"])
+	only := cfg.Group("my-specific-model-id")
+	require.Len(t, only, 1)
+	require.Equal(t, "b", only[0].UpstreamModel)
+	require.Len(t, cfg.Group("backup"), 2)
+	require.Len(t, warnings, 1)
+	require.Contains(t, warnings[0].Msg, "only a fallback step may name one deployment")
+}

@@ -9,6 +9,7 @@ package config
 
 import (
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -30,6 +31,16 @@ type Config struct {
 	// exports them (str() of each value). They resolve os.environ/ references
 	// ahead of the process environment. Secret, because they often are API keys.
 	Environment map[string]Secret
+	// PassThrough are the pass-through routes: the provider routes
+	// (/anthropic, /gemini, ...) that have a deployment, then
+	// general_settings.pass_through_endpoints (see passthrough.go).
+	PassThrough []*PassThrough
+
+	// DeploymentGroups are the deployment ids a fallback chain names:
+	// LiteLLM lets a fallback name one deployment by its model_info.id.
+	// Each is a model group of that one deployment too (Group), not a name
+	// Groups lists (nor /v1/models).
+	DeploymentGroups []string
 
 	// byID maps an id to its index in Deployments, built by index(). Not
 	// pointers: fmt prints unexported fields without their methods, and a
@@ -126,6 +137,9 @@ type Deployment struct {
 	// MaxInputTokens is model_info.max_input_tokens; 0 = unknown.
 	MaxInputTokens int
 
+	// UseInPassThrough is litellm_params.use_in_pass_through: the
+	// provider's pass-through route calls this deployment.
+	UseInPassThrough bool
 	// Params are the request parameters litellm_params sets (temperature,
 	// max_tokens, extra_body's fields, ...): defaults under the request's
 	// own, as LiteLLM's Router merges them (config/params.go).
@@ -448,13 +462,17 @@ func (c *Config) Groups() []string {
 	return out
 }
 
-// Group returns the deployments of one model group in file order.
+// Group returns the deployments of one model group in file order; for
+// one of DeploymentGroups, that deployment.
 func (c *Config) Group(name string) []*Deployment {
 	var out []*Deployment
 	for _, d := range c.Deployments {
 		if d.ModelName == name {
 			out = append(out, d)
 		}
+	}
+	if d := c.Deployment(name); len(out) == 0 && d != nil && slices.Contains(c.DeploymentGroups, name) {
+		out = append(out, d)
 	}
 	return out
 }

@@ -39,6 +39,10 @@ type fallback struct {
 	// model names as requested), which replaces the group's for this
 	// request as in LiteLLM; nil when it sent none.
 	chain []string
+	// disabled: the request asked for no fallbacks (LiteLLM's
+	// disable_fallbacks), so it has no chain at all. Never encoded: such a
+	// request gets no fallback header.
+	disabled bool
 }
 
 // newFallbackToken is a per-process secret that signs fallback headers: a
@@ -113,6 +117,9 @@ func parseFallback(v string, token []byte, requestID string, now time.Time) (fal
 // have one left. A chain, once entered, is followed to its end whatever the
 // later errors are, as LiteLLM does.
 func (f fallback) next(p *plan.Plan, kind string) (fallback, bool) {
+	if f.disabled {
+		return fallback{}, false
+	}
 	if f.step > 0 {
 		kind = f.kind
 	}
@@ -133,6 +140,9 @@ func (f fallback) chainFor(p *plan.Plan, kind string) []string {
 
 // hasChains reports whether the request can fall back at all.
 func (f fallback) hasChains(p *plan.Plan) bool {
+	if f.disabled {
+		return false
+	}
 	g := p.Group(f.origin)
 	return f.chain != nil || (g != nil && g.HasFallbacks())
 }

@@ -51,6 +51,8 @@ type gateway struct {
 	contentType string
 	// anthropicBeta is a Messages client's anthropic-beta header.
 	anthropicBeta string
+	// pass is set for a provider pass-through request (passthrough.go).
+	pass *passThroughCall
 	// limits are LiteLLM's x-litellm-* retry and timeout headers.
 	limits limitHeaders
 }
@@ -58,11 +60,11 @@ type gateway struct {
 var _ processor = (*gateway)(nil)
 
 func (g *gateway) RequestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *extprocv3.ProcessingResponse {
-	return inClientShape(g.endpoint, g.requestHeaders(h, attrs))
+	return g.shape(g.requestHeaders(h, attrs))
 }
 
 func (g *gateway) RequestBody(b *extprocv3.HttpBody, attrs attributes) *extprocv3.ProcessingResponse {
-	return inClientShape(g.endpoint, g.requestBody(b, attrs))
+	return g.shape(g.requestBody(b, attrs))
 }
 
 func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extprocv3.ProcessingResponse {
@@ -71,6 +73,7 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	// Known first: every error, authentication's included, is in the
 	// shape of the API the client called.
 	g.endpoint, _ = modelEndpoint(path)
+	g.pass = newPassThroughCall(g.state.cfg, path)
 
 	// LiteLLM's probes answer without a key: orchestrators call them.
 	if resp, ok := probe(path); ok {
@@ -97,11 +100,14 @@ func (g *gateway) requestHeaders(h *extprocv3.HttpHeaders, _ attributes) *extpro
 	// filters share the router's request headers), so the token vouches
 	// for it instead.
 	if !g.isRedirect {
-		c, err := g.authenticate(presentedKey(h, g.state.cfg.General.KeyHeader))
+		c, err := g.authenticate(g.callerKey(h))
 		if err != nil {
 			return replyError(*err)
 		}
 		g.caller = c
+	}
+	if g.pass != nil {
+		return g.passThroughHeaders(h)
 	}
 	if e := admin.Find(path); e != nil {
 		return g.adminHeaders(e, method, headerValue(h, ":path"), h.GetEndOfStream())
@@ -143,7 +149,10 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	if g.admin.endpoint != nil {
 		return g.serveAdmin(b.GetBody())
 	}
-	form := g.endpoint == translate.AudioTranscriptions
+	if g.pass != nil {
+		return g.passThroughBody(b.GetBody())
+	}
+	form := translate.IsForm(g.endpoint)
 	var fields []jsonscan.Field
 	var err error
 	if form {
@@ -185,6 +194,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		return replyError(apiError{Status: 400, Message: "model must be a string", Type: "invalid_request_error", Param: "model"})
 	}
 	var ownChain []string
+	noFallbacks := false
 	var mock drill
 	var mockAnswer *extprocv3.ProcessingResponse
 	// Read before num_retries and timeout are stripped. A fallback's pass
@@ -213,6 +223,9 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		var refused *extprocv3.ProcessingResponse
 		if ownChain, refused = g.requestFallbacks(fields, model); refused != nil {
 			return refused
+		}
+		if f, ok := jsonscan.Get(fields, "disable_fallbacks"); ok {
+			noFallbacks, _ = jsonscan.Bool(f.Value)
 		}
 		// Once: a fallback's pass gets the body as this pass left it.
 		src := body
@@ -271,7 +284,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		// are the body's as sent.
 		storeResponse = g.server.responses() != nil && responsesapi.Stores(fields)
 	}
-	fb := fallback{origin: origin, chain: ownChain}
+	fb := fallback{origin: origin, chain: ownChain, disabled: noFallbacks}
 	if g.caller.key != nil {
 		fb.caller = g.caller.key.Token
 	}
@@ -709,12 +722,16 @@ func modelEndpoint(path string) (translate.Endpoint, bool) {
 	if ep := translate.Endpoint(p); slices.Contains(translate.MediaEndpoints, ep) {
 		return ep, true
 	}
+	if path == "/v2/rerank" {
+		// LiteLLM's too: Cohere's v2 SDK calls it.
+		return translate.Rerank, true
+	}
 	return "", false
 }
 
 // azurePath reads the paths the Azure OpenAI SDKs call,
 // /openai/deployments/{model}/chat/completions (and completions,
-// embeddings, images/generations, audio/speech, audio/transcriptions;
+// embeddings, images/generations and edits, audio/speech and transcriptions;
 // LiteLLM's /engines/{model}/... too): the model is in the path, and it
 // names the model group, as in LiteLLM.
 func azurePath(path string) (ep translate.Endpoint, model string, ok bool) {
@@ -733,7 +750,7 @@ func azurePath(path string) (ep translate.Endpoint, model string, ok bool) {
 	}
 	switch ep := translate.Endpoint("/" + tail); ep {
 	case translate.ChatCompletions, translate.Completions, translate.Embeddings,
-		translate.ImageGenerations, translate.AudioSpeech, translate.AudioTranscriptions:
+		translate.ImageGenerations, translate.ImageEdits, translate.AudioSpeech, translate.AudioTranscriptions:
 		return ep, model, true
 	}
 	return "", "", false

@@ -36,16 +36,21 @@ func forwardable(name string) bool {
 	switch {
 	case name == "anthropic-beta":
 		return true
-	case !strings.HasPrefix(name, "x-"),
-		strings.HasPrefix(name, "x-stainless-"),
-		strings.HasPrefix(name, plan.InternalHeaderPrefix),
-		strings.HasPrefix(name, "x-envoy-"),
-		strings.HasPrefix(name, "x-forwarded-"),
-		strings.HasPrefix(name, "x-litellm-"),
-		slices.Contains(translate.ClientCredentialHeaders, name):
+	case !strings.HasPrefix(name, "x-"), strings.HasPrefix(name, "x-stainless-"), neverForwarded(name):
 		return false
 	}
 	return true
+}
+
+// neverForwarded reports whether a client header is one no provider gets,
+// whatever the route: llmvoy's, Envoy's or LiteLLM's own, the client's
+// claims about where it connects from, or a credential.
+func neverForwarded(name string) bool {
+	return strings.HasPrefix(name, plan.InternalHeaderPrefix) ||
+		strings.HasPrefix(name, "x-envoy-") ||
+		strings.HasPrefix(name, "x-forwarded-") ||
+		strings.HasPrefix(name, "x-litellm-") ||
+		slices.Contains(translate.ClientCredentialHeaders, name)
 }
 
 // headerPolicy sorts a request's headers into those no provider gets and

@@ -20,7 +20,7 @@ import (
 // body is a form, not JSON; only OpenAI-format deployments serve them; and
 // they are priced per image, character or second besides tokens.
 
-// formFields reads a multipart/form-data request (audio transcriptions) for
+// formFields reads a multipart/form-data request (translate.IsForm) for
 // the gateway's routing, which reads a JSON body's top-level fields: its
 // model is the one field it gets. The Azure SDKs' path names the model
 // instead, as for a JSON body (formFields reads it). No model: no fields,
@@ -76,7 +76,7 @@ func speechCharacters(body []byte) int {
 
 // mediaCost is what an answer of a media endpoint costs on d besides its
 // tokens: its images, the characters spoken (characters, read from the
-// request), the seconds of audio transcribed. answer is the whole answer
+// request), the seconds of audio transcribed, a rerank's search units. answer is the whole answer
 // in OpenAI's format; one that is not JSON (a transcription as text, srt
 // or vtt) costs nothing more.
 func mediaCost(d *config.Deployment, ep translate.Endpoint, characters int, answer []byte) float64 {
@@ -84,7 +84,7 @@ func mediaCost(d *config.Deployment, ep translate.Endpoint, characters int, answ
 	switch ep {
 	case translate.AudioSpeech:
 		return float64(characters) * price.PerCharacter
-	case translate.ImageGenerations:
+	case translate.ImageGenerations, translate.ImageEdits:
 		var a struct {
 			Data []json.RawMessage `json:"data"`
 		}
@@ -110,6 +110,20 @@ func mediaCost(d *config.Deployment, ep translate.Endpoint, characters int, answ
 			seconds = a.Usage.Seconds
 		}
 		return max(seconds, 0) * price.PerSecond
+	case translate.Rerank:
+		// LiteLLM's rerank cost: input_cost_per_query per search unit
+		// Cohere bills, nothing without them.
+		var a struct {
+			Meta struct {
+				BilledUnits struct {
+					SearchUnits float64 `json:"search_units"`
+				} `json:"billed_units"`
+			} `json:"meta"`
+		}
+		if price.PerQuery == 0 || json.Unmarshal(answer, &a) != nil {
+			return 0
+		}
+		return max(a.Meta.BilledUnits.SearchUnits, 0) * price.PerQuery
 	}
 	return 0
 }

@@ -28,12 +28,23 @@ general_settings:
 // transcriptionForm is a transcription request naming model, and its
 // content type.
 func transcriptionForm(t *testing.T, model string) ([]byte, string) {
+	return multipartForm(t, []string{"file"}, []byte("RIFF\x00\xff{\"model\":\"img\"}"), nil, model)
+}
+
+// multipartForm is a form with a file of content under each of files'
+// names, then fields, then model unless it is "", and its content type.
+func multipartForm(t *testing.T, files []string, content []byte, fields [][2]string, model string) ([]byte, string) {
 	t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
-	fw, err := w.CreateFormFile("file", "clip.wav")
-	require.NoError(t, err)
-	fw.Write([]byte("RIFF\x00\xff{\"model\":\"img\"}"))
+	for _, name := range files {
+		fw, err := w.CreateFormFile(name, "f.bin")
+		require.NoError(t, err)
+		fw.Write(content)
+	}
+	for _, f := range fields {
+		require.NoError(t, w.WriteField(f[0], f[1]))
+	}
 	if model != "" {
 		require.NoError(t, w.WriteField("model", model))
 	}

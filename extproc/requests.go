@@ -4,6 +4,8 @@ import (
 	"maps"
 	"sync"
 	"time"
+
+	"github.com/llmvoy/llmvoy/config"
 )
 
 // routed is what the gateway processor decided for a request that its
@@ -37,6 +39,9 @@ type routed struct {
 	// relay is set for a request routed to llmvoy's relay (package
 	// relay): what the relay and the attempts share.
 	relay *relayState
+	// passThrough is the deployment a pass-through request is charged on,
+	// with the model it named (passthrough.go).
+	passThrough *config.Deployment
 	// retries is the request's own num_retries; nil: the router's.
 	retries *int
 	// cache keeps the answer of a request that missed the response

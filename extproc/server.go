@@ -237,6 +237,8 @@ func (s *Server) handlerFor(stream extprocv3.ExternalProcessor_ProcessServer) (h
 		return &fullDuplex{p: &gateway{state: st, server: s}, held: &s.bodies}, nil
 	case plan.ProcessorUpstream:
 		return inTurn{&upstream{state: st, server: s}}, nil
+	case plan.ProcessorPassThrough:
+		return inTurn{&passThrough{u: upstream{state: st, server: s}}}, nil
 	default:
 		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("llmvoy: unknown processor %q", kind))
 	}

@@ -45,12 +45,18 @@ func callType(ep translate.Endpoint) string {
 		return "aresponses"
 	case translate.ImageGenerations:
 		return "aimage_generation"
+	case translate.ImageEdits:
+		return "aimage_edit"
+	case translate.Rerank:
+		return "arerank"
 	case translate.Moderations:
 		return "amoderation"
 	case translate.AudioSpeech:
 		return "aspeech"
 	case translate.AudioTranscriptions:
 		return "atranscription"
+	case passThroughEndpoint:
+		return "pass_through_endpoint"
 	}
 	return "acompletion"
 }

@@ -106,6 +106,11 @@ func newState(p, prev *plan.Plan) *state {
 			g.relayRoute = plan.RelayRouteName(pg.Name)
 		}
 		st.groups[pg.Name] = g
+		if slices.Contains(p.Config.DeploymentGroups, pg.Name) {
+			// One deployment a fallback names: not a model group the
+			// client is shown.
+			continue
+		}
 		st.groupNames = append(st.groupNames, pg.Name)
 		models = append(models, model{ID: pg.Name, Object: "model", Created: liteLLMModelCreated, OwnedBy: "openai"})
 	}

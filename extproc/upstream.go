@@ -555,8 +555,8 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 	if u.deployment == nil {
 		return replyError(apiError{Status: 500, Message: "llmvoy: request body before headers", Type: "internal_error"})
 	}
-	if u.spend != nil && u.state.cfg.General.StorePrompts && u.endpoint != translate.AudioTranscriptions {
-		// (Not a form's audio bytes.)
+	if u.spend != nil && u.state.cfg.General.StorePrompts && !translate.IsForm(u.endpoint) {
+		// (Not a form's audio or image bytes.)
 		u.spend.request = b.GetBody()
 	}
 	if u.spend != nil && u.endpoint == translate.AudioSpeech {
@@ -573,9 +573,9 @@ func (u *upstream) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.P
 		u.responsesRequest = in
 	}
 	switch {
-	case u.endpoint == translate.AudioTranscriptions:
+	case translate.IsForm(u.endpoint):
 		// A form, not JSON: only its model field may change.
-		body, err := translate.FormBody(u.deployment, u.contentType, in)
+		body, err := translate.FormBody(u.deployment, u.endpoint, u.contentType, in)
 		if err != nil {
 			return replyError(translateError(u.deployment.ID, err))
 		}

@@ -48,7 +48,8 @@ func (c *usageCounter) event(ev []byte) {
 		if !ok || bytes.Equal(bytes.TrimSpace(data), []byte("[DONE]")) {
 			continue
 		}
-		if bytes.Contains(data, []byte(`"usage"`)) && c.readUsage(data) {
+		// (`"usage` covers Gemini's usageMetadata too.)
+		if bytes.Contains(data, []byte(`"usage`)) && c.readUsage(data) {
 			continue
 		}
 		var chunk struct {
@@ -70,7 +71,8 @@ func (c *usageCounter) event(ev []byte) {
 // OpenAI chat's (prompt_tokens, completion_tokens, total_tokens), or, for
 // an agent API passed through to a deployment that speaks it, Anthropic
 // Messages' (input_tokens without the cached ones, output_tokens) and
-// OpenAI Responses' (input_tokens with them).
+// OpenAI Responses' (input_tokens with them); on a provider pass-through
+// route, Bedrock Converse's too (inputTokens, outputTokens).
 type usageObject struct {
 	PromptTokens        int `json:"prompt_tokens"`
 	CompletionTokens    int `json:"completion_tokens"`
@@ -79,6 +81,15 @@ type usageObject struct {
 	OutputTokens        int `json:"output_tokens"`
 	CacheReadTokens     int `json:"cache_read_input_tokens"`
 	CacheCreationTokens int `json:"cache_creation_input_tokens"`
+	ConverseInput       int `json:"inputTokens"`
+	ConverseOutput      int `json:"outputTokens"`
+}
+
+// geminiUsage is Gemini's usageMetadata (a pass-through answer's).
+type geminiUsage struct {
+	Prompt     int `json:"promptTokenCount"`
+	Candidates int `json:"candidatesTokenCount"`
+	Thoughts   int `json:"thoughtsTokenCount"`
 }
 
 // readUsage takes the usage of a completion or chunk; of a Messages
@@ -93,12 +104,18 @@ func (c *usageCounter) readUsage(b []byte) bool {
 		Response *struct {
 			Usage *usageObject `json:"usage"`
 		} `json:"response"`
+		UsageMetadata *geminiUsage `json:"usageMetadata"`
 	}
 	if json.Unmarshal(b, &v) != nil {
 		return false
 	}
 	u := v.Usage
 	switch {
+	case u == nil && v.UsageMetadata != nil:
+		m := v.UsageMetadata
+		u = &usageObject{InputTokens: m.Prompt, OutputTokens: m.Candidates + m.Thoughts}
+	case u != nil && u.ConverseInput+u.ConverseOutput > 0:
+		u = &usageObject{InputTokens: u.ConverseInput, OutputTokens: u.ConverseOutput}
 	case u != nil:
 	case v.Message != nil && v.Message.Usage != nil:
 		u = v.Message.Usage

@@ -232,6 +232,9 @@ func (m *Metrics) ObserveRequest(r router.Request) {
 	}
 	route := endpoint(r.Path)
 	op := operationOf(route)
+	if op == "" && strings.HasPrefix(r.Cluster, plan.PassThroughCluster("")) {
+		op = passThroughOperation // a general_settings.pass_through_endpoints path
+	}
 	if op == "" {
 		return // probes, model listings, scrapes: not calls of a model
 	}
@@ -478,7 +481,7 @@ func newNames(p *plan.Plan, l *litellmMetrics) *names {
 			n.groups[plan.RelayClusterName(g.Name)] = g.Name
 		}
 	}
-	for _, d := range p.Config.Deployments {
+	add := func(d *config.Deployment) {
 		provider := d.Provider
 		if provider == "" {
 			provider = Unknown
@@ -486,6 +489,18 @@ func newNames(p *plan.Plan, l *litellmMetrics) *names {
 		n.deployments[d.ID] = deploymentNames{group: d.ModelName, provider: provider, rpm: d.RPM, tpm: d.TPM,
 			litellm: newLiteLLMDeployment(l, d)}
 		n.order = append(n.order, d.ID)
+	}
+	for _, d := range p.Config.Deployments {
+		add(d)
+	}
+	// A pass-through route is counted under its deployment's group, or,
+	// for a credential from the environment, under the route ("/gemini").
+	for _, t := range p.Config.PassThrough {
+		d := t.Deployment
+		n.groups[plan.PassThroughCluster(t.Name)] = d.ModelName
+		if _, ok := n.deployments[d.ID]; !ok {
+			add(d)
+		}
 	}
 	return n
 }
@@ -550,6 +565,10 @@ func endpoint(path string) string {
 	return path
 }
 
+// passThroughOperation is a pass-through route's operation: LiteLLM's
+// call type of them.
+const passThroughOperation = "pass_through_endpoint"
+
 // operationOf is the GenAI operation name of an endpoint; "" for
 // endpoints that do not call a model.
 func operationOf(endpoint string) string {
@@ -566,12 +585,19 @@ func operationOf(endpoint string) string {
 	// their "a".
 	case "/v1/images/generations", "/images/generations":
 		return "image_generation"
+	case "/v1/images/edits", "/images/edits":
+		return "image_edit"
+	case "/v1/rerank", "/v2/rerank", "/rerank":
+		return "rerank"
 	case "/v1/moderations", "/moderations":
 		return "moderation"
 	case "/v1/audio/speech", "/audio/speech":
 		return "speech"
 	case "/v1/audio/transcriptions", "/audio/transcriptions":
 		return "transcription"
+	}
+	if _, ok := plan.ProviderRoute(endpoint); ok {
+		return passThroughOperation
 	}
 	return ""
 }

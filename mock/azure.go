@@ -17,7 +17,7 @@ import (
 //	POST /openai/deployments/{deployment}/chat/completions?api-version=V   api-key: KEY, or Authorization: Bearer ENTRA-JWT
 //	POST /openai/deployments/{deployment}/completions?api-version=V        (answered as chat: the mock has no text completions)
 //	POST /openai/deployments/{deployment}/embeddings?api-version=V
-//	POST /openai/deployments/{deployment}/images/generations, audio/speech, audio/transcriptions (media.go)
+//	POST /openai/deployments/{deployment}/images/generations, images/edits, audio/speech, audio/transcriptions (media.go)
 //	POST /openai/v1/chat/completions   api-key: KEY, or Authorization: Bearer KEY
 //	POST /openai/v1/embeddings
 //	GET  /openai/models?api-version=V, GET /openai/v1/models   the mock's model list (the health probe)

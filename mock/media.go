@@ -22,6 +22,8 @@ import (
 //	POST /v1/audio/speech           audio bytes (audio/mpeg, or the response_format's type)
 //	POST /v1/audio/transcriptions   multipart/form-data (file, model) → {"text","usage":{"type":"duration","seconds"}};
 //	                                response_format text → text/plain, verbose_json → with "duration"
+//	POST /v1/images/edits           multipart/form-data (image or image[] files, prompt, mask, model, n,
+//	                                response_format) → the images answer (image_edits.go)
 //
 // Required fields are checked as OpenAI does (400 invalid_request_error),
 // and the x-mock-* headers apply. The Azure routes serve the same answers
@@ -43,6 +45,7 @@ type mediaHandler func(s *Server, w http.ResponseWriter, r *http.Request, body [
 // mediaHandlers by endpoint, without /v1.
 var mediaHandlers = map[string]mediaHandler{
 	"/images/generations":   (*Server).images,
+	"/images/edits":         (*Server).imageEdits,
 	"/moderations":          (*Server).moderations,
 	"/audio/speech":         (*Server).speech,
 	"/audio/transcriptions": (*Server).transcriptions,
@@ -139,19 +142,38 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request, body []byte, opt
 		writeError(w, e)
 		return
 	}
-	gptImage := strings.HasPrefix(model, "gpt-image")
-	if format == "" || gptImage {
-		format = "url"
-		if gptImage {
-			format = "b64_json" // gpt-image models always answer base64
-		}
-	} else if e := oneOf(format, "response_format", "url", "b64_json"); e != nil {
+	s.answerImages(w, r, opts, model, prompt, format, n)
+}
+
+// answerImages answers an images request of model for n images in format
+// (the request's response_format), once the x-mock-* headers let it.
+func (s *Server) answerImages(w http.ResponseWriter, r *http.Request, opts *Options, model, prompt, format string, n int) {
+	format, e := imageFormat(model, format)
+	if e != nil {
 		writeError(w, e)
 		return
 	}
 	if !s.proceed(w, r, opts, model) {
 		return
 	}
+	s.writeImages(w, model, prompt, format, n)
+}
+
+// imageFormat is the response_format an images answer has: gpt-image
+// models always answer base64, the others a URL unless asked otherwise.
+func imageFormat(model, format string) (string, *apiError) {
+	switch {
+	case strings.HasPrefix(model, "gpt-image"):
+		return "b64_json", nil
+	case format == "":
+		return "url", nil
+	}
+	return format, oneOf(format, "response_format", "url", "b64_json")
+}
+
+// writeImages answers n images of model in format, as OpenAI's images
+// endpoints do.
+func (s *Server) writeImages(w http.ResponseWriter, model, prompt, format string, n int) {
 	type image struct {
 		URL           string `json:"url,omitempty"`
 		B64JSON       string `json:"b64_json,omitempty"`
@@ -173,7 +195,7 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request, body []byte, opt
 			resp.Data[i].RevisedPrompt = prompt
 		}
 	}
-	if gptImage {
+	if strings.HasPrefix(model, "gpt-image") {
 		in := EstimateTokens(prompt)
 		resp.Usage = map[string]int{"input_tokens": in, "output_tokens": 272 * n, "total_tokens": in + 272*n}
 	}
@@ -317,15 +339,25 @@ func speechAudio(input string) []byte {
 // maxFormMemory bounds what a transcription's form holds in memory.
 const maxFormMemory = 32 << 20
 
-func (s *Server) transcriptions(w http.ResponseWriter, r *http.Request, body []byte, opts *Options) {
+// readForm reads a multipart/form-data request as OpenAI does, answering
+// its 400 when it is not one: nil then.
+func readForm(w http.ResponseWriter, r *http.Request, body []byte) *multipart.Form {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		writeError(w, invalidRequest("Invalid Content-Type header ("+r.Header.Get("Content-Type")+"), expected multipart/form-data. (HINT: If you're using curl, you can pass -H 'Content-Type: multipart/form-data')", "", ""))
-		return
+		return nil
 	}
 	form, err := multipart.NewReader(strings.NewReader(string(body)), params["boundary"]).ReadForm(maxFormMemory)
 	if err != nil {
 		writeError(w, invalidRequest("Could not parse multipart form", "", ""))
+		return nil
+	}
+	return form
+}
+
+func (s *Server) transcriptions(w http.ResponseWriter, r *http.Request, body []byte, opts *Options) {
+	form := readForm(w, r, body)
+	if form == nil {
 		return
 	}
 	defer form.RemoveAll()

@@ -11,8 +11,9 @@
 //	POST   /v1/chat/completions   chat.completion, or chat.completion.chunk SSE with "stream": true
 //	POST   /v1/responses          response, or the Responses event stream (responses.go)
 //	POST   /v1/embeddings         embeddings list (float or base64 encoding)
-//	POST   /v1/images/generations, /v1/moderations, /v1/audio/speech,
-//	       /v1/audio/transcriptions   OpenAI's answers (media.go)
+//	POST   /v1/images/generations, /v1/images/edits, /v1/moderations,
+//	       /v1/audio/speech, /v1/audio/transcriptions   OpenAI's answers (media.go)
+//	POST   /v2/rerank, /v1/rerank, /rerank   Cohere's rerank answer (rerank.go)
 //	GET    /v1/models             one model, "mock-model"
 //	GET    /v1/models/{id}        that model, or 404
 //	GET    /mock/requests         recorded requests, oldest first (JSON array of Request)

@@ -154,7 +154,7 @@ func Build(cfg *config.Config) (*Plan, error) {
 	if p.RouteTimeout == 0 {
 		p.RouteTimeout = DefaultRouteTimeout
 	}
-	for _, name := range cfg.Groups() {
+	for _, name := range append(cfg.Groups(), cfg.DeploymentGroups...) {
 		g := buildGroup(cfg, name)
 		p.Groups = append(p.Groups, g)
 		p.byName[name] = g

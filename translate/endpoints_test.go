@@ -3,6 +3,7 @@ package translate
 import (
 	"bytes"
 	"errors"
+	"io"
 	"mime/multipart"
 	"strings"
 	"testing"
@@ -26,6 +27,9 @@ func TestMediaRequestHeads(t *testing.T) {
 		{oa, Moderations, "/v1/moderations"},
 		{oa, AudioSpeech, "/v1/audio/speech"},
 		{oa, AudioTranscriptions, "/v1/audio/transcriptions"},
+		{oa, ImageEdits, "/v1/images/edits"},
+		{oa, Rerank, "/v1/rerank"},
+		{az, ImageEdits, "/openai/deployments/whisper-dep/images/edits?api-version=2024-10-21"},
 		{az, ImageGenerations, "/openai/deployments/whisper-dep/images/generations?api-version=2024-10-21"},
 		{az, AudioSpeech, "/openai/deployments/whisper-dep/audio/speech?api-version=2024-10-21"},
 		{az, AudioTranscriptions, "/openai/deployments/whisper-dep/audio/transcriptions?api-version=2024-10-21"},
@@ -55,6 +59,44 @@ func TestMediaEndpointsRefuseOtherProviders(t *testing.T) {
 	}
 	az := &config.Deployment{ID: "d", Provider: "azure", API: config.APIAzure}
 	require.ErrorIs(t, Serves(az, Moderations), ErrUnsupported, "Azure OpenAI has no moderations endpoint")
+	err := Serves(az, Rerank)
+	require.ErrorIs(t, err, ErrUnsupported, "Azure OpenAI has no rerank endpoint")
+	require.Contains(t, err.Error(), "Cohere-style rerank")
+}
+
+func TestIsForm(t *testing.T) {
+	for _, ep := range append([]Endpoint{ChatCompletions, Embeddings}, MediaEndpoints...) {
+		require.Equal(t, ep == AudioTranscriptions || ep == ImageEdits, IsForm(ep), ep)
+	}
+}
+
+// LiteLLM's rerank URLs: Cohere's /v2/rerank at the resource's root, the
+// others' base + /rerank.
+func TestRerankPaths(t *testing.T) {
+	for _, tt := range []struct{ provider, base, path string }{
+		{"cohere", "https://api.cohere.ai/compatibility/v1", "/v2/rerank"},
+		{"cohere", "https://api.cohere.com", "/v2/rerank"},
+		{"cohere", "https://api.cohere.com/v1", "/v2/rerank"},
+		{"cohere", "https://proxy.example/cohere/v2", "/cohere/v2/rerank"},
+		{"cohere", "https://api.cohere.com/v1/rerank", "/v1/rerank"},
+		{"cohere_chat", "https://api.cohere.ai/compatibility/v1", "/v2/rerank"},
+		{"jina_ai", "https://api.jina.ai/v1", "/v1/rerank"},
+		{"together_ai", "https://api.together.xyz/v1", "/v1/rerank"},
+		{"hosted_vllm", "http://vllm:8000", "/rerank"},
+		{"hosted_vllm", "http://vllm:8000/v1", "/v1/rerank"},
+		{"infinity", "http://inf:7997/", "/rerank"},
+	} {
+		d := &config.Deployment{ID: "d", Provider: tt.provider, API: config.APIOpenAI, UpstreamModel: "rerank-v3.5",
+			APIBase: mustURL(t, tt.base), APIKey: "k"}
+		require.NoError(t, Serves(d, Rerank))
+		head, err := openAI{}.RequestHead(d, Rerank, "")
+		require.NoError(t, err)
+		require.Equal(t, tt.path, head.Path, "%s %s", tt.provider, tt.base)
+		require.Equal(t, []Header{{Key: "authorization", Value: "Bearer k"}}, head.Set)
+		// Its other endpoints keep the base.
+		head, _ = openAI{}.RequestHead(d, Embeddings, "")
+		require.Equal(t, strings.TrimSuffix(mustURL(t, tt.base).Path, "/")+"/embeddings", head.Path)
+	}
 }
 
 func TestAzureSpeechAnswerIsNotTranslated(t *testing.T) {
@@ -190,21 +232,60 @@ func boundaryOf(ct string) string {
 func TestFormBody(t *testing.T) {
 	body, ct := form(t, [][2]string{{"model", "stt"}}, []byte("audio"))
 	oa := &config.Deployment{ID: "d", Provider: "hosted_vllm", API: config.APIOpenAI, UpstreamModel: "openai/whisper-large-v3"}
-	out, err := FormBody(oa, ct, body)
+	out, err := FormBody(oa, AudioTranscriptions, ct, body)
 	require.NoError(t, err)
 	model, err := FormModel(ct, out)
 	require.NoError(t, err)
 	require.Equal(t, "openai/whisper-large-v3", model)
 
 	az := &config.Deployment{ID: "d", Provider: "azure", API: config.APIAzure, UpstreamModel: "whisper-dep"}
-	out, err = FormBody(az, ct, body)
+	out, err = FormBody(az, AudioTranscriptions, ct, body)
 	require.NoError(t, err)
 	require.Nil(t, out, "Azure reads the deployment from the path")
 
-	_, err = FormBody(&config.Deployment{ID: "d", Provider: "gemini", API: config.APIGemini}, ct, body)
+	_, err = FormBody(&config.Deployment{ID: "d", Provider: "gemini", API: config.APIGemini}, AudioTranscriptions, ct, body)
 	require.ErrorIs(t, err, ErrUnsupported)
-	_, err = FormBody(oa, "application/json", []byte(`{"model":"stt"}`))
+	_, err = FormBody(oa, AudioTranscriptions, "application/json", []byte(`{"model":"stt"}`))
 	require.ErrorIs(t, err, ErrBadRequest)
+	_, err = FormBody(&config.Deployment{ID: "d", Provider: "anthropic", API: config.APIAnthropic}, ImageEdits, ct, body)
+	require.ErrorIs(t, err, ErrUnsupported)
+	require.Contains(t, err.Error(), "/v1/images/edits")
+}
+
+// An image edit's form has several files (OpenAI's image[] for more than
+// one image, a mask): each reaches the deployment byte for byte, its model
+// rewritten.
+func TestFormBodyImageEdit(t *testing.T) {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	images := [][]byte{[]byte("\x89PNG\r\n\x1a\n first"), []byte("\x89PNG\r\n\x1a\n second\r\n--")}
+	for i, img := range images {
+		fw, err := w.CreateFormFile("image[]", "img"+string(rune('a'+i))+".png")
+		require.NoError(t, err)
+		fw.Write(img)
+	}
+	fw, _ := w.CreateFormFile("mask", "mask.png")
+	fw.Write([]byte("\x89PNG mask"))
+	w.WriteField("prompt", "add a hat")
+	w.WriteField("model", "edit-group")
+	w.WriteField("n", "2")
+	w.Close()
+	ct := w.FormDataContentType()
+	d := &config.Deployment{ID: "d", Provider: "openai", API: config.APIOpenAI, UpstreamModel: "gpt-image-1"}
+	out, err := FormBody(d, ImageEdits, ct, buf.Bytes())
+	require.NoError(t, err)
+	r := multipart.NewReader(bytes.NewReader(out), boundaryOf(ct))
+	got := map[string][]string{}
+	for {
+		p, err := r.NextPart()
+		if err != nil {
+			break
+		}
+		v, _ := io.ReadAll(p)
+		got[p.FormName()] = append(got[p.FormName()], string(v))
+	}
+	require.Equal(t, map[string][]string{"image[]": {string(images[0]), string(images[1])}, "mask": {"\x89PNG mask"},
+		"prompt": {"add a hat"}, "model": {"gpt-image-1"}, "n": {"2"}}, got)
 }
 
 // BenchmarkForm is the gateway's read of a form's model and an attempt's

@@ -22,6 +22,13 @@ func FuzzFormModel(f *testing.F) {
 	f.Add(testCT, []byte("preamble\r\n--"+testBoundary+"\r\nContent-Disposition: form-data; name=model\r\n\r\nx\r\n--"+testBoundary+"--"), "y")
 	f.Add("multipart/form-data; boundary=\"a b\"", []byte("--a b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nx\r\n--a b--\r\n"), "z")
 	f.Add("application/json", []byte(`{"model":"x"}`), "y")
+	// An image edit's: several image[] files, a mask, the model last.
+	edit := "--" + testBoundary + "\r\nContent-Disposition: form-data; name=\"image[]\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n\r\n" +
+		"--" + testBoundary + "\r\nContent-Disposition: form-data; name=\"image[]\"; filename=\"model\"\r\n\r\n\x89PNG--\r\n" +
+		"--" + testBoundary + "\r\nContent-Disposition: form-data; name=\"mask\"; filename=\"m.png\"\r\n\r\n\x00\xff\r\n" +
+		"--" + testBoundary + "\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nadd a hat\r\n" +
+		"--" + testBoundary + "\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nedit\r\n--" + testBoundary + "--\r\n"
+	f.Add(testCT, []byte(edit), "gpt-image-1")
 	f.Fuzz(func(t *testing.T, contentType string, body []byte, model string) {
 		orig := bytes.Clone(body)
 		got, err := FormModel(contentType, body)

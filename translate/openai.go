@@ -23,6 +23,9 @@ func (openAI) RequestHead(d *config.Deployment, ep Endpoint, rawQuery string) (R
 		Path:      strings.TrimSuffix(d.APIBase.EscapedPath(), "/") + string(ep),
 		Authority: d.APIBase.Host,
 	}
+	if ep == Rerank {
+		h.Path = rerankPath(d, strings.TrimSuffix(d.APIBase.EscapedPath(), "/"))
+	}
 	// A query in the api_base (a tenant, an api-version) rides along with
 	// the client's.
 	if q := joinQuery(d.APIBase.RawQuery, rawQuery); q != "" {

@@ -23,3 +23,9 @@ const (
 // returned to a client (a redirect that is not followed would otherwise
 // carry a signed fallback header back).
 var internalHeaders = []string{plan.RouteHeader, plan.FallbackHeader}
+
+// removedFromAnswers are the headers of an answer no client gets: llmvoy's
+// internal ones, and a provider's cookies (a CDN's in front of its API),
+// which would be set for the gateway's domain; LiteLLM returns none either.
+// llmvoy sets no cookie of its own.
+var removedFromAnswers = append(append([]string(nil), internalHeaders...), "set-cookie")

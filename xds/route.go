@@ -42,6 +42,9 @@ func makeRouteConfig(p *plan.Plan, st State, o Options) *routev3.RouteConfigurat
 			routes = append(routes, makeRelayRoute(g, p))
 		}
 	}
+	for _, t := range p.Config.PassThrough {
+		routes = append(routes, makePassThroughRoute(t, p))
+	}
 	routes = append(routes, &routev3.Route{
 		Name:  "not_found",
 		Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
@@ -57,7 +60,7 @@ func makeRouteConfig(p *plan.Plan, st State, o Options) *routev3.RouteConfigurat
 			Domains:                 []string{"*"},
 			Routes:                  routes,
 			ResponseHeadersToAdd:    append(servedByHeaders(), requestHeaders()...),
-			ResponseHeadersToRemove: internalHeaders,
+			ResponseHeadersToRemove: removedFromAnswers,
 			TypedPerFilterConfig:    map[string]*anypb.Any{corsFilterName: mustAny(corsPolicy())},
 		}},
 	}

@@ -83,6 +83,14 @@ func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 			return nil, fmt.Errorf("xds: deployment %q uses https but no CA bundle was found to verify it", d.ID)
 		}
 	}
+	for _, t := range p.Config.PassThrough {
+		if _, err := portOf(t.Deployment); err != nil {
+			return nil, fmt.Errorf("xds: pass-through route %s: %w", t.Path, err)
+		}
+		if t.Deployment.APIBase.Scheme == "https" && o.CAFile == "" {
+			return nil, fmt.Errorf("xds: pass-through route %s uses https but no CA bundle was found to verify it", t.Path)
+		}
+	}
 	r := &Resources{
 		Listeners: []types.Resource{makeListener(o)},
 		Routes:    []types.Resource{makeRouteConfig(p, st, o)},
@@ -103,6 +111,9 @@ func Translate(p *plan.Plan, st State, o Options) (*Resources, error) {
 				r.Clusters = append(r.Clusters, makeEgressCluster(e, o))
 			}
 		}
+	}
+	for _, t := range p.Config.PassThrough {
+		r.Clusters = append(r.Clusters, makePassThroughCluster(t, o))
 	}
 	if relay := relayGroups(p, o); len(relay) > 0 {
 		for _, g := range relay {

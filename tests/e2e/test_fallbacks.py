@@ -462,3 +462,28 @@ def test_a_fallbacks_responses_answer_is_kept_for_its_caller(fleet):
     second = c.post("/v1/responses", json={"model": "dead", "input": "and then", "previous_response_id": rid}, headers=as_key)
     assert second.status_code == 200, second.text
     assert "kept through a fallback" in str(backup.requests()[-1]["body"])
+
+
+def test_fallback_to_one_deployment_by_its_id(fleet):
+    """LiteLLM's reliability example: a fallback may name one deployment by
+    its model_info.id, and then that deployment serves, not the others of
+    its group; after an error answer (the upstream processor's redirect)
+    and after refused connections (the hop's)."""
+    bad, pick, other = fleet.mock("bad", status=500), fleet.mock("pick"), fleet.mock("other")
+    client = fleet.gateway(router_config(
+        deployment("gpt-4", "g1", bad), deployment("gone", "x1", refusing()),
+        deployment("backup", "other", other, order=1), deployment("backup", "my-specific-model-id", pick, order=2),
+        router='  num_retries: 0\n  disable_cooldowns: true\n'
+               '  fallbacks: [{"gpt-4": ["my-specific-model-id"]}, {"gone": ["my-specific-model-id"]}]\n'))
+    for model in ["gpt-4", "gone"] * 3:
+        r = client.post("/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "hi"}]})
+        assert r.status_code == 200, (model, r.text)
+        assert r.headers["x-litellm-model-id"] == "my-specific-model-id", model
+        assert r.headers["x-litellm-attempted-fallbacks"] == "1"
+    assert chat_attempts(other) == [], "the fallback named one deployment, not its group"
+    assert len(chat_attempts(pick)) == 6
+    # Its group still balances over both (order 1 first).
+    r = client.post("/chat/completions", json={"model": "backup", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.headers["x-litellm-model-id"] == "other"
+    models = client.get("/models").json()["data"]
+    assert "my-specific-model-id" not in {m["id"] for m in models}, "not a group /v1/models lists"

@@ -3,6 +3,9 @@ LiteLLM's proxy sets on an answer (model group, call id, retries, api base,
 duration) and browser clients on any origin (preflight answered without a
 key, the answer's headers readable), as LiteLLM's proxy allows them."""
 
+import http.server
+import json
+import threading
 import uuid
 
 import httpx
@@ -83,3 +86,44 @@ def test_attempted_retries_and_fallbacks(fleet):
     assert ask("gpt") == ("good", "1", "0"), "one retry, on the group's route"
     assert ask("broken") == ("k1", "0", "1"), "the upstream processor's redirect to the chain's next group"
     assert ask("gone") == ("k1", "0", "1"), "the hop's redirect after refused connections"
+
+
+class CookieUpstream(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-compatible upstream behind a CDN that sets cookies."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["content-length"]))
+        body = json.dumps({"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("set-cookie", "__cf_bm=abc; path=/; HttpOnly")
+        self.send_header("x-ratelimit-remaining-requests", "99")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_provider_cookies_never_reach_clients(fleet):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CookieUpstream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = fleet.gateway(f"""model_list:
+  - model_name: gpt
+    litellm_params:
+      model: openai/m
+      api_base: http://127.0.0.1:{server.server_address[1]}/v1
+      api_key: sk-x
+general_settings:
+  master_key: {MASTER_KEY}
+""")
+        r = client.post("/chat/completions", json={"model": "gpt", "messages": [{"role": "user", "content": "hi"}]})
+        assert r.status_code == 200, r.text
+        assert "set-cookie" not in r.headers, "a provider's CDN cookie is not the gateway's"
+        assert r.headers["x-ratelimit-remaining-requests"] == "99", "its other headers pass on"
+    finally:
+        server.shutdown()

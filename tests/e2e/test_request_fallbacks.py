@@ -90,3 +90,21 @@ def test_request_fallbacks_to_a_wildcard_route_and_a_keys_models(fleet):
         ask(sdk_for(client, key), "primary", ["openai/gpt-4.1"])
     assert e.value.status_code == 403 and "gpt-4.1" in e.value.message
     assert len(chat_attempts(anything)) == 1
+
+
+def test_disable_fallbacks(fleet):
+    """LiteLLM's disable_fallbacks: the request takes none of its group's
+    fallbacks, after an error answer or refused connections, and the
+    field never reaches a provider."""
+    bad, backup = fleet.mock("bad", status=500), fleet.mock("backup")
+    client = fleet.gateway(router_config(
+        deployment("gpt", "g1", bad), deployment("gone", "x1", refusing()), deployment("backup", "b1", backup),
+        router='  num_retries: 0\n  disable_cooldowns: true\n  fallbacks: [{"gpt": ["backup"]}, {"gone": ["backup"]}]\n'))
+    for model, status in [("gpt", 500), ("gone", 500)]:
+        r = client.post("/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "hi"}],
+                                                   "disable_fallbacks": True})
+        assert r.status_code == status, (model, r.text)
+    assert chat_attempts(backup) == []
+    assert "disable_fallbacks" not in chat_attempts(bad)[0]["body"]
+    r = client.post("/chat/completions", json={"model": "gpt", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 200 and r.headers["x-litellm-model-id"] == "b1", "without it, the chain serves"

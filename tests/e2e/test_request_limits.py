@@ -102,3 +102,21 @@ def test_limits_through_the_fallback_hop(fleet):
     for mock in (slow, other, backup):
         for req in chat_requests(mock):
             assert not [h for h in req["header"] if h.lower().startswith(("x-llmvoy-", "x-envoy-max", "x-envoy-upstream-rq"))], req["header"]
+
+
+def test_limits_through_the_relay(fleet):
+    """A stream of a group with stream continuation goes through llmvoy's
+    relay, whose listener makes the attempts: the request's num_retries
+    reaches that listener's router too."""
+    bad, good = fleet.mock("bad", status=500), fleet.mock("good")
+    client = fleet.gateway(router_config(deployment("gpt", "bad", bad, order=1), deployment("gpt", "good", good, order=2),
+                                         router="  num_retries: 0\n  disable_cooldowns: true\n  enable_stream_continuation: true\n"))
+    r = client.post("/chat/completions", json={"model": "gpt", "messages": HI, "stream": True})
+    assert r.status_code == 500, r.text
+    r = client.post("/chat/completions", json={"model": "gpt", "messages": HI, "stream": True, "num_retries": 1})
+    assert r.status_code == 200, r.text
+    assert "data: [DONE]" in r.text
+    assert r.headers["x-litellm-attempted-retries"] == "1", "the relay listener's router retried"
+    assert len(chat_requests(good)) == 1
+    for req in chat_requests(good):
+        assert not [h for h in req["header"] if h.lower().startswith(("x-llmvoy-", "x-envoy-max"))], req["header"]
