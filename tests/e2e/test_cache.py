@@ -201,3 +201,36 @@ def test_a_redis_outage_means_misses_not_errors(fleet, redis_server):
     ask(c)
     proc.wait_for("Redis reachable again: the response cache is back", timeout=5)
     assert len(mock.requests()) == 7, "cached again"
+
+
+def anthropic_deployment(group, dep_id, mock):
+    return "\n".join([f"  - model_name: {group}", "    litellm_params:", "      model: anthropic/claude-sonnet-4-5",
+                      f"      api_base: http://127.0.0.1:{mock.port}", "      api_key: sk-ant-mock",
+                      "    model_info:", f"      id: {dep_id}"])
+
+
+def test_translated_answers_and_embeddings_are_kept_in_openai_format(fleet):
+    """A deployment with its own API: the client's OpenAI-format answer is
+    what is kept and served, for a completion and for a stream; embeddings
+    are cached too, and text completions follow supported_call_types."""
+    mock = fleet.mock("m")
+    gw = fleet.gateway(cached_config(anthropic_deployment("g", "claude", mock), deployment("e", "emb", mock),
+                                     cache_params={"type": "local", "supported_call_types": "[acompletion, aembedding]"}))
+    c = client(gw)
+    first, key = ask(c)
+    again, hit = ask(c)
+    assert key == hit and again.model_dump() == first.model_dump() and again.object == "chat.completion"
+    chunks = [list(c.chat.completions.create(model="g", messages=MSG, stream=True)) for _ in range(2)]
+    assert [ch.model_dump() for ch in chunks[0]] == [ch.model_dump() for ch in chunks[1]]
+    assert len(mock.requests()) == 2, "one completion and one stream reached the provider"
+
+    emb = [c.embeddings.with_raw_response.create(model="e", input=["a", "b"]) for _ in range(2)]
+    assert emb[0].headers["x-litellm-cache-key"] == emb[1].headers["x-litellm-cache-key"]
+    assert emb[0].parse().model_dump() == emb[1].parse().model_dump()
+    assert len(mock.requests()) == 3
+
+    # Text completions are not in supported_call_types: not cached.
+    for _ in range(2):
+        r = c.completions.with_raw_response.create(model="e", prompt="hi")
+        assert "x-litellm-cache-key" not in r.headers
+    assert len(mock.requests()) == 5
