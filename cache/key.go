@@ -15,10 +15,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/llmvoy/llmvoy/internal/jsonscan"
+	"github.com/llmvoy/llmvoy/internal/pyrepr"
 )
 
 // keyParams are the request fields LiteLLM's cache key is made of
@@ -179,7 +178,7 @@ func writeRepr(b *strings.Builder, v any) {
 			b.WriteString("False")
 		}
 	case string:
-		writeStringRepr(b, t)
+		b.WriteString(pyrepr.Quote(t))
 	case json.Number:
 		b.WriteString(numberRepr(string(t)))
 	case []any:
@@ -197,48 +196,12 @@ func writeRepr(b *strings.Builder, v any) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			writeStringRepr(b, k)
+			b.WriteString(pyrepr.Quote(k))
 			b.WriteString(": ")
 			writeRepr(b, t.vals[k])
 		}
 		b.WriteByte('}')
 	}
-}
-
-// writeStringRepr is Python 3's repr of a str: single quotes unless the
-// string has a single quote and no double one; backslash escapes for the
-// quote, the backslash, \t \n \r, and \xhh, \uhhhh or \Uhhhhhhhh for
-// characters that are not printable (str.isprintable).
-func writeStringRepr(b *strings.Builder, s string) {
-	quote := byte('\'')
-	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
-		quote = '"'
-	}
-	b.WriteByte(quote)
-	for _, r := range s {
-		switch {
-		case r == rune(quote) || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == ' ' || (r < utf8.RuneSelf && r >= 0x20 && r < 0x7f):
-			b.WriteRune(r)
-		case r < 0x100 && !unicode.IsPrint(r):
-			fmt.Fprintf(b, `\x%02x`, r)
-		case !unicode.IsPrint(r) && r < 0x10000:
-			fmt.Fprintf(b, `\u%04x`, r)
-		case !unicode.IsPrint(r):
-			fmt.Fprintf(b, `\U%08x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte(quote)
 }
 
 // numberRepr is Python's repr of a JSON number as json.loads reads it: an
@@ -254,47 +217,5 @@ func numberRepr(n string) string {
 	if err != nil && !math.IsInf(f, 0) {
 		return n
 	}
-	return floatRepr(f)
-}
-
-// floatRepr is Python's repr(float): the shortest digits that read back
-// as f, in positional notation when the decimal point falls within
-// [-4, 16) places of the first digit, else as d.ddde±XX.
-func floatRepr(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	case math.IsNaN(f):
-		return "nan"
-	}
-	e := strconv.FormatFloat(f, 'e', -1, 64) // -d.ddde±XX
-	sign := ""
-	if e[0] == '-' {
-		sign, e = "-", e[1:]
-	}
-	mant, exps, _ := strings.Cut(e, "e")
-	exp, _ := strconv.Atoi(exps)
-	digits := strings.Replace(mant, ".", "", 1)
-	decpt := exp + 1 // digits are 0.d1d2... × 10^decpt
-	if decpt > -4 && decpt <= 16 {
-		switch {
-		case decpt <= 0:
-			return sign + "0." + strings.Repeat("0", -decpt) + digits
-		case decpt >= len(digits):
-			return sign + digits + strings.Repeat("0", decpt-len(digits)) + ".0"
-		default:
-			return sign + digits[:decpt] + "." + digits[decpt:]
-		}
-	}
-	m := digits[:1]
-	if len(digits) > 1 {
-		m += "." + digits[1:]
-	}
-	es := "+"
-	if exp < 0 {
-		es, exp = "-", -exp
-	}
-	return fmt.Sprintf("%s%se%s%02d", sign, m, es, exp)
+	return pyrepr.Float(f)
 }
