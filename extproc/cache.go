@@ -165,10 +165,11 @@ func cachedAnswer(key string, e cache.Entry, stream bool) *extprocv3.ProcessingR
 	return reply(200, contentType, []byte(e.Response), headers...)
 }
 
-// cacheKeyHeader is the key header of an attempt's answer; none when the
-// request is not cached.
+// cacheKeyHeader is the key header of an attempt's answer: a 200 of a
+// request the cache looked up (LiteLLM names the key of answers, not of
+// errors).
 func (u *upstream) cacheKeyHeader() []*corev3.HeaderValueOption {
-	if u.cacheWrite == nil {
+	if !u.collectsAnswer() {
 		return nil
 	}
 	return []*corev3.HeaderValueOption{setHeader(CacheKeyHeader, u.cacheWrite.key)}
