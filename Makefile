@@ -8,7 +8,7 @@ ENVOY_VERSION := 1.40.0
 ENVOY_BIN ?= $(shell command -v envoy 2>/dev/null || echo $(CURDIR)/$(VENV)/bin/envoy)
 export ENVOY_BIN
 
-.PHONY: build run test bench fuzz envoy pydeps clients servers vet lint unit e2e clean
+.PHONY: build run test bench fuzz envoy pydeps litellm clients servers vet lint unit e2e compat clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/llmvoy ./cmd/llmvoy
@@ -28,6 +28,24 @@ envoy: $(VENV)/bin/python
 
 pydeps: $(VENV)/bin/python
 	$(VENV)/bin/pip install -q -r tests/e2e/requirements.txt
+
+# The real LiteLLM proxy for the differential suite (tests/compat), pinned
+# in tests/compat/requirements.txt, in a venv of its own so its many
+# dependencies never move the test clients' pins. A copy of the
+# requirements marks the install, so a changed pin installs again.
+LITELLM_VENV := .venv-litellm
+LITELLM_STAMP := $(LITELLM_VENV)/.llmvoy-installed-requirements.txt
+
+litellm:
+	@if cmp -s tests/compat/requirements.txt $(LITELLM_STAMP); then \
+		echo "litellm: $$($(LITELLM_VENV)/bin/pip show litellm 2>/dev/null | sed -n 's/^Version: //p')"; \
+	else \
+		echo "installing the LiteLLM proxy into $(LITELLM_VENV)"; \
+		python3 -m venv $(LITELLM_VENV) && \
+		$(LITELLM_VENV)/bin/pip install -q --upgrade pip && \
+		$(LITELLM_VENV)/bin/pip install -q -r tests/compat/requirements.txt && \
+		cp tests/compat/requirements.txt $(LITELLM_STAMP); \
+	fi
 
 # The agent CLIs the e2e tests drive llmvoy with (Claude Code, Codex), pinned
 # in .clients/package.json and package-lock.json and installed by `npm ci`
@@ -84,6 +102,11 @@ unit: build
 e2e: build
 	$(VENV)/bin/python -m pytest -q tests/e2e
 
+# The differential suite: the same configs and requests to LiteLLM and to
+# llmvoy; every difference is one docs/compat.md lists.
+compat: build litellm
+	$(VENV)/bin/python -m pytest -q tests/compat
+
 # Every fuzz target (config parser, translators, JSON scanner, event-stream
 # decoder) runs for FUZZTIME from its checked-in seed corpus; a crash fails
 # the build and leaves the input under the package's testdata/fuzz. Go 1.26's
@@ -104,7 +127,7 @@ fuzz:
 		done; \
 	done
 
-test: envoy pydeps clients servers vet lint unit fuzz e2e
+test: envoy pydeps litellm clients servers vet lint unit fuzz e2e compat
 
 # The benchmark harness: direct, plain Envoy and llmvoy (and LiteLLM when
 # installed) in one run; see docs/performance.md.

@@ -37,7 +37,11 @@ type Alias struct {
 // FallbackChain returns the groups to try, in order, after group failed with
 // an error of the given kind, at most MaxFallbacks of them. A group's own
 // entry wins over the "*" entry; generic errors fall back to
-// default_fallbacks last, as in LiteLLM.
+// default_fallbacks last, as in LiteLLM. A context-window or content-policy
+// error takes the generic chain when its own setting is absent or empty:
+// LiteLLM's Router then "defaults to fallbacks" (an empty list reads as
+// none there), while a setting that merely lacks the group means no
+// fallback.
 func (r *RouterSettings) FallbackChain(kind, group string) []string {
 	var chains map[string][]string
 	switch kind {
@@ -47,6 +51,9 @@ func (r *RouterSettings) FallbackChain(kind, group string) []string {
 		chains = r.ContextWindowFallbacks
 	case FallbackContentPolicy:
 		chains = r.ContentPolicyFallbacks
+	}
+	if len(chains) == 0 && kind != FallbackGeneric {
+		return r.FallbackChain(FallbackGeneric, group)
 	}
 	chain, ok := chains[group]
 	if !ok {

@@ -35,7 +35,8 @@ router_settings:
 	require.Equal(t, []string{"c"}, r.FallbackChain(FallbackGeneric, "b"), `"*" applies to groups without their own entry`)
 	require.Empty(t, r.FallbackChain(FallbackGeneric, "c"), "a group never falls back to itself")
 	require.Equal(t, []string{"big"}, r.FallbackChain(FallbackContextWindow, "a"))
-	require.Empty(t, r.FallbackChain(FallbackContentPolicy, "a"))
+	require.Empty(t, r.FallbackChain(FallbackContextWindow, "b"), "a context_window_fallbacks without the group: no fallback")
+	require.Equal(t, []string{"b"}, r.FallbackChain(FallbackContentPolicy, "a"), "no content_policy_fallbacks: the generic chain")
 	require.True(t, r.HasFallbacks("a"))
 	require.False(t, r.HasFallbacks("c"))
 	require.Equal(t, map[string]Alias{"gpt-4": {Group: "a"}, "secret": {Group: "b", Hidden: true}}, r.Aliases)
@@ -49,7 +50,23 @@ router_settings:
 	require.Equal(t, 5, cfg.Router.MaxFallbacks)
 	require.Equal(t, []string{"big"}, cfg.Router.FallbackChain(FallbackGeneric, "a"))
 	require.Empty(t, cfg.Router.FallbackChain(FallbackGeneric, "big"))
-	require.Empty(t, cfg.Router.FallbackChain(FallbackContextWindow, "a"), "default_fallbacks are for generic errors only")
+	require.Equal(t, []string{"big"}, cfg.Router.FallbackChain(FallbackContextWindow, "a"),
+		"no context_window_fallbacks: the generic chain, default_fallbacks included")
+}
+
+// LiteLLM's Router reads an empty context_window_fallbacks or
+// content_policy_fallbacks as none set (`setting or None`), so those errors
+// take the generic chain.
+func TestEmptyErrorChainsTakeTheGenericChain(t *testing.T) {
+	cfg, _ := mustParse(t, routingModels+`
+router_settings:
+  fallbacks: [{"a": ["b"]}]
+  context_window_fallbacks: []
+  content_policy_fallbacks: [{"c": ["big"]}]
+`, nil)
+	require.Equal(t, []string{"b"}, cfg.Router.FallbackChain(FallbackContextWindow, "a"))
+	require.Empty(t, cfg.Router.FallbackChain(FallbackContentPolicy, "a"), "a content_policy_fallbacks without the group: no fallback")
+	require.Equal(t, []string{"big"}, cfg.Router.FallbackChain(FallbackContentPolicy, "c"))
 }
 
 func TestCostPerToken(t *testing.T) {

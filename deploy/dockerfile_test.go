@@ -239,7 +239,7 @@ func TestDockerignore(t *testing.T) {
 	}
 
 	// Local state stays out of the context (and out of the image's layers).
-	for _, f := range []string{".git/HEAD", ".venv/bin/envoy", "bin/llmvoy", "tests/e2e/.logs/envoy.log", "tests/e2e/__pycache__/x.pyc"} {
+	for _, f := range []string{".git/HEAD", ".venv/bin/envoy", ".venv-litellm/bin/litellm", "bin/llmvoy", "tests/e2e/.logs/envoy.log", "tests/e2e/__pycache__/x.pyc"} {
 		require.True(t, ignore.excludes(t, f), ".dockerignore keeps %s out", f)
 	}
 }

@@ -213,9 +213,9 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		if mock, badDrill = g.mockTesting(fields, model); badDrill != nil {
 			return replyError(*badDrill)
 		}
-		if g.endpoint == translate.ChatCompletions {
+		if g.endpoint == translate.ChatCompletions && g.caller.allowsMockResponse() {
 			// Read before the field is stripped, answered once the
-			// request has been admitted.
+			// request has been admitted. Another caller's is stripped.
 			mockAnswer, _ = mockResponse(fields, model)
 		}
 		// Read before the field is stripped: the chain travels in the

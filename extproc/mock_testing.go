@@ -101,8 +101,11 @@ func (d drill) failInto(fb fallback, g *gateway, model string) (fallback, *apiEr
 
 // mockResponse is LiteLLM's mock_response: a chat completion whose text
 // the request names, answered without calling a deployment (LiteLLM's way
-// to test a client for free; not one of the drill knobs, so not gated).
-// ok is false when the request has none (or not a string).
+// to test a client for free). Only for a virtual key whose metadata has
+// allow_client_mock_response: true, as LiteLLM (since 1.84) strips it from
+// any other caller's request (a client could otherwise skip the model it
+// is meant to get): see allowsMockResponse. ok is false when the request
+// has none (or not a string).
 func mockResponse(fields []jsonscan.Field, model string) (resp *extprocv3.ProcessingResponse, ok bool) {
 	f, found := jsonscan.Get(fields, "mock_response")
 	if !found {
@@ -127,4 +130,16 @@ func mockResponse(fields []jsonscan.Field, model string) (resp *extprocv3.Proces
 		chunk(`{"content":`+string(jsonscan.QuoteString(text))+`}`, "null") +
 		chunk(`{}`, `"stop"`) + "data: [DONE]\n\n"
 	return reply(200, "text/event-stream", []byte(body)), true
+}
+
+// allowsMockResponse reports whether the caller may have a mock_response
+// answered: a virtual key whose metadata says allow_client_mock_response
+// (LiteLLM reads the key's and its team's; llmvoy has no teams). Not the
+// master key, whose LiteLLM metadata is empty.
+func (c caller) allowsMockResponse() bool {
+	if c.key == nil {
+		return false
+	}
+	allowed, _ := c.key.Metadata["allow_client_mock_response"].(bool)
+	return allowed
 }

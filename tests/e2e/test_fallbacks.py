@@ -138,6 +138,18 @@ def test_context_window_errors_take_their_own_chain(fleet):
     assert not chat_attempts(other)
 
 
+def test_context_window_errors_without_their_own_chain_take_the_generic_one(fleet):
+    # No context_window_fallbacks: LiteLLM's Router "defaults to fallbacks".
+    small, other = fleet.mock("small", context_window=10), fleet.mock("other")
+    client = fleet.gateway(router_config(
+        deployment("small", "s1", small), deployment("other", "o1", other),
+        router='  disable_cooldowns: true\n  fallbacks: [{"small": ["other"]}]\n'))
+
+    long = chat(client, "small", "word " * 200)
+    assert (long.status, long.deployment) == (200, "o1"), long
+    assert len(chat_attempts(small)) == 1
+
+
 def test_model_group_alias(fleet):
     m = fleet.mock("m")
     client = fleet.gateway(router_config(

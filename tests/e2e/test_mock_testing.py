@@ -11,6 +11,7 @@ import pytest
 
 from conftest import MASTER_KEY
 from test_fallbacks import router_config
+from test_keys import generate, root
 from test_routing import chat_attempts, deployment, fleet  # noqa: F401  (fleet is a fixture)
 
 CHAINS = ('  fallbacks: [{"gpt": ["backup"]}]\n'
@@ -66,8 +67,12 @@ def test_allowed_drills_run(fleet):
 
 def test_mock_response_answers_without_a_deployment(fleet):
     # LiteLLM's mock_response: the text the request names, no provider call,
-    # objects and streams; not gated.
-    sdk, a = gateway(fleet, allow=False)
+    # objects and streams; only for a key whose metadata allows it (LiteLLM
+    # since 1.84: allow_client_mock_response), not a drill knob.
+    master, a = gateway(fleet, allow=False)
+    client = fleet.client
+    sdk = openai.OpenAI(base_url=str(client.base_url), max_retries=0,
+                        api_key=generate(root(client), metadata={"allow_client_mock_response": True})["key"])
     r = sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hi"}],
                                     extra_body={"mock_response": "a canned answer"})
     assert r.choices[0].message.content == "a canned answer" and r.model == "gpt"
@@ -80,3 +85,11 @@ def test_mock_response_answers_without_a_deployment(fleet):
     with pytest.raises(openai.BadRequestError):
         sdk.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}],
                                     extra_body={"mock_response": "x"})
+    # Any other caller's mock_response is stripped: the deployment answers.
+    plain = openai.OpenAI(base_url=str(client.base_url), max_retries=0, api_key=generate(root(client))["key"])
+    for caller in (master, plain):
+        r = caller.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hi"}],
+                                           extra_body={"mock_response": "skip the model"})
+        assert r.choices[0].message.content != "skip the model"
+    assert len(chat_attempts(a)) == 2
+    assert all("mock_response" not in at["body"] for at in chat_attempts(a))
