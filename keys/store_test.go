@@ -149,3 +149,34 @@ func TestSecrets(t *testing.T) {
 	require.Equal(t, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Hash("test"))
 	require.Equal(t, "sk-...wxyz", Abbreviate("sk-abcdwxyz"))
 }
+
+// A store made before spend logs had cache_hit gets the column at start,
+// its rows reading "False"; opening again changes nothing.
+func TestSpendLogsGainCacheHit(t *testing.T) {
+	ctx := context.Background()
+	urls := map[string][2]string{"sqlite": {"", t.TempDir()}}
+	if url := postgresURL(t); url != "" {
+		urls["postgres"] = [2]string{url, ""}
+	}
+	for name, at := range urls {
+		t.Run(name, func(t *testing.T) {
+			s, err := Open(ctx, at[0], at[1])
+			require.NoError(t, err)
+			now := time.UnixMilli(time.Now().UnixMilli()).UTC()
+			require.NoError(t, s.Write(ctx, []SpendLog{{RequestID: "old-" + name, APIKey: "t", CallType: "acompletion", ModelGroup: "g",
+				Model: "m", ModelID: "d", StartTime: now, EndTime: now}}, true))
+			_, err = s.db.ExecContext(ctx, "ALTER TABLE llmvoy_spend_logs DROP COLUMN cache_hit")
+			require.NoError(t, err)
+			s.Close()
+			for range 2 {
+				s, err = Open(ctx, at[0], at[1])
+				require.NoError(t, err)
+				logs, err := s.SpendLogs(ctx, SpendFilter{RequestID: "old-" + name})
+				require.NoError(t, err)
+				require.Len(t, logs, 1)
+				require.Equal(t, "False", logs[0].CacheHit)
+				s.Close()
+			}
+		})
+	}
+}
