@@ -79,6 +79,9 @@ func (p *parser) cache(v *value) *CacheSettings {
 	c := &CacheSettings{Type: CacheRedis, Calls: map[string]bool{CallCompletion: true, CallTextCompletion: true, CallEmbedding: true}}
 	const path = "litellm_settings.cache_params"
 	var r RedisSettings
+	// default_in_memory_ttl and default_in_redis_ttl: the ttl of their
+	// type, over ttl (LiteLLM's Cache.__init__).
+	var memoryTTL, redisTTL time.Duration
 	for _, kv := range p.section(path, v.get("cache_params")) {
 		kpath := joinPath(path, keyName(kv.key))
 		switch keyName(kv.key) {
@@ -112,6 +115,10 @@ func (p *parser) cache(v *value) *CacheSettings {
 			if d, ok := p.seconds(kpath, kv.val, false); ok {
 				c.TTL = d
 			}
+		case "default_in_memory_ttl":
+			memoryTTL, _ = p.seconds(kpath, kv.val, false)
+		case "default_in_redis_ttl":
+			redisTTL, _ = p.seconds(kpath, kv.val, false)
 		case "namespace":
 			c.Namespace, _, _ = p.str(kpath, kv.val)
 		case "mode":
@@ -130,6 +137,12 @@ func (p *parser) cache(v *value) *CacheSettings {
 		default:
 			p.unsupported(kv.key, kpath)
 		}
+	}
+	switch {
+	case c.Type == CacheLocal && memoryTTL > 0:
+		c.TTL = memoryTTL
+	case c.Type == CacheRedis && redisTTL > 0:
+		c.TTL = redisTTL
 	}
 	if c.Type == CacheRedis {
 		c.Redis = p.cacheRedis(r, on.line)

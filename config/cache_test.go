@@ -79,3 +79,12 @@ func TestCacheLocal(t *testing.T) {
 	require.Equal(t, 5*time.Second, cfg.Cache.TTL)
 	require.False(t, cfg.Cache.Redis.Enabled())
 }
+
+func TestCacheTTLOfItsType(t *testing.T) {
+	cfg, _ := mustParse(t, cacheModels+"litellm_settings:\n  cache: true\n  cache_params: {type: local, ttl: 5, default_in_memory_ttl: 7, default_in_redis_ttl: 9}\n", nil)
+	require.Equal(t, 7*time.Second, cfg.Cache.TTL)
+	cfg, _ = mustParse(t, cacheModels+"litellm_settings:\n  cache: true\n  cache_params: {type: redis, host: h, ttl: 5, default_in_memory_ttl: 7, default_in_redis_ttl: 9}\n", nil)
+	require.Equal(t, 9*time.Second, cfg.Cache.TTL)
+	cfg, _ = mustParse(t, cacheModels+"litellm_settings:\n  cache: true\n  cache_params: {type: redis, host: h, ttl: 5, default_in_memory_ttl: 7}\n", nil)
+	require.Equal(t, 5*time.Second, cfg.Cache.TTL)
+}
