@@ -25,8 +25,8 @@ func TestCachePingAndDelete(t *testing.T) {
 		"mode": "default_on", "supported_call_types": ["completion", "embedding", "text_completion"]}}`, string(a.body))
 
 	ctx := context.Background()
-	store.Set(ctx, "ns:a", cache.Entry{Response: "{}"}, 0)
-	store.Set(ctx, "ns:b", cache.Entry{Response: "{}"}, 0)
+	store.Set("ns:a", cache.Entry{Response: "{}"}, 0)
+	store.Set("ns:b", cache.Entry{Response: "{}"}, 0)
 	a = call(t, e.h, master, "POST", "/cache/delete", `{"keys": ["ns:a"]}`)
 	require.Equal(t, 200, a.status)
 	require.JSONEq(t, `{"status": "success"}`, string(a.body))

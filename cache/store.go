@@ -33,8 +33,10 @@ func (e Entry) Age(now time.Time) time.Duration {
 type Store interface {
 	// Get returns the entry under key; ok is false on a miss.
 	Get(ctx context.Context, key string) (e Entry, ok bool)
-	// Set keeps e under key for ttl (0: without expiry).
-	Set(ctx context.Context, key string, e Entry, ttl time.Duration)
+	// Set keeps e under key for ttl (0: the store's default). It never
+	// waits on a server: a remote store writes in the background, bounded
+	// by its own timeout, so a Get right after may not find e yet.
+	Set(key string, e Entry, ttl time.Duration)
 	// Delete removes keys.
 	Delete(ctx context.Context, keys []string) error
 	// Ping checks that the store answers.
@@ -105,7 +107,7 @@ func (l *Local) Get(_ context.Context, key string) (Entry, bool) {
 	return v.e, true
 }
 
-func (l *Local) Set(_ context.Context, key string, e Entry, ttl time.Duration) {
+func (l *Local) Set(key string, e Entry, ttl time.Duration) {
 	if ttl <= 0 {
 		ttl = l.ttl
 	}
@@ -199,7 +201,7 @@ func (r *Redis) Get(ctx context.Context, key string) (Entry, bool) {
 	return e, true
 }
 
-func (r *Redis) Set(ctx context.Context, key string, e Entry, ttl time.Duration) {
+func (r *Redis) Set(key string, e Entry, ttl time.Duration) {
 	if !r.usable() {
 		return
 	}
@@ -207,9 +209,11 @@ func (r *Redis) Set(ctx context.Context, key string, e Entry, ttl time.Duration)
 	if err != nil {
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, counters.Timeout)
-	defer cancel()
-	r.result(ctx, r.client.Set(rctx, key, b, ttl).Err())
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), counters.Timeout)
+		defer cancel()
+		r.result(context.Background(), r.client.Set(ctx, key, b, ttl).Err())
+	}()
 }
 
 func (r *Redis) Delete(ctx context.Context, keys []string) error {

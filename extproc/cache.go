@@ -32,9 +32,8 @@ const CacheKeyHeader = "x-litellm-cache-key"
 // is passed on and not cached.
 const maxCachedAnswer = 8 << 20
 
-// cacheWaitSet bounds the store's part of keeping an answer, off the
-// request path.
-const cacheWaitSet = time.Second
+// cacheWait bounds a lookup (the store bounds its own calls tighter).
+const cacheWait = time.Second
 
 // SetCache makes store the response cache's store; call it before serving.
 // Without one (or without litellm_settings.cache) nothing is cached.
@@ -134,7 +133,7 @@ func (g *gateway) cacheLookup(model, group string, fields []jsonscan.Field) (hit
 	}
 	stream := isStream(fields)
 	if !c.noCache {
-		ctx, cancel := context.WithTimeout(context.Background(), cacheWaitSet)
+		ctx, cancel := context.WithTimeout(context.Background(), cacheWait)
 		e, ok := store.Get(ctx, key)
 		cancel()
 		if ok && (c.maxAge == 0 || e.Age(time.Now()) <= c.maxAge) {
@@ -202,12 +201,7 @@ func (u *upstream) cacheAnswer(out []byte, end bool) {
 		return
 	}
 	w := u.cacheWrite
-	e := cache.Entry{Timestamp: float64(time.Now().UnixMicro()) / 1e6, Response: string(answer)}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), cacheWaitSet)
-		defer cancel()
-		w.store.Set(ctx, w.key, e, w.ttl)
-	}()
+	w.store.Set(w.key, cache.Entry{Timestamp: float64(time.Now().UnixMicro()) / 1e6, Response: string(answer)}, w.ttl)
 }
 
 // completeAnswer reports whether answer is one to keep: an event stream

@@ -44,6 +44,18 @@ def ask(c, content=MSG[0]["content"], **extra):
     return r.parse(), r.headers.get("x-litellm-cache-key")
 
 
+def wait_stored(redis, key=None, timeout=5):
+    """Waits for an answer to reach Redis (written in the background, as
+    LiteLLM writes it): `key`, or any entry."""
+    deadline = time.time() + timeout
+    while True:
+        n = redis.command("EXISTS", key) if key else redis.command("DBSIZE")
+        if n:
+            return
+        assert time.time() < deadline, f"nothing stored under {key or 'any key'}"
+        time.sleep(0.01)
+
+
 def test_a_repeated_request_is_answered_from_redis_by_another_replica(fleet, redis_server):
     mock = fleet.mock("m")
     cfg = cached_config(deployment("g", "dep", mock), redis=redis_server, cache_params={"namespace": "team1"})
@@ -51,7 +63,7 @@ def test_a_repeated_request_is_answered_from_redis_by_another_replica(fleet, red
     first, key = ask(client(a))
     assert len(mock.requests()) == 1
     assert key and key.startswith("team1:") and len(key) == len("team1:") + 64, key
-    assert redis_server.command("EXISTS", key) == 1
+    wait_stored(redis_server, key)
     assert redis_server.command("PTTL", key) == -1, "no ttl set: LiteLLM's Redis entries do not expire"
 
     for gw in (b, a):
@@ -73,6 +85,7 @@ def test_per_request_controls(fleet, redis_server):
     gw = fleet.gateway(cached_config(deployment("g", "dep", mock), redis=redis_server))
     c = client(gw)
     _, key = ask(c)
+    wait_stored(redis_server, key)
     # no-cache: the provider answers (and its answer is kept again).
     _, again = ask(c, cache={"no-cache": True})
     assert again == key and len(mock.requests()) == 2
@@ -87,10 +100,12 @@ def test_per_request_controls(fleet, redis_server):
     assert spaced == "ns2:" + key and len(mock.requests()) == 5
     # ttl: kept for that long, in Redis too.
     _, short = ask(c, content="short-lived", cache={"ttl": 1})
+    wait_stored(redis_server, short)
     assert 0 < redis_server.command("PTTL", short) <= 1000
     time.sleep(1.5)
     ask(c, content="short-lived")
     assert len(mock.requests()) == 7, "expired: the provider answered again"
+    wait_stored(redis_server, short)
     # s-maxage: an entry older than that is not served.
     time.sleep(1.2)
     ask(c, content="short-lived", cache={"s-maxage": 1})
@@ -124,6 +139,7 @@ def test_a_stream_is_replayed_from_the_cache(fleet, redis_server):
 
     chunks, text = stream(a)
     assert text and len(mock.requests()) == 1
+    wait_stored(redis_server)
     replayed, again = stream(b)
     assert again == text
     assert [ch.model_dump() for ch in replayed] == [ch.model_dump() for ch in chunks]
@@ -168,6 +184,7 @@ def test_cache_ping_and_delete(fleet, redis_server):
     assert root(gw).get("/cache/ping", headers={"authorization": f"Bearer {key}"}).status_code == 401
 
     _, k = ask(client(gw))
+    wait_stored(redis_server, k)
     r = admin(root(gw), "POST", "/cache/delete", json={"keys": [k]})
     assert r.status_code == 200 and r.json() == {"status": "success"}
     ask(client(gw))
@@ -183,6 +200,7 @@ def test_a_redis_outage_means_misses_not_errors(fleet, redis_server):
     proc = fleet.llmvoy
     c = client(gw)
     ask(c)
+    wait_stored(redis_server)
     ask(c)
     assert len(mock.requests()) == 1
 
@@ -198,6 +216,7 @@ def test_a_redis_outage_means_misses_not_errors(fleet, redis_server):
     redis_server.start()  # a fresh, empty Redis
     time.sleep(1.2)  # past the pause after a failure
     ask(c)
+    wait_stored(redis_server)
     ask(c)
     proc.wait_for("Redis reachable again: the response cache is back", timeout=5)
     assert len(mock.requests()) == 7, "cached again"
