@@ -86,3 +86,25 @@ func TestPyStr(t *testing.T) {
 		require.Equal(t, want, got, raw)
 	}
 }
+
+// Any JSON object gets a key, the same one every time, and a namespace only
+// prefixes it.
+func FuzzKey(f *testing.F) {
+	for _, seed := range []string{`{"model":"m","messages":[{"role":"user","content":"hi"}]}`, `{"input":[1,2.5e-9,null,true]}`, `{"prompt":"\u00e9\u2028'\"\\"}`, `{}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fields, err := jsonscan.Fields(body)
+		if err != nil {
+			return
+		}
+		k1, err := Key("g", fields, "")
+		if err != nil {
+			t.Fatalf("valid JSON %q: %v", body, err)
+		}
+		k2, _ := Key("g", fields, "ns")
+		if len(k1) != 64 || k2 != "ns:"+k1 {
+			t.Fatalf("keys %q and %q", k1, k2)
+		}
+	})
+}
