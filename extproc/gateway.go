@@ -467,7 +467,13 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	resp := continueBody(m, body, true)
 	// The access log names the endpoint the client called: by the time
 	// it logs, :path may be the deployment's.
-	resp.DynamicMetadata = clientPathMetadata(g.path, fb.step)
+	shownGroup := ""
+	if target.IsPattern() {
+		// A wildcard route's answer names the model the client asked
+		// for as its model group, as LiteLLM's does.
+		shownGroup = served
+	}
+	resp.DynamicMetadata = requestMetadata(g.path, fb.step, shownGroup)
 	return resp
 }
 
@@ -674,11 +680,21 @@ var errInvalidUTF8 = errors.New("the body is not valid UTF-8")
 // The few paths a model request can have, with no fallback yet, are built
 // once: messages only read them.
 func clientPathMetadata(path string, fallbacks int) *structpb.Struct {
+	return requestMetadata(path, fallbacks, "")
+}
+
+// requestMetadata is clientPathMetadata with, for a wildcard route's
+// request, the model group its answer names (the requested model).
+func requestMetadata(path string, fallbacks int, modelGroup string) *structpb.Struct {
 	path, _, _ = strings.Cut(path, "?")
-	if md, ok := clientPaths[path]; ok && fallbacks == 0 {
+	if md, ok := clientPaths[path]; ok && fallbacks == 0 && modelGroup == "" {
 		return md
 	}
-	return newClientPathMetadata(path, fallbacks)
+	md := newClientPathMetadata(path, fallbacks)
+	if modelGroup != "" {
+		md.GetFields()[plan.MetadataNamespace].GetStructValue().GetFields()[plan.ModelGroupMetadataKey] = structpb.NewStringValue(modelGroup)
+	}
+	return md
 }
 
 var clientPaths = func() map[string]*structpb.Struct {

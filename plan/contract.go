@@ -106,6 +106,10 @@ const (
 	// x-litellm-attempted-fallbacks, which the gateway listener formats
 	// from it.
 	AttemptedFallbacksMetadataKey = "attempted_fallbacks"
+	// ModelGroupMetadataKey, beside it, is the model group a wildcard
+	// route's answer names (x-litellm-model-group): the requested model,
+	// which the route's own headers cannot know.
+	ModelGroupMetadataKey = "model_group"
 
 	// AttrUpstreamHostMetadata is the Envoy attribute the upstream
 	// processor asks for to learn which deployment Envoy picked for this

@@ -200,9 +200,10 @@ func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 		{flagFilter("UH", "NR"), 503, "service_unavailable", "overloaded_error",
 			"no deployment is available for this model group right now (all are cooling down or unhealthy)"},
 		// LiteLLM's statuses: a timeout is its litellm.Timeout (408), a
-		// deployment it could not reach its APIConnectionError (500).
-		// Both are retried by the OpenAI and Anthropic SDKs, as 504 and
-		// 502 would be.
+		// deployment it could not reach its APIConnectionError (500,
+		// typed internal_server_error). Both are retried by the OpenAI
+		// and Anthropic SDKs, as 504 and 502 would be. The timeout keeps
+		// its own type (LiteLLM's is invalid_request_error: docs/compat.md).
 		{flagFilter("UT", "SI"), 408, "timeout", "timeout_error",
 			"the model deployment did not answer in time"},
 		{flagFilter("UO"), 503, "service_unavailable", "overloaded_error",
@@ -211,7 +212,7 @@ func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 			"llmvoy is overloaded (its memory limit); retry shortly"},
 		// Envoy's reason (a reset, a refused connection) goes to the
 		// access log, not to clients: it names Envoy's internals.
-		{flagFilter("UF", "UC", "URX", "UR", "LR", "UPE", "UMSDR"), 500, "api_connection_error", "api_error",
+		{flagFilter("UF", "UC", "URX", "UR", "LR", "UPE", "UMSDR"), 500, "internal_server_error", "api_error",
 			"could not get a response from the model deployment"},
 	}
 	var mappers []*hcmv3.ResponseMapper

@@ -108,8 +108,14 @@ func requestHeaders() []*corev3.HeaderValueOption {
 // model group and its retries. Group names are the operator's text, which
 // Envoy would read as a format string: "%" is escaped.
 func groupHeaders(g *plan.Group, p *plan.Plan) []*corev3.HeaderValueOption {
+	name := strings.ReplaceAll(g.Name, "%", "%%")
+	if g.IsPattern() {
+		// The requested model, which the gateway processor put in the
+		// request's metadata.
+		name = "%DYNAMIC_METADATA(" + plan.MetadataNamespace + ":" + plan.ModelGroupMetadataKey + ")%"
+	}
 	return []*corev3.HeaderValueOption{
-		header("x-litellm-model-group", strings.ReplaceAll(g.Name, "%", "%%")),
+		header("x-litellm-model-group", name),
 		header("x-litellm-max-retries", strconv.Itoa(max(p.Config.Router.MaxRetries(), 0))),
 	}
 }

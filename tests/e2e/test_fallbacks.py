@@ -400,7 +400,7 @@ def test_refused_connections_without_a_fallback_are_the_clients_500(fleet):
         assert r.status_code == 500, (group, r.status_code, r.text)
         assert r.json()["error"]["message"] == "could not get a response from the model deployment", r.text
         assert r.json()["error"]["code"] == "500", "OpenAI's code is a string"
-        assert r.json()["error"]["type"] == "api_connection_error"
+        assert r.json()["error"]["type"] == "internal_server_error"
         assert "location" not in r.headers
         assert not [h for h in r.headers if h.lower().startswith("x-llmvoy-fallback")]
         assert "envoy" not in r.text.lower()

@@ -77,6 +77,11 @@ def test_wildcard_routes_serve_any_model_on_the_most_specific_pattern(fleet):
     served, answer = ask(sdk, "openai/gpt-4.1-mini")
     assert served == "openai-any" and "mock openai-any" in answer.choices[0].message.content
     assert chat_attempts(openai_mock)[-1]["body"]["model"] == "gpt-4.1-mini"
+    # The answer names the requested model as its group, as LiteLLM's does.
+    r = client.post("/chat/completions", json={"model": "openai/gpt-4.1-mini", "messages": [{"role": "user", "content": "g"}]})
+    assert r.headers["x-litellm-model-group"] == "openai/gpt-4.1-mini"
+    r = client.post("/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "g"}]})
+    assert r.headers["x-litellm-model-group"] == "gpt-4o"
     # Anything else goes to "*", whose deployment is asked for it by name.
     assert ask(sdk, "my-team/finetune-7")[0] == "anything"
     assert chat_attempts(anything)[-1]["body"]["model"] == "my-team/finetune-7"
