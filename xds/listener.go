@@ -225,15 +225,16 @@ func localReplyConfig(o Options) *hcmv3.LocalReplyConfig {
 	return &hcmv3.LocalReplyConfig{Mappers: mappers}
 }
 
-// messagesClient matches a request to Anthropic's Messages API, by the
-// client path the gateway processor recorded in its metadata.
+// messagesClient matches a request to Anthropic's Messages API, or to the
+// /anthropic pass-through route (Anthropic's SDKs), by the client path the
+// gateway processor recorded in its metadata.
 func messagesClient() *accessLogFilter {
 	return &accessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_MetadataFilter{MetadataFilter: &accesslogv3.MetadataFilter{
 		Matcher: &matcherv3.MetadataMatcher{
 			Filter: plan.MetadataNamespace,
 			Path:   []*matcherv3.MetadataMatcher_PathSegment{{Segment: &matcherv3.MetadataMatcher_PathSegment_Key{Key: plan.ClientPathMetadataKey}}},
 			Value: &matcherv3.ValueMatcher{MatchPattern: &matcherv3.ValueMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
-				MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: `^(/v1)?/messages(/count_tokens)?$`}},
+				MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: `^((/v1)?/messages(/count_tokens)?|/anthropic/.*)$`}},
 			}}},
 		},
 		MatchIfKeyNotFound: wrapperspb.Bool(false),

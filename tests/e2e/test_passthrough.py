@@ -337,3 +337,21 @@ def test_general_settings_pass_through_endpoints(fleet):
     assert "authorization" not in h2 and h2["x-team"] == "blue", "forward_headers on: the client's, but its key"
     assert_caller_key_never_sent(mock, MASTER_KEY)
     assert "target-secret" not in fleet.llmvoy.output()
+
+
+def test_envoys_own_errors_on_the_anthropic_route_are_anthropics(fleet):
+    """A provider that cannot be reached on /anthropic: Envoy's error reply
+    in Anthropic's shape, which the Anthropic SDK reads."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there
+    client = fleet.gateway(pass_through_config(port))
+    root = str(client.base_url).rstrip("/").removesuffix("/v1")
+    sdk = anthropic.Anthropic(base_url=root + "/anthropic", api_key=MASTER_KEY, max_retries=0)
+    with pytest.raises(anthropic.APIStatusError) as e:
+        sdk.messages.create(model="claude-sonnet-4-5", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+    assert e.value.status_code == 500
+    assert e.value.body == {"type": "error", "error": {"type": "api_error",
+                                                       "message": "could not get a response from the model deployment"}}
