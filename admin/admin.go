@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/llmvoy/llmvoy/cache"
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/keys"
 )
@@ -92,6 +93,8 @@ var endpoints = []*Endpoint{
 	{Path: "/model/info", Aliases: []string{"/v1/model/info"}, Method: http.MethodGet, Access: AnyCaller, serve: (*Handler).modelInfo},
 	{Path: "/model_group/info", Method: http.MethodGet, Access: AnyCaller, serve: (*Handler).modelGroupInfo},
 	{Path: "/health", Access: MasterKeyIfSet, serve: (*Handler).health},
+	{Path: "/cache/ping", Method: http.MethodGet, Access: MasterKeyIfSet, serve: (*Handler).cachePing},
+	{Path: "/cache/delete", Method: http.MethodPost, Access: MasterKeyIfSet, serve: (*Handler).cacheDelete},
 }
 
 // byPath finds an endpoint by any of its paths.
@@ -136,7 +139,9 @@ type Handler struct {
 	Config *config.Config
 	// Keys are the virtual keys and spend; nil when the gateway has none.
 	Keys *keys.Keys
-	Log  *slog.Logger
+	// Cache is the response cache's store; nil when there is none.
+	Cache cache.Store
+	Log   *slog.Logger
 }
 
 // storeTimeout bounds one call's work on the key store.

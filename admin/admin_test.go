@@ -147,6 +147,7 @@ func TestFind(t *testing.T) {
 		"/key/generate": "POST", "/key/update": "POST", "/key/delete": "POST", "/key/block": "POST", "/key/unblock": "POST",
 		"/key/info": "GET", "/v1/key/info": "GET", "/key/list": "GET", "/spend/logs": "GET", "/v1/spend/logs": "GET",
 		"/global/spend": "GET", "/model/info": "GET", "/v1/model/info": "GET", "/model_group/info": "GET", "/health": "",
+		"/cache/ping": "GET", "/cache/delete": "POST",
 	}
 	for path, method := range want {
 		e := admin.Find(path)

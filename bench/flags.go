@@ -40,6 +40,7 @@ type settings struct {
 	VirtualKey       bool         `json:"virtual_key"`
 	Anthropic        bool         `json:"anthropic"`
 	Fallbacks        bool         `json:"fallbacks,omitempty"`
+	Cache            bool         `json:"cache,omitempty"`
 	SoakRate         float64      `json:"soak_rps"`
 	SoakDuration     jsonDuration `json:"soak_duration"`
 	SoakEvery        jsonDuration `json:"soak_sample_every"`
@@ -113,6 +114,7 @@ func parseFlags(args []string, root string, stderr io.Writer) (settings, error) 
 	fs.BoolVar(&s.Anthropic, "anthropic", false, "make the deployments Anthropic ones (anthropic/, on the mocks' Messages API): llmvoy translates every request and answer; the direct and Envoy targets still call the mocks' chat API")
 	fs.BoolVar(&s.KeyPerDeployment, "key-per-deployment", false, "give each deployment its own API key (llmvoy then rewrites every attempt in its upstream processor) instead of one key for both")
 	fs.BoolVar(&s.Fallbacks, "fallbacks", false, "give the model group a fallback group (the same deployments under another name): llmvoy then sends its requests through the fallback hop, with the upstream processor on every attempt")
+	fs.BoolVar(&s.Cache, "cache", false, "turn the response cache on for llmvoy and LiteLLM (litellm_settings.cache, in process): every request of a step after its first is answered from the cache, the hit path")
 	fs.StringVar(&s.llmvoyBin, "llmvoy", filepath.Join(root, "bin", "llmvoy"), "llmvoy binary (`make build`)")
 	fs.StringVar(&s.envoyBin, "envoy", "", "Envoy binary (default: $ENVOY_BIN, envoy on PATH, .venv/bin/envoy)")
 	fs.StringVar(&s.liteLLM, "litellm", "", "LiteLLM proxy command (default: litellm on PATH or in .venv; \"off\" skips it)")

@@ -244,6 +244,9 @@ func configPath(s settings) string {
 	if s.Fallbacks {
 		parts = append(parts, "a fallback group")
 	}
+	if s.Cache {
+		parts = append(parts, "the response cache on (answers from the cache)")
+	}
 	if s.VirtualKey {
 		parts = append(parts, "llmvoy's requests with a virtual key")
 	}

@@ -123,6 +123,10 @@ func gatewayConfig(mocks []mockDeployment, s *settings) []byte {
 	if fallbacks {
 		fmt.Fprintf(&b, "  fallbacks: [{%q: [%q]}]\n", groups[0], groups[1])
 	}
+	if s.Cache {
+		// Every request of a scenario is the same: all but the first hit.
+		b.WriteString("litellm_settings:\n  cache: true\n  cache_params:\n    type: local\n")
+	}
 	fmt.Fprintf(&b, `general_settings:
   master_key: %s
 `, masterKey)

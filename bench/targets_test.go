@@ -33,3 +33,14 @@ func TestHedgeConfigAddsAHedgingGroup(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, cfg.Router.Hedging[hedgedModel].P95)
 }
+
+func TestCacheConfigTurnsTheLocalCacheOn(t *testing.T) {
+	mocks := []mockDeployment{{name: "mock-a", port: 9001}, {name: "mock-b", port: 9002}}
+	cfg, warnings, err := config.Parse(gatewayConfig(mocks, &settings{Cache: true}), "config.yaml", nil)
+	require.NoError(t, err)
+	require.Empty(t, warnings)
+	require.Equal(t, config.CacheLocal, cfg.Cache.Type)
+	cfg, _, err = config.Parse(gatewayConfig(mocks, &settings{}), "config.yaml", nil)
+	require.NoError(t, err)
+	require.Nil(t, cfg.Cache)
+}

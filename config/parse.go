@@ -369,6 +369,8 @@ func (p *parser) liteLLMSettings(v *value) routerFallback {
 			p.callbackList(path, kv.val, CallbackEvents{Failure: true})
 		case "callbacks":
 			p.callbackList(path, kv.val, CallbackEvents{Success: true, Failure: true})
+		case "cache", "cache_params":
+			// Read together, below.
 		case "return_response_headers":
 			// llmvoy always passes a provider's response headers on
 			// (docs/routing.md); false asks for less.
@@ -385,6 +387,7 @@ func (p *parser) liteLLMSettings(v *value) routerFallback {
 			p.unsupported(kv.key, path)
 		}
 	}
+	p.cfg.Cache = p.cache(v)
 	return f
 }
 
@@ -492,12 +495,7 @@ func (p *parser) router(v *value, fallback routerFallback) RouterSettings {
 			s, _, _ := p.str(path, kv.val)
 			r.Redis.Password = Secret(s)
 		case "redis_url":
-			s, _, _ := p.str(path, kv.val)
-			if s != "" && !strings.HasPrefix(s, "redis://") && !strings.HasPrefix(s, "rediss://") {
-				p.errorf(kv.val.line, path, "want a redis:// or rediss:// URL")
-				s = ""
-			}
-			r.Redis.URL = Secret(s)
+			r.Redis.URL = p.redisURL(path, kv.val)
 		default:
 			if !p.routingKey(&r, keyName(kv.key), path, kv.val) {
 				p.unsupported(kv.key, path)

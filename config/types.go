@@ -28,6 +28,8 @@ type Config struct {
 	// Callbacks are litellm_settings' success_callback, failure_callback
 	// and callbacks, with their variables.
 	Callbacks Callbacks
+	// Cache is the response cache (config/cache.go); nil when off.
+	Cache *CacheSettings
 	// Environment holds environment_variables from the file, as LiteLLM
 	// exports them (str() of each value). They resolve os.environ/ references
 	// ahead of the process environment. Secret, because they often are API keys.

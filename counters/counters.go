@@ -184,31 +184,23 @@ type Redis struct {
 	done   chan struct{}
 }
 
-// timeout bounds one Redis call. Redis answers in well under a
+// Timeout bounds one Redis call. Redis answers in well under a
 // millisecond; a dead one costs the calls in flight this much once, then
 // nothing until the background probe sees it back.
-const timeout = 100 * time.Millisecond
+const Timeout = 100 * time.Millisecond
 
 // probeEvery is how often the background probe pings Redis: it finds an
 // outage when no call does, and the end of one.
 const probeEvery = time.Second
 
 // NewRedis returns a store on the Redis of r, which it pings once before it
-// returns (at most timeout), and then every probeEvery in the background
+// returns (at most Timeout), and then every probeEvery in the background
 // until Close.
 func NewRedis(r config.RedisSettings, log *slog.Logger) (*Redis, error) {
-	opts := &redis.Options{Addr: net.JoinHostPort(r.Host, strconv.Itoa(r.Port)), Password: r.Password.Reveal()}
-	if r.URL != "" {
-		u, err := redis.ParseURL(r.URL.Reveal())
-		if err != nil {
-			return nil, redactURLError(err)
-		}
-		opts = u
+	opts, err := RedisOptions(r, log)
+	if err != nil {
+		return nil, err
 	}
-	// Fail fast and fall back rather than retry: the probe retries.
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = timeout, timeout, timeout, timeout
-	opts.MaxRetries, opts.DialerRetries = -1, 1
-	quietClient.Do(func() { redis.SetLogger(debugLog{log}) })
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Redis{client: redis.NewClient(opts), mirror: NewLocal(), log: log, stop: stop, done: make(chan struct{})}
 	if err := s.ping(ctx); err != nil {
@@ -220,6 +212,30 @@ func NewRedis(r config.RedisSettings, log *slog.Logger) (*Redis, error) {
 	go s.probe(ctx)
 	return s, nil
 }
+
+// RedisOptions are the go-redis options for r: its URL when set (which
+// wins, as in LiteLLM), else host, port and password; every call bounded
+// by Timeout and never retried, so that a dead Redis costs a caller one
+// Timeout. Errors never show the URL, which holds the password.
+func RedisOptions(r config.RedisSettings, log *slog.Logger) (*redis.Options, error) {
+	opts := &redis.Options{Addr: net.JoinHostPort(r.Host, strconv.Itoa(r.Port)), Password: r.Password.Reveal()}
+	if r.URL != "" {
+		u, err := redis.ParseURL(r.URL.Reveal())
+		if err != nil {
+			return nil, redactURLError(err)
+		}
+		opts = u
+	}
+	// Fail fast and fall back rather than retry: the callers' probes retry.
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = Timeout, Timeout, Timeout, Timeout
+	opts.MaxRetries, opts.DialerRetries = -1, 1
+	quietClient.Do(func() { redis.SetLogger(debugLog{log}) })
+	return opts, nil
+}
+
+// Client is the store's Redis client, for other users of the same Redis
+// (the response cache) to share its connections.
+func (s *Redis) Client() *redis.Client { return s.client }
 
 // Healthy reports whether Redis answered the last call or probe: false
 // while this replica counts on its own.
@@ -238,7 +254,7 @@ func (s *Redis) Add(ctx context.Context, key string, n int64, ttl time.Duration)
 	if !s.up.Load() {
 		return s.mirror.Add(ctx, key, n, ttl)
 	}
-	rctx, cancel := context.WithTimeout(ctx, timeout)
+	rctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
 	v, err := addScript.Run(rctx, s.client, []string{key}, n, max(ttl.Milliseconds(), 1)).Int64()
 	if err != nil {
@@ -255,7 +271,7 @@ func (s *Redis) Get(ctx context.Context, key string) (int64, error) {
 	if !s.up.Load() {
 		return s.mirror.Get(ctx, key)
 	}
-	rctx, cancel := context.WithTimeout(ctx, timeout)
+	rctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
 	v, err := s.client.Get(rctx, key).Int64()
 	switch {
@@ -270,7 +286,7 @@ func (s *Redis) Get(ctx context.Context, key string) (int64, error) {
 }
 
 func (s *Redis) ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
 	return s.client.Ping(ctx).Err()
 }

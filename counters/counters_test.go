@@ -175,7 +175,7 @@ func TestRedisOutage(t *testing.T) {
 	start := time.Now()
 	n, err := a.Add(ctx, "llmvoy:test:rpm", 1, time.Minute)
 	require.NoError(t, err, "an outage is not the caller's error")
-	require.Less(t, time.Since(start), 2*timeout)
+	require.Less(t, time.Since(start), 2*Timeout)
 	require.EqualValues(t, 4, n, "counted in process from the last total a saw")
 	require.False(t, a.Healthy())
 	// From now on calls do not wait for Redis at all.
@@ -204,7 +204,7 @@ func TestRedisOutage(t *testing.T) {
 }
 
 // A Redis that accepts connections and never answers (hung, or a network
-// that drops replies) costs a call at most the timeout, once.
+// that drops replies) costs a call at most the Timeout, once.
 func TestRedisHungCostsMilliseconds(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -220,7 +220,7 @@ func TestRedisHungCostsMilliseconds(t *testing.T) {
 	}()
 	start := time.Now()
 	s, logs := newRedis(t, ln.Addr().(*net.TCPAddr).Port)
-	require.Less(t, time.Since(start), 3*timeout, "opening pings once, bounded")
+	require.Less(t, time.Since(start), 3*Timeout, "opening pings once, bounded")
 	require.False(t, s.Healthy())
 	require.Contains(t, logs.String(), "Redis unreachable")
 	start = time.Now()

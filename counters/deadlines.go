@@ -105,7 +105,7 @@ func (s *Redis) Extend(ctx context.Context, set, member string, at, now time.Tim
 	if !s.up.Load() {
 		return s.mirror.Extend(ctx, set, member, at, now)
 	}
-	rctx, cancel := context.WithTimeout(ctx, timeout)
+	rctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
 	ms, err := extendScript.Run(rctx, s.client, []string{set}, member, at.UnixMilli(), now.UnixMilli(), deadlineSlack.Milliseconds()).Int64()
 	if err != nil {
@@ -126,7 +126,7 @@ func (s *Redis) Deadlines(ctx context.Context, set string, now time.Time) (map[s
 	if !s.up.Load() {
 		return s.mirror.Deadlines(ctx, set, now)
 	}
-	rctx, cancel := context.WithTimeout(ctx, timeout)
+	rctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
 	all, err := s.client.HGetAll(rctx, set).Result()
 	if err != nil {

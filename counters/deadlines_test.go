@@ -76,7 +76,7 @@ func TestRedisDeadlinesOutage(t *testing.T) {
 	held, err := a.Extend(ctx, set, "y", now.Add(time.Minute), now)
 	require.NoError(t, err)
 	require.Equal(t, now.Add(time.Minute), held)
-	require.Less(t, time.Since(start), 2*timeout)
+	require.Less(t, time.Since(start), 2*Timeout)
 	require.False(t, a.Healthy())
 	got, err := a.Deadlines(ctx, set, now)
 	require.NoError(t, err)

@@ -46,7 +46,7 @@ func (g *gateway) serveAdmin(body []byte) *extprocv3.ProcessingResponse {
 
 // adminHandler answers from the config this request started with.
 func (g *gateway) adminHandler() *admin.Handler {
-	return &admin.Handler{Config: g.state.cfg, Keys: g.server.keys, Log: g.server.log}
+	return &admin.Handler{Config: g.state.cfg, Keys: g.server.keys, Cache: g.server.cache, Log: g.server.log}
 }
 
 // replyAdmin is an admin answer as Envoy's local response.

@@ -211,6 +211,8 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 			return replyError(*refused)
 		}
 	}
+	// The body as the client sent it, for the response cache's key.
+	clientFields := fields
 	if !isAgentAPI(g.endpoint) && !g.isRedirect {
 		var badDrill *apiError
 		if mock, badDrill = g.mockTesting(fields, model); badDrill != nil {
@@ -312,6 +314,13 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	if mockAnswer != nil {
 		return mockAnswer
 	}
+	var cached *cacheWrite
+	if mock.chain == "" {
+		var hit *extprocv3.ProcessingResponse
+		if hit, cached = g.cacheLookup(model, origin, clientFields); hit != nil {
+			return hit
+		}
+	}
 	if mock.chain != "" {
 		// The group fails on purpose: its chain serves, as after a real
 		// failure.
@@ -406,7 +415,12 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 	// Nor for an agent API: it is bridged or passed through per deployment.
 	// A stream of a group with stream continuation: through llmvoy's relay.
 	relayed := target.relayRoute != "" && g.server.relayOn.Load() && (g.endpoint == translate.ChatCompletions || g.endpoint == translate.Messages || g.endpoint == translate.Responses) && isStream(fields)
-	if rewrite && target.directRoute != "" && g.caller.key == nil && !isAgentAPI(g.endpoint) && !relayed {
+	if relayed {
+		cached = nil // the relay's attempts do not keep answers
+	}
+	// Nor for an answer to keep in the response cache: the upstream
+	// processor reads it.
+	if rewrite && target.directRoute != "" && g.caller.key == nil && !isAgentAPI(g.endpoint) && !relayed && cached == nil {
 		// No upstream processor runs there to read a fallback header (or
 		// to fall back): it is not set, so no provider gets it.
 		if refused := g.direct(m, target, path); refused != nil {
@@ -432,7 +446,7 @@ func (g *gateway) requestBody(b *extprocv3.HttpBody, _ attributes) *extprocv3.Pr
 		// For the attempts' upstream processors, which cannot read it from
 		// headers (see routed).
 		rt := routed{clientPath: path, keyToken: fb.caller, anthropicBeta: g.anthropicBeta, bridged: bridged,
-			storeResponse: storeResponse, served: served, traceParent: g.traceParent}
+			storeResponse: storeResponse, served: served, cache: cached, traceParent: g.traceParent}
 		if rewrite {
 			rt.bodyModel = bodyModel
 		}

@@ -11,9 +11,9 @@ import (
 // OpenAI-compatible servers refuse a body with a parameter they do not know.
 // llmvoy removes them too. "fallbacks" (requestFallbacks), the drill
 // knobs (mockTesting), mock_response, num_retries, timeout and
-// stream_timeout (readRequestLimits) are read first; the others that steer
-// LiteLLM per request (caching, ...) are not acted on yet: see
-// docs/routing.md.
+// stream_timeout (readRequestLimits), and cache and caching (the
+// response cache, cache.go) are read first; the others that steer LiteLLM
+// per request are not acted on yet: see docs/routing.md.
 var litellmParams = map[string]bool{
 	"metadata": true, "litellm_metadata": true, "tags": true,
 	"fallbacks": true, "context_window_fallbacks": true, "content_policy_fallbacks": true, "disable_fallbacks": true,

@@ -44,6 +44,9 @@ type routed struct {
 	passThrough *config.Deployment
 	// retries is the request's own num_retries; nil: the router's.
 	retries *int
+	// cache keeps the answer of a request that missed the response
+	// cache (cache.go); nil when it is not cached.
+	cache *cacheWrite
 	// traceParent is the client's traceparent, for the callbacks' span
 	// (providers do not get it).
 	traceParent string

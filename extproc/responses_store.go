@@ -133,6 +133,7 @@ func (u *upstream) keepResponse() {
 // the piece that completes it reaches the client (a client may send the
 // request continuing it the moment it reads response.completed).
 func (u *upstream) tapAnswer(out []byte, end bool) {
+	u.cacheAnswer(out, end) // the response cache's, cache.go
 	if u.tap == nil {
 		return
 	}

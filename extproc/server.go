@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/llmvoy/llmvoy/cache"
 	"github.com/llmvoy/llmvoy/callbacks"
 	"github.com/llmvoy/llmvoy/credentials"
 	"github.com/llmvoy/llmvoy/keys"
@@ -78,6 +79,8 @@ type Server struct {
 	beforePhase func(*extprocv3.ProcessingRequest)
 	// relayOn: llmvoy's relay serves (SetRelay).
 	relayOn atomic.Bool
+	// cache is the response cache's store (cache.go); nil: none.
+	cache cache.Store
 }
 
 var _ extprocv3.ExternalProcessorServer = (*Server)(nil)

@@ -87,6 +87,12 @@ type upstream struct {
 	// asked for and the client did not; nil when the client gets the
 	// stream as it comes.
 	stripUsage *usageStripper
+	// cacheWrite keeps the answer in the response cache (cache.go), which
+	// cached collects; nil when the request is not cached. cacheDropped:
+	// this answer is not kept.
+	cacheWrite   *cacheWrite
+	cached       []byte
+	cacheDropped bool
 }
 
 var _ responseProcessor = (*upstream)(nil)
@@ -115,7 +121,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	u.requestID = headerValue(h, "x-request-id")
 	r, known := u.server.requests.get(u.requestID)
 	d = u.state.forModel(d, r.served)
-	u.bridged, u.retries = r.bridged, r.retries
+	u.bridged, u.retries, u.cacheWrite = r.bridged, r.retries, r.cache
 	if r.relay != nil {
 		u.relay, u.continuing = r.relay, r.relay.continues()
 	}
@@ -217,7 +223,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 	}
 	resp := continueHeaders(m, false)
 	bridged := isAgentAPI(u.clientEP) && !u.native
-	if r.bodyModel != "" && r.bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback && !bridged && !u.store && !u.continuing && !translate.ShapedBy(d, ep) {
+	if r.bodyModel != "" && r.bodyModel == d.UpstreamModel && d.API == config.APIOpenAI && u.usage == nil && !u.hasFallback && !bridged && !u.store && !u.continuing && !translate.ShapedBy(d, ep) && u.cacheWrite == nil {
 		// The gateway already wrote this deployment's model into the body,
 		// and nothing else here needs it or the answer: no more phases.
 		resp.ModeOverride = &extprocfilterv3.ProcessingMode{
@@ -230,7 +236,7 @@ func (u *upstream) requestHeaders(h *extprocv3.HttpHeaders, attrs attributes) *e
 		}
 		return resp
 	}
-	if (tr.TranslatesResponses(d) && !u.native) || bridged || u.hasFallback || u.usage != nil || u.store {
+	if (tr.TranslatesResponses(d) && !u.native) || bridged || u.hasFallback || u.usage != nil || u.store || u.cacheWrite != nil {
 		// Ask for the response headers of this attempt only; the body mode
 		// is chosen once the headers say whether it is a stream.
 		resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_NONE)
@@ -368,8 +374,8 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 			u.tap = responsesapi.NewTap(nativeStream)
 		}
 		resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
-		if costSet != nil {
-			resp.GetResponseHeaders().Response = &extprocv3.CommonResponse{HeaderMutation: &extprocv3.HeaderMutation{SetHeaders: costSet}}
+		if set := append(costSet, u.cacheKeyHeader()...); set != nil {
+			resp.GetResponseHeaders().Response = &extprocv3.CommonResponse{HeaderMutation: &extprocv3.HeaderMutation{SetHeaders: set}}
 		}
 		switch {
 		case u.classify:
@@ -382,6 +388,10 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 		case u.tap != nil && nativeStream:
 			resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_STREAMED)
 		case u.tap != nil:
+			resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_BUFFERED)
+		case u.collectsAnswer() && nativeStream:
+			resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_STREAMED)
+		case u.collectsAnswer():
 			resp.ModeOverride = upstreamMode(extprocfilterv3.ProcessingMode_SEND, extprocfilterv3.ProcessingMode_BUFFERED)
 		}
 		return resp
@@ -400,7 +410,7 @@ func (u *upstream) ResponseHeaders(h *extprocv3.HttpHeaders) *extprocv3.Processi
 		// The counter reads the translated answer, in OpenAI's format.
 		u.usage.stream = stream
 	}
-	m := &extprocv3.HeaderMutation{RemoveHeaders: []string{"content-length"}}
+	m := &extprocv3.HeaderMutation{RemoveHeaders: []string{"content-length"}, SetHeaders: u.cacheKeyHeader()}
 	for _, hd := range set {
 		m.SetHeaders = append(m.SetHeaders, setHeader(hd.Key, hd.Value))
 	}

@@ -18,6 +18,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/llmvoy/llmvoy/cache"
 	"github.com/llmvoy/llmvoy/callbacks"
 	"github.com/llmvoy/llmvoy/config"
 	"github.com/llmvoy/llmvoy/controlplane"
@@ -105,12 +106,26 @@ func Open(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger) (_ 
 	if opts.SupervisedEnvoy {
 		stats.WatchEnvoyRestarts(g.envoyRestarts.Load)
 	}
-	if redis, ok := shared.(*counters.Redis); ok {
+	sharedRedis, _ := shared.(*counters.Redis)
+	if sharedRedis != nil {
 		// usage-based routing's rpm/tpm counts are the replicas' totals.
 		balance.Share(shared)
-		cooldowns.Share(redis) // and so are failures and cooldowns
-		stats.WatchRedis(redis.Healthy)
-		g.redis = func() { redis.Close() }
+		cooldowns.Share(sharedRedis) // and so are failures and cooldowns
+		stats.WatchRedis(sharedRedis.Healthy)
+		g.redis = func() { sharedRedis.Close() }
+	}
+	if cfg.Cache != nil {
+		// The response cache, opened once like the limits' store: a
+		// reload that turns it on or moves it needs a restart.
+		store, closeCache, err := cache.Open(cfg.Cache, sharedRedis, cfg.Router.Redis, log)
+		if err != nil {
+			log.Error("litellm_settings.cache_params: the Redis URL cannot be used; the response cache is off", "err", err)
+		} else {
+			procSrv.SetCache(store)
+			closeLimits := g.redis
+			g.redis = func() { closeCache(); closeLimits() }
+			log.Info("response cache on", "type", store.Type())
+		}
 	}
 	vkeys, closeKeys, err := keys.OpenForGateway(ctx,
 		keys.GatewayStore{MasterKey: cfg.General.MasterKey != "", DatabaseURL: cfg.General.DatabaseURL.Reveal(), DataDir: opts.DataDir},
@@ -162,7 +177,7 @@ func Open(ctx context.Context, p *plan.Plan, opts Options, log *slog.Logger) (_ 
 		controlplane.Options{
 			Path: opts.ConfigPath, ReloadEvery: opts.ReloadEvery, ResolveEvery: opts.ResolveEvery, Redis: cfg.Router.Redis,
 			Callbacks: cfg.Callbacks,
-			XDS: xdsOpts,
+			XDS:       xdsOpts,
 		}, log)
 	if err := g.loop.Start(ctx); err != nil {
 		return nil, err

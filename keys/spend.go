@@ -27,6 +27,17 @@ type SpendLog struct {
 	// general_settings.store_prompts_in_spend_logs.
 	Messages string `json:"messages,omitempty"`
 	Response string `json:"response,omitempty"`
+	// CacheHit is LiteLLM's cache_hit: "True" for an answer from the
+	// response cache (no deployment called, no cost), else "False".
+	CacheHit string `json:"cache_hit"`
+}
+
+// cacheHit is l's cache_hit as stored: "False" unless it is "True".
+func (l SpendLog) cacheHit() string {
+	if l.CacheHit == "True" {
+		return "True"
+	}
+	return "False"
 }
 
 // Write applies a batch in one transaction: each key's spend grows by its
@@ -48,13 +59,13 @@ func (s *Store) Write(ctx context.Context, logs []SpendLog, keepLogs bool) error
 	keySpend := make(map[string]float64)
 	totals := make(map[[2]string]*total)
 	insert := s.q(`INSERT INTO llmvoy_spend_logs (request_id, api_key, key_alias, call_type, model_group, model, model_id, api_base,
-		prompt_tokens, completion_tokens, total_tokens, spend, start_time, end_time, messages, response)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`)
+		prompt_tokens, completion_tokens, total_tokens, spend, start_time, end_time, messages, response, cache_hit)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`)
 	for _, l := range logs {
 		if keepLogs {
 			res, err := tx.ExecContext(ctx, insert, l.RequestID, l.APIKey, l.KeyAlias, l.CallType, l.ModelGroup, l.Model, l.ModelID, l.APIBase,
 				l.PromptTokens, l.CompletionTokens, l.TotalTokens, l.Spend, l.StartTime.UnixMilli(), l.EndTime.UnixMilli(),
-				nullString(l.Messages), nullString(l.Response))
+				nullString(l.Messages), nullString(l.Response), l.cacheHit())
 			if err != nil {
 				return err
 			}
@@ -113,7 +124,7 @@ func (s *Store) SpendLogs(ctx context.Context, f SpendFilter) ([]SpendLog, error
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	query := `SELECT request_id, api_key, key_alias, call_type, model_group, model, model_id, api_base, prompt_tokens,
-		completion_tokens, total_tokens, spend, start_time, end_time, messages, response FROM llmvoy_spend_logs WHERE 1 = 1`
+		completion_tokens, total_tokens, spend, start_time, end_time, messages, response, cache_hit FROM llmvoy_spend_logs WHERE 1 = 1`
 	var args []any
 	if f.APIKey != "" {
 		query, args = query+" AND api_key = ?", append(args, f.APIKey)
@@ -148,7 +159,7 @@ func (s *Store) SpendLogs(ctx context.Context, f SpendFilter) ([]SpendLog, error
 			start, end     int64
 		)
 		if err := rows.Scan(&l.RequestID, &l.APIKey, &alias, &l.CallType, &l.ModelGroup, &l.Model, &l.ModelID, &l.APIBase,
-			&l.PromptTokens, &l.CompletionTokens, &l.TotalTokens, &l.Spend, &start, &end, &msg, &rs); err != nil {
+			&l.PromptTokens, &l.CompletionTokens, &l.TotalTokens, &l.Spend, &start, &end, &msg, &rs, &l.CacheHit); err != nil {
 			return nil, err
 		}
 		if alias.Valid {

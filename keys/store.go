@@ -138,7 +138,8 @@ CREATE TABLE IF NOT EXISTS llmvoy_spend_logs (
 	start_time BIGINT NOT NULL,
 	end_time BIGINT NOT NULL,
 	messages TEXT,
-	response TEXT
+	response TEXT,
+	cache_hit TEXT NOT NULL DEFAULT 'False'
 );
 CREATE INDEX IF NOT EXISTS llmvoy_spend_logs_key ON llmvoy_spend_logs (api_key, start_time);
 CREATE INDEX IF NOT EXISTS llmvoy_spend_logs_time ON llmvoy_spend_logs (start_time);
@@ -176,6 +177,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, schema); err != nil {
 			return err
 		}
+		for _, c := range addedColumns {
+			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+c.table+" ADD COLUMN IF NOT EXISTS "+c.column); err != nil {
+				return err
+			}
+		}
 		return tx.Commit()
 	}
 	for _, stmt := range strings.Split(schema, ";") {
@@ -186,7 +192,20 @@ func (s *Store) migrate(ctx context.Context) error {
 			return err
 		}
 	}
+	for _, c := range addedColumns {
+		// SQLite has no ADD COLUMN IF NOT EXISTS: a store that has the
+		// column already refuses it.
+		if _, err := s.db.ExecContext(ctx, "ALTER TABLE "+c.table+" ADD COLUMN "+c.column); err != nil && !strings.Contains(err.Error(), "duplicate column") {
+			return err
+		}
+	}
 	return nil
+}
+
+// addedColumns are columns added to the schema after its tables were
+// first created: a store made before them gets them at start.
+var addedColumns = []struct{ table, column string }{
+	{"llmvoy_spend_logs", "cache_hit TEXT NOT NULL DEFAULT 'False'"},
 }
 
 // q adapts a query written with ? placeholders to the driver: PostgreSQL

@@ -83,7 +83,7 @@ func TestSpendBatches(t *testing.T) {
 				{RequestID: "r1", APIKey: k.Token, CallType: "chat_completions", ModelGroup: "gpt-4o", Model: "openai/gpt-4o", ModelID: "a",
 					PromptTokens: 10, CompletionTokens: 5, TotalTokens: 15, Spend: 0.25, StartTime: now, EndTime: now.Add(time.Second)},
 				{RequestID: "r2", APIKey: k.Token, CallType: "chat_completions", ModelGroup: "gpt-4o", Model: "openai/gpt-4o", ModelID: "b",
-					PromptTokens: 1, CompletionTokens: 1, TotalTokens: 2, Spend: 0.5, StartTime: now.Add(time.Second), EndTime: now.Add(2 * time.Second)},
+					PromptTokens: 1, CompletionTokens: 1, TotalTokens: 2, Spend: 0.5, StartTime: now.Add(time.Second), EndTime: now.Add(2 * time.Second), CacheHit: "True"},
 			}
 			require.NoError(t, s.Write(ctx, logs, true))
 			// A batch written again (its commit was not acknowledged)
@@ -95,7 +95,10 @@ func TestSpendBatches(t *testing.T) {
 			all, err := s.SpendLogs(ctx, SpendFilter{APIKey: k.Token})
 			require.NoError(t, err)
 			require.Equal(t, []string{"r2", "r1"}, []string{all[0].RequestID, all[1].RequestID})
-			require.Equal(t, logs[0], all[1])
+			want := logs[0]
+			want.CacheHit = "False" // LiteLLM's cache_hit of an answer not from the cache
+			require.Equal(t, want, all[1])
+			require.Equal(t, "True", all[0].CacheHit)
 			one, _ := s.SpendLogs(ctx, SpendFilter{RequestID: "r1"})
 			require.Len(t, one, 1)
 			none, _ := s.SpendLogs(ctx, SpendFilter{Start: now.Add(time.Hour)})
@@ -145,4 +148,35 @@ func TestSecrets(t *testing.T) {
 	// LiteLLM's hash_token: sha256 hex.
 	require.Equal(t, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Hash("test"))
 	require.Equal(t, "sk-...wxyz", Abbreviate("sk-abcdwxyz"))
+}
+
+// A store made before spend logs had cache_hit gets the column at start,
+// its rows reading "False"; opening again changes nothing.
+func TestSpendLogsGainCacheHit(t *testing.T) {
+	ctx := context.Background()
+	urls := map[string][2]string{"sqlite": {"", t.TempDir()}}
+	if url := postgresURL(t); url != "" {
+		urls["postgres"] = [2]string{url, ""}
+	}
+	for name, at := range urls {
+		t.Run(name, func(t *testing.T) {
+			s, err := Open(ctx, at[0], at[1])
+			require.NoError(t, err)
+			now := time.UnixMilli(time.Now().UnixMilli()).UTC()
+			require.NoError(t, s.Write(ctx, []SpendLog{{RequestID: "old-" + name, APIKey: "t", CallType: "acompletion", ModelGroup: "g",
+				Model: "m", ModelID: "d", StartTime: now, EndTime: now}}, true))
+			_, err = s.db.ExecContext(ctx, "ALTER TABLE llmvoy_spend_logs DROP COLUMN cache_hit")
+			require.NoError(t, err)
+			s.Close()
+			for range 2 {
+				s, err = Open(ctx, at[0], at[1])
+				require.NoError(t, err)
+				logs, err := s.SpendLogs(ctx, SpendFilter{RequestID: "old-" + name})
+				require.NoError(t, err)
+				require.Len(t, logs, 1)
+				require.Equal(t, "False", logs[0].CacheHit)
+				s.Close()
+			}
+		})
+	}
 }

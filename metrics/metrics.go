@@ -87,6 +87,7 @@ type Metrics struct {
 	attemptDuration *prometheus.HistogramVec
 	tokens          *prometheus.CounterVec
 	spend           *prometheus.CounterVec
+	cacheLookups    *prometheus.CounterVec
 	litellm         *litellmMetrics
 	// failing: deployment id → *atomic.Bool, whether its last attempt
 	// failed (LiteLLM's partial outage).
@@ -108,6 +109,8 @@ func New(p *plan.Plan, c *router.Cooldowns, b *router.Balance) *Metrics {
 		cooldowns: c,
 		balance:   b,
 		litellm:   newLiteLLMMetrics(),
+		// metrics/cache.go
+		cacheLookups: newCacheLookups(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "llmvoy_requests_total",
 			Help: "Client requests to the model endpoints, by the model group and deployment that answered last (none: llmvoy answered itself) and outcome class.",
@@ -162,7 +165,7 @@ func New(p *plan.Plan, c *router.Cooldowns, b *router.Balance) *Metrics {
 	}
 	m.SetPlan(p)
 	m.reg.MustRegister(m.requests, m.attempts, m.retries, m.hedged, m.fallbacks, m.continuations, m.cooldownsTotal,
-		m.requestDuration, m.firstToken, m.attemptDuration, m.tokens, m.spend, stateCollector{m},
+		m.requestDuration, m.firstToken, m.attemptDuration, m.tokens, m.spend, m.cacheLookups, stateCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(m.litellm.collectors()...)
 	return m

@@ -83,7 +83,7 @@ func corsPolicy() *corsv3.CorsPolicy {
 		AllowHeaders: "*, authorization, x-api-key, api-key, x-goog-api-key, x-litellm-api-key, ocp-apim-subscription-key, content-type, anthropic-version, anthropic-beta",
 		ExposeHeaders: strings.Join([]string{plan.ModelIDHeader, plan.LiteLLMModelIDHeader, "x-litellm-model-group", "x-litellm-call-id",
 			"x-litellm-response-cost", "x-llmvoy-response-cost", "x-litellm-max-retries", "x-litellm-response-duration-ms",
-			"x-litellm-model-api-base", "x-litellm-attempted-retries", "x-litellm-attempted-fallbacks", "retry-after", "x-request-id"}, ", "),
+			"x-litellm-model-api-base", "x-litellm-attempted-retries", "x-litellm-attempted-fallbacks", "x-litellm-cache-key", "retry-after", "x-request-id"}, ", "),
 		MaxAge:           "86400",
 		AllowCredentials: wrapperspb.Bool(false),
 	}
