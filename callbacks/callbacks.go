@@ -54,6 +54,8 @@ type Record struct {
 	// Messages and Response are the request's and the answer's bodies,
 	// only when general_settings.store_prompts_in_spend_logs is on.
 	Messages, Response string
+	// CacheHit: the response cache answered; no deployment was called.
+	CacheHit bool
 	// TraceParent is the client's W3C traceparent header, if any.
 	TraceParent string
 	// Attempts are Envoy's attempts at the request, in the order logged.

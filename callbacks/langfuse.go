@@ -89,6 +89,9 @@ func langfuseEvents(r *Record) []langfuseEvent {
 	if r.KeyAlias != "" {
 		meta["user_api_key_alias"] = r.KeyAlias
 	}
+	if r.CacheHit {
+		meta["cache_hit"] = "true"
+	}
 	in, out := rawJSON(messagesOf(r.Messages)), rawJSON(choicesOf(r.Response))
 	tr := langfuseTrace{ID: r.RequestID, Timestamp: langfuseTime(r.Start), Name: name, Input: in, Output: out, Metadata: meta}
 	if r.KeyAlias != "" {

@@ -192,6 +192,9 @@ func spanAttributes(r *Record) []attribute.KeyValue {
 	if r.KeyAlias != "" {
 		attrs = append(attrs, attribute.String("llmvoy.key_alias", r.KeyAlias))
 	}
+	if r.CacheHit {
+		attrs = append(attrs, attribute.Bool("llmvoy.cache_hit", true))
+	}
 	if r.Failed() {
 		attrs = append(attrs, attribute.String("error.type", errorType(r.Status, r.Failure)))
 	}

@@ -51,6 +51,7 @@ type payload struct {
 	Messages            json.RawMessage `json:"messages"`
 	Response            json.RawMessage `json:"response"`
 	ErrorStr            *string         `json:"error_str"`
+	CacheHit            bool            `json:"cache_hit"`
 }
 
 type payloadMetadata struct {
@@ -89,6 +90,7 @@ func payloadOf(r *Record) payload {
 			RequestRoute: r.Path,
 		},
 		Messages: rawJSON(messagesOf(r.Messages)), Response: rawJSON(r.Response), ErrorStr: optional(r.ErrorString()),
+		CacheHit: r.CacheHit,
 	}
 	p.CompletionStartTime = p.EndTime
 	if r.FirstByte > 0 {

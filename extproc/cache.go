@@ -221,16 +221,20 @@ func completeAnswer(answer []byte, stream bool) bool {
 
 // recordCacheHit records a hit of a virtual key's request in the spend
 // logs, as LiteLLM does: no cost, no deployment, cache_hit set. It counts
-// toward no deployment's rpm or tpm: no deployment was called.
+// toward no deployment's rpm or tpm: no deployment was called. The
+// callbacks' record of any hit says so too.
 func (s *Server) recordCacheHit(g *gateway, model, group string) {
-	if g.caller.key == nil || s.keys == nil {
+	sum := summary{ModelGroup: group, CacheHit: true}
+	if g.caller.key != nil && s.keys != nil {
+		now := time.Now()
+		l := keys.SpendLog{
+			RequestID: g.requestID, APIKey: g.caller.key.Token, KeyAlias: g.caller.key.KeyAlias, CallType: callType(g.endpoint),
+			ModelGroup: group, Model: model, StartTime: now, EndTime: now, CacheHit: "True",
+		}
+		s.keys.Record(l)
+		sum.KeyHash, sum.KeyAlias, sum.KeyName = g.caller.key.Token, l.KeyAlias, g.caller.key.KeyName
+	} else if s.callbacks == nil {
 		return
 	}
-	now := time.Now()
-	l := keys.SpendLog{
-		RequestID: g.requestID, APIKey: g.caller.key.Token, KeyAlias: g.caller.key.KeyAlias, CallType: callType(g.endpoint),
-		ModelGroup: group, Model: model, StartTime: now, EndTime: now, CacheHit: "True",
-	}
-	s.keys.Record(l)
-	s.summaries.put(l.RequestID, summary{KeyAlias: l.KeyAlias, KeyName: g.caller.key.KeyName})
+	s.summaries.put(g.requestID, sum)
 }

@@ -47,6 +47,9 @@ func (s *Server) exportRequest(r router.Request, sum summary, read bool, tracePa
 			rec.KeyAlias = *sum.KeyAlias
 		}
 	}
+	if sum.CacheHit {
+		rec.CacheHit, rec.ModelGroup = true, sum.ModelGroup
+	}
 	if rec.Start.IsZero() {
 		rec.Start, rec.End = time.Now().Add(-r.Duration), time.Now()
 	}

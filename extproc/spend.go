@@ -133,7 +133,10 @@ type summary struct {
 	// Messages and Response are the stored request and answer, for the
 	// callbacks (only with store_prompts_in_spend_logs).
 	Messages, Response string
-	at                 time.Time
+	// CacheHit: the response cache answered, for ModelGroup.
+	CacheHit   bool
+	ModelGroup string
+	at         time.Time
 }
 
 // summaries holds summaries until Envoy logs their request's end.

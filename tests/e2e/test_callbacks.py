@@ -277,3 +277,28 @@ def test_prompts_reach_the_callbacks_only_when_stored(fleet, receiver):
     p = receiver.wait(lambda r: [p for _, p in r.webhook() if p["id"] == stream_id])
     assert p[0]["stream"] is True and p[0]["prompt_tokens"] > 0 and p[0]["completion_tokens"] > 0
     assert p[0]["response_cost"] > 0 and p[0]["startTime"] < p[0]["completionStartTime"] <= p[0]["endTime"]
+
+
+def test_a_cache_hit_is_recorded_as_one(fleet, receiver):
+    mock = fleet.mock("m")
+    cfg = config(priced("gpt-4o", "dep-a", mock))
+    cfg += "litellm_settings:\n  success_callback: [\"generic_api\"]\n  cache: true\n  cache_params:\n    type: local\n"
+    client = fleet.gateway(cfg, env={"GENERIC_LOGGER_ENDPOINT": receiver.base + "/webhook"})
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "cache me"}]}
+    first = client.post("/chat/completions", json=body)
+    assert first.status_code == 200
+    # The answer is written to the cache in the background.
+    deadline = time.time() + 10
+    while True:
+        second = client.post("/chat/completions", json=body)
+        assert second.status_code == 200
+        if not second.headers.get("x-llmvoy-model-id") or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    ids = first.headers["x-litellm-call-id"], second.headers["x-litellm-call-id"]
+    got = receiver.wait(lambda r: len([p for _, p in r.webhook() if p["id"] in ids]) == 2 and r.webhook())
+    by_id = {p["id"]: p for _, p in got}
+    miss, hit = by_id[ids[0]], by_id[ids[1]]
+    assert miss["cache_hit"] is False and miss["model_id"] == "dep-a" and miss["response_cost"] > 0
+    assert hit["cache_hit"] is True and hit["model_group"] == "gpt-4o" and hit["status"] == "success"
+    assert hit["response_cost"] == 0 and hit["model_id"] == ""
