@@ -69,16 +69,17 @@ run: build envoy
 	bin/llmvoy mock --port 4011 --name mock-b & \
 	bin/llmvoy run --config examples/quickstart/config.yaml --port 4000
 
-# PostgreSQL and Redis for the key-store and shared-limit tests (each test
-# starts its own throwaway server from these binaries), from Debian's
-# packages when missing.
+# PostgreSQL and Redis for the key-store and shared-limit tests, and
+# Prometheus for the metrics test (each test starts its own throwaway
+# server from these binaries), from Debian's packages when missing.
 servers:
-	@if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && command -v redis-server >/dev/null; then \
-		echo "servers: PostgreSQL and Redis installed"; \
+	@if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && command -v redis-server >/dev/null && command -v prometheus >/dev/null; then \
+		echo "servers: PostgreSQL, Redis and Prometheus installed"; \
 	else \
-		echo "installing PostgreSQL and Redis"; \
+		echo "installing PostgreSQL, Redis and Prometheus"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql redis-server >/dev/null; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql redis-server >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	fi
 
 vet:
