@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -199,18 +198,8 @@ func (p *parser) redisURL(path string, v *value) Secret {
 // cacheCalls reads supported_call_types.
 func (p *parser) cacheCalls(path string, v *value) map[string]bool {
 	calls := make(map[string]bool)
-	if v.isNull() {
-		return calls
-	}
-	if v.kind != kindList {
-		p.errorf(v.line, path, "want a list of call types, got %s", v.kind)
-		return calls
-	}
-	for i, item := range v.items {
-		ipath := fmt.Sprintf("%s[%d]", path, i)
-		s, _, ok := p.str(ipath, item)
+	p.stringList(path, v, "call types", func(ipath string, item *value, s string) {
 		switch {
-		case !ok:
 		case cacheCallTypes[s] != "":
 			calls[cacheCallTypes[s]] = true
 		case slices.Contains(otherCallTypes, s):
@@ -218,6 +207,6 @@ func (p *parser) cacheCalls(path string, v *value) map[string]bool {
 		default:
 			p.warnf(item.line, ipath, "unknown call type %q; ignored", s)
 		}
-	}
+	})
 	return calls
 }

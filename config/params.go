@@ -43,25 +43,16 @@ func (p *parser) requestParam(key, path string, val *value, d *Deployment) bool 
 			setParam(d, pyStr(kv.key), p.resolved(joinPath(path, keyName(kv.key)), kv.val))
 		}
 	case key == "additional_drop_params":
-		if val.isNull() {
-			return true
-		}
-		if val.kind != kindList {
-			p.errorf(val.line, path, "want a list of request fields, got %s", val.kind)
-			return true
-		}
-		for i, item := range val.items {
-			ipath := fmt.Sprintf("%s[%d]", path, i)
-			s, _, ok := p.str(ipath, item)
+		p.stringList(path, val, "request fields", func(ipath string, item *value, s string) {
 			switch {
-			case !ok || s == "":
+			case s == "":
 			case strings.ContainsAny(s, ".[]"):
 				// LiteLLM's newer nested paths ("tools[*].input_examples").
 				p.warnf(item.line, ipath, "a nested path is not supported yet; only top-level request fields are dropped")
 			default:
 				d.DropParams = append(d.DropParams, s)
 			}
-		}
+		})
 	case key == "extra_headers":
 		if val.isNull() {
 			return true
@@ -113,6 +104,25 @@ var headerToken = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9a-z-]+$")
 // reservedHeaders are the headers Envoy owns for a request's framing and
 // routing: a deployment's extra_headers must not replace them.
 var reservedHeaders = setOf("host", "content-length", "transfer-encoding", "connection", "te", "upgrade")
+
+// stringList reads a list of strings (os.environ/ references resolved),
+// calling each for every one: null is an empty list, anything but a list
+// an error wanting a list of what.
+func (p *parser) stringList(path string, v *value, what string, each func(ipath string, item *value, s string)) {
+	if v.isNull() {
+		return
+	}
+	if v.kind != kindList {
+		p.errorf(v.line, path, "want a list of %s, got %s", what, v.kind)
+		return
+	}
+	for i, item := range v.items {
+		ipath := fmt.Sprintf("%s[%d]", path, i)
+		if s, _, ok := p.str(ipath, item); ok {
+			each(ipath, item, s)
+		}
+	}
+}
 
 // dropParams reads drop_params (litellm_settings', or a deployment's):
 // llmvoy's translators always drop what a provider cannot take
