@@ -20,6 +20,9 @@ import (
 // unbounded share of them. LiteLLM sets no bound.
 const maxRequestRetries = 10
 
+// maxRequestTimeout bounds a request's own attempt timeout.
+const maxRequestTimeout = 24 * time.Hour
+
 // maxRetriesHeader is Envoy's per-request retry count, read by its router
 // after this filter (the connection manager removed any a client sent).
 const maxRetriesHeader = "x-envoy-max-retries"
@@ -77,7 +80,9 @@ func readRequestLimits(fields []jsonscan.Field, h limitHeaders, stream bool) (re
 			return l, &apiError{Status: 400, Type: "invalid_request_error", Param: t.key,
 				Message: fmt.Sprintf("%s must be a number of seconds > 0, got %v", t.key, *s)}
 		}
-		l.timeout = max(time.Duration(*s*float64(time.Second)), time.Millisecond)
+		// Past a day the request's own timeout (router_settings.timeout)
+		// bounds it anyway; the cap keeps the conversion in range.
+		l.timeout = max(time.Duration(min(*s, maxRequestTimeout.Seconds())*float64(time.Second)), time.Millisecond)
 		break
 	}
 	return l, nil

@@ -28,6 +28,7 @@ func TestReadRequestLimits(t *testing.T) {
 		{name: "the body goes first", body: `{"num_retries":0}`, headers: limitHeaders{retries: "3"}, retries: 0},
 		{name: "null is unset", body: `{"num_retries":null}`, headers: limitHeaders{retries: "3"}, retries: 3},
 		{name: "bounded", body: `{"num_retries":1000}`, retries: maxRequestRetries},
+		{name: "a timeout past a day", body: `{"timeout":1e300}`, retries: -1, timeout: maxRequestTimeout},
 		{name: "stream_timeout for a stream", body: `{"timeout":30,"stream_timeout":2}`, stream: true, retries: -1, timeout: 2 * time.Second},
 		{name: "stream_timeout header", body: `{"timeout":30}`, headers: limitHeaders{streamTimeout: "0.5"}, stream: true, retries: -1, timeout: 500 * time.Millisecond},
 		{name: "not for a request that does not stream", body: `{"timeout":30,"stream_timeout":2}`, retries: -1, timeout: 30 * time.Second},
