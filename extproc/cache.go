@@ -139,7 +139,10 @@ func (g *gateway) cacheLookup(model, group string, fields []jsonscan.Field) (hit
 		if ok && (c.maxAge == 0 || e.Age(time.Now()) <= c.maxAge) {
 			g.server.metrics.CacheLookup(group, metrics.CacheHit)
 			g.server.recordCacheHit(g, model, group)
-			return cachedAnswer(key, e, stream), nil
+			hit := cachedAnswer(key, e, stream)
+			// The access log's: which group's answer this is.
+			hit.DynamicMetadata = answeredMetadata(g.path, group)
+			return hit, nil
 		}
 		g.server.metrics.CacheLookup(group, metrics.CacheMiss)
 	}

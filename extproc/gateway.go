@@ -712,6 +712,14 @@ var clientPaths = func() map[string]*structpb.Struct {
 	return m
 }()
 
+// answeredMetadata is clientPathMetadata for a request the gateway answers
+// itself for a model group (a cache hit): with the group, for the metrics.
+func answeredMetadata(path, group string) *structpb.Struct {
+	md := newClientPathMetadata(strings.SplitN(path, "?", 2)[0], 0)
+	md.GetFields()[plan.MetadataNamespace].GetStructValue().GetFields()[plan.AnsweredGroupMetadataKey] = structpb.NewStringValue(group)
+	return md
+}
+
 func newClientPathMetadata(path string, fallbacks int) *structpb.Struct {
 	return &structpb.Struct{Fields: map[string]*structpb.Value{
 		plan.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{

@@ -249,7 +249,12 @@ func (m *Metrics) ObserveRequest(r router.Request) {
 		return // probes, model listings, scrapes: not calls of a model
 	}
 	n := m.names.Load()
-	group, deployment, _ := n.of(r.Cluster, r.Deployment)
+	cluster := r.Cluster
+	if cluster == "" && r.AnsweredGroup != "" {
+		// A cache hit: its group's, with no deployment.
+		cluster = plan.ClusterName(r.AnsweredGroup)
+	}
+	group, deployment, _ := n.of(cluster, r.Deployment)
 	if r.Attempts > 1 {
 		m.retries.WithLabelValues(group).Add(float64(r.Attempts - 1))
 	}

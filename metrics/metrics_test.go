@@ -149,8 +149,11 @@ func TestRequestsMoveByGroupDeploymentAndClass(t *testing.T) {
 	// Not calls of a model.
 	f.m.ObserveRequest(router.Request{Path: "/health/liveliness", Code: 200})
 	f.m.ObserveRequest(router.Request{Path: "/metrics", Code: 200})
+	// A response-cache hit: the gateway answered for the group.
+	f.m.ObserveRequest(router.Request{Path: "/v1/chat/completions", Code: 200, AnsweredGroup: "claude"})
 
 	s := scrape(t, f.m)
+	require.Equal(t, 1.0, value(s, "llmvoy_requests_total", map[string]string{"model_group": "claude", "deployment": "none", "class": "2xx"}))
 	require.Equal(t, 4.0, value(s, "llmvoy_requests_total", map[string]string{"model_group": "gpt", "deployment": "a", "class": "2xx"}))
 	require.Equal(t, 1.0, value(s, "llmvoy_requests_total", map[string]string{"model_group": "gpt", "deployment": "b", "class": "timeout"}))
 	require.Equal(t, 1.0, value(s, "llmvoy_requests_total", map[string]string{"model_group": "claude", "deployment": "c", "class": "429"}))
@@ -165,7 +168,7 @@ func TestRequestsMoveByGroupDeploymentAndClass(t *testing.T) {
 	for _, series := range s["llmvoy_requests_total"].GetMetric() {
 		total += uint64(series.GetCounter().GetValue())
 	}
-	require.Equal(t, uint64(7), total, "probes and scrapes are not counted")
+	require.Equal(t, uint64(8), total, "probes and scrapes are not counted")
 }
 
 func TestTimeToFirstTokenCountsSuccessfulStreamsOnly(t *testing.T) {

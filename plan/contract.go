@@ -110,6 +110,9 @@ const (
 	// route's answer names (x-litellm-model-group): the requested model,
 	// which the route's own headers cannot know.
 	ModelGroupMetadataKey = "model_group"
+	// AnsweredGroupMetadataKey, beside it, is the model group of a request
+	// the gateway processor answered itself: AnsweredGroupTag.
+	AnsweredGroupMetadataKey = "answered_group"
 
 	// AttrUpstreamHostMetadata is the Envoy attribute the upstream
 	// processor asks for to learn which deployment Envoy picked for this
@@ -128,6 +131,11 @@ const (
 	// path the client called: by the time a request is logged, its :path
 	// is the one rewritten for the deployment.
 	ClientPathTag = "llmvoy_client_path"
+	// AnsweredGroupTag is the custom tag of the downstream log that names
+	// the model group of a request the gateway processor answered itself
+	// (a response-cache hit), from the request's metadata
+	// (AnsweredGroupMetadataKey): no cluster says it.
+	AnsweredGroupTag = "llmvoy_answered_group"
 
 	// DefaultMaxRequestBytes is the request body limit: the gateway
 	// processor gathers bodies up to it, Envoy's buffers are sized by it.

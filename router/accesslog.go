@@ -237,8 +237,11 @@ type Request struct {
 	Failure Failure
 	// Cluster is the Envoy cluster of the model group the pass was routed
 	// to; "" when llmvoy answered without routing it (probes, /v1/models,
-	// a bad key or model, every deployment cooling down).
+	// a bad key or model, every deployment cooling down, a cache hit).
 	Cluster string
+	// AnsweredGroup is the model group of a request llmvoy answered itself
+	// for a group (a response-cache hit); "" otherwise.
+	AnsweredGroup string
 	// Deployment is the deployment of the pass's last attempt; "" when it
 	// made none.
 	Deployment string
@@ -268,6 +271,10 @@ func requestOf(e *accesslogv3.HTTPAccessLogEntry) Request {
 	if id == "-" {
 		id = ""
 	}
+	answered := common.GetCustomTags()[plan.AnsweredGroupTag]
+	if answered == "-" {
+		answered = ""
+	}
 	resp := e.GetResponse()
 	if id == "" {
 		// Through the fallback hop, the host Envoy logs is the hop's; the
@@ -275,18 +282,19 @@ func requestOf(e *accesslogv3.HTTPAccessLogEntry) Request {
 		id = resp.GetResponseHeaders()[plan.ModelIDHeader]
 	}
 	return Request{
-		RequestID:  e.GetRequest().GetRequestId(),
-		Start:      startOf(common),
-		Path:       path,
-		Code:       int(resp.GetResponseCode().GetValue()),
-		Failure:    failureOf(common.GetResponseFlags()),
-		Cluster:    common.GetUpstreamCluster(),
-		Deployment: id,
-		Attempts:   int(common.GetUpstreamRequestAttemptCount()),
-		Redirected: resp.GetResponseCodeDetails() == "internal_redirect",
-		Stream:     strings.HasPrefix(resp.GetResponseHeaders()["content-type"], "text/event-stream"),
-		Duration:   common.GetDuration().AsDuration(),
-		FirstByte:  common.GetTimeToFirstDownstreamTxByte().AsDuration(),
+		RequestID:     e.GetRequest().GetRequestId(),
+		Start:         startOf(common),
+		Path:          path,
+		Code:          int(resp.GetResponseCode().GetValue()),
+		Failure:       failureOf(common.GetResponseFlags()),
+		Cluster:       common.GetUpstreamCluster(),
+		AnsweredGroup: answered,
+		Deployment:    id,
+		Attempts:      int(common.GetUpstreamRequestAttemptCount()),
+		Redirected:    resp.GetResponseCodeDetails() == "internal_redirect",
+		Stream:        strings.HasPrefix(resp.GetResponseHeaders()["content-type"], "text/event-stream"),
+		Duration:      common.GetDuration().AsDuration(),
+		FirstByte:     common.GetTimeToFirstDownstreamTxByte().AsDuration(),
 	}
 }
 

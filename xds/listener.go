@@ -133,6 +133,15 @@ func downstreamLog(o Options) *accesslogv3.AccessLog {
 						},
 					}},
 				}, {
+					Tag: plan.AnsweredGroupTag,
+					Type: &tracingv3.CustomTag_Metadata_{Metadata: &tracingv3.CustomTag_Metadata{
+						Kind: &metadatav3.MetadataKind{Kind: &metadatav3.MetadataKind_Request_{Request: &metadatav3.MetadataKind_Request{}}},
+						MetadataKey: &metadatav3.MetadataKey{
+							Key:  plan.MetadataNamespace,
+							Path: []*metadatav3.MetadataKey_PathSegment{{Segment: &metadatav3.MetadataKey_PathSegment_Key{Key: plan.AnsweredGroupMetadataKey}}},
+						},
+					}},
+				}, {
 					Tag: plan.DeploymentTag,
 					Type: &tracingv3.CustomTag_Metadata_{Metadata: &tracingv3.CustomTag_Metadata{
 						Kind: &metadatav3.MetadataKind{Kind: &metadatav3.MetadataKind_Host_{Host: &metadatav3.MetadataKind_Host{}}},

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import MASTER_KEY
 from test_keys import admin, generate, root, sdk
-from test_metrics import value
+from test_metrics import eventually, value
 from test_routing import config, deployment, fleet  # noqa: F401  (fleet is a fixture)
 
 MSG = [{"role": "user", "content": "what is the cache?"}]
@@ -73,6 +73,10 @@ def test_a_repeated_request_is_answered_from_redis_by_another_replica(fleet, red
     assert len(mock.requests()) == 1, "answered from the cache, not by the provider"
     assert value(b, "llmvoy_cache_lookups_total", model_group="g", result="hit") == 1
     assert value(a, "llmvoy_cache_lookups_total", model_group="g", result="miss") == 1
+    # A hit is its group's request, answered by no deployment.
+    eventually(b, "llmvoy_requests_total", 1, model_group="g", deployment="none", **{"class": "2xx"})
+    eventually(a, "llmvoy_requests_total", 1, model_group="g", deployment="none", **{"class": "2xx"})
+    assert value(b, "llmvoy_requests_total", model_group="none") == 0
 
     # Another prompt, or another parameter of the key, is another entry.
     ask(client(b), content="something else")
