@@ -1,10 +1,12 @@
 package translate
 
 import (
-	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/llmvoy/llmvoy/config"
+	"github.com/llmvoy/llmvoy/internal/jsonscan"
 )
 
 // ShapedBy reports whether a request to ep takes d's own parameters and
@@ -17,24 +19,36 @@ func ShapedBy(d *config.Deployment, ep Endpoint) bool {
 
 // DeploymentParams is body, an OpenAI request, as d wants it: each of d's
 // parameters the request does not set, added (the request's own value
-// wins, as in LiteLLM's Router); d's additional_drop_params, removed.
+// wins, as in LiteLLM's Router); d's additional_drop_params, removed. The
+// client's other members stay as they were sent.
 func DeploymentParams(d *config.Deployment, body []byte) ([]byte, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
-		return nil, fmt.Errorf("%w: the request body is not a JSON object", ErrBadRequest)
+	fields, err := jsonscan.Fields(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	for key, v := range d.Params {
-		if _, set := fields[key]; set {
+	edit := func(out []byte) error {
+		body = out
+		fields, err = jsonscan.Fields(body)
+		return err
+	}
+	for _, key := range slices.Sorted(maps.Keys(d.Params)) {
+		if _, set := jsonscan.Get(fields, key); set {
 			continue
 		}
-		b, err := json.Marshal(v)
+		raw, err := jsonscan.Marshal(d.Params[key])
+		if err == nil {
+			err = edit(jsonscan.Set(body, fields, key, raw))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("deployment %s: parameter %s: %w", d.ID, key, err)
 		}
-		fields[key] = b
 	}
 	for _, key := range d.DropParams {
-		delete(fields, key)
+		if _, set := jsonscan.Get(fields, key); set {
+			if err := edit(jsonscan.Delete(body, fields, key)); err != nil {
+				return nil, err
+			}
+		}
 	}
-	return json.Marshal(fields)
+	return body, nil
 }

@@ -3,6 +3,7 @@ package translate
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -22,6 +23,8 @@ func TestDeploymentParams(t *testing.T) {
 
 	out, err := DeploymentParams(d, []byte(`{"model":"gpt","messages":[{"role":"user","content":"hi"}],"temperature":1,"logit_bias":{"50256":-100},"user":"u1"}`))
 	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(out), `{"model":"gpt","messages":[{"role":"user","content":"hi"}],"temperature":1`),
+		"the client's members stay as sent: %s", out)
 	var got map[string]any
 	require.NoError(t, json.Unmarshal(out, &got))
 	require.Equal(t, map[string]any{
