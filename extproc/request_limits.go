@@ -91,18 +91,23 @@ func readRequestLimits(fields []jsonscan.Field, h limitHeaders, stream bool) (re
 // limitValue is a number from the body's key, else from its header; nil
 // when neither sets it. LiteLLM's pydantic takes "30" for 30 too.
 func limitValue(fields []jsonscan.Field, key, header string) (*float64, *apiError) {
-	raw, from := strings.TrimSpace(header), "header x-litellm-"+strings.ReplaceAll(key, "_", "-")
-	if f, ok := jsonscan.Get(fields, key); ok && string(f.Value) != "null" {
-		raw, from = string(f.Value), key
+	raw, fromBody := header, false
+	if f, ok := jsonscan.Get(fields, key); ok && !jsonscan.IsNull(f.Value) {
+		raw, fromBody = string(f.Value), true
 		if s, ok := jsonscan.String(f.Value); ok {
 			raw = s
 		}
 	}
+	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return nil, nil
 	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+	v, err := strconv.ParseFloat(raw, 64)
 	if err != nil || math.IsNaN(v) {
+		from := key
+		if !fromBody {
+			from = "header x-litellm-" + strings.ReplaceAll(key, "_", "-")
+		}
 		return nil, &apiError{Status: 400, Type: "invalid_request_error", Param: key,
 			Message: fmt.Sprintf("%s must be a number, got %s", from, raw)}
 	}
