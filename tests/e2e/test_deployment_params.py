@@ -9,14 +9,8 @@ import anthropic
 import openai
 
 from conftest import MASTER_KEY
+from test_azure import header
 from test_routing import fleet  # noqa: F401 (the fixture)
-
-
-def header(req, name):
-    for k, v in req["header"].items():
-        if k.lower() == name:
-            return v[0]
-    return None
 
 
 def test_litellm_params_shape_each_deployments_requests(fleet):
